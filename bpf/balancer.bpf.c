@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dogfish's balancer: an XDP program that sends each packet for a VIP to one
+ * real, encapsulated (IPIP / IP6IP6 / IPv4-in-IPv6), back out of the interface
+ * it came in on. Everything else goes to the stack untouched. DESIGN.md has the
+ * packet's path; the ABI is <dogfish/abi.h>.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <dogfish/abi.h>
+#include <dogfish/flow_hash.h>
+#include "maps.h"
+#include "parse.h"
+#include "encap.h"
+
+/* Fixed at load: the verifier and JIT see it as a constant. */
+const volatile __u32 ring_size = DF_DEFAULT_RING_SIZE;
+
+/* Changed at run time by the control plane through the mmap'd .bss map. */
+volatile struct df_config df_cfg;
+
+/* Returned by a step that found nothing to stop for: the packet goes on. */
+#define CONTINUE DF_REASON_MAX
+
+/* What the parsers learn about a packet for a possible VIP. */
+struct packet {
+	struct df_flow_key flow;
+	__u32 l3_len; /* the IP header's own idea of the packet's length */
+	__u32 frame_l3_len; /* bytes the frame holds from the IP header on */
+	__u8 tos;
+	__u8 ttl;
+	__u8 is_syn;
+	__u8 l4_hdr_len;
+};
+
+/*
+ * A malformed packet is dropped when its destination carries a VIP (it claims to
+ * be ours) and passed untouched otherwise: the stack judges what isn't ours.
+ */
+static __always_inline int drop_if_vip_addr(const struct packet *pkt, enum df_reason reason)
+{
+	struct df_vip_addr_key key = {};
+
+	__builtin_memcpy(key.addr, pkt->flow.vip.addr, sizeof(key.addr));
+	key.family = pkt->flow.vip.family;
+	return bpf_map_lookup_elem(&vip_addrs, &key) ? reason : DF_PASS_NOT_VIP;
+}
+
+static __always_inline int parse_l4(struct cursor *c, struct packet *pkt)
+{
+	if (pkt->flow.vip.proto == IPPROTO_TCP) {
+		struct tcphdr *th = parse_tcp(c);
+
+		if (!th)
+			return drop_if_vip_addr(pkt, DF_DROP_TRUNCATED_L4);
+		pkt->flow.sport = th->source;
+		pkt->flow.vip.port = th->dest;
+		pkt->is_syn = th->syn && !th->ack;
+		pkt->l4_hdr_len = sizeof(*th);
+		return CONTINUE;
+	}
+	if (pkt->flow.vip.proto == IPPROTO_UDP) {
+		struct udphdr *uh = parse_udp(c);
+
+		if (!uh)
+			return drop_if_vip_addr(pkt, DF_DROP_TRUNCATED_L4);
+		pkt->flow.sport = uh->source;
+		pkt->flow.vip.port = uh->dest;
+		pkt->l4_hdr_len = sizeof(*uh);
+		return CONTINUE;
+	}
+	return DF_PASS_L4_PROTO;
+}
+
+static __always_inline int parse_v4(struct cursor *c, struct packet *pkt)
+{
+	struct iphdr *iph = parse_ipv4(c);
+
+	if (!iph)
+		return DF_PASS_TRUNCATED;
+	pkt->flow.vip.family = DF_FAMILY_V4;
+	pkt->flow.vip.proto = iph->protocol;
+	__builtin_memcpy(pkt->flow.vip.addr, &iph->daddr, 4);
+	__builtin_memcpy(pkt->flow.src, &iph->saddr, 4);
+	pkt->tos = iph->tos;
+	pkt->ttl = iph->ttl;
+	pkt->l3_len = bpf_ntohs(iph->tot_len);
+	if (!ipv4_is_plain(iph)) {
+		if (iph->version != 4 || iph->ihl < 5)
+			return drop_if_vip_addr(pkt, DF_DROP_BAD_L3);
+		return drop_if_vip_addr(pkt, DF_DROP_IP_OPTIONS);
+	}
+	if (ipv4_is_fragment(iph))
+		return drop_if_vip_addr(pkt, DF_DROP_FRAGMENT);
+	return parse_l4(c, pkt);
+}
+
+static __always_inline int parse_v6(struct cursor *c, struct packet *pkt)
+{
+	struct ipv6hdr *ip6 = parse_ipv6(c);
+
+	if (!ip6)
+		return DF_PASS_TRUNCATED;
+	pkt->flow.vip.family = DF_FAMILY_V6;
+	pkt->flow.vip.proto = ip6->nexthdr;
+	__builtin_memcpy(pkt->flow.vip.addr, &ip6->daddr, 16);
+	__builtin_memcpy(pkt->flow.src, &ip6->saddr, 16);
+	pkt->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
+	pkt->ttl = ip6->hop_limit;
+	pkt->l3_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	if (ip6->version != 6)
+		return drop_if_vip_addr(pkt, DF_DROP_BAD_L3);
+	if (ipv6_is_ext_hdr(ip6->nexthdr))
+		return drop_if_vip_addr(pkt, ip6->nexthdr == IPPROTO_FRAGMENT ? DF_DROP_FRAGMENT
+									   : DF_DROP_IPV6_EXT);
+	return parse_l4(c, pkt);
+}
+
+static __always_inline void count(void *stats_map, __u32 id, __u64 bytes)
+{
+	struct df_counter *ctr = bpf_map_lookup_elem(stats_map, &id);
+
+	if (ctr) {
+		ctr->packets++;
+		ctr->bytes += bytes;
+	}
+}
+
+/* The real for a flow the table doesn't know (or must forget): its VIP's ring decides. */
+static __always_inline __u32 ring_lookup(const struct df_vip_meta *vip, const struct packet *pkt,
+					 __u32 flow_hash)
+{
+	__u32 hash = vip->flags & DF_VIP_SRC_HASH_ONLY ? df_src_hash(&pkt->flow) : flow_hash;
+	__u32 idx = vip->ring_slot * ring_size + df_ring_slot(hash, ring_size);
+	__u32 *id = bpf_map_lookup_elem(&rings, &idx);
+
+	return id ? *id : DF_REAL_NONE;
+}
+
+static __always_inline const struct df_real *real_by_id(__u32 id)
+{
+	const struct df_real *real = bpf_map_lookup_elem(&reals, &id);
+
+	return real && real->family ? real : NULL;
+}
+
+/*
+ * Pick the real: the connection table first (unless the VIP opts out or this is
+ * a SYN, which always re-hashes), the ring otherwise; remember what the ring said.
+ */
+static __always_inline const struct df_real *
+choose_real(const struct df_vip_meta *vip, const struct packet *pkt, __u32 flow_hash,
+	    struct df_global_stats *gs, __u32 *real_id)
+{
+	int use_table = !(vip->flags & DF_VIP_NO_CONN_TABLE);
+	int udp_expiry = pkt->flow.vip.proto == IPPROTO_UDP && df_cfg.udp_idle_ticks;
+	const struct df_real *real;
+	struct df_conn *conn = NULL;
+	__u32 now = 0;
+
+	if (udp_expiry)
+		now = bpf_ktime_get_ns() >> DF_TICK_SHIFT;
+	if (use_table) {
+		conn = bpf_map_lookup_elem(&conn_table, &pkt->flow);
+		if (!conn) {
+			gs->conn_miss++;
+		} else if (!pkt->is_syn) {
+			if (udp_expiry && now - conn->atime > df_cfg.udp_idle_ticks) {
+				gs->conn_expired++;
+			} else {
+				real = real_by_id(conn->real_id);
+				if (real) {
+					gs->conn_hit++;
+					if (udp_expiry && conn->atime != now)
+						conn->atime = now;
+					*real_id = conn->real_id;
+					return real;
+				}
+			}
+		}
+	}
+
+	*real_id = ring_lookup(vip, pkt, flow_hash);
+	real = real_by_id(*real_id);
+	if (!real)
+		return NULL;
+	gs->hash_decisions++;
+	if (use_table) {
+		if (conn) {
+			conn->real_id = *real_id;
+			conn->atime = now;
+		} else {
+			struct df_conn fresh = { .real_id = *real_id, .atime = now };
+
+			bpf_map_update_elem(&conn_table, &pkt->flow, &fresh, BPF_ANY);
+		}
+	}
+	return real;
+}
+
+static __always_inline int balance(struct xdp_md *ctx, struct df_global_stats *gs)
+{
+	struct cursor c = { .pos = (void *)(long)ctx->data, .end = (void *)(long)ctx->data_end };
+	__u64 frame_len = c.end - c.pos;
+	const struct df_vip_meta *vip;
+	const struct df_real *real;
+	struct packet pkt = {};
+	struct encap_in in = {};
+	struct ethhdr *eth;
+	__u32 flow_hash, real_id, overhead;
+	int r;
+
+	eth = parse_eth(&c);
+	if (!eth)
+		return DF_PASS_TRUNCATED;
+	if (eth->h_proto == bpf_htons(ETH_P_IP))
+		r = parse_v4(&c, &pkt);
+	else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		r = parse_v6(&c, &pkt);
+	else
+		return DF_PASS_NOT_IP;
+	if (r != CONTINUE)
+		return r;
+
+	vip = bpf_map_lookup_elem(&vips, &pkt.flow.vip);
+	if (!vip)
+		return DF_PASS_NOT_VIP;
+	count(&vip_stats, vip->vip_id, frame_len);
+
+	/* The header's length must fit its own headers and the frame (padding may follow). */
+	if (pkt.l3_len > frame_len - sizeof(*eth) ||
+	    pkt.l3_len < (pkt.flow.vip.family == DF_FAMILY_V4 ? sizeof(struct iphdr)
+							      : sizeof(struct ipv6hdr)) +
+				 pkt.l4_hdr_len)
+		return DF_DROP_BAD_L3;
+
+	flow_hash = df_flow_hash(&pkt.flow);
+	real = choose_real(vip, &pkt, flow_hash, gs, &real_id);
+	if (!real)
+		return DF_DROP_NO_REAL;
+	if (real->family == DF_FAMILY_V4 && pkt.flow.vip.family == DF_FAMILY_V6)
+		return DF_DROP_REAL_FAMILY;
+
+	overhead = real->family == DF_FAMILY_V4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+	if (df_cfg.max_pkt_size && pkt.l3_len + overhead > df_cfg.max_pkt_size)
+		return DF_DROP_TOO_BIG;
+	if (!df_cfg.gateway_set)
+		return DF_DROP_NO_GATEWAY;
+
+	in.hash = flow_hash;
+	in.inner_len = pkt.l3_len;
+	in.inner_proto = pkt.flow.vip.family == DF_FAMILY_V4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+	in.tos = pkt.tos;
+	in.ttl = pkt.ttl;
+	if (real->family == DF_FAMILY_V4 ? encap_ipv4(ctx, real, &in, &df_cfg)
+					 : encap_ipv6(ctx, real, &in, &df_cfg))
+		return DF_DROP_ADJUST_HEAD;
+	count(&real_stats, real_id, frame_len);
+	return DF_TX;
+}
+
+SEC("xdp")
+int balancer(struct xdp_md *ctx)
+{
+	__u32 zero = 0;
+	struct df_global_stats *gs = bpf_map_lookup_elem(&global_stats, &zero);
+	__u32 reason;
+
+	if (!gs)
+		return XDP_ABORTED;
+	reason = balance(ctx, gs);
+	if (reason >= DF_REASON_MAX)
+		return XDP_ABORTED;
+	gs->reason[reason]++;
+	if (reason == DF_TX)
+		return XDP_TX;
+	return reason < DF_FIRST_DROP ? XDP_PASS : XDP_DROP;
+}
+
+char LICENSE[] SEC("license") = "GPL";

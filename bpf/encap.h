@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Encapsulation: grow the frame at the head with bpf_xdp_adjust_head and write
+ * a new Ethernet header and an outer IPv4 or IPv6 header in front of the
+ * client's packet, which stays byte for byte as it arrived.
+ */
+#ifndef DOGFISH_BPF_ENCAP_H
+#define DOGFISH_BPF_ENCAP_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <dogfish/abi.h>
+#include "csum.h"
+
+#ifndef IP_DF
+#define IP_DF 0x4000
+#endif
+
+/* What the outer header takes from the inner packet and the flow. */
+struct encap_in {
+	__u32 hash; /* flow hash: picks the outer source and the IPv6 flow label */
+	__u16 inner_len; /* inner L3 packet length */
+	__u8 inner_proto; /* IPPROTO_IPIP or IPPROTO_IPV6 */
+	__u8 tos; /* carried to the outer header */
+	__u8 ttl; /* carried to the outer header */
+};
+
+/*
+ * After the head moved by delta bytes, the old Ethernet header sits at
+ * data + delta: its destination (our MAC) becomes the new source before the
+ * outer IP header overwrites it.
+ */
+static __always_inline void write_eth(struct ethhdr *eth, const __u8 *old_dst,
+				      const volatile struct df_config *cfg, __u16 proto)
+{
+	__builtin_memcpy(eth->h_source, old_dst, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, (const void *)cfg->gateway_mac, ETH_ALEN);
+	eth->h_proto = bpf_htons(proto);
+}
+
+/* IPv4 outer header to an IPv4 real. Returns 0, or -1 when the head cannot grow. */
+static __always_inline int encap_ipv4(struct xdp_md *ctx, const struct df_real *real,
+				      const struct encap_in *in,
+				      const volatile struct df_config *cfg)
+{
+	const int delta = sizeof(struct iphdr);
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	void *data, *data_end;
+
+	if (bpf_xdp_adjust_head(ctx, -delta))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > data_end)
+		return -1;
+
+	write_eth(eth, (const __u8 *)data + delta, cfg, ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tos = in->tos;
+	ip->tot_len = bpf_htons(in->inner_len + delta);
+	ip->id = 0;
+	ip->frag_off = bpf_htons(IP_DF);
+	ip->ttl = in->ttl;
+	ip->protocol = in->inner_proto;
+	ip->check = 0;
+	ip->saddr = cfg->src4_prefix | (bpf_htonl(in->hash) & cfg->src4_hostmask);
+	__builtin_memcpy(&ip->daddr, real->addr, 4);
+	ip->check = ipv4_hdr_csum(ip);
+	return 0;
+}
+
+/* IPv6 outer header to an IPv6 real, around an IPv4 or IPv6 packet. */
+static __always_inline int encap_ipv6(struct xdp_md *ctx, const struct df_real *real,
+				      const struct encap_in *in,
+				      const volatile struct df_config *cfg)
+{
+	const int delta = sizeof(struct ipv6hdr);
+	struct ethhdr *eth;
+	struct ipv6hdr *ip6;
+	void *data, *data_end;
+	__u32 last;
+
+	if (bpf_xdp_adjust_head(ctx, -delta))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	ip6 = (void *)(eth + 1);
+	if ((void *)(ip6 + 1) > data_end)
+		return -1;
+
+	write_eth(eth, (const __u8 *)data + delta, cfg, ETH_P_IPV6);
+	/* version 6, traffic class, and a flow label from the flow hash for the reals' RSS */
+	*(__be32 *)ip6 = bpf_htonl((6U << 28) | ((__u32)in->tos << 20) | (in->hash & 0xfffff));
+	ip6->payload_len = bpf_htons(in->inner_len);
+	ip6->nexthdr = in->inner_proto;
+	ip6->hop_limit = in->ttl;
+	__builtin_memcpy(&ip6->saddr, (const void *)cfg->src6_prefix, 12);
+	__builtin_memcpy(&last, (const void *)(cfg->src6_prefix + 12), 4);
+	last |= bpf_htonl(in->hash) & cfg->src6_hostmask;
+	__builtin_memcpy((__u8 *)&ip6->saddr + 12, &last, 4);
+	__builtin_memcpy(&ip6->daddr, real->addr, 16);
+	return 0;
+}
+
+#endif /* DOGFISH_BPF_ENCAP_H */

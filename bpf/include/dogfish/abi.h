@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * The ABI between dogfish's BPF programs and its C++ control plane: every
+ * struct and constant that crosses the boundary, defined once, in fixed-width
+ * types. The C++ side static_asserts the layout (balancer/include/dogfish/abi.hpp).
+ */
+#ifndef DOGFISH_ABI_H
+#define DOGFISH_ABI_H
+
+#include <linux/types.h>
+
+/* Address families as stored in keys: fixed values, not AF_* (which is libc's). */
+#define DF_FAMILY_V4 4
+#define DF_FAMILY_V6 6
+
+#define DF_DEFAULT_RING_SIZE 65537 /* prime, as Maglev needs */
+#define DF_DEFAULT_MAX_VIPS 64
+#define DF_DEFAULT_MAX_REALS 4096
+#define DF_DEFAULT_CONN_ENTRIES 1000000
+#define DF_MAX_VIP_ADDRS 1024
+
+/* Real id 0 is never a real: an empty ring slot or a missing connection reads as 0. */
+#define DF_REAL_NONE 0
+
+/* Each VIP owns two rings so a new one is written while packets read the old. */
+#define DF_RINGS_PER_VIP 2
+
+/* A connection-table timestamp unit is 2^24 ns (~16.8 ms); a u32 of them wraps in ~2.3 years. */
+#define DF_TICK_SHIFT 24
+
+/* Per-VIP flags (df_vip_meta.flags). */
+#define DF_VIP_NO_CONN_TABLE (1U << 0) /* hash every packet, never remember */
+#define DF_VIP_SRC_HASH_ONLY (1U << 1) /* hash the source address only */
+
+/*
+ * Why a packet left the program the way it did. Every exit counts exactly one
+ * reason. The X-macro keeps the names next to the values for the C++ side.
+ */
+#define DF_REASONS(X)                                                              \
+	X(TX, "tx", "encapsulated and sent to a real")                             \
+	X(PASS_NOT_IP, "pass_not_ip", "not IPv4 or IPv6")                           \
+	X(PASS_NOT_VIP, "pass_not_vip", "no VIP on this address, port, protocol")   \
+	X(PASS_TRUNCATED, "pass_truncated", "frame ends inside the L2 or L3 header") \
+	X(PASS_L4_PROTO, "pass_l4_proto", "not TCP or UDP")                         \
+	X(DROP_BAD_L3, "drop_bad_l3", "bad IP header (IHL, length) for a VIP")      \
+	X(DROP_IP_OPTIONS, "drop_ip_options", "IPv4 options to a VIP")              \
+	X(DROP_FRAGMENT, "drop_fragment", "IP fragment to a VIP")                   \
+	X(DROP_IPV6_EXT, "drop_ipv6_ext", "IPv6 extension header to a VIP")         \
+	X(DROP_TRUNCATED_L4, "drop_truncated_l4", "L4 header cut short, to a VIP")  \
+	X(DROP_NO_REAL, "drop_no_real", "the VIP's ring has no real")               \
+	X(DROP_REAL_FAMILY, "drop_real_family", "IPv6 VIP with an IPv4 real")       \
+	X(DROP_TOO_BIG, "drop_too_big", "encapsulated size over the maximum")       \
+	X(DROP_ADJUST_HEAD, "drop_adjust_head", "no headroom for the outer header") \
+	X(DROP_NO_GATEWAY, "drop_no_gateway", "gateway MAC not configured")
+
+enum df_reason {
+#define DF_REASON_ENUM(id, name, help) DF_##id,
+	DF_REASONS(DF_REASON_ENUM)
+#undef DF_REASON_ENUM
+	DF_REASON_MAX
+};
+
+/* Reasons from here on are drops; before it (after DF_TX) passes. */
+#define DF_FIRST_DROP DF_DROP_BAD_L3
+
+/* Key of the VIP map. IPv4 addresses use addr[0..3]; the rest is zero. */
+struct df_vip_key {
+	__u8 addr[16];
+	__be16 port;
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family; /* DF_FAMILY_* */
+};
+
+/* Value of the VIP map: replaced whole, so switching ring_slot is atomic. */
+struct df_vip_meta {
+	__u32 vip_id; /* index into vip_stats */
+	__u32 flags; /* DF_VIP_* */
+	__u32 ring_slot; /* which ring of the ring array this VIP reads now */
+	__u32 pad;
+};
+
+/* Key of the VIP-address set: "some VIP lives on this address", for dropping malformed packets. */
+struct df_vip_addr_key {
+	__u8 addr[16];
+	__u8 family;
+	__u8 pad[3];
+};
+
+/* Entry of the reals array, indexed by real id. */
+struct df_real {
+	__u8 addr[16];
+	__u8 family; /* DF_FAMILY_*; 0 = unused slot */
+	__u8 pad[3];
+};
+
+/*
+ * Key of the connection table: the client's 5-tuple as it arrived. It starts
+ * with the VIP key so the program looks the VIP up with the flow key's head.
+ */
+struct df_flow_key {
+	struct df_vip_key vip; /* destination address, destination port, protocol, family */
+	__u8 src[16];
+	__be16 sport;
+	__u8 pad[2];
+};
+
+/* Value of the connection table. */
+struct df_conn {
+	__u32 real_id;
+	__u32 atime; /* ktime >> DF_TICK_SHIFT when last seen; refreshed for UDP only */
+};
+
+/* Packets and bytes, per VIP (by vip_id) and per real (by real id), per CPU. */
+struct df_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Global per-CPU counters: one entry, one lookup per packet. */
+struct df_global_stats {
+	__u64 reason[DF_REASON_MAX];
+	__u64 conn_hit; /* connection-table lookups that found a live entry */
+	__u64 conn_miss; /* lookups that found nothing */
+	__u64 conn_expired; /* UDP entries found but idle too long */
+	__u64 hash_decisions; /* new flows placed by the Maglev ring */
+};
+
+/*
+ * Runtime configuration, a global in the program's .data: the control plane
+ * writes it through the mmap'd map, the program reads it without a helper call.
+ */
+struct df_config {
+	__u8 gateway_mac[6]; /* destination MAC of every encapsulated frame */
+	__u8 gateway_set; /* 0 until the control plane has resolved the gateway */
+	__u8 pad0;
+	__u32 max_pkt_size; /* largest outer L3 packet sent; 0 = no limit */
+	__u32 udp_idle_ticks; /* UDP entries older than this re-hash; 0 = never expire */
+	__be32 src4_prefix; /* outer IPv4 source = prefix | (hash & hostmask) */
+	__be32 src4_hostmask;
+	__be32 src6_hostmask; /* applied to the last 32 bits of src6_prefix */
+	__u8 src6_prefix[16];
+};
+
+#endif /* DOGFISH_ABI_H */

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The balancer's maps. Sizes here are defaults: the control plane sets the real
+ * ones between open and load (bpf_map__set_max_entries).
+ */
+#ifndef DOGFISH_BPF_MAPS_H
+#define DOGFISH_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <dogfish/abi.h>
+
+/* VIPs by (address, port, protocol, family); written by the control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DF_DEFAULT_MAX_VIPS);
+	__type(key, struct df_vip_key);
+	__type(value, struct df_vip_meta);
+} vips SEC(".maps");
+
+/* Addresses that carry at least one VIP; read only to classify malformed packets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DF_MAX_VIP_ADDRS);
+	__type(key, struct df_vip_addr_key);
+	__type(value, __u32);
+} vip_addrs SEC(".maps");
+
+/* Reals by id (index); family 0 marks a free id. Written by the control plane. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DF_DEFAULT_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct df_real);
+} reals SEC(".maps");
+
+/*
+ * Maglev rings, ring_size real ids each, DF_RINGS_PER_VIP per VIP: ring r holds
+ * slots [r * ring_size, (r + 1) * ring_size). Written by the control plane into a
+ * ring no VIP points at, then published by rewriting the VIP's meta.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DF_DEFAULT_MAX_VIPS * DF_RINGS_PER_VIP * DF_DEFAULT_RING_SIZE);
+	__type(key, __u32);
+	__type(value, __u32);
+} rings SEC(".maps");
+
+/*
+ * The connection table: flow -> real id, written by the program. One table
+ * (a flow that moves CPU keeps its real), LRU lists per CPU (no shared lock).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(max_entries, DF_DEFAULT_CONN_ENTRIES);
+	__type(key, struct df_flow_key);
+	__type(value, struct df_conn);
+} conn_table SEC(".maps");
+
+/* Packets and bytes per VIP, by vip_id; written by the program. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DF_DEFAULT_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct df_counter);
+} vip_stats SEC(".maps");
+
+/* Packets and bytes per real, by real id; written by the program. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DF_DEFAULT_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct df_counter);
+} real_stats SEC(".maps");
+
+/* Reason and connection-table counters, one entry; written by the program. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct df_global_stats);
+} global_stats SEC(".maps");
+
+#endif /* DOGFISH_BPF_MAPS_H */

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Header parsing with a cursor: each parse_* checks bounds, advances the cursor
+ * past its header and returns a pointer to it, or NULL when the frame ends first.
+ * Shared by the balancer and the decap programs.
+ */
+#ifndef DOGFISH_BPF_PARSE_H
+#define DOGFISH_BPF_PARSE_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#ifndef IP_MF
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1fff
+#endif
+
+struct cursor {
+	void *pos;
+	void *end;
+};
+
+#define DF_PARSE_HDR(name, type)                                             \
+	static __always_inline type *parse_##name(struct cursor *c)           \
+	{                                                                      \
+		type *h = c->pos;                                              \
+		if ((void *)(h + 1) > c->end)                                  \
+			return NULL;                                           \
+		c->pos = h + 1;                                                \
+		return h;                                                      \
+	}
+
+DF_PARSE_HDR(eth, struct ethhdr)
+DF_PARSE_HDR(ipv4, struct iphdr)
+DF_PARSE_HDR(ipv6, struct ipv6hdr)
+DF_PARSE_HDR(tcp, struct tcphdr)
+DF_PARSE_HDR(udp, struct udphdr)
+
+/* An IPv4 header with version 4 and no options: the only kind the fast path takes. */
+static __always_inline int ipv4_is_plain(const struct iphdr *iph)
+{
+	return *(const __u8 *)iph == 0x45;
+}
+
+static __always_inline int ipv4_is_fragment(const struct iphdr *iph)
+{
+	return (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET)) != 0;
+}
+
+/* Next-header values that are IPv6 extension headers (RFC 8200 4.1, plus mobility and HIP). */
+static __always_inline int ipv6_is_ext_hdr(__u8 nexthdr)
+{
+	switch (nexthdr) {
+	case IPPROTO_HOPOPTS:
+	case IPPROTO_ROUTING:
+	case IPPROTO_FRAGMENT:
+	case IPPROTO_DSTOPTS:
+	case IPPROTO_AH:
+	case 135: /* mobility */
+	case 139: /* HIP */
+	case 140: /* shim6 */
+		return 1;
+	}
+	return 0;
+}
+
+#endif /* DOGFISH_BPF_PARSE_H */

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package that dogfish's build, tests, benchmarks and lab need.
+# Idempotent: when everything is already installed it prints nothing and touches nothing.
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	cmake make g++ pkg-config clang llvm bpftool
+	libbpf-dev libelf-dev zlib1g-dev linux-libc-dev
+	libmnl-dev libnl-3-dev libnl-route-3-dev
+	libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+	# tests and benchmarks
+	googletest libgtest-dev libgmock-dev libbenchmark-dev
+	python3 python3-pytest python3-scapy
+	# lab and its tools
+	iproute2 ethtool tcpdump curl iperf3 xdp-tools util-linux procps
+)
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "install-deps: must run as root (apt-get install)" >&2
+	exit 1
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+		missing+=("$p")
+	fi
+done
+((${#missing[@]} == 0)) && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
