@@ -37,10 +37,12 @@ struct {
 /*
  * Maglev rings, ring_size real ids each, DF_RINGS_PER_VIP per VIP: ring r holds
  * slots [r * ring_size, (r + 1) * ring_size). Written by the control plane into a
- * ring no VIP points at, then published by rewriting the VIP's meta.
+ * ring no VIP points at, then published by rewriting the VIP's meta. Mmapable,
+ * so a whole ring is one memcpy, not ring_size syscalls.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, DF_DEFAULT_MAX_VIPS * DF_RINGS_PER_VIP * DF_DEFAULT_RING_SIZE);
 	__type(key, __u32);
 	__type(value, __u32);

@@ -22,6 +22,12 @@
 /* Real id 0 is never a real: an empty ring slot or a missing connection reads as 0. */
 #define DF_REAL_NONE 0
 
+/*
+ * The kernel rounds array elements up to 8 bytes, so in the mmap'd ring array
+ * real id i of the whole array sits at byte offset i * DF_RING_MMAP_STRIDE.
+ */
+#define DF_RING_MMAP_STRIDE 8
+
 /* Each VIP owns two rings so a new one is written while packets read the old. */
 #define DF_RINGS_PER_VIP 2
 
