@@ -1,0 +1,233 @@
+#include "bpf_data_plane.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "balancer.skel.h"
+#include "sys_error.hpp"
+
+namespace dogfish {
+namespace {
+
+template <typename T>
+T sum_over_cpus(int fd, uint32_t key, std::vector<T>& scratch) {
+  T total{};
+  if (bpf_map_lookup_elem(fd, &key, scratch.data()) != 0) return total;
+  for (const T& v : scratch) {
+    const auto* in = reinterpret_cast<const uint64_t*>(&v);
+    auto* out = reinterpret_cast<uint64_t*>(&total);
+    for (size_t i = 0; i < sizeof(T) / sizeof(uint64_t); i++) out[i] += in[i];
+  }
+  return total;
+}
+
+}  // namespace
+
+BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options) : options_(options) {
+  const DataPlaneLimits& l = options_.limits;
+  if (l.ring_size < 2 || l.max_vips == 0 || l.max_reals < 2 || l.conn_entries == 0)
+    throw std::invalid_argument("data plane limits must be positive (ring size at least 2)");
+  uint64_t ring_entries = uint64_t(l.max_vips) * DF_RINGS_PER_VIP * l.ring_size;
+  if (ring_entries > UINT32_MAX)
+    throw std::invalid_argument("max VIPs x ring size is too large for one ring array");
+
+  skel_ = balancer_bpf__open();
+  if (!skel_) throw SysError("opening the balancer BPF object", errno);
+  try {
+    skel_->rodata->ring_size = l.ring_size;
+    check_bpf(bpf_map__set_max_entries(skel_->maps.vips, l.max_vips), "sizing vips");
+    check_bpf(bpf_map__set_max_entries(skel_->maps.vip_stats, l.max_vips), "sizing vip_stats");
+    check_bpf(bpf_map__set_max_entries(skel_->maps.reals, l.max_reals), "sizing reals");
+    check_bpf(bpf_map__set_max_entries(skel_->maps.real_stats, l.max_reals), "sizing real_stats");
+    check_bpf(bpf_map__set_max_entries(skel_->maps.conn_table, l.conn_entries),
+              "sizing conn_table");
+    check_bpf(bpf_map__set_max_entries(skel_->maps.rings, uint32_t(ring_entries)),
+              "sizing rings");
+
+    if (!options_.pin_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(options_.pin_dir, ec);
+      if (ec) throw SysError("creating pin directory " + options_.pin_dir, ec.value());
+      struct Pin {
+        bpf_map* map;
+        const char* file;
+      } pins[] = {
+          {skel_->maps.vips, "vips"},           {skel_->maps.vip_addrs, "vip_addrs"},
+          {skel_->maps.reals, "reals"},         {skel_->maps.rings, "rings"},
+          {skel_->maps.conn_table, "conn_table"}, {skel_->maps.vip_stats, "vip_stats"},
+          {skel_->maps.real_stats, "real_stats"}, {skel_->maps.global_stats, "global_stats"},
+          {skel_->maps.bss, "config"},
+      };
+      adopted_ = std::filesystem::exists(options_.pin_dir + "/conn_table");
+      for (const Pin& p : pins)
+        check_bpf(bpf_map__set_pin_path(p.map, (options_.pin_dir + "/" + p.file).c_str()),
+                  std::string("pin path for ") + p.file);
+    }
+
+    int err = balancer_bpf__load(skel_);
+    if (err)
+      throw SysError(adopted_ ? "loading the balancer over the maps pinned in " +
+                                    options_.pin_dir + " (sizes changed? unpin them first)"
+                              : "loading the balancer BPF program",
+                     err);
+
+    rings_len_ = ring_entries * DF_RING_MMAP_STRIDE;
+    void* m = mmap(nullptr, rings_len_, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   bpf_map__fd(skel_->maps.rings), 0);
+    if (m == MAP_FAILED) throw SysError("mapping the ring array", errno);
+    rings_ = static_cast<uint8_t*>(m);
+  } catch (...) {
+    balancer_bpf__destroy(skel_);
+    throw;
+  }
+}
+
+BpfDataPlane::~BpfDataPlane() {
+  if (!released_) {
+    try {
+      detach();
+    } catch (const std::exception&) {
+      // The interface may be gone already; nothing is left to undo.
+    }
+  }
+  if (rings_) munmap(rings_, rings_len_);
+  balancer_bpf__destroy(skel_);
+}
+
+int BpfDataPlane::prog_fd() const { return bpf_program__fd(skel_->progs.balancer); }
+
+XdpMode BpfDataPlane::attach(const std::string& ifname, XdpMode mode) {
+  int ifindex = if_nametoindex(ifname.c_str());
+  if (ifindex == 0) throw SysError("interface " + ifname, errno);
+  auto try_attach = [&](uint32_t flags) { return bpf_xdp_attach(ifindex, prog_fd(), flags, nullptr); };
+
+  XdpMode used = mode;
+  int err;
+  if (mode == XdpMode::Generic) {
+    err = try_attach(XDP_FLAGS_SKB_MODE);
+  } else {
+    err = try_attach(XDP_FLAGS_DRV_MODE);
+    used = XdpMode::Native;
+    if (err && mode == XdpMode::Auto) {
+      err = try_attach(XDP_FLAGS_SKB_MODE);
+      used = XdpMode::Generic;
+    }
+  }
+  if (err)
+    throw SysError("attaching XDP to " + ifname +
+                       (mode == XdpMode::Native ? " in native mode" : ""),
+                   err);
+  ifindex_ = ifindex;
+  attach_flags_ = used == XdpMode::Generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+  return used;
+}
+
+void BpfDataPlane::detach() {
+  if (!ifindex_) return;
+  // Only our own program: a successor may have replaced it already.
+  LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = prog_fd());
+  int err = bpf_xdp_detach(ifindex_, attach_flags_ | XDP_FLAGS_REPLACE, &opts);
+  ifindex_ = 0;
+  if (err && err != -EEXIST && err != -ENODEV) throw SysError("detaching XDP", err);
+}
+
+void BpfDataPlane::unpin() {
+  if (options_.pin_dir.empty()) return;
+  bpf_object__unpin_maps(skel_->obj, nullptr);
+  rmdir(options_.pin_dir.c_str());
+}
+
+void BpfDataPlane::put_vip(const df_vip_key& key, const df_vip_meta& meta) {
+  if (meta.vip_id >= options_.limits.max_vips)
+    throw std::out_of_range("vip id " + std::to_string(meta.vip_id) + " beyond max VIPs");
+  check_bpf(bpf_map_update_elem(bpf_map__fd(skel_->maps.vips), &key, &meta, BPF_ANY),
+            "writing a VIP");
+}
+
+void BpfDataPlane::delete_vip(const df_vip_key& key) {
+  int err = bpf_map_delete_elem(bpf_map__fd(skel_->maps.vips), &key);
+  if (err && errno != ENOENT) throw SysError("deleting a VIP", errno);
+}
+
+void BpfDataPlane::put_vip_addr(const df_vip_addr_key& key) {
+  uint32_t one = 1;
+  check_bpf(bpf_map_update_elem(bpf_map__fd(skel_->maps.vip_addrs), &key, &one, BPF_ANY),
+            "writing a VIP address");
+}
+
+void BpfDataPlane::delete_vip_addr(const df_vip_addr_key& key) {
+  int err = bpf_map_delete_elem(bpf_map__fd(skel_->maps.vip_addrs), &key);
+  if (err && errno != ENOENT) throw SysError("deleting a VIP address", errno);
+}
+
+void BpfDataPlane::put_real(uint32_t id, const df_real& real) {
+  if (id == DF_REAL_NONE || id >= options_.limits.max_reals)
+    throw std::out_of_range("real id " + std::to_string(id) + " outside 1.." +
+                            std::to_string(options_.limits.max_reals - 1));
+  check_bpf(bpf_map_update_elem(bpf_map__fd(skel_->maps.reals), &id, &real, BPF_ANY),
+            "writing a real");
+}
+
+void BpfDataPlane::write_ring(uint32_t ring, std::span<const uint32_t> real_ids) {
+  const DataPlaneLimits& l = options_.limits;
+  if (ring >= l.max_vips * DF_RINGS_PER_VIP)
+    throw std::out_of_range("ring " + std::to_string(ring) + " beyond the ring array");
+  if (real_ids.size() != l.ring_size)
+    throw std::invalid_argument("ring has " + std::to_string(real_ids.size()) +
+                                " slots, the program expects " + std::to_string(l.ring_size));
+  uint8_t* base = rings_ + size_t(ring) * l.ring_size * DF_RING_MMAP_STRIDE;
+  for (size_t i = 0; i < real_ids.size(); i++)
+    std::memcpy(base + i * DF_RING_MMAP_STRIDE, &real_ids[i], sizeof(uint32_t));
+}
+
+void BpfDataPlane::set_config(const df_config& config) {
+  // Field by field is fine: the program reads each on its own. A new gateway MAC
+  // is written while the gateway is marked unset, so no frame leaves half-addressed.
+  volatile df_config& live = skel_->bss->df_cfg;
+  auto* live_mac = const_cast<uint8_t*>(live.gateway_mac);
+  if (std::memcmp(live_mac, config.gateway_mac, 6) != 0) {
+    live.gateway_set = 0;
+    std::memcpy(live_mac, config.gateway_mac, 6);
+  }
+  live.max_pkt_size = config.max_pkt_size;
+  live.udp_idle_ticks = config.udp_idle_ticks;
+  live.src4_prefix = config.src4_prefix;
+  live.src4_hostmask = config.src4_hostmask;
+  live.src6_hostmask = config.src6_hostmask;
+  std::memcpy(const_cast<uint8_t*>(live.src6_prefix), config.src6_prefix, 16);
+  live.gateway_set = config.gateway_set;
+}
+
+df_config BpfDataPlane::config() const {
+  df_config c;
+  std::memcpy(&c, const_cast<const df_config*>(&skel_->bss->df_cfg), sizeof(c));
+  return c;
+}
+
+DataPlaneStats BpfDataPlane::stats() const {
+  int ncpu = libbpf_num_possible_cpus();
+  DataPlaneStats s;
+  std::vector<df_global_stats> g(ncpu);
+  s.global = sum_over_cpus(bpf_map__fd(skel_->maps.global_stats), 0, g);
+  std::vector<df_counter> scratch(ncpu);
+  s.vips.resize(options_.limits.max_vips);
+  for (uint32_t i = 0; i < options_.limits.max_vips; i++)
+    s.vips[i] = sum_over_cpus(bpf_map__fd(skel_->maps.vip_stats), i, scratch);
+  s.reals.resize(options_.limits.max_reals);
+  for (uint32_t i = 0; i < options_.limits.max_reals; i++)
+    s.reals[i] = sum_over_cpus(bpf_map__fd(skel_->maps.real_stats), i, scratch);
+  return s;
+}
+
+}  // namespace dogfish

@@ -1,0 +1,67 @@
+// The balancer's BPF object, owned: open -> size the maps -> load (adopting
+// pinned maps when told to) -> attach; detached and destroyed in the destructor
+// unless released for a successor process.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "data_plane.hpp"
+
+struct balancer_bpf;
+
+namespace dogfish {
+
+enum class XdpMode { Auto, Native, Generic };
+
+struct BpfDataPlaneOptions {
+  DataPlaneLimits limits;
+  // Directory under bpffs where the stateful maps are pinned; empty: no pinning.
+  // Maps already pinned there are adopted (a restart keeps VIPs and connections).
+  std::string pin_dir;
+};
+
+class BpfDataPlane : public DataPlane {
+ public:
+  explicit BpfDataPlane(const BpfDataPlaneOptions& options);
+  ~BpfDataPlane() override;
+  BpfDataPlane(const BpfDataPlane&) = delete;
+  BpfDataPlane& operator=(const BpfDataPlane&) = delete;
+
+  // Attaches to the interface, replacing any program there (atomically, so a
+  // restarted daemon drops no packet). Auto tries native, then generic.
+  // Returns the mode in use.
+  XdpMode attach(const std::string& ifname, XdpMode mode);
+  void detach();
+  // Leaves the program attached and the maps pinned when this object dies.
+  void release() { released_ = true; }
+  // Removes the pinned maps (after detach, when shutting down for good).
+  void unpin();
+
+  bool adopted() const { return adopted_; }
+  int prog_fd() const;
+
+  const DataPlaneLimits& limits() const override { return options_.limits; }
+  void put_vip(const df_vip_key& key, const df_vip_meta& meta) override;
+  void delete_vip(const df_vip_key& key) override;
+  void put_vip_addr(const df_vip_addr_key& key) override;
+  void delete_vip_addr(const df_vip_addr_key& key) override;
+  void put_real(uint32_t id, const df_real& real) override;
+  void write_ring(uint32_t ring, std::span<const uint32_t> real_ids) override;
+  void set_config(const df_config& config) override;
+  df_config config() const override;
+  DataPlaneStats stats() const override;
+
+ private:
+  BpfDataPlaneOptions options_;
+  balancer_bpf* skel_ = nullptr;
+  uint8_t* rings_ = nullptr;
+  size_t rings_len_ = 0;
+  int ifindex_ = 0;
+  uint32_t attach_flags_ = 0;
+  bool adopted_ = false;
+  bool released_ = false;
+};
+
+}  // namespace dogfish

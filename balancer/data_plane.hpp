@@ -1,0 +1,47 @@
+// What the control plane asks of the data plane. BpfDataPlane does it with the
+// real maps; unit tests of the control logic use a fake.
+#pragma once
+
+#include <dogfish/abi.h>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace dogfish {
+
+// Sizes fixed when the program is loaded.
+struct DataPlaneLimits {
+  uint32_t ring_size = DF_DEFAULT_RING_SIZE;
+  uint32_t max_vips = DF_DEFAULT_MAX_VIPS;
+  uint32_t max_reals = DF_DEFAULT_MAX_REALS;
+  uint32_t conn_entries = DF_DEFAULT_CONN_ENTRIES;
+};
+
+// Counters summed over CPUs.
+struct DataPlaneStats {
+  df_global_stats global{};
+  std::vector<df_counter> vips;   // by vip_id
+  std::vector<df_counter> reals;  // by real id
+};
+
+class DataPlane {
+ public:
+  virtual ~DataPlane() = default;
+
+  virtual const DataPlaneLimits& limits() const = 0;
+  // Inserts or replaces a VIP; replacing is atomic, so this is how a new ring is published.
+  virtual void put_vip(const df_vip_key& key, const df_vip_meta& meta) = 0;
+  virtual void delete_vip(const df_vip_key& key) = 0;
+  virtual void put_vip_addr(const df_vip_addr_key& key) = 0;
+  virtual void delete_vip_addr(const df_vip_addr_key& key) = 0;
+  // A real with family 0 frees the id.
+  virtual void put_real(uint32_t id, const df_real& real) = 0;
+  // Writes ring number `ring` (0 .. max_vips * DF_RINGS_PER_VIP - 1) whole.
+  virtual void write_ring(uint32_t ring, std::span<const uint32_t> real_ids) = 0;
+  virtual void set_config(const df_config& config) = 0;
+  virtual df_config config() const = 0;
+  virtual DataPlaneStats stats() const = 0;
+};
+
+}  // namespace dogfish

@@ -1,0 +1,205 @@
+// BpfDataPlane against the real program: configuration reaches the maps the
+// program reads, a pinned restart adopts the maps, attach/detach work on a veth.
+// The process runs in its own network namespace, so every link it makes dies with it.
+#include "bpf_data_plane.hpp"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <gtest/gtest.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "support/packet.hpp"
+
+namespace dogfish {
+namespace {
+
+using testing_pkt = ::dogfish::testing::Packet;
+namespace pkt = ::dogfish::testing;
+
+constexpr uint32_t kRing = 251;
+
+BpfDataPlaneOptions small_options(std::string pin_dir = "") {
+  return {.limits = {.ring_size = kRing, .max_vips = 4, .max_reals = 16, .conn_entries = 256},
+          .pin_dir = std::move(pin_dir)};
+}
+
+df_vip_key vip_key() {
+  df_vip_key k{};
+  auto a = pkt::ip4("10.100.0.1");
+  std::memcpy(k.addr, a.data(), 4);
+  k.port = htons(80);
+  k.proto = IPPROTO_TCP;
+  k.family = DF_FAMILY_V4;
+  return k;
+}
+
+df_real real4(const char* addr) {
+  df_real r{};
+  auto a = pkt::ip4(addr);
+  std::memcpy(r.addr, a.data(), 4);
+  r.family = DF_FAMILY_V4;
+  return r;
+}
+
+void configure(BpfDataPlane& dp) {
+  df_config c{};
+  std::memcpy(c.gateway_mac, pkt::mac("02:00:00:00:00:99").data(), 6);
+  c.gateway_set = 1;
+  c.src4_prefix = htonl(0xac100000);
+  c.src4_hostmask = htonl(0x000fffff);
+  dp.set_config(c);
+  dp.put_real(1, real4("10.200.0.1"));
+  dp.put_real(2, real4("10.200.0.2"));
+  dp.write_ring(0, std::vector<uint32_t>(kRing, 1));
+  dp.put_vip(vip_key(), {.vip_id = 0, .flags = 0, .ring_slot = 0});
+}
+
+pkt::Bytes tcp(uint8_t flags) {
+  return testing_pkt()
+      .eth(pkt::mac("02:00:00:00:00:01"), pkt::mac("02:00:00:00:00:02"))
+      .ipv4({.src = "10.0.0.10", .dst = "10.100.0.1"})
+      .tcp({.sport = 40000, .dport = 80, .flags = flags})
+      .bytes();
+}
+
+// The real a frame was sent to, or "" when it was not sent.
+std::string run(const BpfDataPlane& dp, const pkt::Bytes& frame) {
+  pkt::Bytes in = frame, out(frame.size() + 256);
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_out = out.data(),
+              .data_size_in = (__u32)in.size(), .data_size_out = (__u32)out.size(), .repeat = 1);
+  if (bpf_prog_test_run_opts(dp.prog_fd(), &opts) != 0 || opts.retval != XDP_TX) return "";
+  char buf[INET_ADDRSTRLEN];
+  return inet_ntop(AF_INET, &out[30], buf, sizeof buf);
+}
+
+class PinnedTest : public ::testing::Test {
+ protected:
+  void TearDown() override { std::filesystem::remove_all(pin_dir_); }
+  std::string pin_dir_ = "/sys/fs/bpf/dogfish-test-" + std::to_string(getpid());
+};
+
+TEST(BpfDataPlane, ConfigurationReachesTheProgram) {
+  BpfDataPlane dp(small_options());
+  configure(dp);
+  EXPECT_EQ(run(dp, tcp(pkt::tcp_flags::SYN)), "10.200.0.1");
+  EXPECT_EQ(dp.config().gateway_set, 1);
+  DataPlaneStats s = dp.stats();
+  EXPECT_EQ(s.global.reason[DF_TX], 1u);
+  EXPECT_EQ(s.vips[0].packets, 1u);
+  EXPECT_EQ(s.reals[1].packets, 1u);
+}
+
+TEST(BpfDataPlane, PublishingANewRingIsOneVipWrite) {
+  BpfDataPlane dp(small_options());
+  configure(dp);
+  dp.write_ring(1, std::vector<uint32_t>(kRing, 2));
+  EXPECT_EQ(run(dp, tcp(pkt::tcp_flags::SYN)), "10.200.0.1") << "ring 1 not published yet";
+  dp.put_vip(vip_key(), {.vip_id = 0, .flags = 0, .ring_slot = 1});
+  EXPECT_EQ(run(dp, tcp(pkt::tcp_flags::SYN)), "10.200.0.2");
+}
+
+TEST(BpfDataPlane, RejectsOutOfRangeIdsAndRingsWithTheValueNamed) {
+  BpfDataPlane dp(small_options());
+  EXPECT_THROW(dp.put_real(0, real4("10.0.0.1")), std::out_of_range);
+  EXPECT_THROW(dp.put_real(16, real4("10.0.0.1")), std::out_of_range);
+  EXPECT_THROW(dp.write_ring(8, std::vector<uint32_t>(kRing, 1)), std::out_of_range);
+  try {
+    dp.write_ring(0, std::vector<uint32_t>(7, 1));
+    FAIL() << "a short ring was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("7 slots"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PinnedTest, ARestartAdoptsPinnedMapsAndKeepsConnections) {
+  {
+    BpfDataPlane first(small_options(pin_dir_));
+    EXPECT_FALSE(first.adopted());
+    configure(first);
+    ASSERT_EQ(run(first, tcp(pkt::tcp_flags::SYN)), "10.200.0.1");
+    first.release();
+  }
+  BpfDataPlane second(small_options(pin_dir_));
+  EXPECT_TRUE(second.adopted());
+  EXPECT_EQ(second.config().gateway_set, 1) << "the configuration survives";
+  second.write_ring(1, std::vector<uint32_t>(kRing, 2));
+  second.put_vip(vip_key(), {.vip_id = 0, .flags = 0, .ring_slot = 1});
+  EXPECT_EQ(run(second, tcp(pkt::tcp_flags::ACK)), "10.200.0.1") << "the connection survives";
+  EXPECT_EQ(run(second, tcp(pkt::tcp_flags::SYN)), "10.200.0.2");
+  EXPECT_EQ(second.stats().global.reason[DF_TX], 3u) << "counters survive too";
+  second.unpin();
+  EXPECT_FALSE(std::filesystem::exists(pin_dir_ + "/conn_table"));
+}
+
+TEST_F(PinnedTest, AdoptingMapsOfAnotherSizeFailsWithAHint) {
+  { BpfDataPlane(small_options(pin_dir_)).release(); }
+  BpfDataPlaneOptions other = small_options(pin_dir_);
+  other.limits.conn_entries = 512;
+  try {
+    BpfDataPlane dp(other);
+    FAIL() << "maps of another size were adopted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("unpin"), std::string::npos) << e.what();
+  }
+}
+
+uint32_t attached_prog_id(const char* ifname) {
+  __u32 id = 0;
+  bpf_xdp_query_id(if_nametoindex(ifname), 0, &id);
+  return id;
+}
+
+class VethTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "unshare(CLONE_NEWNET): " << std::strerror(errno);
+    ASSERT_EQ(std::system("ip link add dfa type veth peer name dfb && ip link set dfa up && "
+                          "ip link set dfb up"),
+              0);
+  }
+};
+
+TEST_F(VethTest, AttachesNativeReplacesAndDetaches) {
+  auto dp = std::make_unique<BpfDataPlane>(small_options());
+  EXPECT_EQ(dp->attach("dfa", XdpMode::Auto), XdpMode::Native);
+  uint32_t first = attached_prog_id("dfa");
+  EXPECT_NE(first, 0u);
+  {
+    BpfDataPlane successor(small_options());
+    successor.attach("dfa", XdpMode::Auto);
+    EXPECT_NE(attached_prog_id("dfa"), first) << "the successor replaced the program";
+    dp.reset();  // the predecessor's detach must not remove its successor
+    EXPECT_NE(attached_prog_id("dfa"), 0u);
+  }
+  EXPECT_EQ(attached_prog_id("dfa"), 0u) << "destroyed without release: detached";
+}
+
+TEST_F(VethTest, AttachesGenericWhenAsked) {
+  BpfDataPlane dp(small_options());
+  EXPECT_EQ(dp.attach("dfb", XdpMode::Generic), XdpMode::Generic);
+  EXPECT_NE(attached_prog_id("dfb"), 0u);
+  dp.detach();
+  EXPECT_EQ(attached_prog_id("dfb"), 0u);
+}
+
+TEST_F(VethTest, UnknownInterfaceIsNamed) {
+  BpfDataPlane dp(small_options());
+  try {
+    dp.attach("nosuch0", XdpMode::Auto);
+    FAIL();
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("nosuch0"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace dogfish
