@@ -1,7 +1,8 @@
 // BpfDataPlane against the real program: configuration reaches the maps the
 // program reads, a pinned restart adopts the maps, attach/detach work on a veth.
 // The process runs in its own network namespace, so every link it makes dies with it.
-#include "bpf_data_plane.hpp"
+#include "dogfish/bpf_data_plane.hpp"
+#include "dogfish/errors.hpp"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -109,13 +110,13 @@ TEST(BpfDataPlane, PublishingANewRingIsOneVipWrite) {
 
 TEST(BpfDataPlane, RejectsOutOfRangeIdsAndRingsWithTheValueNamed) {
   BpfDataPlane dp(small_options());
-  EXPECT_THROW(dp.put_real(0, real4("10.0.0.1")), std::out_of_range);
-  EXPECT_THROW(dp.put_real(16, real4("10.0.0.1")), std::out_of_range);
-  EXPECT_THROW(dp.write_ring(8, std::vector<uint32_t>(kRing, 1)), std::out_of_range);
+  EXPECT_THROW(dp.put_real(0, real4("10.0.0.1")), Error);
+  EXPECT_THROW(dp.put_real(16, real4("10.0.0.1")), Error);
+  EXPECT_THROW(dp.write_ring(8, std::vector<uint32_t>(kRing, 1)), Error);
   try {
     dp.write_ring(0, std::vector<uint32_t>(7, 1));
     FAIL() << "a short ring was accepted";
-  } catch (const std::invalid_argument& e) {
+  } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("7 slots"), std::string::npos) << e.what();
   }
 }
@@ -170,12 +171,12 @@ class VethTest : public ::testing::Test {
 
 TEST_F(VethTest, AttachesNativeReplacesAndDetaches) {
   auto dp = std::make_unique<BpfDataPlane>(small_options());
-  EXPECT_EQ(dp->attach("dfa", XdpMode::Auto), XdpMode::Native);
+  EXPECT_EQ(dp->attach("dfa", XdpMode::automatic), XdpMode::native);
   uint32_t first = attached_prog_id("dfa");
   EXPECT_NE(first, 0u);
   {
     BpfDataPlane successor(small_options());
-    successor.attach("dfa", XdpMode::Auto);
+    successor.attach("dfa", XdpMode::automatic);
     EXPECT_NE(attached_prog_id("dfa"), first) << "the successor replaced the program";
     dp.reset();  // the predecessor's detach must not remove its successor
     EXPECT_NE(attached_prog_id("dfa"), 0u);
@@ -185,7 +186,7 @@ TEST_F(VethTest, AttachesNativeReplacesAndDetaches) {
 
 TEST_F(VethTest, AttachesGenericWhenAsked) {
   BpfDataPlane dp(small_options());
-  EXPECT_EQ(dp.attach("dfb", XdpMode::Generic), XdpMode::Generic);
+  EXPECT_EQ(dp.attach("dfb", XdpMode::generic), XdpMode::generic);
   EXPECT_NE(attached_prog_id("dfb"), 0u);
   dp.detach();
   EXPECT_EQ(attached_prog_id("dfb"), 0u);
@@ -194,7 +195,7 @@ TEST_F(VethTest, AttachesGenericWhenAsked) {
 TEST_F(VethTest, UnknownInterfaceIsNamed) {
   BpfDataPlane dp(small_options());
   try {
-    dp.attach("nosuch0", XdpMode::Auto);
+    dp.attach("nosuch0", XdpMode::automatic);
     FAIL();
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("nosuch0"), std::string::npos) << e.what();

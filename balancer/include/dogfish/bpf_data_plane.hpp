@@ -7,13 +7,12 @@
 #include <optional>
 #include <string>
 
-#include "data_plane.hpp"
+#include "dogfish/config.hpp"
+#include "dogfish/data_plane.hpp"
 
 struct balancer_bpf;
 
 namespace dogfish {
-
-enum class XdpMode { Auto, Native, Generic };
 
 struct BpfDataPlaneOptions {
   DataPlaneLimits limits;
@@ -30,7 +29,7 @@ class BpfDataPlane : public DataPlane {
   BpfDataPlane& operator=(const BpfDataPlane&) = delete;
 
   // Attaches to the interface, replacing any program there (atomically, so a
-  // restarted daemon drops no packet). Auto tries native, then generic.
+  // restarted daemon drops no packet). automatic tries native, then generic.
   // Returns the mode in use.
   XdpMode attach(const std::string& ifname, XdpMode mode);
   void detach();

@@ -2,19 +2,14 @@
 // probing the address when the table has no usable entry yet.
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 
+#include "dogfish/address.hpp"
+
 namespace dogfish {
-
-using MacAddress = std::array<uint8_t, 6>;
-
-std::string format_mac(const MacAddress& mac);
-// "02:00:00:00:00:01" -> bytes; throws std::invalid_argument naming the text.
-MacAddress parse_mac(const std::string& text);
 
 // The MAC of `address` (IPv4 or IPv6 text) on interface `ifname`, if the
 // neighbour table has a usable (reachable, stale, delay, probe, permanent) entry.

@@ -1,4 +1,4 @@
-#include "bpf_data_plane.hpp"
+#include "dogfish/bpf_data_plane.hpp"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -15,10 +15,15 @@
 #include <vector>
 
 #include "balancer.skel.h"
-#include "sys_error.hpp"
+#include "dogfish/errors.hpp"
 
 namespace dogfish {
 namespace {
+
+int check_bpf(int ret, const std::string& what) {
+  if (ret < 0) throw OsError(-ret, what);
+  return ret;
+}
 
 template <typename T>
 T sum_over_cpus(int fd, uint32_t key, std::vector<T>& scratch) {
@@ -37,13 +42,13 @@ T sum_over_cpus(int fd, uint32_t key, std::vector<T>& scratch) {
 BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options) : options_(options) {
   const DataPlaneLimits& l = options_.limits;
   if (l.ring_size < 2 || l.max_vips == 0 || l.max_reals < 2 || l.conn_entries == 0)
-    throw std::invalid_argument("data plane limits must be positive (ring size at least 2)");
+    throw Error("data plane limits must be positive (ring size at least 2)");
   uint64_t ring_entries = uint64_t(l.max_vips) * DF_RINGS_PER_VIP * l.ring_size;
   if (ring_entries > UINT32_MAX)
-    throw std::invalid_argument("max VIPs x ring size is too large for one ring array");
+    throw Error("max VIPs x ring size is too large for one ring array");
 
   skel_ = balancer_bpf__open();
-  if (!skel_) throw SysError("opening the balancer BPF object", errno);
+  if (!skel_) throw OsError(errno, "opening the balancer BPF object");
   try {
     skel_->rodata->ring_size = l.ring_size;
     check_bpf(bpf_map__set_max_entries(skel_->maps.vips, l.max_vips), "sizing vips");
@@ -58,7 +63,7 @@ BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options) : options_(option
     if (!options_.pin_dir.empty()) {
       std::error_code ec;
       std::filesystem::create_directories(options_.pin_dir, ec);
-      if (ec) throw SysError("creating pin directory " + options_.pin_dir, ec.value());
+      if (ec) throw OsError(ec.value(), "creating pin directory " + options_.pin_dir);
       struct Pin {
         bpf_map* map;
         const char* file;
@@ -77,15 +82,14 @@ BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options) : options_(option
 
     int err = balancer_bpf__load(skel_);
     if (err)
-      throw SysError(adopted_ ? "loading the balancer over the maps pinned in " +
+      throw OsError(-err, adopted_ ? "loading the balancer over the maps pinned in " +
                                     options_.pin_dir + " (sizes changed? unpin them first)"
-                              : "loading the balancer BPF program",
-                     err);
+                              : "loading the balancer BPF program");
 
     rings_len_ = ring_entries * DF_RING_MMAP_STRIDE;
     void* m = mmap(nullptr, rings_len_, PROT_READ | PROT_WRITE, MAP_SHARED,
                    bpf_map__fd(skel_->maps.rings), 0);
-    if (m == MAP_FAILED) throw SysError("mapping the ring array", errno);
+    if (m == MAP_FAILED) throw OsError(errno, "mapping the ring array");
     rings_ = static_cast<uint8_t*>(m);
   } catch (...) {
     balancer_bpf__destroy(skel_);
@@ -109,27 +113,26 @@ int BpfDataPlane::prog_fd() const { return bpf_program__fd(skel_->progs.balancer
 
 XdpMode BpfDataPlane::attach(const std::string& ifname, XdpMode mode) {
   int ifindex = if_nametoindex(ifname.c_str());
-  if (ifindex == 0) throw SysError("interface " + ifname, errno);
+  if (ifindex == 0) throw OsError(errno, "interface " + ifname);
   auto try_attach = [&](uint32_t flags) { return bpf_xdp_attach(ifindex, prog_fd(), flags, nullptr); };
 
   XdpMode used = mode;
   int err;
-  if (mode == XdpMode::Generic) {
+  if (mode == XdpMode::generic) {
     err = try_attach(XDP_FLAGS_SKB_MODE);
   } else {
     err = try_attach(XDP_FLAGS_DRV_MODE);
-    used = XdpMode::Native;
-    if (err && mode == XdpMode::Auto) {
+    used = XdpMode::native;
+    if (err && mode == XdpMode::automatic) {
       err = try_attach(XDP_FLAGS_SKB_MODE);
-      used = XdpMode::Generic;
+      used = XdpMode::generic;
     }
   }
   if (err)
-    throw SysError("attaching XDP to " + ifname +
-                       (mode == XdpMode::Native ? " in native mode" : ""),
-                   err);
+    throw OsError(-err, "attaching XDP to " + ifname +
+                            (mode == XdpMode::native ? " in native mode" : ""));
   ifindex_ = ifindex;
-  attach_flags_ = used == XdpMode::Generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+  attach_flags_ = used == XdpMode::generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
   return used;
 }
 
@@ -139,7 +142,7 @@ void BpfDataPlane::detach() {
   LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = prog_fd());
   int err = bpf_xdp_detach(ifindex_, attach_flags_ | XDP_FLAGS_REPLACE, &opts);
   ifindex_ = 0;
-  if (err && err != -EEXIST && err != -ENODEV) throw SysError("detaching XDP", err);
+  if (err && err != -EEXIST && err != -ENODEV) throw OsError(-err, "detaching XDP");
 }
 
 void BpfDataPlane::unpin() {
@@ -150,14 +153,14 @@ void BpfDataPlane::unpin() {
 
 void BpfDataPlane::put_vip(const df_vip_key& key, const df_vip_meta& meta) {
   if (meta.vip_id >= options_.limits.max_vips)
-    throw std::out_of_range("vip id " + std::to_string(meta.vip_id) + " beyond max VIPs");
+    throw Error("vip id " + std::to_string(meta.vip_id) + " beyond max VIPs");
   check_bpf(bpf_map_update_elem(bpf_map__fd(skel_->maps.vips), &key, &meta, BPF_ANY),
             "writing a VIP");
 }
 
 void BpfDataPlane::delete_vip(const df_vip_key& key) {
   int err = bpf_map_delete_elem(bpf_map__fd(skel_->maps.vips), &key);
-  if (err && errno != ENOENT) throw SysError("deleting a VIP", errno);
+  if (err && errno != ENOENT) throw OsError(errno, "deleting a VIP");
 }
 
 void BpfDataPlane::put_vip_addr(const df_vip_addr_key& key) {
@@ -168,12 +171,12 @@ void BpfDataPlane::put_vip_addr(const df_vip_addr_key& key) {
 
 void BpfDataPlane::delete_vip_addr(const df_vip_addr_key& key) {
   int err = bpf_map_delete_elem(bpf_map__fd(skel_->maps.vip_addrs), &key);
-  if (err && errno != ENOENT) throw SysError("deleting a VIP address", errno);
+  if (err && errno != ENOENT) throw OsError(errno, "deleting a VIP address");
 }
 
 void BpfDataPlane::put_real(uint32_t id, const df_real& real) {
   if (id == DF_REAL_NONE || id >= options_.limits.max_reals)
-    throw std::out_of_range("real id " + std::to_string(id) + " outside 1.." +
+    throw Error("real id " + std::to_string(id) + " outside 1.." +
                             std::to_string(options_.limits.max_reals - 1));
   check_bpf(bpf_map_update_elem(bpf_map__fd(skel_->maps.reals), &id, &real, BPF_ANY),
             "writing a real");
@@ -182,9 +185,9 @@ void BpfDataPlane::put_real(uint32_t id, const df_real& real) {
 void BpfDataPlane::write_ring(uint32_t ring, std::span<const uint32_t> real_ids) {
   const DataPlaneLimits& l = options_.limits;
   if (ring >= l.max_vips * DF_RINGS_PER_VIP)
-    throw std::out_of_range("ring " + std::to_string(ring) + " beyond the ring array");
+    throw Error("ring " + std::to_string(ring) + " beyond the ring array");
   if (real_ids.size() != l.ring_size)
-    throw std::invalid_argument("ring has " + std::to_string(real_ids.size()) +
+    throw Error("ring has " + std::to_string(real_ids.size()) +
                                 " slots, the program expects " + std::to_string(l.ring_size));
   uint8_t* base = rings_ + size_t(ring) * l.ring_size * DF_RING_MMAP_STRIDE;
   for (size_t i = 0; i < real_ids.size(); i++)

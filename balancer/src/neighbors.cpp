@@ -1,4 +1,4 @@
-#include "neighbors.hpp"
+#include "dogfish/neighbors.hpp"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "sys_error.hpp"
+#include "dogfish/errors.hpp"
 
 namespace dogfish {
 namespace {
@@ -48,7 +48,7 @@ int on_neighbor(const nlmsghdr* nlh, void* data) {
       mnl_attr_get_payload_len(lladdr) == 6 &&
       std::memcmp(mnl_attr_get_payload(dst), want->addr, alen) == 0) {
     MacAddress mac;
-    std::memcpy(mac.data(), mnl_attr_get_payload(lladdr), 6);
+    std::memcpy(mac.bytes.data(), mnl_attr_get_payload(lladdr), 6);
     want->found = mac;
   }
   return MNL_CB_OK;
@@ -61,18 +61,18 @@ Wanted parse_target(const std::string& address, const std::string& ifname) {
   else if (inet_pton(AF_INET6, address.c_str(), want.addr) == 1)
     want.family = AF_INET6;
   else
-    throw std::invalid_argument("gateway " + address + " is not an IPv4 or IPv6 address");
+    throw Error("gateway " + address + " is not an IPv4 or IPv6 address");
   want.ifindex = if_nametoindex(ifname.c_str());
-  if (!want.ifindex) throw SysError("interface " + ifname, errno);
+  if (!want.ifindex) throw OsError(errno, "interface " + ifname);
   return want;
 }
 
 void dump_neighbors(Wanted& want) {
   mnl_socket* nl = mnl_socket_open(NETLINK_ROUTE);
-  if (!nl) throw SysError("opening rtnetlink", errno);
+  if (!nl) throw OsError(errno, "opening rtnetlink");
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   try {
-    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) throw SysError("binding rtnetlink", errno);
+    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) throw OsError(errno, "binding rtnetlink");
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
     nlh->nlmsg_type = RTM_GETNEIGH;
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -81,13 +81,13 @@ void dump_neighbors(Wanted& want) {
     nd->ndm_family = want.family;
     uint32_t seq = nlh->nlmsg_seq, portid = mnl_socket_get_portid(nl);
     if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-      throw SysError("asking for the neighbour table", errno);
+      throw OsError(errno, "asking for the neighbour table");
     int ret;
     while ((ret = mnl_socket_recvfrom(nl, buf.data(), buf.size())) > 0) {
       ret = mnl_cb_run(buf.data(), ret, seq, portid, on_neighbor, &want);
       if (ret <= MNL_CB_STOP) break;
     }
-    if (ret < 0) throw SysError("reading the neighbour table", errno);
+    if (ret < 0) throw OsError(errno, "reading the neighbour table");
   } catch (...) {
     mnl_socket_close(nl);
     throw;
@@ -122,24 +122,6 @@ void provoke_resolution(const Wanted& want, const std::string& ifname) {
 
 }  // namespace
 
-std::string format_mac(const MacAddress& mac) {
-  char buf[18];
-  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
-                mac[4], mac[5]);
-  return buf;
-}
-
-MacAddress parse_mac(const std::string& text) {
-  MacAddress mac;
-  unsigned v[6];
-  char extra;
-  if (std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4],
-                  &v[5], &extra) != 6)
-    throw std::invalid_argument(text + " is not a MAC address (want aa:bb:cc:dd:ee:ff)");
-  for (int i = 0; i < 6; i++) mac[i] = static_cast<uint8_t>(v[i]);
-  return mac;
-}
-
 std::optional<MacAddress> lookup_neighbor(const std::string& address, const std::string& ifname) {
   Wanted want = parse_target(address, ifname);
   dump_neighbors(want);
@@ -162,7 +144,7 @@ MacAddress resolve_neighbor(const std::string& address, const std::string& ifnam
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  throw std::runtime_error("gateway " + address + " did not resolve to a MAC on " + ifname +
+  throw Error("gateway " + address + " did not resolve to a MAC on " + ifname +
                            " within " + std::to_string(timeout.count()) + " ms");
 }
 

@@ -1,0 +1,361 @@
+#include "dogfish/config.hpp"
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "dogfish/errors.hpp"
+#include "dogfish/maglev.hpp"
+
+namespace dogfish {
+
+namespace {
+
+constexpr std::uint32_t kMaxWeight = 65535;
+constexpr std::uint64_t kMaxRingEntries = std::uint64_t{1} << 31;
+
+// Reads one YAML document into a Config, naming file, line and key path in every error.
+class ConfigParser {
+public:
+    explicit ConfigParser(std::string file) : file_(std::move(file)) {}
+
+    Config parse(const YAML::Node& root);
+
+private:
+    [[noreturn]] void fail(const YAML::Node& at, const std::string& path, const std::string& reason) const
+    {
+        std::size_t line = 0;
+        if (at.IsDefined() && !at.Mark().is_null())
+            line = static_cast<std::size_t>(at.Mark().line) + 1;
+        throw ConfigError(file_, line, path.empty() ? reason : fmt::format("{}: {}", path, reason));
+    }
+
+    static std::string join(const std::string& path, const std::string& key)
+    {
+        return path.empty() ? key : fmt::format("{}.{}", path, key);
+    }
+
+    // The map's entries by key; unknown and repeated keys are errors.
+    std::map<std::string, YAML::Node> entries(const YAML::Node& map, const std::string& path,
+                                              std::initializer_list<std::string_view> known) const;
+    YAML::Node require(const std::map<std::string, YAML::Node>& m, const YAML::Node& map, const std::string& path,
+                       const std::string& key) const;
+    std::string scalar(const YAML::Node& n, const std::string& path) const;
+    std::uint32_t number(const YAML::Node& n, const std::string& path, std::uint32_t min, std::uint32_t max) const;
+    IpAddress address(const YAML::Node& n, const std::string& path) const;
+    IpPrefix prefix(const YAML::Node& n, const std::string& path, std::uint8_t family) const;
+    VipConfig vip(const YAML::Node& n, const std::string& path) const;
+    RealConfig real(const YAML::Node& n, const std::string& path, const VipConfig& vip) const;
+
+    std::string file_;
+};
+
+std::map<std::string, YAML::Node> ConfigParser::entries(const YAML::Node& map, const std::string& path,
+                                                        std::initializer_list<std::string_view> known) const
+{
+    if (!map.IsMap())
+        fail(map, path, "expected a mapping");
+    std::map<std::string, YAML::Node> out;
+    for (const auto& kv : map) {
+        if (!kv.first.IsScalar())
+            fail(kv.first, path, "a key must be a plain word");
+        auto key = kv.first.Scalar();
+        if (std::find(known.begin(), known.end(), key) == known.end()) {
+            std::string names;
+            for (auto k : known)
+                names += names.empty() ? std::string(k) : fmt::format(", {}", k);
+            fail(kv.first, join(path, key), fmt::format("unknown key (expected one of: {})", names));
+        }
+        if (!out.emplace(key, kv.second).second)
+            fail(kv.first, join(path, key), "key given twice");
+        // An empty list of VIPs or reals is a list; any other key needs its value (named at the key's line).
+        if (kv.second.IsNull() && key != "vips" && key != "reals")
+            fail(kv.first, join(path, key), "a value is needed");
+    }
+    return out;
+}
+
+YAML::Node ConfigParser::require(const std::map<std::string, YAML::Node>& m, const YAML::Node& map,
+                                 const std::string& path, const std::string& key) const
+{
+    auto it = m.find(key);
+    if (it == m.end())
+        fail(map, path, fmt::format("missing key '{}'", key));
+    return it->second;
+}
+
+std::string ConfigParser::scalar(const YAML::Node& n, const std::string& path) const
+{
+    if (!n.IsScalar())
+        fail(n, path, n.IsNull() ? "a value is needed" : "expected a single value");
+    return n.Scalar();
+}
+
+std::uint32_t ConfigParser::number(const YAML::Node& n, const std::string& path, std::uint32_t min,
+                                   std::uint32_t max) const
+{
+    auto text = scalar(n, path);
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || end != text.data() + text.size() || ec == std::errc::invalid_argument)
+        fail(n, path, fmt::format("'{}' is not a whole number", text));
+    if (ec == std::errc::result_out_of_range || v < min || v > max)
+        fail(n, path, fmt::format("{} is out of range ({}-{})", text, min, max));
+    return static_cast<std::uint32_t>(v);
+}
+
+IpAddress ConfigParser::address(const YAML::Node& n, const std::string& path) const
+{
+    auto text = scalar(n, path);
+    auto a = IpAddress::parse(text);
+    if (!a)
+        fail(n, path, fmt::format("'{}' is not an IP address", text));
+    return *a;
+}
+
+IpPrefix ConfigParser::prefix(const YAML::Node& n, const std::string& path, std::uint8_t family) const
+{
+    auto text = scalar(n, path);
+    auto p = IpPrefix::parse(text);
+    const char* name = family == DF_FAMILY_V4 ? "IPv4" : "IPv6";
+    if (!p || p->address.family != family)
+        fail(n, path, fmt::format("'{}' is not an {} prefix (address/length)", text, name));
+    if (!p->host_bits_zero())
+        fail(n, path, fmt::format("{} has bits set past the prefix length", text));
+    if (family == DF_FAMILY_V6 && p->length > 96)
+        fail(n, path, fmt::format("{} is longer than /96 (the data plane fills the last 32 bits)", text));
+    return *p;
+}
+
+RealConfig ConfigParser::real(const YAML::Node& n, const std::string& path, const VipConfig& vip) const
+{
+    auto m = entries(n, path, {"address", "weight"});
+    RealConfig r{.address = address(require(m, n, path, "address"), join(path, "address"))};
+    if (vip.address.is_v6() && r.address.is_v4())
+        fail(m["address"], join(path, "address"),
+             fmt::format("IPv4 real {} behind IPv6 VIP {} (the data plane cannot send IPv6 in IPv4)",
+                         r.address.to_string(), vip.address.to_string()));
+    if (m.contains("weight"))
+        r.weight = number(m["weight"], join(path, "weight"), 0, kMaxWeight);
+    return r;
+}
+
+VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const
+{
+    auto m = entries(n, path, {"address", "port", "proto", "flags", "reals"});
+    VipConfig v;
+    v.address = address(require(m, n, path, "address"), join(path, "address"));
+    auto port = require(m, n, path, "port");
+    auto port_text = scalar(port, join(path, "port"));
+    std::uint32_t value = 0;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || value < 1 || value > 65535)
+        fail(port, join(path, "port"), fmt::format("{} is not a port (1-65535)", port_text));
+    v.port = static_cast<std::uint16_t>(value);
+
+    auto proto = require(m, n, path, "proto");
+    auto proto_text = scalar(proto, join(path, "proto"));
+    if (proto_text == "tcp")
+        v.proto = Proto::tcp;
+    else if (proto_text == "udp")
+        v.proto = Proto::udp;
+    else
+        fail(proto, join(path, "proto"), fmt::format("'{}' is not a protocol (tcp, udp)", proto_text));
+
+    if (m.contains("flags")) {
+        auto flags = m["flags"];
+        if (!flags.IsSequence())
+            fail(flags, join(path, "flags"), "expected a list of flags");
+        for (std::size_t i = 0; i < flags.size(); ++i) {
+            auto fpath = fmt::format("{}.flags[{}]", path, i);
+            auto f = scalar(flags[i], fpath);
+            std::uint32_t bit = f == "no_conn_table" ? DF_VIP_NO_CONN_TABLE
+                                : f == "src_hash_only" ? DF_VIP_SRC_HASH_ONLY
+                                                       : 0;
+            if (bit == 0)
+                fail(flags[i], fpath, fmt::format("'{}' is not a VIP flag (no_conn_table, src_hash_only)", f));
+            if (v.flags & bit)
+                fail(flags[i], fpath, fmt::format("'{}' given twice", f));
+            v.flags |= bit;
+        }
+    }
+
+    if (m.contains("reals")) {
+        auto reals = m["reals"];
+        if (!reals.IsSequence() && !reals.IsNull())
+            fail(reals, join(path, "reals"), "expected a list of reals");
+        std::map<IpAddress, std::size_t> seen;
+        for (std::size_t i = 0; i < reals.size(); ++i) {
+            auto rpath = fmt::format("{}.reals[{}]", path, i);
+            v.reals.push_back(real(reals[i], rpath, v));
+            auto [it, fresh] = seen.emplace(v.reals.back().address, i);
+            if (!fresh)
+                fail(reals[i], rpath + ".address",
+                     fmt::format("{} is already reals[{}] of this VIP", v.reals.back().address.to_string(),
+                                 it->second));
+        }
+    }
+    return v;
+}
+
+Config ConfigParser::parse(const YAML::Node& root)
+{
+    if (!root.IsDefined() || root.IsNull())
+        throw ConfigError(file_, 0, "the file is empty");
+    auto m = entries(root, "",
+                     {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size", "udp_idle_timeout",
+                      "max_packet_size", "ring_size", "max_vips", "max_reals", "vips"});
+    Config c;
+
+    auto ifname = require(m, root, "", "interface");
+    c.interface = scalar(ifname, "interface");
+    if (c.interface.empty() || c.interface.size() >= IF_NAMESIZE ||
+        c.interface.find_first_of("/ \t:") != std::string::npos)
+        fail(ifname, "interface", fmt::format("'{}' is not an interface name", c.interface));
+
+    if (m.contains("xdp_mode")) {
+        auto mode = scalar(m["xdp_mode"], "xdp_mode");
+        if (mode == "native")
+            c.xdp_mode = XdpMode::native;
+        else if (mode == "generic")
+            c.xdp_mode = XdpMode::generic;
+        else if (mode == "auto")
+            c.xdp_mode = XdpMode::automatic;
+        else
+            fail(m["xdp_mode"], "xdp_mode", fmt::format("'{}' is not an XDP mode (native, generic, auto)", mode));
+    }
+
+    auto gateway = require(m, root, "", "gateway");
+    auto gw = scalar(gateway, "gateway");
+    if (auto mac = MacAddress::parse(gw))
+        c.gateway = *mac;
+    else if (auto ip = IpAddress::parse(gw))
+        c.gateway = *ip;
+    else
+        fail(gateway, "gateway", fmt::format("'{}' is neither an IP address nor a MAC address", gw));
+
+    if (m.contains("source_prefixes")) {
+        auto node = m["source_prefixes"];
+        auto sp = entries(node, "source_prefixes", {"ipv4", "ipv6"});
+        if (sp.contains("ipv4"))
+            c.src4_prefix = prefix(sp["ipv4"], "source_prefixes.ipv4", DF_FAMILY_V4);
+        if (sp.contains("ipv6"))
+            c.src6_prefix = prefix(sp["ipv6"], "source_prefixes.ipv6", DF_FAMILY_V6);
+    }
+
+    if (m.contains("conn_table_size"))
+        c.conn_table_size = number(m["conn_table_size"], "conn_table_size", 1, 1U << 28);
+    if (m.contains("udp_idle_timeout"))
+        c.udp_idle_timeout_s = number(m["udp_idle_timeout"], "udp_idle_timeout", 0, 86400);
+    if (m.contains("max_packet_size"))
+        c.max_packet_size = number(m["max_packet_size"], "max_packet_size", 0, 65535);
+    if (m.contains("ring_size")) {
+        c.ring_size = number(m["ring_size"], "ring_size", 3, 1U << 24);
+        if (!Maglev::is_prime(c.ring_size))
+            fail(m["ring_size"], "ring_size", fmt::format("{} is not a prime", c.ring_size));
+    }
+    if (m.contains("max_vips"))
+        c.max_vips = number(m["max_vips"], "max_vips", 1, DF_MAX_VIP_ADDRS);
+    if (m.contains("max_reals"))
+        c.max_reals = number(m["max_reals"], "max_reals", 2, 1U << 20);
+    if (std::uint64_t{c.max_vips} * DF_RINGS_PER_VIP * c.ring_size > kMaxRingEntries)
+        fail(m.contains("max_vips") ? m["max_vips"] : m["ring_size"], m.contains("max_vips") ? "max_vips" : "ring_size",
+             fmt::format("{} VIPs x {} rings x {} slots is over 2^31 ring entries", c.max_vips, DF_RINGS_PER_VIP,
+                         c.ring_size));
+
+    if (m.contains("vips")) {
+        auto vips = m["vips"];
+        if (!vips.IsSequence() && !vips.IsNull())
+            fail(vips, "vips", "expected a list of VIPs");
+        std::map<std::tuple<IpAddress, std::uint16_t, Proto>, std::size_t> seen;
+        std::set<IpAddress> reals;
+        for (std::size_t i = 0; i < vips.size(); ++i) {
+            auto path = fmt::format("vips[{}]", i);
+            c.vips.push_back(vip(vips[i], path));
+            const auto& v = c.vips.back();
+            auto [it, fresh] = seen.emplace(std::tuple{v.address, v.port, v.proto}, i);
+            if (!fresh)
+                fail(vips[i], path, fmt::format("{} is already vips[{}]", vip_name(v), it->second));
+            for (const auto& r : v.reals)
+                reals.insert(r.address);
+        }
+        if (c.vips.size() > c.max_vips)
+            fail(vips, "vips", fmt::format("{} VIPs, more than max_vips ({})", c.vips.size(), c.max_vips));
+        if (reals.size() > c.max_reals - 1)
+            fail(vips, "vips",
+                 fmt::format("{} distinct reals, more than max_reals - 1 ({}; id 0 is never a real)", reals.size(),
+                             c.max_reals - 1));
+    }
+    return c;
+}
+
+} // namespace
+
+Config parse_config(std::string_view text, const std::string& file)
+{
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(text));
+    } catch (const YAML::ParserException& e) {
+        throw ConfigError(file, e.mark.is_null() ? 0 : static_cast<std::size_t>(e.mark.line) + 1, e.msg);
+    }
+    return ConfigParser(file).parse(root);
+}
+
+Config load_config(const std::filesystem::path& path)
+{
+    std::ifstream in(path);
+    if (!in)
+        throw ConfigError(path.string(), 0, fmt::format("cannot read: {}", std::strerror(errno)));
+    std::stringstream text;
+    text << in.rdbuf();
+    return parse_config(text.str(), path.string());
+}
+
+std::uint32_t seconds_to_ticks(std::uint32_t seconds)
+{
+    constexpr std::uint64_t tick_ns = std::uint64_t{1} << DF_TICK_SHIFT;
+    return static_cast<std::uint32_t>((std::uint64_t{seconds} * 1'000'000'000 + tick_ns - 1) / tick_ns);
+}
+
+df_config make_df_config(const Config& config)
+{
+    df_config out{};
+    if (auto mac = std::get_if<MacAddress>(&config.gateway)) {
+        std::memcpy(out.gateway_mac, mac->bytes.data(), sizeof(out.gateway_mac));
+        out.gateway_set = 1;
+    }
+    out.max_pkt_size = config.max_packet_size;
+    out.udp_idle_ticks = seconds_to_ticks(config.udp_idle_timeout_s);
+
+    std::uint32_t prefix4;
+    std::memcpy(&prefix4, config.src4_prefix.address.bytes.data(), sizeof(prefix4));
+    const std::uint32_t len4 = config.src4_prefix.length;
+    out.src4_prefix = prefix4;
+    out.src4_hostmask = htonl(len4 >= 32 ? 0U : 0xffffffffU >> len4);
+
+    // The data plane varies only the last 32 bits; a prefix is at most /96, so all of them are host bits.
+    std::memcpy(out.src6_prefix, config.src6_prefix.address.bytes.data(), sizeof(out.src6_prefix));
+    out.src6_hostmask = 0xffffffffU;
+    return out;
+}
+
+std::string vip_name(const VipConfig& vip)
+{
+    const char* proto = vip.proto == Proto::tcp ? "tcp" : "udp";
+    if (vip.address.is_v6())
+        return fmt::format("[{}]:{}/{}", vip.address.to_string(), vip.port, proto);
+    return fmt::format("{}:{}/{}", vip.address.to_string(), vip.port, proto);
+}
+
+} // namespace dogfish
