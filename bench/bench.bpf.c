@@ -26,7 +26,7 @@ struct {
 /* The frame every iteration starts from, written by dogfish-bench before each run. */
 __u64 frame[DF_BENCH_FRAME_WORDS];
 
-/* Non-zero: before each iteration write a new IPv4 source address, src_next (host order), then one more. */
+/* Non-zero: before each iteration, write src_next (host order) as the IPv4 source and bump it. */
 __u32 bump_src;
 __u32 src_next;
 
