@@ -319,19 +319,27 @@ class Bench {
     bench_->bss->src_next = 0x0b000000;  // 11.0.0.0 on: never the client of another path
 
     // Once, so the flows of lru_hit and udp are in the table and SYNs have their entry.
+    // Its output is what every later iteration must produce too (the wrapper's proof).
     set_target(prog_fd);
-    run(path, 1);
+    const std::vector<uint8_t> first = run(path, 1, path.xdp_ret, path.out_len).frame;
+    const std::vector<uint8_t> input(path.frame.begin(), path.frame.end());
 
     Result res;
     std::vector<double> raws, bases;
     for (int r = 0; r < opt_.runs; r++) {
       set_target(empty_fd);
-      bases.push_back(run(path, opt_.iterations, XDP_PASS, DF_BENCH_FRAME_LEN));
+      const RunOut base = run(path, opt_.iterations, XDP_PASS, DF_BENCH_FRAME_LEN);
+      bases.push_back(base.ns);
 
       set_target(prog_fd);
       const Counters before = read_counters(stats_fd);
-      raws.push_back(run(path, opt_.iterations, path.xdp_ret, path.out_len));
+      const RunOut raw = run(path, opt_.iterations, path.xdp_ret, path.out_len);
+      raws.push_back(raw.ns);
       const Counters delta = read_counters(stats_fd) - before;
+      // A new source each iteration changes the bytes; the counters prove that path.
+      if (!path.bump_src && (base.frame != input || raw.frame != first))
+        throw std::runtime_error(fmt::format(
+            "{}: run {}: the last iteration's frame differs from the first's", path.name, r + 1));
       if (path.expect) {
         const std::string bad = verify(delta, *path.expect, opt_.iterations);
         if (!bad.empty())
@@ -372,10 +380,15 @@ class Bench {
           "set the wrapper's target");
   }
 
-  // One BPF_PROG_TEST_RUN of the wrapper; ns per iteration (thread CPU time,
-  // which keeps fractions of a ns and leaves out time the thread was preempted).
-  double run(const Path& path, int repeat, std::optional<uint32_t> want_ret = {},
-             uint32_t want_len = 0) {
+  struct RunOut {
+    double ns;                   // per iteration
+    std::vector<uint8_t> frame;  // as the last iteration left it
+  };
+
+  // One BPF_PROG_TEST_RUN of the wrapper, which must return want_ret with a
+  // frame of want_len bytes. Time is the thread's CPU time, which keeps
+  // fractions of a ns and leaves out time the thread was preempted.
+  RunOut run(const Path& path, int repeat, uint32_t want_ret, uint32_t want_len) {
     std::array<uint8_t, DF_BENCH_FRAME_LEN + 64> out{};
     bpf_test_run_opts o{};
     o.sz = sizeof(o);
@@ -388,14 +401,14 @@ class Bench {
     check(bpf_prog_test_run_opts(bpf_program__fd(bench_->progs.bench_wrapper), &o),
           fmt::format("BPF_PROG_TEST_RUN ({})", path.name));
     const double t1 = thread_ns();
-    if (want_ret && (o.retval != *want_ret || o.data_size_out != want_len))
+    if (o.retval != want_ret || o.data_size_out != want_len)
       throw std::runtime_error(
           fmt::format("{}: the program returned {} with {} bytes, want {} with {} bytes", path.name,
-                      o.retval, o.data_size_out, *want_ret, want_len));
+                      o.retval, o.data_size_out, want_ret, want_len));
     if (g_verbose)
       fmt::print(stderr, "{}: repeat {}: kernel {} ns, thread {:.2f} ns\n", path.name, repeat,
                  o.duration, (t1 - t0) / repeat);
-    return (t1 - t0) / repeat;
+    return {(t1 - t0) / repeat, std::vector<uint8_t>(out.begin(), out.begin() + o.data_size_out)};
   }
 
   void put_vip(const Addr& a, uint16_t port, uint8_t proto, uint32_t vip_id, uint32_t ring) {
