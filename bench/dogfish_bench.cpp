@@ -283,17 +283,25 @@ struct Options {
   std::vector<std::string> only;
 };
 
-struct Result {
-  double net = 0, raw = 0, base = 0;  // medians, ns per packet
-  double net_min = 0;                 // the quietest run: how much of net is the machine's noise
-  std::vector<double> nets;
-};
-
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
+
+struct Result {
+  double net = 0, raw = 0, base = 0;  // medians, ns per packet
+  double net_min = 0;                 // the quietest run: how much of net is the machine's noise
+  std::vector<double> nets, raws, bases;
+  std::vector<uint8_t> first;  // the frame the warm-up iteration left
+
+  void summarize() {
+    net = median(nets);
+    net_min = *std::min_element(nets.begin(), nets.end());
+    raw = median(raws);
+    base = median(bases);
+  }
+};
 
 double thread_ns() {
   timespec ts;
@@ -309,54 +317,45 @@ class Bench {
     configure_balancer();
   }
 
-  Result measure(const Path& path) {
-    const int prog_fd = path.balancer ? bpf_program__fd(balancer_->progs.balancer)
-                                      : bpf_program__fd(bench_->progs.bench_floor_xdp_tx);
-    const int empty_fd = bpf_program__fd(bench_->progs.bench_empty);
+  // Before the runs: puts the path's packet through once, so the flows of lru_hit
+  // and udp are in the table and the SYNs have their entry. Its output is what
+  // every later iteration must produce too (the wrapper's proof).
+  void warm(const Path& path, Result& res) {
+    select(path);
+    res.first = run(path, 1, path.xdp_ret, path.out_len).frame;
+  }
+
+  // Run r of a path: wrapper+empty, then wrapper+program, then the proof.
+  void measure_run(const Path& path, Result& res, int r) {
     const int stats_fd = bpf_map__fd(balancer_->maps.global_stats);
-
-    std::memcpy(bench_->bss->frame, path.frame.data(), path.frame.size());
-    bench_->bss->bump_src = path.bump_src;
-    bench_->bss->src_next = 0x0b000000;  // 11.0.0.0 on: never the client of another path
-
-    // Once, so the flows of lru_hit and udp are in the table and SYNs have their entry.
-    // Its output is what every later iteration must produce too (the wrapper's proof).
-    set_target(prog_fd);
-    const std::vector<uint8_t> first = run(path, 1, path.xdp_ret, path.out_len).frame;
     const std::vector<uint8_t> input(path.frame.begin(), path.frame.end());
 
-    Result res;
-    std::vector<double> raws, bases;
-    for (int r = 0; r < opt_.runs; r++) {
-      set_target(empty_fd);
-      const RunOut base = run(path, opt_.iterations, XDP_PASS, DF_BENCH_FRAME_LEN);
-      bases.push_back(base.ns);
+    select(path, bpf_program__fd(bench_->progs.bench_empty));
+    const RunOut base = run(path, opt_.iterations, XDP_PASS, DF_BENCH_FRAME_LEN);
 
-      set_target(prog_fd);
-      const Counters before = read_counters(stats_fd);
-      const RunOut raw = run(path, opt_.iterations, path.xdp_ret, path.out_len);
-      raws.push_back(raw.ns);
-      const Counters delta = read_counters(stats_fd) - before;
-      // A new source each iteration changes the bytes; the counters prove that path.
-      if (!path.bump_src && (base.frame != input || raw.frame != first))
-        throw std::runtime_error(fmt::format(
-            "{}: run {}: the last iteration's frame differs from the first's", path.name, r + 1));
-      if (path.expect) {
-        const std::string bad = verify(delta, *path.expect, opt_.iterations);
-        if (!bad.empty())
-          throw std::runtime_error(
-              fmt::format("{}: run {}: the counters say not every iteration took this path:{}",
-                          path.name, r + 1, bad));
-      } else if (delta.reasons()) {
-        throw std::runtime_error(fmt::format("{}: the balancer ran", path.name));
-      }
-      res.nets.push_back(raws.back() - bases.back());
+    select(path);
+    // Again before each run: nonsyn_miss's new flows may have pushed this path's flow
+    // out of the connection table since.
+    run(path, 1, path.xdp_ret, path.out_len);
+    const Counters before = read_counters(stats_fd);
+    const RunOut raw = run(path, opt_.iterations, path.xdp_ret, path.out_len);
+    const Counters delta = read_counters(stats_fd) - before;
+    // A new source each iteration changes the bytes; the counters prove that path.
+    if (!path.bump_src && (base.frame != input || raw.frame != res.first))
+      throw std::runtime_error(fmt::format(
+          "{}: run {}: the last iteration's frame differs from the first's", path.name, r + 1));
+    if (path.expect) {
+      const std::string bad = verify(delta, *path.expect, opt_.iterations);
+      if (!bad.empty())
+        throw std::runtime_error(
+            fmt::format("{}: run {}: the counters say not every iteration took this path:{}",
+                        path.name, r + 1, bad));
+    } else if (delta.reasons()) {
+      throw std::runtime_error(fmt::format("{}: the balancer ran", path.name));
     }
-    res.net = median(res.nets);
-    res.net_min = *std::min_element(res.nets.begin(), res.nets.end());
-    res.raw = median(raws);
-    res.base = median(bases);
-    return res;
+    res.bases.push_back(base.ns);
+    res.raws.push_back(raw.ns);
+    res.nets.push_back(raw.ns - base.ns);
   }
 
  private:
@@ -374,6 +373,17 @@ class Bench {
   void load_wrapper() {
     bench_.reset(bench_bpf__open_and_load());
     if (!bench_) fail_errno("bench_bpf__open_and_load", errno);
+    bench_->bss->src_next = 0x0b000000;  // 11.0.0.0 on: never the client of another path
+  }
+
+  // The wrapper's frame and settings for path, and its target: prog_fd, or the path's program.
+  void select(const Path& path, int prog_fd = -1) {
+    if (prog_fd < 0)
+      prog_fd = path.balancer ? bpf_program__fd(balancer_->progs.balancer)
+                              : bpf_program__fd(bench_->progs.bench_floor_xdp_tx);
+    std::memcpy(bench_->bss->frame, path.frame.data(), path.frame.size());
+    bench_->bss->bump_src = path.bump_src;
+    set_target(prog_fd);
   }
 
   void set_target(int prog_fd) {
@@ -534,12 +544,16 @@ int main(int argc, char** argv) {
 
     Bench bench(opt);
     std::vector<std::pair<const Path*, Result>> results;
-    for (const auto& p : paths) {
-      if (!opt.only.empty() &&
-          std::find(opt.only.begin(), opt.only.end(), p.name) == opt.only.end())
-        continue;
-      results.emplace_back(&p, bench.measure(p));
-    }
+    for (const auto& p : paths)
+      if (opt.only.empty() || std::find(opt.only.begin(), opt.only.end(), p.name) != opt.only.end())
+        results.emplace_back(&p, Result{});
+    for (auto& [p, res] : results) bench.warm(*p, res);
+    // Round robin over the paths: a burst of noise from the rest of the machine
+    // lands on one run of many paths, which their medians discard, rather than
+    // on every run of one path.
+    for (int r = 0; r < opt.runs; r++)
+      for (auto& [p, res] : results) bench.measure_run(*p, res, r);
+    for (auto& [p, res] : results) res.summarize();
     if (opt.json) {
       nlohmann::ordered_json j = nlohmann::ordered_json::object();
       for (const auto& [p, r] : results) j[p->name] = std::round(r.net * 100) / 100;
