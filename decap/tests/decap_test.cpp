@@ -18,45 +18,27 @@
 #include <string>
 #include <vector>
 
-#include "decap.skel.h"
 #include "decap_abi.hpp"
 #include "packet.hpp"
-#include "tc_decap.skel.h"
+#include "skeleton.hpp"
 
 namespace dogfish::decap::test {
 namespace {
 
-enum class Mode { kXdp, kTc };
 enum class Verdict { kPass, kDrop };
 
 const char* name(Mode m) { return m == Mode::kXdp ? "xdp" : "tc"; }
 
-// One program and its maps, loaded fresh from the skeleton; destroyed with it.
+// One program and its maps, loaded fresh (no pins); destroyed with it.
 class Program {
  public:
-  explicit Program(Mode mode) : mode_(mode) {
-    if (mode == Mode::kXdp) {
-      xdp_ = decap_bpf__open_and_load();
-      if (!xdp_) throw std::runtime_error("decap_bpf__open_and_load failed");
-      prog_ = bpf_program__fd(xdp_->progs.decap);
-      addrs_ = bpf_map__fd(xdp_->maps.decap_addrs);
-      config_ = bpf_map__fd(xdp_->maps.decap_config);
-      stats_ = bpf_map__fd(xdp_->maps.decap_stats);
-    } else {
-      tc_ = tc_decap_bpf__open_and_load();
-      if (!tc_) throw std::runtime_error("tc_decap_bpf__open_and_load failed");
-      prog_ = bpf_program__fd(tc_->progs.tc_decap);
-      addrs_ = bpf_map__fd(tc_->maps.decap_addrs);
-      config_ = bpf_map__fd(tc_->maps.decap_config);
-      stats_ = bpf_map__fd(tc_->maps.decap_stats);
-    }
+  explicit Program(Mode mode) : mode_(mode), skel_(mode) {
+    skel_.load();
+    prog_ = bpf_program__fd(skel_.prog());
+    addrs_ = skel_.map_fd("decap_addrs");
+    config_ = skel_.map_fd("decap_config");
+    stats_ = skel_.map_fd("decap_stats");
   }
-  ~Program() {
-    decap_bpf__destroy(xdp_);
-    tc_decap_bpf__destroy(tc_);
-  }
-  Program(const Program&) = delete;
-  Program& operator=(const Program&) = delete;
 
   void add_addr(const std::string& text) {
     df_decap_addr key{};
@@ -113,8 +95,7 @@ class Program {
 
  private:
   Mode mode_;
-  decap_bpf* xdp_ = nullptr;
-  tc_decap_bpf* tc_ = nullptr;
+  Skeleton skel_;
   int prog_ = -1, addrs_ = -1, config_ = -1, stats_ = -1;
 };
 
