@@ -1,0 +1,120 @@
+"""dogfish-decap end to end: an encapsulated SYN to a VIP on the receiver's
+loopback is decapsulated (XDP or tc) and answered by a SYN-ACK from the VIP.
+
+Two namespaces made here (unique names, removed even on failure), joined by a
+veth pair; scapy sends from one, a listening socket waits in the other.
+Run by /usr/bin/python3 -m pytest; DOGFISH_DECAP names the binary.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import itertools
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DECAP = os.environ.get("DOGFISH_DECAP", "dogfish-decap")
+PORT = 8080
+SENDER = {"v4": "10.77.0.1", "v6": "fd77::1"}
+RECEIVER = {"v4": "10.77.0.2", "v6": "fd77::2"}
+VIP = {"v4": "10.99.0.1", "v6": "fd99::1"}
+_serial = itertools.count()
+
+
+def run(*cmd, check=True):
+    return subprocess.run(cmd, check=check, capture_output=True, text=True)
+
+
+def in_ns(ns, *cmd, check=True):
+    # nsenter keeps the host's mounts, so dogfish-decap's pins under /sys/fs/bpf outlive it.
+    return run("nsenter", f"--net=/run/netns/{ns}", *cmd, check=check)
+
+
+@pytest.fixture
+def pair():
+    if os.geteuid() != 0:
+        pytest.skip("needs root for namespaces and BPF")
+    if not shutil.which(DECAP) and not os.path.exists(DECAP):
+        pytest.skip(f"{DECAP} not built")
+    tag = f"{os.getpid()}-{next(_serial)}"
+    sender, receiver = f"dfdecap-s-{tag}", f"dfdecap-r-{tag}"
+    made = []
+    listener = None
+    try:
+        for ns in (sender, receiver):
+            r = run("ip", "netns", "add", ns, check=False)
+            if r.returncode:
+                pytest.skip(f"cannot make a network namespace: {r.stderr.strip()}")
+            made.append(ns)
+        run("ip", "link", "add", "vs", "netns", sender, "type", "veth",
+            "peer", "name", "vr", "netns", receiver)
+        for ns, dev, addrs in ((sender, "vs", SENDER), (receiver, "vr", RECEIVER)):
+            in_ns(ns, "ip", "addr", "add", f"{addrs['v4']}/24", "dev", dev)
+            in_ns(ns, "ip", "addr", "add", f"{addrs['v6']}/64", "dev", dev, "nodad")
+            in_ns(ns, "ip", "link", "set", dev, "up")
+            in_ns(ns, "ip", "link", "set", "lo", "up")
+        in_ns(receiver, "ip", "addr", "add", f"{VIP['v4']}/32", "dev", "lo")
+        in_ns(receiver, "ip", "addr", "add", f"{VIP['v6']}/128", "dev", "lo", "nodad")
+        for key in ("all", "default", "vr"):
+            in_ns(receiver, "sysctl", "-qw", f"net.ipv4.conf.{key}.rp_filter=0")
+        # A listening socket on both VIPs; it prints "ready" once listening.
+        listener = subprocess.Popen(
+            ["nsenter", f"--net=/run/netns/{receiver}", sys.executable, "-c",
+             "import socket,sys\n"
+             "socks=[]\n"
+             f"for fam,addr in ((socket.AF_INET,'{VIP['v4']}'),(socket.AF_INET6,'{VIP['v6']}')):\n"
+             "    s=socket.socket(fam,socket.SOCK_STREAM); s.bind((addr,%d)); s.listen(); socks.append(s)\n"
+             "print('ready',flush=True)\n"
+             "sys.stdin.read()\n" % PORT],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert listener.stdout.readline().strip() == "ready"
+        mac = json.loads(in_ns(receiver, "ip", "-j", "link", "show", "vr").stdout)[0]["address"]
+        yield {"sender": sender, "receiver": receiver, "mac": mac}
+    finally:
+        if listener:
+            listener.kill()
+            listener.wait()
+        if receiver in made:
+            in_ns(receiver, DECAP, "detach", "--iface", "vr", check=False)
+        for ns in made:
+            run("ip", "netns", "del", ns, check=False)
+
+
+@pytest.mark.parametrize("encap", ["4in4", "6in6", "4in6"])
+@pytest.mark.parametrize("mode", ["xdp", "tc"])
+def test_syn_to_vip_gets_synack_from_vip(pair, mode, encap):
+    r = in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", "--mode", mode,
+              "--addr", RECEIVER["v4"], "--addr", RECEIVER["v6"], check=False)
+    assert r.returncode == 0, r.stderr
+    outer = "v4" if encap == "4in4" else "v6"
+    inner = "v6" if encap == "6in6" else "v4"
+    send = in_ns(pair["sender"], sys.executable, os.path.join(HERE, "netns_send.py"), "vs",
+                 pair["mac"], encap, SENDER[outer], RECEIVER[outer], SENDER[inner], VIP[inner],
+                 str(PORT), check=False)
+    stats = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--iface", "vr", "--json").stdout)
+    assert send.returncode == 0, f"{send.stderr}\nreceiver's decap stats: {stats}"
+    src, sport = send.stdout.split()
+    assert (src, int(sport)) == (VIP[inner], PORT)
+    reasons = stats["interfaces"][0]["reasons"]
+    assert stats["interfaces"][0]["mode"] == mode
+    assert reasons[f"decap_{encap}"] >= 1
+
+
+def test_encap_to_other_address_is_not_stripped(pair):
+    """Addressed to a destination the receiver does not decap for: passed, not answered."""
+    in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", "--addr", "10.77.0.200")
+    send = in_ns(pair["sender"], sys.executable, os.path.join(HERE, "netns_send.py"), "vs",
+                 pair["mac"], "4in4", SENDER["v4"], RECEIVER["v4"], SENDER["v4"], VIP["v4"],
+                 str(PORT), "2", check=False)
+    assert send.returncode == 1, send.stdout
+    stats = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--iface", "vr", "--json").stdout)
+    assert stats["interfaces"][0]["reasons"]["pass_not_ours"] >= 1
+    assert stats["interfaces"][0]["reasons"]["decap_4in4"] == 0
+
+
+def test_detach_of_nothing_says_so(pair):
+    r = in_ns(pair["receiver"], DECAP, "detach", "--iface", "vr", check=False)
+    assert r.returncode != 0
+    assert "nothing to detach" in r.stderr
