@@ -32,7 +32,6 @@ constexpr const char* kTcProgName = "tc_decap";
 constexpr uint32_t kTcHandle = 0xdf;
 constexpr uint32_t kTcPriority = 1;
 
-
 bool verbose_libbpf = false;
 int quiet_libbpf = 0;  // > 0 while probing: an expected failure is not news
 
@@ -91,7 +90,8 @@ XdpAttached xdp_attached(unsigned ifindex) {
   if (err) fail("query XDP program of ifindex " + std::to_string(ifindex), err);
   if (q.attach_mode == XDP_ATTACHED_SKB) return {q.skb_prog_id, true};
   if (q.attach_mode == XDP_ATTACHED_DRV) return {q.drv_prog_id, false};
-  if (q.attach_mode == XDP_ATTACHED_MULTI) return {q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id, !q.drv_prog_id};
+  if (q.attach_mode == XDP_ATTACHED_MULTI)
+    return {q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id, !q.drv_prog_id};
   return {};
 }
 
@@ -151,8 +151,8 @@ void attach_tc(unsigned ifindex, int prog_fd, AttachResult& res, const std::stri
   }
   if (err && err != -EEXIST) fail("create clsact qdisc on '" + iface + "'", err);
   res.replaced = tc_attached(ifindex) != 0;
-  LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE,
-              .handle = kTcHandle, .priority = kTcPriority);
+  LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE, .handle = kTcHandle,
+              .priority = kTcPriority);
   err = bpf_tc_attach(&hook, &opts);
   if (err) fail("attach tc program to ingress of '" + iface + "'", err);
   res.how = "tc (clsact ingress)";

@@ -34,7 +34,7 @@ struct AttachConfig {
 
 // What `attach` did, for its one line of output.
 struct AttachResult {
-  std::string how;  // "xdp (native)", "xdp (generic)" or "tc (clsact ingress)"
+  std::string how;        // "xdp (native)", "xdp (generic)" or "tc (clsact ingress)"
   bool replaced = false;  // a previous dogfish-decap program was replaced
 };
 

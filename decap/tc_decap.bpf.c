@@ -21,8 +21,10 @@
 
 static __always_inline int strip_outer(struct __sk_buff *skb, const struct decap_plan *plan)
 {
-	__u64 flags = plan->inner_eth == ETH_P_IP ? BPF_F_ADJ_ROOM_DECAP_L3_IPV4
-						  : BPF_F_ADJ_ROOM_DECAP_L3_IPV6;
+	/* The inner segments keep their size: FIXED_GSO leaves gso_size alone. */
+	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | (plan->inner_eth == ETH_P_IP
+							  ? BPF_F_ADJ_ROOM_DECAP_L3_IPV4
+							  : BPF_F_ADJ_ROOM_DECAP_L3_IPV6);
 	void *data, *data_end;
 	struct ethhdr *eth;
 

@@ -66,9 +66,10 @@ class Program {
   };
   Result run(const Bytes& in, uint32_t repeat = 1) {
     Bytes out(in.size() + 256);
-    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(),
-                .data_out = out.data(), .data_size_in = static_cast<uint32_t>(in.size()),
-                .data_size_out = static_cast<uint32_t>(out.size()), .repeat = static_cast<int>(repeat));
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_out = out.data(),
+                .data_size_in = static_cast<uint32_t>(in.size()),
+                .data_size_out = static_cast<uint32_t>(out.size()),
+                .repeat = static_cast<int>(repeat));
     int err = bpf_prog_test_run_opts(prog_, &opts);
     if (err) throw std::runtime_error(std::string("bpf_prog_test_run_opts: ") + strerror(-err));
     out.resize(opts.data_size_out);
@@ -107,12 +108,21 @@ const std::string kClient6 = "2001:db8::10", kVip6 = "2001:db8:100::1";
 
 Bytes inner4() { return ipv4(kClient4, kVip4, IPPROTO_TCP, tcp_syn(kClient4, kVip4, 40000, 80)); }
 Bytes inner6() { return ipv6(kClient6, kVip6, IPPROTO_TCP, tcp_syn(kClient6, kVip6, 40000, 80)); }
-Bytes in4in4(const std::string& dst) { return cat(eth(kEthIp), ipv4(kLb4, dst, IPPROTO_IPIP, inner4())); }
-Bytes in6in6(const std::string& dst) { return cat(eth(kEthIpv6), ipv6(kLb6, dst, IPPROTO_IPV6, inner6())); }
-Bytes in4in6(const std::string& dst) { return cat(eth(kEthIpv6), ipv6(kLb6, dst, IPPROTO_IPIP, inner4())); }
+Bytes in4in4(const std::string& dst) {
+  return cat(eth(kEthIp), ipv4(kLb4, dst, IPPROTO_IPIP, inner4()));
+}
+Bytes in6in6(const std::string& dst) {
+  return cat(eth(kEthIpv6), ipv6(kLb6, dst, IPPROTO_IPV6, inner6()));
+}
+Bytes in4in6(const std::string& dst) {
+  return cat(eth(kEthIpv6), ipv6(kLb6, dst, IPPROTO_IPIP, inner4()));
+}
 Bytes plain4() { return cat(eth(kEthIp), inner4()); }
 Bytes plain6() { return cat(eth(kEthIpv6), inner6()); }
-Bytes truncate(Bytes b, size_t len) { b.resize(len); return b; }
+Bytes truncate(Bytes b, size_t len) {
+  b.resize(len);
+  return b;
+}
 
 struct Case {
   std::string description;
@@ -126,7 +136,10 @@ struct Case {
   bool tc_test_run_refuses = false;
 };
 
-Bytes with_byte(Bytes b, size_t off, uint8_t v) { b[off] = v; return b; }
+Bytes with_byte(Bytes b, size_t off, uint8_t v) {
+  b[off] = v;
+  return b;
+}
 
 std::vector<Case> cases() {
   const size_t kEth = 14;
@@ -150,12 +163,21 @@ std::vector<Case> cases() {
        Verdict::kPass, truncate(in4in4(kOurs4), kEth + 12), DF_DECAP_PASS_TRUNCATED, 0, true},
       {"outer IPv6 truncated: passes untouched", truncate(in6in6(kOurs6), kEth + 30),
        Verdict::kPass, truncate(in6in6(kOurs6), kEth + 30), DF_DECAP_PASS_TRUNCATED, 0, true},
-      {"4in4 inner header truncated: dropped", truncate(in4in4(kOurs4), kEth + 20 + 12),
-       Verdict::kDrop, {}, DF_DECAP_DROP_TRUNCATED_INNER},
-      {"6in6 inner header truncated: dropped", truncate(in6in6(kOurs6), kEth + 40 + 39),
-       Verdict::kDrop, {}, DF_DECAP_DROP_TRUNCATED_INNER},
-      {"4in6 inner header truncated: dropped", truncate(in4in6(kOurs6), kEth + 40 + 19),
-       Verdict::kDrop, {}, DF_DECAP_DROP_TRUNCATED_INNER},
+      {"4in4 inner header truncated: dropped",
+       truncate(in4in4(kOurs4), kEth + 20 + 12),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_TRUNCATED_INNER},
+      {"6in6 inner header truncated: dropped",
+       truncate(in6in6(kOurs6), kEth + 40 + 39),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_TRUNCATED_INNER},
+      {"4in6 inner header truncated: dropped",
+       truncate(in4in6(kOurs6), kEth + 40 + 19),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_TRUNCATED_INNER},
       {"4in4 to an address not ours: passes untouched", in4in4(kOther4), Verdict::kPass,
        in4in4(kOther4), DF_DECAP_PASS_NOT_OURS},
       {"6in6 to an address not ours: passes untouched", in6in6(kOther6), Verdict::kPass,
@@ -164,14 +186,26 @@ std::vector<Case> cases() {
        plain4(), DF_DECAP_DECAP_4IN4, DF_DECAP_ACCEPT_ANY},
       {"6in6 to any address in accept-any mode: stripped", in6in6(kOther6), Verdict::kPass,
        plain6(), DF_DECAP_DECAP_6IN6, DF_DECAP_ACCEPT_ANY},
-      {"4in4 whose inner is IPv6: dropped", cat(eth(kEthIp), ipv4(kLb4, kOurs4, IPPROTO_IPIP, inner6())),
-       Verdict::kDrop, {}, DF_DECAP_DROP_BAD_INNER},
-      {"outer IPv4 fragment to us: dropped", with_byte(in4in4(kOurs4), kEth + 6, 0x20),
-       Verdict::kDrop, {}, DF_DECAP_DROP_BAD_OUTER},
-      {"outer IPv4 longer than the frame: dropped", with_byte(in4in4(kOurs4), kEth + 2, 0x7f),
-       Verdict::kDrop, {}, DF_DECAP_DROP_BAD_OUTER},
-      {"outer IPv6 payload longer than the frame: dropped", with_byte(in6in6(kOurs6), kEth + 4, 0x7f),
-       Verdict::kDrop, {}, DF_DECAP_DROP_BAD_OUTER},
+      {"4in4 whose inner is IPv6: dropped",
+       cat(eth(kEthIp), ipv4(kLb4, kOurs4, IPPROTO_IPIP, inner6())),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_BAD_INNER},
+      {"outer IPv4 fragment to us: dropped",
+       with_byte(in4in4(kOurs4), kEth + 6, 0x20),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_BAD_OUTER},
+      {"outer IPv4 longer than the frame: dropped",
+       with_byte(in4in4(kOurs4), kEth + 2, 0x7f),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_BAD_OUTER},
+      {"outer IPv6 payload longer than the frame: dropped",
+       with_byte(in6in6(kOurs6), kEth + 4, 0x7f),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_BAD_OUTER},
   };
 }
 
@@ -192,8 +226,8 @@ TEST_P(Golden, VerdictFrameAndReason) {
   EXPECT_EQ(result.verdict, c.verdict) << (c.verdict == Verdict::kPass ? "want pass" : "want drop");
   if (c.verdict == Verdict::kPass) {
     EXPECT_TRUE(result.frame == c.out) << "output frame differs (* marks a difference)\ngot:\n"
-                                   << hexdump(result.frame, c.out) << "want:\n"
-                                   << hexdump(c.out, result.frame);
+                                       << hexdump(result.frame, c.out) << "want:\n"
+                                       << hexdump(c.out, result.frame);
   }
   df_decap_stats st = prog.stats();
   for (int r = 0; r < DF_DECAP_REASON_MAX; r++)
@@ -217,15 +251,15 @@ TEST_P(Stats, MoveByExactAmounts) {
   Program prog(GetParam());
   prog.add_addr(kOurs4);
   prog.add_addr(kOurs6);
-  std::vector<Bytes> frames = {in4in4(kOurs4), in4in4(kOurs4), in6in6(kOurs6), in4in6(kOurs6),
-                               in4in4(kOther4), in6in6(kOther6), in4in4(kOther4), plain4(),
-                               truncate(in4in4(kOurs4), 40)};
+  std::vector<Bytes> frames = {in4in4(kOurs4),  in4in4(kOurs4),  in6in6(kOurs6),
+                               in4in6(kOurs6),  in4in4(kOther4), in6in6(kOther6),
+                               in4in4(kOther4), plain4(),        truncate(in4in4(kOurs4), 40)};
   for (const auto& f : frames) prog.run(f);
 
   df_decap_stats st = prog.stats();
-  std::map<int, uint64_t> want = {{DF_DECAP_DECAP_4IN4, 2},      {DF_DECAP_DECAP_6IN6, 1},
-                                  {DF_DECAP_DECAP_4IN6, 1},      {DF_DECAP_PASS_NOT_OURS, 3},
-                                  {DF_DECAP_PASS_NOT_ENCAP, 1},  {DF_DECAP_DROP_TRUNCATED_INNER, 1}};
+  std::map<int, uint64_t> want = {{DF_DECAP_DECAP_4IN4, 2},     {DF_DECAP_DECAP_6IN6, 1},
+                                  {DF_DECAP_DECAP_4IN6, 1},     {DF_DECAP_PASS_NOT_OURS, 3},
+                                  {DF_DECAP_PASS_NOT_ENCAP, 1}, {DF_DECAP_DROP_TRUNCATED_INNER, 1}};
   for (int r = 0; r < DF_DECAP_REASON_MAX; r++)
     EXPECT_EQ(st.reason[r], want.count(r) ? want[r] : 0) << "reason " << kReasons[r].name;
   EXPECT_EQ(st.decap_bytes[DF_DECAP_DECAP_4IN4], 2 * in4in4(kOurs4).size());
