@@ -118,3 +118,31 @@ def test_detach_of_nothing_says_so(pair):
     r = in_ns(pair["receiver"], DECAP, "detach", "--iface", "vr", check=False)
     assert r.returncode != 0
     assert "nothing to detach" in r.stderr
+
+
+@pytest.mark.parametrize("args, named", [
+    (["attach", "--iface", "vr", "--addr", "10.0.0.300"], "'10.0.0.300'"),
+    (["attach", "--iface", "nosuchdev", "--addr", "10.0.0.2"], "'nosuchdev'"),
+    (["attach", "--iface", "vr"], "--addr"),
+    (["detach", "--iface", "nosuchdev"], "'nosuchdev'"),
+])
+def test_errors_are_one_line_naming_the_value(pair, args, named):
+    r = in_ns(pair["receiver"], DECAP, *args, check=False)
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0], r.stderr
+
+
+def test_attach_twice_updates_addresses_and_keeps_counters(pair):
+    in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", "--mode", "tc", "--addr", "10.0.0.1")
+    in_ns(pair["sender"], sys.executable, os.path.join(HERE, "netns_send.py"), "vs", pair["mac"],
+          "4in4", SENDER["v4"], "10.0.0.1", SENDER["v4"], VIP["v4"], str(PORT), "0.5", check=False)
+    before = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--json").stdout)["interfaces"][0]
+    assert before["reasons"]["decap_4in4"] >= 1 and before["mode"] == "tc"
+    r = in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", "--addr", RECEIVER["v6"])
+    assert "replaced" in r.stdout
+    after = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--json").stdout)["interfaces"][0]
+    assert after["mode"] == "xdp" and after["addrs"] == [RECEIVER["v6"]]
+    assert after["reasons"]["decap_4in4"] == before["reasons"]["decap_4in4"]
+    tc = in_ns(pair["receiver"], "tc", "filter", "show", "dev", "vr", "ingress").stdout
+    assert "tc_decap" not in tc
