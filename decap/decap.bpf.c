@@ -40,7 +40,7 @@ int decap(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 frame_len = data_end - data;
 	struct decap_plan plan = {};
-	int reason = decap_classify(data, data_end, &plan);
+	int reason = decap_classify(data, data_end, frame_len, &plan);
 
 	if (reason < DF_DECAP_TYPES && strip_outer(ctx, &plan))
 		reason = DF_DECAP_DROP_ADJUST;

@@ -82,7 +82,8 @@ static __always_inline int decap_check_inner(void *inner, void *end, __u16 inner
 	return DF_DECAP_REASON_MAX;
 }
 
-static __always_inline int decap_classify_v4(struct cursor *c, struct decap_plan *plan)
+static __always_inline int decap_classify_v4(struct cursor *c, __u32 l3_bytes,
+					     struct decap_plan *plan)
 {
 	struct df_decap_addr key = { .family = DF_FAMILY_V4 };
 	struct iphdr *iph = parse_ipv4(c);
@@ -105,12 +106,13 @@ static __always_inline int decap_classify_v4(struct cursor *c, struct decap_plan
 	if (r != DF_DECAP_REASON_MAX)
 		return r;
 	l3_len = bpf_ntohs(iph->tot_len);
-	if (l3_len < plan->strip + sizeof(struct iphdr) || l3_len > c->end - (void *)iph)
+	if (l3_len < plan->strip + sizeof(struct iphdr) || l3_len > l3_bytes)
 		return DF_DECAP_DROP_BAD_OUTER;
 	return DF_DECAP_DECAP_4IN4;
 }
 
-static __always_inline int decap_classify_v6(struct cursor *c, struct decap_plan *plan)
+static __always_inline int decap_classify_v6(struct cursor *c, __u32 l3_bytes,
+					     struct decap_plan *plan)
 {
 	struct df_decap_addr key = { .family = DF_FAMILY_V6 };
 	struct ipv6hdr *ip6 = parse_ipv6(c);
@@ -138,17 +140,19 @@ static __always_inline int decap_classify_v6(struct cursor *c, struct decap_plan
 	payload_len = bpf_ntohs(ip6->payload_len);
 	if (payload_len < (plan->inner_eth == ETH_P_IP ? sizeof(struct iphdr)
 						     : sizeof(struct ipv6hdr)) ||
-	    payload_len > c->end - (void *)(ip6 + 1))
+	    payload_len > l3_bytes - sizeof(*ip6))
 		return DF_DECAP_DROP_BAD_OUTER;
 	return plan->inner_eth == ETH_P_IP ? DF_DECAP_DECAP_4IN6 : DF_DECAP_DECAP_6IN6;
 }
 
 /*
- * Decide what happens to the frame in [data, end): a reason below DF_DECAP_TYPES
- * means "strip plan->strip bytes after the Ethernet header"; any other reason
- * leaves the frame as it is.
+ * Decide what happens to a frame of frame_len bytes whose headers are readable in
+ * [data, end) (an skb's linear part may end before the frame does): a reason
+ * below DF_DECAP_TYPES means "strip plan->strip bytes after the Ethernet header";
+ * any other reason leaves the frame as it is.
  */
-static __always_inline int decap_classify(void *data, void *end, struct decap_plan *plan)
+static __always_inline int decap_classify(void *data, void *end, __u32 frame_len,
+					  struct decap_plan *plan)
 {
 	struct cursor c = { .pos = data, .end = end };
 	struct ethhdr *eth = parse_eth(&c);
@@ -156,9 +160,9 @@ static __always_inline int decap_classify(void *data, void *end, struct decap_pl
 	if (!eth)
 		return DF_DECAP_PASS_TRUNCATED;
 	if (eth->h_proto == bpf_htons(ETH_P_IP))
-		return decap_classify_v4(&c, plan);
+		return decap_classify_v4(&c, frame_len - sizeof(*eth), plan);
 	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-		return decap_classify_v6(&c, plan);
+		return decap_classify_v6(&c, frame_len - sizeof(*eth), plan);
 	return DF_DECAP_PASS_NOT_IP;
 }
 

@@ -52,7 +52,7 @@ int tc_decap(struct __sk_buff *skb)
 		bpf_skb_pull_data(skb, len < DECAP_MAX_HDRS ? len : DECAP_MAX_HDRS);
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
-	reason = decap_classify(data, data_end, &plan);
+	reason = decap_classify(data, data_end, len, &plan);
 	if (reason < DF_DECAP_TYPES && strip_outer(skb, &plan))
 		reason = DF_DECAP_DROP_ADJUST;
 	if (decap_count(reason, len))

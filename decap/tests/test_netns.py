@@ -16,6 +16,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DECAP = os.environ.get("DOGFISH_DECAP", "dogfish-decap")
+ENCAP_OBJ = os.environ.get("DOGFISH_TEST_ENCAP", "")
 PORT = 8080
 SENDER = {"v4": "10.77.0.1", "v6": "fd77::1"}
 RECEIVER = {"v4": "10.77.0.2", "v6": "fd77::2"}
@@ -59,15 +60,10 @@ def pair():
         in_ns(receiver, "ip", "addr", "add", f"{VIP['v6']}/128", "dev", "lo", "nodad")
         for key in ("all", "default", "vr"):
             in_ns(receiver, "sysctl", "-qw", f"net.ipv4.conf.{key}.rp_filter=0")
-        # A listening socket on both VIPs; it prints "ready" once listening.
+        # An echo server listening on both VIPs; it prints "ready" once listening.
         listener = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{receiver}", sys.executable, "-c",
-             "import socket,sys\n"
-             "socks=[]\n"
-             f"for fam,addr in ((socket.AF_INET,'{VIP['v4']}'),(socket.AF_INET6,'{VIP['v6']}')):\n"
-             "    s=socket.socket(fam,socket.SOCK_STREAM); s.bind((addr,%d)); s.listen(); socks.append(s)\n"
-             "print('ready',flush=True)\n"
-             "sys.stdin.read()\n" % PORT],
+            ["nsenter", f"--net=/run/netns/{receiver}", sys.executable,
+             os.path.join(HERE, "netns_server.py"), str(PORT), VIP["v4"], VIP["v6"]],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert listener.stdout.readline().strip() == "ready"
         mac = json.loads(in_ns(receiver, "ip", "-j", "link", "show", "vr").stdout)[0]["address"]
@@ -146,3 +142,29 @@ def test_attach_twice_updates_addresses_and_keeps_counters(pair):
     assert after["reasons"]["decap_4in4"] == before["reasons"]["decap_4in4"]
     tc = in_ns(pair["receiver"], "tc", "filter", "show", "dev", "vr", "ingress").stdout
     assert "tc_decap" not in tc
+
+
+@pytest.mark.parametrize("family", ["v4", "v6"])
+@pytest.mark.parametrize("mode", ["xdp", "tc"])
+def test_real_sockets_through_decap(pair, mode, family):
+    """A real TCP connection (kernel checksums and offloads, not scapy's) to the VIP: the
+    client's tc egress wraps it as the balancer would, decap unwraps it, the reply is direct."""
+    if not os.path.exists(ENCAP_OBJ):
+        pytest.skip("DOGFISH_TEST_ENCAP (test_encap.bpf.o) not built")
+    s, r = pair["sender"], pair["receiver"]
+    in_ns(r, DECAP, "attach", "--iface", "vr", "--mode", mode,
+          "--addr", RECEIVER["v4"], "--addr", RECEIVER["v6"])
+    in_ns(s, "tc", "qdisc", "add", "dev", "vs", "clsact")
+    in_ns(s, "tc", "filter", "add", "dev", "vs", "egress", "bpf", "da", "obj", ENCAP_OBJ,
+          "sec", "tc")
+    in_ns(s, "ip", "route", "add", VIP[family], "via", RECEIVER[family], "dev", "vs")
+    client = (
+        "import socket,sys\n"
+        f"c=socket.create_connection(('{VIP[family]}',{PORT}),timeout=5)\n"
+        "c.sendall(b'hello')\n"
+        "print(c.recv(100).decode())\n")
+    out = in_ns(s, sys.executable, "-c", client, check=False)
+    stats = json.loads(in_ns(r, DECAP, "stats", "--json").stdout)["interfaces"][0]["reasons"]
+    assert out.returncode == 0, f"{out.stderr}\nreceiver's decap stats: {stats}"
+    assert out.stdout.strip() == "echo:hello"
+    assert stats["decap_4in4" if family == "v4" else "decap_6in6"] >= 3  # SYN, ACK, data
