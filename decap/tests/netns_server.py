@@ -2,7 +2,8 @@
 
   netns_server.py PORT ADDR...
 Prints "ready" once every socket listens; answers each connection's first
-read with b"echo:" + the data; runs until its stdin closes.
+read with b"echo:" + the data, or, when that read starts with b"bulk", reads to the end
+of the stream and answers with the number of bytes it got; runs until stdin closes.
 """
 import socket
 import sys
@@ -14,7 +15,13 @@ def serve(sock):
         conn, _ = sock.accept()
         with conn:
             data = conn.recv(4096)
-            conn.sendall(b"echo:" + data)
+            if data.startswith(b"bulk"):
+                total = len(data)
+                while chunk := conn.recv(1 << 16):
+                    total += len(chunk)
+                conn.sendall(str(total).encode())
+            else:
+                conn.sendall(b"echo:" + data)
 
 
 def main():
