@@ -82,6 +82,9 @@ def pair():
             listener.wait()
         if receiver in made:
             in_ns(receiver, DECAP, "detach", "--iface", "vr", check=False)
+            # Whatever detach left: the pins live under the namespace's inode.
+            ino = os.stat(f"/run/netns/{receiver}").st_ino
+            shutil.rmtree(f"/sys/fs/bpf/dogfish-decap/{ino}", ignore_errors=True)
         for ns in made:
             run("ip", "netns", "del", ns, check=False)
 
