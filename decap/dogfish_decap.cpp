@@ -62,6 +62,9 @@ int main(int argc, char** argv) {
   att->add_option("--iface", cfg.iface, "interface")->required();
   att->add_option("--mode", mode, "xdp or tc (clsact ingress)")
       ->check(CLI::IsMember({"xdp", "tc"}));
+  std::string xdp_mode = "auto";
+  att->add_option("--xdp-mode", xdp_mode, "native, generic (skb) or auto (native, else generic)")
+      ->check(CLI::IsMember({"auto", "native", "generic"}));
   att->add_option("--addr", cfg.addrs, "outer destination to strip for (repeatable)");
   att->add_flag("--any", cfg.accept_any, "strip for every outer destination");
 
@@ -80,6 +83,9 @@ int main(int argc, char** argv) {
   try {
     if (*att) {
       cfg.mode = mode == "tc" ? Mode::kTc : Mode::kXdp;
+      cfg.xdp_mode = xdp_mode == "native"    ? XdpMode::kNative
+                     : xdp_mode == "generic" ? XdpMode::kGeneric
+                                             : XdpMode::kAuto;
       if (cfg.addrs.empty() && !cfg.accept_any)
         throw Error("attach: give --addr ADDR (one or more) or --any");
       AttachResult r = attach(cfg);

@@ -121,24 +121,38 @@ bool tc_is_ours(unsigned ifindex) {
   return id && prog_name(id) == kTcProgName;
 }
 
-void attach_xdp(unsigned ifindex, int prog_fd, AttachResult& res, const std::string& iface) {
+// Removes our XDP program / tc filter from ifindex; true if there was one.
+bool detach_xdp(unsigned ifindex, const std::string& iface) {
+  if (!xdp_is_ours(ifindex)) return false;
+  XdpAttached cur = xdp_attached(ifindex);
+  int err = bpf_xdp_detach(ifindex, cur.generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE, nullptr);
+  if (err) fail("detach XDP program from '" + iface + "'", err);
+  return true;
+}
+
+void attach_xdp(unsigned ifindex, int prog_fd, XdpMode want, AttachResult& res,
+                const std::string& iface) {
   XdpAttached cur = xdp_attached(ifindex);
   if (cur.id && prog_name(cur.id) != kXdpProgName)
     throw Error("interface '" + iface + "' already has an XDP program (id " +
                 std::to_string(cur.id) + ", '" + prog_name(cur.id) +
                 "') that is not dogfish-decap's: detach it first");
   res.replaced = cur.id != 0;
-  // Keep the mode a previous attach got; else native first, generic when the driver has none.
-  if (!cur.id || !cur.generic) {
+  if (want == XdpMode::kAuto && cur.id) {
+    want = cur.generic ? XdpMode::kGeneric : XdpMode::kNative;  // keep what we had
+  } else if (cur.id && cur.generic != (want == XdpMode::kGeneric)) {
+    detach_xdp(ifindex, iface);  // native and generic cannot be swapped in one step
+  }
+  if (want != XdpMode::kGeneric) {
     int err = bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_DRV_MODE, nullptr);
     if (!err) {
       res.how = "xdp (native)";
       return;
     }
-    if (cur.id) fail("replace the XDP program on '" + iface + "'", err);
+    if (want == XdpMode::kNative) fail("attach XDP program (native) to '" + iface + "'", err);
   }
   int err = bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_SKB_MODE, nullptr);
-  if (err) fail("attach XDP program to '" + iface + "'", err);
+  if (err) fail("attach XDP program (generic) to '" + iface + "'", err);
   res.how = "xdp (generic)";
 }
 
@@ -156,15 +170,6 @@ void attach_tc(unsigned ifindex, int prog_fd, AttachResult& res, const std::stri
   err = bpf_tc_attach(&hook, &opts);
   if (err) fail("attach tc program to ingress of '" + iface + "'", err);
   res.how = "tc (clsact ingress)";
-}
-
-// Removes our XDP program / tc filter from ifindex; true if there was one.
-bool detach_xdp(unsigned ifindex, const std::string& iface) {
-  if (!xdp_is_ours(ifindex)) return false;
-  XdpAttached cur = xdp_attached(ifindex);
-  int err = bpf_xdp_detach(ifindex, cur.generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE, nullptr);
-  if (err) fail("detach XDP program from '" + iface + "'", err);
-  return true;
 }
 
 bool detach_tc(unsigned ifindex, const std::string& iface) {
@@ -281,7 +286,7 @@ AttachResult attach(const AttachConfig& cfg) {
   AttachResult res;
   int prog_fd = bpf_program__fd(skel.prog());
   if (cfg.mode == Mode::kXdp) {
-    attach_xdp(ifindex, prog_fd, res, cfg.iface);
+    attach_xdp(ifindex, prog_fd, cfg.xdp_mode, res, cfg.iface);
     if (detach_tc(ifindex, cfg.iface)) res.replaced = true;
   } else {
     attach_tc(ifindex, prog_fd, res, cfg.iface);

@@ -20,6 +20,8 @@ class Error : public std::runtime_error {
 };
 
 enum class Mode { kXdp, kTc };
+// kAuto: native where the driver has it, else generic; a re-attach keeps what it had.
+enum class XdpMode { kAuto, kNative, kGeneric };
 
 // Throws Error "what: strerror (errno N)"; err may be negative (libbpf's style).
 [[noreturn]] void fail(const std::string& what, int err);
@@ -28,6 +30,7 @@ enum class Mode { kXdp, kTc };
 struct AttachConfig {
   std::string iface;
   Mode mode = Mode::kXdp;
+  XdpMode xdp_mode = XdpMode::kAuto;
   std::vector<std::string> addrs;  // outer destinations to strip for
   bool accept_any = false;         // strip for every outer destination
 };
