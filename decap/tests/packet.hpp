@@ -1,6 +1,5 @@
-// A tiny packet builder for the decap golden tests: Ethernet, IPv4, IPv6 and a
-// TCP SYN, with real checksums, laid end to end. (The project's shared builder
-// in bpf/tests/support/ will replace it.)
+// Bottom-up helpers for the decap golden tests (payload first, headers around
+// it), with real checksums: thin wrappers over bpf/tests/support/packet.hpp.
 #pragma once
 
 #include <cstdint>
