@@ -15,12 +15,12 @@ namespace {
 constexpr std::uint32_t kRing = DF_DEFAULT_RING_SIZE;
 
 // n reals at distinct pseudo-random addresses (a mix of IPv4 and IPv6), ids 1..n,
-// weights drawn from [min_weight, max_weight]. Deterministic: mt19937 is specified.
+// weights drawn from [min_weight, max_weight]. Deterministic everywhere: mt19937's
+// output is specified (uniform_int_distribution's is not, so it is not used).
 std::vector<MaglevReal> make_reals(std::size_t n, std::uint32_t min_weight = 1, std::uint32_t max_weight = 1,
                                    std::uint32_t seed = 1)
 {
     std::mt19937 rng(seed);
-    std::uniform_int_distribution<std::uint32_t> weight(min_weight, max_weight);
     std::map<IpAddress, bool> seen;
     std::vector<MaglevReal> reals;
     while (reals.size() < n) {
@@ -30,7 +30,7 @@ std::vector<MaglevReal> make_reals(std::size_t n, std::uint32_t min_weight = 1, 
             a.bytes[i] = static_cast<std::uint8_t>(rng());
         if (!seen.emplace(a, true).second)
             continue;
-        reals.push_back({.address = a, .weight = weight(rng), .id = static_cast<std::uint32_t>(reals.size() + 1)});
+        reals.push_back({.address = a, .weight = min_weight + static_cast<std::uint32_t>(rng() % (max_weight - min_weight + 1)), .id = static_cast<std::uint32_t>(reals.size() + 1)});
     }
     return reals;
 }
@@ -227,6 +227,35 @@ TEST(Maglev, DrainedRealIsLikeAbsent)
     auto removed = reals;
     removed.erase(removed.begin() + 4);
     EXPECT_EQ(maglev.build(drained), maglev.build(removed));
+}
+
+} // namespace
+} // namespace dogfish
+
+namespace dogfish {
+namespace {
+
+std::uint64_t fnv1a(const std::vector<std::uint32_t>& ring)
+{
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (auto id : ring) {
+        h ^= id;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+// The placement is a contract between balancers (and between versions of this
+// one): these digests change only if the seeds or the algorithm do.
+TEST(Maglev, PlacementIsPinned)
+{
+    const Maglev maglev;
+    EXPECT_EQ(fnv1a(maglev.build(make_reals(10))), 0x44bc1a8b44af2a74ULL);
+    EXPECT_EQ(fnv1a(maglev.build(make_reals(100, 1, 5))), 0x38cddafa8a2242ddULL);
+    EXPECT_EQ(fnv1a(maglev.build(make_reals(1000, 1, 3))), 0xcebe6258c63f81a2ULL);
+    // Other primes, checked against a build that never switches to the dense search.
+    EXPECT_EQ(fnv1a(Maglev(4099).build(make_reals(30, 1, 4))), 0x69e523df208abe6bULL);
+    EXPECT_EQ(fnv1a(Maglev(131071).build(make_reals(300, 1, 4))), 0x21c4bc91dab8cc45ULL);
 }
 
 } // namespace
