@@ -1,7 +1,6 @@
 #include "dogfish/maglev.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <numeric>
 #include <utility>
 
@@ -97,29 +96,22 @@ private:
         return sum >= m_ ? sum - m_ : sum;
     }
 
-    // Tests kWidth consecutive permutation slots per iteration without a branch
-    // between them, so that the loop's one branch mispredicts less often (two
-    // measured best here, against one, four and eight).
-    static constexpr unsigned kWidth = 2;
-
+    // Tests two consecutive permutation slots per iteration without a branch
+    // between them, so that the loop's one branch mispredicts less often, and
+    // halves the chain of dependent position updates.
     std::uint32_t claim_sparse(const Walker& w)
     {
+        const std::uint32_t skip2 = add_mod(w.skip, w.skip);
         std::uint32_t pos = w.next;
-        std::uint32_t stride[kWidth + 1] = {0}; // k * skip mod ring_size
-        for (unsigned k = 1; k <= kWidth; ++k)
-            stride[k] = add_mod(stride[k - 1], w.skip);
         for (;;) {
-            std::uint32_t at[kWidth];
-            unsigned free = 0;
-            for (unsigned k = 0; k < kWidth; ++k) {
-                at[k] = add_mod(pos, stride[k]);
-                free |= static_cast<unsigned>(!is_taken(at[k])) << k;
-            }
-            if (free) {
-                pos = at[std::countr_zero(free)];
+            const std::uint32_t second = add_mod(pos, w.skip);
+            const unsigned first_free = !is_taken(pos);
+            const unsigned second_free = !is_taken(second);
+            if (first_free | second_free) {
+                pos = first_free ? pos : second;
                 break;
             }
-            pos = add_mod(pos, stride[kWidth]);
+            pos = add_mod(pos, skip2);
         }
         taken_[pos >> 6] |= std::uint64_t{1} << (pos & 63);
         return pos;
