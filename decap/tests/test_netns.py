@@ -22,6 +22,30 @@ SENDER = {"v4": "10.77.0.1", "v6": "fd77::1"}
 RECEIVER = {"v4": "10.77.0.2", "v6": "fd77::2"}
 VIP = {"v4": "10.99.0.1", "v6": "fd99::1"}
 _serial = itertools.count()
+BPFFS = "/sys/fs/bpf"
+
+
+def _empty_dirs_below(path):
+    """Directories under path that hold no file at any depth (no pins)."""
+    return all(not files for _, _, files in os.walk(path))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bpffs_left_as_found():
+    """iproute2 makes its own folders in bpffs when it loads an object (tc/globals, ip,
+    xdp), and dogfish-decap its pin root: remove whichever this run made, if empty."""
+    before = set(os.listdir(BPFFS))
+    yield
+    made = [os.path.join(BPFFS, name) for name in set(os.listdir(BPFFS)) - before]
+    for path in made:
+        if not os.path.islink(path) and os.path.isdir(path) and _empty_dirs_below(path):
+            for root, dirs, _ in os.walk(path, topdown=False):
+                for d in dirs:
+                    os.rmdir(os.path.join(root, d))
+            os.rmdir(path)
+    for path in made:  # iproute2's ip and xdp are symlinks to tc
+        if os.path.islink(path) and not os.path.exists(path):
+            os.unlink(path)
 MODES = ["xdp", "xdp-generic", "tc"]
 MODE_SAYS = {"xdp": "xdp (native)", "xdp-generic": "xdp (generic)", "tc": "tc (clsact ingress)"}
 
