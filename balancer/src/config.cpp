@@ -16,6 +16,7 @@
 
 #include "dogfish/errors.hpp"
 #include "dogfish/maglev.hpp"
+#include "dogfish/yaml_reader.hpp"
 
 namespace dogfish {
 
@@ -25,103 +26,17 @@ constexpr std::uint32_t kMaxWeight = 65535;
 constexpr std::uint64_t kMaxRingEntries = std::uint64_t{1} << 31;
 
 // Reads one YAML document into a Config, naming file, line and key path in every error.
-class ConfigParser {
+class ConfigParser : YamlReader {
 public:
-    explicit ConfigParser(std::string file) : file_(std::move(file)) {}
+    explicit ConfigParser(std::string file) : YamlReader(std::move(file)) {}
 
     Config parse(const YAML::Node& root);
 
 private:
-    [[noreturn]] void fail(const YAML::Node& at, const std::string& path, const std::string& reason) const
-    {
-        std::size_t line = 0;
-        if (at.IsDefined() && !at.Mark().is_null())
-            line = static_cast<std::size_t>(at.Mark().line) + 1;
-        throw ConfigError(file_, line, path.empty() ? reason : fmt::format("{}: {}", path, reason));
-    }
-
-    static std::string join(const std::string& path, const std::string& key)
-    {
-        return path.empty() ? key : fmt::format("{}.{}", path, key);
-    }
-
-    // The map's entries by key; unknown and repeated keys are errors.
-    std::map<std::string, YAML::Node> entries(const YAML::Node& map, const std::string& path,
-                                              std::initializer_list<std::string_view> known) const;
-    YAML::Node require(const std::map<std::string, YAML::Node>& m, const YAML::Node& map, const std::string& path,
-                       const std::string& key) const;
-    std::string scalar(const YAML::Node& n, const std::string& path) const;
-    std::uint32_t number(const YAML::Node& n, const std::string& path, std::uint32_t min, std::uint32_t max) const;
-    IpAddress address(const YAML::Node& n, const std::string& path) const;
     IpPrefix prefix(const YAML::Node& n, const std::string& path, std::uint8_t family) const;
     VipConfig vip(const YAML::Node& n, const std::string& path) const;
     RealConfig real(const YAML::Node& n, const std::string& path, const VipConfig& vip) const;
-
-    std::string file_;
 };
-
-std::map<std::string, YAML::Node> ConfigParser::entries(const YAML::Node& map, const std::string& path,
-                                                        std::initializer_list<std::string_view> known) const
-{
-    if (!map.IsMap())
-        fail(map, path, "expected a mapping");
-    std::map<std::string, YAML::Node> out;
-    for (const auto& kv : map) {
-        if (!kv.first.IsScalar())
-            fail(kv.first, path, "a key must be a plain word");
-        auto key = kv.first.Scalar();
-        if (std::find(known.begin(), known.end(), key) == known.end()) {
-            std::string names;
-            for (auto k : known)
-                names += names.empty() ? std::string(k) : fmt::format(", {}", k);
-            fail(kv.first, join(path, key), fmt::format("unknown key (expected one of: {})", names));
-        }
-        if (!out.emplace(key, kv.second).second)
-            fail(kv.first, join(path, key), "key given twice");
-        // An empty list of VIPs or reals is a list; any other key needs its value (named at the key's line).
-        if (kv.second.IsNull() && key != "vips" && key != "reals")
-            fail(kv.first, join(path, key), "a value is needed");
-    }
-    return out;
-}
-
-YAML::Node ConfigParser::require(const std::map<std::string, YAML::Node>& m, const YAML::Node& map,
-                                 const std::string& path, const std::string& key) const
-{
-    auto it = m.find(key);
-    if (it == m.end())
-        fail(map, path, fmt::format("missing key '{}'", key));
-    return it->second;
-}
-
-std::string ConfigParser::scalar(const YAML::Node& n, const std::string& path) const
-{
-    if (!n.IsScalar())
-        fail(n, path, n.IsNull() ? "a value is needed" : "expected a single value");
-    return n.Scalar();
-}
-
-std::uint32_t ConfigParser::number(const YAML::Node& n, const std::string& path, std::uint32_t min,
-                                   std::uint32_t max) const
-{
-    auto text = scalar(n, path);
-    std::uint64_t v = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (text.empty() || end != text.data() + text.size() || ec == std::errc::invalid_argument)
-        fail(n, path, fmt::format("'{}' is not a whole number", text));
-    if (ec == std::errc::result_out_of_range || v < min || v > max)
-        fail(n, path, fmt::format("{} is out of range ({}-{})", text, min, max));
-    return static_cast<std::uint32_t>(v);
-}
-
-IpAddress ConfigParser::address(const YAML::Node& n, const std::string& path) const
-{
-    auto text = scalar(n, path);
-    auto a = IpAddress::parse(text);
-    if (!a)
-        fail(n, path, fmt::format("'{}' is not an IP address", text));
-    return *a;
-}
 
 IpPrefix ConfigParser::prefix(const YAML::Node& n, const std::string& path, std::uint8_t family) const
 {
@@ -152,7 +67,7 @@ RealConfig ConfigParser::real(const YAML::Node& n, const std::string& path, cons
 
 VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const
 {
-    auto m = entries(n, path, {"address", "port", "proto", "flags", "reals"});
+    auto m = entries(n, path, {"address", "port", "proto", "flags", "reals"}, {"reals"});
     VipConfig v;
     v.address = address(require(m, n, path, "address"), join(path, "address"));
     auto port = require(m, n, path, "port");
@@ -211,10 +126,11 @@ VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const
 Config ConfigParser::parse(const YAML::Node& root)
 {
     if (!root.IsDefined() || root.IsNull())
-        throw ConfigError(file_, 0, "the file is empty");
+        throw ConfigError(file(), 0, "the file is empty");
     auto m = entries(root, "",
                      {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size", "udp_idle_timeout",
-                      "max_packet_size", "ring_size", "max_vips", "max_reals", "vips"});
+                      "max_packet_size", "ring_size", "max_vips", "max_reals", "vips"},
+                     {"vips"});
     Config c;
 
     auto ifname = require(m, root, "", "interface");
