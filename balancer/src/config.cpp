@@ -219,23 +219,12 @@ Config ConfigParser::parse(const YAML::Node& root)
 
 Config parse_config(std::string_view text, const std::string& file)
 {
-    YAML::Node root;
-    try {
-        root = YAML::Load(std::string(text));
-    } catch (const YAML::ParserException& e) {
-        throw ConfigError(file, e.mark.is_null() ? 0 : static_cast<std::size_t>(e.mark.line) + 1, e.msg);
-    }
-    return ConfigParser(file).parse(root);
+    return ConfigParser(file).parse(YamlReader::load(text, file));
 }
 
 Config load_config(const std::filesystem::path& path)
 {
-    std::ifstream in(path);
-    if (!in)
-        throw ConfigError(path.string(), 0, fmt::format("cannot read: {}", std::strerror(errno)));
-    std::stringstream text;
-    text << in.rdbuf();
-    return parse_config(text.str(), path.string());
+    return parse_config(YamlReader::read_file(path.string()), path.string());
 }
 
 std::uint32_t seconds_to_ticks(std::uint32_t seconds)

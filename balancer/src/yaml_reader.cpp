@@ -1,7 +1,11 @@
 #include "dogfish/yaml_reader.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -15,6 +19,25 @@ void YamlReader::fail(const YAML::Node& at, const std::string& path, const std::
     if (at.IsDefined() && !at.Mark().is_null())
         line = static_cast<std::size_t>(at.Mark().line) + 1;
     throw ConfigError(file_, line, path.empty() ? reason : fmt::format("{}: {}", path, reason));
+}
+
+YAML::Node YamlReader::load(std::string_view text, const std::string& file)
+{
+    try {
+        return YAML::Load(std::string(text));
+    } catch (const YAML::ParserException& e) {
+        throw ConfigError(file, e.mark.is_null() ? 0 : static_cast<std::size_t>(e.mark.line) + 1, e.msg);
+    }
+}
+
+std::string YamlReader::read_file(const std::string& path)
+{
+    std::ifstream in(path);
+    if (!in)
+        throw ConfigError(path, 0, fmt::format("cannot read: {}", std::strerror(errno)));
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
 }
 
 std::string YamlReader::join(const std::string& path, const std::string& key)

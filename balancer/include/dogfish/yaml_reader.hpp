@@ -21,6 +21,11 @@ public:
 
     const std::string& file() const noexcept { return file_; }
 
+    // The document in `text`; a syntax error becomes a ConfigError at its line.
+    static YAML::Node load(std::string_view text, const std::string& file);
+    // The whole file; ConfigError "path: cannot read: reason" otherwise.
+    static std::string read_file(const std::string& path);
+
     // Throws ConfigError at the node's line (0 when the node has none).
     [[noreturn]] void fail(const YAML::Node& at, const std::string& path, const std::string& reason) const;
 
