@@ -69,6 +69,11 @@ void log_report(std::string_view what, const ReconcileReport& r) {
 void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
            const SignalFd& signals) {
   Reconciler reconciler(dp);
+  if (dp.adopted()) {
+    reconciler.adopt();
+    log_info("adopted {} VIPs and {} reals from the pinned maps", reconciler.state().vips.size(),
+             reconciler.state().real_ids.size());
+  }
   Controller controller(reconciler, dp, df_config_for,
                         [&] { return load_config(options.config_path); });
   log_report("configured", controller.apply(config));

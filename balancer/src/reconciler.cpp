@@ -59,6 +59,34 @@ std::optional<std::uint32_t> Reconciler::real_id(const IpAddress& address) const
   return it->second;
 }
 
+void Reconciler::adopt() {
+  AppliedState adopted;
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& [k, meta] : dp_.read_vips()) {
+    IpAddress address;
+    address.family = k.family;
+    std::memcpy(address.bytes.data(), k.addr, address.size());
+    VipKey key{address, ntohs(k.port), static_cast<Proto>(k.proto)};
+    adopted.vips[key] = {.vip_id = meta.vip_id, .flags = meta.flags, .ring = meta.ring_slot,
+                         .ring_unknown = true};
+    adopted.vip_addr_refs[address]++;
+    // The other ring may have been read until just now.
+    retired_[other_ring(meta.vip_id, meta.ring_slot)] = now;
+  }
+  std::set<std::uint32_t> used;
+  for (const auto& [id, real] : dp_.read_reals()) {
+    IpAddress address;
+    address.family = real.family;
+    std::memcpy(address.bytes.data(), real.addr, address.size());
+    adopted.real_ids[address] = id;
+    used.insert(id);
+  }
+  adopted.next_fresh_real_id = used.empty() ? 1 : *used.rbegin() + 1;
+  for (std::uint32_t id = 1; id < adopted.next_fresh_real_id; id++)
+    if (!used.contains(id)) adopted.freed_real_ids.push_back(id);
+  state_ = std::move(adopted);
+}
+
 void Reconciler::validate(const Config& config) const {
   const DataPlaneLimits& l = dp_.limits();
   if (config.ring_size != l.ring_size)
@@ -203,7 +231,7 @@ ReconcileReport Reconciler::apply(const Config& config, const df_config& df) {
       continue;
     }
     AppliedVip& vip = it->second;
-    bool new_ring = ring_input(vip.reals) != ring_input(v.reals);
+    bool new_ring = vip.ring_unknown || ring_input(vip.reals) != ring_input(v.reals);
     if (!new_ring && vip.flags == v.flags) {
       vip.reals = v.reals;  // only the order changed
       continue;
@@ -216,6 +244,7 @@ ReconcileReport Reconciler::apply(const Config& config, const df_config& df) {
     }
     vip.flags = v.flags;
     vip.reals = v.reals;
+    vip.ring_unknown = false;
     dp_.put_vip(to_df_key(key), {.vip_id = vip.vip_id, .flags = vip.flags, .ring_slot = vip.ring});
     if (new_ring) retired_[old_ring] = now();
     report.vips_changed++;

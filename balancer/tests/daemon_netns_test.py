@@ -230,6 +230,10 @@ def test_sigterm_leaves_nothing_behind(daemon):
 
 
 def test_pinned_restart_keeps_program_and_connections(daemon):
+    # Give 10.0.1.1 an id a fresh start would not (3, not 1): the restart must keep it.
+    daemon.cli("real", "del", "10.100.0.1:80", "10.0.1.1")
+    daemon.cli("real", "add", "10.100.0.1:80", "10.0.1.1")
+    assert {r["address"]: r["id"] for r in daemon.vips()[0]["reals"]}["10.0.1.1"] == 3
     # A connection-table entry as the program would write it: flow -> real id 2.
     key = ([10, 100, 0, 1] + [0] * 12 + [0, 80, 6, 4]  # VIP 10.100.0.1:80/tcp
            + [192, 0, 2, 7] + [0] * 12 + [0x9c, 0x40, 0, 0])  # client 192.0.2.7:40000
@@ -259,4 +263,11 @@ def test_pinned_restart_keeps_program_and_connections(daemon):
     assert "adopted the maps" in daemon.log.read_text()
     conns = formatted(daemon.dump("conn_table"))
     assert any(c["value"]["real_id"] == 2 for c in conns), conns
-    assert daemon.vips() == vips_before
+    # Same ids; the ring was rebuilt into the VIP's other slot and published.
+    after = daemon.vips()
+    assert [v["ring"] for v in after] == [v["ring"] ^ 1 for v in vips_before]
+    def strip(vips):  # the ring slot aside, and reals in address order (the file's order)
+        return [{k: (sorted(x, key=lambda r: r["address"]) if k == "reals" else x)
+                 for k, x in v.items() if k != "ring"} for v in vips]
+    assert strip(after) == strip(vips_before)
+    assert "adopted 1 VIPs and 2 reals" in daemon.log.read_text()

@@ -56,6 +56,15 @@ class FakeDataPlane : public DataPlane {
     config_ = c;
   }
   df_config config() const override { return config_; }
+  std::vector<std::pair<df_vip_key, df_vip_meta>> read_vips() const override {
+    return {vips.begin(), vips.end()};
+  }
+  std::vector<std::pair<uint32_t, df_real>> read_reals() const override {
+    std::vector<std::pair<uint32_t, df_real>> out;
+    for (uint32_t id = 1; id < reals.size(); id++)
+      if (reals[id].family != 0) out.emplace_back(id, reals[id]);
+    return out;
+  }
   DataPlaneStats stats() const override {
     DataPlaneStats s;
     s.global.reason[DF_TX] = 7;

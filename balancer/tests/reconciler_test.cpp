@@ -237,5 +237,37 @@ TEST_F(ReconcilerTest, Ipv6VipWithIpv6Reals) {
   EXPECT_EQ(meta("fd00::1", 80).vip_id, 0u);
 }
 
+TEST_F(ReconcilerTest, AdoptKeepsIdsFlipsRingsAndDropsStale) {
+  // A first daemon, with a history that made ids differ from a fresh start's.
+  rec.apply(config({vip("10.0.0.9", 80, {real("10.1.0.9")}),
+                    vip("10.0.0.1", 80, {real("10.1.0.5"), real("10.1.0.1")})}),
+            df);
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.5"), real("10.1.0.1")}),
+                    vip("10.0.0.2", 80, {real("10.1.0.1")})}),
+            df);
+  uint32_t id5 = *rec.real_id(ip("10.1.0.5")), id1 = *rec.real_id(ip("10.1.0.1"));
+  uint32_t vip1 = meta("10.0.0.1", 80).vip_id, slot1 = meta("10.0.0.1", 80).ring_slot;
+  std::vector<uint32_t> ring1 = dp.rings.at(slot1);
+
+  // A restarted one adopts the maps; its configuration dropped 10.0.0.2.
+  Reconciler again{dp, {.ring_grace = std::chrono::milliseconds(0)}};
+  again.adopt();
+  EXPECT_EQ(again.state().vips.size(), 2u);
+  dp.ring_writes.clear();
+  again.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.5")})}), df);
+  EXPECT_EQ(*again.real_id(ip("10.1.0.5")), id5);
+  EXPECT_EQ(*again.real_id(ip("10.1.0.1")), id1);
+  EXPECT_EQ(meta("10.0.0.1", 80).vip_id, vip1);
+  EXPECT_NE(meta("10.0.0.1", 80).ring_slot, slot1);  // rebuilt into the inactive ring
+  EXPECT_EQ(dp.ring_writes, std::vector<uint32_t>{meta("10.0.0.1", 80).ring_slot});
+  EXPECT_EQ(dp.rings.at(meta("10.0.0.1", 80).ring_slot), ring1);  // and it is the same ring
+  EXPECT_EQ(dp.vips.size(), 1u);
+  EXPECT_EQ(dp.vip_addrs.size(), 1u);
+  // A newcomer gets an id no adopted real has.
+  again.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.5"), real("10.1.0.7")})}),
+              df);
+  EXPECT_GT(*again.real_id(ip("10.1.0.7")), std::max(id1, id5));
+}
+
 }  // namespace
 }  // namespace dogfish

@@ -41,6 +41,7 @@ struct AppliedVip {
   std::uint32_t flags = 0;
   std::uint32_t ring = 0;  // the ring packets read: 2 * vip_id or 2 * vip_id + 1
   std::vector<RealConfig> reals;  // in configuration order
+  bool ring_unknown = false;       // adopted from the maps: rebuild on the next apply
 };
 
 // Everything the reconciler has written, and the id pools.
@@ -75,6 +76,11 @@ class Reconciler {
   // the gateway MAC already resolved. Throws Error (changing nothing) when
   // `config` is invalid; OsError from the data plane passes through.
   ReconcileReport apply(const Config& config, const df_config& df);
+
+  // Takes over what a previous daemon left in (pinned) maps: VIP ids and
+  // active rings, real ids. The next apply() keeps those ids, rebuilds each
+  // VIP's ring into its inactive slot and removes what the config no longer has.
+  void adopt();
 
   // Throws Error when `config` cannot be applied; touches nothing.
   void validate(const Config& config) const;
