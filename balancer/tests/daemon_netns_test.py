@@ -73,10 +73,10 @@ def netns():
 class Daemon:
     """One `dogfish run` in the namespace; stopped and cleaned up by the fixture."""
 
-    def __init__(self, ns, tmp_path):
+    def __init__(self, ns, tmp_path, config=CONFIG):
         self.ns = ns
         self.config = tmp_path / "dogfish.yaml"
-        self.config.write_text(CONFIG.format(iface=IFACE))
+        self.config.write_text(config.format(iface=IFACE))
         self.socket = str(tmp_path / "dogfish.sock")
         self.pin_dir = f"/sys/fs/bpf/dogfish-test-{ns}"
         self.log = tmp_path / "dogfish.log"
@@ -157,6 +157,20 @@ def test_attaches_and_serves_the_configured_vip(daemon):
                                                                        ("10.0.1.2", 2)]
     assert len(daemon.dump("vips")) == 1
     assert sorted(real_addresses(daemon).values()) == ["10.0.1.1", "10.0.1.2"]
+
+
+def test_gateway_address_resolved_through_the_neighbour_table(netns, tmp_path):
+    run("ip", "-n", netns, "addr", "add", "192.0.2.1/24", "dev", IFACE)
+    run("ip", "-n", netns, "neigh", "add", "192.0.2.2", "lladdr", "02:00:00:00:00:aa", "dev", IFACE,
+        "nud", "permanent")
+    d = Daemon(netns, tmp_path, CONFIG.replace("gateway: 02:00:00:00:00:01", "gateway: 192.0.2.2"))
+    try:
+        d.start()
+        cfg = d.dump("config")[0]["formatted"]["value"][".bss"][0]["df_cfg"]
+        assert cfg["gateway_mac"] == [2, 0, 0, 0, 0, 0xaa]
+        assert cfg["gateway_set"] == 1
+    finally:
+        d.cleanup()
 
 
 def test_cli_changes_show_in_the_maps(daemon):
