@@ -20,7 +20,8 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
   LogLevel ours = level == LIBBPF_WARN ? LogLevel::warn
                   : level == LIBBPF_INFO ? LogLevel::info
                                          : LogLevel::debug;
-  log_line(ours, "libbpf: " + text);
+  if (!text.starts_with("libbpf: ")) text.insert(0, "libbpf: ");
+  log_line(ours, text);
   return n;
 }
 
