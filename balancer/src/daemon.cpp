@@ -67,7 +67,7 @@ void log_report(std::string_view what, const ReconcileReport& r) {
 
 // Reconciles, attaches, serves until SIGTERM/SIGINT; then detaches and unpins.
 void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
-           const SignalFd& signals) {
+           const SignalFd& signals, ControlServer& server) {
   Reconciler reconciler(dp);
   if (dp.adopted()) {
     reconciler.adopt();
@@ -84,7 +84,6 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
   log_info("attached to {} ({} mode)", config.interface,
            used == XdpMode::native ? "native" : "generic");
 
-  ControlServer server(options.socket_path);
   log_info("serving {}", server.path());
   for (;;) {
     pollfd fds[] = {{.fd = signals.fd(), .events = POLLIN}, {.fd = server.fd(), .events = POLLIN}};
@@ -133,6 +132,9 @@ int run_daemon(const DaemonOptions& options) {
   }
   route_libbpf_log();
   try {
+    // Before anything is loaded: a second daemon on the same socket stops here,
+    // before it could replace (and on its way out detach) the first one's program.
+    ControlServer server(options.socket_path);
     std::string pin_dir =
         options.pin_dir.empty() ? "/sys/fs/bpf/dogfish/" + config.interface : options.pin_dir;
     BpfDataPlane dp({.limits = {.ring_size = config.ring_size,
@@ -142,7 +144,7 @@ int run_daemon(const DaemonOptions& options) {
                      .pin_dir = pin_dir});
     if (dp.adopted()) log_info("adopted the maps pinned in {}", pin_dir);
     try {
-      serve(dp, config, options, signals);
+      serve(dp, config, options, signals, server);
     } catch (...) {
       if (!dp.adopted()) dp.unpin();  // only pins this start made
       throw;

@@ -236,6 +236,17 @@ def test_bad_reload_keeps_the_old_state(daemon):
     assert "10.0.1.2" in real_addresses(daemon).values()  # drained, not deleted
 
 
+def test_second_daemon_on_the_socket_touches_nothing(daemon):
+    prog = daemon.xdp_prog()
+    r = run("nsenter", f"--net=/run/netns/{daemon.ns}", DOGFISH, "run", "--config",
+            str(daemon.config), "--socket", daemon.socket, "--pin-dir", daemon.pin_dir,
+            check=False)
+    assert r.returncode == 1
+    assert f"a daemon already answers on {daemon.socket}" in r.stderr
+    assert daemon.xdp_prog() == prog
+    assert daemon.cli_ok("vip", "list")
+
+
 def test_sigterm_leaves_nothing_behind(daemon):
     assert daemon.stop() == 0
     assert not os.path.exists(daemon.socket)
