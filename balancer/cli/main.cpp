@@ -18,8 +18,8 @@
 
 namespace {
 
-using nlohmann::json;
 using dogfish::Error;
+using nlohmann::json;
 
 // What the client commands share.
 struct Client {
@@ -81,15 +81,14 @@ void print_stats(const json& s) {
   fmt::print("\nconnection table: {} hit, {} miss, {} expired, {} hashed\n",
              c["hit"].get<uint64_t>(), c["miss"].get<uint64_t>(), c["expired"].get<uint64_t>(),
              c["hash_decisions"].get<uint64_t>());
-  fmt::print("\n{:<24} {:>14}\n", "REASON", "PACKETS");
-  for (const auto& [name, count] : s["reasons"].items())
-    fmt::print("{:<24} {:>14}\n", name, count.get<uint64_t>());
+  fmt::print("\n{:<24} {:>14}  {}\n", "REASON", "PACKETS", "MEANING");
+  for (const dogfish::ReasonName& r : dogfish::reason_names())
+    fmt::print("{:<24} {:>14}  {}\n", r.name, s["reasons"].value(r.name, uint64_t{0}), r.help);
 }
 
 // Adds the options every client command takes.
 void client_options(CLI::App* cmd, Client& client, bool printing) {
-  cmd->add_option("--socket", client.socket, "control socket of the daemon")
-      ->capture_default_str();
+  cmd->add_option("--socket", client.socket, "control socket of the daemon")->capture_default_str();
   if (printing) cmd->add_flag("--json", client.as_json, "print JSON");
 }
 
@@ -183,7 +182,9 @@ int main(int argc, char** argv) {
     return cmd;
   };
   real_change("add", "add a real to a VIP", true);
-  real_change("edit", "change a real's weight (0 drains it)", true)->get_option("--weight")->required();
+  real_change("edit", "change a real's weight (0 drains it)", true)
+      ->get_option("--weight")
+      ->required();
   real_change("del", "delete a real from a VIP (its flows move)", false);
   auto* real_list = real_cmd->add_subcommand("list", "list reals, of one VIP or all");
   real_list->add_option("vip", vip, "ADDRESS:PORT of the VIP");
@@ -204,7 +205,8 @@ int main(int argc, char** argv) {
 
   // stats, reload
   double watch = 0;
-  auto* stats = app.add_subcommand("stats", "counters: per VIP, per real, connection table, reasons");
+  auto* stats =
+      app.add_subcommand("stats", "counters: per VIP, per real, connection table, reasons");
   client_options(stats, client, true);
   stats->add_option("--watch", watch, "print again every SECONDS")->check(CLI::PositiveNumber);
   stats->callback([&] {

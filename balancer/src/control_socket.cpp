@@ -8,8 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <utility>
 #include <filesystem>
+#include <utility>
 
 #include "dogfish/errors.hpp"
 

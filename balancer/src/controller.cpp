@@ -19,12 +19,8 @@ struct FlagName {
 constexpr FlagName kFlags[] = {{DF_VIP_NO_CONN_TABLE, "no_conn_table"},
                                {DF_VIP_SRC_HASH_ONLY, "src_hash_only"}};
 
-struct ReasonName {
-  df_reason id;
-  const char* name;
-};
 constexpr ReasonName kReasons[] = {
-#define DF_REASON_NAME(id, name, help) {DF_##id, name},
+#define DF_REASON_NAME(id, name, help) {DF_##id, name, help},
     DF_REASONS(DF_REASON_NAME)
 #undef DF_REASON_NAME
 };
@@ -114,6 +110,8 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
   return Endpoint{*address, static_cast<std::uint16_t>(value)};
 }
 
+std::span<const ReasonName> reason_names() { return kReasons; }
+
 std::vector<std::string> flag_names(std::uint32_t flags) {
   std::vector<std::string> names;
   for (const FlagName& f : kFlags)
@@ -173,7 +171,8 @@ ReconcileReport Controller::reload() {
                             config_.interface, next.interface));
   if (applied_ && (next.conn_table_size != config_.conn_table_size ||
                    next.max_vips != config_.max_vips || next.max_reals != config_.max_reals))
-    throw Error("conn_table_size, max_vips and max_reals are fixed at start: restart to change them");
+    throw Error(
+        "conn_table_size, max_vips and max_reals are fixed at start: restart to change them");
   return apply(next);
 }
 
@@ -237,13 +236,12 @@ json Controller::change(const json& request, const std::string& cmd) {
         throw Error(fmt::format("real {} is already in VIP {} (weight {}; use `real edit`)",
                                 address.to_string(), to_string(key), it->weight));
       if (key.address.is_v6() && address.is_v4())
-        throw Error(fmt::format("real {} is IPv4, VIP {} is IPv6", address.to_string(),
-                                to_string(key)));
+        throw Error(
+            fmt::format("real {} is IPv4, VIP {} is IPv6", address.to_string(), to_string(key)));
       vip.reals.push_back({.address = address, .weight = weight_of(request)});
     } else {
       if (it == vip.reals.end())
-        throw Error(
-            fmt::format("real {} is not in VIP {}", address.to_string(), to_string(key)));
+        throw Error(fmt::format("real {} is not in VIP {}", address.to_string(), to_string(key)));
       if (cmd == "real_edit")
         it->weight = weight_of(request);
       else

@@ -7,8 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <string_view>
 #include <memory>
+#include <string_view>
 
 #include "dogfish/bpf_data_plane.hpp"
 #include "dogfish/control_socket.hpp"
@@ -60,9 +60,10 @@ class SignalFd {
 };
 
 void log_report(std::string_view what, const ReconcileReport& r) {
-  log_info("{}: {} VIPs added, {} removed, {} changed; {} reals added, {} removed; {} rings written",
-           what, r.vips_added, r.vips_removed, r.vips_changed, r.reals_added, r.reals_removed,
-           r.rings_written);
+  log_info(
+      "{}: {} VIPs added, {} removed, {} changed; {} reals added, {} removed; {} rings written",
+      what, r.vips_added, r.vips_removed, r.vips_changed, r.reals_added, r.reals_removed,
+      r.rings_written);
 }
 
 // Reconciles, attaches, serves until SIGTERM/SIGINT; then detaches and unpins.

@@ -17,7 +17,7 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
   int n = vsnprintf(buffer, sizeof(buffer), format, args);
   std::string text(buffer, n < 0 ? 0 : std::min<size_t>(size_t(n), sizeof(buffer) - 1));
   while (!text.empty() && text.back() == '\n') text.pop_back();
-  LogLevel ours = level == LIBBPF_WARN ? LogLevel::warn
+  LogLevel ours = level == LIBBPF_WARN   ? LogLevel::warn
                   : level == LIBBPF_INFO ? LogLevel::info
                                          : LogLevel::debug;
   if (!text.starts_with("libbpf: ")) text.insert(0, "libbpf: ");

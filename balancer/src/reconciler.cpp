@@ -1,8 +1,7 @@
 #include "dogfish/reconciler.hpp"
 
-#include <fmt/format.h>
-
 #include <arpa/inet.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstring>
@@ -67,8 +66,8 @@ void Reconciler::adopt() {
     address.family = k.family;
     std::memcpy(address.bytes.data(), k.addr, address.size());
     VipKey key{address, ntohs(k.port), static_cast<Proto>(k.proto)};
-    adopted.vips[key] = {.vip_id = meta.vip_id, .flags = meta.flags, .ring = meta.ring_slot,
-                         .ring_unknown = true};
+    adopted.vips[key] = {
+        .vip_id = meta.vip_id, .flags = meta.flags, .ring = meta.ring_slot, .ring_unknown = true};
     adopted.vip_addr_refs[address]++;
     // The other ring may have been read until just now.
     retired_[other_ring(meta.vip_id, meta.ring_slot)] = now;
@@ -90,8 +89,9 @@ void Reconciler::adopt() {
 void Reconciler::validate(const Config& config) const {
   const DataPlaneLimits& l = dp_.limits();
   if (config.ring_size != l.ring_size)
-    throw Error(fmt::format("ring_size {} differs from the loaded program's {}: restart to change it",
-                            config.ring_size, l.ring_size));
+    throw Error(
+        fmt::format("ring_size {} differs from the loaded program's {}: restart to change it",
+                    config.ring_size, l.ring_size));
   if (config.vips.size() > l.max_vips)
     throw Error(fmt::format("{} VIPs, more than max_vips ({})", config.vips.size(), l.max_vips));
   std::set<VipKey> keys;
@@ -106,8 +106,8 @@ void Reconciler::validate(const Config& config) const {
       if (!in_vip.insert(r.address).second)
         throw Error(fmt::format("real {} is in VIP {} twice", r.address.to_string(), vip_name(v)));
       if (v.address.is_v6() && r.address.is_v4())
-        throw Error(fmt::format("real {} is IPv4, VIP {} is IPv6", r.address.to_string(),
-                                vip_name(v)));
+        throw Error(
+            fmt::format("real {} is IPv4, VIP {} is IPv6", r.address.to_string(), vip_name(v)));
       if (r.weight > kMaxWeight)
         throw Error(fmt::format("real {} weight {} is over {}", r.address.to_string(), r.weight,
                                 kMaxWeight));
@@ -225,7 +225,8 @@ ReconcileReport Reconciler::apply(const Config& config, const df_config& df) {
       write_ring(vip.ring, vip.reals, next);
       report.rings_written++;
       if (next.vip_addr_refs[key.address]++ == 0) dp_.put_vip_addr(to_df_addr_key(key.address));
-      dp_.put_vip(to_df_key(key), {.vip_id = vip.vip_id, .flags = vip.flags, .ring_slot = vip.ring});
+      dp_.put_vip(to_df_key(key),
+                  {.vip_id = vip.vip_id, .flags = vip.flags, .ring_slot = vip.ring});
       next.vips.emplace(key, std::move(vip));
       report.vips_added++;
       continue;

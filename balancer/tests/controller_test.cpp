@@ -83,7 +83,8 @@ TEST_F(ControllerTest, VipAddListDel) {
 
 TEST_F(ControllerTest, BadRequestsChangeNothing) {
   EXPECT_EQ(error({{"cmd", "vip_del"}, {"vip", "10.0.0.9:80"}}), "unknown VIP 10.0.0.9:80/tcp");
-  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:80"}}), "VIP 10.0.0.1:80/tcp already exists");
+  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:80"}}),
+            "VIP 10.0.0.1:80/tcp already exists");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1"}}),
             "'10.0.0.1' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.2:80"}, {"proto", "sctp"}}),
@@ -96,9 +97,9 @@ TEST_F(ControllerTest, BadRequestsChangeNothing) {
             "'10.1.0' is not an IP address");
   EXPECT_EQ(error({{"cmd", "real_del"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.9"}}),
             "real 10.1.0.9 is not in VIP 10.0.0.1:80/tcp");
-  EXPECT_EQ(error({{"cmd", "real_add"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.3"},
-                   {"weight", -1}}),
-            "weight must be an integer in 0..65535");
+  EXPECT_EQ(
+      error({{"cmd", "real_add"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.3"}, {"weight", -1}}),
+      "weight must be an integer in 0..65535");
   EXPECT_EQ(error({{"cmd", "frobnicate"}}), "unknown command 'frobnicate'");
   EXPECT_EQ(ctl.handle_line("{nope")["error"], "the request is not JSON");
   // Over the limit: five VIPs with max_vips 4.
@@ -136,7 +137,8 @@ TEST_F(ControllerTest, ReloadFromFileAndBadReloadKeepsState) {
   EXPECT_EQ(ok({{"cmd", "vip_list"}})["vips"].size(), 2u);
   file_text = std::string(kConfig);
   file_text.replace(file_text.find("eth0"), 4, "eth1");
-  EXPECT_EQ(error({{"cmd", "reload"}}), "interface changed (eth0 -> eth1): restart the daemon to move it");
+  EXPECT_EQ(error({{"cmd", "reload"}}),
+            "interface changed (eth0 -> eth1): restart the daemon to move it");
 }
 
 TEST_F(ControllerTest, StatsNamesEveryReason) {
@@ -164,7 +166,8 @@ TEST(ControlSocket, RoundTripAndNoDaemon) {
       Error);
   {
     ControlServer server(path);
-    std::thread t([&] { server.serve_one([](std::string_view l) { return "echo " + std::string(l); }); });
+    std::thread t(
+        [&] { server.serve_one([](std::string_view l) { return "echo " + std::string(l); }); });
     std::string answer;
     EXPECT_NO_THROW(answer = control_request(path, "{\"cmd\":\"x\"}"));
     t.join();

@@ -23,8 +23,8 @@ RealConfig real(const char* address, uint32_t weight = 1) {
 }
 
 Config config(std::vector<VipConfig> vips) {
-  return {.interface = "eth0", .ring_size = 13, .max_vips = 4, .max_reals = 8,
-          .vips = std::move(vips)};
+  return {
+      .interface = "eth0", .ring_size = 13, .max_vips = 4, .max_reals = 8, .vips = std::move(vips)};
 }
 
 class ReconcilerTest : public ::testing::Test {
@@ -84,9 +84,9 @@ TEST_F(ReconcilerTest, OnlyTheChangedVipGetsANewRingByFlip) {
   EXPECT_EQ(after2 / 2, before2 / 2);  // the same VIP's other ring
   EXPECT_NE(after2, before2);
   // And back again: flips to the first ring.
-  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1")}),
-                    vip("10.0.0.2", 80, {real("10.1.0.1")})}),
-            df);
+  rec.apply(
+      config({vip("10.0.0.1", 80, {real("10.1.0.1")}), vip("10.0.0.2", 80, {real("10.1.0.1")})}),
+      df);
   EXPECT_EQ(meta("10.0.0.2", 80).ring_slot, before2);
 }
 
@@ -113,9 +113,9 @@ TEST_F(ReconcilerTest, RealIdsStableWhileConfiguredAnywhere) {
             df);
   uint32_t b = *rec.real_id(ip("10.1.0.2"));
   // Leaves the first VIP, stays in the second: same id.
-  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1")}),
-                    vip("10.0.0.2", 80, {real("10.1.0.2")})}),
-            df);
+  rec.apply(
+      config({vip("10.0.0.1", 80, {real("10.1.0.1")}), vip("10.0.0.2", 80, {real("10.1.0.2")})}),
+      df);
   EXPECT_EQ(*rec.real_id(ip("10.1.0.2")), b);
   // Comes back to the first VIP: still the same id.
   rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2")}),
@@ -235,6 +235,20 @@ TEST_F(ReconcilerTest, Ipv6VipWithIpv6Reals) {
   uint32_t a = *rec.real_id(ip("fd00:1::1"));
   EXPECT_EQ(dp.reals[a].family, DF_FAMILY_V6);
   EXPECT_EQ(meta("fd00::1", 80).vip_id, 0u);
+}
+
+TEST(ReconcilerGrace, ARingJustRetiredIsNotRewrittenAtOnce) {
+  FakeDataPlane dp;
+  Reconciler rec{dp, {.ring_grace = std::chrono::milliseconds(50)}};
+  auto c = [](uint32_t weight) {
+    return config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2", weight)})});
+  };
+  rec.apply(c(1), {});
+  rec.apply(c(2), {});  // writes the other ring: never read yet, no wait
+  auto start = std::chrono::steady_clock::now();
+  rec.apply(c(3), {});  // the first ring again, retired just now: waits out the grace
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(50));
+  EXPECT_EQ(dp.ring_writes, (std::vector<uint32_t>{0, 1, 0}));
 }
 
 TEST_F(ReconcilerTest, AdoptKeepsIdsFlipsRingsAndDropsStale) {

@@ -15,11 +15,11 @@
 // Responses: {"ok": true, ...} or {"error": "one line"}.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -38,6 +38,14 @@ std::optional<Endpoint> parse_endpoint(std::string_view text);
 
 // Flag names as in the configuration file: no_conn_table, src_hash_only.
 std::vector<std::string> flag_names(std::uint32_t flags);
+
+// Every reason a packet leaves the program for, in DF_REASONS order.
+struct ReasonName {
+  df_reason id;
+  const char* name;
+  const char* help;
+};
+std::span<const ReasonName> reason_names();
 
 // The counters by name: per VIP, per real, connection table, every reason (DF_REASONS).
 nlohmann::json stats_json(const DataPlaneStats& stats, const AppliedState& state);

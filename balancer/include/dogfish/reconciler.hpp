@@ -39,19 +39,19 @@ df_vip_addr_key to_df_addr_key(const IpAddress& address);
 struct AppliedVip {
   std::uint32_t vip_id = 0;
   std::uint32_t flags = 0;
-  std::uint32_t ring = 0;  // the ring packets read: 2 * vip_id or 2 * vip_id + 1
+  std::uint32_t ring = 0;         // the ring packets read: 2 * vip_id or 2 * vip_id + 1
   std::vector<RealConfig> reals;  // in configuration order
-  bool ring_unknown = false;       // adopted from the maps: rebuild on the next apply
+  bool ring_unknown = false;      // adopted from the maps: rebuild on the next apply
 };
 
 // Everything the reconciler has written, and the id pools.
 struct AppliedState {
   std::map<VipKey, AppliedVip> vips;
-  std::map<IpAddress, std::uint32_t> real_ids;         // every real configured in any VIP
-  std::map<IpAddress, std::uint32_t> vip_addr_refs;    // VIPs per address
-  std::uint32_t next_fresh_real_id = 1;                // never handed out yet
-  std::deque<std::uint32_t> freed_real_ids;            // oldest freed first
-  std::optional<df_config> config;                     // last written
+  std::map<IpAddress, std::uint32_t> real_ids;       // every real configured in any VIP
+  std::map<IpAddress, std::uint32_t> vip_addr_refs;  // VIPs per address
+  std::uint32_t next_fresh_real_id = 1;              // never handed out yet
+  std::deque<std::uint32_t> freed_real_ids;          // oldest freed first
+  std::optional<df_config> config;                   // last written
 };
 
 // What one apply() did, for logs and tests.
