@@ -40,6 +40,43 @@ void BM_BuildRingWeighted(benchmark::State& state)
 }
 BENCHMARK(BM_BuildRingWeighted)->Arg(10)->Arg(100)->Arg(1000)->Unit(benchmark::kMicrosecond);
 
+// The paper's table population as usually written (and as Katran writes it): the
+// slot from (offset + next * skip) % size at every probe, -1 for an empty slot.
+// Not dogfish's placement (other hashes, no weights): a yardstick measured in the
+// same run, since this machine is shared and absolute timings drift.
+std::vector<std::int32_t> textbook_ring(std::size_t n, std::uint32_t size)
+{
+    std::vector<std::uint32_t> offset(n), skip(n), next(n, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        std::uint64_t h = (i + 1) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
+        offset[i] = static_cast<std::uint32_t>(h % size);
+        skip[i] = static_cast<std::uint32_t>((h >> 32) % (size - 1) + 1);
+    }
+    std::vector<std::int32_t> ring(size, -1);
+    std::uint32_t filled = 0;
+    for (;;) {
+        for (std::size_t i = 0; i < n; ++i) {
+            std::uint32_t slot = static_cast<std::uint32_t>((offset[i] + std::uint64_t{next[i]} * skip[i]) % size);
+            while (ring[slot] >= 0) {
+                ++next[i];
+                slot = static_cast<std::uint32_t>((offset[i] + std::uint64_t{next[i]} * skip[i]) % size);
+            }
+            ring[slot] = static_cast<std::int32_t>(i);
+            ++next[i];
+            if (++filled == size)
+                return ring;
+        }
+    }
+}
+
+void BM_TextbookRing(benchmark::State& state)
+{
+    for (auto _ : state)
+        benchmark::DoNotOptimize(textbook_ring(static_cast<std::size_t>(state.range(0)), DF_DEFAULT_RING_SIZE));
+}
+BENCHMARK(BM_TextbookRing)->Arg(10)->Arg(100)->Arg(1000)->Unit(benchmark::kMicrosecond);
+
 } // namespace
 
 BENCHMARK_MAIN();

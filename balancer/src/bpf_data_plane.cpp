@@ -111,6 +111,8 @@ BpfDataPlane::~BpfDataPlane() {
 
 int BpfDataPlane::prog_fd() const { return bpf_program__fd(skel_->progs.balancer); }
 
+int BpfDataPlane::conn_table_fd() const { return bpf_map__fd(skel_->maps.conn_table); }
+
 XdpMode BpfDataPlane::attach(const std::string& ifname, XdpMode mode) {
   int ifindex = if_nametoindex(ifname.c_str());
   if (ifindex == 0) throw OsError(errno, "interface " + ifname);

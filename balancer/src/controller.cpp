@@ -38,7 +38,7 @@ Proto proto_of(const json& request) {
   throw Error(fmt::format("'{}' is not a protocol (tcp, udp)", p));
 }
 
-VipKey vip_key_of(const json& request) {
+ServiceKey vip_key_of(const json& request) {
   std::string text = field(request, "vip");
   auto ep = parse_endpoint(text);
   if (!ep) throw Error(fmt::format("'{}' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)", text));
@@ -76,9 +76,9 @@ std::uint32_t flags_of(const json& request) {
 }
 
 template <typename C>  // Config or const Config
-auto& find_vip(C& config, const VipKey& key) {
+auto& find_vip(C& config, const ServiceKey& key) {
   for (auto& v : config.vips)
-    if (VipKey::of(v) == key) return v;
+    if (ServiceKey::of(v) == key) return v;
   throw Error(fmt::format("unknown VIP {}", to_string(key)));
 }
 
@@ -179,7 +179,7 @@ ReconcileReport Controller::reload() {
 json Controller::vip_list() const {
   json vips = json::array();
   for (const VipConfig& v : config_.vips) {
-    const AppliedVip& applied = reconciler_.state().vips.at(VipKey::of(v));
+    const AppliedVip& applied = reconciler_.state().vips.at(ServiceKey::of(v));
     json reals = json::array();
     for (const RealConfig& r : v.reals)
       reals.push_back({{"address", r.address.to_string()},
@@ -198,14 +198,14 @@ json Controller::vip_list() const {
 }
 
 json Controller::real_list(const json& request) const {
-  std::optional<VipKey> only;
+  std::optional<ServiceKey> only;
   if (request.contains("vip")) {
     only = vip_key_of(request);
     find_vip(config_, *only);  // unknown VIP is an error
   }
   json reals = json::array();
   for (const VipConfig& v : config_.vips) {
-    if (only && VipKey::of(v) != *only) continue;
+    if (only && ServiceKey::of(v) != *only) continue;
     for (const RealConfig& r : v.reals)
       reals.push_back({{"vip", vip_name(v)},
                        {"address", r.address.to_string()},
@@ -217,15 +217,15 @@ json Controller::real_list(const json& request) const {
 
 json Controller::change(const json& request, const std::string& cmd) {
   Config next = config_;
-  VipKey key = vip_key_of(request);
+  ServiceKey key = vip_key_of(request);
   if (cmd == "vip_add") {
     for (const VipConfig& v : next.vips)
-      if (VipKey::of(v) == key) throw Error(fmt::format("VIP {} already exists", to_string(key)));
+      if (ServiceKey::of(v) == key) throw Error(fmt::format("VIP {} already exists", to_string(key)));
     next.vips.push_back(
         {.address = key.address, .port = key.port, .proto = key.proto, .flags = flags_of(request)});
   } else if (cmd == "vip_del") {
     find_vip(next, key);
-    std::erase_if(next.vips, [&](const VipConfig& v) { return VipKey::of(v) == key; });
+    std::erase_if(next.vips, [&](const VipConfig& v) { return ServiceKey::of(v) == key; });
   } else {
     VipConfig& vip = find_vip(next, key);
     IpAddress address = real_of(request);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <utility>
 
 #include <dogfish/flow_hash.h>
 #include <fmt/format.h>
@@ -47,6 +48,120 @@ struct Walker {
     std::uint32_t weight;
     std::uint32_t id;
     std::uint64_t credit; // += weight each round; a turn costs the largest weight still claiming
+    std::uint32_t inverse = 0; // skip^-1 mod ring_size, once the table is dense; 0 = not yet known
+};
+
+// skip^-1 modulo the prime m, by the extended Euclidean algorithm.
+std::uint32_t inverse_mod(std::uint32_t skip, std::uint32_t m)
+{
+    std::int64_t t = 0, next_t = 1, r = m, next_r = skip;
+    while (next_r != 0) {
+        const std::int64_t q = r / next_r;
+        t = std::exchange(next_t, t - q * next_t);
+        r = std::exchange(next_r, r - q * next_r);
+    }
+    return static_cast<std::uint32_t>(t < 0 ? t + m : t);
+}
+
+// Which slots are claimed, and for a walker the first free slot on its permutation.
+//
+// While free slots are plenty, a walker steps along its permutation: an 8 KiB
+// bitmap (65537 slots) keeps each probe in L1. Filling a table this way costs
+// ring_size * ln(ring_size) probes, most of them at the end, when a walker steps
+// ring_size / free times per claim. So once few slots are free, the table keeps
+// them in a list and a walker instead computes, for each, how many steps away on
+// its permutation it lies, ((slot - next) * skip^-1) mod ring_size, and takes the
+// nearest: the same slot, in `free` multiplications instead of ring_size / free probes.
+class SlotTable {
+public:
+    explicit SlotTable(std::uint32_t m) : m_(m), free_count_(m), taken_((m + 63) / 64, 0), inv_m_(1.0 / m) {}
+
+    std::uint32_t claim(Walker& w)
+    {
+        const std::uint32_t pos = dense_ ? claim_dense(w) : claim_sparse(w);
+        if (--free_count_ == kDenseBelow && !dense_)
+            go_dense();
+        return pos;
+    }
+
+private:
+    // Below this many free slots, computing distances beats stepping (measured: 64 to 256 alike).
+    static constexpr std::uint32_t kDenseBelow = 128;
+
+    bool is_taken(std::uint32_t pos) const { return taken_[pos >> 6] >> (pos & 63) & 1; }
+
+    std::uint32_t add_mod(std::uint32_t a, std::uint32_t b) const
+    {
+        const std::uint32_t sum = a + b;
+        return sum >= m_ ? sum - m_ : sum;
+    }
+
+    // Tests two consecutive permutation slots per iteration without a branch
+    // between them, so that the loop's one branch mispredicts less often, and
+    // halves the chain of dependent position updates.
+    std::uint32_t claim_sparse(const Walker& w)
+    {
+        const std::uint32_t skip2 = add_mod(w.skip, w.skip);
+        std::uint32_t pos = w.next;
+        for (;;) {
+            const std::uint32_t second = add_mod(pos, w.skip);
+            const unsigned first_free = !is_taken(pos);
+            const unsigned second_free = !is_taken(second);
+            if (first_free | second_free) {
+                pos = first_free ? pos : second;
+                break;
+            }
+            pos = add_mod(pos, skip2);
+        }
+        taken_[pos >> 6] |= std::uint64_t{1} << (pos & 63);
+        return pos;
+    }
+
+    void go_dense()
+    {
+        dense_ = true;
+        free_.reserve(free_count_);
+        for (std::uint32_t pos = 0; pos < m_; ++pos)
+            if (!is_taken(pos))
+                free_.push_back(pos);
+    }
+
+    std::uint32_t claim_dense(Walker& w)
+    {
+        if (w.inverse == 0)
+            w.inverse = inverse_mod(w.skip, m_);
+        std::uint32_t best = 0, best_steps = m_;
+        for (std::uint32_t j = 0; j < free_.size(); ++j) {
+            const std::uint32_t s = free_[j];
+            const std::uint64_t diff = s >= w.next ? s - w.next : s + m_ - w.next;
+            const std::uint32_t steps = mod(diff * w.inverse);
+            if (steps < best_steps) {
+                best_steps = steps;
+                best = j;
+            }
+        }
+        const std::uint32_t pos = free_[best];
+        free_[best] = free_.back();
+        free_.pop_back();
+        return pos;
+    }
+
+    // x mod m for x < 2^48: the double quotient is off by at most one.
+    std::uint32_t mod(std::uint64_t x) const
+    {
+        const auto q = static_cast<std::uint64_t>(static_cast<double>(x) * inv_m_);
+        auto r = static_cast<std::int64_t>(x - q * m_);
+        r = r < 0 ? r + m_ : r;
+        r = r >= m_ ? r - m_ : r;
+        return static_cast<std::uint32_t>(r);
+    }
+
+    std::uint32_t m_;
+    std::uint32_t free_count_;
+    std::vector<std::uint64_t> taken_;
+    double inv_m_;
+    bool dense_ = false;
+    std::vector<std::uint32_t> free_;
 };
 
 } // namespace
@@ -121,8 +236,7 @@ std::vector<std::uint32_t> Maglev::build(std::span<const MaglevReal> reals) cons
     for (const Walker& w : walkers)
         max_weight = std::max(max_weight, w.weight);
 
-    // Occupancy as a bitmap: 8 KiB for 65537 slots, in L1 throughout the probe loop.
-    std::vector<std::uint64_t> taken((m + 63) / 64, 0);
+    SlotTable table(m);
     std::uint32_t filled = 0;
     while (filled < m) {
         bool exhausted = false;
@@ -131,15 +245,9 @@ std::vector<std::uint32_t> Maglev::build(std::span<const MaglevReal> reals) cons
             if (w.credit < max_weight)
                 continue;
             w.credit -= max_weight;
-            std::uint32_t pos = w.next;
-            const std::uint32_t skip = w.skip;
-            while (taken[pos >> 6] >> (pos & 63) & 1) {
-                pos += skip;
-                pos = pos >= m ? pos - m : pos;
-            }
-            taken[pos >> 6] |= std::uint64_t{1} << (pos & 63);
+            std::uint32_t pos = table.claim(w);
             ring[pos] = w.id;
-            pos += skip;
+            pos += w.skip;
             w.next = pos >= m ? pos - m : pos;
             exhausted |= --w.quota == 0;
             if (++filled == m)

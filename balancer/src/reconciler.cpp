@@ -29,11 +29,11 @@ std::uint32_t other_ring(std::uint32_t vip_id, std::uint32_t ring) {
 
 }  // namespace
 
-std::string to_string(const VipKey& key) {
+std::string to_string(const ServiceKey& key) {
   return vip_name(VipConfig{.address = key.address, .port = key.port, .proto = key.proto});
 }
 
-df_vip_key to_df_key(const VipKey& key) {
+df_vip_key to_df_key(const ServiceKey& key) {
   df_vip_key k{};
   std::memcpy(k.addr, key.address.bytes.data(), sizeof(k.addr));
   k.port = htons(key.port);
@@ -65,7 +65,7 @@ void Reconciler::adopt() {
     IpAddress address;
     address.family = k.family;
     std::memcpy(address.bytes.data(), k.addr, address.size());
-    VipKey key{address, ntohs(k.port), static_cast<Proto>(k.proto)};
+    ServiceKey key{address, ntohs(k.port), static_cast<Proto>(k.proto)};
     adopted.vips[key] = {
         .vip_id = meta.vip_id, .flags = meta.flags, .ring = meta.ring_slot, .ring_unknown = true};
     adopted.vip_addr_refs[address]++;
@@ -94,10 +94,10 @@ void Reconciler::validate(const Config& config) const {
                     config.ring_size, l.ring_size));
   if (config.vips.size() > l.max_vips)
     throw Error(fmt::format("{} VIPs, more than max_vips ({})", config.vips.size(), l.max_vips));
-  std::set<VipKey> keys;
+  std::set<ServiceKey> keys;
   std::set<IpAddress> reals;
   for (const VipConfig& v : config.vips) {
-    if (!keys.insert(VipKey::of(v)).second)
+    if (!keys.insert(ServiceKey::of(v)).second)
       throw Error(fmt::format("VIP {} is configured twice", vip_name(v)));
     if ((v.flags & ~std::uint32_t(DF_VIP_NO_CONN_TABLE | DF_VIP_SRC_HASH_ONLY)) != 0)
       throw Error(fmt::format("VIP {} has unknown flags {:#x}", vip_name(v), v.flags));
@@ -182,9 +182,9 @@ ReconcileReport Reconciler::apply(const Config& config, const df_config& df) {
   for (std::uint32_t id : removed_real_ids) next.freed_real_ids.push_back(id);
 
   // VIPs: which leave first, so their ids can be reused.
-  std::set<VipKey> wanted_vips;
-  for (const VipConfig& v : config.vips) wanted_vips.insert(VipKey::of(v));
-  std::vector<std::pair<VipKey, AppliedVip>> removed_vips;
+  std::set<ServiceKey> wanted_vips;
+  for (const VipConfig& v : config.vips) wanted_vips.insert(ServiceKey::of(v));
+  std::vector<std::pair<ServiceKey, AppliedVip>> removed_vips;
   for (auto it = next.vips.begin(); it != next.vips.end();) {
     if (wanted_vips.contains(it->first)) {
       ++it;
@@ -217,7 +217,7 @@ ReconcileReport Reconciler::apply(const Config& config, const df_config& df) {
     report.vips_removed++;
   }
   for (const VipConfig& v : config.vips) {
-    VipKey key = VipKey::of(v);
+    ServiceKey key = ServiceKey::of(v);
     auto it = next.vips.find(key);
     if (it == next.vips.end()) {
       AppliedVip vip{.vip_id = allocate_vip_id(next), .flags = v.flags, .reals = v.reals};

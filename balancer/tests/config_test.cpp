@@ -147,6 +147,19 @@ TEST(Config, LoadsAFileAndNamesItInErrors)
     EXPECT_THROW(load_config(dir / "absent.yaml"), ConfigError);
 }
 
+TEST(Config, ExampleFileParses)
+{
+    auto c = load_config(DOGFISH_EXAMPLE_CONFIG);
+    EXPECT_EQ(c.interface, "eth0");
+    EXPECT_EQ(c.gateway, Gateway{ip("10.0.0.1")});
+    ASSERT_EQ(c.vips.size(), 2U);
+    EXPECT_EQ(c.vips[0].reals[2].weight, 0U);
+    EXPECT_EQ(c.vips[1].flags, DF_VIP_SRC_HASH_ONLY);
+    // Every default written out in the example is the struct's default.
+    Config defaults{.interface = "eth0", .gateway = ip("10.0.0.1"), .vips = c.vips};
+    EXPECT_EQ(c, defaults);
+}
+
 struct BadConfig {
     const char* description;
     const char* yaml; // after the two lines "interface: eth0\ngateway: 10.0.0.1\n" unless it starts with '!'

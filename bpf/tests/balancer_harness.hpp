@@ -1,17 +1,17 @@
-// The real balancer object, loaded fresh for each test, with helpers to
-// configure it the way the control plane would and to run frames through
-// BPF_PROG_TEST_RUN.
+// The real balancer object, loaded fresh for each test through the control
+// plane's own BpfDataPlane, with helpers to configure it and to run frames
+// through BPF_PROG_TEST_RUN.
 #pragma once
 
 #include <dogfish/abi.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "dogfish/bpf_data_plane.hpp"
 #include "support/packet.hpp"
-
-struct balancer_bpf;
 
 namespace dogfish::testing {
 
@@ -25,9 +25,6 @@ struct RunResult {
 class BalancerHarness {
  public:
   BalancerHarness();
-  ~BalancerHarness();
-  BalancerHarness(const BalancerHarness&) = delete;
-  BalancerHarness& operator=(const BalancerHarness&) = delete;
 
   // A VIP on (address, port, proto) with the given DF_VIP_* flags; returns its vip_id.
   uint32_t add_vip(const std::string& addr, uint16_t port, uint8_t proto, uint32_t flags = 0);
@@ -36,12 +33,19 @@ class BalancerHarness {
   // Writes the VIP's inactive ring with `ids` repeated over all slots, then flips to it.
   void set_ring(uint32_t vip_id, const std::vector<uint32_t>& ids);
 
-  df_config& config();
+  // The live configuration: change fields with update_config.
+  df_config config() const { return dp_->config(); }
+  template <typename F>
+  void update_config(F change) {
+    df_config c = dp_->config();
+    change(c);
+    dp_->set_config(c);
+  }
   RunResult run(const Bytes& frame);
 
-  df_global_stats global_stats() const;
-  df_counter vip_stats(uint32_t vip_id) const;
-  df_counter real_stats(uint32_t real_id) const;
+  df_global_stats global_stats() const { return dp_->stats().global; }
+  df_counter vip_stats(uint32_t vip_id) const { return dp_->stats().vips.at(vip_id); }
+  df_counter real_stats(uint32_t real_id) const { return dp_->stats().reals.at(real_id); }
   bool conn_lookup(const df_flow_key& key, df_conn* out) const;
   void conn_update(const df_flow_key& key, const df_conn& value);
   size_t conn_count() const;
@@ -51,9 +55,7 @@ class BalancerHarness {
     df_vip_key key;
     df_vip_meta meta;
   };
-  balancer_bpf* skel_ = nullptr;
-  uint32_t* rings_ = nullptr;  // the mmap'd ring array
-  size_t rings_len_ = 0;
+  std::unique_ptr<BpfDataPlane> dp_;
   std::vector<Vip> vips_;
 };
 

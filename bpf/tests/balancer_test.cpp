@@ -384,9 +384,9 @@ TEST_F(BalancerTest, StatsMoveByExactlyTheExpectedAmounts) {
 TEST_F(BalancerTest, OversizePacketIsDroppedAndOneAtTheLimitIsSent) {
   Bytes in = tcp4(kClient4, 40000, kVip4, 80);
   uint32_t outer_len = in.size() - 14 + 20;
-  lb_.config().max_pkt_size = outer_len;
+  lb_.update_config([&](df_config& c) { c.max_pkt_size = outer_len; });
   EXPECT_EQ(lb_.run(in).verdict, XDP_TX);
-  lb_.config().max_pkt_size = outer_len - 1;
+  lb_.update_config([&](df_config& c) { c.max_pkt_size = outer_len - 1; });
   RunResult r = lb_.run(in);
   EXPECT_EQ(r.verdict, XDP_DROP);
   EXPECT_EQ(lb_.global_stats().reason[DF_DROP_TOO_BIG], 1u);
@@ -395,16 +395,16 @@ TEST_F(BalancerTest, OversizePacketIsDroppedAndOneAtTheLimitIsSent) {
 TEST_F(BalancerTest, OversizeCountsTheIpv6OuterHeader) {
   lb_.set_ring(vip4_, {3});
   Bytes in = tcp4(kClient4, 40000, kVip4, 80);
-  lb_.config().max_pkt_size = in.size() - 14 + 39;
+  lb_.update_config([&](df_config& c) { c.max_pkt_size = in.size() - 14 + 39; });
   EXPECT_EQ(lb_.run(in).verdict, XDP_DROP);
-  lb_.config().max_pkt_size = in.size() - 14 + 40;
+  lb_.update_config([&](df_config& c) { c.max_pkt_size = in.size() - 14 + 40; });
   EXPECT_EQ(lb_.run(in).verdict, XDP_TX);
 }
 
 TEST_F(BalancerTest, UdpEntryExpiresAfterItsIdleTime) {
   uint32_t vip = lb_.add_vip(kVip4, 53, IPPROTO_UDP);
   lb_.set_ring(vip, {1});
-  lb_.config().udp_idle_ticks = 100;  // ~1.7 s
+  lb_.update_config([&](df_config& c) { c.udp_idle_ticks = 100; });  // ~1.7 s
   Bytes dgram = udp4(kClient4, 5353, kVip4, 53);
   ASSERT_EQ(outer_dst(lb_.run(dgram)), kReal4a);
   lb_.set_ring(vip, {2});
@@ -423,7 +423,7 @@ TEST_F(BalancerTest, UdpEntryExpiresAfterItsIdleTime) {
 }
 
 TEST_F(BalancerTest, TcpEntriesDoNotExpire) {
-  lb_.config().udp_idle_ticks = 1;
+  lb_.update_config([&](df_config& c) { c.udp_idle_ticks = 1; });
   lb_.run(tcp4(kClient4, 40000, kVip4, 80, tcp_flags::SYN));
   auto key = flow_key(kClient4, 40000, kVip4, 80, IPPROTO_TCP);
   df_conn c{};
@@ -450,7 +450,7 @@ TEST_F(BalancerTest, Ipv6VipWithIpv4RealIsDropped) {
 }
 
 TEST_F(BalancerTest, NothingIsSentBeforeTheGatewayIsKnown) {
-  lb_.config().gateway_set = 0;
+  lb_.update_config([&](df_config& c) { c.gateway_set = 0; });
   Bytes in = tcp4(kClient4, 40000, kVip4, 80);
   expect_frame(in, lb_.run(in), XDP_DROP);
   EXPECT_EQ(lb_.global_stats().reason[DF_DROP_NO_GATEWAY], 1u);

@@ -40,6 +40,7 @@ class BpfDataPlane : public DataPlane {
 
   bool adopted() const { return adopted_; }
   int prog_fd() const;
+  int conn_table_fd() const;
 
   const DataPlaneLimits& limits() const override { return options_.limits; }
   void put_vip(const df_vip_key& key, const df_vip_meta& meta) override;

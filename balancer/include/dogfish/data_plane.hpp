@@ -2,7 +2,7 @@
 // real maps; unit tests of the control logic use a fake.
 #pragma once
 
-#include <dogfish/abi.h>
+#include "dogfish/abi.hpp"
 
 #include <cstdint>
 #include <span>

@@ -21,18 +21,18 @@
 
 namespace dogfish {
 
-// What identifies a VIP: address, port, protocol.
-struct VipKey {
+// What identifies a VIP (a service): address, port, protocol.
+struct ServiceKey {
   IpAddress address;
   std::uint16_t port = 0;  // host byte order
   Proto proto = Proto::tcp;
 
-  static VipKey of(const VipConfig& vip) { return {vip.address, vip.port, vip.proto}; }
-  auto operator<=>(const VipKey&) const = default;
+  static ServiceKey of(const VipConfig& vip) { return {vip.address, vip.port, vip.proto}; }
+  auto operator<=>(const ServiceKey&) const = default;
 };
 
-std::string to_string(const VipKey& key);
-df_vip_key to_df_key(const VipKey& key);
+std::string to_string(const ServiceKey& key);
+df_vip_key to_df_key(const ServiceKey& key);
 df_vip_addr_key to_df_addr_key(const IpAddress& address);
 
 // A VIP as it is in the data plane now.
@@ -46,7 +46,7 @@ struct AppliedVip {
 
 // Everything the reconciler has written, and the id pools.
 struct AppliedState {
-  std::map<VipKey, AppliedVip> vips;
+  std::map<ServiceKey, AppliedVip> vips;
   std::map<IpAddress, std::uint32_t> real_ids;       // every real configured in any VIP
   std::map<IpAddress, std::uint32_t> vip_addr_refs;  // VIPs per address
   std::uint32_t next_fresh_real_id = 1;              // never handed out yet

@@ -1,0 +1,40 @@
+// The ABI of <dogfish/abi.h> as C++ sees it, checked at compile time: a struct
+// that changed size or moved a field on one side fails the build, not a packet.
+#pragma once
+
+#include <dogfish/abi.h>
+
+#include <cstddef>
+
+namespace dogfish::abi_checks {
+
+static_assert(sizeof(df_vip_key) == 20);
+static_assert(offsetof(df_vip_key, port) == 16);
+static_assert(offsetof(df_vip_key, proto) == 18);
+static_assert(offsetof(df_vip_key, family) == 19);
+
+static_assert(sizeof(df_vip_meta) == 16);
+static_assert(offsetof(df_vip_meta, ring_slot) == 8);
+
+static_assert(sizeof(df_vip_addr_key) == 20);
+static_assert(sizeof(df_real) == 20);
+static_assert(offsetof(df_real, family) == 16);
+
+// The flow key starts with the VIP key: the program looks VIPs up with its head.
+static_assert(sizeof(df_flow_key) == 40);
+static_assert(offsetof(df_flow_key, vip) == 0);
+static_assert(offsetof(df_flow_key, src) == sizeof(df_vip_key));
+static_assert(offsetof(df_flow_key, sport) == 36);
+
+static_assert(sizeof(df_conn) == 8);
+static_assert(sizeof(df_counter) == 16);
+static_assert(sizeof(df_global_stats) == (DF_REASON_MAX + 4) * sizeof(__u64));
+
+static_assert(sizeof(df_config) == 44);
+static_assert(offsetof(df_config, max_pkt_size) == 8);
+static_assert(offsetof(df_config, src4_prefix) == 16);
+static_assert(offsetof(df_config, src6_prefix) == 28);
+
+static_assert(DF_FIRST_DROP > DF_TX && DF_FIRST_DROP < DF_REASON_MAX);
+
+}  // namespace dogfish::abi_checks

@@ -1,0 +1,112 @@
+// dogfish-decap: attach the decap program to a real's interface, detach it,
+// show its counters. See decap/README.md.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "loader.hpp"
+
+namespace {
+
+using namespace dogfish::decap;
+
+int print_stats(const std::string& iface, bool json) {
+  auto all = stats(iface);
+  if (json) {
+    nlohmann::json j = {{"interfaces", nlohmann::json::array()}};
+    for (const auto& s : all) {
+      nlohmann::json reasons, bytes;
+      for (int r = 0; r < DF_DECAP_REASON_MAX; r++)
+        reasons[std::string(kReasons[r].name)] = s.stats.reason[r];
+      for (int t = 0; t < DF_DECAP_TYPES; t++)
+        bytes[std::string(kReasons[t].name)] = s.stats.decap_bytes[t];
+      j["interfaces"].push_back({{"iface", s.iface},
+                                 {"mode", s.mode},
+                                 {"addrs", s.addrs},
+                                 {"any", s.accept_any},
+                                 {"reasons", reasons},
+                                 {"decap_bytes", bytes}});
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  if (all.empty()) std::printf("dogfish-decap: not attached to any interface of this namespace\n");
+  for (const auto& s : all) {
+    std::string addrs = s.accept_any ? "any" : "";
+    for (const auto& a : s.addrs) addrs += (addrs.empty() ? "" : ", ") + a;
+    std::printf("%s (%s), for %s\n", s.iface.c_str(), s.mode.c_str(),
+                addrs.empty() ? "no address" : addrs.c_str());
+    for (int r = 0; r < DF_DECAP_REASON_MAX; r++) {
+      std::printf("  %-22s %12llu", std::string(kReasons[r].name).c_str(),
+                  static_cast<unsigned long long>(s.stats.reason[r]));
+      if (r < DF_DECAP_TYPES)
+        std::printf(" packets %14llu bytes",
+                    static_cast<unsigned long long>(s.stats.decap_bytes[r]));
+      std::printf("\n");
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dogfish-decap: strip dogfish's IPIP / IPv6 encapsulation on a real (XDP or tc)"};
+  app.require_subcommand(1);
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "libbpf's debug messages too");
+
+  AttachConfig cfg;
+  std::string mode = "xdp";
+  auto* att = app.add_subcommand("attach", "attach (or update) decap on an interface");
+  att->add_option("--iface", cfg.iface, "interface")->required();
+  att->add_option("--mode", mode, "xdp or tc (clsact ingress)")
+      ->check(CLI::IsMember({"xdp", "tc"}));
+  std::string xdp_mode = "auto";
+  att->add_option("--xdp-mode", xdp_mode, "native, generic (skb) or auto (native, else generic)")
+      ->check(CLI::IsMember({"auto", "native", "generic"}));
+  att->add_option("--addr", cfg.addrs, "outer destination to strip for (repeatable)");
+  att->add_flag("--any", cfg.accept_any, "strip for every outer destination");
+
+  std::string detach_iface;
+  auto* det = app.add_subcommand("detach", "detach decap from an interface");
+  det->add_option("--iface", detach_iface, "interface")->required();
+
+  std::string stats_iface;
+  bool json = false;
+  auto* st = app.add_subcommand("stats", "counters per reason and encapsulation type");
+  st->add_option("--iface", stats_iface, "one interface (default: all attached here)");
+  st->add_flag("--json", json, "print JSON");
+
+  CLI11_PARSE(app, argc, argv);
+  set_libbpf_verbose(verbose);
+  try {
+    if (*att) {
+      cfg.mode = mode == "tc" ? Mode::kTc : Mode::kXdp;
+      cfg.xdp_mode = xdp_mode == "native"    ? XdpMode::kNative
+                     : xdp_mode == "generic" ? XdpMode::kGeneric
+                                             : XdpMode::kAuto;
+      if (cfg.addrs.empty() && !cfg.accept_any)
+        throw Error("attach: give --addr ADDR (one or more) or --any");
+      AttachResult r = attach(cfg);
+      std::string addrs = cfg.accept_any ? "any address" : "";
+      for (const auto& a : cfg.addrs) addrs += (addrs.empty() ? "" : ", ") + a;
+      std::printf("dogfish-decap: %s %s on %s, decapsulating for %s\n",
+                  r.replaced ? "replaced," : "attached", r.how.c_str(), cfg.iface.c_str(),
+                  addrs.c_str());
+    } else if (*det) {
+      if (!detach(detach_iface)) {
+        std::fprintf(stderr, "dogfish-decap: nothing to detach: not attached to %s\n",
+                     detach_iface.c_str());
+        return 1;
+      }
+      std::printf("dogfish-decap: detached from %s\n", detach_iface.c_str());
+    } else if (*st) {
+      return print_stats(stats_iface, json);
+    }
+  } catch (const Error& e) {
+    std::fprintf(stderr, "dogfish-decap: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

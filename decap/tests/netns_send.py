@@ -1,0 +1,52 @@
+"""Sends an encapsulated TCP SYN with scapy and waits for the SYN-ACK.
+
+Run inside the sender's network namespace by test_netns.py:
+  netns_send.py IFACE DST_MAC ENCAP OUTER_SRC OUTER_DST CLIENT VIP PORT [TIMEOUT]
+ENCAP is 4in4, 6in6 or 4in6. Prints the SYN-ACK's source address and port on
+success; exits 1 if none came back within TIMEOUT seconds (default 10).
+"""
+import sys
+import time
+
+from scapy.all import IP, IPv6, TCP, AsyncSniffer, Ether, conf, sendp  # noqa: E402
+
+
+def main():
+    iface, dst_mac, encap, outer_src, outer_dst, client, vip, port = sys.argv[1:9]
+    port = int(port)
+    timeout = float(sys.argv[9]) if len(sys.argv) > 9 else 10.0
+    sport = 40000 + (int(time.time() * 1000) % 20000)
+    conf.verb = 0
+    outer = IP(src=outer_src, dst=outer_dst, proto=4) if encap == "4in4" else \
+        IPv6(src=outer_src, dst=outer_dst, nh=41 if encap == "6in6" else 4)
+    inner = IPv6(src=client, dst=vip) if encap == "6in6" else IP(src=client, dst=vip)
+    frame = Ether(dst=dst_mac) / outer / inner / TCP(sport=sport, dport=port, flags="S", seq=1000)
+
+    def is_synack(p):
+        return TCP in p and p[TCP].sport == port and p[TCP].dport == sport and \
+            (p[TCP].flags & 0x12) == 0x12
+
+    sniffer = AsyncSniffer(iface=iface, lfilter=is_synack, count=1, store=True)
+    sniffer.start()
+    deadline = time.monotonic() + timeout
+    try:
+        # Resend until the answer is seen: the sniffer's socket may open after the first send.
+        while time.monotonic() < deadline:
+            sendp(frame, iface=iface)
+            sniffer.join(timeout=0.3)
+            if sniffer.results:
+                break
+    finally:
+        if sniffer.running:
+            sniffer.stop()
+    if not sniffer.results:
+        print(f"no SYN-ACK from {vip}:{port} within {timeout} s", file=sys.stderr)
+        return 1
+    reply = sniffer.results[0]
+    l3 = reply[IPv6] if IPv6 in reply else reply[IP]
+    print(f"{l3.src} {reply[TCP].sport}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
