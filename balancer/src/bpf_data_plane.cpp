@@ -214,6 +214,30 @@ void BpfDataPlane::set_config(const df_config& config) {
   live.gateway_set = config.gateway_set;
 }
 
+std::vector<std::pair<df_vip_key, df_vip_meta>> BpfDataPlane::read_vips() const {
+  std::vector<std::pair<df_vip_key, df_vip_meta>> out;
+  int fd = bpf_map__fd(skel_->maps.vips);
+  df_vip_key key{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    df_vip_meta meta{};
+    if (bpf_map_lookup_elem(fd, &next, &meta) == 0) out.emplace_back(next, meta);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+std::vector<std::pair<uint32_t, df_real>> BpfDataPlane::read_reals() const {
+  std::vector<std::pair<uint32_t, df_real>> out;
+  int fd = bpf_map__fd(skel_->maps.reals);
+  for (uint32_t id = 1; id < options_.limits.max_reals; id++) {
+    df_real real{};
+    if (bpf_map_lookup_elem(fd, &id, &real) == 0 && real.family != 0) out.emplace_back(id, real);
+  }
+  return out;
+}
+
 df_config BpfDataPlane::config() const {
   df_config c;
   std::memcpy(&c, const_cast<const df_config*>(&skel_->bss->df_cfg), sizeof(c));

@@ -1,0 +1,87 @@
+// The control API: one JSON request in, one JSON response out. Runtime changes
+// edit a copy of the in-memory Config and go through the Reconciler, so a
+// request that fails changes nothing.
+//
+// Requests ({"cmd": ...}):
+//   vip_add  {vip: "10.0.0.1:80", proto: "tcp", flags: ["no_conn_table", ...]}
+//   vip_del  {vip, proto}
+//   vip_list {}
+//   real_add {vip, proto, real: "10.1.0.1", weight: 1}   (a real already there is an error)
+//   real_edit{vip, proto, real, weight}                   (reweight; 0 drains)
+//   real_del {vip, proto, real}
+//   real_list{[vip, proto]}
+//   stats    {}
+//   reload   {}                                           (re-read the configuration file)
+// Responses: {"ok": true, ...} or {"error": "one line"}.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "dogfish/config.hpp"
+#include "dogfish/data_plane.hpp"
+#include "dogfish/reconciler.hpp"
+
+namespace dogfish {
+
+// "10.0.0.1:80" or "[fd00::1]:80"; nothing when malformed.
+struct Endpoint {
+  IpAddress address;
+  std::uint16_t port = 0;
+};
+std::optional<Endpoint> parse_endpoint(std::string_view text);
+
+// Flag names as in the configuration file: no_conn_table, src_hash_only.
+std::vector<std::string> flag_names(std::uint32_t flags);
+
+// Every reason a packet leaves the program for, in DF_REASONS order.
+struct ReasonName {
+  df_reason id;
+  const char* name;
+  const char* help;
+};
+std::span<const ReasonName> reason_names();
+
+// The counters by name: per VIP, per real, connection table, every reason (DF_REASONS).
+nlohmann::json stats_json(const DataPlaneStats& stats, const AppliedState& state);
+
+class Controller {
+ public:
+  // The data plane configuration for a Config: gateway resolved (may throw Error).
+  using DfConfigFor = std::function<df_config(const Config&)>;
+  // Reads the configuration file again (throws ConfigError).
+  using Loader = std::function<Config()>;
+
+  Controller(Reconciler& reconciler, DataPlane& data_plane, DfConfigFor df_config_for,
+             Loader loader);
+
+  // Validates and reconciles to `config`; keeps it only when that worked. Throws Error.
+  ReconcileReport apply(const Config& config);
+  // reload: load, check what cannot change live, apply. Throws Error.
+  ReconcileReport reload();
+
+  // Never throws: errors become {"error": ...}.
+  nlohmann::json handle(const nlohmann::json& request);
+  nlohmann::json handle_line(std::string_view line);
+
+  const Config& config() const { return config_; }
+
+ private:
+  nlohmann::json vip_list() const;
+  nlohmann::json real_list(const nlohmann::json& request) const;
+  nlohmann::json change(const nlohmann::json& request, const std::string& cmd);
+
+  Reconciler& reconciler_;
+  DataPlane& dp_;
+  DfConfigFor df_config_for_;
+  Loader loader_;
+  Config config_;
+  bool applied_ = false;
+};
+
+}  // namespace dogfish

@@ -1,0 +1,37 @@
+// The project's logging: one line per event on stderr, "dogfish: LEVEL: text";
+// debug lines only when verbose. libbpf's own log is routed here too.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <string_view>
+
+namespace dogfish {
+
+enum class LogLevel { debug, info, warn, error };
+
+void set_log_verbose(bool verbose);
+bool log_verbose();
+void log_line(LogLevel level, std::string_view text);
+
+// Sends libbpf's messages through log_line (its debug lines only when verbose).
+void route_libbpf_log();
+
+template <typename... A>
+void log_debug(fmt::format_string<A...> f, A&&... a) {
+  if (log_verbose()) log_line(LogLevel::debug, fmt::format(f, std::forward<A>(a)...));
+}
+template <typename... A>
+void log_info(fmt::format_string<A...> f, A&&... a) {
+  log_line(LogLevel::info, fmt::format(f, std::forward<A>(a)...));
+}
+template <typename... A>
+void log_warn(fmt::format_string<A...> f, A&&... a) {
+  log_line(LogLevel::warn, fmt::format(f, std::forward<A>(a)...));
+}
+template <typename... A>
+void log_error(fmt::format_string<A...> f, A&&... a) {
+  log_line(LogLevel::error, fmt::format(f, std::forward<A>(a)...));
+}
+
+}  // namespace dogfish

@@ -1,0 +1,104 @@
+// Applies a Config to a DataPlane as the difference from what was applied
+// before: stable VIP and real ids, a new Maglev ring only for a VIP whose
+// (address, weight) set changed, published by flipping between its two rings.
+//
+// Everything is validated before the data plane is touched: a Config that
+// fails validation throws Error and changes nothing, in the maps or here.
+#pragma once
+
+#include <chrono>
+#include <compare>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dogfish/config.hpp"
+#include "dogfish/data_plane.hpp"
+
+namespace dogfish {
+
+// What identifies a VIP (a service): address, port, protocol.
+struct ServiceKey {
+  IpAddress address;
+  std::uint16_t port = 0;  // host byte order
+  Proto proto = Proto::tcp;
+
+  static ServiceKey of(const VipConfig& vip) { return {vip.address, vip.port, vip.proto}; }
+  auto operator<=>(const ServiceKey&) const = default;
+};
+
+std::string to_string(const ServiceKey& key);
+df_vip_key to_df_key(const ServiceKey& key);
+df_vip_addr_key to_df_addr_key(const IpAddress& address);
+
+// A VIP as it is in the data plane now.
+struct AppliedVip {
+  std::uint32_t vip_id = 0;
+  std::uint32_t flags = 0;
+  std::uint32_t ring = 0;         // the ring packets read: 2 * vip_id or 2 * vip_id + 1
+  std::vector<RealConfig> reals;  // in configuration order
+  bool ring_unknown = false;      // adopted from the maps: rebuild on the next apply
+};
+
+// Everything the reconciler has written, and the id pools.
+struct AppliedState {
+  std::map<ServiceKey, AppliedVip> vips;
+  std::map<IpAddress, std::uint32_t> real_ids;       // every real configured in any VIP
+  std::map<IpAddress, std::uint32_t> vip_addr_refs;  // VIPs per address
+  std::uint32_t next_fresh_real_id = 1;              // never handed out yet
+  std::deque<std::uint32_t> freed_real_ids;          // oldest freed first
+  std::optional<df_config> config;                   // last written
+};
+
+// What one apply() did, for logs and tests.
+struct ReconcileReport {
+  std::size_t vips_added = 0, vips_removed = 0, vips_changed = 0;
+  std::size_t reals_added = 0, reals_removed = 0;
+  std::size_t rings_written = 0;
+};
+
+struct ReconcilerOptions {
+  // How long a ring that stopped being read is left alone before it is rewritten:
+  // packets already in the program may still be reading it.
+  std::chrono::milliseconds ring_grace{5};
+};
+
+class Reconciler {
+ public:
+  explicit Reconciler(DataPlane& data_plane, ReconcilerOptions options = {});
+
+  // Validates `config` against the data plane's limits, then writes what
+  // differs from the applied state. `df` is the data plane configuration with
+  // the gateway MAC already resolved. Throws Error (changing nothing) when
+  // `config` is invalid; OsError from the data plane passes through.
+  ReconcileReport apply(const Config& config, const df_config& df);
+
+  // Takes over what a previous daemon left in (pinned) maps: VIP ids and
+  // active rings, real ids. The next apply() keeps those ids, rebuilds each
+  // VIP's ring into its inactive slot and removes what the config no longer has.
+  void adopt();
+
+  // Throws Error when `config` cannot be applied; touches nothing.
+  void validate(const Config& config) const;
+
+  const AppliedState& state() const { return state_; }
+  std::optional<std::uint32_t> real_id(const IpAddress& address) const;
+
+ private:
+  std::uint32_t allocate_vip_id(const AppliedState& next) const;
+  std::uint32_t allocate_real_id(AppliedState& next) const;
+  void write_ring(std::uint32_t ring, const std::vector<RealConfig>& reals,
+                  const AppliedState& next);
+
+  DataPlane& dp_;
+  ReconcilerOptions options_;
+  AppliedState state_;
+  // When each ring last stopped being read.
+  std::map<std::uint32_t, std::chrono::steady_clock::time_point> retired_;
+};
+
+}  // namespace dogfish

@@ -1,0 +1,289 @@
+#include "dogfish/controller.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "dogfish/errors.hpp"
+
+namespace dogfish {
+namespace {
+
+using nlohmann::json;
+
+struct FlagName {
+  std::uint32_t bit;
+  const char* name;
+};
+constexpr FlagName kFlags[] = {{DF_VIP_NO_CONN_TABLE, "no_conn_table"},
+                               {DF_VIP_SRC_HASH_ONLY, "src_hash_only"}};
+
+constexpr ReasonName kReasons[] = {
+#define DF_REASON_NAME(id, name, help) {DF_##id, name, help},
+    DF_REASONS(DF_REASON_NAME)
+#undef DF_REASON_NAME
+};
+
+std::string field(const json& request, const char* name) {
+  auto it = request.find(name);
+  if (it == request.end() || !it->is_string()) throw Error(fmt::format("missing \"{}\"", name));
+  return it->get<std::string>();
+}
+
+Proto proto_of(const json& request) {
+  std::string p = request.contains("proto") ? field(request, "proto") : "tcp";
+  if (p == "tcp") return Proto::tcp;
+  if (p == "udp") return Proto::udp;
+  throw Error(fmt::format("'{}' is not a protocol (tcp, udp)", p));
+}
+
+ServiceKey vip_key_of(const json& request) {
+  std::string text = field(request, "vip");
+  auto ep = parse_endpoint(text);
+  if (!ep) throw Error(fmt::format("'{}' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)", text));
+  return {ep->address, ep->port, proto_of(request)};
+}
+
+IpAddress real_of(const json& request) {
+  std::string text = field(request, "real");
+  auto a = IpAddress::parse(text);
+  if (!a) throw Error(fmt::format("'{}' is not an IP address", text));
+  return *a;
+}
+
+std::uint32_t weight_of(const json& request) {
+  if (!request.contains("weight")) return 1;
+  const json& w = request["weight"];
+  if (!w.is_number_integer() || w.get<std::int64_t>() < 0 || w.get<std::int64_t>() > 65535)
+    throw Error("weight must be an integer in 0..65535");
+  return w.get<std::uint32_t>();
+}
+
+std::uint32_t flags_of(const json& request) {
+  std::uint32_t flags = 0;
+  if (!request.contains("flags")) return 0;
+  if (!request["flags"].is_array()) throw Error("\"flags\" must be a list");
+  for (const json& f : request["flags"]) {
+    std::string name = f.is_string() ? f.get<std::string>() : f.dump();
+    auto it = std::find_if(std::begin(kFlags), std::end(kFlags),
+                           [&](const FlagName& n) { return name == n.name; });
+    if (it == std::end(kFlags))
+      throw Error(fmt::format("'{}' is not a VIP flag (no_conn_table, src_hash_only)", name));
+    flags |= it->bit;
+  }
+  return flags;
+}
+
+template <typename C>  // Config or const Config
+auto& find_vip(C& config, const ServiceKey& key) {
+  for (auto& v : config.vips)
+    if (ServiceKey::of(v) == key) return v;
+  throw Error(fmt::format("unknown VIP {}", to_string(key)));
+}
+
+json counter_json(const df_counter& c) { return {{"packets", c.packets}, {"bytes", c.bytes}}; }
+
+}  // namespace
+
+std::optional<Endpoint> parse_endpoint(std::string_view text) {
+  std::string_view host, port;
+  if (text.starts_with('[')) {
+    auto close = text.find("]:");
+    if (close == std::string_view::npos) return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  auto address = IpAddress::parse(host);
+  if (!address || (address->is_v6() && !text.starts_with('['))) return std::nullopt;
+  if (address->is_v4() && text.starts_with('[')) return std::nullopt;
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
+      value > 65535)
+    return std::nullopt;
+  return Endpoint{*address, static_cast<std::uint16_t>(value)};
+}
+
+std::span<const ReasonName> reason_names() { return kReasons; }
+
+std::vector<std::string> flag_names(std::uint32_t flags) {
+  std::vector<std::string> names;
+  for (const FlagName& f : kFlags)
+    if (flags & f.bit) names.emplace_back(f.name);
+  return names;
+}
+
+json stats_json(const DataPlaneStats& stats, const AppliedState& state) {
+  json vips = json::array();
+  for (const auto& [key, vip] : state.vips) {
+    df_counter c = vip.vip_id < stats.vips.size() ? stats.vips[vip.vip_id] : df_counter{};
+    json v = counter_json(c);
+    v["vip"] = to_string(key);
+    v["id"] = vip.vip_id;
+    vips.push_back(v);
+  }
+  json reals = json::array();
+  for (const auto& [address, id] : state.real_ids) {
+    df_counter c = id < stats.reals.size() ? stats.reals[id] : df_counter{};
+    json r = counter_json(c);
+    r["real"] = address.to_string();
+    r["id"] = id;
+    reals.push_back(r);
+  }
+  json reasons = json::object();
+  for (const ReasonName& r : kReasons) reasons[r.name] = stats.global.reason[r.id];
+  return {{"vips", vips},
+          {"reals", reals},
+          {"conn_table",
+           {{"hit", stats.global.conn_hit},
+            {"miss", stats.global.conn_miss},
+            {"expired", stats.global.conn_expired},
+            {"hash_decisions", stats.global.hash_decisions}}},
+          {"reasons", reasons}};
+}
+
+Controller::Controller(Reconciler& reconciler, DataPlane& data_plane, DfConfigFor df_config_for,
+                       Loader loader)
+    : reconciler_(reconciler),
+      dp_(data_plane),
+      df_config_for_(std::move(df_config_for)),
+      loader_(std::move(loader)) {}
+
+ReconcileReport Controller::apply(const Config& config) {
+  reconciler_.validate(config);
+  df_config df = df_config_for_(config);
+  ReconcileReport report = reconciler_.apply(config, df);
+  config_ = config;
+  applied_ = true;
+  return report;
+}
+
+ReconcileReport Controller::reload() {
+  Config next = loader_();
+  if (applied_ && next.interface != config_.interface)
+    throw Error(fmt::format("interface changed ({} -> {}): restart the daemon to move it",
+                            config_.interface, next.interface));
+  if (applied_ && (next.conn_table_size != config_.conn_table_size ||
+                   next.max_vips != config_.max_vips || next.max_reals != config_.max_reals))
+    throw Error(
+        "conn_table_size, max_vips and max_reals are fixed at start: restart to change them");
+  return apply(next);
+}
+
+json Controller::vip_list() const {
+  json vips = json::array();
+  for (const VipConfig& v : config_.vips) {
+    const AppliedVip& applied = reconciler_.state().vips.at(ServiceKey::of(v));
+    json reals = json::array();
+    for (const RealConfig& r : v.reals)
+      reals.push_back({{"address", r.address.to_string()},
+                       {"weight", r.weight},
+                       {"id", reconciler_.real_id(r.address).value_or(0)}});
+    vips.push_back({{"vip", vip_name(v)},
+                    {"address", v.address.to_string()},
+                    {"port", v.port},
+                    {"proto", v.proto == Proto::tcp ? "tcp" : "udp"},
+                    {"flags", flag_names(v.flags)},
+                    {"id", applied.vip_id},
+                    {"ring", applied.ring},
+                    {"reals", reals}});
+  }
+  return {{"ok", true}, {"vips", vips}};
+}
+
+json Controller::real_list(const json& request) const {
+  std::optional<ServiceKey> only;
+  if (request.contains("vip")) {
+    only = vip_key_of(request);
+    find_vip(config_, *only);  // unknown VIP is an error
+  }
+  json reals = json::array();
+  for (const VipConfig& v : config_.vips) {
+    if (only && ServiceKey::of(v) != *only) continue;
+    for (const RealConfig& r : v.reals)
+      reals.push_back({{"vip", vip_name(v)},
+                       {"address", r.address.to_string()},
+                       {"weight", r.weight},
+                       {"id", reconciler_.real_id(r.address).value_or(0)}});
+  }
+  return {{"ok", true}, {"reals", reals}};
+}
+
+json Controller::change(const json& request, const std::string& cmd) {
+  Config next = config_;
+  ServiceKey key = vip_key_of(request);
+  if (cmd == "vip_add") {
+    for (const VipConfig& v : next.vips)
+      if (ServiceKey::of(v) == key) throw Error(fmt::format("VIP {} already exists", to_string(key)));
+    next.vips.push_back(
+        {.address = key.address, .port = key.port, .proto = key.proto, .flags = flags_of(request)});
+  } else if (cmd == "vip_del") {
+    find_vip(next, key);
+    std::erase_if(next.vips, [&](const VipConfig& v) { return ServiceKey::of(v) == key; });
+  } else {
+    VipConfig& vip = find_vip(next, key);
+    IpAddress address = real_of(request);
+    auto it = std::find_if(vip.reals.begin(), vip.reals.end(),
+                           [&](const RealConfig& r) { return r.address == address; });
+    if (cmd == "real_add") {
+      if (it != vip.reals.end())
+        throw Error(fmt::format("real {} is already in VIP {} (weight {}; use `real edit`)",
+                                address.to_string(), to_string(key), it->weight));
+      if (key.address.is_v6() && address.is_v4())
+        throw Error(
+            fmt::format("real {} is IPv4, VIP {} is IPv6", address.to_string(), to_string(key)));
+      vip.reals.push_back({.address = address, .weight = weight_of(request)});
+    } else {
+      if (it == vip.reals.end())
+        throw Error(fmt::format("real {} is not in VIP {}", address.to_string(), to_string(key)));
+      if (cmd == "real_edit")
+        it->weight = weight_of(request);
+      else
+        vip.reals.erase(it);
+    }
+  }
+  ReconcileReport r = apply(next);
+  return {{"ok", true}, {"rings_written", r.rings_written}};
+}
+
+json Controller::handle(const json& request) {
+  try {
+    if (!request.is_object()) throw Error("a request is a JSON object");
+    std::string cmd = field(request, "cmd");
+    if (cmd == "vip_list") return vip_list();
+    if (cmd == "real_list") return real_list(request);
+    if (cmd == "stats") {
+      json s = stats_json(dp_.stats(), reconciler_.state());
+      s["ok"] = true;
+      return s;
+    }
+    if (cmd == "reload") {
+      ReconcileReport r = reload();
+      return {{"ok", true},
+              {"vips_added", r.vips_added},
+              {"vips_removed", r.vips_removed},
+              {"vips_changed", r.vips_changed},
+              {"rings_written", r.rings_written}};
+    }
+    if (cmd == "vip_add" || cmd == "vip_del" || cmd == "real_add" || cmd == "real_edit" ||
+        cmd == "real_del")
+      return change(request, cmd);
+    throw Error(fmt::format("unknown command '{}'", cmd));
+  } catch (const std::exception& e) {
+    return {{"error", e.what()}};
+  }
+}
+
+json Controller::handle_line(std::string_view line) {
+  json request = json::parse(line, nullptr, false);
+  if (request.is_discarded()) return {{"error", "the request is not JSON"}};
+  return handle(request);
+}
+
+}  // namespace dogfish

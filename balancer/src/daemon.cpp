@@ -1,0 +1,160 @@
+#include "dogfish/daemon.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string_view>
+
+#include "dogfish/bpf_data_plane.hpp"
+#include "dogfish/control_socket.hpp"
+#include "dogfish/controller.hpp"
+#include "dogfish/errors.hpp"
+#include "dogfish/log.hpp"
+#include "dogfish/neighbors.hpp"
+#include "dogfish/reconciler.hpp"
+
+namespace dogfish {
+namespace {
+
+// The data plane configuration with the gateway's MAC, resolved when an address was given.
+df_config df_config_for(const Config& config) {
+  df_config df = make_df_config(config);
+  if (const auto* ip = std::get_if<IpAddress>(&config.gateway)) {
+    MacAddress mac = resolve_neighbor(ip->to_string(), config.interface);
+    std::memcpy(df.gateway_mac, mac.bytes.data(), sizeof(df.gateway_mac));
+    df.gateway_set = 1;
+    log_debug("gateway {} is {}", ip->to_string(), mac.to_string());
+  }
+  return df;
+}
+
+// SIGHUP, SIGTERM and SIGINT, blocked and read from a signalfd by the main loop.
+class SignalFd {
+ public:
+  SignalFd() {
+    sigemptyset(&mask_);
+    for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&mask_, s);
+    if (sigprocmask(SIG_BLOCK, &mask_, &old_) != 0) throw OsError(errno, "blocking signals");
+    fd_ = signalfd(-1, &mask_, SFD_CLOEXEC);
+    if (fd_ < 0) throw OsError(errno, "signalfd");
+  }
+  ~SignalFd() {
+    close(fd_);
+    sigprocmask(SIG_SETMASK, &old_, nullptr);
+  }
+  int fd() const { return fd_; }
+  int read_signal() const {
+    signalfd_siginfo info{};
+    if (read(fd_, &info, sizeof(info)) != sizeof(info)) return 0;
+    return int(info.ssi_signo);
+  }
+
+ private:
+  sigset_t mask_, old_;
+  int fd_ = -1;
+};
+
+void log_report(std::string_view what, const ReconcileReport& r) {
+  log_info(
+      "{}: {} VIPs added, {} removed, {} changed; {} reals added, {} removed; {} rings written",
+      what, r.vips_added, r.vips_removed, r.vips_changed, r.reals_added, r.reals_removed,
+      r.rings_written);
+}
+
+// Reconciles, attaches, serves until SIGTERM/SIGINT; then detaches and unpins.
+void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
+           const SignalFd& signals, ControlServer& server) {
+  Reconciler reconciler(dp);
+  if (dp.adopted()) {
+    reconciler.adopt();
+    log_info("adopted {} VIPs and {} reals from the pinned maps", reconciler.state().vips.size(),
+             reconciler.state().real_ids.size());
+  }
+  Controller controller(reconciler, dp, df_config_for,
+                        [&] { return load_config(options.config_path); });
+  log_report("configured", controller.apply(config));
+
+  XdpMode used = dp.attach(config.interface, config.xdp_mode);
+  if (used == XdpMode::generic && config.xdp_mode == XdpMode::automatic)
+    log_warn("native XDP refused on {}: attached in generic mode (slower)", config.interface);
+  log_info("attached to {} ({} mode)", config.interface,
+           used == XdpMode::native ? "native" : "generic");
+
+  log_info("serving {}", server.path());
+  for (;;) {
+    pollfd fds[] = {{.fd = signals.fd(), .events = POLLIN}, {.fd = server.fd(), .events = POLLIN}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      throw OsError(errno, "poll");
+    }
+    if (fds[0].revents & POLLIN) {
+      int sig = signals.read_signal();
+      if (sig == SIGHUP) {
+        try {
+          log_report("reloaded " + options.config_path, controller.reload());
+        } catch (const std::exception& e) {
+          log_error("reload failed, keeping the running state: {}", e.what());
+        }
+      } else if (sig == SIGTERM || sig == SIGINT) {
+        log_info("stopping on {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+      }
+    }
+    if (fds[1].revents & POLLIN) {
+      server.serve_one([&](std::string_view line) {
+        nlohmann::json answer = controller.handle_line(line);
+        if (answer.contains("error"))
+          log_info("request {} refused: {}", line, answer["error"].get<std::string>());
+        else
+          log_debug("request {}", line);
+        return answer.dump();
+      });
+    }
+  }
+  dp.detach();
+  dp.unpin();
+}
+
+}  // namespace
+
+int run_daemon(const DaemonOptions& options) {
+  SignalFd signals;  // first: a signal during start-up waits for the loop
+  Config config;
+  try {
+    config = load_config(options.config_path);
+  } catch (const ConfigError& e) {
+    log_error("{}", e.what());
+    return 2;
+  }
+  route_libbpf_log();
+  try {
+    // Before anything is loaded: a second daemon on the same socket stops here,
+    // before it could replace (and on its way out detach) the first one's program.
+    ControlServer server(options.socket_path);
+    std::string pin_dir =
+        options.pin_dir.empty() ? "/sys/fs/bpf/dogfish/" + config.interface : options.pin_dir;
+    BpfDataPlane dp({.limits = {.ring_size = config.ring_size,
+                                .max_vips = config.max_vips,
+                                .max_reals = config.max_reals,
+                                .conn_entries = config.conn_table_size},
+                     .pin_dir = pin_dir});
+    if (dp.adopted()) log_info("adopted the maps pinned in {}", pin_dir);
+    try {
+      serve(dp, config, options, signals, server);
+    } catch (...) {
+      if (!dp.adopted()) dp.unpin();  // only pins this start made
+      throw;
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    log_error("{}", e.what());
+    return 1;
+  }
+}
+
+}  // namespace dogfish

@@ -1,0 +1,182 @@
+#include "dogfish/controller.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "dogfish/control_socket.hpp"
+#include "dogfish/errors.hpp"
+#include "fake_data_plane.hpp"
+
+namespace dogfish {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kConfig = R"(
+interface: eth0
+gateway: 02:00:00:00:00:01
+ring_size: 13
+max_vips: 4
+max_reals: 8
+vips:
+  - address: 10.0.0.1
+    port: 80
+    proto: tcp
+    reals:
+      - { address: 10.1.0.1 }
+      - { address: 10.1.0.2, weight: 2 }
+)";
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  FakeDataPlane dp;
+  Reconciler rec{dp, {.ring_grace = std::chrono::milliseconds(0)}};
+  std::string file_text = kConfig;
+  Controller ctl{rec, dp, [](const Config& c) { return make_df_config(c); },
+                 [this] { return parse_config(file_text, "test.yaml"); }};
+
+  void SetUp() override { ctl.apply(parse_config(kConfig, "test.yaml")); }
+
+  json ok(const json& request) {
+    json r = ctl.handle(request);
+    EXPECT_FALSE(r.contains("error")) << r.dump();
+    return r;
+  }
+  std::string error(const json& request) {
+    int writes = dp.writes;
+    Config before = ctl.config();
+    json r = ctl.handle(request);
+    EXPECT_EQ(dp.writes, writes) << "a failed request wrote to the data plane";
+    EXPECT_EQ(ctl.config(), before) << "a failed request changed the config";
+    return r.value("error", "");
+  }
+};
+
+TEST(ParseEndpoint, Forms) {
+  auto v4 = parse_endpoint("10.0.0.1:80");
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(v4->address.to_string(), "10.0.0.1");
+  EXPECT_EQ(v4->port, 80);
+  auto v6 = parse_endpoint("[fd00::1]:443");
+  ASSERT_TRUE(v6);
+  EXPECT_TRUE(v6->address.is_v6());
+  EXPECT_EQ(v6->port, 443);
+  for (const char* bad : {"10.0.0.1", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "fd00::1:80",
+                          "[10.0.0.1]:80", "[fd00::1]80", "10.0.0.300:80", "10.0.0.1:8x", ""})
+    EXPECT_FALSE(parse_endpoint(bad)) << bad;
+}
+
+TEST_F(ControllerTest, VipAddListDel) {
+  ok({{"cmd", "vip_add"}, {"vip", "[fd00::1]:53"}, {"proto", "udp"}, {"flags", {"no_conn_table"}}});
+  json list = ok({{"cmd", "vip_list"}});
+  ASSERT_EQ(list["vips"].size(), 2u);
+  EXPECT_EQ(list["vips"][1]["vip"], "[fd00::1]:53/udp");
+  EXPECT_EQ(list["vips"][1]["flags"], json({"no_conn_table"}));
+  EXPECT_EQ(dp.vips.size(), 2u);
+  ok({{"cmd", "vip_del"}, {"vip", "[fd00::1]:53"}, {"proto", "udp"}});
+  EXPECT_EQ(dp.vips.size(), 1u);
+}
+
+TEST_F(ControllerTest, BadRequestsChangeNothing) {
+  EXPECT_EQ(error({{"cmd", "vip_del"}, {"vip", "10.0.0.9:80"}}), "unknown VIP 10.0.0.9:80/tcp");
+  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:80"}}),
+            "VIP 10.0.0.1:80/tcp already exists");
+  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1"}}),
+            "'10.0.0.1' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)");
+  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.2:80"}, {"proto", "sctp"}}),
+            "'sctp' is not a protocol (tcp, udp)");
+  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.2:80"}, {"flags", {"fast"}}}),
+            "'fast' is not a VIP flag (no_conn_table, src_hash_only)");
+  EXPECT_EQ(error({{"cmd", "real_add"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.1"}}),
+            "real 10.1.0.1 is already in VIP 10.0.0.1:80/tcp (weight 1; use `real edit`)");
+  EXPECT_EQ(error({{"cmd", "real_add"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0"}}),
+            "'10.1.0' is not an IP address");
+  EXPECT_EQ(error({{"cmd", "real_del"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.9"}}),
+            "real 10.1.0.9 is not in VIP 10.0.0.1:80/tcp");
+  EXPECT_EQ(
+      error({{"cmd", "real_add"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.3"}, {"weight", -1}}),
+      "weight must be an integer in 0..65535");
+  EXPECT_EQ(error({{"cmd", "frobnicate"}}), "unknown command 'frobnicate'");
+  EXPECT_EQ(ctl.handle_line("{nope")["error"], "the request is not JSON");
+  // Over the limit: five VIPs with max_vips 4.
+  for (int i = 2; i <= 4; i++) ok({{"cmd", "vip_add"}, {"vip", fmt::format("10.0.0.{}:80", i)}});
+  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.5:80"}}), "5 VIPs, more than max_vips (4)");
+}
+
+TEST_F(ControllerTest, RealAddEditDelGoThroughReconciler) {
+  dp.ring_writes.clear();
+  ok({{"cmd", "real_add"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.3"}, {"weight", 3}});
+  EXPECT_EQ(dp.ring_writes.size(), 1u);
+  json reals = ok({{"cmd", "real_list"}, {"vip", "10.0.0.1:80"}})["reals"];
+  ASSERT_EQ(reals.size(), 3u);
+  EXPECT_EQ(reals[2]["address"], "10.1.0.3");
+  EXPECT_EQ(reals[2]["weight"], 3);
+  uint32_t id = reals[2]["id"];
+  ok({{"cmd", "real_edit"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.3"}, {"weight", 0}});
+  EXPECT_EQ(dp.reals[id].family, DF_FAMILY_V4);  // drained, not gone
+  ok({{"cmd", "real_del"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.3"}});
+  EXPECT_EQ(dp.reals[id].family, 0);
+  EXPECT_EQ(error({{"cmd", "real_list"}, {"vip", "10.0.0.2:80"}}), "unknown VIP 10.0.0.2:80/tcp");
+}
+
+TEST_F(ControllerTest, ReloadFromFileAndBadReloadKeepsState) {
+  ok({{"cmd", "vip_add"}, {"vip", "10.0.0.7:80"}});
+  file_text = std::string(kConfig) + "  - { address: 10.0.0.8, port: 443, proto: tcp }\n";
+  json r = ok({{"cmd", "reload"}});
+  EXPECT_EQ(r["vips_added"], 1);
+  EXPECT_EQ(r["vips_removed"], 1);  // the file is the truth: runtime additions go
+  file_text = "interface: eth0\ngateway: 10.0.0.1\nvips: [ {address: nope} ]\n";
+  int writes = dp.writes;
+  std::string e = ctl.handle({{"cmd", "reload"}})["error"];
+  EXPECT_EQ(e.rfind("test.yaml:3:", 0), 0u) << e;
+  EXPECT_EQ(dp.writes, writes);
+  EXPECT_EQ(ok({{"cmd", "vip_list"}})["vips"].size(), 2u);
+  file_text = std::string(kConfig);
+  file_text.replace(file_text.find("eth0"), 4, "eth1");
+  EXPECT_EQ(error({{"cmd", "reload"}}),
+            "interface changed (eth0 -> eth1): restart the daemon to move it");
+}
+
+TEST_F(ControllerTest, StatsNamesEveryReason) {
+  json s = ok({{"cmd", "stats"}});
+  EXPECT_EQ(s["reasons"].size(), size_t(DF_REASON_MAX));
+  EXPECT_EQ(s["reasons"]["tx"], 7);
+  EXPECT_TRUE(s["reasons"].contains("drop_no_gateway"));
+  EXPECT_EQ(s["vips"].size(), 1u);
+  EXPECT_EQ(s["reals"].size(), 2u);
+  EXPECT_TRUE(s["conn_table"].contains("hit"));
+}
+
+TEST(ControlSocket, RoundTripAndNoDaemon) {
+  std::string dir = fmt::format("/tmp/dogfish-sock-test-{}", getpid());
+  std::string path = dir + "/ctl.sock";
+  EXPECT_THROW(
+      {
+        try {
+          control_request(path, "{}");
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("is `dogfish run` running?"), std::string::npos);
+          throw;
+        }
+      },
+      Error);
+  {
+    ControlServer server(path);
+    std::thread t(
+        [&] { server.serve_one([](std::string_view l) { return "echo " + std::string(l); }); });
+    std::string answer;
+    EXPECT_NO_THROW(answer = control_request(path, "{\"cmd\":\"x\"}"));
+    t.join();
+    EXPECT_EQ(answer, "echo {\"cmd\":\"x\"}");
+    EXPECT_THROW(ControlServer again(path), Error);  // a live one answers
+  }
+  EXPECT_FALSE(std::filesystem::exists(path));  // removed with the server
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace dogfish

@@ -1,0 +1,298 @@
+"""`dogfish run` in a private network namespace, on a veth pair.
+
+Each test gets its own namespace, pin directory and socket, and tears them down
+even when it fails. Needs root, bpffs and veth; skips with a reason otherwise.
+Run by CTest (label netns) with DOGFISH set to the binary:
+    DOGFISH=build/balancer/dogfish /usr/bin/python3 -m pytest balancer/tests/daemon_netns_test.py
+"""
+
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+DOGFISH = os.environ.get("DOGFISH", "dogfish")
+IFACE = "dfbal"
+PEER = "dfgw"
+_counter = itertools.count()
+
+CONFIG = """\
+interface: {iface}
+xdp_mode: auto
+gateway: 02:00:00:00:00:01
+conn_table_size: 4096
+max_vips: 8
+max_reals: 64
+vips:
+  - address: 10.100.0.1
+    port: 80
+    proto: tcp
+    reals:
+      - {{ address: 10.0.1.1 }}
+      - {{ address: 10.0.1.2, weight: 2 }}
+"""
+
+
+def run(*cmd, check=True, **kw):
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=30, **kw)
+
+
+def wait_for(predicate, what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def netns():
+    if os.geteuid() != 0:
+        pytest.skip("needs root (namespaces, BPF)")
+    if not os.path.ismount("/sys/fs/bpf"):
+        pytest.skip("bpffs is not mounted at /sys/fs/bpf")
+    name = f"df-daemon-{os.getpid()}-{next(_counter)}"
+    if run("ip", "netns", "add", name, check=False).returncode != 0:
+        pytest.skip("cannot make a network namespace")
+    try:
+        run("ip", "-n", name, "link", "add", IFACE, "type", "veth", "peer", "name", PEER)
+        run("ip", "-n", name, "link", "set", IFACE, "up")
+        run("ip", "-n", name, "link", "set", PEER, "up")
+        yield name
+    finally:
+        run("ip", "netns", "del", name, check=False)
+
+
+class Daemon:
+    """One `dogfish run` in the namespace; stopped and cleaned up by the fixture."""
+
+    def __init__(self, ns, tmp_path, config=CONFIG):
+        self.ns = ns
+        self.config = tmp_path / "dogfish.yaml"
+        self.config.write_text(config.format(iface=IFACE))
+        self.socket = str(tmp_path / "dogfish.sock")
+        self.pin_dir = f"/sys/fs/bpf/dogfish-test-{ns}"
+        self.log = tmp_path / "dogfish.log"
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["nsenter", f"--net=/run/netns/{self.ns}", DOGFISH, "run", "--config",
+             str(self.config), "--socket", self.socket, "--pin-dir", self.pin_dir],
+            stdout=self.log.open("a"), stderr=subprocess.STDOUT)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"dogfish run exited {self.proc.returncode}:\n"
+                                     + self.log.read_text())
+            return os.path.exists(self.socket) and self.cli_ok("vip", "list")
+        wait_for(ready, "the control socket")
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=10)
+
+    def cli(self, *args, check=True):
+        return run(DOGFISH, *args, "--socket", self.socket, check=check)
+
+    def cli_ok(self, *args):
+        return self.cli(*args, check=False).returncode == 0
+
+    def vips(self):
+        return json.loads(self.cli("vip", "list", "--json").stdout)
+
+    def xdp_prog(self):
+        link = json.loads(run("ip", "-n", self.ns, "-j", "-d", "link", "show", IFACE).stdout)[0]
+        return link.get("xdp", {}).get("prog", {}).get("id")
+
+    def dump(self, map_name):
+        out = run("bpftool", "-j", "map", "dump", "pinned", f"{self.pin_dir}/{map_name}").stdout
+        return json.loads(out)
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        for mode in ("xdp", "xdpgeneric"):
+            run("ip", "-n", self.ns, "link", "set", IFACE, mode, "off", check=False)
+        shutil.rmtree(self.pin_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def daemon(netns, tmp_path):
+    d = Daemon(netns, tmp_path)
+    try:
+        d.start()
+        yield d
+    finally:
+        d.cleanup()
+
+
+def formatted(entries):
+    return [e.get("formatted", e) for e in entries]
+
+
+def real_addresses(d):
+    """Configured entries of the reals array: {id: "a.b.c.d"} for IPv4 ones."""
+    out = {}
+    for e in formatted(d.dump("reals")):
+        v = e["value"]
+        if v["family"] == 4:
+            out[e["key"]] = ".".join(str(b) for b in v["addr"][:4])
+    return out
+
+
+def test_attaches_and_serves_the_configured_vip(daemon):
+    assert daemon.xdp_prog() is not None
+    vips = daemon.vips()
+    assert [v["vip"] for v in vips] == ["10.100.0.1:80/tcp"]
+    assert [(r["address"], r["weight"]) for r in vips[0]["reals"]] == [("10.0.1.1", 1),
+                                                                       ("10.0.1.2", 2)]
+    assert len(daemon.dump("vips")) == 1
+    assert sorted(real_addresses(daemon).values()) == ["10.0.1.1", "10.0.1.2"]
+
+
+def test_gateway_address_resolved_through_the_neighbour_table(netns, tmp_path):
+    run("ip", "-n", netns, "addr", "add", "192.0.2.1/24", "dev", IFACE)
+    run("ip", "-n", netns, "neigh", "add", "192.0.2.2", "lladdr", "02:00:00:00:00:aa", "dev", IFACE,
+        "nud", "permanent")
+    d = Daemon(netns, tmp_path, CONFIG.replace("gateway: 02:00:00:00:00:01", "gateway: 192.0.2.2"))
+    try:
+        d.start()
+        cfg = d.dump("config")[0]["formatted"]["value"][".bss"][0]["df_cfg"]
+        assert cfg["gateway_mac"] == [2, 0, 0, 0, 0, 0xaa]
+        assert cfg["gateway_set"] == 1
+    finally:
+        d.cleanup()
+
+
+def test_cli_changes_show_in_the_maps(daemon):
+    daemon.cli("vip", "add", "10.100.0.2:53", "--proto", "udp")
+    daemon.cli("real", "add", "10.100.0.2:53", "10.0.1.3", "--proto", "udp", "--weight", "3")
+    daemon.cli("vip", "add", "[fd00::1]:80", "--flags", "no_conn_table")
+    vips = {v["vip"]: v for v in daemon.vips()}
+    assert set(vips) == {"10.100.0.1:80/tcp", "10.100.0.2:53/udp", "[fd00::1]:80/tcp"}
+    assert vips["[fd00::1]:80/tcp"]["flags"] == ["no_conn_table"]
+    assert len(daemon.dump("vips")) == 3
+    reals = real_addresses(daemon)
+    assert "10.0.1.3" in reals.values()
+    new_id = vips["10.100.0.2:53/udp"]["reals"][0]["id"]
+    assert reals[new_id] == "10.0.1.3"
+
+    # Delete: the real's entry is cleared, the VIP's gone from the map.
+    daemon.cli("real", "del", "10.100.0.2:53", "10.0.1.3", "--proto", "udp")
+    assert "10.0.1.3" not in real_addresses(daemon).values()
+    daemon.cli("vip", "del", "10.100.0.2:53", "--proto", "udp")
+    assert len(daemon.dump("vips")) == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (("vip", "del", "10.9.9.9:80"), "dogfish: unknown VIP 10.9.9.9:80/tcp"),
+    (("vip", "add", "10.100.0.1:80"), "dogfish: VIP 10.100.0.1:80/tcp already exists"),
+    (("vip", "add", "10.100.0.1"),
+     "dogfish: '10.100.0.1' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)"),
+    (("real", "add", "10.100.0.1:80", "10.0.1.999"), "dogfish: '10.0.1.999' is not an IP address"),
+    (("real", "add", "10.100.0.1:80", "10.0.1.1"),
+     "dogfish: real 10.0.1.1 is already in VIP 10.100.0.1:80/tcp (weight 1; use `real edit`)"),
+])
+def test_bad_requests_get_one_line_and_change_nothing(daemon, args, message):
+    before = daemon.vips()
+    r = daemon.cli(*args, check=False)
+    assert r.returncode != 0
+    assert r.stderr.splitlines() == [message]
+    assert daemon.vips() == before
+
+
+def test_no_daemon_is_one_line(tmp_path):
+    r = run(DOGFISH, "vip", "list", "--socket", str(tmp_path / "none.sock"), check=False)
+    assert r.returncode != 0
+    assert len(r.stderr.splitlines()) == 1
+    assert "is `dogfish run` running?" in r.stderr
+
+
+def test_bad_reload_keeps_the_old_state(daemon):
+    before = daemon.vips()
+    good = daemon.config.read_text()
+    daemon.config.write_text(good + "  - { address: nope, port: 1, proto: tcp }\n")
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reload failed" in daemon.log.read_text(), "the reload error in the log")
+    assert "dogfish.yaml:14:" in daemon.log.read_text()
+    assert daemon.vips() == before
+    assert daemon.xdp_prog() is not None
+    r = daemon.cli("reload", check=False)
+    assert r.returncode != 0 and "dogfish.yaml:14:" in r.stderr
+
+    daemon.config.write_text(good.replace("weight: 2", "weight: 0"))
+    daemon.cli("reload")
+    reals = {r["address"]: r["weight"] for r in daemon.vips()[0]["reals"]}
+    assert reals == {"10.0.1.1": 1, "10.0.1.2": 0}
+    assert "10.0.1.2" in real_addresses(daemon).values()  # drained, not deleted
+
+
+def test_second_daemon_on_the_socket_touches_nothing(daemon):
+    prog = daemon.xdp_prog()
+    r = run("nsenter", f"--net=/run/netns/{daemon.ns}", DOGFISH, "run", "--config",
+            str(daemon.config), "--socket", daemon.socket, "--pin-dir", daemon.pin_dir,
+            check=False)
+    assert r.returncode == 1
+    assert f"a daemon already answers on {daemon.socket}" in r.stderr
+    assert daemon.xdp_prog() == prog
+    assert daemon.cli_ok("vip", "list")
+
+
+def test_sigterm_leaves_nothing_behind(daemon):
+    assert daemon.stop() == 0
+    assert not os.path.exists(daemon.socket)
+    assert not os.path.exists(daemon.pin_dir)
+    assert daemon.xdp_prog() is None
+
+
+def test_pinned_restart_keeps_program_and_connections(daemon):
+    # Give 10.0.1.1 an id a fresh start would not (3, not 1): the restart must keep it.
+    daemon.cli("real", "del", "10.100.0.1:80", "10.0.1.1")
+    daemon.cli("real", "add", "10.100.0.1:80", "10.0.1.1")
+    assert {r["address"]: r["id"] for r in daemon.vips()[0]["reals"]}["10.0.1.1"] == 3
+    # A connection-table entry as the program would write it: flow -> real id 2.
+    key = ([10, 100, 0, 1] + [0] * 12 + [0, 80, 6, 4]  # VIP 10.100.0.1:80/tcp
+           + [192, 0, 2, 7] + [0] * 12 + [0x9c, 0x40, 0, 0])  # client 192.0.2.7:40000
+    value = [2, 0, 0, 0, 0, 0, 0, 0]
+    run("bpftool", "map", "update", "pinned", f"{daemon.pin_dir}/conn_table",
+        "key", *map(str, key), "value", *map(str, value))
+    vips_before = daemon.vips()
+
+    seen_detached = []
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            if daemon.xdp_prog() is None:
+                seen_detached.append(time.monotonic())
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        daemon.stop(signal.SIGKILL)
+        assert daemon.xdp_prog() is not None  # still attached with nobody running
+        assert os.path.exists(daemon.socket)  # left by the killed one: the next removes it
+        daemon.start()
+    finally:
+        done.set()
+        watcher.join()
+    assert not seen_detached, "the program was detached during the restart"
+    assert "adopted the maps" in daemon.log.read_text()
+    conns = formatted(daemon.dump("conn_table"))
+    assert any(c["value"]["real_id"] == 2 for c in conns), conns
+    # Same ids; the ring was rebuilt into the VIP's other slot and published.
+    after = daemon.vips()
+    assert [v["ring"] for v in after] == [v["ring"] ^ 1 for v in vips_before]
+    def strip(vips):  # the ring slot aside, and reals in address order (the file's order)
+        return [{k: (sorted(x, key=lambda r: r["address"]) if k == "reals" else x)
+                 for k, x in v.items() if k != "ring"} for v in vips]
+    assert strip(after) == strip(vips_before)
+    assert "adopted 1 VIPs and 2 reals" in daemon.log.read_text()

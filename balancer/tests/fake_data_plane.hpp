@@ -1,0 +1,86 @@
+// A DataPlane in memory, counting what was written: for unit tests of the
+// control logic, no root needed.
+#pragma once
+
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <vector>
+
+#include "dogfish/data_plane.hpp"
+
+namespace dogfish {
+
+// Orders ABI keys by their bytes (they have no padding left uninitialised here).
+struct BytesLess {
+  template <typename T>
+  bool operator()(const T& a, const T& b) const {
+    return std::memcmp(&a, &b, sizeof(T)) < 0;
+  }
+};
+
+class FakeDataPlane : public DataPlane {
+ public:
+  explicit FakeDataPlane(DataPlaneLimits limits = {.ring_size = 13, .max_vips = 4, .max_reals = 8})
+      : limits_(limits), reals(limits.max_reals) {}
+
+  const DataPlaneLimits& limits() const override { return limits_; }
+  void put_vip(const df_vip_key& key, const df_vip_meta& meta) override {
+    writes++;
+    vips[key] = meta;
+  }
+  void delete_vip(const df_vip_key& key) override {
+    writes++;
+    vips.erase(key);
+  }
+  void put_vip_addr(const df_vip_addr_key& key) override {
+    writes++;
+    vip_addrs[key] = 1;
+  }
+  void delete_vip_addr(const df_vip_addr_key& key) override {
+    writes++;
+    vip_addrs.erase(key);
+  }
+  void put_real(uint32_t id, const df_real& real) override {
+    writes++;
+    reals.at(id) = real;
+  }
+  void write_ring(uint32_t ring, std::span<const uint32_t> ids) override {
+    if (ids.size() != limits_.ring_size) throw std::logic_error("ring size");
+    writes++;
+    ring_writes.push_back(ring);
+    rings[ring].assign(ids.begin(), ids.end());
+  }
+  void set_config(const df_config& c) override {
+    writes++;
+    config_ = c;
+  }
+  df_config config() const override { return config_; }
+  std::vector<std::pair<df_vip_key, df_vip_meta>> read_vips() const override {
+    return {vips.begin(), vips.end()};
+  }
+  std::vector<std::pair<uint32_t, df_real>> read_reals() const override {
+    std::vector<std::pair<uint32_t, df_real>> out;
+    for (uint32_t id = 1; id < reals.size(); id++)
+      if (reals[id].family != 0) out.emplace_back(id, reals[id]);
+    return out;
+  }
+  DataPlaneStats stats() const override {
+    DataPlaneStats s;
+    s.global.reason[DF_TX] = 7;
+    s.vips.resize(limits_.max_vips);
+    s.reals.resize(limits_.max_reals);
+    return s;
+  }
+
+  DataPlaneLimits limits_;
+  std::map<df_vip_key, df_vip_meta, BytesLess> vips;
+  std::map<df_vip_addr_key, uint32_t, BytesLess> vip_addrs;
+  std::vector<df_real> reals;
+  std::map<uint32_t, std::vector<uint32_t>> rings;
+  std::vector<uint32_t> ring_writes;
+  df_config config_{};
+  int writes = 0;
+};
+
+}  // namespace dogfish

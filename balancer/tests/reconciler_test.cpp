@@ -1,0 +1,287 @@
+#include "dogfish/reconciler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "dogfish/errors.hpp"
+#include "fake_data_plane.hpp"
+
+namespace dogfish {
+namespace {
+
+IpAddress ip(const char* text) { return *IpAddress::parse(text); }
+
+VipConfig vip(const char* address, uint16_t port, std::vector<RealConfig> reals,
+              Proto proto = Proto::tcp) {
+  return {.address = ip(address), .port = port, .proto = proto, .reals = std::move(reals)};
+}
+
+RealConfig real(const char* address, uint32_t weight = 1) {
+  return {.address = ip(address), .weight = weight};
+}
+
+Config config(std::vector<VipConfig> vips) {
+  return {
+      .interface = "eth0", .ring_size = 13, .max_vips = 4, .max_reals = 8, .vips = std::move(vips)};
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  FakeDataPlane dp;
+  Reconciler rec{dp, {.ring_grace = std::chrono::milliseconds(0)}};
+  df_config df{};
+
+  const df_vip_meta& meta(const char* address, uint16_t port, Proto proto = Proto::tcp) {
+    return dp.vips.at(to_df_key({ip(address), port, proto}));
+  }
+  std::set<uint32_t> ring_ids(uint32_t ring) {
+    const auto& r = dp.rings.at(ring);
+    return {r.begin(), r.end()};
+  }
+};
+
+TEST_F(ReconcilerTest, FirstApplyWritesEverything) {
+  auto r = rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2")}),
+                             vip("10.0.0.1", 53, {real("10.1.0.2")}, Proto::udp)}),
+                     df);
+  EXPECT_EQ(r.vips_added, 2u);
+  EXPECT_EQ(r.reals_added, 2u);
+  EXPECT_EQ(dp.ring_writes.size(), 2u);
+  EXPECT_EQ(dp.vips.size(), 2u);
+  EXPECT_EQ(dp.vip_addrs.size(), 1u);  // one address, two VIPs
+  uint32_t a = *rec.real_id(ip("10.1.0.1")), b = *rec.real_id(ip("10.1.0.2"));
+  EXPECT_NE(a, b);
+  EXPECT_EQ(dp.reals[a].family, DF_FAMILY_V4);
+  const auto& m = meta("10.0.0.1", 80);
+  EXPECT_EQ(m.ring_slot, m.vip_id * 2);
+  EXPECT_EQ(ring_ids(m.ring_slot), (std::set<uint32_t>{a, b}));
+}
+
+TEST_F(ReconcilerTest, SameConfigWritesNothing) {
+  Config c = config({vip("10.0.0.1", 80, {real("10.1.0.1")})});
+  rec.apply(c, df);
+  int writes = dp.writes;
+  auto r = rec.apply(c, df);
+  EXPECT_EQ(dp.writes, writes);
+  EXPECT_EQ(r.rings_written, 0u);
+}
+
+TEST_F(ReconcilerTest, OnlyTheChangedVipGetsANewRingByFlip) {
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1")}),
+                    vip("10.0.0.2", 80, {real("10.1.0.1"), real("10.1.0.2")})}),
+            df);
+  uint32_t before1 = meta("10.0.0.1", 80).ring_slot, before2 = meta("10.0.0.2", 80).ring_slot;
+  dp.ring_writes.clear();
+  auto r = rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1")}),
+                             vip("10.0.0.2", 80, {real("10.1.0.1"), real("10.1.0.2", 3)})}),
+                     df);
+  EXPECT_EQ(r.rings_written, 1u);
+  EXPECT_EQ(meta("10.0.0.1", 80).ring_slot, before1);
+  uint32_t after2 = meta("10.0.0.2", 80).ring_slot;
+  EXPECT_EQ(dp.ring_writes, std::vector<uint32_t>{after2});
+  EXPECT_EQ(after2 / 2, before2 / 2);  // the same VIP's other ring
+  EXPECT_NE(after2, before2);
+  // And back again: flips to the first ring.
+  rec.apply(
+      config({vip("10.0.0.1", 80, {real("10.1.0.1")}), vip("10.0.0.2", 80, {real("10.1.0.1")})}),
+      df);
+  EXPECT_EQ(meta("10.0.0.2", 80).ring_slot, before2);
+}
+
+TEST_F(ReconcilerTest, ReorderingRealsWritesNothing) {
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2")})}), df);
+  int writes = dp.writes;
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.2"), real("10.1.0.1")})}), df);
+  EXPECT_EQ(dp.writes, writes);
+}
+
+TEST_F(ReconcilerTest, FlagsChangeRepublishesWithoutRing) {
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1")})}), df);
+  dp.ring_writes.clear();
+  Config c = config({vip("10.0.0.1", 80, {real("10.1.0.1")})});
+  c.vips[0].flags = DF_VIP_NO_CONN_TABLE;
+  rec.apply(c, df);
+  EXPECT_TRUE(dp.ring_writes.empty());
+  EXPECT_EQ(meta("10.0.0.1", 80).flags, uint32_t(DF_VIP_NO_CONN_TABLE));
+}
+
+TEST_F(ReconcilerTest, RealIdsStableWhileConfiguredAnywhere) {
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2")}),
+                    vip("10.0.0.2", 80, {real("10.1.0.2")})}),
+            df);
+  uint32_t b = *rec.real_id(ip("10.1.0.2"));
+  // Leaves the first VIP, stays in the second: same id.
+  rec.apply(
+      config({vip("10.0.0.1", 80, {real("10.1.0.1")}), vip("10.0.0.2", 80, {real("10.1.0.2")})}),
+      df);
+  EXPECT_EQ(*rec.real_id(ip("10.1.0.2")), b);
+  // Comes back to the first VIP: still the same id.
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2")}),
+                    vip("10.0.0.2", 80, {real("10.1.0.2")})}),
+            df);
+  EXPECT_EQ(*rec.real_id(ip("10.1.0.2")), b);
+  EXPECT_EQ(ring_ids(meta("10.0.0.1", 80).ring_slot).count(b), 1u);
+}
+
+TEST_F(ReconcilerTest, FreedRealIdIsReusedLast) {
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2")})}), df);
+  uint32_t gone = *rec.real_id(ip("10.1.0.2"));
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1")})}), df);
+  EXPECT_FALSE(rec.real_id(ip("10.1.0.2")));
+  // Ids 3..7 are still fresh: the freed one waits behind them.
+  std::vector<RealConfig> many{real("10.1.0.1")};
+  const char* addrs[] = {"10.2.0.1", "10.2.0.2", "10.2.0.3", "10.2.0.4", "10.2.0.5"};
+  for (const char* a : addrs) many.push_back(real(a));
+  rec.apply(config({vip("10.0.0.1", 80, many)}), df);
+  for (const char* a : addrs) EXPECT_NE(*rec.real_id(ip(a)), gone) << a;
+  // Now only the freed id is left.
+  many.push_back(real("10.3.0.1"));
+  rec.apply(config({vip("10.0.0.1", 80, many)}), df);
+  EXPECT_EQ(*rec.real_id(ip("10.3.0.1")), gone);
+}
+
+TEST_F(ReconcilerTest, VipIdsStableAndFreedIdsReused) {
+  rec.apply(config({vip("10.0.0.1", 80, {}), vip("10.0.0.2", 80, {}), vip("10.0.0.3", 80, {})}),
+            df);
+  uint32_t id2 = meta("10.0.0.2", 80).vip_id, id3 = meta("10.0.0.3", 80).vip_id;
+  rec.apply(config({vip("10.0.0.3", 80, {}), vip("10.0.0.2", 80, {})}), df);
+  EXPECT_EQ(meta("10.0.0.2", 80).vip_id, id2);
+  EXPECT_EQ(meta("10.0.0.3", 80).vip_id, id3);
+  EXPECT_EQ(dp.vips.size(), 2u);
+  rec.apply(config({vip("10.0.0.3", 80, {}), vip("10.0.0.2", 80, {}), vip("10.0.0.9", 80, {})}),
+            df);
+  std::set<uint32_t> ids;
+  for (const auto& [k, m] : dp.vips) ids.insert(m.vip_id);
+  EXPECT_EQ(ids, (std::set<uint32_t>{0, 1, 2}));
+}
+
+TEST_F(ReconcilerTest, DrainKeepsRealOutOfRing) {
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2")})}), df);
+  uint32_t b = *rec.real_id(ip("10.1.0.2"));
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2", 0)})}), df);
+  EXPECT_EQ(dp.reals[b].family, DF_FAMILY_V4);  // existing flows still reach it
+  EXPECT_EQ(ring_ids(meta("10.0.0.1", 80).ring_slot).count(b), 0u);
+}
+
+TEST_F(ReconcilerTest, DeletedRealIsClearedAndVipRemoved) {
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2")}),
+                    vip("10.0.0.2", 80, {real("10.1.0.2")})}),
+            df);
+  uint32_t b = *rec.real_id(ip("10.1.0.2"));
+  auto r = rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1")})}), df);
+  EXPECT_EQ(r.vips_removed, 1u);
+  EXPECT_EQ(r.reals_removed, 1u);
+  EXPECT_EQ(dp.reals[b].family, 0);
+  EXPECT_EQ(dp.vips.size(), 1u);
+  EXPECT_EQ(dp.vip_addrs.size(), 1u);
+  EXPECT_EQ(dp.vip_addrs.count(to_df_addr_key(ip("10.0.0.2"))), 0u);
+  EXPECT_EQ(ring_ids(meta("10.0.0.1", 80).ring_slot).count(b), 0u);
+}
+
+TEST_F(ReconcilerTest, VipAddressRefcounted) {
+  rec.apply(config({vip("10.0.0.1", 80, {}), vip("10.0.0.1", 443, {})}), df);
+  rec.apply(config({vip("10.0.0.1", 443, {})}), df);
+  EXPECT_EQ(dp.vip_addrs.size(), 1u);
+  rec.apply(config({}), df);
+  EXPECT_TRUE(dp.vip_addrs.empty());
+  EXPECT_TRUE(dp.vips.empty());
+}
+
+TEST_F(ReconcilerTest, InvalidConfigChangesNothing) {
+  Config good = config({vip("10.0.0.1", 80, {real("10.1.0.1")})});
+  rec.apply(good, df);
+  AppliedState before = rec.state();
+  int writes = dp.writes;
+  std::vector<Config> bad;
+  bad.push_back(config({vip("10.0.0.1", 80, {}), vip("10.0.0.2", 80, {}), vip("10.0.0.3", 80, {}),
+                        vip("10.0.0.4", 80, {}), vip("10.0.0.5", 80, {})}));  // > max_vips
+  std::vector<RealConfig> many;
+  for (int i = 1; i <= 8; i++) many.push_back(real(("10.9.0." + std::to_string(i)).c_str()));
+  bad.push_back(config({vip("10.0.0.1", 80, many)}));  // > max_reals - 1
+  bad.push_back(config({vip("10.0.0.1", 80, {}), vip("10.0.0.1", 80, {})}));
+  bad.push_back(config({vip("fd00::1", 80, {real("10.1.0.1")})}));
+  Config ring = good;
+  ring.ring_size = 17;
+  bad.push_back(ring);
+  for (const Config& c : bad) {
+    df_config other{};
+    other.max_pkt_size = 1;
+    EXPECT_THROW(rec.apply(c, other), Error);
+  }
+  EXPECT_EQ(dp.writes, writes);
+  EXPECT_EQ(rec.state().vips.size(), before.vips.size());
+  EXPECT_EQ(rec.state().real_ids, before.real_ids);
+  EXPECT_EQ(rec.state().next_fresh_real_id, before.next_fresh_real_id);
+}
+
+TEST_F(ReconcilerTest, ConfigWrittenOnlyWhenChanged) {
+  Config c = config({});
+  rec.apply(c, df);
+  int writes = dp.writes;
+  rec.apply(c, df);
+  EXPECT_EQ(dp.writes, writes);
+  df_config gw{};
+  gw.gateway_set = 1;
+  gw.gateway_mac[5] = 9;
+  rec.apply(c, gw);
+  EXPECT_EQ(dp.config().gateway_set, 1);
+  EXPECT_EQ(dp.config().gateway_mac[5], 9);
+}
+
+TEST_F(ReconcilerTest, Ipv6VipWithIpv6Reals) {
+  rec.apply(config({vip("fd00::1", 80, {real("fd00:1::1"), real("fd00:1::2")})}), df);
+  uint32_t a = *rec.real_id(ip("fd00:1::1"));
+  EXPECT_EQ(dp.reals[a].family, DF_FAMILY_V6);
+  EXPECT_EQ(meta("fd00::1", 80).vip_id, 0u);
+}
+
+TEST(ReconcilerGrace, ARingJustRetiredIsNotRewrittenAtOnce) {
+  FakeDataPlane dp;
+  Reconciler rec{dp, {.ring_grace = std::chrono::milliseconds(50)}};
+  auto c = [](uint32_t weight) {
+    return config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2", weight)})});
+  };
+  rec.apply(c(1), {});
+  rec.apply(c(2), {});  // writes the other ring: never read yet, no wait
+  auto start = std::chrono::steady_clock::now();
+  rec.apply(c(3), {});  // the first ring again, retired just now: waits out the grace
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(50));
+  EXPECT_EQ(dp.ring_writes, (std::vector<uint32_t>{0, 1, 0}));
+}
+
+TEST_F(ReconcilerTest, AdoptKeepsIdsFlipsRingsAndDropsStale) {
+  // A first daemon, with a history that made ids differ from a fresh start's.
+  rec.apply(config({vip("10.0.0.9", 80, {real("10.1.0.9")}),
+                    vip("10.0.0.1", 80, {real("10.1.0.5"), real("10.1.0.1")})}),
+            df);
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.5"), real("10.1.0.1")}),
+                    vip("10.0.0.2", 80, {real("10.1.0.1")})}),
+            df);
+  uint32_t id5 = *rec.real_id(ip("10.1.0.5")), id1 = *rec.real_id(ip("10.1.0.1"));
+  uint32_t vip1 = meta("10.0.0.1", 80).vip_id, slot1 = meta("10.0.0.1", 80).ring_slot;
+  std::vector<uint32_t> ring1 = dp.rings.at(slot1);
+
+  // A restarted one adopts the maps; its configuration dropped 10.0.0.2.
+  Reconciler again{dp, {.ring_grace = std::chrono::milliseconds(0)}};
+  again.adopt();
+  EXPECT_EQ(again.state().vips.size(), 2u);
+  dp.ring_writes.clear();
+  again.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.5")})}), df);
+  EXPECT_EQ(*again.real_id(ip("10.1.0.5")), id5);
+  EXPECT_EQ(*again.real_id(ip("10.1.0.1")), id1);
+  EXPECT_EQ(meta("10.0.0.1", 80).vip_id, vip1);
+  EXPECT_NE(meta("10.0.0.1", 80).ring_slot, slot1);  // rebuilt into the inactive ring
+  EXPECT_EQ(dp.ring_writes, std::vector<uint32_t>{meta("10.0.0.1", 80).ring_slot});
+  EXPECT_EQ(dp.rings.at(meta("10.0.0.1", 80).ring_slot), ring1);  // and it is the same ring
+  EXPECT_EQ(dp.vips.size(), 1u);
+  EXPECT_EQ(dp.vip_addrs.size(), 1u);
+  // A newcomer gets an id no adopted real has.
+  again.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.5"), real("10.1.0.7")})}),
+              df);
+  EXPECT_GT(*again.real_id(ip("10.1.0.7")), std::max(id1, id5));
+}
+
+}  // namespace
+}  // namespace dogfish
