@@ -228,6 +228,19 @@ std::vector<std::pair<df_vip_key, df_vip_meta>> BpfDataPlane::read_vips() const 
   return out;
 }
 
+std::vector<df_vip_addr_key> BpfDataPlane::read_vip_addrs() const {
+  std::vector<df_vip_addr_key> out;
+  int fd = bpf_map__fd(skel_->maps.vip_addrs);
+  df_vip_addr_key key{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    out.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
 std::vector<std::pair<uint32_t, df_real>> BpfDataPlane::read_reals() const {
   std::vector<std::pair<uint32_t, df_real>> out;
   int fd = bpf_map__fd(skel_->maps.reals);

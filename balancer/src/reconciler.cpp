@@ -83,6 +83,14 @@ void Reconciler::adopt() {
   adopted.next_fresh_real_id = used.empty() ? 1 : *used.rbegin() + 1;
   for (std::uint32_t id = 1; id < adopted.next_fresh_real_id; id++)
     if (!used.contains(id)) adopted.freed_real_ids.push_back(id);
+  // An address no adopted VIP lives on (its VIP went with the previous daemon) would
+  // still make malformed packets to it count as ours.
+  for (const df_vip_addr_key& k : dp_.read_vip_addrs()) {
+    IpAddress address;
+    address.family = k.family;
+    std::memcpy(address.bytes.data(), k.addr, address.size());
+    if (!adopted.vip_addr_refs.contains(address)) dp_.delete_vip_addr(k);
+  }
   state_ = std::move(adopted);
 }
 

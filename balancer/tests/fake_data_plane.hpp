@@ -65,6 +65,11 @@ class FakeDataPlane : public DataPlane {
       if (reals[id].family != 0) out.emplace_back(id, reals[id]);
     return out;
   }
+  std::vector<df_vip_addr_key> read_vip_addrs() const override {
+    std::vector<df_vip_addr_key> out;
+    for (const auto& [key, refs] : vip_addrs) out.push_back(key);
+    return out;
+  }
   DataPlaneStats stats() const override {
     DataPlaneStats s;
     s.global.reason[DF_TX] = 7;

@@ -263,10 +263,14 @@ TEST_F(ReconcilerTest, AdoptKeepsIdsFlipsRingsAndDropsStale) {
   uint32_t vip1 = meta("10.0.0.1", 80).vip_id, slot1 = meta("10.0.0.1", 80).ring_slot;
   std::vector<uint32_t> ring1 = dp.rings.at(slot1);
 
-  // A restarted one adopts the maps; its configuration dropped 10.0.0.2.
+  // A restarted one adopts the maps; its configuration dropped 10.0.0.2. An address
+  // whose VIP vanished with the old daemon (a crash between the two writes) is swept.
+  dp.put_vip_addr(to_df_addr_key(ip("10.0.0.77")));
   Reconciler again{dp, {.ring_grace = std::chrono::milliseconds(0)}};
   again.adopt();
   EXPECT_EQ(again.state().vips.size(), 2u);
+  EXPECT_EQ(dp.vip_addrs.size(), 2u) << "the stale address is gone, the two live ones stay";
+  EXPECT_FALSE(dp.vip_addrs.contains(to_df_addr_key(ip("10.0.0.77"))));
   dp.ring_writes.clear();
   again.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.5")})}), df);
   EXPECT_EQ(*again.real_id(ip("10.1.0.5")), id5);

@@ -52,6 +52,7 @@ class BpfDataPlane : public DataPlane {
   void set_config(const df_config& config) override;
   std::vector<std::pair<df_vip_key, df_vip_meta>> read_vips() const override;
   std::vector<std::pair<uint32_t, df_real>> read_reals() const override;
+  std::vector<df_vip_addr_key> read_vip_addrs() const override;
   df_config config() const override;
   DataPlaneStats stats() const override;
 

@@ -44,6 +44,7 @@ class DataPlane {
   // What the maps hold now: for a restarted daemon adopting pinned maps.
   virtual std::vector<std::pair<df_vip_key, df_vip_meta>> read_vips() const = 0;
   virtual std::vector<std::pair<uint32_t, df_real>> read_reals() const = 0;  // family != 0 only
+  virtual std::vector<df_vip_addr_key> read_vip_addrs() const = 0;
   virtual df_config config() const = 0;
   virtual DataPlaneStats stats() const = 0;
 };
