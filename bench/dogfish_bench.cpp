@@ -32,7 +32,9 @@
 #include <string>
 #include <vector>
 
-#include "balancer.skel.h"
+#include "dogfish/address.hpp"
+#include "dogfish/bpf_data_plane.hpp"
+#include "dogfish/config.hpp"
 #include "bench.skel.h"
 #include "bench_abi.h"
 
@@ -62,8 +64,6 @@ template <typename Skel, void (*Destroy)(Skel*)>
 struct SkelDeleter {
   void operator()(Skel* s) const { Destroy(s); }
 };
-using BalancerSkel =
-    std::unique_ptr<balancer_bpf, SkelDeleter<balancer_bpf, balancer_bpf__destroy>>;
 using BenchSkel = std::unique_ptr<bench_bpf, SkelDeleter<bench_bpf, bench_bpf__destroy>>;
 
 // ---------------------------------------------------------------- packets
@@ -77,20 +77,12 @@ constexpr uint8_t kGatewayMac[6] = {0x02, 0xdf, 0x00, 0x00, 0x00, 0xfe};
 constexpr uint16_t kTcpPort = 80;
 constexpr uint16_t kUdpPort = 53;
 
-struct Addr {
-  uint8_t family;  // DF_FAMILY_*
-  std::array<uint8_t, 16> bytes{};
-};
+using Addr = dogfish::IpAddress;
 
 Addr addr(const char* text) {
-  Addr a{};
-  if (inet_pton(AF_INET, text, a.bytes.data()) == 1)
-    a.family = DF_FAMILY_V4;
-  else if (inet_pton(AF_INET6, text, a.bytes.data()) == 1)
-    a.family = DF_FAMILY_V6;
-  else
-    throw std::invalid_argument(fmt::format("not an address: {}", text));
-  return a;
+  auto a = Addr::parse(text);
+  if (!a) throw std::invalid_argument(fmt::format("not an address: {}", text));
+  return *a;
 }
 
 const Addr kVip4 = addr("10.0.0.10");
@@ -193,19 +185,14 @@ struct Counters {
   }
 };
 
-Counters read_counters(int map_fd) {
-  static const int ncpu = libbpf_num_possible_cpus();
-  std::vector<df_global_stats> per_cpu(ncpu);
-  uint32_t zero = 0;
-  check(bpf_map_lookup_elem(map_fd, &zero, per_cpu.data()), "read global_stats");
+Counters read_counters(const dogfish::BpfDataPlane& dp) {
+  const df_global_stats s = dp.stats().global;  // summed over CPUs
   Counters c;
-  for (const auto& s : per_cpu) {
-    for (int i = 0; i < DF_REASON_MAX; i++) c.reason[i] += s.reason[i];
-    c.conn_hit += s.conn_hit;
-    c.conn_miss += s.conn_miss;
-    c.conn_expired += s.conn_expired;
-    c.hash_decisions += s.hash_decisions;
-  }
+  for (int i = 0; i < DF_REASON_MAX; i++) c.reason[i] = s.reason[i];
+  c.conn_hit = s.conn_hit;
+  c.conn_miss = s.conn_miss;
+  c.conn_expired = s.conn_expired;
+  c.hash_decisions = s.hash_decisions;
   return c;
 }
 
@@ -327,7 +314,6 @@ class Bench {
 
   // Run r of a path: wrapper+empty, then wrapper+program, then the proof.
   void measure_run(const Path& path, Result& res, int r) {
-    const int stats_fd = bpf_map__fd(balancer_->maps.global_stats);
     const std::vector<uint8_t> input(path.frame.begin(), path.frame.end());
 
     select(path, bpf_program__fd(bench_->progs.bench_empty));
@@ -337,9 +323,9 @@ class Bench {
     // Again before each run: nonsyn_miss's new flows may have pushed this path's flow
     // out of the connection table since.
     run(path, 1, path.xdp_ret, path.out_len);
-    const Counters before = read_counters(stats_fd);
+    const Counters before = read_counters(*balancer_);
     const RunOut raw = run(path, opt_.iterations, path.xdp_ret, path.out_len);
-    const Counters delta = read_counters(stats_fd) - before;
+    const Counters delta = read_counters(*balancer_) - before;
     // A new source each iteration changes the bytes; the counters prove that path.
     if (!path.bump_src && (base.frame != input || raw.frame != res.first))
       throw std::runtime_error(fmt::format(
@@ -360,14 +346,9 @@ class Bench {
 
  private:
   void load_balancer() {
-    balancer_.reset(balancer_bpf__open());
-    if (!balancer_) fail_errno("balancer_bpf__open", errno);
-    check(bpf_map__set_max_entries(balancer_->maps.rings,
-                                   DF_RINGS_PER_VIP * 8 * DF_DEFAULT_RING_SIZE),
-          "size rings");
-    check(bpf_map__set_max_entries(balancer_->maps.conn_table, opt_.conn_entries),
-          "size conn_table");
-    check(balancer_bpf__load(balancer_.get()), "balancer_bpf__load");
+    balancer_ = std::make_unique<dogfish::BpfDataPlane>(dogfish::BpfDataPlaneOptions{
+        .limits = {.ring_size = DF_DEFAULT_RING_SIZE, .max_vips = 8, .max_reals = 16,
+                   .conn_entries = opt_.conn_entries}});
   }
 
   void load_wrapper() {
@@ -379,7 +360,7 @@ class Bench {
   // The wrapper's frame and settings for path, and its target: prog_fd, or the path's program.
   void select(const Path& path, int prog_fd = -1) {
     if (prog_fd < 0)
-      prog_fd = path.balancer ? bpf_program__fd(balancer_->progs.balancer)
+      prog_fd = path.balancer ? balancer_->prog_fd()
                               : bpf_program__fd(bench_->progs.bench_floor_xdp_tx);
     std::memcpy(bench_->bss->frame, path.frame.data(), path.frame.size());
     bench_->bss->bump_src = path.bump_src;
@@ -429,34 +410,25 @@ class Bench {
     key.port = htons(port);
     key.proto = proto;
     key.family = a.family;
-    df_vip_meta meta{.vip_id = vip_id, .flags = 0, .ring_slot = ring, .pad = 0};
-    check(bpf_map_update_elem(bpf_map__fd(balancer_->maps.vips), &key, &meta, BPF_ANY), "add VIP");
+    balancer_->put_vip(key, {.vip_id = vip_id, .flags = 0, .ring_slot = ring, .pad = 0});
     df_vip_addr_key akey{};
     std::memcpy(akey.addr, a.bytes.data(), 16);
     akey.family = a.family;
-    uint32_t one = 1;
-    check(bpf_map_update_elem(bpf_map__fd(balancer_->maps.vip_addrs), &akey, &one, BPF_ANY),
-          "add VIP address");
+    balancer_->put_vip_addr(akey);
   }
 
   void put_real(uint32_t id, const Addr& a) {
     df_real real{};
     std::memcpy(real.addr, a.bytes.data(), 16);
     real.family = a.family;
-    check(bpf_map_update_elem(bpf_map__fd(balancer_->maps.reals), &id, &real, BPF_ANY), "add real");
+    balancer_->put_real(id, real);
   }
 
   // Ring `ring` alternates between the two real ids.
   void fill_ring(uint32_t ring, uint32_t id_a, uint32_t id_b) {
-    std::vector<uint32_t> keys(DF_DEFAULT_RING_SIZE), values(DF_DEFAULT_RING_SIZE);
-    for (uint32_t i = 0; i < DF_DEFAULT_RING_SIZE; i++) {
-      keys[i] = ring * DF_DEFAULT_RING_SIZE + i;
-      values[i] = i % 2 ? id_b : id_a;
-    }
-    uint32_t count = keys.size();
-    check(bpf_map_update_batch(bpf_map__fd(balancer_->maps.rings), keys.data(), values.data(),
-                               &count, nullptr),
-          "fill ring");
+    std::vector<uint32_t> ids(DF_DEFAULT_RING_SIZE);
+    for (uint32_t i = 0; i < DF_DEFAULT_RING_SIZE; i++) ids[i] = i % 2 ? id_b : id_a;
+    balancer_->write_ring(ring, ids);
   }
 
   void configure_balancer() {
@@ -470,22 +442,21 @@ class Bench {
     put_vip(kVip4, kUdpPort, IPPROTO_UDP, 1, 0);
     put_vip(kVip6, kTcpPort, IPPROTO_TCP, 2, 1);
 
-    auto& cfg = balancer_->bss->df_cfg;
     df_config c{};
     std::memcpy(c.gateway_mac, kGatewayMac, 6);
     c.gateway_set = 1;
     c.max_pkt_size = 0;
-    c.udp_idle_ticks = static_cast<uint32_t>((30ULL * 1000000000ULL) >> DF_TICK_SHIFT);
+    c.udp_idle_ticks = dogfish::seconds_to_ticks(30);
     c.src4_prefix = htonl(0xac100000);  // 172.16.0.0/12
     c.src4_hostmask = htonl(0x000fffff);
     const Addr src6 = addr("fd00:5::");
     std::memcpy(c.src6_prefix, src6.bytes.data(), 16);
     c.src6_hostmask = htonl(0x0000ffff);
-    std::memcpy(const_cast<df_config*>(&cfg), &c, sizeof(c));
+    balancer_->set_config(c);
   }
 
   const Options& opt_;
-  BalancerSkel balancer_;
+  std::unique_ptr<dogfish::BpfDataPlane> balancer_;
   BenchSkel bench_;
 };
 
