@@ -56,12 +56,10 @@ int on_neighbor(const nlmsghdr* nlh, void* data) {
 
 Wanted parse_target(const std::string& address, const std::string& ifname) {
   Wanted want{};
-  if (inet_pton(AF_INET, address.c_str(), want.addr) == 1)
-    want.family = AF_INET;
-  else if (inet_pton(AF_INET6, address.c_str(), want.addr) == 1)
-    want.family = AF_INET6;
-  else
-    throw Error("gateway " + address + " is not an IPv4 or IPv6 address");
+  auto parsed = IpAddress::parse(address);
+  if (!parsed) throw Error("gateway " + address + " is not an IPv4 or IPv6 address");
+  want.family = parsed->is_v4() ? AF_INET : AF_INET6;
+  std::memcpy(want.addr, parsed->bytes.data(), parsed->size());
   want.ifindex = if_nametoindex(ifname.c_str());
   if (!want.ifindex) throw OsError(errno, "interface " + ifname);
   return want;

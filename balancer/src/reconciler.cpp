@@ -42,6 +42,14 @@ df_vip_key to_df_key(const ServiceKey& key) {
   return k;
 }
 
+// The address a map key or value holds (family DF_FAMILY_*, then the bytes).
+static IpAddress address_of(std::uint8_t family, const std::uint8_t* bytes) {
+  IpAddress address;
+  address.family = family;
+  std::memcpy(address.bytes.data(), bytes, address.size());
+  return address;
+}
+
 df_vip_addr_key to_df_addr_key(const IpAddress& address) {
   df_vip_addr_key k{};
   std::memcpy(k.addr, address.bytes.data(), sizeof(k.addr));
@@ -62,9 +70,7 @@ void Reconciler::adopt() {
   AppliedState adopted;
   auto now = std::chrono::steady_clock::now();
   for (const auto& [k, meta] : dp_.read_vips()) {
-    IpAddress address;
-    address.family = k.family;
-    std::memcpy(address.bytes.data(), k.addr, address.size());
+    IpAddress address = address_of(k.family, k.addr);
     ServiceKey key{address, ntohs(k.port), static_cast<Proto>(k.proto)};
     adopted.vips[key] = {
         .vip_id = meta.vip_id, .flags = meta.flags, .ring = meta.ring_slot, .ring_unknown = true};
@@ -74,9 +80,7 @@ void Reconciler::adopt() {
   }
   std::set<std::uint32_t> used;
   for (const auto& [id, real] : dp_.read_reals()) {
-    IpAddress address;
-    address.family = real.family;
-    std::memcpy(address.bytes.data(), real.addr, address.size());
+    IpAddress address = address_of(real.family, real.addr);
     adopted.real_ids[address] = id;
     used.insert(id);
   }
@@ -86,9 +90,7 @@ void Reconciler::adopt() {
   // An address no adopted VIP lives on (its VIP went with the previous daemon) would
   // still make malformed packets to it count as ours.
   for (const df_vip_addr_key& k : dp_.read_vip_addrs()) {
-    IpAddress address;
-    address.family = k.family;
-    std::memcpy(address.bytes.data(), k.addr, address.size());
+    IpAddress address = address_of(k.family, k.addr);
     if (!adopted.vip_addr_refs.contains(address)) dp_.delete_vip_addr(k);
   }
   state_ = std::move(adopted);

@@ -8,19 +8,16 @@
 #include <stdexcept>
 #include <string>
 
+#include "dogfish/address.hpp"
+
 namespace dogfish::testing {
 namespace {
 
 void fill_addr(uint8_t* dst, uint8_t* family, const std::string& addr) {
-  if (addr.find(':') != std::string::npos) {
-    auto a = ip6(addr);
-    std::memcpy(dst, a.data(), 16);
-    *family = DF_FAMILY_V6;
-  } else {
-    auto a = ip4(addr);
-    std::memcpy(dst, a.data(), 4);
-    *family = DF_FAMILY_V4;
-  }
+  auto a = IpAddress::parse(addr);
+  if (!a) throw std::invalid_argument("not an address: " + addr);
+  std::memcpy(dst, a->bytes.data(), 16);
+  *family = a->family;
 }
 
 }  // namespace

@@ -1,21 +1,10 @@
 """The responder answers HTTP on TCP and datagrams on UDP with its name, over IPv4 and IPv6."""
 import os
-import socket
 import subprocess
-import time
 
 import pytest
 
 RESPONDER = os.environ.get("DOGFISH_RESPONDER", "build/lab/dogfish-responder")
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture
