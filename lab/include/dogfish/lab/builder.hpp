@@ -1,0 +1,37 @@
+// `dogfish-lab up` and `down`: from a topology to a working DSR service in
+// namespaces on this host, and back to nothing.
+#pragma once
+
+#include <filesystem>
+#include <ostream>
+
+#include "dogfish/errors.hpp"
+
+namespace dogfish::lab {
+
+// The programs the lab starts, found beside dogfish-lab (installed together) or
+// in the build tree's layout (build/lab, build/balancer, build/decap).
+struct Binaries {
+    std::filesystem::path dogfish;
+    std::filesystem::path decap;
+    std::filesystem::path responder;
+};
+Binaries find_binaries();
+
+// Set from a signal handler: `up` stops at its next step and removes what it made.
+void request_stop() noexcept;
+
+// Builds the lab, waits until every VIP answers from the client, and prints what
+// it built and how to try it. On any failure (or a stop request) it removes
+// everything it made and throws. Throws AlreadyUp when a lab is recorded.
+void lab_up(const std::filesystem::path& topology, const Binaries& binaries, std::ostream& out);
+
+struct AlreadyUp : Error {
+    AlreadyUp(const std::string& what, bool same) : Error(what), same_lab(same) {}
+    bool same_lab; // the lab asked for is the one that is up: nothing to do
+};
+
+// Removes everything the recorded lab made; false when there was none.
+bool lab_down(std::ostream& out);
+
+} // namespace dogfish::lab

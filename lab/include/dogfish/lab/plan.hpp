@@ -1,0 +1,49 @@
+// How a topology maps onto this host: which namespace each node gets, what each
+// veth end is called, and the balancer daemon's configuration. Pure functions of
+// the topology, so the builder, status and the tests agree on every name.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dogfish/lab/topology.hpp"
+
+namespace dogfish::lab {
+
+// Every namespace of a lab carries this prefix (and `ip netns exec df-client ...` works).
+inline constexpr const char* kNetnsPrefix = "df-";
+std::string netns_name(const std::string& node);
+
+struct PlannedEnd {
+    std::string node;
+    std::string netns;
+    std::string interface; // named after the node at the other end: `ip -n df-gw link` reads as a map
+    std::vector<IpPrefix> addresses;
+};
+
+struct PlannedLink {
+    PlannedEnd a, b;
+    std::uint32_t mtu = 1500;
+};
+
+struct Plan {
+    std::vector<PlannedLink> links;
+    std::string balancer_node;
+    std::string balancer_interface; // the balancer's one link, where XDP attaches
+    std::string gateway_node;
+    std::string gateway_interface; // the gateway's end of that link: gets the pass-through XDP program
+    IpAddress gateway_address; // the gateway's address on that link, of the balancer config's `gateway`
+    std::uint32_t balancer_mtu = 1500;
+
+    // The interfaces of a node, in link order.
+    std::vector<const PlannedEnd*> ends_of(const std::string& node) const;
+};
+
+// Throws Error when the balancer's one link does not lead to the gateway.
+Plan make_plan(const Topology& topology);
+
+// The YAML that `dogfish run --config` reads, one VIP entry per service.
+std::string balancer_config(const Topology& topology, const Plan& plan);
+
+} // namespace dogfish::lab

@@ -1,0 +1,16 @@
+// `dogfish-lab status`: the recorded lab as it is now (addresses read from its
+// namespaces, processes checked by pid), as JSON (DESIGN.md's contract) or a table.
+#pragma once
+
+#include <optional>
+#include <ostream>
+
+#include <nlohmann/json.hpp>
+
+namespace dogfish::lab {
+
+// Nothing when no lab is recorded.
+std::optional<nlohmann::json> lab_status();
+void print_status(const nlohmann::json& status, std::ostream& out);
+
+} // namespace dogfish::lab

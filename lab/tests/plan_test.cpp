@@ -1,0 +1,112 @@
+// The lab's plan: names every later step and `status` agree on, and a balancer
+// configuration that dogfish's own parser accepts and that says what the topology says.
+#include "dogfish/lab/plan.hpp"
+
+#include <gtest/gtest.h>
+
+#include <variant>
+
+#include "dogfish/config.hpp"
+#include "dogfish/errors.hpp"
+
+namespace dogfish::lab {
+namespace {
+
+const std::string kTopologies = DOGFISH_SOURCE_DIR "/topologies/";
+
+TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix)
+{
+    const Plan plan = make_plan(load_topology(kTopologies + "basic.yaml"));
+    ASSERT_EQ(plan.links.size(), 4u);
+    EXPECT_EQ(plan.links[0].a.netns, "df-client");
+    EXPECT_EQ(plan.links[0].a.interface, "gw");
+    EXPECT_EQ(plan.links[0].b.interface, "client");
+    EXPECT_EQ(plan.balancer_node, "lb");
+    EXPECT_EQ(plan.balancer_interface, "gw");
+    EXPECT_EQ(plan.gateway_node, "gw");
+    EXPECT_EQ(plan.gateway_interface, "lb");
+    EXPECT_EQ(plan.gateway_address.to_string(), "10.0.2.1");
+    EXPECT_EQ(plan.balancer_mtu, 1600u);
+    const auto gw = plan.ends_of("gw");
+    ASSERT_EQ(gw.size(), 4u);
+    EXPECT_EQ(gw[3]->interface, "real2");
+}
+
+TEST(Plan, SecondLinkBetweenTheSameNodesGetsANumber)
+{
+    const Topology t = parse_topology(R"(
+name: twice
+nodes:
+  - {name: c, role: client}
+  - {name: g, role: gateway}
+  - {name: b, role: balancer}
+  - {name: r, role: real}
+links:
+  - ends: [{node: c, addresses: [10.0.1.2/24]}, {node: g, addresses: [10.0.1.1/24]}]
+  - ends: [{node: g, addresses: [10.0.2.1/24]}, {node: b, addresses: [10.0.2.2/24]}]
+  - ends: [{node: g, addresses: [10.0.3.1/24]}, {node: r, addresses: [10.0.3.2/24]}]
+  - ends: [{node: g, addresses: [10.0.4.1/24]}, {node: r, addresses: [10.0.4.2/24]}]
+)",
+                                      "twice.yaml");
+    const Plan plan = make_plan(t);
+    EXPECT_EQ(plan.links[2].a.interface, "r");
+    EXPECT_EQ(plan.links[3].a.interface, "r-2");
+    EXPECT_EQ(plan.links[3].b.interface, "g-2");
+}
+
+TEST(Plan, BalancerMustLinkToTheGateway)
+{
+    const Topology t = parse_topology(R"(
+name: astray
+nodes:
+  - {name: c, role: client}
+  - {name: g, role: gateway}
+  - {name: b, role: balancer}
+  - {name: r, role: real}
+links:
+  - ends: [{node: c, addresses: [10.0.1.2/24]}, {node: g, addresses: [10.0.1.1/24]}]
+  - ends: [{node: r, addresses: [10.0.2.1/24]}, {node: b, addresses: [10.0.2.2/24]}]
+  - ends: [{node: g, addresses: [10.0.3.1/24]}, {node: r, addresses: [10.0.3.2/24]}]
+)",
+                                      "astray.yaml");
+    try {
+        make_plan(t);
+        FAIL() << "a balancer beside a real was accepted";
+    } catch (const Error& e) {
+        EXPECT_STREQ(e.what(), "the balancer 'b' links to 'r', not to the gateway 'g'");
+    }
+}
+
+TEST(Plan, BalancerConfigIsWhatTheTopologySays)
+{
+    for (const char* file : {"basic.yaml", "multi-real.yaml"}) {
+        SCOPED_TRACE(file);
+        const Topology t = load_topology(kTopologies + file);
+        const Plan plan = make_plan(t);
+        const Config c = parse_config(balancer_config(t, plan), "generated.yaml");
+        EXPECT_EQ(c.interface, plan.balancer_interface);
+        ASSERT_TRUE(std::holds_alternative<IpAddress>(c.gateway));
+        EXPECT_EQ(std::get<IpAddress>(c.gateway), plan.gateway_address);
+        EXPECT_EQ(c.src4_prefix, t.balancer.src4_prefix);
+        EXPECT_EQ(c.src6_prefix, t.balancer.src6_prefix);
+        EXPECT_EQ(c.max_packet_size, plan.balancer_mtu);
+        std::size_t k = 0;
+        for (const LabVip& v : t.vips)
+            for (const Service& s : v.services) {
+                ASSERT_LT(k, c.vips.size());
+                const VipConfig& vc = c.vips[k++];
+                EXPECT_EQ(vc.address, v.address);
+                EXPECT_EQ(vc.port, s.port);
+                EXPECT_EQ(vc.proto, s.proto);
+                ASSERT_EQ(vc.reals.size(), v.reals.size());
+                for (std::size_t i = 0; i < v.reals.size(); ++i) {
+                    EXPECT_EQ(vc.reals[i].address, v.reals[i].address);
+                    EXPECT_EQ(vc.reals[i].weight, v.reals[i].weight);
+                }
+            }
+        EXPECT_EQ(k, c.vips.size());
+    }
+}
+
+} // namespace
+} // namespace dogfish::lab

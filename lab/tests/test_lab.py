@@ -1,0 +1,181 @@
+"""dogfish-lab up/status/exec/down on the shipped topologies: every VIP answers
+through the balancer from more than one real, status says what the topology
+says, and nothing is left on the host afterwards: not after a clean down, a
+failed up, a bad topology, or processes that died."""
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+LAB = os.environ.get("DOGFISH_LAB", "build/lab/dogfish-lab")
+SOURCE = Path(__file__).resolve().parents[2]
+TOPOLOGIES = SOURCE / "topologies"
+ASK = Path(__file__).with_name("ask_vips.py")
+
+
+def lab(*args, check=True, timeout=120):
+    proc = subprocess.run([LAB, *args], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"dogfish-lab {' '.join(args)} exited {proc.returncode}:\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def host_snapshot():
+    """What a lab could leave behind, by the names it uses (other work on a shared host may
+    come and go meanwhile): df-* namespaces, host links, its bpffs pins, processes started
+    with its record's paths, the record itself."""
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    pins = sorted(str(p) for d in ("dogfish-lab", "dogfish-decap") for p in Path("/sys/fs/bpf", d).rglob("*"))
+    procs = subprocess.run(["pgrep", "-a", "-f", "dogfish-responder|dogfish run|dogfish-decap"],
+                           capture_output=True, text=True).stdout
+    return {
+        "netns": sorted(n for n in (line.split()[0] for line in netns.splitlines() if line.strip())
+                        if n.startswith("df-")),
+        "links": sorted(line.split(":")[1].strip().split("@")[0] for line in links.splitlines()),
+        "pins": pins,
+        "processes": sorted(line for line in procs.splitlines()
+                            if "/run/dogfish-lab" in line or "dogfish-responder --name" in line),
+        "record": os.path.exists("/run/dogfish-lab"),
+    }
+
+
+@pytest.fixture
+def clean_host():
+    """The host before; after the test (pass or fail) any lab is taken down and the host must match."""
+    subprocess.run([LAB, "down"], capture_output=True)
+    before = host_snapshot()
+    yield before
+    lab("down")
+    assert host_snapshot() == before
+
+
+def status():
+    return json.loads(lab("status", "--json").stdout)
+
+
+def ask(node, count, specs):
+    out = lab("exec", node, "--", "/usr/bin/python3", str(ASK), str(count), *specs).stdout
+    return json.loads(out)
+
+
+def specs_of(st):
+    return [f"{v['proto']}:{v['address']}:{v['port']}" for v in st["vips"]]
+
+
+@pytest.mark.parametrize("topology", ["basic.yaml", "multi-real.yaml"])
+def test_every_vip_answers_from_more_than_one_real(clean_host, topology):
+    up = lab("up", str(TOPOLOGIES / topology))
+    assert "is up" in up.stdout
+    st = status()
+    answers = ask("client", 40, specs_of(st))
+    assert len(answers) == len(st["vips"])
+    for spec, reals in answers.items():
+        assert sum(reals.values()) == 40, spec
+        assert len(reals) > 1, f"{spec}: every flow went to {reals}"
+        configured = {r["node"] for v in st["vips"] for r in v["reals"]}
+        assert set(reals) <= configured, f"{spec}: answered by {reals}, not a configured real"
+
+
+def test_status_says_what_the_topology_says(clean_host):
+    lab("up")
+    st = status()
+    assert st["up"] is True and st["name"] == "basic"
+    nodes = {n["name"]: n for n in st["nodes"]}
+    assert {n: v["role"] for n, v in nodes.items()} == {
+        "client": "client", "gw": "gateway", "lb": "balancer", "real1": "real", "real2": "real"}
+    assert all(n["netns"] == "df-" + name for name, n in nodes.items())
+    assert set(nodes["client"]["addresses"]) == {"10.0.1.2/24", "fd00:1::2/64"}
+    assert set(nodes["gw"]["addresses"]) == {"10.0.1.1/24", "fd00:1::1/64", "10.0.2.1/24", "fd00:2::1/64",
+                                             "10.0.3.1/24", "fd00:3::1/64", "10.0.4.1/24", "fd00:4::1/64"}
+    # The VIPs sit on the reals' loopback, as DSR needs.
+    assert {"10.100.0.1/32", "fd00:100::1/128"} <= set(nodes["real1"]["addresses"])
+    assert {(v["address"], v["port"], v["proto"]) for v in st["vips"]} == {
+        ("10.100.0.1", 80, "tcp"), ("10.100.0.1", 53, "udp"),
+        ("fd00:100::1", 80, "tcp"), ("fd00:100::1", 53, "udp")}
+    for v in st["vips"]:
+        assert [r["node"] for r in v["reals"]] == ["real1", "real2"]
+    assert st["balancer"]["running"] is True
+    assert os.path.exists(st["balancer"]["socket"])
+    # The table says the same.
+    text = lab("status").stdout
+    assert "real1" in text and "10.100.0.1" in text and "running" in text
+
+
+def test_up_twice_and_down_twice(clean_host):
+    lab("up")
+    pid = status()["balancer"]["pid"]
+    again = lab("up", check=False)
+    assert again.returncode == 0
+    assert "already up" in again.stderr
+    assert status()["balancer"]["pid"] == pid, "a second up must not touch the running lab"
+    other = lab("up", str(TOPOLOGIES / "multi-real.yaml"), check=False)
+    assert other.returncode == 1 and "'basic' is already up" in other.stderr
+    first = lab("down")
+    assert "is down" in first.stdout
+    second = lab("down")
+    assert "nothing to remove" in second.stdout
+    assert lab("status", check=False).returncode == 1
+
+
+def test_down_after_the_processes_died(clean_host):
+    lab("up")
+    for p in status()["processes"]:
+        os.kill(p["pid"], signal.SIGKILL)
+    # The balancer's pins outlive a SIGKILL: down must remove them too.
+    deadline = time.monotonic() + 10
+    while any(p["running"] for p in status()["processes"]):
+        assert time.monotonic() < deadline, "killed processes still running"
+        time.sleep(0.05)
+    lab("down")  # clean_host checks that nothing is left
+
+
+def test_bad_topology_fails_with_its_message_and_leaves_nothing(clean_host, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((TOPOLOGIES / "basic.yaml").read_text().replace("role: gateway", "role: router"))
+    proc = lab("up", str(bad), check=False)
+    assert proc.returncode == 1
+    line = next(i for i, l in enumerate(bad.read_text().splitlines(), 1) if "role: router" in l)
+    assert f"{bad}:{line}:" in proc.stderr and "'router' is not a role" in proc.stderr
+    assert host_snapshot() == clean_host
+
+
+def test_failed_up_removes_what_it_made(clean_host, tmp_path):
+    # Valid as a file, impossible on the host: the client's route points at a
+    # gateway on no link, so the kernel refuses it halfway through up.
+    bad = tmp_path / "unreachable.yaml"
+    bad.write_text((TOPOLOGIES / "basic.yaml").read_text().replace(
+        "{to: default, via: 10.0.1.1}", "{to: default, via: 10.9.9.9}"))
+    proc = lab("up", str(bad), check=False)
+    assert proc.returncode == 1
+    assert "up failed" in proc.stdout and "10.9.9.9" in proc.stderr
+    assert host_snapshot() == clean_host
+
+
+def test_interrupted_up_removes_what_it_made(clean_host):
+    proc = subprocess.Popen([LAB, "up"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Interrupt once the lab's first namespace exists: mid-build.
+    deadline = time.monotonic() + 30
+    while not os.path.exists("/run/netns/df-client"):
+        assert proc.poll() is None and time.monotonic() < deadline, "up never started building"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, out + err
+    assert "interrupted" in err
+    assert host_snapshot() == clean_host
+
+
+def test_exec_runs_in_the_node_and_returns_its_status(clean_host):
+    lab("up")
+    out = lab("exec", "real1", "--", "ip", "-o", "addr", "show", "dev", "lo").stdout
+    assert "10.100.0.1/32" in out
+    proc = lab("exec", "client", "--", "sh", "-c", "exit 7", check=False)
+    assert proc.returncode == 7
+    proc = lab("exec", "nosuch", "--", "true", check=False)
+    assert proc.returncode == 1 and "no node 'nosuch'" in proc.stderr
