@@ -304,14 +304,30 @@ void Netlink::delete_link(const std::string& link)
     check(rtnl_link_delete(sock_.get(), found.get()), "delete " + on(link));
 }
 
-bool Netlink::add_tunnel(rtnl_link* tunnel, const std::string& name, const IpAddress& local)
+bool Netlink::add_tunnel(const std::string& name, const IpAddress& local, const char* kind)
 {
-    LinkRef owned(tunnel);
-    const char* kind = rtnl_link_get_type(tunnel);
-    std::string what = fmt::format("add {} tunnel {} (local {})", kind ? kind : "?", on(name), local.to_string());
-    rtnl_link_set_name(tunnel, name.c_str());
-    rtnl_link_set_flags(tunnel, IFF_UP);
-    int result = rtnl_link_add(sock_.get(), tunnel, NLM_F_CREATE | NLM_F_EXCL);
+    check_link_name(name);
+    bool ip6tnl = std::strcmp(kind, "ip6tnl") == 0;
+    std::string what = fmt::format("add {} tunnel {} (local {})", kind, on(name), local.to_string());
+    if (local.is_v6() != ip6tnl)
+        throw Error(fmt::format("{}: the local address must be IPv{}", what, ip6tnl ? 6 : 4));
+
+    LinkRef tunnel(ip6tnl ? rtnl_link_ip6_tnl_alloc() : rtnl_link_ipip_alloc());
+    if (!tunnel.get())
+        throw Error(what + ": out of memory");
+    if (ip6tnl) {
+        in6_addr address;
+        std::memcpy(&address, local.bytes.data(), sizeof address);
+        rtnl_link_ip6_tnl_set_local(tunnel.get(), &address);
+        rtnl_link_ip6_tnl_set_proto(tunnel.get(), 0); // mode any: IPv6 and IPv4 inside
+    } else {
+        std::uint32_t address; // network byte order, as IFLA_IPTUN_LOCAL carries it
+        std::memcpy(&address, local.bytes.data(), sizeof address);
+        rtnl_link_ipip_set_local(tunnel.get(), address);
+    }
+    rtnl_link_set_name(tunnel.get(), name.c_str());
+    rtnl_link_set_flags(tunnel.get(), IFF_UP);
+    int result = rtnl_link_add(sock_.get(), tunnel.get(), NLM_F_CREATE | NLM_F_EXCL);
     // The kernel answers EOPNOTSUPP for a kind no module provides (rtnl_newlink); the
     // request is refused as a whole, so nothing is left behind.
     if (result == -NLE_OPNOTSUPP && *kernel_error_ == EOPNOTSUPP) {
@@ -324,31 +340,12 @@ bool Netlink::add_tunnel(rtnl_link* tunnel, const std::string& name, const IpAdd
 
 bool Netlink::add_ipip(const std::string& name, const IpAddress& local)
 {
-    check_link_name(name);
-    if (!local.is_v4())
-        throw Error(fmt::format("add ipip tunnel {}: local {} is not IPv4", on(name), local.to_string()));
-    rtnl_link* tunnel = rtnl_link_ipip_alloc();
-    if (!tunnel)
-        throw Error("allocate an ipip link: out of memory");
-    std::uint32_t address; // network byte order, as IFLA_IPTUN_LOCAL carries it
-    std::memcpy(&address, local.bytes.data(), sizeof address);
-    rtnl_link_ipip_set_local(tunnel, address);
-    return add_tunnel(tunnel, name, local);
+    return add_tunnel(name, local, "ipip");
 }
 
 bool Netlink::add_ip6tnl(const std::string& name, const IpAddress& local)
 {
-    check_link_name(name);
-    if (!local.is_v6())
-        throw Error(fmt::format("add ip6tnl tunnel {}: local {} is not IPv6", on(name), local.to_string()));
-    rtnl_link* tunnel = rtnl_link_ip6_tnl_alloc();
-    if (!tunnel)
-        throw Error("allocate an ip6tnl link: out of memory");
-    in6_addr address;
-    std::memcpy(&address, local.bytes.data(), sizeof address);
-    rtnl_link_ip6_tnl_set_local(tunnel, &address);
-    rtnl_link_ip6_tnl_set_proto(tunnel, 0); // mode any: IPv6 and IPv4 inside
-    return add_tunnel(tunnel, name, local);
+    return add_tunnel(name, local, "ip6tnl");
 }
 
 // One ethtool request on `link` through a socket opened in the namespace (the ioctl acts in

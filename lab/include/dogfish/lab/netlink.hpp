@@ -75,7 +75,7 @@ private:
     void check(int result, const std::string& what) const;
     rtnl_link* get_link(const std::string& link) const; // owned by the caller (rtnl_link_put)
     std::string on(const std::string& link) const;       // "LINK in network namespace 'N'"
-    bool add_tunnel(rtnl_link* tunnel, const std::string& name, const IpAddress& local);
+    bool add_tunnel(const std::string& name, const IpAddress& local, const char* kind);
 
     std::string netns_;
     std::unique_ptr<nl_sock, SockDeleter> sock_;
