@@ -50,8 +50,8 @@ double seconds_since(Clock::time_point t0)
 }
 
 const fs::path kBpffs = "/sys/fs/bpf";
-// The balancer daemon's pins: one lab at a time, so one fixed place, removed by down.
-const fs::path kBalancerPins = "/sys/fs/bpf/dogfish-lab";
+// The balancer daemon's pins, named like the lab's namespaces; down removes them.
+fs::path balancer_pins() { return kBpffs / (lab_prefix() + "lab"); }
 
 void ensure_bpffs()
 {
@@ -341,12 +341,12 @@ private:
         }
         step(fmt::format("balancer: dogfish run in {} on {} ({}), socket {}", ns(plan_.balancer_node),
                          plan_.balancer_interface, config.string(), st_.socket.string()));
-        st_.pin_dirs.push_back(kBalancerPins);
+        st_.pin_dirs.push_back(balancer_pins());
         save_state(st_);
         const fs::path log = state_dir() / "balancer.log";
         const ProcessId id = spawn_in_netns(ns(plan_.balancer_node),
                                             {bins_.dogfish.string(), "run", "--config", config.string(), "--socket",
-                                             st_.socket.string(), "--pin-dir", (kBalancerPins / "balancer").string()},
+                                             st_.socket.string(), "--pin-dir", (balancer_pins() / "balancer").string()},
                                             log);
         st_.processes.push_back(LabProcess{"balancer", plan_.balancer_node, id, log});
         save_state(st_);

@@ -1,6 +1,7 @@
 #include "dogfish/lab/plan.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 
 #include <fmt/format.h>
@@ -9,7 +10,16 @@
 
 namespace dogfish::lab {
 
-std::string netns_name(const std::string& node) { return kNetnsPrefix + node; }
+std::string lab_prefix()
+{
+    const char* env = std::getenv("DOGFISH_LAB_PREFIX");
+    const std::string prefix = env && *env ? env : "df-";
+    if (prefix.size() > 16 || prefix.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
+        throw Error(fmt::format("DOGFISH_LAB_PREFIX '{}' is not 1-16 of a-z, 0-9 and '-'", prefix));
+    return prefix;
+}
+
+std::string netns_name(const std::string& node) { return lab_prefix() + node; }
 
 std::vector<const PlannedEnd*> Plan::ends_of(const std::string& node) const
 {

@@ -20,9 +20,10 @@ std::optional<json> lab_status()
     const Topology t = load_topology(st->topology);
     json nodes = json::array();
     for (const Node& n : t.nodes) {
-        const std::string netns = netns_name(n.name);
+        const auto it = st->node_netns.find(n.name);
+        const std::string netns = it == st->node_netns.end() ? "" : it->second;
         json addresses = json::array();
-        if (netns_exists(netns))
+        if (!netns.empty() && netns_exists(netns))
             for (const IpPrefix& p : Netlink(netns).addresses())
                 addresses.push_back(p.to_string());
         json node = {{"name", n.name}, {"role", role_name(n.role)}, {"netns", netns}, {"addresses", addresses}};
@@ -45,7 +46,7 @@ std::optional<json> lab_status()
     for (const Node& n : t.nodes)
         if (n.role == Role::balancer) {
             balancer["node"] = n.name;
-            balancer["netns"] = netns_name(n.name);
+            balancer["netns"] = st->node_netns.count(n.name) ? st->node_netns.at(n.name) : "";
         }
     for (const LabProcess& p : st->processes) {
         const bool running = is_running(p.id);

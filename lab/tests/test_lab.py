@@ -15,6 +15,8 @@ LAB = os.environ.get("DOGFISH_LAB", "build/lab/dogfish-lab")
 SOURCE = Path(__file__).resolve().parents[2]
 TOPOLOGIES = SOURCE / "topologies"
 ASK = Path(__file__).with_name("ask_vips.py")
+PREFIX = os.environ.get("DOGFISH_LAB_PREFIX") or "df-"
+RECORD = os.environ.get("DOGFISH_LAB_DIR") or "/run/dogfish-lab"
 
 
 def lab(*args, check=True, timeout=120):
@@ -31,17 +33,17 @@ def host_snapshot():
     with its record's paths, the record itself."""
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
-    pins = sorted(str(p) for d in ("dogfish-lab", "dogfish-decap") for p in Path("/sys/fs/bpf", d).rglob("*"))
+    pins = sorted(str(p) for d in (PREFIX + "lab", "dogfish-decap") for p in Path("/sys/fs/bpf", d).rglob("*"))
     procs = subprocess.run(["pgrep", "-a", "-f", "dogfish-responder|dogfish run|dogfish-decap"],
                            capture_output=True, text=True).stdout
     return {
         "netns": sorted(n for n in (line.split()[0] for line in netns.splitlines() if line.strip())
-                        if n.startswith("df-")),
+                        if n.startswith(PREFIX)),
         "links": sorted(line.split(":")[1].strip().split("@")[0] for line in links.splitlines()),
         "pins": pins,
         "processes": sorted(line for line in procs.splitlines()
-                            if "/run/dogfish-lab" in line or "dogfish-responder --name" in line),
-        "record": os.path.exists("/run/dogfish-lab"),
+                            if RECORD in line or "dogfish-responder --name" in line),
+        "record": os.path.exists(RECORD),
     }
 
 
@@ -89,7 +91,7 @@ def test_status_says_what_the_topology_says(clean_host):
     nodes = {n["name"]: n for n in st["nodes"]}
     assert {n: v["role"] for n, v in nodes.items()} == {
         "client": "client", "gw": "gateway", "lb": "balancer", "real1": "real", "real2": "real"}
-    assert all(n["netns"] == "df-" + name for name, n in nodes.items())
+    assert all(n["netns"] == PREFIX + name for name, n in nodes.items())
     assert set(nodes["client"]["addresses"]) == {"10.0.1.2/24", "fd00:1::2/64"}
     assert set(nodes["gw"]["addresses"]) == {"10.0.1.1/24", "fd00:1::1/64", "10.0.2.1/24", "fd00:2::1/64",
                                              "10.0.3.1/24", "fd00:3::1/64", "10.0.4.1/24", "fd00:4::1/64"}
@@ -161,7 +163,7 @@ def test_interrupted_up_removes_what_it_made(clean_host):
     proc = subprocess.Popen([LAB, "up"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Interrupt once the lab's first namespace exists: mid-build.
     deadline = time.monotonic() + 30
-    while not os.path.exists("/run/netns/df-client"):
+    while not os.path.exists(f"/run/netns/{PREFIX}client"):
         assert proc.poll() is None and time.monotonic() < deadline, "up never started building"
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)

@@ -11,8 +11,10 @@
 
 namespace dogfish::lab {
 
-// Every namespace of a lab carries this prefix (and `ip netns exec df-client ...` works).
-inline constexpr const char* kNetnsPrefix = "df-";
+// Every namespace of a lab is named prefix + node (`ip netns exec df-client ...` works).
+// The prefix is "df-" unless $DOGFISH_LAB_PREFIX gives another (with $DOGFISH_LAB_DIR,
+// two labs run side by side). Throws Error when it is not 1-16 of [a-z0-9-].
+std::string lab_prefix();
 std::string netns_name(const std::string& node);
 
 struct PlannedEnd {
