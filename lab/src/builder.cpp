@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -13,6 +14,8 @@
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
@@ -134,6 +137,35 @@ std::string services_text(const LabVip& v)
 std::string url_host(const IpAddress& a)
 {
     return a.is_v4() ? a.to_string() : fmt::format("[{}]", a.to_string());
+}
+
+bool socket_answers(const fs::path& path)
+{
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    return ok;
+}
+
+// Starts `dogfish run` in the balancer's namespace and waits until its socket accepts.
+void start_balancer(LabState& st, const std::string& node, const Binaries& bins)
+{
+    const fs::path log = state_dir() / "balancer.log";
+    // A killed daemon leaves its socket file: it must not pass for a ready one.
+    std::error_code ec;
+    fs::remove(st.socket, ec);
+    const ProcessId id = spawn_in_netns(st.node_netns.at(node),
+                                        {bins.dogfish.string(), "run", "--config", (state_dir() / "balancer.yaml").string(),
+                                         "--socket", st.socket.string(), "--pin-dir", (balancer_pins() / "balancer").string()},
+                                        log);
+    st.processes.push_back(LabProcess{"balancer", node, id, log});
+    save_state(st);
+    wait_until("the balancer daemon", id, log, 20s, [&] { return socket_answers(st.socket); });
 }
 
 // One `up`, step by step; every step writes down what it is about to make first.
@@ -343,14 +375,7 @@ private:
                          plan_.balancer_interface, config.string(), st_.socket.string()));
         st_.pin_dirs.push_back(balancer_pins());
         save_state(st_);
-        const fs::path log = state_dir() / "balancer.log";
-        const ProcessId id = spawn_in_netns(ns(plan_.balancer_node),
-                                            {bins_.dogfish.string(), "run", "--config", config.string(), "--socket",
-                                             st_.socket.string(), "--pin-dir", (balancer_pins() / "balancer").string()},
-                                            log);
-        st_.processes.push_back(LabProcess{"balancer", plan_.balancer_node, id, log});
-        save_state(st_);
-        wait_until("the balancer daemon", id, log, 20s, [&] { return fs::exists(st_.socket); });
+        start_balancer(st_, plan_.balancer_node, bins_);
     }
 
     void wait_for_vips()
@@ -490,6 +515,26 @@ void lab_up(const fs::path& topology_path, const Binaries& bins, std::ostream& o
     }
     out << fmt::format("dogfish-lab: lab '{}' is up ({:.1f} s)\n", t.name, seconds_since(t0));
     print_how_to_try(t, st, out);
+}
+
+void lab_restart_balancer(const Binaries& bins, std::ostream& out)
+{
+    auto st = load_state();
+    if (!st || st->phase != "up")
+        throw Error("no lab is up (dogfish-lab up brings one up)");
+    const auto it = std::find_if(st->processes.begin(), st->processes.end(),
+                                 [](const LabProcess& p) { return p.role == "balancer"; });
+    if (it == st->processes.end())
+        throw Error("the lab's record has no balancer");
+    const LabProcess old = *it;
+    const auto t0 = Clock::now();
+    kill_process(old.id);
+    st->processes.erase(it);
+    save_state(*st);
+    start_balancer(*st, old.node, bins);
+    out << fmt::format("dogfish-lab: balancer restarted: pid {} killed, pid {} adopted the attached program and its "
+                       "maps ({:.2f} s)\n",
+                       old.id.pid, st->processes.back().id.pid, seconds_since(t0));
 }
 
 bool lab_down(std::ostream& out)

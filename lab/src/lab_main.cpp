@@ -104,6 +104,10 @@ int main(int argc, char** argv)
     auto* up = app.add_subcommand("up", "build the lab and wait until every VIP answers from the client");
     up->add_option("topology", topology, "topology file (default topologies/basic.yaml)");
 
+    auto* restart = app.add_subcommand("restart-balancer",
+                                       "kill the balancer daemon (SIGKILL) and start a new one that adopts its "
+                                       "attached program, maps and connection table");
+
     auto* down = app.add_subcommand("down", "stop the lab's processes and remove everything up made (safe to repeat)");
 
     bool json = false;
@@ -126,6 +130,10 @@ int main(int argc, char** argv)
             return cmd_up(topology);
         if (*down)
             return cmd_down();
+        if (*restart) {
+            lab_restart_balancer(find_binaries(), std::cout);
+            return 0;
+        }
         if (*status)
             return cmd_status(json);
         return cmd_exec(node, command);

@@ -186,15 +186,21 @@ bool stop_process(const ProcessId& id, std::chrono::milliseconds grace)
     kill(id.pid, SIGTERM);
     const auto deadline = std::chrono::steady_clock::now() + grace;
     while (is_running(id)) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            kill(id.pid, SIGKILL);
-            const auto kill_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-            while (is_running(id) && std::chrono::steady_clock::now() < kill_deadline)
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            break;
-        }
+        if (std::chrono::steady_clock::now() >= deadline)
+            return kill_process(id);
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    return true;
+}
+
+bool kill_process(const ProcessId& id)
+{
+    if (!is_running(id))
+        return false;
+    kill(id.pid, SIGKILL);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (is_running(id) && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     return true;
 }
 

@@ -181,3 +181,16 @@ def test_exec_runs_in_the_node_and_returns_its_status(clean_host):
     assert proc.returncode == 7
     proc = lab("exec", "nosuch", "--", "true", check=False)
     assert proc.returncode == 1 and "no node 'nosuch'" in proc.stderr
+
+
+def test_restart_balancer_adopts_and_keeps_serving(clean_host):
+    lab("up")
+    old = status()["balancer"]["pid"]
+    out = lab("restart-balancer").stdout
+    assert f"pid {old} killed" in out
+    st = status()
+    assert st["balancer"]["running"] is True and st["balancer"]["pid"] != old
+    answers = ask("client", 10, specs_of(st))
+    assert all(sum(r.values()) == 10 for r in answers.values())
+    log = next(p["log"] for p in st["processes"] if p["role"] == "balancer")
+    assert "adopted" in Path(log).read_text()

@@ -31,6 +31,10 @@ struct AlreadyUp : Error {
     bool same_lab; // the lab asked for is the one that is up: nothing to do
 };
 
+// Kills the balancer daemon with SIGKILL, as a crash or an upgrade would (its pins
+// keep the program attached and the maps filled), and starts a new one, which adopts them.
+void lab_restart_balancer(const Binaries& binaries, std::ostream& out);
+
 // Removes everything the recorded lab made; false when there was none.
 bool lab_down(std::ostream& out);
 

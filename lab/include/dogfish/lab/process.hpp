@@ -33,5 +33,7 @@ bool is_running(const ProcessId& id);
 
 // SIGTERM, then SIGKILL once `grace` has passed; true when it was running.
 bool stop_process(const ProcessId& id, std::chrono::milliseconds grace);
+// SIGKILL at once, as a crash would; waits until it is gone. True when it was running.
+bool kill_process(const ProcessId& id);
 
 } // namespace dogfish::lab
