@@ -126,14 +126,6 @@ fs::path decap_pin_dir(const std::string& netns)
     return kBpffs / "dogfish-decap" / std::to_string(st.st_ino);
 }
 
-std::string services_text(const LabVip& v)
-{
-    std::string s;
-    for (const Service& svc : v.services)
-        s += fmt::format("{}{}/{}", s.empty() ? "" : " ", svc.proto == Proto::tcp ? "tcp" : "udp", svc.port);
-    return s;
-}
-
 std::string url_host(const IpAddress& a)
 {
     return a.is_v4() ? a.to_string() : fmt::format("[{}]", a.to_string());
