@@ -13,7 +13,7 @@ import pytest
 
 SOURCE = Path(__file__).resolve().parents[2]
 BENCH = os.environ.get("LAB_BENCH", str(SOURCE / "bench/lab-bench"))
-BUILD = os.environ.get("BUILD_DIR", str(SOURCE / "build"))
+BUILD = str(Path(os.environ.get("BUILD_DIR", SOURCE / "build")).resolve())
 # A lab of this test's own, apart from any other on the host.
 PREFIX = f"lbt{os.getpid() % 100000}-"
 RECORD = f"/run/lab-bench-test-{os.getpid()}"
@@ -31,15 +31,17 @@ def lab(*args):
 
 def host_snapshot():
     """What lab-bench could leave behind: its namespaces, pins, record, and the processes it
-    starts (iperf3 and HAProxy servers, responders, the lab's daemons)."""
+    starts (iperf3 and HAProxy servers, responders, the lab's daemons), told from other labs' on a
+    shared machine by what they were started with: this build, this record, lab-bench's files."""
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     procs = subprocess.run(["pgrep", "-a", "-f", "iperf3 -s|haproxy -db|dogfish-responder|dogfish run"],
                            capture_output=True, text=True).stdout
+    ours = (BUILD + "/", RECORD, "/lab-bench-", "iperf3 -s -p 5201")
     return {
         "netns": sorted(line.split()[0] for line in netns.splitlines() if line.startswith(PREFIX)),
         "pins": sorted(str(p) for p in Path("/sys/fs/bpf").glob(PREFIX + "*")),
         "record": os.path.exists(RECORD),
-        "processes": sorted(procs.splitlines()),
+        "processes": sorted(line for line in procs.splitlines() if any(o in line for o in ours)),
     }
 
 
