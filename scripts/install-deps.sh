@@ -14,6 +14,8 @@ PACKAGES=(
 	python3 python3-pytest python3-scapy
 	# lab and its tools
 	iproute2 ethtool tcpdump curl iperf3 xdp-tools util-linux procps
+	# lab-bench: the user-space TCP proxy it compares with
+	haproxy
 )
 
 if [[ $(id -u) -ne 0 ]]; then
