@@ -27,22 +27,53 @@ def lab(*args, check=True, timeout=120):
     return proc
 
 
+def netns_names():
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def foreign_netns_inodes():
+    """Inodes of the live namespaces that are not this lab's: other work on the host owns them,
+    and the decap pins (named by inode) and the processes inside them."""
+    inodes = set()
+    for name in netns_names():
+        if not name.startswith(PREFIX):
+            try:
+                inodes.add(os.stat(f"/run/netns/{name}").st_ino)
+            except FileNotFoundError:
+                pass
+    return inodes
+
+
+def in_netns(pid, inodes):
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino in inodes
+    except FileNotFoundError:
+        return True  # gone meanwhile: nobody's leftover
+
+
 def host_snapshot():
     """What a lab could leave behind, by the names it uses (other work on a shared host may
-    come and go meanwhile): df-* namespaces, host links, its bpffs pins, processes started
-    with its record's paths, the record itself."""
-    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    come and go meanwhile, with its own namespaces, decap pins and responders: those are
+    not looked at): PREFIX namespaces, host links, its bpffs pins, processes started with
+    its record's paths or a responder's, the record itself."""
+    foreign = foreign_netns_inodes()
     links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
-    pins = sorted(str(p) for d in (PREFIX + "lab", "dogfish-decap") for p in Path("/sys/fs/bpf", d).rglob("*"))
+    pins = sorted(str(p) for p in Path("/sys/fs/bpf", PREFIX + "lab").rglob("*"))
+    decap = Path("/sys/fs/bpf/dogfish-decap")
+    if decap.exists():
+        for d in decap.iterdir():
+            if not (d.name.isdigit() and int(d.name) in foreign):
+                pins += sorted(str(p) for p in [d, *d.rglob("*")])
     procs = subprocess.run(["pgrep", "-a", "-f", "dogfish-responder|dogfish run|dogfish-decap"],
                            capture_output=True, text=True).stdout
     return {
-        "netns": sorted(n for n in (line.split()[0] for line in netns.splitlines() if line.strip())
-                        if n.startswith(PREFIX)),
+        "netns": sorted(n for n in netns_names() if n.startswith(PREFIX)),
         "links": sorted(line.split(":")[1].strip().split("@")[0] for line in links.splitlines()),
         "pins": pins,
         "processes": sorted(line for line in procs.splitlines()
-                            if RECORD in line or "dogfish-responder --name" in line),
+                            if (RECORD in line or "dogfish-responder --name" in line)
+                            and not in_netns(int(line.split()[0]), foreign)),
         "record": os.path.exists(RECORD),
     }
 
