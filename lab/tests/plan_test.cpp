@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <variant>
 
 #include "dogfish/config.hpp"
@@ -18,7 +19,8 @@ TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix)
 {
     const Plan plan = make_plan(load_topology(kTopologies + "basic.yaml"));
     ASSERT_EQ(plan.links.size(), 4u);
-    EXPECT_EQ(plan.links[0].a.netns, "df-client");
+    // DOGFISH_LAB_PREFIX (df- when unset) names the namespaces of a lab run beside another.
+    EXPECT_EQ(plan.links[0].a.netns, lab_prefix() + "client");
     EXPECT_EQ(plan.links[0].a.interface, "gw");
     EXPECT_EQ(plan.links[0].b.interface, "client");
     EXPECT_EQ(plan.balancer_node, "lb");
@@ -30,6 +32,22 @@ TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix)
     const auto gw = plan.ends_of("gw");
     ASSERT_EQ(gw.size(), 4u);
     EXPECT_EQ(gw[3]->interface, "real2");
+}
+
+TEST(Plan, PrefixIsDfUnlessTheEnvironmentNamesAnother)
+{
+    const char* was = std::getenv("DOGFISH_LAB_PREFIX");
+    const std::string saved = was ? was : "";
+    unsetenv("DOGFISH_LAB_PREFIX");
+    EXPECT_EQ(netns_name("client"), "df-client");
+    setenv("DOGFISH_LAB_PREFIX", "l2-", 1);
+    EXPECT_EQ(netns_name("client"), "l2-client");
+    setenv("DOGFISH_LAB_PREFIX", "Bad_", 1);
+    EXPECT_THROW(netns_name("client"), Error);
+    if (was)
+        setenv("DOGFISH_LAB_PREFIX", saved.c_str(), 1);
+    else
+        unsetenv("DOGFISH_LAB_PREFIX");
 }
 
 TEST(Plan, SecondLinkBetweenTheSameNodesGetsANumber)
