@@ -38,6 +38,7 @@ struct packet {
 	__u8 ttl;
 	__u8 is_syn;
 	__u8 l4_hdr_len;
+	__u8 tcp_flags; /* byte 13 of the TCP header; 0 for UDP */
 };
 
 /*
@@ -64,6 +65,7 @@ static __always_inline int parse_l4(struct cursor *c, struct packet *pkt)
 		pkt->flow.vip.port = th->dest;
 		pkt->is_syn = th->syn && !th->ack;
 		pkt->l4_hdr_len = sizeof(*th);
+		pkt->tcp_flags = ((const __u8 *)th)[13];
 		return CONTINUE;
 	}
 	if (pkt->flow.vip.proto == IPPROTO_UDP) {
@@ -241,6 +243,8 @@ static __always_inline int balance(struct xdp_md *ctx, struct df_global_stats *g
 							      : sizeof(struct ipv6hdr)) +
 				 pkt.l4_hdr_len)
 		return DF_DROP_BAD_L3;
+	if (pkt.flow.vip.proto == IPPROTO_TCP && !tcp_flags_valid(pkt.tcp_flags))
+		return DF_DROP_TCP_FLAGS;
 
 	flow_hash = df_flow_hash(&pkt.flow);
 	real = choose_real(vip, &pkt, flow_hash, gs, &real_id);

@@ -54,6 +54,35 @@ static __always_inline int ipv4_is_fragment(const struct iphdr *iph)
 	return (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET)) != 0;
 }
 
+#define DF_TCP_FIN 0x01
+#define DF_TCP_SYN 0x02
+#define DF_TCP_RST 0x04
+#define DF_TCP_ACK 0x10
+#define DF_TCP_URG 0x20
+/* The flags that tell flag sets apart: PSH, ECE and CWR may go with any of them. */
+#define DF_TCP_KIND (DF_TCP_FIN | DF_TCP_SYN | DF_TCP_RST | DF_TCP_ACK | DF_TCP_URG)
+#define DF_TCP_SET(flags) (1ULL << (flags))
+
+/*
+ * The flag sets a TCP connection sends, as netfilter's tcp_valid_flags has them:
+ * no flags, SYN with FIN or RST, FIN without ACK and the like only come from
+ * scans and attacks. `flags` is the header's 13th byte.
+ */
+static __always_inline int tcp_flags_valid(__u8 flags)
+{
+	const __u64 valid = DF_TCP_SET(DF_TCP_SYN) |
+			    DF_TCP_SET(DF_TCP_SYN | DF_TCP_URG) |
+			    DF_TCP_SET(DF_TCP_SYN | DF_TCP_ACK) |
+			    DF_TCP_SET(DF_TCP_RST) |
+			    DF_TCP_SET(DF_TCP_RST | DF_TCP_ACK) |
+			    DF_TCP_SET(DF_TCP_FIN | DF_TCP_ACK) |
+			    DF_TCP_SET(DF_TCP_FIN | DF_TCP_ACK | DF_TCP_URG) |
+			    DF_TCP_SET(DF_TCP_ACK) |
+			    DF_TCP_SET(DF_TCP_ACK | DF_TCP_URG);
+
+	return (valid >> (flags & DF_TCP_KIND)) & 1;
+}
+
 /* Next-header values that are IPv6 extension headers (RFC 8200 4.1, plus mobility and HIP). */
 static __always_inline int ipv6_is_ext_hdr(__u8 nexthdr)
 {

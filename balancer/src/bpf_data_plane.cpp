@@ -214,6 +214,35 @@ void BpfDataPlane::set_config(const df_config& config) {
   live.gateway_set = config.gateway_set;
 }
 
+std::size_t BpfDataPlane::forget_flows(const FlowFilter& forget) {
+  // Batches walk the hash bucket by bucket, so flows the program adds or evicts
+  // meanwhile do not make the walk start over (get_next_key would).
+  int fd = conn_table_fd();
+  constexpr uint32_t kBatch = 1024;
+  std::vector<df_flow_key> keys(kBatch);
+  std::vector<df_conn> values(kBatch);
+  std::vector<df_flow_key> doomed;
+  uint64_t in = 0, out = 0;  // the kernel's bucket cursor (a u32 for hash maps)
+  for (bool first = true;; first = false) {
+    uint32_t count = kBatch;
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : &in, &out, keys.data(), values.data(),
+                                   &count, nullptr);
+    if (err && err != -ENOENT) throw OsError(-err, "reading the connection table");
+    for (uint32_t i = 0; i < count; i++)
+      if (forget(keys[i], values[i])) doomed.push_back(keys[i]);
+    if (err == -ENOENT) break;
+    in = out;
+  }
+  std::size_t forgotten = 0;
+  for (const df_flow_key& k : doomed) {
+    if (bpf_map_delete_elem(fd, &k) == 0)
+      forgotten++;
+    else if (errno != ENOENT)  // evicted meanwhile: gone anyway
+      throw OsError(errno, "deleting a connection-table entry");
+  }
+  return forgotten;
+}
+
 std::vector<std::pair<df_vip_key, df_vip_meta>> BpfDataPlane::read_vips() const {
   std::vector<std::pair<df_vip_key, df_vip_meta>> out;
   int fd = bpf_map__fd(skel_->maps.vips);

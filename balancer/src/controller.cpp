@@ -249,7 +249,7 @@ json Controller::change(const json& request, const std::string& cmd) {
     }
   }
   ReconcileReport r = apply(next);
-  return {{"ok", true}, {"rings_written", r.rings_written}};
+  return {{"ok", true}, {"rings_written", r.rings_written}, {"flows_forgotten", r.flows_forgotten}};
 }
 
 json Controller::handle(const json& request) {

@@ -61,9 +61,10 @@ class SignalFd {
 
 void log_report(std::string_view what, const ReconcileReport& r) {
   log_info(
-      "{}: {} VIPs added, {} removed, {} changed; {} reals added, {} removed; {} rings written",
+      "{}: {} VIPs added, {} removed, {} changed; {} reals added, {} removed; {} rings written; "
+      "{} connections re-hash (their real left the VIP)",
       what, r.vips_added, r.vips_removed, r.vips_changed, r.reals_added, r.reals_removed,
-      r.rings_written);
+      r.rings_written, r.flows_forgotten);
 }
 
 // Reconciles, attaches, serves until SIGTERM/SIGINT; then detaches and unpins.

@@ -265,8 +265,43 @@ ReconcileReport Reconciler::apply(const Config& config, const df_config& df) {
     dp_.put_real(id, df_real{});
     report.reals_removed++;
   }
+  report.flows_forgotten = forget_lost_flows(removed_vips, config, next);
   state_ = std::move(next);
   return report;
+}
+
+std::size_t Reconciler::forget_lost_flows(
+    const std::vector<std::pair<ServiceKey, AppliedVip>>& removed_vips, const Config& config,
+    const AppliedState& next) {
+  // A real taken out of one VIP keeps its id while another VIP has it, so the
+  // connection table would go on sending that VIP's flows to it: they must
+  // re-hash like the flows of a real removed everywhere. Adopted VIPs' old reals
+  // are unknown, and a removed VIP's flows must not outlive it (a VIP added again
+  // gets a new ring): both are checked against what they have now.
+  std::vector<std::pair<df_vip_key, std::set<std::uint32_t>>> members;
+  for (const auto& [key, vip] : removed_vips)
+    members.emplace_back(to_df_key(key), std::set<std::uint32_t>{});
+  for (const VipConfig& v : config.vips) {
+    const AppliedVip* before = nullptr;
+    if (auto it = state_.vips.find(ServiceKey::of(v)); it != state_.vips.end())
+      before = &it->second;
+    if (!before) continue;  // a new VIP: no flows yet
+    std::set<IpAddress> now;
+    for (const RealConfig& r : v.reals) now.insert(r.address);
+    bool lost = before->ring_unknown ||
+                std::any_of(before->reals.begin(), before->reals.end(),
+                            [&](const RealConfig& r) { return !now.contains(r.address); });
+    if (!lost) continue;
+    std::set<std::uint32_t> ids;
+    for (const IpAddress& a : now) ids.insert(next.real_ids.at(a));
+    members.emplace_back(to_df_key(ServiceKey::of(v)), std::move(ids));
+  }
+  if (members.empty()) return 0;
+  return dp_.forget_flows([&](const df_flow_key& flow, const df_conn& conn) {
+    for (const auto& [key, ids] : members)
+      if (std::memcmp(&flow.vip, &key, sizeof(key)) == 0) return !ids.contains(conn.real_id);
+    return false;
+  });
 }
 
 }  // namespace dogfish

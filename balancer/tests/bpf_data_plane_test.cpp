@@ -64,11 +64,11 @@ void configure(BpfDataPlane& dp) {
   dp.put_vip(vip_key(), {.vip_id = 0, .flags = 0, .ring_slot = 0});
 }
 
-pkt::Bytes tcp(uint8_t flags) {
+pkt::Bytes tcp(uint8_t flags, uint16_t sport = 40000) {
   return testing_pkt()
       .eth(pkt::mac("02:00:00:00:00:01"), pkt::mac("02:00:00:00:00:02"))
       .ipv4({.src = "10.0.0.10", .dst = "10.100.0.1"})
-      .tcp({.sport = 40000, .dport = 80, .flags = flags})
+      .tcp({.sport = sport, .dport = 80, .flags = flags})
       .bytes();
 }
 
@@ -106,6 +106,39 @@ TEST(BpfDataPlane, PublishingANewRingIsOneVipWrite) {
   EXPECT_EQ(run(dp, tcp(pkt::tcp_flags::SYN)), "10.200.0.1") << "ring 1 not published yet";
   dp.put_vip(vip_key(), {.vip_id = 0, .flags = 0, .ring_slot = 1});
   EXPECT_EQ(run(dp, tcp(pkt::tcp_flags::SYN)), "10.200.0.2");
+}
+
+TEST(BpfDataPlane, ForgottenFlowsReHashAndTheOthersKeepTheirReal) {
+  BpfDataPlane dp(small_options());
+  configure(dp);
+  for (uint16_t port = 40000; port < 40010; port++)
+    ASSERT_EQ(run(dp, tcp(pkt::tcp_flags::SYN, port)), "10.200.0.1");
+  dp.write_ring(1, std::vector<uint32_t>(kRing, 2));
+  dp.put_vip(vip_key(), {.vip_id = 0, .flags = 0, .ring_slot = 1});
+  auto odd_ports_on_1 = [](const df_flow_key& k, const df_conn& c) {
+    return c.real_id == 1 && ntohs(k.sport) % 2 == 1;
+  };
+  EXPECT_EQ(dp.forget_flows(odd_ports_on_1), 5u);
+  for (uint16_t port = 40000; port < 40010; port++)
+    EXPECT_EQ(run(dp, tcp(pkt::tcp_flags::ACK, port)), port % 2 ? "10.200.0.2" : "10.200.0.1")
+        << "port " << port;
+}
+
+TEST(BpfDataPlane, ForgetFlowsWalksATableOfManyBatches) {
+  auto options = small_options();
+  // Each CPU's LRU list holds its share of the entries, and this thread fills one CPU's.
+  options.limits.conn_entries = 4096 * libbpf_num_possible_cpus();
+  BpfDataPlane dp(options);
+  df_flow_key k{.vip = vip_key()};
+  for (uint32_t i = 0; i < 3000; i++) {
+    std::memcpy(k.src, &i, sizeof(i));
+    df_conn c{.real_id = 1 + i % 2, .atime = 0};
+    ASSERT_EQ(bpf_map_update_elem(dp.conn_table_fd(), &k, &c, BPF_NOEXIST), 0) << i;
+  }
+  auto on_2 = [](const df_flow_key&, const df_conn& c) { return c.real_id == 2; };
+  EXPECT_EQ(dp.forget_flows(on_2), 1500u);
+  EXPECT_EQ(dp.forget_flows(on_2), 0u);
+  EXPECT_EQ(dp.forget_flows([](const df_flow_key&, const df_conn&) { return true; }), 1500u);
 }
 
 TEST(BpfDataPlane, RejectsOutOfRangeIdsAndRingsWithTheValueNamed) {

@@ -55,6 +55,10 @@ class FakeDataPlane : public DataPlane {
     writes++;
     config_ = c;
   }
+  std::size_t forget_flows(const FlowFilter& forget) override {
+    forget_scans++;
+    return std::erase_if(conns, [&](const auto& kv) { return forget(kv.first, kv.second); });
+  }
   df_config config() const override { return config_; }
   std::vector<std::pair<df_vip_key, df_vip_meta>> read_vips() const override {
     return {vips.begin(), vips.end()};
@@ -84,6 +88,8 @@ class FakeDataPlane : public DataPlane {
   std::vector<df_real> reals;
   std::map<uint32_t, std::vector<uint32_t>> rings;
   std::vector<uint32_t> ring_writes;
+  std::map<df_flow_key, df_conn, BytesLess> conns;  // the connection table, filled by tests
+  int forget_scans = 0;
   df_config config_{};
   int writes = 0;
 };

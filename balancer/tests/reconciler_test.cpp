@@ -1,5 +1,6 @@
 #include "dogfish/reconciler.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -32,6 +33,16 @@ class ReconcilerTest : public ::testing::Test {
   FakeDataPlane dp;
   Reconciler rec{dp, {.ring_grace = std::chrono::milliseconds(0)}};
   df_config df{};
+
+  // A connection-table entry: a client port's flow to the VIP, on the real `address`.
+  df_flow_key remember(const char* vip_address, uint16_t port, Proto proto, uint16_t client_port,
+                       const char* address) {
+    df_flow_key k{};
+    k.vip = to_df_key({ip(vip_address), port, proto});
+    k.sport = htons(client_port);
+    dp.conns[k] = {.real_id = *rec.real_id(ip(address)), .atime = 0};
+    return k;
+  }
 
   const df_vip_meta& meta(const char* address, uint16_t port, Proto proto = Proto::tcp) {
     return dp.vips.at(to_df_key({ip(address), port, proto}));
@@ -178,6 +189,57 @@ TEST_F(ReconcilerTest, DeletedRealIsClearedAndVipRemoved) {
   EXPECT_EQ(dp.vip_addrs.size(), 1u);
   EXPECT_EQ(dp.vip_addrs.count(to_df_addr_key(ip("10.0.0.2"))), 0u);
   EXPECT_EQ(ring_ids(meta("10.0.0.1", 80).ring_slot).count(b), 0u);
+}
+
+// 10.1.0.1 serves TCP and UDP; `dropped` takes it out of the TCP VIP only.
+Config both_serve(bool dropped = false) {
+  std::vector<RealConfig> tcp{real("10.1.0.2")};
+  if (!dropped) tcp.insert(tcp.begin(), real("10.1.0.1"));
+  return config({vip("10.0.0.1", 80, tcp), vip("10.0.0.1", 53, {real("10.1.0.1")}, Proto::udp)});
+}
+
+TEST_F(ReconcilerTest, RealTakenOutOfOneVipLosesThatVipsFlowsOnly) {
+  rec.apply(both_serve(), df);
+  auto gone = remember("10.0.0.1", 80, Proto::tcp, 1000, "10.1.0.1");
+  auto other_real = remember("10.0.0.1", 80, Proto::tcp, 1001, "10.1.0.2");
+  auto other_vip = remember("10.0.0.1", 53, Proto::udp, 1002, "10.1.0.1");
+  uint32_t a = *rec.real_id(ip("10.1.0.1"));
+  auto r = rec.apply(both_serve(true), df);
+  EXPECT_EQ(dp.reals[a].family, DF_FAMILY_V4) << "the UDP VIP still has it";
+  EXPECT_EQ(r.flows_forgotten, 1u);
+  EXPECT_FALSE(dp.conns.contains(gone)) << "its TCP flows must re-hash, not keep it";
+  EXPECT_TRUE(dp.conns.contains(other_real));
+  EXPECT_TRUE(dp.conns.contains(other_vip));
+}
+
+TEST_F(ReconcilerTest, DrainAndReweightKeepEveryFlow) {
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2")})}), df);
+  remember("10.0.0.1", 80, Proto::tcp, 1000, "10.1.0.1");
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1", 0), real("10.1.0.2", 3)})}), df);
+  EXPECT_EQ(dp.conns.size(), 1u);
+  EXPECT_EQ(dp.forget_scans, 0) << "no real left a VIP: no walk of the connection table";
+}
+
+TEST_F(ReconcilerTest, RemovedVipLosesItsFlows) {
+  rec.apply(
+      config({vip("10.0.0.1", 80, {real("10.1.0.1")}), vip("10.0.0.2", 80, {real("10.1.0.1")})}),
+      df);
+  auto gone = remember("10.0.0.2", 80, Proto::tcp, 1000, "10.1.0.1");
+  auto kept = remember("10.0.0.1", 80, Proto::tcp, 1000, "10.1.0.1");
+  EXPECT_EQ(rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1")})}), df).flows_forgotten, 1u);
+  EXPECT_FALSE(dp.conns.contains(gone));
+  EXPECT_TRUE(dp.conns.contains(kept));
+}
+
+TEST_F(ReconcilerTest, AdoptedVipLosesFlowsOfRealsTheNewConfigDropped) {
+  rec.apply(both_serve(), df);
+  auto gone = remember("10.0.0.1", 80, Proto::tcp, 1000, "10.1.0.1");
+  auto kept = remember("10.0.0.1", 80, Proto::tcp, 1001, "10.1.0.2");
+  Reconciler again{dp, {.ring_grace = std::chrono::milliseconds(0)}};
+  again.adopt();
+  again.apply(both_serve(true), df);
+  EXPECT_FALSE(dp.conns.contains(gone));
+  EXPECT_TRUE(dp.conns.contains(kept));
 }
 
 TEST_F(ReconcilerTest, VipAddressRefcounted) {

@@ -211,6 +211,7 @@ Bytes truncate(Bytes b, size_t len) {
 }
 
 std::vector<Case> pass_and_drop_cases() {
+  using namespace tcp_flags;
   Bytes syn4 = tcp4(kClient4, 40000, kVip4, 80);
   Bytes syn6 = tcp6(kClient6, 40000, kVip6, 443);
   Bytes udp = udp4(kClient4, 5353, kVip4, 53);
@@ -281,6 +282,17 @@ std::vector<Case> pass_and_drop_cases() {
       {"ipv6_dest_opts_to_vip", with_ext_type(ext6(IPPROTO_DSTOPTS, kVip6), IPPROTO_DSTOPTS),
        XDP_DROP, DF_DROP_IPV6_EXT},
       {"ipv6_ext_to_non_vip", ext6(IPPROTO_HOPOPTS, "fd00:9::9"), XDP_PASS, DF_PASS_NOT_VIP},
+      {"tcp_no_flags_to_vip", tcp4(kClient4, 1, kVip4, 80, 0), XDP_DROP, DF_DROP_TCP_FLAGS},
+      {"tcp_syn_fin_to_vip", tcp4(kClient4, 1, kVip4, 80, SYN | FIN), XDP_DROP, DF_DROP_TCP_FLAGS},
+      {"tcp_syn_rst_to_vip", tcp4(kClient4, 1, kVip4, 80, SYN | RST), XDP_DROP, DF_DROP_TCP_FLAGS},
+      {"tcp_fin_without_ack_to_vip", tcp4(kClient4, 1, kVip4, 80, FIN), XDP_DROP,
+       DF_DROP_TCP_FLAGS},
+      {"tcp_xmas_to_vip", tcp4(kClient4, 1, kVip4, 80, FIN | PSH | URG), XDP_DROP,
+       DF_DROP_TCP_FLAGS},
+      {"tcp6_syn_fin_to_vip", tcp6(kClient6, 1, kVip6, 443, SYN | FIN), XDP_DROP,
+       DF_DROP_TCP_FLAGS},
+      {"tcp_bad_flags_to_non_vip_port", tcp4(kClient4, 1, kVip4, 8080, SYN | FIN), XDP_PASS,
+       DF_PASS_NOT_VIP},
   };
 }
 
@@ -307,6 +319,16 @@ TEST_P(PassAndDrop, LeavesFrameUntouchedWithItsReason) {
 
 INSTANTIATE_TEST_SUITE_P(Frames, PassAndDrop, ::testing::ValuesIn(pass_and_drop_cases()),
                          [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(BalancerTest, EveryFlagSetAConnectionSendsIsBalanced) {
+  using namespace tcp_flags;
+  const uint8_t sets[] = {SYN,       SYN | ECE | CWR, SYN | ACK, ACK,       ACK | PSH, ACK | URG,
+                          FIN | ACK, FIN | ACK | PSH, RST,       RST | ACK, ACK | ECE, ACK | CWR};
+  for (uint8_t flags : sets)
+    EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 80, flags))), kReal4a)
+        << "flags " << int(flags);
+  EXPECT_EQ(lb_.global_stats().reason[DF_TX], std::size(sets));
+}
 
 TEST_F(BalancerTest, EstablishedFlowKeepsItsRealWhenTheRingChangesButASynRehashes) {
   ASSERT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 80, tcp_flags::SYN))), kReal4a);

@@ -36,6 +36,22 @@ TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix)
     EXPECT_EQ(gw[3]->interface, "real2");
 }
 
+TEST(Plan, PrefixIsDfUnlessTheEnvironmentNamesAnother)
+{
+    const char* was = std::getenv("DOGFISH_LAB_PREFIX");
+    const std::string saved = was ? was : "";
+    unsetenv("DOGFISH_LAB_PREFIX");
+    EXPECT_EQ(netns_name("client"), "df-client");
+    setenv("DOGFISH_LAB_PREFIX", "l2-", 1);
+    EXPECT_EQ(netns_name("client"), "l2-client");
+    setenv("DOGFISH_LAB_PREFIX", "Bad_", 1);
+    EXPECT_THROW(netns_name("client"), Error);
+    if (was)
+        setenv("DOGFISH_LAB_PREFIX", saved.c_str(), 1);
+    else
+        unsetenv("DOGFISH_LAB_PREFIX");
+}
+
 TEST(Plan, SecondLinkBetweenTheSameNodesGetsANumber)
 {
     const Topology t = parse_topology(R"(

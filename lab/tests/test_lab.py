@@ -27,45 +27,53 @@ def lab(*args, check=True, timeout=120):
     return proc
 
 
-def lab_processes():
-    """The lab's processes: their command line names the record's paths, or their output
-    goes to a log in the record (the responders'). Other labs' processes are not counted."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-            stdout = os.readlink(f"/proc/{pid}/fd/1")
-        except OSError:
-            continue
-        if not any(name in cmdline for name in ("dogfish-responder", "dogfish run", "dogfish-decap")):
-            continue
-        if RECORD + "/" in cmdline or stdout.startswith(RECORD + "/"):
-            found.append(cmdline)
-    return sorted(found)
+def netns_names():
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
 
 
-def orphan_decap_pins():
-    """dogfish-decap pins by namespace inode whose namespace is no longer alive: what a
-    lab's decap would leave behind (other labs' live namespaces keep theirs)."""
-    live = {os.stat(p).st_ino for p in Path("/run/netns").glob("*")} if Path("/run/netns").exists() else set()
-    root = Path("/sys/fs/bpf/dogfish-decap")
-    return sorted(str(p) for d in (root.iterdir() if root.exists() else [])
-                  if not d.name.isdigit() or int(d.name) not in live for p in [d, *d.rglob("*")])
+def foreign_netns_inodes():
+    """Inodes of the live namespaces that are not this lab's: other work on the host owns them,
+    and the decap pins (named by inode) and the processes inside them."""
+    inodes = set()
+    for name in netns_names():
+        if not name.startswith(PREFIX):
+            try:
+                inodes.add(os.stat(f"/run/netns/{name}").st_ino)
+            except FileNotFoundError:
+                pass
+    return inodes
+
+
+def in_netns(pid, inodes):
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino in inodes
+    except FileNotFoundError:
+        return True  # gone meanwhile: nobody's leftover
 
 
 def host_snapshot():
     """What a lab could leave behind, by the names it uses (other work on a shared host may
-    come and go meanwhile): its namespaces, host links, its bpffs pins, its processes, the
-    record itself."""
-    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    come and go meanwhile, with its own namespaces, decap pins and responders: those are
+    not looked at): PREFIX namespaces, host links, its bpffs pins, processes started with
+    its record's paths or a responder's, the record itself."""
+    foreign = foreign_netns_inodes()
     links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    pins = sorted(str(p) for p in Path("/sys/fs/bpf", PREFIX + "lab").rglob("*"))
+    decap = Path("/sys/fs/bpf/dogfish-decap")
+    if decap.exists():
+        for d in decap.iterdir():
+            if not (d.name.isdigit() and int(d.name) in foreign):
+                pins += sorted(str(p) for p in [d, *d.rglob("*")])
+    procs = subprocess.run(["pgrep", "-a", "-f", "dogfish-responder|dogfish run|dogfish-decap"],
+                           capture_output=True, text=True).stdout
     return {
-        "netns": sorted(n for n in (line.split()[0] for line in netns.splitlines() if line.strip())
-                        if n.startswith(PREFIX)),
+        "netns": sorted(n for n in netns_names() if n.startswith(PREFIX)),
         "links": sorted(line.split(":")[1].strip().split("@")[0] for line in links.splitlines()),
-        "pins": sorted(str(p) for p in Path("/sys/fs/bpf", PREFIX + "lab").rglob("*")),
-        "decap pins": orphan_decap_pins(),
-        "processes": lab_processes(),
+        "pins": pins,
+        "processes": sorted(line for line in procs.splitlines()
+                            if (RECORD in line or "dogfish-responder --name" in line)
+                            and not in_netns(int(line.split()[0]), foreign)),
         "record": os.path.exists(RECORD),
     }
 

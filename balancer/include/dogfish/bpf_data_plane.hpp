@@ -50,6 +50,7 @@ class BpfDataPlane : public DataPlane {
   void put_real(uint32_t id, const df_real& real) override;
   void write_ring(uint32_t ring, std::span<const uint32_t> real_ids) override;
   void set_config(const df_config& config) override;
+  std::size_t forget_flows(const FlowFilter& forget) override;
   std::vector<std::pair<df_vip_key, df_vip_meta>> read_vips() const override;
   std::vector<std::pair<uint32_t, df_real>> read_reals() const override;
   std::vector<df_vip_addr_key> read_vip_addrs() const override;

@@ -4,7 +4,9 @@
 
 #include "dogfish/abi.hpp"
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -41,6 +43,9 @@ class DataPlane {
   // Writes ring number `ring` (0 .. max_vips * DF_RINGS_PER_VIP - 1) whole.
   virtual void write_ring(uint32_t ring, std::span<const uint32_t> real_ids) = 0;
   virtual void set_config(const df_config& config) = 0;
+  // Deletes the connection-table entries `forget` picks; returns how many went.
+  using FlowFilter = std::function<bool(const df_flow_key&, const df_conn&)>;
+  virtual std::size_t forget_flows(const FlowFilter& forget) = 0;
   // What the maps hold now: for a restarted daemon adopting pinned maps.
   virtual std::vector<std::pair<df_vip_key, df_vip_meta>> read_vips() const = 0;
   virtual std::vector<std::pair<uint32_t, df_real>> read_reals() const = 0;  // family != 0 only

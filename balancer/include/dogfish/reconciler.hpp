@@ -59,6 +59,7 @@ struct ReconcileReport {
   std::size_t vips_added = 0, vips_removed = 0, vips_changed = 0;
   std::size_t reals_added = 0, reals_removed = 0;
   std::size_t rings_written = 0;
+  std::size_t flows_forgotten = 0;  // connections that lost their real and will re-hash
 };
 
 struct ReconcilerOptions {
@@ -93,6 +94,8 @@ class Reconciler {
   std::uint32_t allocate_real_id(AppliedState& next) const;
   void write_ring(std::uint32_t ring, const std::vector<RealConfig>& reals,
                   const AppliedState& next);
+  std::size_t forget_lost_flows(const std::vector<std::pair<ServiceKey, AppliedVip>>& removed_vips,
+                                const Config& config, const AppliedState& next);
 
   DataPlane& dp_;
   ReconcilerOptions options_;

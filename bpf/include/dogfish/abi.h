@@ -53,6 +53,7 @@
 	X(DROP_FRAGMENT, "drop_fragment", "IP fragment to a VIP")                   \
 	X(DROP_IPV6_EXT, "drop_ipv6_ext", "IPv6 extension header to a VIP")         \
 	X(DROP_TRUNCATED_L4, "drop_truncated_l4", "L4 header cut short, to a VIP")  \
+	X(DROP_TCP_FLAGS, "drop_tcp_flags", "TCP flags no stack sends, to a VIP")   \
 	X(DROP_NO_REAL, "drop_no_real", "the VIP's ring has no real")               \
 	X(DROP_REAL_FAMILY, "drop_real_family", "IPv6 VIP with an IPv4 real")       \
 	X(DROP_TOO_BIG, "drop_too_big", "encapsulated size over the maximum")       \

@@ -46,7 +46,8 @@ struct Ipv6Ext {
 };
 
 namespace tcp_flags {
-constexpr uint8_t FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10;
+constexpr uint8_t FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10, URG = 0x20,
+                  ECE = 0x40, CWR = 0x80;
 }
 
 struct Tcp {

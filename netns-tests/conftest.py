@@ -1,0 +1,55 @@
+"""Fixtures of the end-to-end suite: each test module gets its own lab, brought up by
+dogfish-lab and always taken down, also when a test or the bring-up failed; the session
+fails if anything of the suite's is left on the host afterwards (check 7)."""
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from e2e.host import HostWatch  # noqa: E402
+from e2e.lab import PREFIX, RECORD, TOPOLOGIES, Lab, LabAlreadyUp, progress  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def host():
+    if os.geteuid() != 0:
+        pytest.skip("the end-to-end suite needs root (namespaces, BPF, captures)")
+    watch = HostWatch()
+    if found := watch.leftovers():
+        # Another run's lab (or its remains) under our prefix: not ours to remove or to judge.
+        pytest.fail(f"the host already has a lab or its remains under prefix {PREFIX} and record {RECORD}: "
+                    f"{found}; `dogfish-lab down` with those in DOGFISH_LAB_PREFIX/DOGFISH_LAB_DIR "
+                    f"removes them, or run the suite with another prefix and record", pytrace=False)
+    yield watch
+    # dogfish-lab down waits for what it stops; the deadline only covers a slow exit.
+    deadline = time.monotonic() + 10
+    while (left := watch.leftovers()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"the suite left on the host: {left}"
+    progress("host clean: no namespaces, pins, processes, record or links of the suite left")
+
+
+def _lab(topology):
+    @pytest.fixture(scope="module")
+    def fixture(host):
+        lab = Lab(TOPOLOGIES / topology, watch=host)
+        try:
+            lab.up()
+        except LabAlreadyUp:
+            raise  # not ours to take down
+        except BaseException:
+            lab.down()
+            raise
+        try:
+            yield lab
+        finally:
+            lab.down()
+    return fixture
+
+
+basic_lab = _lab("basic.yaml")
+multi_lab = _lab("multi-real.yaml")

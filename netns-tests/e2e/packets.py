@@ -1,0 +1,63 @@
+"""Reading captured frames: the IP layers of a frame (outer first), its flow, whether it
+is encapsulated."""
+import ipaddress
+
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet6 import IPv6
+from scapy.packet import NoPayload
+
+
+def ip_layers(pkt):
+    """Every IPv4/IPv6 header of the frame, outermost first (an encapsulated frame has two)."""
+    out, layer = [], pkt
+    while not isinstance(layer, NoPayload):
+        if isinstance(layer, (IP, IPv6)):
+            out.append(layer)
+        layer = layer.payload
+    return out
+
+
+def encapsulated(pkt):
+    """(outer, inner) when the frame is IP directly in IP, else None."""
+    ips = ip_layers(pkt)
+    if len(ips) >= 2 and ips[0].payload is ips[1]:
+        return ips[0], ips[1]
+    return None
+
+
+def inner_ip(pkt):
+    ips = ip_layers(pkt)
+    return ips[-1] if ips else None
+
+
+def l4(ip):
+    return ip.payload if isinstance(ip.payload, (TCP, UDP)) else None
+
+
+def flow(pkt):
+    """(src, sport, dst, dport) of the innermost IP packet, addresses as ip_address; None if no TCP/UDP."""
+    ip = inner_ip(pkt)
+    seg = l4(ip) if ip is not None else None
+    if seg is None:
+        return None
+    return ipaddress.ip_address(ip.src), seg.sport, ipaddress.ip_address(ip.dst), seg.dport
+
+
+def is_syn(pkt):
+    ip = inner_ip(pkt)
+    return ip is not None and isinstance(ip.payload, TCP) and ip.payload.flags == "S"
+
+
+def is_synack(pkt):
+    ip = inner_ip(pkt)
+    return ip is not None and isinstance(ip.payload, TCP) and ip.payload.flags == "SA"
+
+
+def has_rst(pkt):
+    ip = inner_ip(pkt)
+    return ip is not None and isinstance(ip.payload, TCP) and "R" in ip.payload.flags
+
+
+def sources(pkt):
+    """Every source address any IP header of the frame names."""
+    return {ipaddress.ip_address(ip.src) for ip in ip_layers(pkt)}

@@ -1,0 +1,132 @@
+"""Check 4: no broken connections on change. Long-lived TCP connections (keep-alive HTTP,
+opened, talking every 100 ms, kept open) to both VIPs of multi-real.yaml survive, each on
+the real it started on: adding a real, draining another (weight 0), changing weights, and
+SIGKILLing and restarting the balancer daemon (which adopts the pinned maps and applies the
+topology's configuration again). Zero resets: counted by the clients (ECONNRESET/EPIPE,
+timeouts, closes) and by a capture of every RST on the client's link. Then deleting a real
+breaks that real's connections (the next real answers them with a RST) and only those."""
+import ipaddress
+from collections import Counter
+
+import pytest
+
+from e2e.capture import capturing
+from e2e.lab import progress, vip_spec, wait_for
+from e2e.packets import flow, has_rst, inner_ip
+from e2e.traffic import Talker, broken, shares
+
+PER_VIP = 64  # long-lived connections to each VIP
+PROBES = 300  # new connections to each VIP after a change
+RST_FILTER = "(ip and tcp[13] & 4 != 0) or (ip6 and ip6[6] == 6 and ip6[53] & 4 != 0)"
+ADDED, DRAINED, DELETED = "real8", "real1", "real7"
+REWEIGHT = {"real3": 4, "real5": 1}
+
+
+@pytest.fixture(scope="module")
+def vips(multi_lab):
+    return [multi_lab.vip(v, "tcp") for v in (4, 6)]
+
+
+def targets(vips):
+    return [vip_spec(v["address"], v["port"]) for v in vips]
+
+
+def set_real(lab, vips, node, op, weight=None):
+    """`dogfish real OP` for the node's address of each VIP's family."""
+    for v in vips:
+        version = ipaddress.ip_address(v["address"]).version
+        args = ["real", op, vip_spec(v["address"], v["port"]), lab.address(node, version), "--proto", "tcp"]
+        if weight is not None:
+            args += ["--weight", weight]
+        lab.dogfish(*args)
+
+
+def probe(lab, vips):
+    """Where PROBES new connections to each VIP go: {target: Counter(real)}."""
+    out = lab.client_script("tcp_flows.py", "--count", PROBES, *targets(vips))
+    for t, r in out.items():
+        assert r["failed"] == [], f"new connections to {t} failed: {r['failed'][:5]}"
+    return {t: shares(r["flows"]) for t, r in out.items()}
+
+
+def restart(lab):
+    old = lab.status["balancer"]["pid"]
+    out = lab.restart_balancer()
+    assert f"pid {old} killed" in out and lab.status["balancer"]["running"], out
+    assert lab.status["balancer"]["pid"] != old
+
+
+def rsts(capture):
+    return [p for p in capture.packets if has_rst(p)]
+
+
+def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own(multi_lab, vips, tmp_path):
+    lab = multi_lab
+    # The real to add must not be in the VIPs yet: take it out before any connection exists.
+    set_real(lab, vips, ADDED, "del")
+    assert all(ADDED not in c for c in probe(lab, vips).values())
+
+    talker = Talker(lab, [f"{t}={PER_VIP}" for t in targets(vips)], interval=0.1, watch=lab.watch)
+    try:
+        report = talker.ready
+        start = {(c["target"], c["port"]): c["real"] for c in report["conns"]}
+        per_real = Counter(start.values())
+        assert DRAINED in per_real and DELETED in per_real and set(REWEIGHT) <= set(per_real), \
+            f"the connections missed a real the test changes: {per_real}"
+        progress(f"{len(start)} long-lived connections, per real {dict(sorted(per_real.items()))}")
+
+        def changes():
+            yield f"add {ADDED}", lambda: set_real(lab, vips, ADDED, "add", 4)
+            yield f"drain {DRAINED}", lambda: set_real(lab, vips, DRAINED, "edit", 0)
+            yield "reweight " + ", ".join(f"{r}={w}" for r, w in REWEIGHT.items()), \
+                lambda: [set_real(lab, vips, r, "edit", w) for r, w in REWEIGHT.items()]
+            yield "restart the balancer (SIGKILL, adopt)", lambda: restart(lab)
+
+        with capturing(lab, [(lab.client, lab.gateway, RST_FILTER)], tmp_path / "changes",
+                       watch=lab.watch) as caps:
+            for what, change in changes():
+                before = report
+                change()
+                report = talker.wait_exchanges(3, before)
+                assert broken(report) == Counter(), f"after '{what}': connections broke: {broken(report)}"
+                moved = [c for c in report["conns"] if c["moved"]]
+                assert moved == [], f"after '{what}': connections changed real: {moved[:5]}"
+                talked = sum(c["exchanges"] for c in report["conns"]) - sum(c["exchanges"] for c in before["conns"])
+                new = probe(lab, vips)
+                progress(f"{what}: 0 resets, 0 moved, {talked} exchanges since; new flows "
+                         + "; ".join(f"{t} {dict(sorted(c.items()))}" for t, c in new.items()))
+                if what.startswith("add"):
+                    assert all(c[ADDED] > 0 for c in new.values()), f"no new flow reached {ADDED}: {new}"
+                if what.startswith("drain"):
+                    assert all(DRAINED not in c for c in new.values()), f"new flows reached {DRAINED}: {new}"
+        assert rsts(caps[(lab.client, lab.gateway)]) == [], "RSTs on the client's link during the changes"
+
+        # Delete one real: its connections break, the others' do not.
+        before = report
+        with capturing(lab, [(lab.client, lab.gateway, RST_FILTER)], tmp_path / "delete",
+                       watch=lab.watch) as caps:
+            set_real(lab, vips, DELETED, "del")
+            ours = {k for k, real in start.items() if real == DELETED}
+
+            def ours_broke():
+                r = talker.report()
+                return {(c["target"], c["port"]) for c in r["conns"] if c["state"] != "open"} >= ours
+
+            wait_for(ours_broke, f"the {len(ours)} connections on {DELETED} to break", timeout=10, interval=0.05)
+            report = talker.wait_exchanges(3, before)  # and the others talked on after the delete
+        states = Counter((start[(c["target"], c["port"])] == DELETED, c["state"]) for c in report["conns"])
+        others_broken = {s: n for (mine, s), n in states.items() if not mine and s != "open"}
+        assert others_broken == {}, f"connections on other reals broke: {others_broken}"
+        assert [c for c in report["conns"] if c["moved"]] == []
+        mine = {s: n for (m, s), n in states.items() if m}
+        assert mine == {"reset": len(ours)}, f"the deleted real's connections ended as {mine}"
+        # Every RST on the client's link went from the VIP to one of the deleted real's connections.
+        reset_ports = {(inner_ip(p).version, flow(p)[3]) for p in rsts(caps[(lab.client, lab.gateway)])}
+        assert reset_ports == {(6 if t.startswith("[") else 4, port) for (t, port) in ours}, \
+            "RSTs on the client's link for other connections, or none for some of the deleted real's"
+        new = probe(lab, vips)
+        assert all(DELETED not in c for c in new.values()), f"new flows still reach {DELETED}: {new}"
+        progress(f"delete {DELETED}: its {len(ours)} connections reset ({len(reset_ports)} ports got a RST), "
+                 f"the other {len(start) - len(ours)} open, 0 moved")
+    finally:
+        talker.kill()
