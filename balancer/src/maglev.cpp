@@ -1,6 +1,7 @@
 #include "dogfish/maglev.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <numeric>
 #include <utility>
 
@@ -39,17 +40,34 @@ std::uint32_t address_hash(const IpAddress& a, std::uint32_t seed)
     return z;
 }
 
-// One weighted real while the ring is filled: where its permutation stands and
-// how many slots it may still claim.
-struct Walker {
+// A real while the ring is filled, split in two: what a turn reads and writes,
+// and what the round robin reads, so that each loop streams only its own fields.
+struct Claimer {
     std::uint32_t next; // next slot of its permutation to try
     std::uint32_t skip; // permutation stride, in [1, ring_size)
-    std::uint32_t quota; // slots still to claim
-    std::uint32_t weight;
+    std::uint32_t skip2; // 2 * skip mod ring_size
     std::uint32_t id;
-    std::uint64_t credit; // += weight each round; a turn costs the largest weight still claiming
+};
+
+struct Share {
+    std::uint64_t credit = 0; // += weight each round; a turn costs the largest weight still claiming
+    std::uint32_t weight;
+    std::uint32_t quota; // slots still to claim
     std::uint32_t inverse = 0; // skip^-1 mod ring_size, once the table is dense; 0 = not yet known
 };
+
+// Drops the reals with no slots left to claim, keeping the order of the others.
+void erase_exhausted(std::vector<Claimer>& claimers, std::vector<Share>& shares)
+{
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < shares.size(); ++i)
+        if (shares[i].quota != 0) {
+            claimers[kept] = claimers[i];
+            shares[kept++] = shares[i];
+        }
+    claimers.resize(kept);
+    shares.resize(kept);
+}
 
 // skip^-1 modulo the prime m, by the extended Euclidean algorithm.
 std::uint32_t inverse_mod(std::uint32_t skip, std::uint32_t m)
@@ -63,78 +81,175 @@ std::uint32_t inverse_mod(std::uint32_t skip, std::uint32_t m)
     return static_cast<std::uint32_t>(t < 0 ? t + m : t);
 }
 
-// Which slots are claimed, and for a walker the first free slot on its permutation.
+// (a + b) mod m for a, b < m, without a branch: sum - m wraps above sum unless sum >= m.
+inline std::uint32_t add_mod(std::uint32_t a, std::uint32_t b, std::uint32_t m)
+{
+    const std::uint32_t sum = a + b;
+    return std::min(sum, sum - m);
+}
+
+// Fills the ring: reals take turns in order, each claiming the first free slot
+// of its permutation from `next`.
 //
-// While free slots are plenty, a walker steps along its permutation: an 8 KiB
+// While free slots are plenty, a real steps along its permutation: an 8 KiB
 // bitmap (65537 slots) keeps each probe in L1. Filling a table this way costs
-// ring_size * ln(ring_size) probes, most of them at the end, when a walker steps
+// ring_size * ln(ring_size) probes, most of them at the end, when a real steps
 // ring_size / free times per claim. So once few slots are free, the table keeps
-// them in a list and a walker instead computes, for each, how many steps away on
+// them in a list and a real instead computes, for each, how many steps away on
 // its permutation it lies, ((slot - next) * skip^-1) mod ring_size, and takes the
 // nearest: the same slot, in `free` multiplications instead of ring_size / free probes.
-class SlotTable {
+class RingFiller {
 public:
-    explicit SlotTable(std::uint32_t m) : m_(m), free_count_(m), taken_((m + 63) / 64, 0), inv_m_(1.0 / m) {}
-
-    std::uint32_t claim(Walker& w)
+    RingFiller(std::uint32_t m, std::uint32_t* ring, std::vector<Claimer> claimers, std::vector<Share> shares)
+        : m_(m), ring_(ring), taken_((m + 63) / 64, 0), inv_m_(1.0 / m), claimers_(std::move(claimers)),
+          shares_(std::move(shares)), free_count_(m), dense_below_(m > kDenseBelow ? kDenseBelow : 0)
     {
-        const std::uint32_t pos = dense_ ? claim_dense(w) : claim_sparse(w);
-        if (--free_count_ == kDenseBelow && !dense_)
-            go_dense();
-        return pos;
+    }
+
+    void fill()
+    {
+        // Turns are claimed in batches of whole rounds: fewer calls per claim when reals are few.
+        std::vector<std::uint32_t> turns(std::max<std::size_t>(kBatch, claimers_.size()));
+        for (;;) {
+            std::uint32_t max_weight = 0, min_weight = UINT32_MAX;
+            for (const Share& s : shares_) {
+                max_weight = std::max(max_weight, s.weight);
+                min_weight = std::min(min_weight, s.weight);
+            }
+            const auto n = static_cast<std::uint32_t>(claimers_.size());
+            if (min_weight == max_weight) {
+                // Every real takes a turn in every round, so credits stay 0 and the
+                // rounds up to the first quota met need no bookkeeping of their own.
+                std::uint32_t rounds = UINT32_MAX;
+                for (const Share& s : shares_)
+                    rounds = std::min(rounds, s.quota);
+                const std::uint32_t per_batch = std::min<std::uint32_t>(rounds, turns.size() / n);
+                for (std::uint32_t r = 0; r < per_batch; ++r)
+                    std::iota(turns.begin() + r * n, turns.begin() + (r + 1) * n, 0U);
+                for (std::uint32_t done = 0; done < rounds;) {
+                    const std::uint32_t batch = std::min(per_batch, rounds - done);
+                    if (claim(turns.data(), batch * n))
+                        return;
+                    done += batch;
+                }
+                for (Share& s : shares_)
+                    s.quota -= rounds;
+            } else {
+                std::uint32_t count = 0;
+                bool exhausted = false;
+                while (!exhausted && count + n <= turns.size())
+                    count = weighted_turns(max_weight, turns.data(), count, exhausted);
+                if (claim(turns.data(), count))
+                    return;
+            }
+            // Reals whose quota is met leave the turn order; the heaviest of those left sets the turn cost.
+            erase_exhausted(claimers_, shares_);
+        }
     }
 
 private:
     // Below this many free slots, computing distances beats stepping (measured: 64 to 256 alike).
     static constexpr std::uint32_t kDenseBelow = 128;
+    static constexpr std::size_t kBatch = 4096;
 
-    bool is_taken(std::uint32_t pos) const { return taken_[pos >> 6] >> (pos & 63) & 1; }
-
-    std::uint32_t add_mod(std::uint32_t a, std::uint32_t b) const
+    // Appends one round's turns to turns[count...], without a branch per real: a real
+    // of weight w takes one for every max_weight of credit. Counts the turns against
+    // the quotas; returns the new count.
+    std::uint32_t weighted_turns(std::uint32_t max_weight, std::uint32_t* turns, std::uint32_t count,
+                                 bool& exhausted)
     {
-        const std::uint32_t sum = a + b;
-        return sum >= m_ ? sum - m_ : sum;
+        for (std::uint32_t i = 0; i < shares_.size(); ++i) {
+            Share& s = shares_[i];
+            const std::uint64_t credit = s.credit + s.weight;
+            const bool turn = credit >= max_weight;
+            s.credit = turn ? credit - max_weight : credit;
+            s.quota -= turn;
+            exhausted |= s.quota == 0;
+            turns[count] = i;
+            count += turn;
+        }
+        return count;
     }
 
-    // Tests two consecutive permutation slots per iteration without a branch
-    // between them, so that the loop's one branch mispredicts less often, and
-    // halves the chain of dependent position updates.
-    std::uint32_t claim_sparse(const Walker& w)
+    // count turns, in order; true once the ring is full.
+    bool claim(const std::uint32_t* turns, std::uint32_t count)
     {
-        const std::uint32_t skip2 = add_mod(w.skip, w.skip);
-        std::uint32_t pos = w.next;
-        for (;;) {
-            const std::uint32_t second = add_mod(pos, w.skip);
-            const unsigned first_free = !is_taken(pos);
-            const unsigned second_free = !is_taken(second);
-            if (first_free | second_free) {
-                pos = first_free ? pos : second;
-                break;
-            }
-            pos = add_mod(pos, skip2);
+        std::uint32_t t = 0;
+        if (free_count_ > dense_below_) {
+            t = std::min(count, free_count_ - dense_below_);
+            claim_sparse(turns, t);
+            free_count_ -= t;
+            if (free_count_ == 0)
+                return true;
+            if (free_count_ == dense_below_)
+                go_dense();
         }
-        taken_[pos >> 6] |= std::uint64_t{1} << (pos & 63);
-        return pos;
+        for (; t < count; ++t) {
+            claim_dense(turns[t]);
+            if (--free_count_ == 0)
+                return true;
+        }
+        return false;
+    }
+
+    // Each turn steps along the real's permutation to its first free slot. Tests
+    // two consecutive permutation slots per iteration without a branch between
+    // them, so that the loop's one branch mispredicts less often, and with two
+    // chains of position updates, each stepping 2 * skip, to halve their latency.
+    // Not inlined: its own registers keep the counters and pointers out of memory.
+    [[gnu::noinline]] void claim_sparse(const std::uint32_t* turns, std::uint32_t count)
+    {
+        const std::uint32_t m = m_;
+        std::uint32_t* const ring = ring_;
+        std::uint64_t* const taken = taken_.data();
+        Claimer* const claimers = claimers_.data();
+        for (std::uint32_t t = 0; t < count; ++t) {
+            Claimer& c = claimers[turns[t]];
+            std::uint32_t pos = c.next;
+            std::uint32_t second = add_mod(pos, c.skip, m);
+            for (;;) {
+                const bool first_taken = is_taken(taken, pos);
+                const bool second_taken = is_taken(taken, second);
+                if (!(first_taken & second_taken)) {
+                    pos = first_taken ? second : pos;
+                    break;
+                }
+                pos = add_mod(pos, c.skip2, m);
+                second = add_mod(second, c.skip2, m);
+            }
+            taken[pos >> 6] |= std::uint64_t{1} << (pos & 63);
+            ring[pos] = c.id;
+            c.next = add_mod(pos, c.skip, m);
+        }
+    }
+
+    static bool is_taken(const std::uint64_t* taken, std::uint32_t pos)
+    {
+        return (taken[pos >> 6] & std::uint64_t{1} << (pos & 63)) != 0;
     }
 
     void go_dense()
     {
-        dense_ = true;
         free_.reserve(free_count_);
-        for (std::uint32_t pos = 0; pos < m_; ++pos)
-            if (!is_taken(pos))
-                free_.push_back(pos);
+        for (std::uint32_t word = 0; word < taken_.size(); ++word)
+            for (std::uint64_t open = ~taken_[word]; open != 0; open &= open - 1) {
+                const std::uint32_t pos = word * 64 + static_cast<std::uint32_t>(std::countr_zero(open));
+                if (pos < m_)
+                    free_.push_back(pos);
+            }
     }
 
-    std::uint32_t claim_dense(Walker& w)
+    void claim_dense(std::uint32_t i)
     {
-        if (w.inverse == 0)
-            w.inverse = inverse_mod(w.skip, m_);
+        Claimer& c = claimers_[i];
+        Share& s = shares_[i];
+        if (s.inverse == 0)
+            s.inverse = inverse_mod(c.skip, m_);
         std::uint32_t best = 0, best_steps = m_;
         for (std::uint32_t j = 0; j < free_.size(); ++j) {
-            const std::uint32_t s = free_[j];
-            const std::uint64_t diff = s >= w.next ? s - w.next : s + m_ - w.next;
-            const std::uint32_t steps = mod(diff * w.inverse);
+            const std::uint32_t slot = free_[j];
+            const std::uint64_t diff = slot >= c.next ? slot - c.next : slot + m_ - c.next;
+            const std::uint32_t steps = mod(diff * s.inverse);
             if (steps < best_steps) {
                 best_steps = steps;
                 best = j;
@@ -143,7 +258,8 @@ private:
         const std::uint32_t pos = free_[best];
         free_[best] = free_.back();
         free_.pop_back();
-        return pos;
+        ring_[pos] = c.id;
+        c.next = add_mod(pos, c.skip, m_);
     }
 
     // x mod m for x < 2^48: the double quotient is off by at most one.
@@ -157,10 +273,13 @@ private:
     }
 
     std::uint32_t m_;
-    std::uint32_t free_count_;
+    std::uint32_t* ring_;
     std::vector<std::uint64_t> taken_;
     double inv_m_;
-    bool dense_ = false;
+    std::vector<Claimer> claimers_;
+    std::vector<Share> shares_;
+    std::uint32_t free_count_;
+    std::uint32_t dense_below_;
     std::vector<std::uint32_t> free_;
 };
 
@@ -208,59 +327,32 @@ std::vector<std::uint32_t> Maglev::build(std::span<const MaglevReal> reals) cons
     // Quotas by largest remainder: every real within one slot of its exact share.
     const std::uint64_t total = std::accumulate(sorted.begin(), sorted.end(), std::uint64_t{0},
                                                 [](std::uint64_t s, const MaglevReal* r) { return s + r->weight; });
-    std::vector<Walker> walkers(sorted.size());
+    std::vector<Claimer> claimers(sorted.size());
+    std::vector<Share> shares(sorted.size());
     std::vector<std::uint64_t> remainder(sorted.size());
     std::uint64_t assigned = 0;
     for (std::size_t i = 0; i < sorted.size(); ++i) {
         const MaglevReal& r = *sorted[i];
-        const std::uint64_t exact = std::uint64_t{m} * r.weight; // < 2^56: ring size < 2^24
-        walkers[i] = Walker{
+        const std::uint32_t skip = address_hash(r.address, kSkipSeed) % (m - 1) + 1;
+        claimers[i] = Claimer{
             .next = address_hash(r.address, kOffsetSeed) % m,
-            .skip = address_hash(r.address, kSkipSeed) % (m - 1) + 1,
-            .quota = static_cast<std::uint32_t>(exact / total),
-            .weight = r.weight,
+            .skip = skip,
+            .skip2 = add_mod(skip, skip, m),
             .id = r.id,
-            .credit = 0,
         };
+        const std::uint64_t exact = std::uint64_t{m} * r.weight; // < 2^56: ring size < 2^24
+        shares[i] = Share{.weight = r.weight, .quota = static_cast<std::uint32_t>(exact / total)};
         remainder[i] = exact % total;
-        assigned += walkers[i].quota;
+        assigned += shares[i].quota;
     }
     std::vector<std::uint32_t> order(sorted.size());
     std::iota(order.begin(), order.end(), 0U);
     std::stable_sort(order.begin(), order.end(),
                      [&](std::uint32_t a, std::uint32_t b) { return remainder[a] > remainder[b]; });
     for (std::uint64_t k = 0; assigned < m; ++k, ++assigned)
-        ++walkers[order[k]].quota;
-    std::erase_if(walkers, [](const Walker& w) { return w.quota == 0; });
-    std::uint32_t max_weight = 0;
-    for (const Walker& w : walkers)
-        max_weight = std::max(max_weight, w.weight);
-
-    SlotTable table(m);
-    std::uint32_t filled = 0;
-    while (filled < m) {
-        bool exhausted = false;
-        for (Walker& w : walkers) {
-            w.credit += w.weight;
-            if (w.credit < max_weight)
-                continue;
-            w.credit -= max_weight;
-            std::uint32_t pos = table.claim(w);
-            ring[pos] = w.id;
-            pos += w.skip;
-            w.next = pos >= m ? pos - m : pos;
-            exhausted |= --w.quota == 0;
-            if (++filled == m)
-                break;
-        }
-        // Reals whose quota is met leave the turn order; the heaviest of those left sets the turn cost.
-        if (exhausted && filled < m) {
-            std::erase_if(walkers, [](const Walker& w) { return w.quota == 0; });
-            max_weight = 0;
-            for (const Walker& w : walkers)
-                max_weight = std::max(max_weight, w.weight);
-        }
-    }
+        ++shares[order[k]].quota;
+    erase_exhausted(claimers, shares); // a real whose quota rounds to 0 takes no turn at all
+    RingFiller(m, ring.data(), std::move(claimers), std::move(shares)).fill();
     return ring;
 }
 
