@@ -40,8 +40,7 @@ std::uint32_t address_hash(const IpAddress& a, std::uint32_t seed)
     return z;
 }
 
-// A real while the ring is filled, split in two: what a turn reads and writes,
-// and what the round robin reads, so that each loop streams only its own fields.
+// A real's walk along its permutation while the ring is filled.
 struct Claimer {
     std::uint32_t next; // next slot of its permutation to try
     std::uint32_t skip; // permutation stride, in [1, ring_size)
@@ -49,25 +48,175 @@ struct Claimer {
     std::uint32_t id;
 };
 
-struct Share {
-    std::uint64_t credit = 0; // += weight each round; a turn costs the largest weight still claiming
-    std::uint32_t weight;
-    std::uint32_t quota; // slots still to claim
-    std::uint32_t inverse = 0; // skip^-1 mod ring_size, once the table is dense; 0 = not yet known
-};
-
-// Drops the reals with no slots left to claim, keeping the order of the others.
-void erase_exhausted(std::vector<Claimer>& claimers, std::vector<Share>& shares)
-{
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < shares.size(); ++i)
-        if (shares[i].quota != 0) {
-            claimers[kept] = claimers[i];
-            shares[kept++] = shares[i];
+// The weighted round robin: which reals take the next turns, in order. In each
+// round a real of weight w takes a turn for every max_weight of credit it has
+// gathered, max_weight being the largest weight of the reals still claiming;
+// reals whose quota is met leave at the end of the round.
+//
+// Listing turns costs little next to claiming slots, once two facts are used:
+// - reals of one weight gather credit alike, so credit is kept per weight: a
+//   round decides once per weight who takes a turn, and a real's quota is met
+//   when its weight has taken that many turns;
+// - a weight's credit, if below max_weight, is back where it was after max_weight
+//   rounds, in which it took `weight` turns: until a quota is met the turns repeat
+//   with that period, so one period is listed and handed out again and again.
+class TurnOrder {
+public:
+    // The reals' weights and quotas, in address order; a real of quota 0 takes no turn.
+    TurnOrder(std::span<const std::uint32_t> weights, std::span<const std::uint32_t> quotas)
+    {
+        // Weights divided by their greatest common divisor take the same turns, in shorter periods.
+        const std::uint32_t divisor = std::accumulate(weights.begin(), weights.end(), 0U,
+                                                      [](std::uint32_t g, std::uint32_t w) { return std::gcd(g, w); });
+        std::vector<std::uint32_t> distinct(weights.begin(), weights.end());
+        std::sort(distinct.begin(), distinct.end());
+        distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+        for (std::uint32_t w : distinct)
+            classes_.push_back({.weight = w / divisor});
+        for (std::uint32_t i = 0; i < weights.size(); ++i) {
+            const auto weight = std::lower_bound(distinct.begin(), distinct.end(), weights[i]);
+            real_.push_back(i);
+            class_of_.push_back(static_cast<std::uint32_t>(weight - distinct.begin()));
+            quota_.push_back(quotas[i]);
         }
-    claimers.resize(kept);
-    shares.resize(kept);
-}
+        drop_exhausted();
+    }
+
+    // The next turns, as real indices in order: whole rounds, up to the first one in
+    // which a quota is met. Valid until the next call; empty once every quota is met.
+    std::span<const std::uint32_t> next()
+    {
+        if (exhausted_)
+            drop_exhausted();
+        if (real_.empty())
+            return {};
+        // Whole periods before a quota is met. A credit can exceed max_weight once the
+        // heaviest reals have left, and is then spent a turn a round: no period yet.
+        std::uint64_t safe = UINT64_MAX;
+        for (const WeightClass& c : classes_)
+            safe = c.credit < max_weight_ ? std::min<std::uint64_t>(safe, (c.min_quota - c.turns - 1) / c.weight) : 0;
+        if (safe > 0 && period_length_ <= kMaxPeriod) {
+            if (periods_listed_ == 0)
+                list_periods();
+            const std::uint64_t periods = std::min<std::uint64_t>(safe, periods_listed_);
+            for (WeightClass& c : classes_)
+                c.turns += static_cast<std::uint32_t>(periods * c.weight);
+            return {turns_.data(), static_cast<std::size_t>(periods * period_length_)};
+        }
+        periods_listed_ = 0;
+        const std::size_t count = list_rounds();
+        return {turns_.data(), count};
+    }
+
+private:
+    static constexpr std::size_t kBatch = 4096; // turns handed out at once, when reals are few
+    static constexpr std::uint64_t kMaxPeriod = 16384; // longer periods are listed round by round
+
+    struct WeightClass {
+        std::uint64_t credit = 0; // += weight each round; a turn costs max_weight
+        std::uint32_t weight;
+        std::uint32_t turns = 0; // taken by each of its reals so far
+        std::uint32_t min_quota = 0; // the smallest quota of its reals still claiming
+        bool takes = false; // in the round being listed
+    };
+
+    // Lists one round's turns at out; returns how many.
+    std::size_t list_round(std::uint32_t* out)
+    {
+        bool all = true;
+        for (WeightClass& c : classes_) {
+            c.credit += c.weight;
+            c.takes = c.credit >= max_weight_;
+            c.credit -= c.takes ? max_weight_ : 0;
+            all &= c.takes;
+        }
+        if (all) {
+            std::copy(real_.begin(), real_.end(), out);
+            return real_.size();
+        }
+        std::size_t count = 0;
+        for (std::size_t i = 0; i < real_.size(); ++i) {
+            out[count] = real_[i];
+            count += classes_[class_of_[i]].takes;
+        }
+        return count;
+    }
+
+    // Lists rounds while they fit in a batch, up to the first one in which a quota is met.
+    std::size_t list_rounds()
+    {
+        turns_.resize(std::max(kBatch, real_.size()));
+        std::size_t count = 0;
+        while (!exhausted_ && count + real_.size() <= turns_.size()) {
+            count += list_round(turns_.data() + count);
+            for (WeightClass& c : classes_)
+                if (c.takes)
+                    exhausted_ |= ++c.turns == c.min_quota;
+        }
+        return count;
+    }
+
+    // Lists one period, max_weight rounds (credits end where they began), and copies of
+    // it up to a batch.
+    void list_periods()
+    {
+        const auto length = static_cast<std::size_t>(period_length_);
+        periods_listed_ = std::max<std::size_t>(1, kBatch / length);
+        turns_.resize(periods_listed_ * length);
+        std::size_t count = 0;
+        for (std::uint32_t round = 0; round < max_weight_; ++round)
+            count += list_round(turns_.data() + count);
+        for (std::size_t k = 1; k < periods_listed_; ++k)
+            std::copy_n(turns_.begin(), length, turns_.begin() + k * length);
+    }
+
+    // Drops the reals whose quota is met, and weights no real has any more.
+    void drop_exhausted()
+    {
+        std::size_t kept = 0;
+        for (WeightClass& c : classes_)
+            c.min_quota = UINT32_MAX;
+        period_length_ = 0;
+        for (std::size_t i = 0; i < real_.size(); ++i) {
+            WeightClass& c = classes_[class_of_[i]];
+            if (quota_[i] == c.turns)
+                continue;
+            c.min_quota = std::min(c.min_quota, quota_[i]);
+            period_length_ += c.weight;
+            real_[kept] = real_[i];
+            class_of_[kept] = class_of_[i];
+            quota_[kept++] = quota_[i];
+        }
+        real_.resize(kept);
+        class_of_.resize(kept);
+        quota_.resize(kept);
+        std::vector<std::uint32_t> renumbered(classes_.size());
+        std::size_t classes = 0;
+        max_weight_ = 0;
+        for (std::size_t k = 0; k < classes_.size(); ++k) {
+            if (classes_[k].min_quota == UINT32_MAX)
+                continue;
+            max_weight_ = std::max(max_weight_, classes_[k].weight);
+            renumbered[k] = static_cast<std::uint32_t>(classes);
+            classes_[classes++] = classes_[k];
+        }
+        classes_.resize(classes);
+        for (std::uint32_t& k : class_of_)
+            k = renumbered[k];
+        exhausted_ = false;
+        periods_listed_ = 0;
+    }
+
+    std::vector<std::uint32_t> real_; // the reals still claiming, in order
+    std::vector<std::uint32_t> class_of_; // each one's weight, as an index into classes_
+    std::vector<std::uint32_t> quota_; // each one's slots in all
+    std::vector<WeightClass> classes_;
+    std::uint32_t max_weight_ = 0;
+    bool exhausted_ = false; // a quota was met in the last round listed
+    std::uint64_t period_length_ = 0; // turns in max_weight rounds: the sum of the weights
+    std::size_t periods_listed_ = 0; // copies of the period in turns_; 0 when turns_ holds rounds
+    std::vector<std::uint32_t> turns_;
+};
 
 // skip^-1 modulo the prime m, by the extended Euclidean algorithm.
 std::uint32_t inverse_mod(std::uint32_t skip, std::uint32_t m)
@@ -100,96 +249,35 @@ inline std::uint32_t add_mod(std::uint32_t a, std::uint32_t b, std::uint32_t m)
 // nearest: the same slot, in `free` multiplications instead of ring_size / free probes.
 class RingFiller {
 public:
-    RingFiller(std::uint32_t m, std::uint32_t* ring, std::vector<Claimer> claimers, std::vector<Share> shares)
+    RingFiller(std::uint32_t m, std::uint32_t* ring, std::vector<Claimer> claimers)
         : m_(m), ring_(ring), taken_((m + 63) / 64, 0), inv_m_(1.0 / m), claimers_(std::move(claimers)),
-          shares_(std::move(shares)), free_count_(m), dense_below_(m > kDenseBelow ? kDenseBelow : 0)
+          inverse_(claimers_.size(), 0), free_count_(m), dense_below_(m > kDenseBelow ? kDenseBelow : 0)
     {
     }
 
-    void fill()
+    void fill(TurnOrder& order)
     {
-        // Turns are claimed in batches of whole rounds: fewer calls per claim when reals are few.
-        std::vector<std::uint32_t> turns(std::max<std::size_t>(kBatch, claimers_.size()));
-        for (;;) {
-            std::uint32_t max_weight = 0, min_weight = UINT32_MAX;
-            for (const Share& s : shares_) {
-                max_weight = std::max(max_weight, s.weight);
-                min_weight = std::min(min_weight, s.weight);
-            }
-            const auto n = static_cast<std::uint32_t>(claimers_.size());
-            if (min_weight == max_weight) {
-                // Every real takes a turn in every round, so credits stay 0 and the
-                // rounds up to the first quota met need no bookkeeping of their own.
-                std::uint32_t rounds = UINT32_MAX;
-                for (const Share& s : shares_)
-                    rounds = std::min(rounds, s.quota);
-                const std::uint32_t per_batch = std::min<std::uint32_t>(rounds, turns.size() / n);
-                for (std::uint32_t r = 0; r < per_batch; ++r)
-                    std::iota(turns.begin() + r * n, turns.begin() + (r + 1) * n, 0U);
-                for (std::uint32_t done = 0; done < rounds;) {
-                    const std::uint32_t batch = std::min(per_batch, rounds - done);
-                    if (claim(turns.data(), batch * n))
-                        return;
-                    done += batch;
-                }
-                for (Share& s : shares_)
-                    s.quota -= rounds;
-            } else {
-                std::uint32_t count = 0;
-                bool exhausted = false;
-                while (!exhausted && count + n <= turns.size())
-                    count = weighted_turns(max_weight, turns.data(), count, exhausted);
-                if (claim(turns.data(), count))
-                    return;
-            }
-            // Reals whose quota is met leave the turn order; the heaviest of those left sets the turn cost.
-            erase_exhausted(claimers_, shares_);
-        }
+        for (auto turns = order.next(); !turns.empty(); turns = order.next())
+            claim(turns.data(), static_cast<std::uint32_t>(turns.size()));
     }
 
 private:
     // Below this many free slots, computing distances beats stepping (measured: 64 to 256 alike).
     static constexpr std::uint32_t kDenseBelow = 128;
-    static constexpr std::size_t kBatch = 4096;
 
-    // Appends one round's turns to turns[count...], without a branch per real: a real
-    // of weight w takes one for every max_weight of credit. Counts the turns against
-    // the quotas; returns the new count.
-    std::uint32_t weighted_turns(std::uint32_t max_weight, std::uint32_t* turns, std::uint32_t count,
-                                 bool& exhausted)
-    {
-        for (std::uint32_t i = 0; i < shares_.size(); ++i) {
-            Share& s = shares_[i];
-            const std::uint64_t credit = s.credit + s.weight;
-            const bool turn = credit >= max_weight;
-            s.credit = turn ? credit - max_weight : credit;
-            s.quota -= turn;
-            exhausted |= s.quota == 0;
-            turns[count] = i;
-            count += turn;
-        }
-        return count;
-    }
-
-    // count turns, in order; true once the ring is full.
-    bool claim(const std::uint32_t* turns, std::uint32_t count)
+    // count turns, in order (the turns of a fill are as many as its slots).
+    void claim(const std::uint32_t* turns, std::uint32_t count)
     {
         std::uint32_t t = 0;
         if (free_count_ > dense_below_) {
             t = std::min(count, free_count_ - dense_below_);
             claim_sparse(turns, t);
             free_count_ -= t;
-            if (free_count_ == 0)
-                return true;
-            if (free_count_ == dense_below_)
+            if (free_count_ == dense_below_ && dense_below_ > 0)
                 go_dense();
         }
-        for (; t < count; ++t) {
+        for (; t < count; ++t, --free_count_)
             claim_dense(turns[t]);
-            if (--free_count_ == 0)
-                return true;
-        }
-        return false;
     }
 
     // Each turn steps along the real's permutation to its first free slot. Tests
@@ -242,14 +330,14 @@ private:
     void claim_dense(std::uint32_t i)
     {
         Claimer& c = claimers_[i];
-        Share& s = shares_[i];
-        if (s.inverse == 0)
-            s.inverse = inverse_mod(c.skip, m_);
+        std::uint32_t& inverse = inverse_[i];
+        if (inverse == 0)
+            inverse = inverse_mod(c.skip, m_);
         std::uint32_t best = 0, best_steps = m_;
         for (std::uint32_t j = 0; j < free_.size(); ++j) {
             const std::uint32_t slot = free_[j];
             const std::uint64_t diff = slot >= c.next ? slot - c.next : slot + m_ - c.next;
-            const std::uint32_t steps = mod(diff * s.inverse);
+            const std::uint32_t steps = mod(diff * inverse);
             if (steps < best_steps) {
                 best_steps = steps;
                 best = j;
@@ -276,8 +364,8 @@ private:
     std::uint32_t* ring_;
     std::vector<std::uint64_t> taken_;
     double inv_m_;
-    std::vector<Claimer> claimers_;
-    std::vector<Share> shares_;
+    std::vector<Claimer> claimers_; // by real index
+    std::vector<std::uint32_t> inverse_; // skip^-1 mod ring_size, once the table is dense; 0 = not yet known
     std::uint32_t free_count_;
     std::uint32_t dense_below_;
     std::vector<std::uint32_t> free_;
@@ -328,7 +416,7 @@ std::vector<std::uint32_t> Maglev::build(std::span<const MaglevReal> reals) cons
     const std::uint64_t total = std::accumulate(sorted.begin(), sorted.end(), std::uint64_t{0},
                                                 [](std::uint64_t s, const MaglevReal* r) { return s + r->weight; });
     std::vector<Claimer> claimers(sorted.size());
-    std::vector<Share> shares(sorted.size());
+    std::vector<std::uint32_t> weights(sorted.size()), quotas(sorted.size());
     std::vector<std::uint64_t> remainder(sorted.size());
     std::uint64_t assigned = 0;
     for (std::size_t i = 0; i < sorted.size(); ++i) {
@@ -341,18 +429,19 @@ std::vector<std::uint32_t> Maglev::build(std::span<const MaglevReal> reals) cons
             .id = r.id,
         };
         const std::uint64_t exact = std::uint64_t{m} * r.weight; // < 2^56: ring size < 2^24
-        shares[i] = Share{.weight = r.weight, .quota = static_cast<std::uint32_t>(exact / total)};
+        weights[i] = r.weight;
+        quotas[i] = static_cast<std::uint32_t>(exact / total);
         remainder[i] = exact % total;
-        assigned += shares[i].quota;
+        assigned += quotas[i];
     }
     std::vector<std::uint32_t> order(sorted.size());
     std::iota(order.begin(), order.end(), 0U);
     std::stable_sort(order.begin(), order.end(),
                      [&](std::uint32_t a, std::uint32_t b) { return remainder[a] > remainder[b]; });
     for (std::uint64_t k = 0; assigned < m; ++k, ++assigned)
-        ++shares[order[k]].quota;
-    erase_exhausted(claimers, shares); // a real whose quota rounds to 0 takes no turn at all
-    RingFiller(m, ring.data(), std::move(claimers), std::move(shares)).fill();
+        ++quotas[order[k]];
+    TurnOrder turns(weights, quotas);
+    RingFiller(m, ring.data(), std::move(claimers)).fill(turns);
     return ring;
 }
 
