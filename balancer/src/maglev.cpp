@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <numeric>
+#include <tuple>
 #include <utility>
 
 #include <dogfish/flow_hash.h>
@@ -23,6 +24,28 @@ std::uint32_t be32(const std::uint8_t* p)
 {
     return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
 }
+
+std::uint64_t be64(const std::uint8_t* p)
+{
+    return std::uint64_t{be32(p)} << 32 | be32(p + 4);
+}
+
+// A real to sort by address: IpAddress's order (family, then bytes) as two words and
+// a byte, compared without a call to memcmp.
+struct ByAddress {
+    std::uint64_t high; // family, bytes 0..6
+    std::uint64_t low; // bytes 7..14
+    std::uint8_t last; // byte 15
+    const MaglevReal* real;
+
+    explicit ByAddress(const MaglevReal& r)
+        : high(std::uint64_t{r.address.family} << 56 | be64(&r.address.bytes[0]) >> 8),
+          low(be64(&r.address.bytes[7])), last(r.address.bytes[15]), real(&r)
+    {
+    }
+    bool operator<(const ByAddress& o) const { return std::tie(high, low, last) < std::tie(o.high, o.low, o.last); }
+    bool operator==(const ByAddress& o) const { return high == o.high && low == o.low && last == o.last; }
+};
 
 // jhash (lookup3) over the address words and the family, read big-endian so that
 // the result is the same on every machine.
@@ -67,19 +90,26 @@ public:
     TurnOrder(std::span<const std::uint32_t> weights, std::span<const std::uint32_t> quotas)
     {
         // Weights divided by their greatest common divisor take the same turns, in shorter periods.
-        const std::uint32_t divisor = std::accumulate(weights.begin(), weights.end(), 0U,
-                                                      [](std::uint32_t g, std::uint32_t w) { return std::gcd(g, w); });
-        std::vector<std::uint32_t> distinct(weights.begin(), weights.end());
-        std::sort(distinct.begin(), distinct.end());
-        distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-        for (std::uint32_t w : distinct)
-            classes_.push_back({.weight = w / divisor});
-        for (std::uint32_t i = 0; i < weights.size(); ++i) {
-            const auto weight = std::lower_bound(distinct.begin(), distinct.end(), weights[i]);
-            real_.push_back(i);
-            class_of_.push_back(static_cast<std::uint32_t>(weight - distinct.begin()));
-            quota_.push_back(quotas[i]);
+        std::uint32_t divisor = 0;
+        for (std::size_t i = 0; i < weights.size() && divisor != 1; ++i)
+            divisor = std::gcd(divisor, weights[i]);
+        // Each real's weight class from an open-addressing table of (weight, class + 1),
+        // twice the size of the reals: linear in the reals, however many weights they have.
+        std::vector<std::uint64_t> table(std::bit_ceil(2 * weights.size()), 0);
+        const int shift = 64 - std::countr_zero(table.size());
+        real_.resize(weights.size());
+        std::iota(real_.begin(), real_.end(), 0U);
+        for (const std::uint64_t weight : weights) {
+            auto at = static_cast<std::size_t>(weight * 0x9e3779b97f4a7c15ULL >> shift);
+            while (table[at] != 0 && table[at] >> 32 != weight)
+                at = (at + 1) & (table.size() - 1);
+            if (table[at] == 0) {
+                classes_.push_back({.weight = static_cast<std::uint32_t>(weight / divisor)});
+                table[at] = weight << 32 | classes_.size();
+            }
+            class_of_.push_back(static_cast<std::uint32_t>(table[at]) - 1);
         }
+        quota_.assign(quotas.begin(), quotas.end());
         drop_exhausted();
     }
 
@@ -399,20 +429,20 @@ std::vector<std::uint32_t> Maglev::build(std::span<const MaglevReal> reals) cons
 {
     const std::uint32_t m = ring_size_;
 
-    std::vector<const MaglevReal*> sorted;
+    std::vector<ByAddress> sorted;
     sorted.reserve(reals.size());
     for (const auto& r : reals) {
         if (r.weight == 0)
             continue;
         if (r.id == DF_REAL_NONE)
             throw Error(fmt::format("real {} has no id", r.address.to_string()));
-        sorted.push_back(&r);
+        sorted.emplace_back(r);
     }
-    std::sort(sorted.begin(), sorted.end(),
-              [](const MaglevReal* a, const MaglevReal* b) { return a->address < b->address; });
+    if (!std::is_sorted(sorted.begin(), sorted.end()))
+        std::sort(sorted.begin(), sorted.end());
     for (std::size_t i = 1; i < sorted.size(); ++i)
-        if (sorted[i - 1]->address == sorted[i]->address)
-            throw Error(fmt::format("real {} is listed twice", sorted[i]->address.to_string()));
+        if (sorted[i - 1] == sorted[i])
+            throw Error(fmt::format("real {} is listed twice", sorted[i].real->address.to_string()));
 
     std::vector<std::uint32_t> ring(m, DF_REAL_NONE);
     if (sorted.empty())
@@ -420,13 +450,13 @@ std::vector<std::uint32_t> Maglev::build(std::span<const MaglevReal> reals) cons
 
     // Quotas by largest remainder: every real within one slot of its exact share.
     const std::uint64_t total = std::accumulate(sorted.begin(), sorted.end(), std::uint64_t{0},
-                                                [](std::uint64_t s, const MaglevReal* r) { return s + r->weight; });
+                                                [](std::uint64_t s, const ByAddress& r) { return s + r.real->weight; });
     std::vector<Claimer> claimers(sorted.size());
     std::vector<std::uint32_t> weights(sorted.size()), quotas(sorted.size());
     std::vector<std::uint64_t> remainder(sorted.size());
     std::uint64_t assigned = 0;
     for (std::size_t i = 0; i < sorted.size(); ++i) {
-        const MaglevReal& r = *sorted[i];
+        const MaglevReal& r = *sorted[i].real;
         const auto ring_size = static_cast<std::int32_t>(m);
         const auto skip = static_cast<std::int32_t>(address_hash(r.address, kSkipSeed) % (m - 1) + 1);
         claimers[i] = Claimer{
