@@ -303,10 +303,18 @@ private:
     void claim(const std::uint32_t* turns, std::uint32_t count)
     {
         std::uint32_t t = 0;
-        if (free_count_ > dense_below_) {
-            t = std::min(count, free_count_ - dense_below_);
-            claim_sparse(turns, t);
-            free_count_ -= t;
+        while (t < count && free_count_ > dense_below_) {
+            // The turns up to the next change of stride: four slots a step while a quarter
+            // to a half of the slots are free, two otherwise.
+            const bool by_four = free_count_ <= m_ / 2 && free_count_ > m_ / 4;
+            const std::uint32_t until = std::max(free_count_ > m_ / 2 ? m_ / 2 : by_four ? m_ / 4 : 0, dense_below_);
+            const std::uint32_t n = std::min(count - t, free_count_ - until);
+            if (by_four)
+                claim_sparse<first_free_by_four>(turns + t, n);
+            else
+                claim_sparse<first_free_by_two>(turns + t, n);
+            t += n;
+            free_count_ -= n;
             if (free_count_ == dense_below_ && dense_below_ > 0)
                 go_dense();
         }
@@ -314,11 +322,11 @@ private:
             claim_dense(turns[t]);
     }
 
-    // Each turn steps along the real's permutation to its first free slot. Tests
-    // two consecutive permutation slots per iteration without a branch between
-    // them, so that the loop's one branch mispredicts less often, and with two
-    // chains of position updates, each stepping 2 * skip, to halve their latency.
+    using FirstFree = std::int32_t (*)(const std::uint64_t* taken, const Claimer& c, std::int32_t m);
+
+    // Each turn steps along the real's permutation to its first free slot.
     // Not inlined: its own registers keep the counters and pointers out of memory.
+    template <FirstFree kFirstFree>
     [[gnu::noinline]] void claim_sparse(const std::uint32_t* turns, std::uint32_t count)
     {
         const auto m = static_cast<std::int32_t>(m_);
@@ -327,22 +335,55 @@ private:
         Claimer* const claimers = claimers_.data();
         for (std::uint32_t t = 0; t < count; ++t) {
             Claimer& c = claimers[turns[t]];
-            std::int32_t pos = c.next;
-            std::int32_t second = advance(pos, c.step, m);
-            for (;;) {
-                const bool first_taken = is_taken(taken, pos);
-                const bool second_taken = is_taken(taken, second);
-                if (!(first_taken & second_taken)) {
-                    pos = first_taken ? second : pos;
-                    break;
-                }
-                pos = advance(pos, c.step2, m);
-                second = advance(second, c.step2, m);
-            }
+            const std::int32_t pos = kFirstFree(taken, c, m);
             const auto slot = static_cast<std::uint32_t>(pos);
             taken[slot >> 6] |= std::uint64_t{1} << (slot & 63);
             ring[slot] = c.id;
             c.next = advance(pos, c.step, m);
+        }
+    }
+
+    // The first free slot of c's permutation from c.next. Tests two consecutive
+    // permutation slots per iteration without a branch between them, so that the
+    // loop's one branch mispredicts less often, and with two chains of position
+    // updates, each stepping 2 * skip, to halve their latency.
+    [[gnu::always_inline]] static std::int32_t first_free_by_two(const std::uint64_t* taken, const Claimer& c,
+                                                                 std::int32_t m)
+    {
+        std::int32_t pos = c.next;
+        std::int32_t second = advance(pos, c.step, m);
+        for (;;) {
+            const bool first_taken = is_taken(taken, pos);
+            const bool second_taken = is_taken(taken, second);
+            if (!(first_taken & second_taken))
+                return first_taken ? second : pos;
+            pos = advance(pos, c.step2, m);
+            second = advance(second, c.step2, m);
+        }
+    }
+
+    // The same, four slots per iteration (still two chains). While a quarter to a half
+    // of the slots are free, two slots in a row are both taken about half the time: the
+    // loop's branch then mispredicts on most turns, four slots on fewer. Measured: ~8%
+    // off the whole build; four-wide everywhere is slower than two (more slots tested
+    // past the first free one, more work per slot, GCC keeping at[] in memory).
+    [[gnu::always_inline]] static std::int32_t first_free_by_four(const std::uint64_t* taken, const Claimer& c,
+                                                                  std::int32_t m)
+    {
+        std::int32_t at[4]; // at[k]: next + k * skip, along the permutation
+        at[0] = c.next;
+        at[1] = advance(at[0], c.step, m);
+        at[2] = advance(at[0], c.step2, m);
+        at[3] = advance(at[1], c.step2, m);
+        for (;;) {
+            const unsigned open = unsigned{!is_taken(taken, at[0])} | unsigned{!is_taken(taken, at[1])} << 1 |
+                                  unsigned{!is_taken(taken, at[2])} << 2 | unsigned{!is_taken(taken, at[3])} << 3;
+            if (open != 0)
+                return at[std::countr_zero(open)];
+            at[0] = advance(at[2], c.step2, m);
+            at[1] = advance(at[3], c.step2, m);
+            at[2] = advance(at[0], c.step2, m);
+            at[3] = advance(at[1], c.step2, m);
         }
     }
 
