@@ -376,10 +376,10 @@ private:
         at[2] = advance(at[0], c.step2, m);
         at[3] = advance(at[1], c.step2, m);
         for (;;) {
-            const unsigned open = unsigned{!is_taken(taken, at[0])} | unsigned{!is_taken(taken, at[1])} << 1 |
-                                  unsigned{!is_taken(taken, at[2])} << 2 | unsigned{!is_taken(taken, at[3])} << 3;
-            if (open != 0)
-                return at[std::countr_zero(open)];
+            const unsigned busy = unsigned{is_taken(taken, at[0])} | unsigned{is_taken(taken, at[1])} << 1 |
+                                  unsigned{is_taken(taken, at[2])} << 2 | unsigned{is_taken(taken, at[3])} << 3;
+            if (busy != 0xf)
+                return at[std::countr_one(busy)];
             at[0] = advance(at[2], c.step2, m);
             at[1] = advance(at[3], c.step2, m);
             at[2] = advance(at[0], c.step2, m);
