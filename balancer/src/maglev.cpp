@@ -95,7 +95,7 @@ public:
             divisor = std::gcd(divisor, weights[i]);
         // Each real's weight class from an open-addressing table of (weight, class + 1),
         // twice the size of the reals: linear in the reals, however many weights they have.
-        std::vector<std::uint64_t> table(std::bit_ceil(2 * weights.size()), 0);
+        std::vector<std::uint64_t> table(std::bit_ceil(std::max<std::size_t>(2, 2 * weights.size())), 0);
         const int shift = 64 - std::countr_zero(table.size());
         real_.resize(weights.size());
         std::iota(real_.begin(), real_.end(), 0U);
@@ -275,12 +275,13 @@ inline std::int32_t advance(std::int32_t pos, std::int32_t step, std::int32_t m)
 // of its permutation from `next`.
 //
 // While free slots are plenty, a real steps along its permutation: an 8 KiB
-// bitmap (65537 slots) keeps each probe in L1. Filling a table this way costs
-// ring_size * ln(ring_size) probes, most of them at the end, when a real steps
-// ring_size / free times per claim. So once few slots are free, the table keeps
-// them in a list and a real instead computes, for each, how many steps away on
-// its permutation it lies, ((slot - next) * skip^-1) mod ring_size, and takes the
-// nearest: the same slot, in `free` multiplications instead of ring_size / free probes.
+// bitmap (65537 slots) keeps each probe in L1, and two or four slots are tested
+// before each branch. Filling a table this way costs ring_size * ln(ring_size)
+// probes, most of them at the end, when a real steps ring_size / free times per
+// claim. So once few slots are free, the table keeps them in a list and a real
+// instead computes, for each, how many steps away on its permutation it lies,
+// ((slot - next) * skip^-1) mod ring_size, and takes the nearest: the same slot, in
+// `free` multiplications instead of ring_size / free probes.
 class RingFiller {
 public:
     RingFiller(std::uint32_t m, std::uint32_t* ring, std::vector<Claimer> claimers)
