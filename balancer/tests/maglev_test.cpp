@@ -272,6 +272,20 @@ TEST(Maglev, PlacementIsPinned)
     // Other primes, checked against a build that never switches to the dense search.
     EXPECT_EQ(fnv1a(Maglev(4099).build(make_reals(30, 1, 4))), 0x69e523df208abe6bULL);
     EXPECT_EQ(fnv1a(Maglev(131071).build(make_reals(300, 1, 4))), 0x21c4bc91dab8cc45ULL);
+    // The weighted round robin's ways of listing turns, checked against its first version
+    // (credit per real, one round at a time): weights with a common divisor (periods of
+    // turns), many distinct weights (round by round, credits above max_weight once the
+    // heaviest have left), weights near 2^32.
+    auto scaled = make_reals(40, 1, 4, 5);
+    for (auto& r : scaled)
+        r.weight *= 300;
+    EXPECT_EQ(fnv1a(maglev.build(scaled)), 0x7e58afae9770aa92ULL);
+    EXPECT_EQ(fnv1a(Maglev(4099).build(make_reals(60, 1, 1000, 6))), 0xd2336e5eabdca93eULL);
+    auto huge = make_reals(12, 1, 3, 8);
+    huge[0].weight = UINT32_MAX;
+    huge[5].weight = UINT32_MAX - 1;
+    huge[9].weight = 1U << 31;
+    EXPECT_EQ(fnv1a(maglev.build(huge)), 0x61b73f03766e6530ULL);
 }
 
 } // namespace
