@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <variant>
 
 #include "dogfish/config.hpp"
@@ -16,7 +17,13 @@ const std::string kTopologies = DOGFISH_SOURCE_DIR "/topologies/";
 
 TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix)
 {
+    // The default prefix, whatever the caller's environment (helpers run with their own).
+    const char* env = std::getenv("DOGFISH_LAB_PREFIX");
+    const std::string saved = env ? env : "";
+    unsetenv("DOGFISH_LAB_PREFIX");
     const Plan plan = make_plan(load_topology(kTopologies + "basic.yaml"));
+    if (env)
+        setenv("DOGFISH_LAB_PREFIX", saved.c_str(), 1);
     ASSERT_EQ(plan.links.size(), 4u);
     EXPECT_EQ(plan.links[0].a.netns, "df-client");
     EXPECT_EQ(plan.links[0].a.interface, "gw");
