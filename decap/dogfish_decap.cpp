@@ -94,6 +94,11 @@ int main(int argc, char** argv) {
       std::printf("dogfish-decap: %s %s on %s, decapsulating for %s\n",
                   r.replaced ? "replaced," : "attached", r.how.c_str(), cfg.iface.c_str(),
                   addrs.c_str());
+      if (std::string old = kernel_without_tc_4in6(); cfg.mode == Mode::kTc && !old.empty())
+        std::fprintf(stderr,
+                     "dogfish-decap: note: kernel %s is older than 6.3: in tc mode IPv4-in-IPv6 "
+                     "is dropped (drop_adjust); 4in4 and 6in6 work, and XDP mode does all three\n",
+                     old.c_str());
     } else if (*det) {
       if (!detach(detach_iface)) {
         std::fprintf(stderr, "dogfish-decap: nothing to detach: not attached to %s\n",

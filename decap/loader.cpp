@@ -9,6 +9,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/utsname.h>
 
 #include <cerrno>
 #include <cstdarg>
@@ -259,6 +260,13 @@ std::string format_addr(const df_decap_addr& a) {
 }
 
 fs::path pin_dir(const std::string& iface) { return netns_dir() / iface; }
+
+std::string kernel_without_tc_4in6() {
+  utsname u{};
+  int major = 0, minor = 0;
+  if (uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return "";
+  return major < 6 || (major == 6 && minor < 3) ? u.release : "";
+}
 
 AttachResult attach(const AttachConfig& cfg) {
   std::vector<df_decap_addr> addrs;

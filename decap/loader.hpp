@@ -59,6 +59,12 @@ std::filesystem::path pin_dir(const std::string& iface);
 
 AttachResult attach(const AttachConfig& cfg);
 
+// tc mode strips IPv4-in-IPv6 with bpf_skb_adjust_room's DECAP_L3 flag (the family
+// changes); kernels before 6.3 refuse it and the packet is dropped (drop_adjust), while
+// 4in4 and 6in6 need no flag. Returns the running kernel's release when it is that old,
+// "" otherwise.
+std::string kernel_without_tc_4in6();
+
 // Returns false when nothing of dogfish-decap's was attached to iface.
 bool detach(const std::string& iface);
 

@@ -2,8 +2,8 @@
 /*
  * dogfish's decap for reals, tc flavour (clsact ingress), for interfaces where XDP
  * is not wanted: the same decisions as decap.bpf.c (decap_common.h), the outer
- * header removed with bpf_skb_adjust_room, which also sets skb->protocol to the
- * inner family (BPF_F_ADJ_ROOM_DECAP_L3_*, kernel 6.3 and later).
+ * header removed with bpf_skb_adjust_room, which for IPv4-in-IPv6 also sets
+ * skb->protocol to the inner family (BPF_F_ADJ_ROOM_DECAP_L3_*, kernel 6.3 and later).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -22,11 +22,15 @@
 static __always_inline int strip_outer(struct __sk_buff *skb, const struct decap_plan *plan)
 {
 	/* The inner segments keep their size: FIXED_GSO leaves gso_size alone. */
-	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO | (plan->inner_eth == ETH_P_IP
-							  ? BPF_F_ADJ_ROOM_DECAP_L3_IPV4
-							  : BPF_F_ADJ_ROOM_DECAP_L3_IPV6);
+	__u64 flags = BPF_F_ADJ_ROOM_FIXED_GSO;
 	void *data, *data_end;
 	struct ethhdr *eth;
+
+	/* Only IPv4-in-IPv6 changes the family, so only it asks for skb->protocol to follow:
+	 * kernels before 6.3 refuse the DECAP_L3 flags, and 4in4 and 6in6 need none. */
+	if (skb->protocol != bpf_htons(plan->inner_eth))
+		flags |= plan->inner_eth == ETH_P_IP ? BPF_F_ADJ_ROOM_DECAP_L3_IPV4
+						     : BPF_F_ADJ_ROOM_DECAP_L3_IPV6;
 
 	if (bpf_skb_adjust_room(skb, -(__s32)plan->strip, BPF_ADJ_ROOM_MAC, flags))
 		return -1;

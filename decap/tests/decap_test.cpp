@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "decap_abi.hpp"
+#include "loader.hpp"
 #include "packet.hpp"
 #include "skeleton.hpp"
 
@@ -217,6 +218,11 @@ TEST_P(Golden, VerdictFrameAndReason) {
   SCOPED_TRACE(c.description);
   if (mode == Mode::kTc && c.tc_test_run_refuses)
     GTEST_SKIP() << "the kernel's skb test_run refuses a frame with a cut-short IP header";
+  if (std::string old = kernel_without_tc_4in6();
+      mode == Mode::kTc && c.reason == DF_DECAP_DECAP_4IN6 && !old.empty())
+    GTEST_SKIP() << "tc strips 4in6 with bpf_skb_adjust_room's DECAP_L3 flag: kernel 6.3 or "
+                    "later, this one is "
+                 << old;
   Program prog(mode);
   prog.add_addr(kOurs4);
   prog.add_addr(kOurs6);
@@ -260,11 +266,17 @@ TEST_P(Stats, MoveByExactAmounts) {
   std::map<int, uint64_t> want = {{DF_DECAP_DECAP_4IN4, 2},     {DF_DECAP_DECAP_6IN6, 1},
                                   {DF_DECAP_DECAP_4IN6, 1},     {DF_DECAP_PASS_NOT_OURS, 3},
                                   {DF_DECAP_PASS_NOT_ENCAP, 1}, {DF_DECAP_DROP_TRUNCATED_INNER, 1}};
+  // Before 6.3, tc cannot change the family: the 4in6 frame is dropped, and counted so.
+  const bool no_4in6 = GetParam() == Mode::kTc && !kernel_without_tc_4in6().empty();
+  if (no_4in6) {
+    want.erase(DF_DECAP_DECAP_4IN6);
+    want[DF_DECAP_DROP_ADJUST] = 1;
+  }
   for (int r = 0; r < DF_DECAP_REASON_MAX; r++)
     EXPECT_EQ(st.reason[r], want.count(r) ? want[r] : 0) << "reason " << kReasons[r].name;
   EXPECT_EQ(st.decap_bytes[DF_DECAP_DECAP_4IN4], 2 * in4in4(kOurs4).size());
   EXPECT_EQ(st.decap_bytes[DF_DECAP_DECAP_6IN6], in6in6(kOurs6).size());
-  EXPECT_EQ(st.decap_bytes[DF_DECAP_DECAP_4IN6], in4in6(kOurs6).size());
+  EXPECT_EQ(st.decap_bytes[DF_DECAP_DECAP_4IN6], no_4in6 ? 0 : in4in6(kOurs6).size());
 
   // Removing our address turns the same packet into a pass.
   prog.run(in4in4(kOther4));

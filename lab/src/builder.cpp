@@ -163,8 +163,9 @@ void start_balancer(LabState& st, const std::string& node, const Binaries& bins)
 // One `up`, step by step; every step writes down what it is about to make first.
 class Builder {
 public:
-    Builder(const Topology& t, const Plan& plan, const Binaries& bins, LabState& st, std::ostream& out)
-        : t_(t), plan_(plan), bins_(bins), st_(st), out_(out)
+    Builder(const Topology& t, const Plan& plan, const Binaries& bins, bool kernel_required, LabState& st,
+            std::ostream& out)
+        : t_(t), plan_(plan), bins_(bins), kernel_required_(kernel_required), st_(st), out_(out)
     {
     }
 
@@ -280,10 +281,19 @@ private:
             if (n.role != Role::real)
                 continue;
             const std::string& node_ns = ns(n.name);
-            if (n.decap == Decap::kernel && kernel_decap(n, node_ns)) {
-                st_.decap[n.name] = "kernel";
-                save_state(st_);
-                continue;
+            if (n.decap == Decap::kernel) {
+                const std::string missing = kernel_decap(n, node_ns);
+                if (missing.empty()) {
+                    st_.decap[n.name] = "kernel";
+                    save_state(st_);
+                    continue;
+                }
+                if (kernel_required_)
+                    throw Error(fmt::format("DOGFISH_LAB_DECAP=kernel, but this kernel has no {} tunnels "
+                                            "(modprobe ipip ip6_tunnel, or unset DOGFISH_LAB_DECAP)",
+                                            missing));
+                out_ << fmt::format("  decap on {}: this kernel has no {} tunnels; using dogfish-decap (BPF) instead\n",
+                                    n.name, missing);
             }
             st_.decap[n.name] = "bpf";
             st_.pin_dirs.push_back(decap_pin_dir(node_ns));
@@ -303,27 +313,35 @@ private:
         }
     }
 
-    // IPIP and ip6tnl devices where the kernel has them; false (nothing made) where it does not.
-    bool kernel_decap(const Node& n, const std::string& node_ns)
+    // One kernel tunnel per address the balancer sends this real's packets to, local that
+    // address, remote any: ipip for an IPv4 address, ip6tnl in mode any (IPv6 and IPv4
+    // inside) for an IPv6 one. Returns "" when made; else the kind this kernel lacks, with
+    // nothing left behind.
+    std::string kernel_decap(const Node& n, const std::string& node_ns)
     {
-        std::optional<IpAddress> v4, v6;
-        for (const PlannedEnd* e : plan_.ends_of(n.name))
-            for (const IpPrefix& p : e->addresses)
-                if (auto& first = p.address.is_v4() ? v4 : v6; !first)
-                    first = p.address;
+        std::set<IpAddress> addresses;
+        for (const LabVip& v : t_.vips)
+            for (const LabReal& r : v.reals)
+                if (r.node == n.name)
+                    addresses.insert(r.address);
         Netlink nl(node_ns);
-        if (v4 && !nl.add_ipip("dfipip", *v4)) {
-            out_ << "  decap on " << n.name << ": this kernel has no ipip tunnels; using dogfish-decap (BPF) instead\n";
-            return false;
+        std::vector<std::string> made;
+        int v4 = 0, v6 = 0;
+        for (const IpAddress& a : addresses) {
+            const int k = ++(a.is_v4() ? v4 : v6); // dfipip, dfipip2, ...
+            const std::string name = fmt::format("{}{}", a.is_v4() ? "dfipip" : "dfip6tnl", k == 1 ? "" : std::to_string(k));
+            if (!(a.is_v4() ? nl.add_ipip(name, a) : nl.add_ip6tnl(name, a))) {
+                for (const std::string& m : made)
+                    nl.delete_link(m);
+                return a.is_v4() ? "ipip" : "ip6tnl";
+            }
+            made.push_back(name);
         }
-        if (v6 && !nl.add_ip6tnl("dfip6tnl", *v6)) {
-            if (v4)
-                nl.delete_link("dfipip");
-            out_ << "  decap on " << n.name << ": this kernel has no ip6tnl tunnels; using dogfish-decap (BPF) instead\n";
-            return false;
-        }
-        step(fmt::format("decap on {}: kernel tunnels (dfipip, dfip6tnl)", n.name));
-        return true;
+        std::string names;
+        for (const std::string& m : made)
+            names += (names.empty() ? "" : ", ") + m;
+        step(fmt::format("decap on {}: kernel tunnels ({})", n.name, names));
+        return "";
     }
 
     void responders()
@@ -394,6 +412,7 @@ private:
     const Topology& t_;
     const Plan& plan_;
     const Binaries& bins_;
+    const bool kernel_required_; // DOGFISH_LAB_DECAP=kernel: no fallback to BPF
     LabState& st_;
     std::ostream& out_;
 };
@@ -467,7 +486,12 @@ Binaries find_binaries()
 void lab_up(const fs::path& topology_path, const Binaries& bins, std::ostream& out)
 {
     const auto t0 = Clock::now();
-    const Topology t = load_topology(topology_path);
+    Topology t = load_topology(topology_path);
+    const std::optional<Decap> decap = decap_override();
+    if (decap)
+        for (Node& n : t.nodes)
+            if (n.role == Role::real)
+                n.decap = *decap;
     if (auto st = load_state())
         throw AlreadyUp(st->phase == "up"
                             ? fmt::format("lab '{}' is already up (dogfish-lab status shows it, dogfish-lab down removes it)", st->name)
@@ -493,7 +517,7 @@ void lab_up(const fs::path& topology_path, const Binaries& bins, std::ostream& o
     fs::copy_file(topology_path, st.topology, fs::copy_options::overwrite_existing);
     save_state(st);
     try {
-        Builder(t, plan, bins, st, out).run();
+        Builder(t, plan, bins, decap == Decap::kernel, st, out).run();
         st.phase = "up";
         save_state(st);
     } catch (const std::exception& e) {

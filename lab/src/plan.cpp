@@ -21,6 +21,19 @@ std::string lab_prefix()
 
 std::string netns_name(const std::string& node) { return lab_prefix() + node; }
 
+std::optional<Decap> decap_override()
+{
+    const char* env = std::getenv("DOGFISH_LAB_DECAP");
+    if (!env || !*env)
+        return std::nullopt;
+    const std::string_view d = env;
+    if (d == "bpf")
+        return Decap::bpf;
+    if (d == "kernel")
+        return Decap::kernel;
+    throw Error(fmt::format("DOGFISH_LAB_DECAP '{}' is not bpf or kernel", d));
+}
+
 std::vector<const PlannedEnd*> Plan::ends_of(const std::string& node) const
 {
     std::vector<const PlannedEnd*> out;

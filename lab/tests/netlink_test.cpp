@@ -334,6 +334,9 @@ TEST_F(NetlinkTest, VethAddressesAndRoutesCarryADatagramBetweenNamespaces)
     ASSERT_EQ(std::system(("ip -n " + a + " addr add fd00:1::99/64 dev dfa").c_str()), 0);
     Socket tentative = udp_socket(a, AF_INET6);
     EXPECT_EQ(bind_error(tentative, address("fd00:1::99"), 0), EADDRNOTAVAIL);
+    // And gone again: once its DAD ends (sooner than this test on a slow machine) it would
+    // compete with fd00:1::1 as the source of the datagram below.
+    ASSERT_EQ(std::system(("ip -n " + a + " addr del fd00:1::99/64 dev dfa").c_str()), 0);
 
     nb.add_address("dfb", prefix("10.0.1.2/24"));
     nb.add_address("dfb", prefix("fd00:1::2/64"));

@@ -17,7 +17,13 @@ const std::string kTopologies = DOGFISH_SOURCE_DIR "/topologies/";
 
 TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix)
 {
+    // The default prefix, whatever the caller's environment (helpers run with their own).
+    const char* env = std::getenv("DOGFISH_LAB_PREFIX");
+    const std::string saved = env ? env : "";
+    unsetenv("DOGFISH_LAB_PREFIX");
     const Plan plan = make_plan(load_topology(kTopologies + "basic.yaml"));
+    if (env)
+        setenv("DOGFISH_LAB_PREFIX", saved.c_str(), 1);
     ASSERT_EQ(plan.links.size(), 4u);
     // df- unless DOGFISH_LAB_PREFIX names another lab (scripts/test runs beside other labs).
     EXPECT_EQ(plan.links[0].a.netns, lab_prefix() + "client");

@@ -4,6 +4,7 @@ says, and nothing is left on the host afterwards: not after a clean down, a
 failed up, a bad topology, or processes that died."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -19,8 +20,8 @@ PREFIX = os.environ.get("DOGFISH_LAB_PREFIX") or "df-"
 RECORD = os.environ.get("DOGFISH_LAB_DIR") or "/run/dogfish-lab"
 
 
-def lab(*args, check=True, timeout=120):
-    proc = subprocess.run([LAB, *args], capture_output=True, text=True, timeout=timeout)
+def lab(*args, check=True, timeout=120, env=None):
+    proc = subprocess.run([LAB, *args], capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"dogfish-lab {' '.join(args)} exited {proc.returncode}:\n"
                              f"{proc.stdout}\n{proc.stderr}")
@@ -225,3 +226,79 @@ def test_restart_balancer_adopts_and_keeps_serving(clean_host):
     assert all(sum(r.values()) == 10 for r in answers.values())
     log = next(p["log"] for p in st["processes"] if p["role"] == "balancer")
     assert "adopted" in Path(log).read_text()
+
+
+def kernel_has_tunnels():
+    """ipip and ip6_tunnel built in, loaded, or there to load: what kernel decap needs."""
+    for module in ("ipip", "ip6_tunnel"):
+        if Path("/sys/module", module).exists():
+            continue
+        if shutil.which("modinfo") and subprocess.run(["modinfo", module], capture_output=True).returncode == 0:
+            continue
+        return False
+    return True
+
+
+def env_with(decap):
+    env = {k: v for k, v in os.environ.items() if k != "DOGFISH_LAB_DECAP"}
+    if decap:
+        env["DOGFISH_LAB_DECAP"] = decap
+    return env
+
+
+def decap_of_reals():
+    return {n["name"]: n.get("decap") for n in status()["nodes"] if n["role"] == "real"}
+
+
+def tunnel_rx(real):
+    """Packets each kernel tunnel device of a real (dfipip, dfip6tnl) has received."""
+    links = json.loads(lab("exec", real, "--", "ip", "-j", "-s", "link", "show").stdout)
+    return {l["ifname"]: l["stats64"]["rx"]["packets"] for l in links if l["ifname"].startswith("dfip")}
+
+
+@pytest.mark.skipif(not kernel_has_tunnels(), reason="this kernel has no ipip / ip6_tunnel (lab/vm runs this in a VM)")
+def test_kernel_decap_serves_every_vip_through_the_tunnels(clean_host):
+    lab("up", env=env_with("kernel"))
+    assert decap_of_reals() == {"real1": "kernel", "real2": "kernel"}
+    before = {r: tunnel_rx(r) for r in ("real1", "real2")}
+    # One ipip device for the real's IPv4 address, one ip6tnl for its IPv6 one.
+    assert all(set(rx) == {"dfipip", "dfip6tnl"} for rx in before.values()), before
+    st = status()
+    answers = ask("client", 40, specs_of(st))
+    for spec, reals in answers.items():
+        assert sum(reals.values()) == 40 and len(reals) > 1, f"{spec}: {reals}"
+    after = {r: tunnel_rx(r) for r in ("real1", "real2")}
+    # 40 flows per service, each of at least one packet, arrived on the tunnels: on both reals, both families.
+    for real in after:
+        for dev in after[real]:
+            assert after[real][dev] > before[real][dev], f"{real} {dev} received nothing: {before} → {after}"
+    assert sum(after[r][d] - before[r][d] for r in after for d in after[r]) >= 40 * len(answers)
+
+
+@pytest.mark.skipif(kernel_has_tunnels(), reason="this kernel has ipip / ip6_tunnel: nothing falls back")
+def test_kernel_decap_asked_for_by_environment_fails_without_tunnels(clean_host):
+    proc = lab("up", env=env_with("kernel"), check=False)
+    assert proc.returncode == 1
+    assert "DOGFISH_LAB_DECAP=kernel, but this kernel has no ipip tunnels" in proc.stderr
+    assert host_snapshot() == clean_host
+
+
+def test_topology_kernel_decap_uses_the_tunnels_where_the_kernel_has_them(clean_host, tmp_path):
+    topology = tmp_path / "kernel.yaml"
+    topology.write_text((TOPOLOGIES / "basic.yaml").read_text().replace(
+        "    role: real\n", "    role: real\n    decap: kernel\n"))
+    up = lab("up", str(topology), env=env_with(None))
+    expected = "kernel" if kernel_has_tunnels() else "bpf"
+    assert decap_of_reals() == {"real1": expected, "real2": expected}
+    if expected == "bpf":
+        assert "this kernel has no ipip tunnels; using dogfish-decap (BPF) instead" in up.stdout
+    answers = ask("client", 10, specs_of(status()))
+    assert all(sum(r.values()) == 10 for r in answers.values()), answers
+
+
+def test_decap_environment_overrides_the_topology(clean_host):
+    lab("up", env=env_with("bpf"))
+    assert decap_of_reals() == {"real1": "bpf", "real2": "bpf"}
+    lab("down")
+    bad = lab("up", env=env_with("ebpf"), check=False)
+    assert bad.returncode == 1 and "DOGFISH_LAB_DECAP 'ebpf' is not bpf or kernel" in bad.stderr

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,12 @@ namespace dogfish::lab {
 // two labs run side by side). Throws Error when it is not 1-16 of [a-z0-9-].
 std::string lab_prefix();
 std::string netns_name(const std::string& node);
+
+// $DOGFISH_LAB_DECAP (bpf or kernel): how every real decapsulates, whatever the topology
+// says; nothing when unset. Asked for this way, kernel decap is required: a kernel without
+// the tunnel devices fails `up` instead of falling back to BPF, so a run meant to test the
+// kernel's path cannot pass on the BPF one. Throws Error for any other value.
+std::optional<Decap> decap_override();
 
 struct PlannedEnd {
     std::string node;
