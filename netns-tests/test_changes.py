@@ -99,7 +99,12 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
                     assert all(c[ADDED] > 0 for c in new.values()), f"no new flow reached {ADDED}: {new}"
                 if what.startswith("drain"):
                     assert all(DRAINED not in c for c in new.values()), f"new flows reached {DRAINED}: {new}"
-        assert rsts(caps[(lab.client, lab.gateway)]) == [], "RSTs on the client's link during the changes"
+        # The long-lived connections' own RSTs, either way. A short probe connection may draw
+        # one after it closed (a late segment on a slow, emulated machine); each probe is
+        # checked for failure by probe() itself.
+        talking = {c["port"] for c in report["conns"]}
+        theirs = [p for p in rsts(caps[(lab.client, lab.gateway)]) if {flow(p)[1], flow(p)[3]} & talking]
+        assert theirs == [], f"RSTs of the long-lived connections on the client's link during the changes: {theirs[:3]}"
 
         # Delete one real: its connections break, the others' do not.
         before = report
