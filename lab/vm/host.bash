@@ -127,3 +127,50 @@ remove_new_libvirt_files() {
 		if [[ -d $path && ! -L $path ]]; then rmdir "$path" 2>/dev/null || rm -rf "$path"; else rm -f "$path"; fi
 	done
 }
+
+# Our domain (vagrant-libvirt names it after the prefix), its volumes, pool and network;
+# all named after the run ($NAME), so none of them is anyone else's. With a reason, says
+# what it found; without, removes quietly (the teardown).
+remove_libvirt_objects() {
+	local why=${1:-} d v found=()
+	for d in $(virsh_ list --all --name 2>/dev/null | grep "^${NAME}_" || true); do
+		found+=("domain $d")
+		virsh_ destroy "$d" >/dev/null 2>&1 || true
+		virsh_ undefine "$d" --nvram >/dev/null 2>&1 || virsh_ undefine "$d" >/dev/null 2>&1 || true
+	done
+	if virsh_ pool-info "$NAME" >/dev/null 2>&1; then
+		found+=("pool $NAME")
+		# A pool whose folder went with its run cannot start; its volumes went with it.
+		for v in $(virsh_ vol-list "$NAME" 2>/dev/null | awk '{print $1}'); do
+			virsh_ vol-delete "$v" --pool "$NAME" >/dev/null 2>&1 || true
+		done
+		virsh_ pool-destroy "$NAME" >/dev/null 2>&1 || true
+		virsh_ pool-undefine "$NAME" >/dev/null 2>&1 || true
+	fi
+	if virsh_ net-info "$NAME" >/dev/null 2>&1; then
+		found+=("network $NAME")
+		virsh_ net-destroy "$NAME" >/dev/null 2>&1 || true
+		virsh_ net-undefine "$NAME" >/dev/null 2>&1 || true
+	fi
+	if [[ -n $why && ${#found[@]} -gt 0 ]]; then
+		local list
+		list=$(printf '%s, ' "${found[@]}")
+		log "$why: ${list%, } (removed)"
+	fi
+	return 0
+}
+
+# The work folders of earlier runs: one whose libvirtd still runs is a run in progress
+# (one at a time on a host); the others are what a killed run could not remove.
+remove_earlier_work() {
+	local dir pid
+	for dir in /var/tmp/dogfish-vm.*; do
+		[[ -d $dir ]] || continue
+		pid=$(cat "$dir/libvirtd.pid" 2>/dev/null || true)
+		if [[ -n $pid ]] && grep -qs libvirtd "/proc/$pid/cmdline"; then
+			die "another VM test is running (its libvirtd is pid $pid, its work folder $dir)"
+		fi
+		log "removing an earlier run's work folder $dir"
+		rm -rf "$dir"
+	done
+}
