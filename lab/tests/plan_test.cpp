@@ -27,8 +27,9 @@ TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix)
     ASSERT_EQ(plan.links.size(), 4u);
     // df- unless DOGFISH_LAB_PREFIX names another lab (scripts/test runs beside other labs).
     EXPECT_EQ(plan.links[0].a.netns, lab_prefix() + "client");
-    if (!std::getenv("DOGFISH_LAB_PREFIX"))
+    if (!std::getenv("DOGFISH_LAB_PREFIX")) {
         EXPECT_EQ(lab_prefix(), "df-");
+    }
     EXPECT_EQ(plan.links[0].a.interface, "gw");
     EXPECT_EQ(plan.links[0].b.interface, "client");
     EXPECT_EQ(plan.balancer_node, "lb");
