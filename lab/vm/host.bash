@@ -128,6 +128,12 @@ remove_new_libvirt_files() {
 	done
 }
 
+# Files named after the run are ours, also those an earlier run's daemons wrote and, killed,
+# could not remove (a dnsmasq pid file, a network's state folder). Only with libvirtd stopped.
+remove_named_libvirt_files() {
+	find "${LIBVIRT_PATHS[@]}" -xdev -name "*${NAME}*" -prune -exec rm -rf {} + 2>/dev/null || true
+}
+
 # Our domain (vagrant-libvirt names it after the prefix), its volumes, pool and network;
 # all named after the run ($NAME), so none of them is anyone else's. With a reason, says
 # what it found; without, removes quietly (the teardown).
