@@ -79,7 +79,8 @@ uint16_t ipv4_checksum(const uint8_t* hdr) {
   return static_cast<uint16_t>(~sum);
 }
 
-// Ethernet, IPv4 (TTL 64, DF), UDP with checksum 0 (allowed for IPv4), zero payload.
+// Ethernet, IPv4 (TTL 64, DF), UDP with checksum 0 (allowed for IPv4: the program changes
+// the source port per frame without recomputing one), zero bytes to fill the frame.
 std::array<uint8_t, DF_GEN_FRAME_LEN> udp_frame(const PpsOptions& o) {
   auto mac = [](const std::string& text, const char* what) {
     auto m = dogfish::MacAddress::parse(text);
@@ -127,7 +128,6 @@ struct SkelDeleter {
 json run_pps(const PpsOptions& o) {
   const unsigned ifindex = if_nametoindex(o.iface.c_str());
   if (ifindex == 0) throw OsError(errno, fmt::format("no interface '{}' here", o.iface));
-  if (o.flows == 0) throw Error("--flows must be at least 1");
   const auto frame = udp_frame(o);
 
   std::unique_ptr<lab_bench_bpf, SkelDeleter> skel(lab_bench_bpf__open());
@@ -307,6 +307,11 @@ class ConnectLoad {
   std::string first_error_;
 };
 
+// A positive number of seconds, its default shown in --help.
+void add_seconds(CLI::App* app, const std::string& name, double& seconds, const std::string& help) {
+  app->add_option(name, seconds, help)->check(CLI::PositiveNumber)->capture_default_str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -330,9 +335,7 @@ int main(int argc, char** argv) {
   p->add_option("--flows", pps.flows, "source ports cycled through (flows)")
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
-  p->add_option("--duration", pps.duration, "seconds")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  add_seconds(p, "--duration", pps.duration, "seconds");
 
   CpsOptions cps;
   auto* c = app.add_subcommand("cps", "open, use and close TCP connections to TARGET for DURATION");
@@ -340,12 +343,8 @@ int main(int argc, char** argv) {
   c->add_option("--concurrency,-c", cps.concurrency, "connections open at a time")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
-  c->add_option("--duration", cps.duration, "seconds")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  c->add_option("--timeout", cps.timeout, "seconds a connection may take before it counts as lost")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  add_seconds(c, "--duration", cps.duration, "seconds");
+  add_seconds(c, "--timeout", cps.timeout, "seconds a connection may take before it counts as lost");
 
   CLI11_PARSE(app, argc, argv);
   libbpf_set_print(libbpf_log);

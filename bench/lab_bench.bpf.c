@@ -18,7 +18,8 @@
 
 /* Ethernet, IPv4, UDP (checksum 0) and padding, written by dogfish-loadgen before the run. */
 __u64 gen_frame[DF_GEN_FRAME_WORDS];
-/* The UDP source port cycles over [gen_sport, gen_sport + gen_flows). */
+/* The UDP source port cycles over [gen_sport, gen_sport + gen_flows); dogfish-loadgen
+ * takes 1 to 65535 flows. */
 __u16 gen_sport;
 __u16 gen_flows = 1;
 __u32 gen_next;
@@ -40,7 +41,7 @@ int lab_gen_tx(struct xdp_md *ctx)
 #pragma unroll
 	for (int i = 0; i < DF_GEN_FRAME_WORDS; i++)
 		w[i] = gen_frame[i];
-	sport = bpf_htons(gen_sport + (__u16)(gen_next++ % (gen_flows ? gen_flows : 1)));
+	sport = bpf_htons(gen_sport + (__u16)(gen_next++ % gen_flows));
 	__builtin_memcpy((__u8 *)data + DF_GEN_UDP_SPORT_OFF, &sport, sizeof(sport));
 	return XDP_TX;
 }

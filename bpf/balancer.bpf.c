@@ -36,7 +36,6 @@ struct packet {
 	__u32 frame_l3_len; /* bytes the frame holds from the IP header on */
 	__u8 tos;
 	__u8 ttl;
-	__u8 is_syn;
 	__u8 l4_hdr_len;
 	__u8 tcp_flags; /* byte 13 of the TCP header; 0 for UDP */
 };
@@ -63,7 +62,6 @@ static __always_inline int parse_l4(struct cursor *c, struct packet *pkt)
 			return drop_if_vip_addr(pkt, DF_DROP_TRUNCATED_L4);
 		pkt->flow.sport = th->source;
 		pkt->flow.vip.port = th->dest;
-		pkt->is_syn = th->syn && !th->ack;
 		pkt->l4_hdr_len = sizeof(*th);
 		pkt->tcp_flags = ((const __u8 *)th)[13];
 		return CONTINUE;
@@ -174,7 +172,7 @@ choose_real(const struct df_vip_meta *vip, const struct packet *pkt, __u32 flow_
 		conn = bpf_map_lookup_elem(&conn_table, &pkt->flow);
 		if (!conn) {
 			gs->conn_miss++;
-		} else if (!pkt->is_syn) {
+		} else if (!tcp_is_syn(pkt->tcp_flags)) {
 			if (udp_expiry && now - conn->atime > df_cfg.udp_idle_ticks) {
 				gs->conn_expired++;
 			} else {

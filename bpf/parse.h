@@ -83,6 +83,12 @@ static __always_inline int tcp_flags_valid(__u8 flags)
 	return (valid >> (flags & DF_TCP_KIND)) & 1;
 }
 
+/* A SYN without ACK: a client opening a flow, which re-hashes instead of using the table. */
+static __always_inline int tcp_is_syn(__u8 flags)
+{
+	return (flags & (DF_TCP_SYN | DF_TCP_ACK)) == DF_TCP_SYN;
+}
+
 /* Next-header values that are IPv6 extension headers (RFC 8200 4.1, plus mobility and HIP). */
 static __always_inline int ipv6_is_ext_hdr(__u8 nexthdr)
 {

@@ -99,17 +99,16 @@ def session():
     """Runs every command in one bash, in README order, stopping at the first that fails; gives
     [(exit status, output)] by command number, None for a command not run."""
     assert host_snapshot() == {"netns": [], "pins": [], "record": False}
-    commands = COMMANDS
     with tempfile.TemporaryDirectory(prefix="docs-test-") as tmp:
         script = [f"cd {SOURCE}"]
-        for i, cmd in enumerate(commands):
+        for i, cmd in enumerate(COMMANDS):
             # A brace group runs in this shell, so `export` and variables carry on, as for a reader.
             script.append(f"{{ {cmd}\n}} >{tmp}/out.{i} 2>&1 </dev/null; echo $? >{tmp}/rc.{i}; "
                           f"[ \"$(cat {tmp}/rc.{i})\" = 0 ] || exit 0")
         try:
             subprocess.run(["bash", "-c", "\n".join(script)], env=ENV, timeout=900)
             results = []
-            for i in range(len(commands)):
+            for i in range(len(COMMANDS)):
                 rc = Path(tmp, f"rc.{i}")
                 results.append((int(rc.read_text()), Path(tmp, f"out.{i}").read_text()) if rc.exists() else None)
             yield results

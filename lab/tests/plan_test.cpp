@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <optional>
+#include <string>
 #include <variant>
 
 #include "dogfish/config.hpp"
@@ -15,21 +17,39 @@ namespace {
 
 const std::string kTopologies = DOGFISH_SOURCE_DIR "/topologies/";
 
+// DOGFISH_LAB_PREFIX set (or unset) for one scope, and put back as it was: the caller may run
+// with a lab prefix of its own.
+class ScopedPrefix {
+public:
+    explicit ScopedPrefix(const char* value)
+    {
+        if (const char* was = std::getenv(kName))
+            saved_ = was;
+        set(value);
+    }
+    ~ScopedPrefix() { set(saved_ ? saved_->c_str() : nullptr); }
+    ScopedPrefix(const ScopedPrefix&) = delete;
+    ScopedPrefix& operator=(const ScopedPrefix&) = delete;
+
+    static void set(const char* value)
+    {
+        if (value)
+            setenv(kName, value, 1);
+        else
+            unsetenv(kName);
+    }
+
+private:
+    static constexpr const char* kName = "DOGFISH_LAB_PREFIX";
+    std::optional<std::string> saved_;
+};
+
 TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix)
 {
-    // The default prefix, whatever the caller's environment (helpers run with their own).
-    const char* env = std::getenv("DOGFISH_LAB_PREFIX");
-    const std::string saved = env ? env : "";
-    unsetenv("DOGFISH_LAB_PREFIX");
+    const ScopedPrefix unset(nullptr); // the default prefix, whatever the caller's environment
     const Plan plan = make_plan(load_topology(kTopologies + "basic.yaml"));
-    if (env)
-        setenv("DOGFISH_LAB_PREFIX", saved.c_str(), 1);
     ASSERT_EQ(plan.links.size(), 4u);
-    // df- unless DOGFISH_LAB_PREFIX names another lab (scripts/test runs beside other labs).
-    EXPECT_EQ(plan.links[0].a.netns, lab_prefix() + "client");
-    if (!std::getenv("DOGFISH_LAB_PREFIX")) {
-        EXPECT_EQ(lab_prefix(), "df-");
-    }
+    EXPECT_EQ(plan.links[0].a.netns, "df-client");
     EXPECT_EQ(plan.links[0].a.interface, "gw");
     EXPECT_EQ(plan.links[0].b.interface, "client");
     EXPECT_EQ(plan.balancer_node, "lb");
@@ -45,18 +65,12 @@ TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix)
 
 TEST(Plan, PrefixIsDfUnlessTheEnvironmentNamesAnother)
 {
-    const char* was = std::getenv("DOGFISH_LAB_PREFIX");
-    const std::string saved = was ? was : "";
-    unsetenv("DOGFISH_LAB_PREFIX");
+    const ScopedPrefix unset(nullptr);
     EXPECT_EQ(netns_name("client"), "df-client");
-    setenv("DOGFISH_LAB_PREFIX", "l2-", 1);
+    ScopedPrefix::set("l2-");
     EXPECT_EQ(netns_name("client"), "l2-client");
-    setenv("DOGFISH_LAB_PREFIX", "Bad_", 1);
+    ScopedPrefix::set("Bad_");
     EXPECT_THROW(netns_name("client"), Error);
-    if (was)
-        setenv("DOGFISH_LAB_PREFIX", saved.c_str(), 1);
-    else
-        unsetenv("DOGFISH_LAB_PREFIX");
 }
 
 TEST(Plan, SecondLinkBetweenTheSameNodesGetsANumber)

@@ -119,7 +119,7 @@ class Lab:
             found[version] = ipaddress.ip_network(m.group(1))
         return found
 
-    def address(self, node, version, *, on_link_to=None):
+    def address(self, node, version):
         """The node's address of that IP version, not a VIP on its loopback."""
         vips = {ipaddress.ip_address(v["address"]) for v in self.status["vips"]}
         for a in self.node(node)["addresses"]:

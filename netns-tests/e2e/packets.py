@@ -43,19 +43,23 @@ def flow(pkt):
     return ipaddress.ip_address(ip.src), seg.sport, ipaddress.ip_address(ip.dst), seg.dport
 
 
-def is_syn(pkt):
+def tcp_flags(pkt):
+    """The innermost TCP header's flags (scapy's FlagValue), or None if it carries no TCP."""
     ip = inner_ip(pkt)
-    return ip is not None and isinstance(ip.payload, TCP) and ip.payload.flags == "S"
+    return ip.payload.flags if ip is not None and isinstance(ip.payload, TCP) else None
+
+
+def is_syn(pkt):
+    return tcp_flags(pkt) == "S"
 
 
 def is_synack(pkt):
-    ip = inner_ip(pkt)
-    return ip is not None and isinstance(ip.payload, TCP) and ip.payload.flags == "SA"
+    return tcp_flags(pkt) == "SA"
 
 
 def has_rst(pkt):
-    ip = inner_ip(pkt)
-    return ip is not None and isinstance(ip.payload, TCP) and "R" in ip.payload.flags
+    flags = tcp_flags(pkt)
+    return flags is not None and "R" in flags
 
 
 def sources(pkt):
