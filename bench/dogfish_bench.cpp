@@ -32,11 +32,11 @@
 #include <string>
 #include <vector>
 
+#include "bench.skel.h"
+#include "bench_abi.h"
 #include "dogfish/address.hpp"
 #include "dogfish/bpf_data_plane.hpp"
 #include "dogfish/config.hpp"
-#include "bench.skel.h"
-#include "bench_abi.h"
 
 namespace {
 
@@ -346,9 +346,11 @@ class Bench {
 
  private:
   void load_balancer() {
-    balancer_ = std::make_unique<dogfish::BpfDataPlane>(dogfish::BpfDataPlaneOptions{
-        .limits = {.ring_size = DF_DEFAULT_RING_SIZE, .max_vips = 8, .max_reals = 16,
-                   .conn_entries = opt_.conn_entries}});
+    balancer_ = std::make_unique<dogfish::BpfDataPlane>(
+        dogfish::BpfDataPlaneOptions{.limits = {.ring_size = DF_DEFAULT_RING_SIZE,
+                                                .max_vips = 8,
+                                                .max_reals = 16,
+                                                .conn_entries = opt_.conn_entries}});
   }
 
   void load_wrapper() {
@@ -360,8 +362,8 @@ class Bench {
   // The wrapper's frame and settings for path, and its target: prog_fd, or the path's program.
   void select(const Path& path, int prog_fd = -1) {
     if (prog_fd < 0)
-      prog_fd = path.balancer ? balancer_->prog_fd()
-                              : bpf_program__fd(bench_->progs.bench_floor_xdp_tx);
+      prog_fd =
+          path.balancer ? balancer_->prog_fd() : bpf_program__fd(bench_->progs.bench_floor_xdp_tx);
     std::memcpy(bench_->bss->frame, path.frame.data(), path.frame.size());
     bench_->bss->bump_src = path.bump_src;
     set_target(prog_fd);

@@ -344,7 +344,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
   add_seconds(c, "--duration", cps.duration, "seconds");
-  add_seconds(c, "--timeout", cps.timeout, "seconds a connection may take before it counts as lost");
+  add_seconds(c, "--timeout", cps.timeout,
+              "seconds a connection may take before it counts as lost");
 
   CLI11_PARSE(app, argc, argv);
   libbpf_set_print(libbpf_log);

@@ -34,7 +34,7 @@ int lab_gen_tx(struct xdp_md *ctx)
 
 	if ((void *)(w + DF_GEN_FRAME_WORDS) > data_end)
 		return XDP_ABORTED;
-	/*
+		/*
 	 * Live frames recycle their pages without resetting the bytes, and the
 	 * balancer encapsulates in place: write the headers afresh every time.
 	 */

@@ -119,7 +119,7 @@ static __always_inline int parse_v6(struct cursor *c, struct packet *pkt)
 		return drop_if_vip_addr(pkt, DF_DROP_BAD_L3);
 	if (ipv6_is_ext_hdr(ip6->nexthdr))
 		return drop_if_vip_addr(pkt, ip6->nexthdr == IPPROTO_FRAGMENT ? DF_DROP_FRAGMENT
-									   : DF_DROP_IPV6_EXT);
+									      : DF_DROP_IPV6_EXT);
 	return parse_l4(c, pkt);
 }
 
@@ -155,9 +155,9 @@ static __always_inline const struct df_real *real_by_id(__u32 id)
  * Pick the real: the connection table first (unless the VIP opts out or this is
  * a SYN, which always re-hashes), the ring otherwise; remember what the ring said.
  */
-static __always_inline const struct df_real *
-choose_real(const struct df_vip_meta *vip, const struct packet *pkt, __u32 flow_hash,
-	    struct df_global_stats *gs, __u32 *real_id)
+static __always_inline const struct df_real *choose_real(const struct df_vip_meta *vip,
+							 const struct packet *pkt, __u32 flow_hash,
+							 struct df_global_stats *gs, __u32 *real_id)
 {
 	int use_table = !(vip->flags & DF_VIP_NO_CONN_TABLE);
 	int udp_expiry = pkt->flow.vip.proto == IPPROTO_UDP && df_cfg.udp_idle_ticks;

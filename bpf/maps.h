@@ -43,7 +43,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, DF_DEFAULT_MAX_VIPS * DF_RINGS_PER_VIP * DF_DEFAULT_RING_SIZE);
+	__uint(max_entries, DF_DEFAULT_MAX_VIPS *DF_RINGS_PER_VIP *DF_DEFAULT_RING_SIZE);
 	__type(key, __u32);
 	__type(value, __u32);
 } rings SEC(".maps");

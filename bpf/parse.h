@@ -27,14 +27,14 @@ struct cursor {
 	void *end;
 };
 
-#define DF_PARSE_HDR(name, type)                                             \
-	static __always_inline type *parse_##name(struct cursor *c)           \
-	{                                                                      \
-		type *h = c->pos;                                              \
-		if ((void *)(h + 1) > c->end)                                  \
-			return NULL;                                           \
-		c->pos = h + 1;                                                \
-		return h;                                                      \
+#define DF_PARSE_HDR(name, type)                                    \
+	static __always_inline type *parse_##name(struct cursor *c) \
+	{                                                           \
+		type *h = c->pos;                                   \
+		if ((void *)(h + 1) > c->end)                       \
+			return NULL;                                \
+		c->pos = h + 1;                                     \
+		return h;                                           \
 	}
 
 DF_PARSE_HDR(eth, struct ethhdr)
@@ -70,15 +70,12 @@ static __always_inline int ipv4_is_fragment(const struct iphdr *iph)
  */
 static __always_inline int tcp_flags_valid(__u8 flags)
 {
-	const __u64 valid = DF_TCP_SET(DF_TCP_SYN) |
-			    DF_TCP_SET(DF_TCP_SYN | DF_TCP_URG) |
-			    DF_TCP_SET(DF_TCP_SYN | DF_TCP_ACK) |
-			    DF_TCP_SET(DF_TCP_RST) |
+	const __u64 valid = DF_TCP_SET(DF_TCP_SYN) | DF_TCP_SET(DF_TCP_SYN | DF_TCP_URG) |
+			    DF_TCP_SET(DF_TCP_SYN | DF_TCP_ACK) | DF_TCP_SET(DF_TCP_RST) |
 			    DF_TCP_SET(DF_TCP_RST | DF_TCP_ACK) |
 			    DF_TCP_SET(DF_TCP_FIN | DF_TCP_ACK) |
 			    DF_TCP_SET(DF_TCP_FIN | DF_TCP_ACK | DF_TCP_URG) |
-			    DF_TCP_SET(DF_TCP_ACK) |
-			    DF_TCP_SET(DF_TCP_ACK | DF_TCP_URG);
+			    DF_TCP_SET(DF_TCP_ACK) | DF_TCP_SET(DF_TCP_ACK | DF_TCP_URG);
 
 	return (valid >> (flags & DF_TCP_KIND)) & 1;
 }

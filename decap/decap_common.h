@@ -138,8 +138,8 @@ static __always_inline int decap_classify_v6(struct cursor *c, __u32 l3_bytes,
 	if (r != DF_DECAP_REASON_MAX)
 		return r;
 	payload_len = bpf_ntohs(ip6->payload_len);
-	if (payload_len < (plan->inner_eth == ETH_P_IP ? sizeof(struct iphdr)
-						     : sizeof(struct ipv6hdr)) ||
+	if (payload_len <
+		    (plan->inner_eth == ETH_P_IP ? sizeof(struct iphdr) : sizeof(struct ipv6hdr)) ||
 	    payload_len > l3_bytes - sizeof(*ip6))
 		return DF_DECAP_DROP_BAD_OUTER;
 	return plan->inner_eth == ETH_P_IP ? DF_DECAP_DECAP_4IN6 : DF_DECAP_DECAP_6IN6;

@@ -18,8 +18,16 @@ END = "<!-- END cli-reference -->"
 
 # The commands a user types, by the binary the build makes, with what each is for.
 TOOLS = [
-    ("dogfish", "balancer/dogfish", "the balancer: the daemon (`run`) and the commands that talk to it"),
-    ("dogfish-lab", "lab/dogfish-lab", "the lab: namespaces, veths, decap, responders and a balancer on one host"),
+    (
+        "dogfish",
+        "balancer/dogfish",
+        "the balancer: the daemon (`run`) and the commands that talk to it",
+    ),
+    (
+        "dogfish-lab",
+        "lab/dogfish-lab",
+        "the lab: namespaces, veths, decap, responders and a balancer on one host",
+    ),
     ("dogfish-decap", "decap/dogfish-decap", "on each real: strip the encapsulation (XDP or tc)"),
 ]
 
@@ -28,7 +36,9 @@ def help_text(binary, name, path):
     # argv[0] is the bare name, so the usage lines read as a user types them.
     p = subprocess.run([name, *path, "--help"], executable=binary, capture_output=True, text=True)
     if p.returncode != 0:
-        raise SystemExit(f"cli_reference: {name} {' '.join(path)} --help exited {p.returncode}: {p.stderr}")
+        raise SystemExit(
+            f"cli_reference: {name} {' '.join(path)} --help exited {p.returncode}: {p.stderr}"
+        )
     return p.stdout.rstrip()
 
 
@@ -74,15 +84,19 @@ def replaced(readme_text, new_section):
     start, end = readme_text.find(BEGIN), readme_text.find(END)
     if start < 0 or end < start:
         raise SystemExit(f"cli_reference: the README has no '{BEGIN}' ... '{END}' section")
-    return readme_text[:start] + new_section + readme_text[end + len(END):]
+    return readme_text[:start] + new_section + readme_text[end + len(END) :]
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--build", type=Path, default=Path("build"), help="build tree (default build/)")
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", type=Path, metavar="README", help="rewrite the section in README")
-    mode.add_argument("--check", type=Path, metavar="README", help="exit 1 when the section in README is stale")
+    mode.add_argument(
+        "--check", type=Path, metavar="README", help="exit 1 when the section in README is stale"
+    )
     a = ap.parse_args()
     readme = a.write or a.check
     old = readme.read_text()
@@ -92,10 +106,18 @@ def main():
             readme.write_text(new)
         return 0
     if new != old:
-        sys.stdout.writelines(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
-                                                   f"{readme} (as it is)", f"{readme} (from --help)"))
-        print(f"\n{readme}: the CLI reference is stale: docs/cli_reference.py --build {a.build} --write {readme}",
-              file=sys.stderr)
+        sys.stdout.writelines(
+            difflib.unified_diff(
+                old.splitlines(True),
+                new.splitlines(True),
+                f"{readme} (as it is)",
+                f"{readme} (from --help)",
+            )
+        )
+        print(
+            f"\n{readme}: the CLI reference is stale: docs/cli_reference.py --build {a.build} --write {readme}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

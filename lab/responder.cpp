@@ -2,13 +2,13 @@
 // answers `GET /` with 200 and "<name>\n" (HTTP/1.0, one request a connection);
 // on each UDP port it answers any datagram with "<name>\n". IPv4 and IPv6 alike
 // (one dual-stack socket a port), so tests see which real served a flow.
-#include <CLI/CLI.hpp>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstring>
 #include <iostream>

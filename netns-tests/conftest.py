@@ -21,9 +21,12 @@ def host():
     watch = HostWatch()
     if found := watch.leftovers():
         # Another run's lab (or its remains) under our prefix: not ours to remove or to judge.
-        pytest.fail(f"the host already has a lab or its remains under prefix {PREFIX} and record {RECORD}: "
-                    f"{found}; `dogfish-lab down` with those in DOGFISH_LAB_PREFIX/DOGFISH_LAB_DIR "
-                    f"removes them, or run the suite with another prefix and record", pytrace=False)
+        pytest.fail(
+            f"the host already has a lab or its remains under prefix {PREFIX} and record {RECORD}: "
+            f"{found}; `dogfish-lab down` with those in DOGFISH_LAB_PREFIX/DOGFISH_LAB_DIR "
+            f"removes them, or run the suite with another prefix and record",
+            pytrace=False,
+        )
     yield watch
     # dogfish-lab down waits for what it stops; the deadline only covers a slow exit.
     deadline = time.monotonic() + 10
@@ -48,6 +51,7 @@ def _lab(topology):
             yield lab
         finally:
             lab.down()
+
     return fixture
 
 

@@ -25,7 +25,9 @@ def test_each_real_gets_its_weights_share(multi_lab, version):
     total = sum(weights.values())
 
     out = lab.client_script("tcp_flows.py", "--count", FLOWS, target, timeout=600)[target]
-    assert out["failed"] == [], f"{len(out['failed'])} of {FLOWS} connections failed: {out['failed'][:5]}"
+    assert (
+        out["failed"] == []
+    ), f"{len(out['failed'])} of {FLOWS} connections failed: {out['failed'][:5]}"
     got = shares(out["flows"])
     assert set(got) <= set(weights), f"answered by reals outside the VIP: {got}"
 
@@ -35,6 +37,13 @@ def test_each_real_gets_its_weights_share(multi_lab, version):
         measured = got.get(real, 0) / FLOWS
         error = measured / expected - 1
         worst = max(worst, abs(error))
-        lines.append(f"{real} (w{w}) {got.get(real, 0)} = {measured:.4f} vs {expected:.4f} ({error:+.1%})")
-    progress(f"IPv{version}: {FLOWS} flows in {out['seconds']:.1f} s; worst {worst:.1%}\n  " + "\n  ".join(lines))
-    assert worst <= TOLERANCE, f"a real's share is off its weight's by more than {TOLERANCE:.0%}:\n" + "\n".join(lines)
+        lines.append(
+            f"{real} (w{w}) {got.get(real, 0)} = {measured:.4f} vs {expected:.4f} ({error:+.1%})"
+        )
+    progress(
+        f"IPv{version}: {FLOWS} flows in {out['seconds']:.1f} s; worst {worst:.1%}\n  "
+        + "\n  ".join(lines)
+    )
+    assert (
+        worst <= TOLERANCE
+    ), f"a real's share is off its weight's by more than {TOLERANCE:.0%}:\n" + "\n".join(lines)

@@ -35,7 +35,14 @@ def set_real(lab, vips, node, op, weight=None):
     """`dogfish real OP` for the node's address of each VIP's family."""
     for v in vips:
         version = ipaddress.ip_address(v["address"]).version
-        args = ["real", op, vip_spec(v["address"], v["port"]), lab.address(node, version), "--proto", "tcp"]
+        args = [
+            "real",
+            op,
+            vip_spec(v["address"], v["port"]),
+            lab.address(node, version),
+            "--proto",
+            "tcp",
+        ]
         if weight is not None:
             args += ["--weight", weight]
         lab.dogfish(*args)
@@ -60,7 +67,9 @@ def rsts(capture):
     return [p for p in capture.packets if has_rst(p)]
 
 
-def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own(multi_lab, vips, tmp_path):
+def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own(
+    multi_lab, vips, tmp_path
+):
     lab = multi_lab
     # The real to add must not be in the VIPs yet: take it out before any connection exists.
     set_real(lab, vips, ADDED, "del")
@@ -71,55 +80,82 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
         report = talker.ready
         start = {(c["target"], c["port"]): c["real"] for c in report["conns"]}
         per_real = Counter(start.values())
-        assert DRAINED in per_real and DELETED in per_real and set(REWEIGHT) <= set(per_real), \
-            f"the connections missed a real the test changes: {per_real}"
+        assert (
+            DRAINED in per_real and DELETED in per_real and set(REWEIGHT) <= set(per_real)
+        ), f"the connections missed a real the test changes: {per_real}"
         progress(f"{len(start)} long-lived connections, per real {dict(sorted(per_real.items()))}")
 
         def changes():
             yield f"add {ADDED}", lambda: set_real(lab, vips, ADDED, "add", 4)
             yield f"drain {DRAINED}", lambda: set_real(lab, vips, DRAINED, "edit", 0)
-            yield "reweight " + ", ".join(f"{r}={w}" for r, w in REWEIGHT.items()), \
-                lambda: [set_real(lab, vips, r, "edit", w) for r, w in REWEIGHT.items()]
+            yield "reweight " + ", ".join(f"{r}={w}" for r, w in REWEIGHT.items()), lambda: [
+                set_real(lab, vips, r, "edit", w) for r, w in REWEIGHT.items()
+            ]
             yield "restart the balancer (SIGKILL, adopt)", lambda: restart(lab)
 
-        with capturing(lab, [(lab.client, lab.gateway, RST_FILTER)], tmp_path / "changes",
-                       watch=lab.watch) as caps:
+        with capturing(
+            lab, [(lab.client, lab.gateway, RST_FILTER)], tmp_path / "changes", watch=lab.watch
+        ) as caps:
             for what, change in changes():
                 before = report
                 change()
                 report = talker.wait_exchanges(3, before)
-                assert broken(report) == Counter(), f"after '{what}': connections broke: {broken(report)}"
+                assert (
+                    broken(report) == Counter()
+                ), f"after '{what}': connections broke: {broken(report)}"
                 moved = [c for c in report["conns"] if c["moved"]]
                 assert moved == [], f"after '{what}': connections changed real: {moved[:5]}"
-                talked = sum(c["exchanges"] for c in report["conns"]) - sum(c["exchanges"] for c in before["conns"])
+                talked = sum(c["exchanges"] for c in report["conns"]) - sum(
+                    c["exchanges"] for c in before["conns"]
+                )
                 new = probe(lab, vips)
-                progress(f"{what}: 0 resets, 0 moved, {talked} exchanges since; new flows "
-                         + "; ".join(f"{t} {dict(sorted(c.items()))}" for t, c in new.items()))
+                progress(
+                    f"{what}: 0 resets, 0 moved, {talked} exchanges since; new flows "
+                    + "; ".join(f"{t} {dict(sorted(c.items()))}" for t, c in new.items())
+                )
                 if what.startswith("add"):
-                    assert all(c[ADDED] > 0 for c in new.values()), f"no new flow reached {ADDED}: {new}"
+                    assert all(
+                        c[ADDED] > 0 for c in new.values()
+                    ), f"no new flow reached {ADDED}: {new}"
                 if what.startswith("drain"):
-                    assert all(DRAINED not in c for c in new.values()), f"new flows reached {DRAINED}: {new}"
+                    assert all(
+                        DRAINED not in c for c in new.values()
+                    ), f"new flows reached {DRAINED}: {new}"
         # The long-lived connections' own RSTs, either way. A short probe connection may draw
         # one after it closed (a late segment on a slow, emulated machine); each probe is
         # checked for failure by probe() itself.
         talking = {c["port"] for c in report["conns"]}
-        theirs = [p for p in rsts(caps[(lab.client, lab.gateway)]) if {flow(p)[1], flow(p)[3]} & talking]
-        assert theirs == [], f"RSTs of the long-lived connections on the client's link during the changes: {theirs[:3]}"
+        theirs = [
+            p for p in rsts(caps[(lab.client, lab.gateway)]) if {flow(p)[1], flow(p)[3]} & talking
+        ]
+        assert (
+            theirs == []
+        ), f"RSTs of the long-lived connections on the client's link during the changes: {theirs[:3]}"
 
         # Delete one real: its connections break, the others' do not.
         before = report
-        with capturing(lab, [(lab.client, lab.gateway, RST_FILTER)], tmp_path / "delete",
-                       watch=lab.watch) as caps:
+        with capturing(
+            lab, [(lab.client, lab.gateway, RST_FILTER)], tmp_path / "delete", watch=lab.watch
+        ) as caps:
             set_real(lab, vips, DELETED, "del")
             ours = {k for k, real in start.items() if real == DELETED}
 
             def ours_broke():
                 r = talker.report()
-                return {(c["target"], c["port"]) for c in r["conns"] if c["state"] != "open"} >= ours
+                return {
+                    (c["target"], c["port"]) for c in r["conns"] if c["state"] != "open"
+                } >= ours
 
-            wait_for(ours_broke, f"the {len(ours)} connections on {DELETED} to break", timeout=10, interval=0.05)
+            wait_for(
+                ours_broke,
+                f"the {len(ours)} connections on {DELETED} to break",
+                timeout=10,
+                interval=0.05,
+            )
             report = talker.wait_exchanges(3, before)  # and the others talked on after the delete
-        states = Counter((start[(c["target"], c["port"])] == DELETED, c["state"]) for c in report["conns"])
+        states = Counter(
+            (start[(c["target"], c["port"])] == DELETED, c["state"]) for c in report["conns"]
+        )
         others_broken = {s: n for (mine, s), n in states.items() if not mine and s != "open"}
         assert others_broken == {}, f"connections on other reals broke: {others_broken}"
         assert [c for c in report["conns"] if c["moved"]] == []
@@ -138,15 +174,25 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
             else:
                 from_client.add((inner_ip(p).version, sport))
         reset_ports = from_vip
-        assert reset_ports == {(6 if t.startswith("[") else 4, port) for (t, port) in ours}, \
-            "RSTs from the VIP for other connections, or none for some of the deleted real's"
-        still_open = {(6 if c["target"].startswith("[") else 4, c["port"]) for c in report["conns"]
-                      if c["state"] == "open"}
-        assert from_client & still_open == set(), f"the client reset open connections: {from_client & still_open}"
+        assert reset_ports == {
+            (6 if t.startswith("[") else 4, port) for (t, port) in ours
+        }, "RSTs from the VIP for other connections, or none for some of the deleted real's"
+        still_open = {
+            (6 if c["target"].startswith("[") else 4, c["port"])
+            for c in report["conns"]
+            if c["state"] == "open"
+        }
+        assert (
+            from_client & still_open == set()
+        ), f"the client reset open connections: {from_client & still_open}"
         new = probe(lab, vips)
-        assert all(DELETED not in c for c in new.values()), f"new flows still reach {DELETED}: {new}"
-        progress(f"delete {DELETED}: its {len(ours)} connections reset ({len(reset_ports)} ports got a RST), "
-                 f"{len(from_client)} RSTs from the client after its sockets were reset; "
-                 f"the other {len(start) - len(ours)} open, 0 moved")
+        assert all(
+            DELETED not in c for c in new.values()
+        ), f"new flows still reach {DELETED}: {new}"
+        progress(
+            f"delete {DELETED}: its {len(ours)} connections reset ({len(reset_ports)} ports got a RST), "
+            f"{len(from_client)} RSTs from the client after its sockets were reset; "
+            f"the other {len(start) - len(ours)} open, 0 moved"
+        )
     finally:
         talker.kill()

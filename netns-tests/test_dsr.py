@@ -40,7 +40,9 @@ def test_connections_succeed_and_replies_bypass_the_balancer(basic_lab, tmp_path
         out = lab.client_script("tcp_flows.py", "--count", CONNECTIONS, target)[target]
     deltas = reason_deltas(before, lab.stats())
 
-    assert out["failed"] == [], f"{len(out['failed'])} of {CONNECTIONS} connections failed: {out['failed'][:5]}"
+    assert (
+        out["failed"] == []
+    ), f"{len(out['failed'])} of {CONNECTIONS} connections failed: {out['failed'][:5]}"
     assert len(out["flows"]) == CONNECTIONS
     served = defaultdict(set)
     for port, real in out["flows"]:
@@ -50,25 +52,36 @@ def test_connections_succeed_and_replies_bypass_the_balancer(basic_lab, tmp_path
 
     def ports(packets, pick):
         """The client's ports of the picked packets, whichever way they go."""
-        return {f[1] if f[0] == client_addr else f[3] for p in packets if pick(p) and (f := flow(p))}
+        return {
+            f[1] if f[0] == client_addr else f[3] for p in packets if pick(p) and (f := flow(p))
+        }
 
     # The balancer's link, both ends: nothing the VIP sent crosses it.
     for key in points[:2]:
         from_vip = [p.summary() for p in caps[key].packets if vip_addr in sources(p)]
-        assert from_vip == [], f"{caps[key]}: {len(from_vip)} packets from the VIP, e.g. {from_vip[:3]}"
+        assert (
+            from_vip == []
+        ), f"{caps[key]}: {len(from_vip)} packets from the VIP, e.g. {from_vip[:3]}"
     # ...and the gateway's end saw the traffic: each SYN going in plain, and back encapsulated.
     gw_lb = caps[(gw, lb)].packets
     plain_in = ports(gw_lb, lambda p: is_syn(p) and not encapsulated(p) and flow(p)[2] == vip_addr)
     encap_out = ports(gw_lb, lambda p: is_syn(p) and encapsulated(p) is not None)
     assert plain_in == all_ports, f"{len(all_ports - plain_in)} SYNs not seen going to the balancer"
-    assert encap_out == all_ports, f"{len(all_ports - encap_out)} SYNs not seen coming back encapsulated"
+    assert (
+        encap_out == all_ports
+    ), f"{len(all_ports - encap_out)} SYNs not seen coming back encapsulated"
     encap_frames = sum(1 for p in gw_lb if encapsulated(p))
     assert deltas["tx"] == encap_frames, "the balancer's tx count and the frames it sent differ"
     # What the balancer's stack saw (XDP passed it): nothing to or from the VIP at all; every
     # client packet was taken by XDP and sent on.
-    passed = [p.summary() for p in caps[points[0]].packets
-              if any(vip_addr in (ipaddress.ip_address(ip.src), ipaddress.ip_address(ip.dst))
-                     for ip in ip_layers(p))]
+    passed = [
+        p.summary()
+        for p in caps[points[0]].packets
+        if any(
+            vip_addr in (ipaddress.ip_address(ip.src), ipaddress.ip_address(ip.dst))
+            for ip in ip_layers(p)
+        )
+    ]
     assert passed == [], f"the balancer's stack saw VIP traffic: {passed[:5]}"
 
     for real in lab.reals:
@@ -77,20 +90,30 @@ def test_connections_succeed_and_replies_bypass_the_balancer(basic_lab, tmp_path
         syns = [p for p in link if is_syn(p)]
         assert all(encapsulated(p) for p in syns), f"{real}: a SYN arrived unencapsulated"
         assert all(ipaddress.ip_address(encapsulated(p)[0].dst) == real_addr for p in syns)
-        assert ports(syns, lambda p: True) == served[real], f"{real}: SYNs of other flows than it answered"
+        assert (
+            ports(syns, lambda p: True) == served[real]
+        ), f"{real}: SYNs of other flows than it answered"
         # Its replies leave plain, from the VIP to the client: straight back, no balancer.
         synacks = [p for p in link if is_synack(p)]
-        assert all(not encapsulated(p) and flow(p)[0] == vip_addr and flow(p)[2] == client_addr
-                   for p in synacks)
+        assert all(
+            not encapsulated(p) and flow(p)[0] == vip_addr and flow(p)[2] == client_addr
+            for p in synacks
+        )
         assert ports(synacks, lambda p: True) == served[real]
         # On the real itself, after decap: the client's packets, plain.
         inside = caps[inside_point(lab, real, version)].packets
         assert ports(inside, lambda p: is_syn(p) and not encapsulated(p)) == served[real]
-        assert not any(encapsulated(p) for p in inside), f"{real}: an encapsulated frame got past decap"
-        progress(f"IPv{version} {real}: {len(served[real])} connections; {len(syns)} encapsulated SYNs "
-                 f"on its link, {len(synacks)} SYN-ACKs from the VIP")
-    progress(f"IPv{version}: {CONNECTIONS} connections, 0 failed, {out['seconds']:.2f} s; "
-             f"balancer link: {len(caps[(gw, lb)].packets)} frames, 0 from the VIP; reasons {nonzero(deltas)}")
+        assert not any(
+            encapsulated(p) for p in inside
+        ), f"{real}: an encapsulated frame got past decap"
+        progress(
+            f"IPv{version} {real}: {len(served[real])} connections; {len(syns)} encapsulated SYNs "
+            f"on its link, {len(synacks)} SYN-ACKs from the VIP"
+        )
+    progress(
+        f"IPv{version}: {CONNECTIONS} connections, 0 failed, {out['seconds']:.2f} s; "
+        f"balancer link: {len(caps[(gw, lb)].packets)} frames, 0 from the VIP; reasons {nonzero(deltas)}"
+    )
 
 
 def nonzero(deltas):

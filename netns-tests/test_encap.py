@@ -68,10 +68,21 @@ def test_encapsulated_frames_on_the_reals_links(basic_lab, tmp_path, version):
     points = [(lab.client, gw), (gw, lab.balancer)] + [(gw, r) for r in lab.reals]
 
     with capturing(lab, points, tmp_path / "encap", watch=lab.watch, snaplen=2048) as caps:
-        tcp = lab.client_script("tcp_flows.py", "--count", TCP_FLOWS, "--requests", REQUESTS,
-                                "--pad", PAD, "--tos", hex(TOS), tcp_target)[tcp_target]
-        udp = lab.client_script("udp_flows.py", "--count", UDP_FLOWS, "--datagrams", DATAGRAMS,
-                                udp_target)[udp_target]
+        tcp = lab.client_script(
+            "tcp_flows.py",
+            "--count",
+            TCP_FLOWS,
+            "--requests",
+            REQUESTS,
+            "--pad",
+            PAD,
+            "--tos",
+            hex(TOS),
+            tcp_target,
+        )[tcp_target]
+        udp = lab.client_script(
+            "udp_flows.py", "--count", UDP_FLOWS, "--datagrams", DATAGRAMS, udp_target
+        )[udp_target]
     assert tcp["failed"] == [] and udp["lost"] == 0
     answered = {("tcp", port): real for port, real in tcp["flows"]}
     answered.update({("udp", port): reals[0] for port, reals in udp["flows"]})
@@ -99,14 +110,24 @@ def test_encapsulated_frames_on_the_reals_links(basic_lab, tmp_path, version):
             frames += 1
             full_size += len(inner) >= 1400
             if version == 4:
-                assert isinstance(outer, IP) and outer.proto == 4 and isinstance(inner, IP), p.summary()
+                assert (
+                    isinstance(outer, IP) and outer.proto == 4 and isinstance(inner, IP)
+                ), p.summary()
             else:
-                assert isinstance(outer, IPv6) and outer.nh == 41 and isinstance(inner, IPv6), p.summary()
-            assert ipaddress.ip_address(outer.dst) == real_addr, f"outer destination {outer.dst} on {real}'s link"
+                assert (
+                    isinstance(outer, IPv6) and outer.nh == 41 and isinstance(inner, IPv6)
+                ), p.summary()
+            assert (
+                ipaddress.ip_address(outer.dst) == real_addr
+            ), f"outer destination {outer.dst} on {real}'s link"
             src, sport, _dst, _dport = flow(p)
             proto = "tcp" if isinstance(l4(inner), TCP) else "udp"
-            assert answered[(proto, sport)] == real, f"{proto} flow {sport} answered by another real than {real}"
-            assert ipaddress.ip_address(outer.src) in prefix, f"outer source {outer.src} not in {prefix}"
+            assert (
+                answered[(proto, sport)] == real
+            ), f"{proto} flow {sport} answered by another real than {real}"
+            assert (
+                ipaddress.ip_address(outer.src) in prefix
+            ), f"outer source {outer.src} not in {prefix}"
             outer_sources[(proto, sport)].add(outer.src)
             if version == 6:
                 labels[(proto, sport)].add(outer.fl)
@@ -117,19 +138,28 @@ def test_encapsulated_frames_on_the_reals_links(basic_lab, tmp_path, version):
                 assert tos(inner) == TOS
             # Byte for byte what the balancer received...
             k = key(inner)
-            assert any(bytes(inner) == bytes(r) for r in received[k]), f"inner packet {k} changed at the balancer"
+            assert any(
+                bytes(inner) == bytes(r) for r in received[k]
+            ), f"inner packet {k} changed at the balancer"
             # ...and what the client sent, but for the gateway's hop and the offloaded checksum.
-            assert any(without_ttl_and_checksums(inner) == without_ttl_and_checksums(s) for s in sent[k]), \
-                f"inner packet {k} is not the one the client sent"
+            assert any(
+                without_ttl_and_checksums(inner) == without_ttl_and_checksums(s) for s in sent[k]
+            ), f"inner packet {k} is not the one the client sent"
             assert all(ttl(inner) == ttl(s) - 1 for s in sent[k])
             assert l4_checksum_ok(inner), f"inner {proto} checksum wrong on {k}"
 
     flows = len(answered)
-    assert set(outer_sources) == set(answered), "some flows' frames were never seen on a real's link"
+    assert set(outer_sources) == set(
+        answered
+    ), "some flows' frames were never seen on a real's link"
     assert all(len(s) == 1 for s in outer_sources.values()), "an outer source changed within a flow"
     assert all(len(s) == 1 for s in labels.values()), "an IPv6 flow label changed within a flow"
     distinct = len({next(iter(s)) for s in outer_sources.values()})
     assert distinct >= 0.9 * flows, f"{flows} flows shared {distinct} outer sources"
-    assert full_size >= TCP_FLOWS * REQUESTS, "the full-size requests did not all cross encapsulated"
-    progress(f"IPv{version}: {frames} encapsulated frames ({full_size} of 1400+ bytes) of {flows} flows; "
-             f"{distinct} distinct outer sources in {prefix}; every inner packet as sent")
+    assert (
+        full_size >= TCP_FLOWS * REQUESTS
+    ), "the full-size requests did not all cross encapsulated"
+    progress(
+        f"IPv{version}: {frames} encapsulated frames ({full_size} of 1400+ bytes) of {flows} flows; "
+        f"{distinct} distinct outer sources in {prefix}; every inner packet as sent"
+    )

@@ -39,8 +39,10 @@ def test_crafted_packets_are_dropped_by_reason_while_real_connections_go_on(basi
     tcp4, tcp6 = lab.vip(4, "tcp"), lab.vip(6, "tcp")
     catalogue = kinds(tcp4["address"], tcp6["address"], tcp4["port"], lab.vip(4, "udp")["port"])
     from_client, onto_link, expected, per_kind = [], [], Counter(), {}
-    macs = {FROM_CLIENT: (lab.mac(client, gw), lab.mac(gw, client)),
-            ON_BALANCER_LINK: (lab.mac(gw, lb), lab.mac(lb, lab.balancer_iface))}
+    macs = {
+        FROM_CLIENT: (lab.mac(client, gw), lab.mac(gw, client)),
+        ON_BALANCER_LINK: (lab.mac(gw, lb), lab.mac(lb, lab.balancer_iface)),
+    }
     for k in catalogue:
         fs = frames(k, COPIES, FIRST_PORT, *macs[k.enters])
         (from_client if k.enters == FROM_CLIENT else onto_link).extend(fs)
@@ -64,14 +66,20 @@ def test_crafted_packets_are_dropped_by_reason_while_real_connections_go_on(basi
     deltas = reason_deltas(before, after)
     lines = [f"{name}: {n} -> {reason}" for name, (reason, n) in per_kind.items()]
     counted = {r: deltas[r] for r in expected}
-    progress(f"{len(from_client)} crafted packets from the client, {len(onto_link)} onto the balancer's "
-             f"link\n  " + "\n  ".join(lines) + f"\n  counted: {counted} (expected at least {dict(expected)})")
+    progress(
+        f"{len(from_client)} crafted packets from the client, {len(onto_link)} onto the balancer's "
+        f"link\n  "
+        + "\n  ".join(lines)
+        + f"\n  counted: {counted} (expected at least {dict(expected)})"
+    )
     short = {r: (deltas[r], n) for r, n in expected.items() if deltas[r] < n}
     assert short == {}, f"reasons that counted fewer than were sent (counted, sent): {short}"
     assert {r: deltas[r] for r in BEYOND_THE_TEST if deltas[r]} == {}
 
     arrived = sum(1 for p in caps[(gw, lb)].packets if carries_hostile(p))
-    assert arrived >= len(from_client), f"only {arrived} crafted packets crossed the balancer's link"
+    assert arrived >= len(
+        from_client
+    ), f"only {arrived} crafted packets crossed the balancer's link"
     for point in points[1:]:
         reached = [p.summary() for p in caps[point].packets if carries_hostile(p)]
         assert reached == [], f"crafted packets reached {caps[point]}: {reached[:5]}"
@@ -81,8 +89,14 @@ def test_crafted_packets_are_dropped_by_reason_while_real_connections_go_on(basi
     assert [c for c in final["conns"] if c["moved"]] == []
     for target, churn in final["churn"].items():
         assert churn["failed"] == [], f"new connections to {target} failed: {churn['failed'][:5]}"
-        assert churn["ok"] > before_report["churn"][target]["ok"], f"no new connection to {target} meanwhile"
-    talked = sum(c["exchanges"] for c in during["conns"]) - sum(c["exchanges"] for c in before_report["conns"])
-    progress(f"beside them: {len(final['conns'])} long-lived connections, 0 broken, {talked} exchanges; "
-             + ", ".join(f"{t} {c['ok']} new connections, 0 failed" for t, c in final["churn"].items())
-             + f"; {arrived} crafted packets crossed the balancer's link, 0 reached a real")
+        assert (
+            churn["ok"] > before_report["churn"][target]["ok"]
+        ), f"no new connection to {target} meanwhile"
+    talked = sum(c["exchanges"] for c in during["conns"]) - sum(
+        c["exchanges"] for c in before_report["conns"]
+    )
+    progress(
+        f"beside them: {len(final['conns'])} long-lived connections, 0 broken, {talked} exchanges; "
+        + ", ".join(f"{t} {c['ok']} new connections, 0 failed" for t, c in final["churn"].items())
+        + f"; {arrived} crafted packets crossed the balancer's link, 0 reached a real"
+    )

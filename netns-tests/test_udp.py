@@ -37,7 +37,9 @@ def test_requests_are_answered_from_the_vip_by_one_real_a_flow(basic_lab, tmp_pa
     target = vip_spec(vip["address"], vip["port"])
     points = [(lab.gateway, lab.balancer), (lab.balancer, lab.balancer_iface)]
     with capturing(lab, points, tmp_path / "udp", watch=lab.watch) as caps:
-        out = lab.client_script("udp_flows.py", "--count", FLOWS, "--datagrams", DATAGRAMS, target)[target]
+        out = lab.client_script("udp_flows.py", "--count", FLOWS, "--datagrams", DATAGRAMS, target)[
+            target
+        ]
     real_of = check_round(out, FLOWS, DATAGRAMS)
     used = Counter(real_of.values())
     assert set(used) == {r["node"] for r in vip["reals"]}, f"flows went to {dict(used)}"
@@ -49,13 +51,19 @@ def test_requests_are_answered_from_the_vip_by_one_real_a_flow(basic_lab, tmp_pa
 
     def udp_to_vip(p):
         ip = inner_ip(p)
-        return ip is not None and isinstance(ip.payload, UDP) and ipaddress.ip_address(ip.dst) == vip_addr
+        return (
+            ip is not None
+            and isinstance(ip.payload, UDP)
+            and ipaddress.ip_address(ip.dst) == vip_addr
+        )
 
     plain = sum(1 for p in link if udp_to_vip(p) and not encapsulated(p))
     encap = sum(1 for p in link if udp_to_vip(p) and encapsulated(p))
     assert plain == encap == FLOWS * DATAGRAMS, f"{plain} requests in, {encap} out encapsulated"
-    progress(f"IPv{version} UDP: {FLOWS} flows x {DATAGRAMS} requests, 0 lost, all from the VIP; "
-             f"flows per real {dict(used)}; {encap} encapsulated requests, 0 answers on the balancer's link")
+    progress(
+        f"IPv{version} UDP: {FLOWS} flows x {DATAGRAMS} requests, 0 lost, all from the VIP; "
+        f"flows per real {dict(used)}; {encap} encapsulated requests, 0 answers on the balancer's link"
+    )
 
 
 @pytest.mark.parametrize("version", [4, 6])
@@ -75,11 +83,26 @@ def test_a_flow_keeps_its_real_when_that_real_is_drained(basic_lab, version):
         held.wait()
         moved = {p: (first[p], second[p]) for p in first if first[p] != second[p]}
         assert moved == {}, f"flows changed real after the drain: {moved}"
-        fresh = lab.client_script("udp_flows.py", "--count", 100, "--first-port", FRESH_PORTS, target)[target]
+        fresh = lab.client_script(
+            "udp_flows.py", "--count", 100, "--first-port", FRESH_PORTS, target
+        )[target]
         new = Counter(check_round(fresh, 100, 1).values())
-        assert drained["node"] not in new, f"new flows still go to the drained {drained['node']}: {new}"
-        progress(f"IPv{version} UDP: {len(on_drained)} of 100 flows on {drained['node']} kept it after the "
-                 f"drain; 100 new flows went to {dict(new)}")
+        assert (
+            drained["node"] not in new
+        ), f"new flows still go to the drained {drained['node']}: {new}"
+        progress(
+            f"IPv{version} UDP: {len(on_drained)} of 100 flows on {drained['node']} kept it after the "
+            f"drain; 100 new flows went to {dict(new)}"
+        )
     finally:
         held.kill()
-        lab.dogfish("real", "edit", target, drained["address"], "--proto", "udp", "--weight", drained["weight"])
+        lab.dogfish(
+            "real",
+            "edit",
+            target,
+            drained["address"],
+            "--proto",
+            "udp",
+            "--weight",
+            drained["weight"],
+        )

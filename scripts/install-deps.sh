@@ -12,6 +12,8 @@ PACKAGES=(
 	# tests and benchmarks
 	googletest libgtest-dev libgmock-dev libbenchmark-dev
 	python3 python3-pytest python3-scapy
+	# formatting and lint (scripts/lint)
+	clang-format black flake8
 	# lab and its tools
 	iproute2 ethtool tcpdump curl iperf3 xdp-tools util-linux procps
 	# lab-bench: the user-space TCP proxy it compares with

@@ -1,103 +1,82 @@
 #include "dogfish/address.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cstring>
 
-#include <fmt/format.h>
-
 namespace dogfish {
 
-std::optional<IpAddress> IpAddress::parse(std::string_view text)
-{
-    if (text.empty() || text.size() >= INET6_ADDRSTRLEN)
-        return std::nullopt;
-    std::string s(text);
-    IpAddress a;
-    if (s.find(':') == std::string::npos) {
-        if (inet_pton(AF_INET, s.c_str(), a.bytes.data()) != 1)
-            return std::nullopt;
-        a.family = DF_FAMILY_V4;
-        return a;
-    }
-    if (inet_pton(AF_INET6, s.c_str(), a.bytes.data()) != 1)
-        return std::nullopt;
-    a.family = DF_FAMILY_V6;
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+  std::string s(text);
+  IpAddress a;
+  if (s.find(':') == std::string::npos) {
+    if (inet_pton(AF_INET, s.c_str(), a.bytes.data()) != 1) return std::nullopt;
+    a.family = DF_FAMILY_V4;
     return a;
+  }
+  if (inet_pton(AF_INET6, s.c_str(), a.bytes.data()) != 1) return std::nullopt;
+  a.family = DF_FAMILY_V6;
+  return a;
 }
 
-std::string IpAddress::to_string() const
-{
-    char buf[INET6_ADDRSTRLEN];
-    inet_ntop(is_v4() ? AF_INET : AF_INET6, bytes.data(), buf, sizeof(buf));
-    return buf;
+std::string IpAddress::to_string() const {
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(is_v4() ? AF_INET : AF_INET6, bytes.data(), buf, sizeof(buf));
+  return buf;
 }
 
-std::optional<IpPrefix> IpPrefix::parse(std::string_view text)
-{
-    auto slash = text.find('/');
-    if (slash == std::string_view::npos)
-        return std::nullopt;
-    auto address = IpAddress::parse(text.substr(0, slash));
-    if (!address)
-        return std::nullopt;
-    auto digits = text.substr(slash + 1);
-    unsigned length = 0;
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
-    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size())
-        return std::nullopt;
-    if (length > address->size() * 8)
-        return std::nullopt;
-    return IpPrefix{*address, static_cast<std::uint8_t>(length)};
+std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
+  auto slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  auto address = IpAddress::parse(text.substr(0, slash));
+  if (!address) return std::nullopt;
+  auto digits = text.substr(slash + 1);
+  unsigned length = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size())
+    return std::nullopt;
+  if (length > address->size() * 8) return std::nullopt;
+  return IpPrefix{*address, static_cast<std::uint8_t>(length)};
 }
 
-bool IpPrefix::host_bits_zero() const noexcept
-{
-    for (std::size_t bit = length; bit < address.size() * 8; ++bit)
-        if (address.bytes[bit / 8] & (0x80U >> (bit % 8)))
-            return false;
-    return true;
+bool IpPrefix::host_bits_zero() const noexcept {
+  for (std::size_t bit = length; bit < address.size() * 8; ++bit)
+    if (address.bytes[bit / 8] & (0x80U >> (bit % 8))) return false;
+  return true;
 }
 
-std::string IpPrefix::to_string() const
-{
-    return fmt::format("{}/{}", address.to_string(), length);
+std::string IpPrefix::to_string() const {
+  return fmt::format("{}/{}", address.to_string(), length);
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
 }
 
-std::optional<MacAddress> MacAddress::parse(std::string_view text)
-{
-    // Six pairs of hex digits with one separator between: 17 characters.
-    if (text.size() != 17)
-        return std::nullopt;
-    char separator = text[2];
-    if (separator != ':' && separator != '-')
-        return std::nullopt;
-    MacAddress mac;
-    for (std::size_t i = 0; i < 6; ++i) {
-        int hi = hex_digit(text[i * 3]);
-        int lo = hex_digit(text[i * 3 + 1]);
-        if (hi < 0 || lo < 0 || (i < 5 && text[i * 3 + 2] != separator))
-            return std::nullopt;
-        mac.bytes[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-    }
-    return mac;
+std::optional<MacAddress> MacAddress::parse(std::string_view text) {
+  // Six pairs of hex digits with one separator between: 17 characters.
+  if (text.size() != 17) return std::nullopt;
+  char separator = text[2];
+  if (separator != ':' && separator != '-') return std::nullopt;
+  MacAddress mac;
+  for (std::size_t i = 0; i < 6; ++i) {
+    int hi = hex_digit(text[i * 3]);
+    int lo = hex_digit(text[i * 3 + 1]);
+    if (hi < 0 || lo < 0 || (i < 5 && text[i * 3 + 2] != separator)) return std::nullopt;
+    mac.bytes[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return mac;
 }
 
-std::string MacAddress::to_string() const
-{
-    return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", bytes[0], bytes[1], bytes[2], bytes[3],
-                       bytes[4], bytes[5]);
+std::string MacAddress::to_string() const {
+  return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", bytes[0], bytes[1], bytes[2],
+                     bytes[3], bytes[4], bytes[5]);
 }
 
-} // namespace dogfish
+}  // namespace dogfish

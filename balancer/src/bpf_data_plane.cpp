@@ -57,8 +57,7 @@ BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options) : options_(option
     check_bpf(bpf_map__set_max_entries(skel_->maps.real_stats, l.max_reals), "sizing real_stats");
     check_bpf(bpf_map__set_max_entries(skel_->maps.conn_table, l.conn_entries),
               "sizing conn_table");
-    check_bpf(bpf_map__set_max_entries(skel_->maps.rings, uint32_t(ring_entries)),
-              "sizing rings");
+    check_bpf(bpf_map__set_max_entries(skel_->maps.rings, uint32_t(ring_entries)), "sizing rings");
 
     if (!options_.pin_dir.empty()) {
       std::error_code ec;
@@ -68,10 +67,14 @@ BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options) : options_(option
         bpf_map* map;
         const char* file;
       } pins[] = {
-          {skel_->maps.vips, "vips"},           {skel_->maps.vip_addrs, "vip_addrs"},
-          {skel_->maps.reals, "reals"},         {skel_->maps.rings, "rings"},
-          {skel_->maps.conn_table, "conn_table"}, {skel_->maps.vip_stats, "vip_stats"},
-          {skel_->maps.real_stats, "real_stats"}, {skel_->maps.global_stats, "global_stats"},
+          {skel_->maps.vips, "vips"},
+          {skel_->maps.vip_addrs, "vip_addrs"},
+          {skel_->maps.reals, "reals"},
+          {skel_->maps.rings, "rings"},
+          {skel_->maps.conn_table, "conn_table"},
+          {skel_->maps.vip_stats, "vip_stats"},
+          {skel_->maps.real_stats, "real_stats"},
+          {skel_->maps.global_stats, "global_stats"},
           {skel_->maps.bss, "config"},
       };
       adopted_ = std::filesystem::exists(options_.pin_dir + "/conn_table");
@@ -83,8 +86,8 @@ BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options) : options_(option
     int err = balancer_bpf__load(skel_);
     if (err)
       throw OsError(-err, adopted_ ? "loading the balancer over the maps pinned in " +
-                                    options_.pin_dir + " (sizes changed? unpin them first)"
-                              : "loading the balancer BPF program");
+                                         options_.pin_dir + " (sizes changed? unpin them first)"
+                                   : "loading the balancer BPF program");
 
     rings_len_ = ring_entries * DF_RING_MMAP_STRIDE;
     void* m = mmap(nullptr, rings_len_, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -116,7 +119,9 @@ int BpfDataPlane::conn_table_fd() const { return bpf_map__fd(skel_->maps.conn_ta
 XdpMode BpfDataPlane::attach(const std::string& ifname, XdpMode mode) {
   int ifindex = if_nametoindex(ifname.c_str());
   if (ifindex == 0) throw OsError(errno, "interface " + ifname);
-  auto try_attach = [&](uint32_t flags) { return bpf_xdp_attach(ifindex, prog_fd(), flags, nullptr); };
+  auto try_attach = [&](uint32_t flags) {
+    return bpf_xdp_attach(ifindex, prog_fd(), flags, nullptr);
+  };
 
   XdpMode used = mode;
   int err;
@@ -131,8 +136,8 @@ XdpMode BpfDataPlane::attach(const std::string& ifname, XdpMode mode) {
     }
   }
   if (err)
-    throw OsError(-err, "attaching XDP to " + ifname +
-                            (mode == XdpMode::native ? " in native mode" : ""));
+    throw OsError(
+        -err, "attaching XDP to " + ifname + (mode == XdpMode::native ? " in native mode" : ""));
   ifindex_ = ifindex;
   attach_flags_ = used == XdpMode::generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
   return used;
@@ -179,7 +184,7 @@ void BpfDataPlane::delete_vip_addr(const df_vip_addr_key& key) {
 void BpfDataPlane::put_real(uint32_t id, const df_real& real) {
   if (id == DF_REAL_NONE || id >= options_.limits.max_reals)
     throw Error("real id " + std::to_string(id) + " outside 1.." +
-                            std::to_string(options_.limits.max_reals - 1));
+                std::to_string(options_.limits.max_reals - 1));
   check_bpf(bpf_map_update_elem(bpf_map__fd(skel_->maps.reals), &id, &real, BPF_ANY),
             "writing a real");
 }
@@ -189,8 +194,8 @@ void BpfDataPlane::write_ring(uint32_t ring, std::span<const uint32_t> real_ids)
   if (ring >= l.max_vips * DF_RINGS_PER_VIP)
     throw Error("ring " + std::to_string(ring) + " beyond the ring array");
   if (real_ids.size() != l.ring_size)
-    throw Error("ring has " + std::to_string(real_ids.size()) +
-                                " slots, the program expects " + std::to_string(l.ring_size));
+    throw Error("ring has " + std::to_string(real_ids.size()) + " slots, the program expects " +
+                std::to_string(l.ring_size));
   uint8_t* base = rings_ + size_t(ring) * l.ring_size * DF_RING_MMAP_STRIDE;
   for (size_t i = 0; i < real_ids.size(); i++)
     std::memcpy(base + i * DF_RING_MMAP_STRIDE, &real_ids[i], sizeof(uint32_t));

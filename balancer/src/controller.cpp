@@ -220,7 +220,8 @@ json Controller::change(const json& request, const std::string& cmd) {
   ServiceKey key = vip_key_of(request);
   if (cmd == "vip_add") {
     for (const VipConfig& v : next.vips)
-      if (ServiceKey::of(v) == key) throw Error(fmt::format("VIP {} already exists", to_string(key)));
+      if (ServiceKey::of(v) == key)
+        throw Error(fmt::format("VIP {} already exists", to_string(key)));
     next.vips.push_back(
         {.address = key.address, .port = key.port, .proto = key.proto, .flags = flags_of(request)});
   } else if (cmd == "vip_del") {

@@ -142,8 +142,8 @@ MacAddress resolve_neighbor(const std::string& address, const std::string& ifnam
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  throw Error("gateway " + address + " did not resolve to a MAC on " + ifname +
-                           " within " + std::to_string(timeout.count()) + " ms");
+  throw Error("gateway " + address + " did not resolve to a MAC on " + ifname + " within " +
+              std::to_string(timeout.count()) + " ms");
 }
 
 }  // namespace dogfish

@@ -1,54 +1,52 @@
-#include <gtest/gtest.h>
-
 #include "dogfish/address.hpp"
+
+#include <gtest/gtest.h>
 
 namespace dogfish {
 namespace {
 
-TEST(IpAddress, ParsesAndPrints)
-{
-    auto v4 = IpAddress::parse("10.0.0.1");
-    ASSERT_TRUE(v4);
-    EXPECT_TRUE(v4->is_v4());
-    EXPECT_EQ(v4->bytes[0], 10);
-    EXPECT_EQ(v4->bytes[3], 1);
-    EXPECT_EQ(v4->bytes[4], 0);
-    EXPECT_EQ(v4->to_string(), "10.0.0.1");
-    auto v6 = IpAddress::parse("fd00:df::1");
-    ASSERT_TRUE(v6);
-    EXPECT_TRUE(v6->is_v6());
-    EXPECT_EQ(v6->to_string(), "fd00:df::1");
-    for (const char* bad : {"", "10.0.0", "10.0.0.256", "1.2.3.4.5", "fd00:::1", "host", "10.0.0.1 "})
-        EXPECT_FALSE(IpAddress::parse(bad)) << bad;
+TEST(IpAddress, ParsesAndPrints) {
+  auto v4 = IpAddress::parse("10.0.0.1");
+  ASSERT_TRUE(v4);
+  EXPECT_TRUE(v4->is_v4());
+  EXPECT_EQ(v4->bytes[0], 10);
+  EXPECT_EQ(v4->bytes[3], 1);
+  EXPECT_EQ(v4->bytes[4], 0);
+  EXPECT_EQ(v4->to_string(), "10.0.0.1");
+  auto v6 = IpAddress::parse("fd00:df::1");
+  ASSERT_TRUE(v6);
+  EXPECT_TRUE(v6->is_v6());
+  EXPECT_EQ(v6->to_string(), "fd00:df::1");
+  for (const char* bad : {"", "10.0.0", "10.0.0.256", "1.2.3.4.5", "fd00:::1", "host", "10.0.0.1 "})
+    EXPECT_FALSE(IpAddress::parse(bad)) << bad;
 }
 
-TEST(IpAddress, OrdersV4BeforeV6)
-{
-    EXPECT_LT(*IpAddress::parse("255.255.255.255"), *IpAddress::parse("::1"));
-    EXPECT_LT(*IpAddress::parse("10.0.0.1"), *IpAddress::parse("10.0.0.2"));
+TEST(IpAddress, OrdersV4BeforeV6) {
+  EXPECT_LT(*IpAddress::parse("255.255.255.255"), *IpAddress::parse("::1"));
+  EXPECT_LT(*IpAddress::parse("10.0.0.1"), *IpAddress::parse("10.0.0.2"));
 }
 
-TEST(IpPrefix, Parses)
-{
-    auto p = IpPrefix::parse("172.16.0.0/12");
-    ASSERT_TRUE(p);
-    EXPECT_EQ(p->length, 12);
-    EXPECT_TRUE(p->host_bits_zero());
-    EXPECT_FALSE(IpPrefix::parse("172.16.0.1/12")->host_bits_zero());
-    EXPECT_EQ(IpPrefix::parse("fd00:df::/96")->to_string(), "fd00:df::/96");
-    for (const char* bad : {"172.16.0.0", "172.16.0.0/33", "172.16.0.0/", "172.16.0.0/1x", "::/129", "x/8"})
-        EXPECT_FALSE(IpPrefix::parse(bad)) << bad;
+TEST(IpPrefix, Parses) {
+  auto p = IpPrefix::parse("172.16.0.0/12");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->length, 12);
+  EXPECT_TRUE(p->host_bits_zero());
+  EXPECT_FALSE(IpPrefix::parse("172.16.0.1/12")->host_bits_zero());
+  EXPECT_EQ(IpPrefix::parse("fd00:df::/96")->to_string(), "fd00:df::/96");
+  for (const char* bad :
+       {"172.16.0.0", "172.16.0.0/33", "172.16.0.0/", "172.16.0.0/1x", "::/129", "x/8"})
+    EXPECT_FALSE(IpPrefix::parse(bad)) << bad;
 }
 
-TEST(MacAddress, Parses)
-{
-    auto mac = MacAddress::parse("02:AB:cd:00:00:01");
-    ASSERT_TRUE(mac);
-    EXPECT_EQ(mac->to_string(), "02:ab:cd:00:00:01");
-    EXPECT_EQ(MacAddress::parse("02-ab-cd-00-00-01"), mac);
-    for (const char* bad : {"02:ab:cd:00:00", "02:ab:cd:00:00:0g", "02:ab-cd:00:00:01", "02ab:cd:00:00:01:"})
-        EXPECT_FALSE(MacAddress::parse(bad)) << bad;
+TEST(MacAddress, Parses) {
+  auto mac = MacAddress::parse("02:AB:cd:00:00:01");
+  ASSERT_TRUE(mac);
+  EXPECT_EQ(mac->to_string(), "02:ab:cd:00:00:01");
+  EXPECT_EQ(MacAddress::parse("02-ab-cd-00-00-01"), mac);
+  for (const char* bad :
+       {"02:ab:cd:00:00", "02:ab:cd:00:00:0g", "02:ab-cd:00:00:01", "02ab:cd:00:00:01:"})
+    EXPECT_FALSE(MacAddress::parse(bad)) << bad;
 }
 
-} // namespace
-} // namespace dogfish
+}  // namespace
+}  // namespace dogfish

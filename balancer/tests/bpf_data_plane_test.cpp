@@ -2,7 +2,6 @@
 // program reads, a pinned restart adopts the maps, attach/detach work on a veth.
 // The process runs in its own network namespace, so every link it makes dies with it.
 #include "dogfish/bpf_data_plane.hpp"
-#include "dogfish/errors.hpp"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -18,6 +17,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "dogfish/errors.hpp"
 #include "support/packet.hpp"
 
 namespace dogfish {

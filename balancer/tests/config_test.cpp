@@ -1,20 +1,18 @@
+#include "dogfish/config.hpp"
+
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
-#include <gtest/gtest.h>
-
-#include "dogfish/config.hpp"
 #include "dogfish/errors.hpp"
 
 namespace dogfish {
 namespace {
 
-IpAddress ip(const char* text)
-{
-    return *IpAddress::parse(text);
-}
+IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 
 constexpr const char* kGood = R"(interface: eth0
 xdp_mode: native
@@ -45,132 +43,134 @@ vips:
       - address: "fd00:1::1"
 )";
 
-TEST(Config, ParsesAFullConfig)
-{
-    const Config expected{
-        .interface = "eth0",
-        .xdp_mode = XdpMode::native,
-        .gateway = *MacAddress::parse("02:00:00:00:00:01"),
-        .src4_prefix = *IpPrefix::parse("172.16.0.0/12"),
-        .src6_prefix = *IpPrefix::parse("fd00:df::/96"),
-        .conn_table_size = 200000,
-        .udp_idle_timeout_s = 60,
-        .max_packet_size = 1540,
-        .ring_size = 13,
-        .max_vips = 8,
-        .max_reals = 16,
-        .vips = {
-            {.address = ip("10.100.0.1"),
-             .port = 80,
-             .proto = Proto::tcp,
-             .flags = 0,
-             .reals = {{.address = ip("10.0.1.1"), .weight = 1},
-                       {.address = ip("10.0.1.2"), .weight = 3},
-                       {.address = ip("fd00:1::2"), .weight = 0}}},
-            {.address = ip("fd00:100::1"),
-             .port = 53,
-             .proto = Proto::udp,
-             .flags = DF_VIP_NO_CONN_TABLE | DF_VIP_SRC_HASH_ONLY,
-             .reals = {{.address = ip("fd00:1::1"), .weight = 1}}},
-        },
-    };
-    EXPECT_EQ(parse_config(kGood, "good.yaml"), expected);
+TEST(Config, ParsesAFullConfig) {
+  const Config expected{
+      .interface = "eth0",
+      .xdp_mode = XdpMode::native,
+      .gateway = *MacAddress::parse("02:00:00:00:00:01"),
+      .src4_prefix = *IpPrefix::parse("172.16.0.0/12"),
+      .src6_prefix = *IpPrefix::parse("fd00:df::/96"),
+      .conn_table_size = 200000,
+      .udp_idle_timeout_s = 60,
+      .max_packet_size = 1540,
+      .ring_size = 13,
+      .max_vips = 8,
+      .max_reals = 16,
+      .vips =
+          {
+              {.address = ip("10.100.0.1"),
+               .port = 80,
+               .proto = Proto::tcp,
+               .flags = 0,
+               .reals = {{.address = ip("10.0.1.1"), .weight = 1},
+                         {.address = ip("10.0.1.2"), .weight = 3},
+                         {.address = ip("fd00:1::2"), .weight = 0}}},
+              {.address = ip("fd00:100::1"),
+               .port = 53,
+               .proto = Proto::udp,
+               .flags = DF_VIP_NO_CONN_TABLE | DF_VIP_SRC_HASH_ONLY,
+               .reals = {{.address = ip("fd00:1::1"), .weight = 1}}},
+          },
+  };
+  EXPECT_EQ(parse_config(kGood, "good.yaml"), expected);
 }
 
-TEST(Config, MinimalConfigTakesDefaults)
-{
-    auto c = parse_config("interface: veth0\ngateway: 10.0.0.254\n", "min.yaml");
-    Config expected{.interface = "veth0", .gateway = ip("10.0.0.254"), .vips = {}};
-    EXPECT_EQ(c, expected);
-    EXPECT_EQ(c.xdp_mode, XdpMode::automatic);
-    EXPECT_EQ(c.ring_size, 65537U);
-    EXPECT_EQ(c.udp_idle_timeout_s, 30U);
-    EXPECT_TRUE(c.vips.empty());
+TEST(Config, MinimalConfigTakesDefaults) {
+  auto c = parse_config("interface: veth0\ngateway: 10.0.0.254\n", "min.yaml");
+  Config expected{.interface = "veth0", .gateway = ip("10.0.0.254"), .vips = {}};
+  EXPECT_EQ(c, expected);
+  EXPECT_EQ(c.xdp_mode, XdpMode::automatic);
+  EXPECT_EQ(c.ring_size, 65537U);
+  EXPECT_EQ(c.udp_idle_timeout_s, 30U);
+  EXPECT_TRUE(c.vips.empty());
 }
 
-TEST(Config, VipWithoutRealsAndEmptyLists)
-{
-    auto c = parse_config("interface: lo\ngateway: fe80::1\nvips:\n  - {address: 10.0.0.1, port: 1, proto: udp}\n",
-                          "x.yaml");
-    ASSERT_EQ(c.vips.size(), 1U);
-    EXPECT_TRUE(c.vips[0].reals.empty());
-    EXPECT_EQ(vip_name(c.vips[0]), "10.0.0.1:1/udp");
-    EXPECT_TRUE(std::holds_alternative<IpAddress>(c.gateway));
+TEST(Config, VipWithoutRealsAndEmptyLists) {
+  auto c = parse_config(
+      "interface: lo\ngateway: fe80::1\nvips:\n  - {address: 10.0.0.1, port: 1, proto: udp}\n",
+      "x.yaml");
+  ASSERT_EQ(c.vips.size(), 1U);
+  EXPECT_TRUE(c.vips[0].reals.empty());
+  EXPECT_EQ(vip_name(c.vips[0]), "10.0.0.1:1/udp");
+  EXPECT_TRUE(std::holds_alternative<IpAddress>(c.gateway));
 }
 
-TEST(Config, IPv4VipMayHaveIPv6Reals)
-{
-    auto c = parse_config("interface: lo\ngateway: 10.0.0.1\nvips:\n  - address: 10.0.0.1\n    port: 80\n"
-                          "    proto: tcp\n    reals: [{address: 'fd00::1'}]\n",
-                          "x.yaml");
-    EXPECT_EQ(c.vips[0].reals[0].address, ip("fd00::1"));
+TEST(Config, IPv4VipMayHaveIPv6Reals) {
+  auto c = parse_config(
+      "interface: lo\ngateway: 10.0.0.1\nvips:\n  - address: 10.0.0.1\n    port: 80\n"
+      "    proto: tcp\n    reals: [{address: 'fd00::1'}]\n",
+      "x.yaml");
+  EXPECT_EQ(c.vips[0].reals[0].address, ip("fd00::1"));
 }
 
-TEST(Config, DataPlaneConfig)
-{
-    auto c = parse_config(kGood, "good.yaml");
-    df_config d = make_df_config(c);
-    EXPECT_EQ(d.gateway_set, 1);
-    const std::uint8_t mac[6] = {2, 0, 0, 0, 0, 1};
-    EXPECT_EQ(std::memcmp(d.gateway_mac, mac, 6), 0);
-    EXPECT_EQ(d.max_pkt_size, 1540U);
-    EXPECT_EQ(ntohl(d.src4_prefix), 0xac100000U);
-    EXPECT_EQ(ntohl(d.src4_hostmask), 0x000fffffU);
-    const std::uint8_t p6[16] = {0xfd, 0x00, 0x00, 0xdf};
-    EXPECT_EQ(std::memcmp(d.src6_prefix, p6, 16), 0);
-    EXPECT_EQ(d.src6_hostmask, 0xffffffffU);
-    // 60 s / 2^24 ns = 3576.28 ticks, rounded up.
-    EXPECT_EQ(d.udp_idle_ticks, 3577U);
-    EXPECT_EQ(seconds_to_ticks(0), 0U);
+TEST(Config, DataPlaneConfig) {
+  auto c = parse_config(kGood, "good.yaml");
+  df_config d = make_df_config(c);
+  EXPECT_EQ(d.gateway_set, 1);
+  const std::uint8_t mac[6] = {2, 0, 0, 0, 0, 1};
+  EXPECT_EQ(std::memcmp(d.gateway_mac, mac, 6), 0);
+  EXPECT_EQ(d.max_pkt_size, 1540U);
+  EXPECT_EQ(ntohl(d.src4_prefix), 0xac100000U);
+  EXPECT_EQ(ntohl(d.src4_hostmask), 0x000fffffU);
+  const std::uint8_t p6[16] = {0xfd, 0x00, 0x00, 0xdf};
+  EXPECT_EQ(std::memcmp(d.src6_prefix, p6, 16), 0);
+  EXPECT_EQ(d.src6_hostmask, 0xffffffffU);
+  // 60 s / 2^24 ns = 3576.28 ticks, rounded up.
+  EXPECT_EQ(d.udp_idle_ticks, 3577U);
+  EXPECT_EQ(seconds_to_ticks(0), 0U);
 
-    auto gw_ip = parse_config("interface: lo\ngateway: 10.0.0.1\nsource_prefixes: {ipv4: 10.9.9.0/24}\n", "x");
-    d = make_df_config(gw_ip);
-    EXPECT_EQ(d.gateway_set, 0);
-    EXPECT_EQ(ntohl(d.src4_hostmask), 0xffU);
-    EXPECT_EQ(ntohl(d.src4_prefix), 0x0a090900U);
+  auto gw_ip =
+      parse_config("interface: lo\ngateway: 10.0.0.1\nsource_prefixes: {ipv4: 10.9.9.0/24}\n", "x");
+  d = make_df_config(gw_ip);
+  EXPECT_EQ(d.gateway_set, 0);
+  EXPECT_EQ(ntohl(d.src4_hostmask), 0xffU);
+  EXPECT_EQ(ntohl(d.src4_prefix), 0x0a090900U);
 }
 
-TEST(Config, LoadsAFileAndNamesItInErrors)
-{
-    auto dir = std::filesystem::temp_directory_path() / "dogfish-config-test";
-    std::filesystem::create_directories(dir);
-    auto path = dir / "config.yaml";
-    std::ofstream(path) << "interface: eth0\ngateway: 10.0.0.1\nvips:\n  - {address: 10.0.0.1, port: 0, proto: tcp}\n";
-    try {
-        load_config(path);
-        FAIL() << "no error";
-    } catch (const ConfigError& e) {
-        EXPECT_EQ(std::string(e.what()), path.string() + ":4: vips[0].port: 0 is not a port (1-65535)");
-        EXPECT_EQ(e.line(), 4U);
-    }
-    std::filesystem::remove_all(dir);
-    EXPECT_THROW(load_config(dir / "absent.yaml"), ConfigError);
+TEST(Config, LoadsAFileAndNamesItInErrors) {
+  auto dir = std::filesystem::temp_directory_path() / "dogfish-config-test";
+  std::filesystem::create_directories(dir);
+  auto path = dir / "config.yaml";
+  std::ofstream(path) << "interface: eth0\ngateway: 10.0.0.1\nvips:\n  - {address: 10.0.0.1, port: "
+                         "0, proto: tcp}\n";
+  try {
+    load_config(path);
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), path.string() + ":4: vips[0].port: 0 is not a port (1-65535)");
+    EXPECT_EQ(e.line(), 4U);
+  }
+  std::filesystem::remove_all(dir);
+  EXPECT_THROW(load_config(dir / "absent.yaml"), ConfigError);
 }
 
-TEST(Config, ExampleFileParses)
-{
-    auto c = load_config(DOGFISH_EXAMPLE_CONFIG);
-    EXPECT_EQ(c.interface, "eth0");
-    EXPECT_EQ(c.gateway, Gateway{ip("10.0.0.1")});
-    ASSERT_EQ(c.vips.size(), 2U);
-    EXPECT_EQ(c.vips[0].reals[2].weight, 0U);
-    EXPECT_EQ(c.vips[1].flags, DF_VIP_SRC_HASH_ONLY);
-    // Every default written out in the example is the struct's default.
-    Config defaults{.interface = "eth0", .gateway = ip("10.0.0.1"), .vips = c.vips};
-    EXPECT_EQ(c, defaults);
+TEST(Config, ExampleFileParses) {
+  auto c = load_config(DOGFISH_EXAMPLE_CONFIG);
+  EXPECT_EQ(c.interface, "eth0");
+  EXPECT_EQ(c.gateway, Gateway{ip("10.0.0.1")});
+  ASSERT_EQ(c.vips.size(), 2U);
+  EXPECT_EQ(c.vips[0].reals[2].weight, 0U);
+  EXPECT_EQ(c.vips[1].flags, DF_VIP_SRC_HASH_ONLY);
+  // Every default written out in the example is the struct's default.
+  Config defaults{.interface = "eth0", .gateway = ip("10.0.0.1"), .vips = c.vips};
+  EXPECT_EQ(c, defaults);
 }
 
 struct BadConfig {
-    const char* description;
-    const char* yaml; // after the two lines "interface: eth0\ngateway: 10.0.0.1\n" unless it starts with '!'
-    const char* message;
+  const char* description;
+  const char*
+      yaml;  // after the two lines "interface: eth0\ngateway: 10.0.0.1\n" unless it starts with '!'
+  const char* message;
 };
 
 const BadConfig kBad[] = {
-    {"unknown top-level key", "colour: blue\n", "c.yaml:3: colour: unknown key (expected one of: interface, xdp_mode, "
-     "gateway, source_prefixes, conn_table_size, udp_idle_timeout, max_packet_size, ring_size, max_vips, max_reals, vips)"},
+    {"unknown top-level key", "colour: blue\n",
+     "c.yaml:3: colour: unknown key (expected one of: interface, xdp_mode, "
+     "gateway, source_prefixes, conn_table_size, udp_idle_timeout, max_packet_size, ring_size, "
+     "max_vips, max_reals, vips)"},
     {"port out of range",
-     "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n  - address: 10.0.0.2\n    port: 70000\n    proto: tcp\n",
+     "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n  - address: 10.0.0.2\n    port: "
+     "70000\n    proto: tcp\n",
      "c.yaml:8: vips[1].port: 70000 is not a port (1-65535)"},
     {"port not a number", "vips:\n  - {address: 10.0.0.1, port: http, proto: tcp}\n",
      "c.yaml:4: vips[0].port: http is not a port (1-65535)"},
@@ -178,13 +178,15 @@ const BadConfig kBad[] = {
     {"missing gateway", "!interface: eth0\n", "c.yaml:1: missing key 'gateway'"},
     {"bad gateway", "!interface: eth0\ngateway: router\n",
      "c.yaml:2: gateway: 'router' is neither an IP address nor a MAC address"},
-    {"bad xdp mode", "xdp_mode: fast\n", "c.yaml:3: xdp_mode: 'fast' is not an XDP mode (native, generic, auto)"},
+    {"bad xdp mode", "xdp_mode: fast\n",
+     "c.yaml:3: xdp_mode: 'fast' is not an XDP mode (native, generic, auto)"},
     {"bad interface name", "!interface: a-very-long-interface-name\ngateway: 10.0.0.1\n",
      "c.yaml:1: interface: 'a-very-long-interface-name' is not an interface name"},
     {"ring size not prime", "ring_size: 65536\n", "c.yaml:3: ring_size: 65536 is not a prime"},
     {"ring size negative", "ring_size: -5\n", "c.yaml:3: ring_size: '-5' is not a whole number"},
     {"ipv6 source prefix too long", "source_prefixes:\n  ipv6: 'fd00::/112'\n",
-     "c.yaml:4: source_prefixes.ipv6: fd00::/112 is longer than /96 (the data plane fills the last 32 bits)"},
+     "c.yaml:4: source_prefixes.ipv6: fd00::/112 is longer than /96 (the data plane fills the last "
+     "32 bits)"},
     {"ipv4 source prefix with host bits", "source_prefixes: {ipv4: 172.16.0.1/12}\n",
      "c.yaml:3: source_prefixes.ipv4: 172.16.0.1/12 has bits set past the prefix length"},
     {"ipv4 source prefix given an ipv6 prefix", "source_prefixes: {ipv4: 'fd00::/96'}\n",
@@ -197,43 +199,56 @@ const BadConfig kBad[] = {
      "c.yaml:4: vips[0].address: '10.0.0.300' is not an IP address"},
     {"bad proto", "vips:\n  - {address: 10.0.0.1, port: 80, proto: sctp}\n",
      "c.yaml:4: vips[0].proto: 'sctp' is not a protocol (tcp, udp)"},
-    {"VIP missing port", "vips:\n  - address: 10.0.0.1\n    proto: tcp\n", "c.yaml:4: vips[0]: missing key 'port'"},
-    {"unknown VIP key", "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n    sheduler: rr\n",
-     "c.yaml:7: vips[0].sheduler: unknown key (expected one of: address, port, proto, flags, reals)"},
-    {"bad flag", "vips:\n  - {address: 10.0.0.1, port: 80, proto: tcp, flags: [no_conn_table, sticky]}\n",
+    {"VIP missing port", "vips:\n  - address: 10.0.0.1\n    proto: tcp\n",
+     "c.yaml:4: vips[0]: missing key 'port'"},
+    {"unknown VIP key",
+     "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n    sheduler: rr\n",
+     "c.yaml:7: vips[0].sheduler: unknown key (expected one of: address, port, proto, flags, "
+     "reals)"},
+    {"bad flag",
+     "vips:\n  - {address: 10.0.0.1, port: 80, proto: tcp, flags: [no_conn_table, sticky]}\n",
      "c.yaml:4: vips[0].flags[1]: 'sticky' is not a VIP flag (no_conn_table, src_hash_only)"},
     {"duplicate VIP",
-     "vips:\n  - {address: 10.0.0.1, port: 80, proto: tcp}\n  - {address: 10.0.0.1, port: 80, proto: udp}\n"
+     "vips:\n  - {address: 10.0.0.1, port: 80, proto: tcp}\n  - {address: 10.0.0.1, port: 80, "
+     "proto: udp}\n"
      "  - {address: 10.0.0.1, port: 80, proto: tcp}\n",
      "c.yaml:6: vips[2]: 10.0.0.1:80/tcp is already vips[0]"},
     {"duplicate real",
-     "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n    reals:\n      - address: 10.0.1.1\n"
+     "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n    reals:\n      - address: "
+     "10.0.1.1\n"
      "      - address: 10.0.1.2\n      - address: 10.0.1.1\n        weight: 2\n",
      "c.yaml:10: vips[0].reals[2].address: 10.0.1.1 is already reals[0] of this VIP"},
     {"IPv4 real behind IPv6 VIP",
-     "vips:\n  - address: 'fd00::1'\n    port: 443\n    proto: tcp\n    reals:\n      - address: 10.0.1.1\n",
-     "c.yaml:8: vips[0].reals[0].address: IPv4 real 10.0.1.1 behind IPv6 VIP fd00::1 (the data plane cannot send "
+     "vips:\n  - address: 'fd00::1'\n    port: 443\n    proto: tcp\n    reals:\n      - address: "
+     "10.0.1.1\n",
+     "c.yaml:8: vips[0].reals[0].address: IPv4 real 10.0.1.1 behind IPv6 VIP fd00::1 (the data "
+     "plane cannot send "
      "IPv6 in IPv4)"},
-    {"weight too big", "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n    reals:\n"
+    {"weight too big",
+     "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n    reals:\n"
      "      - {address: 10.0.1.1, weight: 70000}\n",
      "c.yaml:8: vips[0].reals[0].weight: 70000 is out of range (0-65535)"},
-    {"real without address", "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n    reals:\n"
+    {"real without address",
+     "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n    reals:\n"
      "      - weight: 2\n",
      "c.yaml:8: vips[0].reals[0]: missing key 'address'"},
     {"reals not a list", "vips:\n  - {address: 10.0.0.1, port: 80, proto: tcp, reals: 10.0.1.1}\n",
      "c.yaml:4: vips[0].reals: expected a list of reals"},
     {"key given twice", "max_vips: 4\nmax_vips: 5\n", "c.yaml:4: max_vips: key given twice"},
     {"too many VIPs",
-     "max_vips: 1\nvips:\n  - {address: 10.0.0.1, port: 80, proto: tcp}\n  - {address: 10.0.0.2, port: 80, proto: tcp}\n",
+     "max_vips: 1\nvips:\n  - {address: 10.0.0.1, port: 80, proto: tcp}\n  - {address: 10.0.0.2, "
+     "port: 80, proto: tcp}\n",
      "c.yaml:5: vips: 2 VIPs, more than max_vips (1)"},
     {"too many reals",
-     "max_reals: 2\nvips:\n  - {address: 10.0.0.1, port: 80, proto: tcp, reals: [{address: 10.0.1.1}, "
+     "max_reals: 2\nvips:\n  - {address: 10.0.0.1, port: 80, proto: tcp, reals: [{address: "
+     "10.0.1.1}, "
      "{address: 10.0.1.2}]}\n",
      "c.yaml:5: vips: 2 distinct reals, more than max_reals - 1 (1; id 0 is never a real)"},
     {"value missing", "conn_table_size:\n", "c.yaml:3: conn_table_size: a value is needed"},
     {"VIP address missing a value", "vips:\n  - address:\n    port: 80\n    proto: tcp\n",
      "c.yaml:4: vips[0].address: a value is needed"},
-    {"empty reals is fine but null port is not", "vips:\n  - {address: 10.0.0.1, port: , proto: tcp, reals: }\n",
+    {"empty reals is fine but null port is not",
+     "vips:\n  - {address: 10.0.0.1, port: , proto: tcp, reals: }\n",
      "c.yaml:4: vips[0].port: a value is needed"},
     {"top level is a list", "!- interface\n", "c.yaml:1: expected a mapping"},
     {"YAML syntax error", "vips: [\n", "c.yaml:4: end of sequence flow not found"},
@@ -242,26 +257,26 @@ const BadConfig kBad[] = {
 
 class ConfigErrors : public testing::TestWithParam<BadConfig> {};
 
-TEST_P(ConfigErrors, NamesFileLineAndReason)
-{
-    const BadConfig& bad = GetParam();
-    std::string text = bad.yaml[0] == '!' ? std::string(bad.yaml + 1)
-                                          : std::string("interface: eth0\ngateway: 10.0.0.1\n") + bad.yaml;
-    try {
-        parse_config(text, "c.yaml");
-        ADD_FAILURE() << bad.description << ": parsed without an error";
-    } catch (const ConfigError& e) {
-        EXPECT_EQ(std::string(e.what()), bad.message) << bad.description;
-    }
+TEST_P(ConfigErrors, NamesFileLineAndReason) {
+  const BadConfig& bad = GetParam();
+  std::string text = bad.yaml[0] == '!'
+                         ? std::string(bad.yaml + 1)
+                         : std::string("interface: eth0\ngateway: 10.0.0.1\n") + bad.yaml;
+  try {
+    parse_config(text, "c.yaml");
+    ADD_FAILURE() << bad.description << ": parsed without an error";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), bad.message) << bad.description;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, ConfigErrors, testing::ValuesIn(kBad),
                          [](const testing::TestParamInfo<BadConfig>& info) {
-                             std::string name;
-                             for (const char* p = info.param.description; *p; ++p)
-                                 name += std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_';
-                             return name;
+                           std::string name;
+                           for (const char* p = info.param.description; *p; ++p)
+                             name += std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_';
+                           return name;
                          });
 
-} // namespace
-} // namespace dogfish
+}  // namespace
+}  // namespace dogfish

@@ -84,15 +84,29 @@ class Daemon:
 
     def start(self):
         self.proc = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{self.ns}", DOGFISH, "run", "--config",
-             str(self.config), "--socket", self.socket, "--pin-dir", self.pin_dir],
-            stdout=self.log.open("a"), stderr=subprocess.STDOUT)
+            [
+                "nsenter",
+                f"--net=/run/netns/{self.ns}",
+                DOGFISH,
+                "run",
+                "--config",
+                str(self.config),
+                "--socket",
+                self.socket,
+                "--pin-dir",
+                self.pin_dir,
+            ],
+            stdout=self.log.open("a"),
+            stderr=subprocess.STDOUT,
+        )
 
         def ready():
             if self.proc.poll() is not None:
-                raise AssertionError(f"dogfish run exited {self.proc.returncode}:\n"
-                                     + self.log.read_text())
+                raise AssertionError(
+                    f"dogfish run exited {self.proc.returncode}:\n" + self.log.read_text()
+                )
             return os.path.exists(self.socket) and self.cli_ok("vip", "list")
+
         wait_for(ready, "the control socket")
 
     def stop(self, sig=signal.SIGTERM):
@@ -153,21 +167,35 @@ def test_attaches_and_serves_the_configured_vip(daemon):
     assert daemon.xdp_prog() is not None
     vips = daemon.vips()
     assert [v["vip"] for v in vips] == ["10.100.0.1:80/tcp"]
-    assert [(r["address"], r["weight"]) for r in vips[0]["reals"]] == [("10.0.1.1", 1),
-                                                                       ("10.0.1.2", 2)]
+    assert [(r["address"], r["weight"]) for r in vips[0]["reals"]] == [
+        ("10.0.1.1", 1),
+        ("10.0.1.2", 2),
+    ]
     assert len(daemon.dump("vips")) == 1
     assert sorted(real_addresses(daemon).values()) == ["10.0.1.1", "10.0.1.2"]
 
 
 def test_gateway_address_resolved_through_the_neighbour_table(netns, tmp_path):
     run("ip", "-n", netns, "addr", "add", "192.0.2.1/24", "dev", IFACE)
-    run("ip", "-n", netns, "neigh", "add", "192.0.2.2", "lladdr", "02:00:00:00:00:aa", "dev", IFACE,
-        "nud", "permanent")
+    run(
+        "ip",
+        "-n",
+        netns,
+        "neigh",
+        "add",
+        "192.0.2.2",
+        "lladdr",
+        "02:00:00:00:00:aa",
+        "dev",
+        IFACE,
+        "nud",
+        "permanent",
+    )
     d = Daemon(netns, tmp_path, CONFIG.replace("gateway: 02:00:00:00:00:01", "gateway: 192.0.2.2"))
     try:
         d.start()
         cfg = d.dump("config")[0]["formatted"]["value"][".bss"][0]["df_cfg"]
-        assert cfg["gateway_mac"] == [2, 0, 0, 0, 0, 0xaa]
+        assert cfg["gateway_mac"] == [2, 0, 0, 0, 0, 0xAA]
         assert cfg["gateway_set"] == 1
     finally:
         d.cleanup()
@@ -193,15 +221,25 @@ def test_cli_changes_show_in_the_maps(daemon):
     assert len(daemon.dump("vips")) == 2
 
 
-@pytest.mark.parametrize("args, message", [
-    (("vip", "del", "10.9.9.9:80"), "dogfish: unknown VIP 10.9.9.9:80/tcp"),
-    (("vip", "add", "10.100.0.1:80"), "dogfish: VIP 10.100.0.1:80/tcp already exists"),
-    (("vip", "add", "10.100.0.1"),
-     "dogfish: '10.100.0.1' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)"),
-    (("real", "add", "10.100.0.1:80", "10.0.1.999"), "dogfish: '10.0.1.999' is not an IP address"),
-    (("real", "add", "10.100.0.1:80", "10.0.1.1"),
-     "dogfish: real 10.0.1.1 is already in VIP 10.100.0.1:80/tcp (weight 1; use `real edit`)"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("vip", "del", "10.9.9.9:80"), "dogfish: unknown VIP 10.9.9.9:80/tcp"),
+        (("vip", "add", "10.100.0.1:80"), "dogfish: VIP 10.100.0.1:80/tcp already exists"),
+        (
+            ("vip", "add", "10.100.0.1"),
+            "dogfish: '10.100.0.1' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)",
+        ),
+        (
+            ("real", "add", "10.100.0.1:80", "10.0.1.999"),
+            "dogfish: '10.0.1.999' is not an IP address",
+        ),
+        (
+            ("real", "add", "10.100.0.1:80", "10.0.1.1"),
+            "dogfish: real 10.0.1.1 is already in VIP 10.100.0.1:80/tcp (weight 1; use `real edit`)",
+        ),
+    ],
+)
 def test_bad_requests_get_one_line_and_change_nothing(daemon, args, message):
     before = daemon.vips()
     r = daemon.cli(*args, check=False)
@@ -238,9 +276,19 @@ def test_bad_reload_keeps_the_old_state(daemon):
 
 def test_second_daemon_on_the_socket_touches_nothing(daemon):
     prog = daemon.xdp_prog()
-    r = run("nsenter", f"--net=/run/netns/{daemon.ns}", DOGFISH, "run", "--config",
-            str(daemon.config), "--socket", daemon.socket, "--pin-dir", daemon.pin_dir,
-            check=False)
+    r = run(
+        "nsenter",
+        f"--net=/run/netns/{daemon.ns}",
+        DOGFISH,
+        "run",
+        "--config",
+        str(daemon.config),
+        "--socket",
+        daemon.socket,
+        "--pin-dir",
+        daemon.pin_dir,
+        check=False,
+    )
     assert r.returncode == 1
     assert f"a daemon already answers on {daemon.socket}" in r.stderr
     assert daemon.xdp_prog() == prog
@@ -260,11 +308,26 @@ def test_pinned_restart_keeps_program_and_connections(daemon):
     daemon.cli("real", "add", "10.100.0.1:80", "10.0.1.1")
     assert {r["address"]: r["id"] for r in daemon.vips()[0]["reals"]}["10.0.1.1"] == 3
     # A connection-table entry as the program would write it: flow -> real id 2.
-    key = ([10, 100, 0, 1] + [0] * 12 + [0, 80, 6, 4]  # VIP 10.100.0.1:80/tcp
-           + [192, 0, 2, 7] + [0] * 12 + [0x9c, 0x40, 0, 0])  # client 192.0.2.7:40000
+    key = (
+        [10, 100, 0, 1]
+        + [0] * 12
+        + [0, 80, 6, 4]  # VIP 10.100.0.1:80/tcp
+        + [192, 0, 2, 7]
+        + [0] * 12
+        + [0x9C, 0x40, 0, 0]
+    )  # client 192.0.2.7:40000
     value = [2, 0, 0, 0, 0, 0, 0, 0]
-    run("bpftool", "map", "update", "pinned", f"{daemon.pin_dir}/conn_table",
-        "key", *map(str, key), "value", *map(str, value))
+    run(
+        "bpftool",
+        "map",
+        "update",
+        "pinned",
+        f"{daemon.pin_dir}/conn_table",
+        "key",
+        *map(str, key),
+        "value",
+        *map(str, value),
+    )
     vips_before = daemon.vips()
 
     seen_detached = []
@@ -274,6 +337,7 @@ def test_pinned_restart_keeps_program_and_connections(daemon):
         while not done.is_set():
             if daemon.xdp_prog() is None:
                 seen_detached.append(time.monotonic())
+
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
@@ -291,8 +355,16 @@ def test_pinned_restart_keeps_program_and_connections(daemon):
     # Same ids; the ring was rebuilt into the VIP's other slot and published.
     after = daemon.vips()
     assert [v["ring"] for v in after] == [v["ring"] ^ 1 for v in vips_before]
+
     def strip(vips):  # the ring slot aside, and reals in address order (the file's order)
-        return [{k: (sorted(x, key=lambda r: r["address"]) if k == "reals" else x)
-                 for k, x in v.items() if k != "ring"} for v in vips]
+        return [
+            {
+                k: (sorted(x, key=lambda r: r["address"]) if k == "reals" else x)
+                for k, x in v.items()
+                if k != "ring"
+            }
+            for v in vips
+        ]
+
     assert strip(after) == strip(vips_before)
     assert "adopted 1 VIPs and 2 reals" in daemon.log.read_text()

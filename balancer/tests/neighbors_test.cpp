@@ -21,13 +21,23 @@ class NeighborTest : public ::testing::Test {
     ASSERT_EQ(std::system(("ip netns add " + peer_ns()).c_str()), 0);
     std::string cmds =
         "ip link add dfn0 type veth peer name dfn1 && "
-        "ip link set dfn1 netns " + peer_ns() + " && "
+        "ip link set dfn1 netns " +
+        peer_ns() +
+        " && "
         "ip link set dfn0 up && ip addr add 10.77.0.1/24 dev dfn0 && "
         "ip addr add fd77::1/64 dev dfn0 nodad && "
-        "ip -n " + peer_ns() + " link set dfn1 address 02:77:00:00:00:02 && "
-        "ip -n " + peer_ns() + " link set dfn1 up && "
-        "ip -n " + peer_ns() + " addr add 10.77.0.2/24 dev dfn1 && "
-        "ip -n " + peer_ns() + " addr add fd77::2/64 dev dfn1 nodad && "
+        "ip -n " +
+        peer_ns() +
+        " link set dfn1 address 02:77:00:00:00:02 && "
+        "ip -n " +
+        peer_ns() +
+        " link set dfn1 up && "
+        "ip -n " +
+        peer_ns() +
+        " addr add 10.77.0.2/24 dev dfn1 && "
+        "ip -n " +
+        peer_ns() +
+        " addr add fd77::2/64 dev dfn1 nodad && "
         "ip neigh add 10.77.0.9 lladdr 02:77:00:00:00:09 dev dfn0 nud permanent";
     ASSERT_EQ(std::system(cmds.c_str()), 0);
   }

@@ -26,7 +26,9 @@ def bench(*args, timeout=300):
 
 
 def lab(*args):
-    return subprocess.run([f"{BUILD}/lab/dogfish-lab", *args], capture_output=True, text=True, env=ENV, timeout=120)
+    return subprocess.run(
+        [f"{BUILD}/lab/dogfish-lab", *args], capture_output=True, text=True, env=ENV, timeout=120
+    )
 
 
 def host_snapshot():
@@ -34,8 +36,11 @@ def host_snapshot():
     starts (iperf3 and HAProxy servers, responders, the lab's daemons), told from other labs' on a
     shared machine by what they were started with: this build, this record, lab-bench's files."""
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    procs = subprocess.run(["pgrep", "-a", "-f", "iperf3 -s|haproxy -db|dogfish-responder|dogfish run"],
-                           capture_output=True, text=True).stdout
+    procs = subprocess.run(
+        ["pgrep", "-a", "-f", "iperf3 -s|haproxy -db|dogfish-responder|dogfish run"],
+        capture_output=True,
+        text=True,
+    ).stdout
     ours = (BUILD + "/", RECORD, "/lab-bench-", "iperf3 -s -p 5201")
     return {
         "netns": sorted(line.split()[0] for line in netns.splitlines() if line.startswith(PREFIX)),
@@ -81,7 +86,9 @@ def test_json_has_every_ratio(clean_host):
         base = r["baseline"]
         assert base == ("floor" if name == "pps" else "direct"), name
         assert r["baseline_value"] > 0 and r["dogfish"] > 0, (name, r)
-        assert len(r["rounds"]) == 1 and r["ratio"] == pytest.approx(r["dogfish"] / r["baseline_value"])
+        assert len(r["rounds"]) == 1 and r["ratio"] == pytest.approx(
+            r["dogfish"] / r["baseline_value"]
+        )
         if name == "tcp_connect":
             assert r["target"] is None and r["met"] is None
         else:
@@ -114,8 +121,13 @@ def test_leaves_an_existing_lab_alone(clean_host):
 
 
 def test_interrupted_takes_everything_down(clean_host):
-    p = subprocess.Popen([BENCH, "--duration", "3", "--rounds", "2"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=ENV)
+    p = subprocess.Popen(
+        [BENCH, "--duration", "3", "--rounds", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     # Interrupt once the first measure runs: lab up, servers and HAProxy started.
     deadline = time.monotonic() + 120
     seen = ""

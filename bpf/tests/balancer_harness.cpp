@@ -24,8 +24,8 @@ void fill_addr(uint8_t* dst, uint8_t* family, const std::string& addr) {
 
 BalancerHarness::BalancerHarness()
     : dp_(std::make_unique<BpfDataPlane>(BpfDataPlaneOptions{
-          .limits = {.ring_size = kTestRingSize, .max_vips = 8, .max_reals = 64,
-                     .conn_entries = 1024}})) {
+          .limits = {
+              .ring_size = kTestRingSize, .max_vips = 8, .max_reals = 64, .conn_entries = 1024}})) {
   df_config cfg{};
   std::memcpy(cfg.gateway_mac, mac("02:00:00:00:00:99").data(), 6);
   cfg.gateway_set = 1;
@@ -65,8 +65,8 @@ void BalancerHarness::remove_real(uint32_t id) { dp_->put_real(id, df_real{}); }
 
 void BalancerHarness::set_ring(uint32_t vip_id, const std::vector<uint32_t>& ids) {
   Vip& v = vips_.at(vip_id);
-  uint32_t next = v.meta.vip_id * DF_RINGS_PER_VIP +
-                  (v.meta.ring_slot % DF_RINGS_PER_VIP == 0 ? 1 : 0);
+  uint32_t next =
+      v.meta.vip_id * DF_RINGS_PER_VIP + (v.meta.ring_slot % DF_RINGS_PER_VIP == 0 ? 1 : 0);
   std::vector<uint32_t> ring(kTestRingSize, DF_REAL_NONE);
   for (uint32_t i = 0; i < kTestRingSize && !ids.empty(); i++) ring[i] = ids[i % ids.size()];
   dp_->write_ring(next, ring);
@@ -106,8 +106,8 @@ size_t BalancerHarness::conn_count() const {
   return n;
 }
 
-df_flow_key flow_key(const std::string& src, uint16_t sport, const std::string& dst,
-                     uint16_t dport, uint8_t proto) {
+df_flow_key flow_key(const std::string& src, uint16_t sport, const std::string& dst, uint16_t dport,
+                     uint8_t proto) {
   df_flow_key k{};
   uint8_t family;
   fill_addr(k.src, &family, src);

@@ -60,7 +60,7 @@ class BalancerHarness {
 };
 
 // The flow key the program builds for a packet, for looking at the connection table.
-df_flow_key flow_key(const std::string& src, uint16_t sport, const std::string& dst,
-                     uint16_t dport, uint8_t proto);
+df_flow_key flow_key(const std::string& src, uint16_t sport, const std::string& dst, uint16_t dport,
+                     uint8_t proto);
 
 }  // namespace dogfish::testing

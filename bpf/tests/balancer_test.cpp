@@ -120,8 +120,12 @@ TEST_F(BalancerTest, Ipv4TcpSynIsEncapsulatedIpipToTheRingsReal) {
   auto key = flow_key(kClient4, 40000, kVip4, 80, IPPROTO_TCP);
   Bytes expected = Packet()
                        .eth(kGatewayMac, kBalancerMac)
-                       .ipv4({.src = outer_src4(key), .dst = kReal4a, .ttl = 63, .tos = 0x10,
-                              .frag_off = 0x4000, .proto = IPPROTO_IPIP})
+                       .ipv4({.src = outer_src4(key),
+                              .dst = kReal4a,
+                              .ttl = 63,
+                              .tos = 0x10,
+                              .frag_off = 0x4000,
+                              .proto = IPPROTO_IPIP})
                        .payload(strip_eth(in))
                        .bytes();
   expect_frame(expected, lb_.run(in));
@@ -134,7 +138,9 @@ TEST_F(BalancerTest, Ipv6TcpToIpv6VipIsEncapsulatedIp6ip6) {
   auto key = flow_key(kClient6, 50000, kVip6, 443, IPPROTO_TCP);
   Bytes expected = Packet()
                        .eth(kGatewayMac, kBalancerMac)
-                       .ipv6({.src = outer_src6(key), .dst = kReal6a, .hop_limit = 61,
+                       .ipv6({.src = outer_src6(key),
+                              .dst = kReal6a,
+                              .hop_limit = 61,
                               .traffic_class = 0x28,
                               .flow_label = df_flow_hash(&key) & 0xfffff,
                               .nexthdr = IPPROTO_IPV6})
@@ -149,7 +155,9 @@ TEST_F(BalancerTest, Ipv4VipToIpv6RealIsEncapsulatedIpv4InIpv6) {
   auto key = flow_key(kClient4, 40001, kVip4, 80, IPPROTO_TCP);
   Bytes expected = Packet()
                        .eth(kGatewayMac, kBalancerMac)
-                       .ipv6({.src = outer_src6(key), .dst = kReal6b, .hop_limit = 50,
+                       .ipv6({.src = outer_src6(key),
+                              .dst = kReal6b,
+                              .hop_limit = 50,
                               .traffic_class = 0xb8,
                               .flow_label = df_flow_hash(&key) & 0xfffff,
                               .nexthdr = IPPROTO_IPIP})
@@ -163,12 +171,12 @@ TEST_F(BalancerTest, UdpToVipIsEncapsulated) {
   lb_.set_ring(vip, {2});
   Bytes in = udp4(kClient4, 5353, kVip4, 53);
   auto key = flow_key(kClient4, 5353, kVip4, 53, IPPROTO_UDP);
-  Bytes expected = Packet()
-                       .eth(kGatewayMac, kBalancerMac)
-                       .ipv4({.src = outer_src4(key), .dst = kReal4b, .frag_off = 0x4000,
-                              .proto = IPPROTO_IPIP})
-                       .payload(strip_eth(in))
-                       .bytes();
+  Bytes expected =
+      Packet()
+          .eth(kGatewayMac, kBalancerMac)
+          .ipv4({.src = outer_src4(key), .dst = kReal4b, .frag_off = 0x4000, .proto = IPPROTO_IPIP})
+          .payload(strip_eth(in))
+          .bytes();
   expect_frame(expected, lb_.run(in));
 }
 
@@ -182,7 +190,9 @@ TEST_F(BalancerTest, OuterIpv4ChecksumVerifies) {
 }
 
 TEST_F(BalancerTest, OuterSourceIsConstantWithinAFlowAndVariesAcrossFlows) {
-  auto src_of = [](const RunResult& r) { return Bytes(r.frame.begin() + 26, r.frame.begin() + 30); };
+  auto src_of = [](const RunResult& r) {
+    return Bytes(r.frame.begin() + 26, r.frame.begin() + 30);
+  };
   Bytes first = src_of(lb_.run(tcp4(kClient4, 40000, kVip4, 80, tcp_flags::SYN)));
   for (uint8_t flags : {tcp_flags::ACK, uint8_t(tcp_flags::ACK | tcp_flags::PSH), tcp_flags::ACK})
     EXPECT_EQ(src_of(lb_.run(tcp4(kClient4, 40000, kVip4, 80, flags))), first);
@@ -253,10 +263,8 @@ std::vector<Case> pass_and_drop_cases() {
   return {
       {"non_ip_passes", arp, XDP_PASS, DF_PASS_NOT_IP},
       {"non_vip_address_passes", tcp4(kClient4, 1, "10.9.9.9", 80), XDP_PASS, DF_PASS_NOT_VIP},
-      {"vip_with_unknown_port_passes", tcp4(kClient4, 1, kVip4, 8080), XDP_PASS,
-       DF_PASS_NOT_VIP},
-      {"vip_with_other_protocol_passes", udp4(kClient4, 1, kVip4, 80), XDP_PASS,
-       DF_PASS_NOT_VIP},
+      {"vip_with_unknown_port_passes", tcp4(kClient4, 1, kVip4, 8080), XDP_PASS, DF_PASS_NOT_VIP},
+      {"vip_with_other_protocol_passes", udp4(kClient4, 1, kVip4, 80), XDP_PASS, DF_PASS_NOT_VIP},
       {"icmp_to_vip_passes", icmp, XDP_PASS, DF_PASS_L4_PROTO},
       {"truncated_eth_only", truncate(syn4, 14), XDP_PASS, DF_PASS_TRUNCATED},
       {"truncated_ipv4", truncate(syn4, 14 + 19), XDP_PASS, DF_PASS_TRUNCATED},
@@ -381,10 +389,10 @@ TEST_F(BalancerTest, StatsMoveByExactlyTheExpectedAmounts) {
   Bytes syn = tcp4(kClient4, 40000, kVip4, 80, tcp_flags::SYN);
   Bytes ack = tcp4(kClient4, 40000, kVip4, 80, tcp_flags::ACK);
   Bytes other = tcp4(kClient4, 40001, kVip4, 80, tcp_flags::ACK);
-  lb_.run(syn);  // SYN: no lookup verdict counted, hash decision
-  lb_.run(ack);  // hit
-  lb_.run(ack);  // hit
-  lb_.run(other);  // miss, hash decision
+  lb_.run(syn);                                // SYN: no lookup verdict counted, hash decision
+  lb_.run(ack);                                // hit
+  lb_.run(ack);                                // hit
+  lb_.run(other);                              // miss, hash decision
   lb_.run(tcp4(kClient4, 1, "10.9.9.9", 80));  // not a VIP
 
   df_global_stats s = lb_.global_stats();

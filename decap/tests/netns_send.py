@@ -17,14 +17,21 @@ def main():
     timeout = float(sys.argv[9]) if len(sys.argv) > 9 else 10.0
     sport = 40000 + (int(time.time() * 1000) % 20000)
     conf.verb = 0
-    outer = IP(src=outer_src, dst=outer_dst, proto=4) if encap == "4in4" else \
-        IPv6(src=outer_src, dst=outer_dst, nh=41 if encap == "6in6" else 4)
+    outer = (
+        IP(src=outer_src, dst=outer_dst, proto=4)
+        if encap == "4in4"
+        else IPv6(src=outer_src, dst=outer_dst, nh=41 if encap == "6in6" else 4)
+    )
     inner = IPv6(src=client, dst=vip) if encap == "6in6" else IP(src=client, dst=vip)
     frame = Ether(dst=dst_mac) / outer / inner / TCP(sport=sport, dport=port, flags="S", seq=1000)
 
     def is_synack(p):
-        return TCP in p and p[TCP].sport == port and p[TCP].dport == sport and \
-            (p[TCP].flags & 0x12) == 0x12
+        return (
+            TCP in p
+            and p[TCP].sport == port
+            and p[TCP].dport == sport
+            and (p[TCP].flags & 0x12) == 0x12
+        )
 
     sniffer = AsyncSniffer(iface=iface, lfilter=is_synack, count=1, store=True)
     sniffer.start()

@@ -16,14 +16,21 @@ Bytes eth(uint16_t proto) {
 Bytes ipv4(const std::string& src, const std::string& dst, uint8_t proto, const Bytes& payload,
            size_t options) {
   return shared::Packet()
-      .ipv4({.src = src, .dst = dst, .id = 0x1234, .frag_off = 0x4000, .proto = proto,
+      .ipv4({.src = src,
+             .dst = dst,
+             .id = 0x1234,
+             .frag_off = 0x4000,
+             .proto = proto,
              .options = Bytes(options, 0)})
       .payload(payload)
       .bytes();
 }
 
 Bytes ipv6(const std::string& src, const std::string& dst, uint8_t nexthdr, const Bytes& payload) {
-  return shared::Packet().ipv6({.src = src, .dst = dst, .nexthdr = nexthdr}).payload(payload).bytes();
+  return shared::Packet()
+      .ipv6({.src = src, .dst = dst, .nexthdr = nexthdr})
+      .payload(payload)
+      .bytes();
 }
 
 Bytes tcp_syn(const std::string& src, const std::string& dst, uint16_t sport, uint16_t dport) {
@@ -34,8 +41,8 @@ Bytes tcp_syn(const std::string& src, const std::string& dst, uint16_t sport, ui
     p.ipv6({.src = src, .dst = dst});
   else
     p.ipv4({.src = src, .dst = dst});
-  Bytes b = p.tcp({.sport = sport, .dport = dport, .flags = shared::tcp_flags::SYN, .seq = 1})
-                .bytes();
+  Bytes b =
+      p.tcp({.sport = sport, .dport = dport, .flags = shared::tcp_flags::SYN, .seq = 1}).bytes();
   return Bytes(b.begin() + (v6 ? 40 : 20), b.end());
 }
 

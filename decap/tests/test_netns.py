@@ -48,6 +48,8 @@ def bpffs_left_as_found():
     for path in made:  # iproute2's ip and xdp are symlinks to tc
         if os.path.islink(path) and not os.path.exists(path):
             os.unlink(path)
+
+
 MODES = ["xdp", "xdp-generic", "tc"]
 MODE_SAYS = {"xdp": "xdp (native)", "xdp-generic": "xdp (generic)", "tc": "tc (clsact ingress)"}
 
@@ -58,9 +60,11 @@ def kernel_before(major, minor):
 
 
 def mode_args(mode):
-    return {"xdp": ["--mode", "xdp", "--xdp-mode", "native"],
-            "xdp-generic": ["--mode", "xdp", "--xdp-mode", "generic"],
-            "tc": ["--mode", "tc"]}[mode]
+    return {
+        "xdp": ["--mode", "xdp", "--xdp-mode", "native"],
+        "xdp-generic": ["--mode", "xdp", "--xdp-mode", "generic"],
+        "tc": ["--mode", "tc"],
+    }[mode]
 
 
 def run(*cmd, check=True):
@@ -88,8 +92,21 @@ def pair():
             if r.returncode:
                 pytest.skip(f"cannot make a network namespace: {r.stderr.strip()}")
             made.append(ns)
-        run("ip", "link", "add", "vs", "netns", sender, "type", "veth",
-            "peer", "name", "vr", "netns", receiver)
+        run(
+            "ip",
+            "link",
+            "add",
+            "vs",
+            "netns",
+            sender,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "vr",
+            "netns",
+            receiver,
+        )
         for ns, dev, addrs in ((sender, "vs", SENDER), (receiver, "vr", RECEIVER)):
             in_ns(ns, "ip", "addr", "add", f"{addrs['v4']}/24", "dev", dev)
             in_ns(ns, "ip", "addr", "add", f"{addrs['v6']}/64", "dev", dev, "nodad")
@@ -101,9 +118,19 @@ def pair():
             in_ns(receiver, "sysctl", "-qw", f"net.ipv4.conf.{key}.rp_filter=0")
         # An echo server listening on both VIPs; it prints "ready" once listening.
         listener = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{receiver}", sys.executable,
-             os.path.join(HERE, "netns_server.py"), str(PORT), VIP["v4"], VIP["v6"]],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            [
+                "nsenter",
+                f"--net=/run/netns/{receiver}",
+                sys.executable,
+                os.path.join(HERE, "netns_server.py"),
+                str(PORT),
+                VIP["v4"],
+                VIP["v6"],
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert listener.stdout.readline().strip() == "ready"
         mac = json.loads(in_ns(receiver, "ip", "-j", "link", "show", "vr").stdout)[0]["address"]
         yield {"sender": sender, "receiver": receiver, "mac": mac}
@@ -124,16 +151,40 @@ def pair():
 @pytest.mark.parametrize("mode", MODES)
 def test_syn_to_vip_gets_synack_from_vip(pair, mode, encap):
     if mode == "tc" and encap == "4in6" and kernel_before(6, 3):
-        pytest.skip(f"tc strips 4in6 with bpf_skb_adjust_room's DECAP_L3 flag: kernel 6.3 or later, "
-                    f"this one is {platform.release()}")
-    r = in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", *mode_args(mode),
-              "--addr", RECEIVER["v4"], "--addr", RECEIVER["v6"], check=False)
+        pytest.skip(
+            f"tc strips 4in6 with bpf_skb_adjust_room's DECAP_L3 flag: kernel 6.3 or later, "
+            f"this one is {platform.release()}"
+        )
+    r = in_ns(
+        pair["receiver"],
+        DECAP,
+        "attach",
+        "--iface",
+        "vr",
+        *mode_args(mode),
+        "--addr",
+        RECEIVER["v4"],
+        "--addr",
+        RECEIVER["v6"],
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     outer = "v4" if encap == "4in4" else "v6"
     inner = "v6" if encap == "6in6" else "v4"
-    send = in_ns(pair["sender"], sys.executable, os.path.join(HERE, "netns_send.py"), "vs",
-                 pair["mac"], encap, SENDER[outer], RECEIVER[outer], SENDER[inner], VIP[inner],
-                 str(PORT), check=False)
+    send = in_ns(
+        pair["sender"],
+        sys.executable,
+        os.path.join(HERE, "netns_send.py"),
+        "vs",
+        pair["mac"],
+        encap,
+        SENDER[outer],
+        RECEIVER[outer],
+        SENDER[inner],
+        VIP[inner],
+        str(PORT),
+        check=False,
+    )
     stats = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--iface", "vr", "--json").stdout)
     assert send.returncode == 0, f"{send.stderr}\nreceiver's decap stats: {stats}"
     src, sport = send.stdout.split()
@@ -147,9 +198,21 @@ def test_syn_to_vip_gets_synack_from_vip(pair, mode, encap):
 def test_encap_to_other_address_is_not_stripped(pair):
     """Addressed to a destination the receiver does not decap for: passed, not answered."""
     in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", "--addr", "10.77.0.200")
-    send = in_ns(pair["sender"], sys.executable, os.path.join(HERE, "netns_send.py"), "vs",
-                 pair["mac"], "4in4", SENDER["v4"], RECEIVER["v4"], SENDER["v4"], VIP["v4"],
-                 str(PORT), "2", check=False)
+    send = in_ns(
+        pair["sender"],
+        sys.executable,
+        os.path.join(HERE, "netns_send.py"),
+        "vs",
+        pair["mac"],
+        "4in4",
+        SENDER["v4"],
+        RECEIVER["v4"],
+        SENDER["v4"],
+        VIP["v4"],
+        str(PORT),
+        "2",
+        check=False,
+    )
     assert send.returncode == 1, send.stdout
     stats = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--iface", "vr", "--json").stdout)
     assert stats["interfaces"][0]["reasons"]["pass_not_ours"] >= 1
@@ -164,21 +227,40 @@ def test_detach_of_nothing_says_so(pair):
 
 @pytest.mark.skipif(not kernel_before(6, 3), reason="kernel 6.3 or later: tc strips 4in6 too")
 def test_tc_before_kernel_6_3_says_it_drops_4in6_and_counts_it(pair):
-    r = in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", "--mode", "tc",
-              "--addr", RECEIVER["v6"])
+    r = in_ns(
+        pair["receiver"], DECAP, "attach", "--iface", "vr", "--mode", "tc", "--addr", RECEIVER["v6"]
+    )
     assert "in tc mode IPv4-in-IPv6 is dropped (drop_adjust)" in r.stderr, r.stderr
-    in_ns(pair["sender"], sys.executable, os.path.join(HERE, "netns_send.py"), "vs", pair["mac"],
-          "4in6", SENDER["v6"], RECEIVER["v6"], SENDER["v4"], VIP["v4"], str(PORT), "0.5", check=False)
-    reasons = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--json").stdout)["interfaces"][0]["reasons"]
+    in_ns(
+        pair["sender"],
+        sys.executable,
+        os.path.join(HERE, "netns_send.py"),
+        "vs",
+        pair["mac"],
+        "4in6",
+        SENDER["v6"],
+        RECEIVER["v6"],
+        SENDER["v4"],
+        VIP["v4"],
+        str(PORT),
+        "0.5",
+        check=False,
+    )
+    reasons = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--json").stdout)["interfaces"][0][
+        "reasons"
+    ]
     assert reasons["drop_adjust"] >= 1 and reasons["decap_4in6"] == 0, reasons
 
 
-@pytest.mark.parametrize("args, named", [
-    (["attach", "--iface", "vr", "--addr", "10.0.0.300"], "'10.0.0.300'"),
-    (["attach", "--iface", "nosuchdev", "--addr", "10.0.0.2"], "'nosuchdev'"),
-    (["attach", "--iface", "vr"], "--addr"),
-    (["detach", "--iface", "nosuchdev"], "'nosuchdev'"),
-])
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["attach", "--iface", "vr", "--addr", "10.0.0.300"], "'10.0.0.300'"),
+        (["attach", "--iface", "nosuchdev", "--addr", "10.0.0.2"], "'nosuchdev'"),
+        (["attach", "--iface", "vr"], "--addr"),
+        (["detach", "--iface", "nosuchdev"], "'nosuchdev'"),
+    ],
+)
 def test_errors_are_one_line_naming_the_value(pair, args, named):
     r = in_ns(pair["receiver"], DECAP, *args, check=False)
     assert r.returncode != 0
@@ -188,8 +270,21 @@ def test_errors_are_one_line_naming_the_value(pair, args, named):
 
 def test_attach_twice_updates_addresses_and_keeps_counters(pair):
     in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", "--mode", "tc", "--addr", "10.0.0.1")
-    in_ns(pair["sender"], sys.executable, os.path.join(HERE, "netns_send.py"), "vs", pair["mac"],
-          "4in4", SENDER["v4"], "10.0.0.1", SENDER["v4"], VIP["v4"], str(PORT), "0.5", check=False)
+    in_ns(
+        pair["sender"],
+        sys.executable,
+        os.path.join(HERE, "netns_send.py"),
+        "vs",
+        pair["mac"],
+        "4in4",
+        SENDER["v4"],
+        "10.0.0.1",
+        SENDER["v4"],
+        VIP["v4"],
+        str(PORT),
+        "0.5",
+        check=False,
+    )
     before = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--json").stdout)["interfaces"][0]
     assert before["reasons"]["decap_4in4"] >= 1 and before["mode"] == "tc"
     r = in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", "--addr", RECEIVER["v6"])
@@ -205,19 +300,45 @@ def wrap_client_traffic(pair, mode):
     """Decap on the receiver; on the client, test_encap.bpf.o wraps traffic to the VIPs."""
     if not os.path.exists(ENCAP_OBJ):
         pytest.skip("DOGFISH_TEST_ENCAP (test_encap.bpf.o) not built")
-    in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", *mode_args(mode),
-          "--addr", RECEIVER["v4"], "--addr", RECEIVER["v6"])
+    in_ns(
+        pair["receiver"],
+        DECAP,
+        "attach",
+        "--iface",
+        "vr",
+        *mode_args(mode),
+        "--addr",
+        RECEIVER["v4"],
+        "--addr",
+        RECEIVER["v6"],
+    )
     in_ns(pair["sender"], "tc", "qdisc", "add", "dev", "vs", "clsact")
-    in_ns(pair["sender"], "tc", "filter", "add", "dev", "vs", "egress", "bpf", "da", "obj",
-          ENCAP_OBJ, "sec", "tc")
+    in_ns(
+        pair["sender"],
+        "tc",
+        "filter",
+        "add",
+        "dev",
+        "vs",
+        "egress",
+        "bpf",
+        "da",
+        "obj",
+        ENCAP_OBJ,
+        "sec",
+        "tc",
+    )
 
 
 def talk(pair, family, send_code):
     """Connects from the client to the VIP with a real socket, runs send_code (c is the
     socket), returns the server's answer and the receiver's decap reasons."""
-    client = ("import socket\n"
-              f"c=socket.create_connection(('{VIP[family]}',{PORT}),timeout=10)\n"
-              + send_code + "print(c.recv(100).decode())\n")
+    client = (
+        "import socket\n"
+        f"c=socket.create_connection(('{VIP[family]}',{PORT}),timeout=10)\n"
+        + send_code
+        + "print(c.recv(100).decode())\n"
+    )
     out = in_ns(pair["sender"], sys.executable, "-c", client, check=False)
     stats = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--json").stdout)
     reasons = stats["interfaces"][0]["reasons"]
@@ -249,9 +370,9 @@ def test_bulk_transfer_with_gro_through_decap(pair, mode, family):
     # Room for the outer header on the wire (the lab uses MTU 1540 or an advmss instead).
     for ns, dev in ((s, "vs"), (r, "vr")):
         in_ns(ns, "ip", "link", "set", dev, "mtu", "1600")
-    in_ns(s, "ip", "route", "add", VIP[family], "via", RECEIVER[family], "dev", "vs",
-          "mtu", "1500")
+    in_ns(s, "ip", "route", "add", VIP[family], "via", RECEIVER[family], "dev", "vs", "mtu", "1500")
     size = 4 << 20
-    reply, _ = talk(pair, family, f"c.sendall(b'bulk'+bytes({size}-4))\n"
-                                  "c.shutdown(socket.SHUT_WR)\n")
+    reply, _ = talk(
+        pair, family, f"c.sendall(b'bulk'+bytes({size}-4))\n" "c.shutdown(socket.SHUT_WR)\n"
+    )
     assert reply == str(size)

@@ -40,9 +40,11 @@ def readme_blocks():
         m = MARK.match(line)
         if not m:
             continue
-        assert lines[i + 1].startswith("```"), f"README.md:{i + 2}: a docs-test mark must precede a ``` block"
+        assert lines[i + 1].startswith(
+            "```"
+        ), f"README.md:{i + 2}: a docs-test mark must precede a ``` block"
         end = next(j for j in range(i + 2, len(lines)) if lines[j].startswith("```"))
-        out.append((m.group(1), i + 3, lines[i + 2:end]))
+        out.append((m.group(1), i + 3, lines[i + 2 : end]))
     return out
 
 
@@ -69,7 +71,9 @@ def shape(line):
 
 
 def has_shape(expected, actual):
-    pattern = "".join(r"(?:.*\n)*?" if e.strip() == "..." else re.escape(shape(e)) + r"\n" for e in expected)
+    pattern = "".join(
+        r"(?:.*\n)*?" if e.strip() == "..." else re.escape(shape(e)) + r"\n" for e in expected
+    )
     return re.fullmatch(pattern, "".join(shape(a) + "\n" for a in actual.splitlines())) is not None
 
 
@@ -103,17 +107,25 @@ def session():
         script = [f"cd {SOURCE}"]
         for i, cmd in enumerate(COMMANDS):
             # A brace group runs in this shell, so `export` and variables carry on, as for a reader.
-            script.append(f"{{ {cmd}\n}} >{tmp}/out.{i} 2>&1 </dev/null; echo $? >{tmp}/rc.{i}; "
-                          f"[ \"$(cat {tmp}/rc.{i})\" = 0 ] || exit 0")
+            script.append(
+                f"{{ {cmd}\n}} >{tmp}/out.{i} 2>&1 </dev/null; echo $? >{tmp}/rc.{i}; "
+                f'[ "$(cat {tmp}/rc.{i})" = 0 ] || exit 0'
+            )
         try:
             subprocess.run(["bash", "-c", "\n".join(script)], env=ENV, timeout=900)
             results = []
             for i in range(len(COMMANDS)):
                 rc = Path(tmp, f"rc.{i}")
-                results.append((int(rc.read_text()), Path(tmp, f"out.{i}").read_text()) if rc.exists() else None)
+                results.append(
+                    (int(rc.read_text()), Path(tmp, f"out.{i}").read_text())
+                    if rc.exists()
+                    else None
+                )
             yield results
         finally:
-            subprocess.run([f"{BUILD}/lab/dogfish-lab", "down"], env=ENV, capture_output=True, timeout=120)
+            subprocess.run(
+                [f"{BUILD}/lab/dogfish-lab", "down"], env=ENV, capture_output=True, timeout=120
+            )
     assert host_snapshot() == {"netns": [], "pins": [], "record": False}
 
 
@@ -126,14 +138,18 @@ def result(session, i):
 def test_quickstart_is_the_two_commands():
     commands = [line.split("#")[0].strip() for line in QUICKSTART if line.strip()]
     assert commands == ["scripts/lab up", "scripts/test"]
-    assert os.access(SOURCE / "scripts/lab", os.X_OK) and os.access(SOURCE / "scripts/test", os.X_OK)
+    assert os.access(SOURCE / "scripts/lab", os.X_OK) and os.access(
+        SOURCE / "scripts/test", os.X_OK
+    )
 
 
 def test_quickstart_brings_the_lab_up(session):
     rc, out = result(session, 0)
     assert rc == 0, out
     expected = ours("\n".join(LAB_UP_OUTPUT)).splitlines()
-    assert has_shape(expected, out), f"README shows:\n" + "\n".join(expected) + f"\n\nscripts/lab up printed:\n{out}"
+    assert has_shape(expected, out), (
+        "README shows:\n" + "\n".join(expected) + f"\n\nscripts/lab up printed:\n{out}"
+    )
 
 
 @pytest.mark.parametrize("line,steps", CONSOLES, ids=[f"README.md:{line}" for line, _ in CONSOLES])
@@ -145,7 +161,9 @@ def test_console_block(session, line, steps):
             assert out == "", f"$ {cmd}\nprinted output the README does not show:\n{out}"
             continue
         expected = ours("\n".join(expected)).splitlines()
-        assert has_shape(expected, out), f"$ {cmd}\nREADME shows:\n" + "\n".join(expected) + f"\n\nit printed:\n{out}"
+        assert has_shape(expected, out), (
+            f"$ {cmd}\nREADME shows:\n" + "\n".join(expected) + f"\n\nit printed:\n{out}"
+        )
 
 
 def test_shape_matching_can_fail():

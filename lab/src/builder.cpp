@@ -1,5 +1,17 @@
 #include "dogfish/lab/builder.hpp"
 
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -9,19 +21,6 @@
 #include <memory>
 #include <set>
 #include <thread>
-
-#include <bpf/libbpf.h>
-#include <linux/if_link.h>
-#include <net/if.h>
-#include <sys/mount.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <linux/magic.h>
-#include <unistd.h>
-
-#include <fmt/format.h>
 
 #include "dogfish/lab/netlink.hpp"
 #include "dogfish/lab/netns.hpp"
@@ -41,534 +40,507 @@ using namespace std::chrono_literals;
 
 std::atomic<bool> stop_requested{false};
 
-void check_stop()
-{
-    if (stop_requested)
-        throw Error("interrupted");
+void check_stop() {
+  if (stop_requested) throw Error("interrupted");
 }
 
-double seconds_since(Clock::time_point t0)
-{
-    return std::chrono::duration<double>(Clock::now() - t0).count();
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
 const fs::path kBpffs = "/sys/fs/bpf";
 // The balancer daemon's pins, named like the lab's namespaces; down removes them.
 fs::path balancer_pins() { return kBpffs / (lab_prefix() + "lab"); }
 
-void ensure_bpffs()
-{
-    struct statfs st {};
-    if (statfs(kBpffs.c_str(), &st) == 0 && st.f_type == BPF_FS_MAGIC)
-        return;
-    if (mount("bpf", kBpffs.c_str(), "bpf", 0, nullptr) != 0)
-        throw OsError(errno, "mount bpffs on /sys/fs/bpf");
+void ensure_bpffs() {
+  struct statfs st {};
+  if (statfs(kBpffs.c_str(), &st) == 0 && st.f_type == BPF_FS_MAGIC) return;
+  if (mount("bpf", kBpffs.c_str(), "bpf", 0, nullptr) != 0)
+    throw OsError(errno, "mount bpffs on /sys/fs/bpf");
 }
 
-std::string tail_of(const fs::path& log, std::size_t lines)
-{
-    std::ifstream in(log);
-    std::vector<std::string> all;
-    for (std::string l; std::getline(in, l);)
-        all.push_back(l);
-    std::string out;
-    for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
-        out += "    | " + all[i] + "\n";
-    return out;
+std::string tail_of(const fs::path& log, std::size_t lines) {
+  std::ifstream in(log);
+  std::vector<std::string> all;
+  for (std::string l; std::getline(in, l);) all.push_back(l);
+  std::string out;
+  for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
+    out += "    | " + all[i] + "\n";
+  return out;
 }
 
 // Polls until `ready` holds or the process died or the deadline passed.
 template <typename F>
-void wait_until(const std::string& what, const ProcessId& id, const fs::path& log, std::chrono::seconds limit, F ready)
-{
-    const auto deadline = Clock::now() + limit;
-    while (!ready()) {
-        check_stop();
-        if (!is_running(id))
-            throw Error(fmt::format("{} exited; its log:\n{}", what, tail_of(log, 15)));
-        if (Clock::now() >= deadline)
-            throw Error(fmt::format("{} not ready after {} s; its log:\n{}", what, limit.count(), tail_of(log, 15)));
-        std::this_thread::sleep_for(20ms);
-    }
+void wait_until(const std::string& what, const ProcessId& id, const fs::path& log,
+                std::chrono::seconds limit, F ready) {
+  const auto deadline = Clock::now() + limit;
+  while (!ready()) {
+    check_stop();
+    if (!is_running(id))
+      throw Error(fmt::format("{} exited; its log:\n{}", what, tail_of(log, 15)));
+    if (Clock::now() >= deadline)
+      throw Error(fmt::format("{} not ready after {} s; its log:\n{}", what, limit.count(),
+                              tail_of(log, 15)));
+    std::this_thread::sleep_for(20ms);
+  }
 }
 
-bool log_contains(const fs::path& log, std::string_view text)
-{
-    std::ifstream in(log);
-    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return all.find(text) != std::string::npos;
+bool log_contains(const fs::path& log, std::string_view text) {
+  std::ifstream in(log);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return all.find(text) != std::string::npos;
 }
 
-void attach_pass_xdp(const std::string& netns, const std::string& interface)
-{
-    in_netns(netns, [&] {
-        std::unique_ptr<xdp_pass_bpf, decltype(&xdp_pass_bpf__destroy)> skel(xdp_pass_bpf__open_and_load(),
-                                                                             &xdp_pass_bpf__destroy);
-        if (!skel)
-            throw OsError(errno, "load the pass-through XDP program");
-        const unsigned ifindex = if_nametoindex(interface.c_str());
-        if (ifindex == 0)
-            throw OsError(errno, fmt::format("find {} in {}", interface, netns));
-        // The device keeps its own reference: the program stays attached after we exit.
-        const int err = bpf_xdp_attach(static_cast<int>(ifindex), bpf_program__fd(skel->progs.lab_xdp_pass),
-                                       XDP_FLAGS_DRV_MODE, nullptr);
-        if (err)
-            throw OsError(-err, fmt::format("attach the pass-through XDP program to {} in {}", interface, netns));
-    });
+void attach_pass_xdp(const std::string& netns, const std::string& interface) {
+  in_netns(netns, [&] {
+    std::unique_ptr<xdp_pass_bpf, decltype(&xdp_pass_bpf__destroy)> skel(
+        xdp_pass_bpf__open_and_load(), &xdp_pass_bpf__destroy);
+    if (!skel) throw OsError(errno, "load the pass-through XDP program");
+    const unsigned ifindex = if_nametoindex(interface.c_str());
+    if (ifindex == 0) throw OsError(errno, fmt::format("find {} in {}", interface, netns));
+    // The device keeps its own reference: the program stays attached after we exit.
+    const int err =
+        bpf_xdp_attach(static_cast<int>(ifindex), bpf_program__fd(skel->progs.lab_xdp_pass),
+                       XDP_FLAGS_DRV_MODE, nullptr);
+    if (err)
+      throw OsError(
+          -err, fmt::format("attach the pass-through XDP program to {} in {}", interface, netns));
+  });
 }
 
-fs::path decap_pin_dir(const std::string& netns)
-{
-    // dogfish-decap keeps its pins per namespace, by the namespace's inode.
-    struct stat st {};
-    if (stat(("/run/netns/" + netns).c_str(), &st) != 0)
-        throw OsError(errno, "stat /run/netns/" + netns);
-    return kBpffs / "dogfish-decap" / std::to_string(st.st_ino);
+fs::path decap_pin_dir(const std::string& netns) {
+  // dogfish-decap keeps its pins per namespace, by the namespace's inode.
+  struct stat st {};
+  if (stat(("/run/netns/" + netns).c_str(), &st) != 0)
+    throw OsError(errno, "stat /run/netns/" + netns);
+  return kBpffs / "dogfish-decap" / std::to_string(st.st_ino);
 }
 
-std::string url_host(const IpAddress& a)
-{
-    return a.is_v4() ? a.to_string() : fmt::format("[{}]", a.to_string());
+std::string url_host(const IpAddress& a) {
+  return a.is_v4() ? a.to_string() : fmt::format("[{}]", a.to_string());
 }
 
-bool socket_answers(const fs::path& path)
-{
-    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    close(fd);
-    return ok;
+bool socket_answers(const fs::path& path) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
 }
 
 // Starts `dogfish run` in the balancer's namespace and waits until its socket accepts.
-void start_balancer(LabState& st, const std::string& node, const Binaries& bins)
-{
-    const fs::path log = state_dir() / "balancer.log";
-    // A killed daemon leaves its socket file: it must not pass for a ready one.
-    std::error_code ec;
-    fs::remove(st.socket, ec);
-    const ProcessId id = spawn_in_netns(st.node_netns.at(node),
-                                        {bins.dogfish.string(), "run", "--config", (state_dir() / "balancer.yaml").string(),
-                                         "--socket", st.socket.string(), "--pin-dir", (balancer_pins() / "balancer").string()},
-                                        log);
-    st.processes.push_back(LabProcess{"balancer", node, id, log});
-    save_state(st);
-    wait_until("the balancer daemon", id, log, 20s, [&] { return socket_answers(st.socket); });
+void start_balancer(LabState& st, const std::string& node, const Binaries& bins) {
+  const fs::path log = state_dir() / "balancer.log";
+  // A killed daemon leaves its socket file: it must not pass for a ready one.
+  std::error_code ec;
+  fs::remove(st.socket, ec);
+  const ProcessId id = spawn_in_netns(
+      st.node_netns.at(node),
+      {bins.dogfish.string(), "run", "--config", (state_dir() / "balancer.yaml").string(),
+       "--socket", st.socket.string(), "--pin-dir", (balancer_pins() / "balancer").string()},
+      log);
+  st.processes.push_back(LabProcess{"balancer", node, id, log});
+  save_state(st);
+  wait_until("the balancer daemon", id, log, 20s, [&] { return socket_answers(st.socket); });
 }
 
 // One `up`, step by step; every step writes down what it is about to make first.
 class Builder {
-public:
-    Builder(const Topology& t, const Plan& plan, const Binaries& bins, bool kernel_required, LabState& st,
-            std::ostream& out)
-        : t_(t), plan_(plan), bins_(bins), kernel_required_(kernel_required), st_(st), out_(out)
-    {
-    }
+ public:
+  Builder(const Topology& t, const Plan& plan, const Binaries& bins, bool kernel_required,
+          LabState& st, std::ostream& out)
+      : t_(t), plan_(plan), bins_(bins), kernel_required_(kernel_required), st_(st), out_(out) {}
 
-    void run()
-    {
-        namespaces();
-        links();
-        routes_and_vips();
-        gateway();
-        decap();
-        responders();
-        balancer();
-        wait_for_vips();
-    }
+  void run() {
+    namespaces();
+    links();
+    routes_and_vips();
+    gateway();
+    decap();
+    responders();
+    balancer();
+    wait_for_vips();
+  }
 
-private:
-    void step(std::string_view what)
-    {
-        check_stop();
-        out_ << "  " << what << '\n' << std::flush;
-    }
+ private:
+  void step(std::string_view what) {
+    check_stop();
+    out_ << "  " << what << '\n' << std::flush;
+  }
 
-    const std::string& ns(const std::string& node) const { return st_.node_netns.at(node); }
+  const std::string& ns(const std::string& node) const { return st_.node_netns.at(node); }
 
-    void namespaces()
-    {
-        std::string names;
-        for (const Node& n : t_.nodes)
-            names += " " + netns_name(n.name);
-        step("namespaces:" + names);
-        for (const Node& n : t_.nodes) {
-            const std::string name = netns_name(n.name);
-            st_.netns.push_back(name);
-            st_.node_netns[n.name] = name;
-            save_state(st_);
-            create_netns(name);
-            // Set before any link exists, so every interface inherits them.
-            // IPv6 addresses usable at once: no duplicate address detection in a private lab.
-            set_sysctl(name, "net/ipv6/conf/all/accept_dad", "0");
-            set_sysctl(name, "net/ipv6/conf/default/accept_dad", "0");
-            if (n.role == Role::gateway) {
-                set_sysctl(name, "net/ipv4/ip_forward", "1");
-                set_sysctl(name, "net/ipv6/conf/all/forwarding", "1");
-                // Replies come from the VIP on the reals' side while the VIP routes to the
-                // balancer, and outer sources come from a made-up prefix: either fails the
-                // reverse-path check (lab facts 3).
-                set_sysctl(name, "net/ipv4/conf/all/rp_filter", "0");
-                set_sysctl(name, "net/ipv4/conf/default/rp_filter", "0");
-            }
-            if (n.role == Role::real) {
-                // The VIP sits on lo: never answer ARP for it, never use it as an ARP sender.
-                for (const char* scope : {"all", "default"}) {
-                    set_sysctl(name, fmt::format("net/ipv4/conf/{}/arp_ignore", scope), "1");
-                    set_sysctl(name, fmt::format("net/ipv4/conf/{}/arp_announce", scope), "2");
-                }
-                if (n.decap == Decap::kernel) {
-                    // A kernel tunnel hands the inner packet up on the tunnel device, while the
-                    // route back to the client leaves by the veth: strict reverse-path fails.
-                    set_sysctl(name, "net/ipv4/conf/all/rp_filter", "0");
-                    set_sysctl(name, "net/ipv4/conf/default/rp_filter", "0");
-                }
-            }
-            Netlink(name).set_up("lo");
+  void namespaces() {
+    std::string names;
+    for (const Node& n : t_.nodes) names += " " + netns_name(n.name);
+    step("namespaces:" + names);
+    for (const Node& n : t_.nodes) {
+      const std::string name = netns_name(n.name);
+      st_.netns.push_back(name);
+      st_.node_netns[n.name] = name;
+      save_state(st_);
+      create_netns(name);
+      // Set before any link exists, so every interface inherits them.
+      // IPv6 addresses usable at once: no duplicate address detection in a private lab.
+      set_sysctl(name, "net/ipv6/conf/all/accept_dad", "0");
+      set_sysctl(name, "net/ipv6/conf/default/accept_dad", "0");
+      if (n.role == Role::gateway) {
+        set_sysctl(name, "net/ipv4/ip_forward", "1");
+        set_sysctl(name, "net/ipv6/conf/all/forwarding", "1");
+        // Replies come from the VIP on the reals' side while the VIP routes to the
+        // balancer, and outer sources come from a made-up prefix: either fails the
+        // reverse-path check (lab facts 3).
+        set_sysctl(name, "net/ipv4/conf/all/rp_filter", "0");
+        set_sysctl(name, "net/ipv4/conf/default/rp_filter", "0");
+      }
+      if (n.role == Role::real) {
+        // The VIP sits on lo: never answer ARP for it, never use it as an ARP sender.
+        for (const char* scope : {"all", "default"}) {
+          set_sysctl(name, fmt::format("net/ipv4/conf/{}/arp_ignore", scope), "1");
+          set_sysctl(name, fmt::format("net/ipv4/conf/{}/arp_announce", scope), "2");
         }
-    }
-
-    void links()
-    {
-        for (const PlannedLink& l : plan_.links) {
-            step(fmt::format("link: {}:{} ↔ {}:{} (mtu {})", l.a.node, l.a.interface, l.b.node, l.b.interface, l.mtu));
-            Netlink a(l.a.netns);
-            a.add_veth(l.a.interface, l.b.netns, l.b.interface, l.mtu);
-            Netlink b(l.b.netns);
-            for (auto [nl, end] : {std::pair{&a, &l.a}, std::pair{&b, &l.b}}) {
-                for (const IpPrefix& p : end->addresses)
-                    nl->add_address(end->interface, p);
-                nl->set_up(end->interface);
-            }
+        if (n.decap == Decap::kernel) {
+          // A kernel tunnel hands the inner packet up on the tunnel device, while the
+          // route back to the client leaves by the veth: strict reverse-path fails.
+          set_sysctl(name, "net/ipv4/conf/all/rp_filter", "0");
+          set_sysctl(name, "net/ipv4/conf/default/rp_filter", "0");
         }
+      }
+      Netlink(name).set_up("lo");
     }
+  }
 
-    void routes_and_vips()
-    {
-        step("routes, and the VIPs on the reals' loopback");
-        for (const Node& n : t_.nodes) {
-            Netlink nl(ns(n.name));
-            for (const Route& r : n.routes)
-                nl.add_route(r.to, r.via);
+  void links() {
+    for (const PlannedLink& l : plan_.links) {
+      step(fmt::format("link: {}:{} ↔ {}:{} (mtu {})", l.a.node, l.a.interface, l.b.node,
+                       l.b.interface, l.mtu));
+      Netlink a(l.a.netns);
+      a.add_veth(l.a.interface, l.b.netns, l.b.interface, l.mtu);
+      Netlink b(l.b.netns);
+      for (auto [nl, end] : {std::pair{&a, &l.a}, std::pair{&b, &l.b}}) {
+        for (const IpPrefix& p : end->addresses) nl->add_address(end->interface, p);
+        nl->set_up(end->interface);
+      }
+    }
+  }
+
+  void routes_and_vips() {
+    step("routes, and the VIPs on the reals' loopback");
+    for (const Node& n : t_.nodes) {
+      Netlink nl(ns(n.name));
+      for (const Route& r : n.routes) nl.add_route(r.to, r.via);
+    }
+    std::set<std::pair<std::string, IpAddress>> done;
+    for (const LabVip& v : t_.vips)
+      for (const LabReal& r : v.reals)
+        if (done.insert({r.node, v.address}).second)
+          Netlink(ns(r.node))
+              .add_address("lo", IpPrefix{v.address,
+                                          static_cast<std::uint8_t>(v.address.is_v4() ? 32 : 128)});
+  }
+
+  void gateway() {
+    const std::string& gw_ns = ns(plan_.gateway_node);
+    step(fmt::format(
+        "gateway: forwarding on, rp_filter off; on {}: TX checksum offload off, pass-through XDP",
+        plan_.gateway_interface));
+    // The client's segments leave with their checksum still to be filled in (veth
+    // offload); native XDP_TX on the balancer loses that state and every real then
+    // drops the packet. Filling it in before the balancer sees it fixes every client
+    // (lab facts 2); it also turns TSO off, which a generic-mode balancer needs.
+    set_tx_checksum(gw_ns, plan_.gateway_interface, false);
+    attach_pass_xdp(gw_ns, plan_.gateway_interface);
+  }
+
+  void decap() {
+    for (const Node& n : t_.nodes) {
+      if (n.role != Role::real) continue;
+      const std::string& node_ns = ns(n.name);
+      if (n.decap == Decap::kernel) {
+        const std::string missing = kernel_decap(n, node_ns);
+        if (missing.empty()) {
+          st_.decap[n.name] = "kernel";
+          save_state(st_);
+          continue;
         }
-        std::set<std::pair<std::string, IpAddress>> done;
-        for (const LabVip& v : t_.vips)
-            for (const LabReal& r : v.reals)
-                if (done.insert({r.node, v.address}).second)
-                    Netlink(ns(r.node)).add_address("lo", IpPrefix{v.address, static_cast<std::uint8_t>(v.address.is_v4() ? 32 : 128)});
-    }
-
-    void gateway()
-    {
-        const std::string& gw_ns = ns(plan_.gateway_node);
-        step(fmt::format("gateway: forwarding on, rp_filter off; on {}: TX checksum offload off, pass-through XDP",
-                         plan_.gateway_interface));
-        // The client's segments leave with their checksum still to be filled in (veth
-        // offload); native XDP_TX on the balancer loses that state and every real then
-        // drops the packet. Filling it in before the balancer sees it fixes every client
-        // (lab facts 2); it also turns TSO off, which a generic-mode balancer needs.
-        set_tx_checksum(gw_ns, plan_.gateway_interface, false);
-        attach_pass_xdp(gw_ns, plan_.gateway_interface);
-    }
-
-    void decap()
-    {
-        for (const Node& n : t_.nodes) {
-            if (n.role != Role::real)
-                continue;
-            const std::string& node_ns = ns(n.name);
-            if (n.decap == Decap::kernel) {
-                const std::string missing = kernel_decap(n, node_ns);
-                if (missing.empty()) {
-                    st_.decap[n.name] = "kernel";
-                    save_state(st_);
-                    continue;
-                }
-                if (kernel_required_)
-                    throw Error(fmt::format("DOGFISH_LAB_DECAP=kernel, but this kernel has no {} tunnels "
-                                            "(modprobe ipip ip6_tunnel, or unset DOGFISH_LAB_DECAP)",
-                                            missing));
-                out_ << fmt::format("  decap on {}: this kernel has no {} tunnels; using dogfish-decap (BPF) instead\n",
-                                    n.name, missing);
-            }
-            st_.decap[n.name] = "bpf";
-            st_.pin_dirs.push_back(decap_pin_dir(node_ns));
-            save_state(st_);
-            for (const PlannedEnd* e : plan_.ends_of(n.name)) {
-                step(fmt::format("decap on {}:{}: dogfish-decap (XDP)", n.name, e->interface));
-                std::vector<std::string> argv{bins_.decap.string(), "attach", "--iface", e->interface};
-                for (const IpPrefix& p : e->addresses) {
-                    argv.push_back("--addr");
-                    argv.push_back(p.address.to_string());
-                }
-                const fs::path log = state_dir() / fmt::format("decap-{}.log", n.name);
-                if (const int rc = run_in_netns(node_ns, argv, log); rc != 0)
-                    throw Error(fmt::format("dogfish-decap attach on {}:{} exited {}:\n{}", n.name, e->interface, rc,
-                                            tail_of(log, 10)));
-            }
+        if (kernel_required_)
+          throw Error(
+              fmt::format("DOGFISH_LAB_DECAP=kernel, but this kernel has no {} tunnels "
+                          "(modprobe ipip ip6_tunnel, or unset DOGFISH_LAB_DECAP)",
+                          missing));
+        out_ << fmt::format(
+            "  decap on {}: this kernel has no {} tunnels; using dogfish-decap (BPF) instead\n",
+            n.name, missing);
+      }
+      st_.decap[n.name] = "bpf";
+      st_.pin_dirs.push_back(decap_pin_dir(node_ns));
+      save_state(st_);
+      for (const PlannedEnd* e : plan_.ends_of(n.name)) {
+        step(fmt::format("decap on {}:{}: dogfish-decap (XDP)", n.name, e->interface));
+        std::vector<std::string> argv{bins_.decap.string(), "attach", "--iface", e->interface};
+        for (const IpPrefix& p : e->addresses) {
+          argv.push_back("--addr");
+          argv.push_back(p.address.to_string());
         }
+        const fs::path log = state_dir() / fmt::format("decap-{}.log", n.name);
+        if (const int rc = run_in_netns(node_ns, argv, log); rc != 0)
+          throw Error(fmt::format("dogfish-decap attach on {}:{} exited {}:\n{}", n.name,
+                                  e->interface, rc, tail_of(log, 10)));
+      }
     }
+  }
 
-    // One kernel tunnel per address the balancer sends this real's packets to, local that
-    // address, remote any: ipip for an IPv4 address, ip6tnl in mode any (IPv6 and IPv4
-    // inside) for an IPv6 one. Returns "" when made; else the kind this kernel lacks, with
-    // nothing left behind.
-    std::string kernel_decap(const Node& n, const std::string& node_ns)
-    {
-        std::set<IpAddress> addresses;
-        for (const LabVip& v : t_.vips)
-            for (const LabReal& r : v.reals)
-                if (r.node == n.name)
-                    addresses.insert(r.address);
-        Netlink nl(node_ns);
-        std::vector<std::string> made;
-        int v4 = 0, v6 = 0;
-        for (const IpAddress& a : addresses) {
-            const int k = ++(a.is_v4() ? v4 : v6); // dfipip, dfipip2, ...
-            const std::string name = fmt::format("{}{}", a.is_v4() ? "dfipip" : "dfip6tnl", k == 1 ? "" : std::to_string(k));
-            if (!(a.is_v4() ? nl.add_ipip(name, a) : nl.add_ip6tnl(name, a))) {
-                for (const std::string& m : made)
-                    nl.delete_link(m);
-                return a.is_v4() ? "ipip" : "ip6tnl";
-            }
-            made.push_back(name);
+  // One kernel tunnel per address the balancer sends this real's packets to, local that
+  // address, remote any: ipip for an IPv4 address, ip6tnl in mode any (IPv6 and IPv4
+  // inside) for an IPv6 one. Returns "" when made; else the kind this kernel lacks, with
+  // nothing left behind.
+  std::string kernel_decap(const Node& n, const std::string& node_ns) {
+    std::set<IpAddress> addresses;
+    for (const LabVip& v : t_.vips)
+      for (const LabReal& r : v.reals)
+        if (r.node == n.name) addresses.insert(r.address);
+    Netlink nl(node_ns);
+    std::vector<std::string> made;
+    int v4 = 0, v6 = 0;
+    for (const IpAddress& a : addresses) {
+      const int k = ++(a.is_v4() ? v4 : v6);  // dfipip, dfipip2, ...
+      const std::string name =
+          fmt::format("{}{}", a.is_v4() ? "dfipip" : "dfip6tnl", k == 1 ? "" : std::to_string(k));
+      if (!(a.is_v4() ? nl.add_ipip(name, a) : nl.add_ip6tnl(name, a))) {
+        for (const std::string& m : made) nl.delete_link(m);
+        return a.is_v4() ? "ipip" : "ip6tnl";
+      }
+      made.push_back(name);
+    }
+    std::string names;
+    for (const std::string& m : made) names += (names.empty() ? "" : ", ") + m;
+    step(fmt::format("decap on {}: kernel tunnels ({})", n.name, names));
+    return "";
+  }
+
+  void responders() {
+    for (const Node& n : t_.nodes) {
+      if (n.role != Role::real) continue;
+      std::set<std::uint16_t> tcp, udp;
+      for (const LabVip& v : t_.vips)
+        if (std::any_of(v.reals.begin(), v.reals.end(),
+                        [&](const LabReal& r) { return r.node == n.name; }))
+          for (const Service& s : v.services) (s.proto == Proto::tcp ? tcp : udp).insert(s.port);
+      if (tcp.empty() && udp.empty()) continue;
+      std::vector<std::string> argv{bins_.responder.string(), "--name", n.name};
+      for (auto [flag, ports] : {std::pair{"--tcp", &tcp}, std::pair{"--udp", &udp}})
+        if (!ports->empty()) {
+          argv.push_back(flag);
+          for (auto p : *ports) argv.push_back(std::to_string(p));
         }
-        std::string names;
-        for (const std::string& m : made)
-            names += (names.empty() ? "" : ", ") + m;
-        step(fmt::format("decap on {}: kernel tunnels ({})", n.name, names));
-        return "";
+      step(fmt::format("responder on {}", n.name));
+      const fs::path log = state_dir() / fmt::format("responder-{}.log", n.name);
+      const ProcessId id = spawn_in_netns(ns(n.name), argv, log);
+      st_.processes.push_back(LabProcess{"responder", n.name, id, log});
+      save_state(st_);
+      wait_until("the responder on " + n.name, id, log, 10s,
+                 [&] { return log_contains(log, "ready"); });
     }
+  }
 
-    void responders()
+  void balancer() {
+    const fs::path config = state_dir() / "balancer.yaml";
     {
-        for (const Node& n : t_.nodes) {
-            if (n.role != Role::real)
-                continue;
-            std::set<std::uint16_t> tcp, udp;
-            for (const LabVip& v : t_.vips)
-                if (std::any_of(v.reals.begin(), v.reals.end(), [&](const LabReal& r) { return r.node == n.name; }))
-                    for (const Service& s : v.services)
-                        (s.proto == Proto::tcp ? tcp : udp).insert(s.port);
-            if (tcp.empty() && udp.empty())
-                continue;
-            std::vector<std::string> argv{bins_.responder.string(), "--name", n.name};
-            for (auto [flag, ports] : {std::pair{"--tcp", &tcp}, std::pair{"--udp", &udp}})
-                if (!ports->empty()) {
-                    argv.push_back(flag);
-                    for (auto p : *ports)
-                        argv.push_back(std::to_string(p));
-                }
-            step(fmt::format("responder on {}", n.name));
-            const fs::path log = state_dir() / fmt::format("responder-{}.log", n.name);
-            const ProcessId id = spawn_in_netns(ns(n.name), argv, log);
-            st_.processes.push_back(LabProcess{"responder", n.name, id, log});
-            save_state(st_);
-            wait_until("the responder on " + n.name, id, log, 10s, [&] { return log_contains(log, "ready"); });
+      std::ofstream out(config, std::ios::trunc);
+      out << balancer_config(t_, plan_);
+      if (!out) throw Error("cannot write " + config.string());
+    }
+    step(fmt::format("balancer: dogfish run in {} on {} ({}), socket {}", ns(plan_.balancer_node),
+                     plan_.balancer_interface, config.string(), st_.socket.string()));
+    st_.pin_dirs.push_back(balancer_pins());
+    save_state(st_);
+    start_balancer(st_, plan_.balancer_node, bins_);
+  }
+
+  void wait_for_vips() {
+    const auto client = std::find_if(t_.nodes.begin(), t_.nodes.end(),
+                                     [](const Node& n) { return n.role == Role::client; });
+    step(fmt::format("asking every VIP from {}", client->name));
+    const auto deadline = Clock::now() + 30s;
+    for (const LabVip& v : t_.vips)
+      for (const Service& s : v.services) {
+        Answer a;
+        while (!(a = ask(ns(client->name), v.address, s.port, s.proto, 1s)).ok) {
+          check_stop();
+          if (Clock::now() >= deadline)
+            throw Error(fmt::format(
+                "{} {}:{} does not answer from {} after 30 s ({}); the balancer's log:\n{}",
+                s.proto == Proto::tcp ? "tcp" : "udp", url_host(v.address), s.port, client->name,
+                a.error, tail_of(state_dir() / "balancer.log", 15)));
+          std::this_thread::sleep_for(100ms);
         }
-    }
+        out_ << fmt::format("    {} {}:{} answered by {}\n", s.proto == Proto::tcp ? "tcp" : "udp",
+                            url_host(v.address), s.port, a.real);
+      }
+  }
 
-    void balancer()
-    {
-        const fs::path config = state_dir() / "balancer.yaml";
-        {
-            std::ofstream out(config, std::ios::trunc);
-            out << balancer_config(t_, plan_);
-            if (!out)
-                throw Error("cannot write " + config.string());
-        }
-        step(fmt::format("balancer: dogfish run in {} on {} ({}), socket {}", ns(plan_.balancer_node),
-                         plan_.balancer_interface, config.string(), st_.socket.string()));
-        st_.pin_dirs.push_back(balancer_pins());
-        save_state(st_);
-        start_balancer(st_, plan_.balancer_node, bins_);
-    }
-
-    void wait_for_vips()
-    {
-        const auto client = std::find_if(t_.nodes.begin(), t_.nodes.end(), [](const Node& n) { return n.role == Role::client; });
-        step(fmt::format("asking every VIP from {}", client->name));
-        const auto deadline = Clock::now() + 30s;
-        for (const LabVip& v : t_.vips)
-            for (const Service& s : v.services) {
-                Answer a;
-                while (!(a = ask(ns(client->name), v.address, s.port, s.proto, 1s)).ok) {
-                    check_stop();
-                    if (Clock::now() >= deadline)
-                        throw Error(fmt::format("{} {}:{} does not answer from {} after 30 s ({}); the balancer's log:\n{}",
-                                                s.proto == Proto::tcp ? "tcp" : "udp", url_host(v.address), s.port,
-                                                client->name, a.error, tail_of(state_dir() / "balancer.log", 15)));
-                    std::this_thread::sleep_for(100ms);
-                }
-                out_ << fmt::format("    {} {}:{} answered by {}\n", s.proto == Proto::tcp ? "tcp" : "udp",
-                                    url_host(v.address), s.port, a.real);
-            }
-    }
-
-    const Topology& t_;
-    const Plan& plan_;
-    const Binaries& bins_;
-    const bool kernel_required_; // DOGFISH_LAB_DECAP=kernel: no fallback to BPF
-    LabState& st_;
-    std::ostream& out_;
+  const Topology& t_;
+  const Plan& plan_;
+  const Binaries& bins_;
+  const bool kernel_required_;  // DOGFISH_LAB_DECAP=kernel: no fallback to BPF
+  LabState& st_;
+  std::ostream& out_;
 };
 
-void print_how_to_try(const Topology& t, const LabState& st, std::ostream& out)
-{
-    const auto client = std::find_if(t.nodes.begin(), t.nodes.end(), [](const Node& n) { return n.role == Role::client; });
-    out << "\nEach request crosses the balancer (XDP, encapsulated to a real); each answer goes from the real\n"
-           "straight to the client (DSR). Try:\n";
-    for (const LabVip& v : t.vips)
-        for (const Service& s : v.services) {
-            if (s.proto == Proto::tcp)
-                out << fmt::format("  dogfish-lab exec {} -- curl -g http://{}:{}/\n", client->name, url_host(v.address), s.port);
-        }
-    out << fmt::format("  dogfish stats --socket {}\n", st.socket.string());
-    out << "  dogfish-lab status\n  dogfish-lab down\n";
+void print_how_to_try(const Topology& t, const LabState& st, std::ostream& out) {
+  const auto client = std::find_if(t.nodes.begin(), t.nodes.end(),
+                                   [](const Node& n) { return n.role == Role::client; });
+  out << "\nEach request crosses the balancer (XDP, encapsulated to a real); each answer goes from "
+         "the real\n"
+         "straight to the client (DSR). Try:\n";
+  for (const LabVip& v : t.vips)
+    for (const Service& s : v.services) {
+      if (s.proto == Proto::tcp)
+        out << fmt::format("  dogfish-lab exec {} -- curl -g http://{}:{}/\n", client->name,
+                           url_host(v.address), s.port);
+    }
+  out << fmt::format("  dogfish stats --socket {}\n", st.socket.string());
+  out << "  dogfish-lab status\n  dogfish-lab down\n";
 }
 
 // Stops what a recorded lab runs and removes what it made; says what went wrong but goes on.
 struct Removed {
-    std::size_t processes = 0, namespaces = 0, pins = 0;
-    std::vector<std::string> problems;
+  std::size_t processes = 0, namespaces = 0, pins = 0;
+  std::vector<std::string> problems;
 };
 
-Removed remove_lab(const LabState& st)
-{
-    Removed r;
-    // The balancer first: on SIGTERM it detaches and removes its pins and socket itself.
-    std::vector<LabProcess> order = st.processes;
-    std::stable_partition(order.begin(), order.end(), [](const LabProcess& p) { return p.role == "balancer"; });
-    for (const LabProcess& p : order)
-        r.processes += stop_process(p.id, 5s);
-    for (auto it = st.netns.rbegin(); it != st.netns.rend(); ++it) {
-        try {
-            r.namespaces += delete_netns(*it);
-        } catch (const std::exception& e) {
-            r.problems.push_back(e.what());
-        }
+Removed remove_lab(const LabState& st) {
+  Removed r;
+  // The balancer first: on SIGTERM it detaches and removes its pins and socket itself.
+  std::vector<LabProcess> order = st.processes;
+  std::stable_partition(order.begin(), order.end(),
+                        [](const LabProcess& p) { return p.role == "balancer"; });
+  for (const LabProcess& p : order) r.processes += stop_process(p.id, 5s);
+  for (auto it = st.netns.rbegin(); it != st.netns.rend(); ++it) {
+    try {
+      r.namespaces += delete_netns(*it);
+    } catch (const std::exception& e) {
+      r.problems.push_back(e.what());
     }
-    for (const fs::path& d : st.pin_dirs) {
-        std::error_code ec;
-        const auto n = fs::remove_all(d, ec);
-        if (ec && ec != std::errc::no_such_file_or_directory)
-            r.problems.push_back(fmt::format("remove {}: {}", d.string(), ec.message()));
-        r.pins += n == static_cast<std::uintmax_t>(-1) ? 0 : n;
-        // dogfish-decap's per-namespace directories share a parent: gone with the last of them.
-        fs::remove(d.parent_path(), ec);
-    }
+  }
+  for (const fs::path& d : st.pin_dirs) {
     std::error_code ec;
-    fs::remove(st.socket, ec);
-    return r;
+    const auto n = fs::remove_all(d, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      r.problems.push_back(fmt::format("remove {}: {}", d.string(), ec.message()));
+    r.pins += n == static_cast<std::uintmax_t>(-1) ? 0 : n;
+    // dogfish-decap's per-namespace directories share a parent: gone with the last of them.
+    fs::remove(d.parent_path(), ec);
+  }
+  std::error_code ec;
+  fs::remove(st.socket, ec);
+  return r;
 }
 
-} // namespace
+}  // namespace
 
 void request_stop() noexcept { stop_requested = true; }
 
-Binaries find_binaries()
-{
-    const fs::path self = fs::read_symlink("/proc/self/exe").parent_path();
-    auto find = [&](const char* name, const char* build_dir) {
-        for (const fs::path& p : {self / name, self.parent_path() / build_dir / name})
-            if (fs::exists(p))
-                return p;
-        throw Error(fmt::format("cannot find {} beside {} or in {}", name, self.string(),
-                                (self.parent_path() / build_dir).string()));
-    };
-    return Binaries{find("dogfish", "balancer"), find("dogfish-decap", "decap"), find("dogfish-responder", "lab")};
+Binaries find_binaries() {
+  const fs::path self = fs::read_symlink("/proc/self/exe").parent_path();
+  auto find = [&](const char* name, const char* build_dir) {
+    for (const fs::path& p : {self / name, self.parent_path() / build_dir / name})
+      if (fs::exists(p)) return p;
+    throw Error(fmt::format("cannot find {} beside {} or in {}", name, self.string(),
+                            (self.parent_path() / build_dir).string()));
+  };
+  return Binaries{find("dogfish", "balancer"), find("dogfish-decap", "decap"),
+                  find("dogfish-responder", "lab")};
 }
 
-void lab_up(const fs::path& topology_path, const Binaries& bins, std::ostream& out)
-{
-    const auto t0 = Clock::now();
-    Topology t = load_topology(topology_path);
-    const std::optional<Decap> decap = decap_override();
-    if (decap)
-        for (Node& n : t.nodes)
-            if (n.role == Role::real)
-                n.decap = *decap;
-    if (auto st = load_state())
-        throw AlreadyUp(st->phase == "up"
-                            ? fmt::format("lab '{}' is already up (dogfish-lab status shows it, dogfish-lab down removes it)", st->name)
-                            : fmt::format("lab '{}' is recorded half built (its up failed or was stopped): run dogfish-lab down first",
-                                          st->name),
-                        st->phase == "up" && st->name == t.name);
-    const Plan plan = make_plan(t);
-    // Never adopt, and so never later delete, a namespace someone else made.
-    for (const Node& n : t.nodes)
-        if (netns_exists(netns_name(n.name)))
-            throw Error(fmt::format("network namespace {} already exists and dogfish-lab did not make it "
-                                    "(ip netns del {} removes it)", netns_name(n.name), netns_name(n.name)));
-    ensure_bpffs();
+void lab_up(const fs::path& topology_path, const Binaries& bins, std::ostream& out) {
+  const auto t0 = Clock::now();
+  Topology t = load_topology(topology_path);
+  const std::optional<Decap> decap = decap_override();
+  if (decap)
+    for (Node& n : t.nodes)
+      if (n.role == Role::real) n.decap = *decap;
+  if (auto st = load_state())
+    throw AlreadyUp(st->phase == "up"
+                        ? fmt::format("lab '{}' is already up (dogfish-lab status shows it, "
+                                      "dogfish-lab down removes it)",
+                                      st->name)
+                        : fmt::format("lab '{}' is recorded half built (its up failed or was "
+                                      "stopped): run dogfish-lab down first",
+                                      st->name),
+                    st->phase == "up" && st->name == t.name);
+  const Plan plan = make_plan(t);
+  // Never adopt, and so never later delete, a namespace someone else made.
+  for (const Node& n : t.nodes)
+    if (netns_exists(netns_name(n.name)))
+      throw Error(
+          fmt::format("network namespace {} already exists and dogfish-lab did not make it "
+                      "(ip netns del {} removes it)",
+                      netns_name(n.name), netns_name(n.name)));
+  ensure_bpffs();
 
-    out << fmt::format("dogfish-lab: building lab '{}' from {}\n", t.name, topology_path.string()) << std::flush;
-    LabState st;
-    st.name = t.name;
-    st.topology = state_dir() / "topology.yaml";
-    st.started = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    st.balancer_interface = plan.balancer_interface;
-    st.socket = state_dir() / "dogfish.sock";
-    fs::create_directories(state_dir());
-    fs::copy_file(topology_path, st.topology, fs::copy_options::overwrite_existing);
+  out << fmt::format("dogfish-lab: building lab '{}' from {}\n", t.name, topology_path.string())
+      << std::flush;
+  LabState st;
+  st.name = t.name;
+  st.topology = state_dir() / "topology.yaml";
+  st.started =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  st.balancer_interface = plan.balancer_interface;
+  st.socket = state_dir() / "dogfish.sock";
+  fs::create_directories(state_dir());
+  fs::copy_file(topology_path, st.topology, fs::copy_options::overwrite_existing);
+  save_state(st);
+  try {
+    Builder(t, plan, bins, decap == Decap::kernel, st, out).run();
+    st.phase = "up";
     save_state(st);
-    try {
-        Builder(t, plan, bins, decap == Decap::kernel, st, out).run();
-        st.phase = "up";
-        save_state(st);
-    } catch (const std::exception& e) {
-        out << "dogfish-lab: up failed: " << e.what() << "\n  removing what was made\n" << std::flush;
-        const Removed r = remove_lab(st);
-        for (const auto& p : r.problems)
-            out << "  could not clean up: " << p << '\n';
-        if (r.problems.empty())
-            remove_state_dir();
-        throw;
-    }
-    out << fmt::format("dogfish-lab: lab '{}' is up ({:.1f} s)\n", t.name, seconds_since(t0));
-    print_how_to_try(t, st, out);
+  } catch (const std::exception& e) {
+    out << "dogfish-lab: up failed: " << e.what() << "\n  removing what was made\n" << std::flush;
+    const Removed r = remove_lab(st);
+    for (const auto& p : r.problems) out << "  could not clean up: " << p << '\n';
+    if (r.problems.empty()) remove_state_dir();
+    throw;
+  }
+  out << fmt::format("dogfish-lab: lab '{}' is up ({:.1f} s)\n", t.name, seconds_since(t0));
+  print_how_to_try(t, st, out);
 }
 
-void lab_restart_balancer(const Binaries& bins, std::ostream& out)
-{
-    auto st = load_state();
-    if (!st || st->phase != "up")
-        throw Error("no lab is up (dogfish-lab up brings one up)");
-    const auto it = std::find_if(st->processes.begin(), st->processes.end(),
-                                 [](const LabProcess& p) { return p.role == "balancer"; });
-    if (it == st->processes.end())
-        throw Error("the lab's record has no balancer");
-    const LabProcess old = *it;
-    const auto t0 = Clock::now();
-    kill_process(old.id);
-    st->processes.erase(it);
-    save_state(*st);
-    start_balancer(*st, old.node, bins);
-    out << fmt::format("dogfish-lab: balancer restarted: pid {} killed, pid {} adopted the attached program and its "
-                       "maps ({:.2f} s)\n",
-                       old.id.pid, st->processes.back().id.pid, seconds_since(t0));
+void lab_restart_balancer(const Binaries& bins, std::ostream& out) {
+  auto st = load_state();
+  if (!st || st->phase != "up") throw Error("no lab is up (dogfish-lab up brings one up)");
+  const auto it = std::find_if(st->processes.begin(), st->processes.end(),
+                               [](const LabProcess& p) { return p.role == "balancer"; });
+  if (it == st->processes.end()) throw Error("the lab's record has no balancer");
+  const LabProcess old = *it;
+  const auto t0 = Clock::now();
+  kill_process(old.id);
+  st->processes.erase(it);
+  save_state(*st);
+  start_balancer(*st, old.node, bins);
+  out << fmt::format(
+      "dogfish-lab: balancer restarted: pid {} killed, pid {} adopted the attached program and its "
+      "maps ({:.2f} s)\n",
+      old.id.pid, st->processes.back().id.pid, seconds_since(t0));
 }
 
-bool lab_down(std::ostream& out)
-{
-    const auto t0 = Clock::now();
-    const auto st = load_state();
-    if (!st)
-        return false;
-    const Removed r = remove_lab(*st);
-    for (const auto& p : r.problems)
-        out << "dogfish-lab: could not remove: " << p << '\n';
-    if (!r.problems.empty())
-        throw Error("lab only partly removed; its record is kept, so down can be run again");
-    remove_state_dir();
-    out << fmt::format("dogfish-lab: lab '{}' is down: {} processes stopped, {} namespaces and {} pinned objects "
-                       "removed ({:.1f} s)\n",
-                       st->name, r.processes, r.namespaces, r.pins, seconds_since(t0));
-    return true;
+bool lab_down(std::ostream& out) {
+  const auto t0 = Clock::now();
+  const auto st = load_state();
+  if (!st) return false;
+  const Removed r = remove_lab(*st);
+  for (const auto& p : r.problems) out << "dogfish-lab: could not remove: " << p << '\n';
+  if (!r.problems.empty())
+    throw Error("lab only partly removed; its record is kept, so down can be run again");
+  remove_state_dir();
+  out << fmt::format(
+      "dogfish-lab: lab '{}' is down: {} processes stopped, {} namespaces and {} pinned objects "
+      "removed ({:.1f} s)\n",
+      st->name, r.processes, r.namespaces, r.pins, seconds_since(t0));
+  return true;
 }
 
-} // namespace dogfish::lab
+}  // namespace dogfish::lab

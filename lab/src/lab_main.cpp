@@ -1,13 +1,12 @@
 // dogfish-lab: brings a DSR lab up in network namespaces on this host, shows it,
 // runs commands inside it, and takes it down again (DESIGN.md, "dogfish-lab").
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
-
-#include <unistd.h>
-
-#include <CLI/CLI.hpp>
 
 #include "dogfish/errors.hpp"
 #include "dogfish/lab/builder.hpp"
@@ -21,124 +20,117 @@ using namespace dogfish::lab;
 
 namespace {
 
-fs::path default_topology()
-{
-    for (const fs::path& p : {fs::path("topologies/basic.yaml"), fs::path(DOGFISH_SOURCE_DIR) / "topologies/basic.yaml"})
-        if (fs::exists(p))
-            return p;
-    throw Error("no topology given and no topologies/basic.yaml here or in " DOGFISH_SOURCE_DIR);
+fs::path default_topology() {
+  for (const fs::path& p :
+       {fs::path("topologies/basic.yaml"), fs::path(DOGFISH_SOURCE_DIR) / "topologies/basic.yaml"})
+    if (fs::exists(p)) return p;
+  throw Error("no topology given and no topologies/basic.yaml here or in " DOGFISH_SOURCE_DIR);
 }
 
-int cmd_up(const std::string& topology)
-{
-    struct sigaction sa {};
-    sa.sa_handler = [](int) { request_stop(); };
-    for (int sig : {SIGINT, SIGTERM, SIGHUP})
-        sigaction(sig, &sa, nullptr);
-    try {
-        lab_up(topology.empty() ? default_topology() : fs::path(topology), find_binaries(), std::cout);
-        return 0;
-    } catch (const AlreadyUp& e) {
-        std::cerr << "dogfish-lab: " << e.what() << '\n';
-        return e.same_lab ? 0 : 1;
-    }
-}
-
-int cmd_down()
-{
-    if (!lab_down(std::cout))
-        std::cout << "dogfish-lab: no lab is up; nothing to remove\n";
+int cmd_up(const std::string& topology) {
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { request_stop(); };
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+  try {
+    lab_up(topology.empty() ? default_topology() : fs::path(topology), find_binaries(), std::cout);
     return 0;
+  } catch (const AlreadyUp& e) {
+    std::cerr << "dogfish-lab: " << e.what() << '\n';
+    return e.same_lab ? 0 : 1;
+  }
 }
 
-int cmd_status(bool json)
-{
-    const auto s = lab_status();
-    if (!s) {
-        if (json)
-            std::cout << R"({"up": false})" << '\n';
-        else
-            std::cout << "dogfish-lab: no lab is up\n";
-        return 1;
-    }
+int cmd_down() {
+  if (!lab_down(std::cout)) std::cout << "dogfish-lab: no lab is up; nothing to remove\n";
+  return 0;
+}
+
+int cmd_status(bool json) {
+  const auto s = lab_status();
+  if (!s) {
     if (json)
-        std::cout << s->dump(2) << '\n';
+      std::cout << R"({"up": false})" << '\n';
     else
-        print_status(*s, std::cout);
-    return 0;
+      std::cout << "dogfish-lab: no lab is up\n";
+    return 1;
+  }
+  if (json)
+    std::cout << s->dump(2) << '\n';
+  else
+    print_status(*s, std::cout);
+  return 0;
 }
 
-int cmd_exec(const std::string& node, const std::vector<std::string>& command)
-{
-    const auto st = load_state();
-    if (!st)
-        throw Error("no lab is up (dogfish-lab up brings one up)");
-    const auto it = st->node_netns.find(node);
-    if (it == st->node_netns.end()) {
-        std::string known;
-        for (const auto& [name, ns] : st->node_netns)
-            known += (known.empty() ? "" : ", ") + name;
-        throw Error("lab '" + st->name + "' has no node '" + node + "' (it has " + known + ")");
-    }
-    // The network namespace only: the host's mounts stay, so bpffs pins and the
-    // balancer's socket are seen as they are (DESIGN.md, lab facts 5).
-    enter_netns(it->second);
-    std::vector<char*> argv;
-    for (const auto& a : command)
-        argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    std::cerr << "dogfish-lab: cannot run '" << command[0] << "' in " << it->second << ": " << std::strerror(errno) << '\n';
-    return 127;
+int cmd_exec(const std::string& node, const std::vector<std::string>& command) {
+  const auto st = load_state();
+  if (!st) throw Error("no lab is up (dogfish-lab up brings one up)");
+  const auto it = st->node_netns.find(node);
+  if (it == st->node_netns.end()) {
+    std::string known;
+    for (const auto& [name, ns] : st->node_netns) known += (known.empty() ? "" : ", ") + name;
+    throw Error("lab '" + st->name + "' has no node '" + node + "' (it has " + known + ")");
+  }
+  // The network namespace only: the host's mounts stay, so bpffs pins and the
+  // balancer's socket are seen as they are (DESIGN.md, lab facts 5).
+  enter_netns(it->second);
+  std::vector<char*> argv;
+  for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  std::cerr << "dogfish-lab: cannot run '" << command[0] << "' in " << it->second << ": "
+            << std::strerror(errno) << '\n';
+  return 127;
 }
 
-} // namespace
+}  // namespace
 
-int main(int argc, char** argv)
-{
-    CLI::App app{"dogfish-lab: a client, a gateway, a dogfish balancer and reals in network namespaces, "
-                 "serving VIPs by direct server return"};
-    app.require_subcommand(1);
+int main(int argc, char** argv) {
+  CLI::App app{
+      "dogfish-lab: a client, a gateway, a dogfish balancer and reals in network namespaces, "
+      "serving VIPs by direct server return"};
+  app.require_subcommand(1);
 
-    std::string topology;
-    auto* up = app.add_subcommand("up", "build the lab and wait until every VIP answers from the client");
-    up->add_option("topology", topology, "topology file (default topologies/basic.yaml)");
+  std::string topology;
+  auto* up =
+      app.add_subcommand("up", "build the lab and wait until every VIP answers from the client");
+  up->add_option("topology", topology, "topology file (default topologies/basic.yaml)");
 
-    auto* restart = app.add_subcommand("restart-balancer",
-                                       "kill the balancer daemon (SIGKILL) and start a new one that adopts its "
-                                       "attached program, maps and connection table");
+  auto* restart =
+      app.add_subcommand("restart-balancer",
+                         "kill the balancer daemon (SIGKILL) and start a new one that adopts its "
+                         "attached program, maps and connection table");
 
-    auto* down = app.add_subcommand("down", "stop the lab's processes and remove everything up made (safe to repeat)");
+  auto* down = app.add_subcommand(
+      "down", "stop the lab's processes and remove everything up made (safe to repeat)");
 
-    bool json = false;
-    auto* status = app.add_subcommand("status", "nodes, addresses, VIPs and processes of the lab that is up (exit 1 if none)");
-    status->add_flag("--json", json, "print JSON");
+  bool json = false;
+  auto* status = app.add_subcommand(
+      "status", "nodes, addresses, VIPs and processes of the lab that is up (exit 1 if none)");
+  status->add_flag("--json", json, "print JSON");
 
-    std::string node;
-    std::vector<std::string> command;
-    auto* exec = app.add_subcommand("exec", "run a command in a node's network namespace: exec NODE -- CMD...");
-    exec->add_option("node", node, "node name")->required();
-    exec->add_option("command", command, "the command and its arguments, after --")->required();
+  std::string node;
+  std::vector<std::string> command;
+  auto* exec = app.add_subcommand(
+      "exec", "run a command in a node's network namespace: exec NODE -- CMD...");
+  exec->add_option("node", node, "node name")->required();
+  exec->add_option("command", command, "the command and its arguments, after --")->required();
 
-    CLI11_PARSE(app, argc, argv);
-    if (geteuid() != 0) {
-        std::cerr << "dogfish-lab: must run as root (namespaces, links, XDP)\n";
-        return 1;
+  CLI11_PARSE(app, argc, argv);
+  if (geteuid() != 0) {
+    std::cerr << "dogfish-lab: must run as root (namespaces, links, XDP)\n";
+    return 1;
+  }
+  try {
+    if (*up) return cmd_up(topology);
+    if (*down) return cmd_down();
+    if (*restart) {
+      lab_restart_balancer(find_binaries(), std::cout);
+      return 0;
     }
-    try {
-        if (*up)
-            return cmd_up(topology);
-        if (*down)
-            return cmd_down();
-        if (*restart) {
-            lab_restart_balancer(find_binaries(), std::cout);
-            return 0;
-        }
-        if (*status)
-            return cmd_status(json);
-        return cmd_exec(node, command);
-    } catch (const std::exception& e) {
-        std::cerr << "dogfish-lab: " << e.what() << '\n';
-        return 1;
-    }
+    if (*status) return cmd_status(json);
+    return cmd_exec(node, command);
+  } catch (const std::exception& e) {
+    std::cerr << "dogfish-lab: " << e.what() << '\n';
+    return 1;
+  }
 }

@@ -1,17 +1,16 @@
 #include "dogfish/lab/process.hpp"
 
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <fmt/format.h>
 
 #include "dogfish/errors.hpp"
 #include "dogfish/lab/netns.hpp"
@@ -21,187 +20,164 @@ namespace {
 
 // What the child reports back when it cannot get as far as exec.
 struct ChildFailure {
-    int code;
-    char where[64];
+  int code;
+  char where[64];
 };
 
-[[noreturn]] void child_fail(int fd, int code, const char* where)
-{
-    ChildFailure f{code, {}};
-    std::strncpy(f.where, where, sizeof f.where - 1);
-    (void)!write(fd, &f, sizeof f);
-    _exit(127);
+[[noreturn]] void child_fail(int fd, int code, const char* where) {
+  ChildFailure f{code, {}};
+  std::strncpy(f.where, where, sizeof f.where - 1);
+  (void)!write(fd, &f, sizeof f);
+  _exit(127);
 }
 
 // In the forked child: enter the namespace, wire up stdio, exec. Never returns.
 [[noreturn]] void exec_child(const std::string& netns, const std::vector<std::string>& argv,
-                             const std::filesystem::path& log, int report_fd)
-{
-    try {
-        enter_netns(netns);
-    } catch (const std::exception&) {
-        child_fail(report_fd, errno ? errno : EINVAL, "enter network namespace");
-    }
-    const int in = open("/dev/null", O_RDONLY);
-    if (in < 0 || dup2(in, STDIN_FILENO) < 0)
-        child_fail(report_fd, errno, "open /dev/null");
-    if (!log.empty()) {
-        const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (out < 0 || dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0)
-            child_fail(report_fd, errno, "open the log");
-    }
-    std::vector<char*> args;
-    for (const auto& a : argv)
-        args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    child_fail(report_fd, errno, "exec");
+                             const std::filesystem::path& log, int report_fd) {
+  try {
+    enter_netns(netns);
+  } catch (const std::exception&) {
+    child_fail(report_fd, errno ? errno : EINVAL, "enter network namespace");
+  }
+  const int in = open("/dev/null", O_RDONLY);
+  if (in < 0 || dup2(in, STDIN_FILENO) < 0) child_fail(report_fd, errno, "open /dev/null");
+  if (!log.empty()) {
+    const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (out < 0 || dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0)
+      child_fail(report_fd, errno, "open the log");
+  }
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  child_fail(report_fd, errno, "exec");
 }
 
-std::string describe(const std::vector<std::string>& argv)
-{
-    std::string s;
-    for (const auto& a : argv)
-        s += (s.empty() ? "" : " ") + a;
-    return s;
+std::string describe(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
+  return s;
 }
 
 // Reads the child's report: nothing (EOF at exec) means it is running argv.
-void check_report(int fd, const std::string& netns, const std::vector<std::string>& argv)
-{
-    ChildFailure f{};
-    ssize_t n;
-    do
-        n = read(fd, &f, sizeof f);
-    while (n < 0 && errno == EINTR);
-    close(fd);
-    if (n == static_cast<ssize_t>(sizeof f))
-        throw OsError(f.code, fmt::format("{} for '{}' in network namespace {}", f.where, describe(argv), netns));
+void check_report(int fd, const std::string& netns, const std::vector<std::string>& argv) {
+  ChildFailure f{};
+  ssize_t n;
+  do n = read(fd, &f, sizeof f);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n == static_cast<ssize_t>(sizeof f))
+    throw OsError(
+        f.code, fmt::format("{} for '{}' in network namespace {}", f.where, describe(argv), netns));
 }
 
-} // namespace
+}  // namespace
 
 ProcessId spawn_in_netns(const std::string& netns, const std::vector<std::string>& argv,
-                         const std::filesystem::path& log)
-{
-    // Double fork: the daemon is reparented at once, so it is never left a zombie
-    // of ours and outlives `dogfish-lab up` without a parent to wait for it.
-    int report[2], pid_pipe[2];
-    if (pipe2(report, O_CLOEXEC) != 0)
-        throw OsError(errno, "pipe");
-    if (pipe2(pid_pipe, O_CLOEXEC) != 0) {
-        close(report[0]);
-        close(report[1]);
-        throw OsError(errno, "pipe");
-    }
-    const pid_t child = fork();
-    if (child < 0)
-        throw OsError(errno, "fork");
-    if (child == 0) {
-        close(report[0]);
-        close(pid_pipe[0]);
-        setsid();
-        const pid_t grandchild = fork();
-        if (grandchild == 0) {
-            close(pid_pipe[1]);
-            exec_child(netns, argv, log, report[1]);
-        }
-        (void)!write(pid_pipe[1], &grandchild, sizeof grandchild);
-        _exit(grandchild < 0 ? 1 : 0);
-    }
+                         const std::filesystem::path& log) {
+  // Double fork: the daemon is reparented at once, so it is never left a zombie
+  // of ours and outlives `dogfish-lab up` without a parent to wait for it.
+  int report[2], pid_pipe[2];
+  if (pipe2(report, O_CLOEXEC) != 0) throw OsError(errno, "pipe");
+  if (pipe2(pid_pipe, O_CLOEXEC) != 0) {
+    close(report[0]);
     close(report[1]);
-    close(pid_pipe[1]);
-    pid_t pid = -1;
-    ssize_t n;
-    do
-        n = read(pid_pipe[0], &pid, sizeof pid);
-    while (n < 0 && errno == EINTR);
+    throw OsError(errno, "pipe");
+  }
+  const pid_t child = fork();
+  if (child < 0) throw OsError(errno, "fork");
+  if (child == 0) {
+    close(report[0]);
     close(pid_pipe[0]);
-    waitpid(child, nullptr, 0);
-    if (n != static_cast<ssize_t>(sizeof pid) || pid < 0) {
-        close(report[0]);
-        throw Error(fmt::format("could not start '{}' in network namespace {}", describe(argv), netns));
+    setsid();
+    const pid_t grandchild = fork();
+    if (grandchild == 0) {
+      close(pid_pipe[1]);
+      exec_child(netns, argv, log, report[1]);
     }
+    (void)!write(pid_pipe[1], &grandchild, sizeof grandchild);
+    _exit(grandchild < 0 ? 1 : 0);
+  }
+  close(report[1]);
+  close(pid_pipe[1]);
+  pid_t pid = -1;
+  ssize_t n;
+  do n = read(pid_pipe[0], &pid, sizeof pid);
+  while (n < 0 && errno == EINTR);
+  close(pid_pipe[0]);
+  waitpid(child, nullptr, 0);
+  if (n != static_cast<ssize_t>(sizeof pid) || pid < 0) {
+    close(report[0]);
+    throw Error(fmt::format("could not start '{}' in network namespace {}", describe(argv), netns));
+  }
+  check_report(report[0], netns, argv);
+  return ProcessId{pid, process_start_time(pid)};
+}
+
+int run_in_netns(const std::string& netns, const std::vector<std::string>& argv,
+                 const std::filesystem::path& log) {
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) throw OsError(errno, "pipe");
+  const pid_t pid = fork();
+  if (pid < 0) throw OsError(errno, "fork");
+  if (pid == 0) {
+    close(report[0]);
+    exec_child(netns, argv, log, report[1]);
+  }
+  close(report[1]);
+  int status = 0;
+  try {
     check_report(report[0], netns, argv);
-    return ProcessId{pid, process_start_time(pid)};
+  } catch (...) {
+    waitpid(pid, &status, 0);
+    throw;
+  }
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-int run_in_netns(const std::string& netns, const std::vector<std::string>& argv, const std::filesystem::path& log)
-{
-    int report[2];
-    if (pipe2(report, O_CLOEXEC) != 0)
-        throw OsError(errno, "pipe");
-    const pid_t pid = fork();
-    if (pid < 0)
-        throw OsError(errno, "fork");
-    if (pid == 0) {
-        close(report[0]);
-        exec_child(netns, argv, log, report[1]);
-    }
-    close(report[1]);
-    int status = 0;
-    try {
-        check_report(report[0], netns, argv);
-    } catch (...) {
-        waitpid(pid, &status, 0);
-        throw;
-    }
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+std::uint64_t process_start_time(int pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat;
+  if (pid <= 0 || !std::getline(in, stat)) return 0;
+  // The command name may hold spaces and parentheses: fields count from the last ')'.
+  const auto close_paren = stat.rfind(')');
+  if (close_paren == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close_paren + 2));
+  std::string state, field;
+  fields >> state;
+  if (state == "Z" || state == "X") return 0;
+  // state is field 3; starttime is field 22.
+  for (int i = 4; i < 22 && fields >> field; ++i) {
+  }
+  std::uint64_t start = 0;
+  fields >> start;
+  return start;
 }
 
-std::uint64_t process_start_time(int pid)
-{
-    std::ifstream in(fmt::format("/proc/{}/stat", pid));
-    std::string stat;
-    if (pid <= 0 || !std::getline(in, stat))
-        return 0;
-    // The command name may hold spaces and parentheses: fields count from the last ')'.
-    const auto close_paren = stat.rfind(')');
-    if (close_paren == std::string::npos)
-        return 0;
-    std::istringstream fields(stat.substr(close_paren + 2));
-    std::string state, field;
-    fields >> state;
-    if (state == "Z" || state == "X")
-        return 0;
-    // state is field 3; starttime is field 22.
-    for (int i = 4; i < 22 && fields >> field; ++i) {
-    }
-    std::uint64_t start = 0;
-    fields >> start;
-    return start;
+bool is_running(const ProcessId& id) {
+  return id.pid > 0 && process_start_time(id.pid) == id.start_time && id.start_time != 0;
 }
 
-bool is_running(const ProcessId& id)
-{
-    return id.pid > 0 && process_start_time(id.pid) == id.start_time && id.start_time != 0;
+bool stop_process(const ProcessId& id, std::chrono::milliseconds grace) {
+  if (!is_running(id)) return false;
+  kill(id.pid, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (is_running(id)) {
+    if (std::chrono::steady_clock::now() >= deadline) return kill_process(id);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
 }
 
-bool stop_process(const ProcessId& id, std::chrono::milliseconds grace)
-{
-    if (!is_running(id))
-        return false;
-    kill(id.pid, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + grace;
-    while (is_running(id)) {
-        if (std::chrono::steady_clock::now() >= deadline)
-            return kill_process(id);
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
+bool kill_process(const ProcessId& id) {
+  if (!is_running(id)) return false;
+  kill(id.pid, SIGKILL);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (is_running(id) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return true;
 }
 
-bool kill_process(const ProcessId& id)
-{
-    if (!is_running(id))
-        return false;
-    kill(id.pid, SIGKILL);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (is_running(id) && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    return true;
-}
-
-} // namespace dogfish::lab
+}  // namespace dogfish::lab

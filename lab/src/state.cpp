@@ -1,9 +1,9 @@
 #include "dogfish/lab/state.hpp"
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <fstream>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "dogfish/errors.hpp"
@@ -13,75 +13,77 @@ namespace dogfish::lab {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path state_dir()
-{
-    const char* dir = std::getenv("DOGFISH_LAB_DIR");
-    return dir && *dir ? fs::path(dir) : fs::path("/run/dogfish-lab");
+fs::path state_dir() {
+  const char* dir = std::getenv("DOGFISH_LAB_DIR");
+  return dir && *dir ? fs::path(dir) : fs::path("/run/dogfish-lab");
 }
 
 fs::path state_file() { return state_dir() / "state.json"; }
 
-std::optional<LabState> load_state()
-{
-    std::ifstream in(state_file());
-    if (!in)
-        return std::nullopt;
-    try {
-        const json j = json::parse(in);
-        LabState s;
-        s.name = j.at("name");
-        s.topology = j.at("topology").get<std::string>();
-        s.phase = j.at("phase");
-        s.started = j.at("started");
-        s.netns = j.at("netns").get<std::vector<std::string>>();
-        for (const auto& p : j.at("pin_dirs"))
-            s.pin_dirs.emplace_back(p.get<std::string>());
-        for (const auto& p : j.at("processes"))
-            s.processes.push_back(LabProcess{p.at("role"), p.at("node"),
-                                             ProcessId{p.at("pid"), p.at("start_time")},
-                                             p.at("log").get<std::string>()});
-        s.node_netns = j.at("node_netns").get<std::map<std::string, std::string>>();
-        s.decap = j.at("decap").get<std::map<std::string, std::string>>();
-        s.balancer_interface = j.at("balancer_interface");
-        s.socket = j.at("socket").get<std::string>();
-        return s;
-    } catch (const json::exception& e) {
-        throw Error(fmt::format("{}: unreadable lab record ({}); remove it by hand once the lab is gone",
-                                state_file().string(), e.what()));
-    }
+std::optional<LabState> load_state() {
+  std::ifstream in(state_file());
+  if (!in) return std::nullopt;
+  try {
+    const json j = json::parse(in);
+    LabState s;
+    s.name = j.at("name");
+    s.topology = j.at("topology").get<std::string>();
+    s.phase = j.at("phase");
+    s.started = j.at("started");
+    s.netns = j.at("netns").get<std::vector<std::string>>();
+    for (const auto& p : j.at("pin_dirs")) s.pin_dirs.emplace_back(p.get<std::string>());
+    for (const auto& p : j.at("processes"))
+      s.processes.push_back(LabProcess{p.at("role"), p.at("node"),
+                                       ProcessId{p.at("pid"), p.at("start_time")},
+                                       p.at("log").get<std::string>()});
+    s.node_netns = j.at("node_netns").get<std::map<std::string, std::string>>();
+    s.decap = j.at("decap").get<std::map<std::string, std::string>>();
+    s.balancer_interface = j.at("balancer_interface");
+    s.socket = j.at("socket").get<std::string>();
+    return s;
+  } catch (const json::exception& e) {
+    throw Error(
+        fmt::format("{}: unreadable lab record ({}); remove it by hand once the lab is gone",
+                    state_file().string(), e.what()));
+  }
 }
 
-void save_state(const LabState& s)
-{
-    json processes = json::array();
-    for (const auto& p : s.processes)
-        processes.push_back({{"role", p.role}, {"node", p.node}, {"pid", p.id.pid},
-                             {"start_time", p.id.start_time}, {"log", p.log.string()}});
-    json pins = json::array();
-    for (const auto& p : s.pin_dirs)
-        pins.push_back(p.string());
-    const json j = {{"name", s.name}, {"topology", s.topology.string()}, {"phase", s.phase},
-                    {"started", s.started}, {"netns", s.netns}, {"pin_dirs", pins},
-                    {"processes", processes}, {"node_netns", s.node_netns}, {"decap", s.decap},
-                    {"balancer_interface", s.balancer_interface}, {"socket", s.socket.string()}};
-    fs::create_directories(state_dir());
-    const fs::path tmp = state_file().string() + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << j.dump(2) << '\n';
-        out.flush();
-        if (!out)
-            throw Error(fmt::format("cannot write {}", tmp.string()));
-    }
-    fs::rename(tmp, state_file());
+void save_state(const LabState& s) {
+  json processes = json::array();
+  for (const auto& p : s.processes)
+    processes.push_back({{"role", p.role},
+                         {"node", p.node},
+                         {"pid", p.id.pid},
+                         {"start_time", p.id.start_time},
+                         {"log", p.log.string()}});
+  json pins = json::array();
+  for (const auto& p : s.pin_dirs) pins.push_back(p.string());
+  const json j = {{"name", s.name},
+                  {"topology", s.topology.string()},
+                  {"phase", s.phase},
+                  {"started", s.started},
+                  {"netns", s.netns},
+                  {"pin_dirs", pins},
+                  {"processes", processes},
+                  {"node_netns", s.node_netns},
+                  {"decap", s.decap},
+                  {"balancer_interface", s.balancer_interface},
+                  {"socket", s.socket.string()}};
+  fs::create_directories(state_dir());
+  const fs::path tmp = state_file().string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump(2) << '\n';
+    out.flush();
+    if (!out) throw Error(fmt::format("cannot write {}", tmp.string()));
+  }
+  fs::rename(tmp, state_file());
 }
 
-void remove_state_dir()
-{
-    std::error_code ec;
-    fs::remove_all(state_dir(), ec);
-    if (ec)
-        throw OsError(ec.value(), "remove " + state_dir().string());
+void remove_state_dir() {
+  std::error_code ec;
+  fs::remove_all(state_dir(), ec);
+  if (ec) throw OsError(ec.value(), "remove " + state_dir().string());
 }
 
-} // namespace dogfish::lab
+}  // namespace dogfish::lab

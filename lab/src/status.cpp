@@ -12,84 +12,93 @@ namespace dogfish::lab {
 
 using nlohmann::json;
 
-std::optional<json> lab_status()
-{
-    const auto st = load_state();
-    if (!st)
-        return std::nullopt;
-    const Topology t = load_topology(st->topology);
-    json nodes = json::array();
-    for (const Node& n : t.nodes) {
-        const auto it = st->node_netns.find(n.name);
-        const std::string netns = it == st->node_netns.end() ? "" : it->second;
-        json addresses = json::array();
-        if (!netns.empty() && netns_exists(netns))
-            for (const IpPrefix& p : Netlink(netns).addresses())
-                addresses.push_back(p.to_string());
-        json node = {{"name", n.name}, {"role", role_name(n.role)}, {"netns", netns}, {"addresses", addresses}};
-        if (auto it = st->decap.find(n.name); it != st->decap.end())
-            node["decap"] = it->second;
-        nodes.push_back(node);
+std::optional<json> lab_status() {
+  const auto st = load_state();
+  if (!st) return std::nullopt;
+  const Topology t = load_topology(st->topology);
+  json nodes = json::array();
+  for (const Node& n : t.nodes) {
+    const auto it = st->node_netns.find(n.name);
+    const std::string netns = it == st->node_netns.end() ? "" : it->second;
+    json addresses = json::array();
+    if (!netns.empty() && netns_exists(netns))
+      for (const IpPrefix& p : Netlink(netns).addresses()) addresses.push_back(p.to_string());
+    json node = {
+        {"name", n.name}, {"role", role_name(n.role)}, {"netns", netns}, {"addresses", addresses}};
+    if (auto it = st->decap.find(n.name); it != st->decap.end()) node["decap"] = it->second;
+    nodes.push_back(node);
+  }
+  json vips = json::array();
+  for (const LabVip& v : t.vips)
+    for (const Service& s : v.services) {
+      json reals = json::array();
+      for (const LabReal& r : v.reals)
+        reals.push_back(
+            {{"node", r.node}, {"address", r.address.to_string()}, {"weight", r.weight}});
+      vips.push_back({{"address", v.address.to_string()},
+                      {"port", s.port},
+                      {"proto", s.proto == Proto::tcp ? "tcp" : "udp"},
+                      {"reals", reals}});
     }
-    json vips = json::array();
-    for (const LabVip& v : t.vips)
-        for (const Service& s : v.services) {
-            json reals = json::array();
-            for (const LabReal& r : v.reals)
-                reals.push_back({{"node", r.node}, {"address", r.address.to_string()}, {"weight", r.weight}});
-            vips.push_back({{"address", v.address.to_string()}, {"port", s.port},
-                            {"proto", s.proto == Proto::tcp ? "tcp" : "udp"}, {"reals", reals}});
-        }
-    json processes = json::array();
-    json balancer = {{"node", ""}, {"netns", ""}, {"interface", st->balancer_interface},
-                     {"socket", st->socket.string()}, {"pid", nullptr}, {"running", false}};
-    for (const Node& n : t.nodes)
-        if (n.role == Role::balancer) {
-            balancer["node"] = n.name;
-            balancer["netns"] = st->node_netns.count(n.name) ? st->node_netns.at(n.name) : "";
-        }
-    for (const LabProcess& p : st->processes) {
-        const bool running = is_running(p.id);
-        processes.push_back({{"role", p.role}, {"node", p.node}, {"pid", p.id.pid}, {"running", running},
-                             {"log", p.log.string()}});
-        if (p.role == "balancer") {
-            balancer["pid"] = p.id.pid;
-            balancer["running"] = running;
-        }
+  json processes = json::array();
+  json balancer = {{"node", ""},
+                   {"netns", ""},
+                   {"interface", st->balancer_interface},
+                   {"socket", st->socket.string()},
+                   {"pid", nullptr},
+                   {"running", false}};
+  for (const Node& n : t.nodes)
+    if (n.role == Role::balancer) {
+      balancer["node"] = n.name;
+      balancer["netns"] = st->node_netns.count(n.name) ? st->node_netns.at(n.name) : "";
     }
-    return json{{"up", st->phase == "up"}, {"phase", st->phase}, {"name", st->name},
-                {"topology", st->topology.string()}, {"nodes", nodes}, {"vips", vips},
-                {"balancer", balancer}, {"processes", processes}};
+  for (const LabProcess& p : st->processes) {
+    const bool running = is_running(p.id);
+    processes.push_back({{"role", p.role},
+                         {"node", p.node},
+                         {"pid", p.id.pid},
+                         {"running", running},
+                         {"log", p.log.string()}});
+    if (p.role == "balancer") {
+      balancer["pid"] = p.id.pid;
+      balancer["running"] = running;
+    }
+  }
+  return json{{"up", st->phase == "up"}, {"phase", st->phase},
+              {"name", st->name},        {"topology", st->topology.string()},
+              {"nodes", nodes},          {"vips", vips},
+              {"balancer", balancer},    {"processes", processes}};
 }
 
-void print_status(const json& s, std::ostream& out)
-{
-    out << fmt::format("lab '{}': {}\n\n", s["name"].get<std::string>(),
-                       s["up"].get<bool>() ? "up" : "half built (run dogfish-lab down)");
-    out << fmt::format("{:<9} {:<9} {:<12} {}\n", "NODE", "ROLE", "NETNS", "ADDRESSES");
-    for (const auto& n : s["nodes"]) {
-        std::string addresses;
-        for (const auto& a : n["addresses"])
-            addresses += (addresses.empty() ? "" : " ") + a.get<std::string>();
-        if (n.contains("decap"))
-            addresses += fmt::format("  (decap: {})", n["decap"].get<std::string>());
-        out << fmt::format("{:<9} {:<9} {:<12} {}\n", n["name"].get<std::string>(), n["role"].get<std::string>(),
-                           n["netns"].get<std::string>(), addresses);
-    }
-    out << fmt::format("\n{:<22} {:<8} {}\n", "VIP", "SERVICE", "REALS (weight)");
-    for (const auto& v : s["vips"]) {
-        std::string reals;
-        for (const auto& r : v["reals"])
-            reals += fmt::format("{}{} {} ({})", reals.empty() ? "" : ", ", r["node"].get<std::string>(),
-                                 r["address"].get<std::string>(), r["weight"].get<unsigned>());
-        out << fmt::format("{:<22} {:<8} {}\n", v["address"].get<std::string>(),
-                           fmt::format("{}/{}", v["proto"].get<std::string>(), v["port"].get<unsigned>()), reals);
-    }
-    out << '\n';
-    for (const auto& p : s["processes"])
-        out << fmt::format("{} on {}: pid {}, {}\n", p["role"].get<std::string>(), p["node"].get<std::string>(),
-                           p["pid"].get<int>(), p["running"].get<bool>() ? "running" : "NOT RUNNING");
-    out << fmt::format("balancer socket: {}\n", s["balancer"]["socket"].get<std::string>());
+void print_status(const json& s, std::ostream& out) {
+  out << fmt::format("lab '{}': {}\n\n", s["name"].get<std::string>(),
+                     s["up"].get<bool>() ? "up" : "half built (run dogfish-lab down)");
+  out << fmt::format("{:<9} {:<9} {:<12} {}\n", "NODE", "ROLE", "NETNS", "ADDRESSES");
+  for (const auto& n : s["nodes"]) {
+    std::string addresses;
+    for (const auto& a : n["addresses"])
+      addresses += (addresses.empty() ? "" : " ") + a.get<std::string>();
+    if (n.contains("decap"))
+      addresses += fmt::format("  (decap: {})", n["decap"].get<std::string>());
+    out << fmt::format("{:<9} {:<9} {:<12} {}\n", n["name"].get<std::string>(),
+                       n["role"].get<std::string>(), n["netns"].get<std::string>(), addresses);
+  }
+  out << fmt::format("\n{:<22} {:<8} {}\n", "VIP", "SERVICE", "REALS (weight)");
+  for (const auto& v : s["vips"]) {
+    std::string reals;
+    for (const auto& r : v["reals"])
+      reals += fmt::format("{}{} {} ({})", reals.empty() ? "" : ", ", r["node"].get<std::string>(),
+                           r["address"].get<std::string>(), r["weight"].get<unsigned>());
+    out << fmt::format(
+        "{:<22} {:<8} {}\n", v["address"].get<std::string>(),
+        fmt::format("{}/{}", v["proto"].get<std::string>(), v["port"].get<unsigned>()), reals);
+  }
+  out << '\n';
+  for (const auto& p : s["processes"])
+    out << fmt::format("{} on {}: pid {}, {}\n", p["role"].get<std::string>(),
+                       p["node"].get<std::string>(), p["pid"].get<int>(),
+                       p["running"].get<bool>() ? "running" : "NOT RUNNING");
+  out << fmt::format("balancer socket: {}\n", s["balancer"]["socket"].get<std::string>());
 }
 
-} // namespace dogfish::lab
+}  // namespace dogfish::lab

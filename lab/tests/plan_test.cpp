@@ -20,62 +20,56 @@ const std::string kTopologies = DOGFISH_SOURCE_DIR "/topologies/";
 // DOGFISH_LAB_PREFIX set (or unset) for one scope, and put back as it was: the caller may run
 // with a lab prefix of its own.
 class ScopedPrefix {
-public:
-    explicit ScopedPrefix(const char* value)
-    {
-        if (const char* was = std::getenv(kName))
-            saved_ = was;
-        set(value);
-    }
-    ~ScopedPrefix() { set(saved_ ? saved_->c_str() : nullptr); }
-    ScopedPrefix(const ScopedPrefix&) = delete;
-    ScopedPrefix& operator=(const ScopedPrefix&) = delete;
+ public:
+  explicit ScopedPrefix(const char* value) {
+    if (const char* was = std::getenv(kName)) saved_ = was;
+    set(value);
+  }
+  ~ScopedPrefix() { set(saved_ ? saved_->c_str() : nullptr); }
+  ScopedPrefix(const ScopedPrefix&) = delete;
+  ScopedPrefix& operator=(const ScopedPrefix&) = delete;
 
-    static void set(const char* value)
-    {
-        if (value)
-            setenv(kName, value, 1);
-        else
-            unsetenv(kName);
-    }
+  static void set(const char* value) {
+    if (value)
+      setenv(kName, value, 1);
+    else
+      unsetenv(kName);
+  }
 
-private:
-    static constexpr const char* kName = "DOGFISH_LAB_PREFIX";
-    std::optional<std::string> saved_;
+ private:
+  static constexpr const char* kName = "DOGFISH_LAB_PREFIX";
+  std::optional<std::string> saved_;
 };
 
-TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix)
-{
-    const ScopedPrefix unset(nullptr); // the default prefix, whatever the caller's environment
-    const Plan plan = make_plan(load_topology(kTopologies + "basic.yaml"));
-    ASSERT_EQ(plan.links.size(), 4u);
-    EXPECT_EQ(plan.links[0].a.netns, "df-client");
-    EXPECT_EQ(plan.links[0].a.interface, "gw");
-    EXPECT_EQ(plan.links[0].b.interface, "client");
-    EXPECT_EQ(plan.balancer_node, "lb");
-    EXPECT_EQ(plan.balancer_interface, "gw");
-    EXPECT_EQ(plan.gateway_node, "gw");
-    EXPECT_EQ(plan.gateway_interface, "lb");
-    EXPECT_EQ(plan.gateway_address.to_string(), "10.0.2.1");
-    EXPECT_EQ(plan.balancer_mtu, 1600u);
-    const auto gw = plan.ends_of("gw");
-    ASSERT_EQ(gw.size(), 4u);
-    EXPECT_EQ(gw[3]->interface, "real2");
+TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix) {
+  const ScopedPrefix unset(nullptr);  // the default prefix, whatever the caller's environment
+  const Plan plan = make_plan(load_topology(kTopologies + "basic.yaml"));
+  ASSERT_EQ(plan.links.size(), 4u);
+  EXPECT_EQ(plan.links[0].a.netns, "df-client");
+  EXPECT_EQ(plan.links[0].a.interface, "gw");
+  EXPECT_EQ(plan.links[0].b.interface, "client");
+  EXPECT_EQ(plan.balancer_node, "lb");
+  EXPECT_EQ(plan.balancer_interface, "gw");
+  EXPECT_EQ(plan.gateway_node, "gw");
+  EXPECT_EQ(plan.gateway_interface, "lb");
+  EXPECT_EQ(plan.gateway_address.to_string(), "10.0.2.1");
+  EXPECT_EQ(plan.balancer_mtu, 1600u);
+  const auto gw = plan.ends_of("gw");
+  ASSERT_EQ(gw.size(), 4u);
+  EXPECT_EQ(gw[3]->interface, "real2");
 }
 
-TEST(Plan, PrefixIsDfUnlessTheEnvironmentNamesAnother)
-{
-    const ScopedPrefix unset(nullptr);
-    EXPECT_EQ(netns_name("client"), "df-client");
-    ScopedPrefix::set("l2-");
-    EXPECT_EQ(netns_name("client"), "l2-client");
-    ScopedPrefix::set("Bad_");
-    EXPECT_THROW(netns_name("client"), Error);
+TEST(Plan, PrefixIsDfUnlessTheEnvironmentNamesAnother) {
+  const ScopedPrefix unset(nullptr);
+  EXPECT_EQ(netns_name("client"), "df-client");
+  ScopedPrefix::set("l2-");
+  EXPECT_EQ(netns_name("client"), "l2-client");
+  ScopedPrefix::set("Bad_");
+  EXPECT_THROW(netns_name("client"), Error);
 }
 
-TEST(Plan, SecondLinkBetweenTheSameNodesGetsANumber)
-{
-    const Topology t = parse_topology(R"(
+TEST(Plan, SecondLinkBetweenTheSameNodesGetsANumber) {
+  const Topology t = parse_topology(R"(
 name: twice
 nodes:
   - {name: c, role: client}
@@ -88,16 +82,15 @@ links:
   - ends: [{node: g, addresses: [10.0.3.1/24]}, {node: r, addresses: [10.0.3.2/24]}]
   - ends: [{node: g, addresses: [10.0.4.1/24]}, {node: r, addresses: [10.0.4.2/24]}]
 )",
-                                      "twice.yaml");
-    const Plan plan = make_plan(t);
-    EXPECT_EQ(plan.links[2].a.interface, "r");
-    EXPECT_EQ(plan.links[3].a.interface, "r-2");
-    EXPECT_EQ(plan.links[3].b.interface, "g-2");
+                                    "twice.yaml");
+  const Plan plan = make_plan(t);
+  EXPECT_EQ(plan.links[2].a.interface, "r");
+  EXPECT_EQ(plan.links[3].a.interface, "r-2");
+  EXPECT_EQ(plan.links[3].b.interface, "g-2");
 }
 
-TEST(Plan, BalancerMustLinkToTheGateway)
-{
-    const Topology t = parse_topology(R"(
+TEST(Plan, BalancerMustLinkToTheGateway) {
+  const Topology t = parse_topology(R"(
 name: astray
 nodes:
   - {name: c, role: client}
@@ -109,45 +102,44 @@ links:
   - ends: [{node: r, addresses: [10.0.2.1/24]}, {node: b, addresses: [10.0.2.2/24]}]
   - ends: [{node: g, addresses: [10.0.3.1/24]}, {node: r, addresses: [10.0.3.2/24]}]
 )",
-                                      "astray.yaml");
-    try {
-        make_plan(t);
-        FAIL() << "a balancer beside a real was accepted";
-    } catch (const Error& e) {
-        EXPECT_STREQ(e.what(), "the balancer 'b' links to 'r', not to the gateway 'g'");
-    }
+                                    "astray.yaml");
+  try {
+    make_plan(t);
+    FAIL() << "a balancer beside a real was accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "the balancer 'b' links to 'r', not to the gateway 'g'");
+  }
 }
 
-TEST(Plan, BalancerConfigIsWhatTheTopologySays)
-{
-    for (const char* file : {"basic.yaml", "multi-real.yaml"}) {
-        SCOPED_TRACE(file);
-        const Topology t = load_topology(kTopologies + file);
-        const Plan plan = make_plan(t);
-        const Config c = parse_config(balancer_config(t, plan), "generated.yaml");
-        EXPECT_EQ(c.interface, plan.balancer_interface);
-        ASSERT_TRUE(std::holds_alternative<IpAddress>(c.gateway));
-        EXPECT_EQ(std::get<IpAddress>(c.gateway), plan.gateway_address);
-        EXPECT_EQ(c.src4_prefix, t.balancer.src4_prefix);
-        EXPECT_EQ(c.src6_prefix, t.balancer.src6_prefix);
-        EXPECT_EQ(c.max_packet_size, plan.balancer_mtu);
-        std::size_t k = 0;
-        for (const LabVip& v : t.vips)
-            for (const Service& s : v.services) {
-                ASSERT_LT(k, c.vips.size());
-                const VipConfig& vc = c.vips[k++];
-                EXPECT_EQ(vc.address, v.address);
-                EXPECT_EQ(vc.port, s.port);
-                EXPECT_EQ(vc.proto, s.proto);
-                ASSERT_EQ(vc.reals.size(), v.reals.size());
-                for (std::size_t i = 0; i < v.reals.size(); ++i) {
-                    EXPECT_EQ(vc.reals[i].address, v.reals[i].address);
-                    EXPECT_EQ(vc.reals[i].weight, v.reals[i].weight);
-                }
-            }
-        EXPECT_EQ(k, c.vips.size());
-    }
+TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
+  for (const char* file : {"basic.yaml", "multi-real.yaml"}) {
+    SCOPED_TRACE(file);
+    const Topology t = load_topology(kTopologies + file);
+    const Plan plan = make_plan(t);
+    const Config c = parse_config(balancer_config(t, plan), "generated.yaml");
+    EXPECT_EQ(c.interface, plan.balancer_interface);
+    ASSERT_TRUE(std::holds_alternative<IpAddress>(c.gateway));
+    EXPECT_EQ(std::get<IpAddress>(c.gateway), plan.gateway_address);
+    EXPECT_EQ(c.src4_prefix, t.balancer.src4_prefix);
+    EXPECT_EQ(c.src6_prefix, t.balancer.src6_prefix);
+    EXPECT_EQ(c.max_packet_size, plan.balancer_mtu);
+    std::size_t k = 0;
+    for (const LabVip& v : t.vips)
+      for (const Service& s : v.services) {
+        ASSERT_LT(k, c.vips.size());
+        const VipConfig& vc = c.vips[k++];
+        EXPECT_EQ(vc.address, v.address);
+        EXPECT_EQ(vc.port, s.port);
+        EXPECT_EQ(vc.proto, s.proto);
+        ASSERT_EQ(vc.reals.size(), v.reals.size());
+        for (std::size_t i = 0; i < v.reals.size(); ++i) {
+          EXPECT_EQ(vc.reals[i].address, v.reals[i].address);
+          EXPECT_EQ(vc.reals[i].weight, v.reals[i].weight);
+        }
+      }
+    EXPECT_EQ(k, c.vips.size());
+  }
 }
 
-} // namespace
-} // namespace dogfish::lab
+}  // namespace
+}  // namespace dogfish::lab

@@ -23,8 +23,10 @@ RECORD = os.environ.get("DOGFISH_LAB_DIR") or "/run/dogfish-lab"
 def lab(*args, check=True, timeout=120, env=None):
     proc = subprocess.run([LAB, *args], capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
-        raise AssertionError(f"dogfish-lab {' '.join(args)} exited {proc.returncode}:\n"
-                             f"{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"dogfish-lab {' '.join(args)} exited {proc.returncode}:\n"
+            f"{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -66,15 +68,21 @@ def host_snapshot():
         for d in decap.iterdir():
             if not (d.name.isdigit() and int(d.name) in foreign):
                 pins += sorted(str(p) for p in [d, *d.rglob("*")])
-    procs = subprocess.run(["pgrep", "-a", "-f", "dogfish-responder|dogfish run|dogfish-decap"],
-                           capture_output=True, text=True).stdout
+    procs = subprocess.run(
+        ["pgrep", "-a", "-f", "dogfish-responder|dogfish run|dogfish-decap"],
+        capture_output=True,
+        text=True,
+    ).stdout
     return {
         "netns": sorted(n for n in netns_names() if n.startswith(PREFIX)),
         "links": sorted(line.split(":")[1].strip().split("@")[0] for line in links.splitlines()),
         "pins": pins,
-        "processes": sorted(line for line in procs.splitlines()
-                            if (RECORD in line or "dogfish-responder --name" in line)
-                            and not in_netns(int(line.split()[0]), foreign)),
+        "processes": sorted(
+            line
+            for line in procs.splitlines()
+            if (RECORD in line or "dogfish-responder --name" in line)
+            and not in_netns(int(line.split()[0]), foreign)
+        ),
         "record": os.path.exists(RECORD),
     }
 
@@ -122,16 +130,32 @@ def test_status_says_what_the_topology_says(clean_host):
     assert st["up"] is True and st["name"] == "basic"
     nodes = {n["name"]: n for n in st["nodes"]}
     assert {n: v["role"] for n, v in nodes.items()} == {
-        "client": "client", "gw": "gateway", "lb": "balancer", "real1": "real", "real2": "real"}
+        "client": "client",
+        "gw": "gateway",
+        "lb": "balancer",
+        "real1": "real",
+        "real2": "real",
+    }
     assert all(n["netns"] == PREFIX + name for name, n in nodes.items())
     assert set(nodes["client"]["addresses"]) == {"10.0.1.2/24", "fd00:1::2/64"}
-    assert set(nodes["gw"]["addresses"]) == {"10.0.1.1/24", "fd00:1::1/64", "10.0.2.1/24", "fd00:2::1/64",
-                                             "10.0.3.1/24", "fd00:3::1/64", "10.0.4.1/24", "fd00:4::1/64"}
+    assert set(nodes["gw"]["addresses"]) == {
+        "10.0.1.1/24",
+        "fd00:1::1/64",
+        "10.0.2.1/24",
+        "fd00:2::1/64",
+        "10.0.3.1/24",
+        "fd00:3::1/64",
+        "10.0.4.1/24",
+        "fd00:4::1/64",
+    }
     # The VIPs sit on the reals' loopback, as DSR needs.
     assert {"10.100.0.1/32", "fd00:100::1/128"} <= set(nodes["real1"]["addresses"])
     assert {(v["address"], v["port"], v["proto"]) for v in st["vips"]} == {
-        ("10.100.0.1", 80, "tcp"), ("10.100.0.1", 53, "udp"),
-        ("fd00:100::1", 80, "tcp"), ("fd00:100::1", 53, "udp")}
+        ("10.100.0.1", 80, "tcp"),
+        ("10.100.0.1", 53, "udp"),
+        ("fd00:100::1", 80, "tcp"),
+        ("fd00:100::1", 53, "udp"),
+    }
     for v in st["vips"]:
         assert [r["node"] for r in v["reals"]] == ["real1", "real2"]
     assert st["balancer"]["running"] is True
@@ -183,8 +207,11 @@ def test_failed_up_removes_what_it_made(clean_host, tmp_path):
     # Valid as a file, impossible on the host: the client's route points at a
     # gateway on no link, so the kernel refuses it halfway through up.
     bad = tmp_path / "unreachable.yaml"
-    bad.write_text((TOPOLOGIES / "basic.yaml").read_text().replace(
-        "{to: default, via: 10.0.1.1}", "{to: default, via: 10.9.9.9}"))
+    bad.write_text(
+        (TOPOLOGIES / "basic.yaml")
+        .read_text()
+        .replace("{to: default, via: 10.0.1.1}", "{to: default, via: 10.9.9.9}")
+    )
     proc = lab("up", str(bad), check=False)
     assert proc.returncode == 1
     assert "up failed" in proc.stdout and "10.9.9.9" in proc.stderr
@@ -233,7 +260,10 @@ def kernel_has_tunnels():
     for module in ("ipip", "ip6_tunnel"):
         if Path("/sys/module", module).exists():
             continue
-        if shutil.which("modinfo") and subprocess.run(["modinfo", module], capture_output=True).returncode == 0:
+        if (
+            shutil.which("modinfo")
+            and subprocess.run(["modinfo", module], capture_output=True).returncode == 0
+        ):
             continue
         return False
     return True
@@ -253,10 +283,17 @@ def decap_of_reals():
 def tunnel_rx(real):
     """Packets each kernel tunnel device of a real (dfipip, dfip6tnl) has received."""
     links = json.loads(lab("exec", real, "--", "ip", "-j", "-s", "link", "show").stdout)
-    return {l["ifname"]: l["stats64"]["rx"]["packets"] for l in links if l["ifname"].startswith("dfip")}
+    return {
+        link["ifname"]: link["stats64"]["rx"]["packets"]
+        for link in links
+        if link["ifname"].startswith("dfip")
+    }
 
 
-@pytest.mark.skipif(not kernel_has_tunnels(), reason="this kernel has no ipip / ip6_tunnel (lab/vm runs this in a VM)")
+@pytest.mark.skipif(
+    not kernel_has_tunnels(),
+    reason="this kernel has no ipip / ip6_tunnel (lab/vm runs this in a VM)",
+)
 def test_kernel_decap_serves_every_vip_through_the_tunnels(clean_host):
     lab("up", env=env_with("kernel"))
     assert decap_of_reals() == {"real1": "kernel", "real2": "kernel"}
@@ -271,11 +308,15 @@ def test_kernel_decap_serves_every_vip_through_the_tunnels(clean_host):
     # 40 flows per service, each of at least one packet, arrived on the tunnels: on both reals, both families.
     for real in after:
         for dev in after[real]:
-            assert after[real][dev] > before[real][dev], f"{real} {dev} received nothing: {before} → {after}"
+            assert (
+                after[real][dev] > before[real][dev]
+            ), f"{real} {dev} received nothing: {before} → {after}"
     assert sum(after[r][d] - before[r][d] for r in after for d in after[r]) >= 40 * len(answers)
 
 
-@pytest.mark.skipif(kernel_has_tunnels(), reason="this kernel has ipip / ip6_tunnel: nothing falls back")
+@pytest.mark.skipif(
+    kernel_has_tunnels(), reason="this kernel has ipip / ip6_tunnel: nothing falls back"
+)
 def test_kernel_decap_asked_for_by_environment_fails_without_tunnels(clean_host):
     proc = lab("up", env=env_with("kernel"), check=False)
     assert proc.returncode == 1
@@ -285,8 +326,11 @@ def test_kernel_decap_asked_for_by_environment_fails_without_tunnels(clean_host)
 
 def test_topology_kernel_decap_uses_the_tunnels_where_the_kernel_has_them(clean_host, tmp_path):
     topology = tmp_path / "kernel.yaml"
-    topology.write_text((TOPOLOGIES / "basic.yaml").read_text().replace(
-        "    role: real\n", "    role: real\n    decap: kernel\n"))
+    topology.write_text(
+        (TOPOLOGIES / "basic.yaml")
+        .read_text()
+        .replace("    role: real\n", "    role: real\n    decap: kernel\n")
+    )
     up = lab("up", str(topology), env=env_with(None))
     expected = "kernel" if kernel_has_tunnels() else "bpf"
     assert decap_of_reals() == {"real1": expected, "real2": expected}

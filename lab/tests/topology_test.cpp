@@ -14,41 +14,40 @@ namespace {
 const std::string kTopologies = DOGFISH_SOURCE_DIR "/topologies/";
 
 TEST(Topology, BasicIsTheDefaultLabOfDesign) {
-    Topology t = load_topology(kTopologies + "basic.yaml");
-    EXPECT_EQ(t.name, "basic");
-    ASSERT_EQ(t.nodes.size(), 5u);
-    EXPECT_EQ(t.node("lb")->role, Role::balancer);
-    EXPECT_EQ(t.node("gw")->role, Role::gateway);
-    EXPECT_EQ(t.node("client")->role, Role::client);
-    ASSERT_EQ(t.vips.size(), 2u);
-    EXPECT_TRUE(t.vips[0].address.is_v4());
-    EXPECT_TRUE(t.vips[1].address.is_v6());
-    for (const LabVip& v : t.vips) {
-        ASSERT_EQ(v.services.size(), 2u);
-        EXPECT_EQ(v.services[0].proto, Proto::tcp);
-        EXPECT_EQ(v.services[1].proto, Proto::udp);
-        ASSERT_EQ(v.reals.size(), 2u);
-        for (const LabReal& r : v.reals)
-            EXPECT_EQ(r.address.family, v.address.family) << "a real's address follows its VIP's family";
-    }
-    EXPECT_EQ(t.vips[0].reals[1].address.to_string(), "10.0.4.2");
-    EXPECT_EQ(t.vips[1].reals[0].address.to_string(), "fd00:3::2");
-    EXPECT_EQ(t.links_of("lb").size(), 1u);
-    EXPECT_EQ(t.links_of("lb")[0]->mtu, 1600u);
-    EXPECT_EQ(t.node("client")->routes.size(), 2u);
-    EXPECT_FALSE(t.node("client")->routes[0].to) << "default route";
-    EXPECT_EQ(t.balancer.src4_prefix.to_string(), "172.16.0.0/12");
+  Topology t = load_topology(kTopologies + "basic.yaml");
+  EXPECT_EQ(t.name, "basic");
+  ASSERT_EQ(t.nodes.size(), 5u);
+  EXPECT_EQ(t.node("lb")->role, Role::balancer);
+  EXPECT_EQ(t.node("gw")->role, Role::gateway);
+  EXPECT_EQ(t.node("client")->role, Role::client);
+  ASSERT_EQ(t.vips.size(), 2u);
+  EXPECT_TRUE(t.vips[0].address.is_v4());
+  EXPECT_TRUE(t.vips[1].address.is_v6());
+  for (const LabVip& v : t.vips) {
+    ASSERT_EQ(v.services.size(), 2u);
+    EXPECT_EQ(v.services[0].proto, Proto::tcp);
+    EXPECT_EQ(v.services[1].proto, Proto::udp);
+    ASSERT_EQ(v.reals.size(), 2u);
+    for (const LabReal& r : v.reals)
+      EXPECT_EQ(r.address.family, v.address.family) << "a real's address follows its VIP's family";
+  }
+  EXPECT_EQ(t.vips[0].reals[1].address.to_string(), "10.0.4.2");
+  EXPECT_EQ(t.vips[1].reals[0].address.to_string(), "fd00:3::2");
+  EXPECT_EQ(t.links_of("lb").size(), 1u);
+  EXPECT_EQ(t.links_of("lb")[0]->mtu, 1600u);
+  EXPECT_EQ(t.node("client")->routes.size(), 2u);
+  EXPECT_FALSE(t.node("client")->routes[0].to) << "default route";
+  EXPECT_EQ(t.balancer.src4_prefix.to_string(), "172.16.0.0/12");
 }
 
 TEST(Topology, MultiRealHasEightRealsWithUnequalWeights) {
-    Topology t = load_topology(kTopologies + "multi-real.yaml");
-    ASSERT_EQ(t.vips.size(), 2u);
-    ASSERT_EQ(t.vips[0].reals.size(), 8u);
-    std::set<std::uint32_t> weights;
-    for (const LabReal& r : t.vips[0].reals)
-        weights.insert(r.weight);
-    EXPECT_GE(weights.size(), 2u);
-    EXPECT_EQ(t.vips[0].reals[7].weight, 4u);
+  Topology t = load_topology(kTopologies + "multi-real.yaml");
+  ASSERT_EQ(t.vips.size(), 2u);
+  ASSERT_EQ(t.vips[0].reals.size(), 8u);
+  std::set<std::uint32_t> weights;
+  for (const LabReal& r : t.vips[0].reals) weights.insert(r.weight);
+  EXPECT_GE(weights.size(), 2u);
+  EXPECT_EQ(t.vips[0].reals[7].weight, 4u);
 }
 
 // A small valid lab; each bad case replaces one piece of it.
@@ -67,30 +66,30 @@ vips:
 )";
 
 std::string with(std::string text, const std::string& from, const std::string& to) {
-    auto at = text.find(from);
-    EXPECT_NE(at, std::string::npos) << from;
-    return text.replace(at, from.size(), to);
+  auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return text.replace(at, from.size(), to);
 }
 
 TEST(Topology, TheSmallLabIsValid) {
-    Topology t = parse_topology(kGood, "t.yaml");
-    EXPECT_EQ(t.vips[0].reals[0].address.to_string(), "10.0.3.2");
+  Topology t = parse_topology(kGood, "t.yaml");
+  EXPECT_EQ(t.vips[0].reals[0].address.to_string(), "10.0.3.2");
 }
 
 struct Bad {
-    std::string text;
-    std::string message;
+  std::string text;
+  std::string message;
 };
 
 class BadTopology : public ::testing::TestWithParam<Bad> {};
 
 TEST_P(BadTopology, FailsWithFileLineAndReason) {
-    try {
-        parse_topology(GetParam().text, "t.yaml");
-        FAIL() << "accepted: " << GetParam().message;
-    } catch (const ConfigError& e) {
-        EXPECT_EQ(std::string(e.what()), GetParam().message);
-    }
+  try {
+    parse_topology(GetParam().text, "t.yaml");
+    FAIL() << "accepted: " << GetParam().message;
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), GetParam().message);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -112,12 +111,15 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{with(kGood, "via: 10.0.3.1", "via: 10.0.3"),
             "t.yaml:6: nodes[3].routes[0].via: '10.0.3' is not an IP address"},
         Bad{with(kGood, "to: default", "to: \"fd00::/64\""),
-            "t.yaml:6: nodes[3].routes[0].to: fd00::/64 and via 10.0.3.1 are of different families"},
-        Bad{with(kGood, "{node: c, addresses: [10.0.1.2/24]}", "{node: x, addresses: [10.0.1.2/24]}"),
+            "t.yaml:6: nodes[3].routes[0].to: fd00::/64 and via 10.0.3.1 are of different "
+            "families"},
+        Bad{with(kGood, "{node: c, addresses: [10.0.1.2/24]}",
+                 "{node: x, addresses: [10.0.1.2/24]}"),
             "t.yaml:8: links[0].ends[0].node: no node named 'x'"},
         Bad{with(kGood, "[10.0.1.2/24]", "[10.0.1.2]"),
             "t.yaml:8: links[0].ends[0].addresses[0]: '10.0.1.2' is not address/length"},
-        Bad{with(kGood, "{node: b, addresses: [10.0.2.2/24]}", "{node: b, addresses: [10.0.1.2/24]}"),
+        Bad{with(kGood, "{node: b, addresses: [10.0.2.2/24]}",
+                 "{node: b, addresses: [10.0.1.2/24]}"),
             "t.yaml:9: links[1]: 10.0.1.2 is used twice"},
         Bad{with(kGood, "  - ends: [{node: c, addresses: [10.0.1.2/24]}",
                  "  - mtu: 100\n    ends: [{node: c, addresses: [10.0.1.2/24]}"),
@@ -135,29 +137,32 @@ INSTANTIATE_TEST_SUITE_P(
             "t.yaml:12: vips[0].reals[0].weight: 70000 is out of range (0-65535)"},
         Bad{with(kGood, "{port: 80, proto: tcp}", "{port: 80, proto: sctp}"),
             "t.yaml:12: vips[0].services[0].proto: 'sctp' is not tcp or udp"},
-        Bad{with(kGood, "[{port: 80, proto: tcp}]", "[{port: 80, proto: tcp}, {port: 80, proto: tcp}]"),
+        Bad{with(kGood, "[{port: 80, proto: tcp}]",
+                 "[{port: 80, proto: tcp}, {port: 80, proto: tcp}]"),
             "t.yaml:12: vips[0].services[1]: 80/tcp is listed twice"},
         Bad{with(kGood, "services: [{port: 80, proto: tcp}]", "services: []"),
             "t.yaml:12: vips[0].services: a VIP needs at least one service"},
         Bad{with(with(kGood, "10.100.0.1", "\"fd00:100::1\""), ", \"fd00:3::2/64\"", ""),
             "t.yaml:12: vips[0].reals[0].node: 'r' has no IPv6 address for VIP fd00:100::1"},
-        Bad{with(kGood, "[{node: r}]", "[{node: r, address: 10.0.3.2}]") .replace(
-                kGood.find("10.100.0.1"), 10, "\"fd00:100::1\""),
+        Bad{with(kGood, "[{node: r}]", "[{node: r, address: 10.0.3.2}]")
+                .replace(kGood.find("10.100.0.1"), 10, "\"fd00:100::1\""),
             "t.yaml:12: vips[0].reals[0].address: an IPv6 VIP needs an IPv6 real (no 6-in-4)"},
         Bad{kGood + "balancer: {xdp_mode: turbo}\n",
             "t.yaml:13: balancer.xdp_mode: 'turbo' is not native, generic or auto"},
         Bad{kGood + "balancer: {source_prefixes: {ipv4: 172.16.0.1/12}}\n",
-            "t.yaml:13: balancer.source_prefixes.ipv4: 172.16.0.1/12 has bits set past the prefix length"},
+            "t.yaml:13: balancer.source_prefixes.ipv4: 172.16.0.1/12 has bits set past the prefix "
+            "length"},
         Bad{"name: t\nnodes: [\n", "t.yaml:3: end of sequence flow not found"}));
 
 TEST(Topology, AMissingFileIsNamed) {
-    try {
-        load_topology("/nonexistent/lab.yaml");
-        FAIL();
-    } catch (const ConfigError& e) {
-        EXPECT_EQ(std::string(e.what()), "/nonexistent/lab.yaml: cannot read: No such file or directory");
-    }
+  try {
+    load_topology("/nonexistent/lab.yaml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "/nonexistent/lab.yaml: cannot read: No such file or directory");
+  }
 }
 
-} // namespace
-} // namespace dogfish::lab
+}  // namespace
+}  // namespace dogfish::lab

@@ -5,9 +5,17 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 
-GTEST = {k: re.compile(rf"^{re.escape(tag)} (\d+) tests?[.,]", re.M)
-         for k, tag in (("passed", "[  PASSED  ]"), ("skipped", "[  SKIPPED ]"), ("failed", "[  FAILED  ]"))}
-PYTEST_LINE = re.compile(r"^=*\s*(\d+ (?:passed|failed|skipped|error|errors|deselected).*) in [\d.]+s", re.M)
+GTEST = {
+    k: re.compile(rf"^{re.escape(tag)} (\d+) tests?[.,]", re.M)
+    for k, tag in (
+        ("passed", "[  PASSED  ]"),
+        ("skipped", "[  SKIPPED ]"),
+        ("failed", "[  FAILED  ]"),
+    )
+}
+PYTEST_LINE = re.compile(
+    r"^=*\s*(\d+ (?:passed|failed|skipped|error|errors|deselected).*) in [\d.]+s", re.M
+)
 
 
 def inner_counts(out):
@@ -37,10 +45,14 @@ def main():
         for k, v in inner.items():
             inner_total[k] += v
         detail = ", ".join(f"{v} {k}" for k, v in inner.items() if v) or "-"
-        print(f"    {c.get('name'):<22} {result:<8} {float(c.get('time', 0)):7.1f} s   cases: {detail}")
-    print(f"    {label}: {total['passed']} passed, {total['failed']} failed, {total['skipped']} skipped "
-          f"(CTest tests); cases inside them: {inner_total['passed']} passed, {inner_total['failed']} failed, "
-          f"{inner_total['skipped']} skipped")
+        print(
+            f"    {c.get('name'):<22} {result:<8} {float(c.get('time', 0)):7.1f} s   cases: {detail}"
+        )
+    print(
+        f"    {label}: {total['passed']} passed, {total['failed']} failed, {total['skipped']} skipped "
+        f"(CTest tests); cases inside them: {inner_total['passed']} passed, {inner_total['failed']} failed, "
+        f"{inner_total['skipped']} skipped"
+    )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,9 @@ class Http:
 
     def get(self, keep_alive=False, pad=0):
         """One GET /; returns the body (the real's name). Raises on anything but a 200."""
-        head = "GET / HTTP/1.1\r\nHost: lab\r\n" if keep_alive else "GET / HTTP/1.0\r\nHost: lab\r\n"
+        head = (
+            "GET / HTTP/1.1\r\nHost: lab\r\n" if keep_alive else "GET / HTTP/1.0\r\nHost: lab\r\n"
+        )
         if keep_alive:
             head += "Connection: keep-alive\r\n"
         if pad:
@@ -50,7 +52,11 @@ class Http:
         lines = header.decode().split("\r\n")
         if " 200 " not in lines[0]:
             raise RuntimeError(f"answered {lines[0]!r}")
-        length = next(int(l.split(":", 1)[1]) for l in lines if l.lower().startswith("content-length:"))
+        length = next(
+            int(line.split(":", 1)[1])
+            for line in lines
+            if line.lower().startswith("content-length:")
+        )
         while len(self.buf) < length:
             self._fill()
         body, self.buf = self.buf[:length], self.buf[length:]

@@ -46,8 +46,14 @@ class Conn:
             return
 
     def report(self):
-        return {"target": self.target, "port": self.http.local_port, "real": self.real,
-                "exchanges": self.exchanges, "state": self.state, "moved": self.moved}
+        return {
+            "target": self.target,
+            "port": self.http.local_port,
+            "real": self.real,
+            "exchanges": self.exchanges,
+            "state": self.state,
+            "moved": self.moved,
+        }
 
 
 class Churn:
@@ -94,8 +100,16 @@ def main():
         t.start()
 
     def report(**extra):
-        print(json.dumps({**extra, "conns": [c.report() for c in conns],
-                          "churn": {c.target: c.report() for c in churns}}), flush=True)
+        print(
+            json.dumps(
+                {
+                    **extra,
+                    "conns": [c.report() for c in conns],
+                    "churn": {c.target: c.report() for c in churns},
+                }
+            ),
+            flush=True,
+        )
 
     report(ready=True)
     for line in sys.stdin:

@@ -26,7 +26,9 @@ def main():
     ap.add_argument("--requests", type=int, default=1, help="requests per connection")
     ap.add_argument("--pad", type=int, default=0, help="bytes of padding header per request")
     ap.add_argument("--timeout", type=float, default=3.0)
-    ap.add_argument("--tos", type=lambda x: int(x, 0), default=0, help="IPv4 TOS / IPv6 traffic class")
+    ap.add_argument(
+        "--tos", type=lambda x: int(x, 0), default=0, help="IPv4 TOS / IPv6 traffic class"
+    )
     args = ap.parse_args()
     result = {}
     for target in args.targets:

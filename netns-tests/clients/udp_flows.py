@@ -32,7 +32,10 @@ class Flow:
             except TimeoutError:
                 result["lost"] += 1
                 continue
-            if ipaddress.ip_address(peer[0]) != ipaddress.ip_address(self.host) or peer[1] != self.port:
+            if (
+                ipaddress.ip_address(peer[0]) != ipaddress.ip_address(self.host)
+                or peer[1] != self.port
+            ):
                 result["wrong_source"].append(f"{peer[0]}:{peer[1]}")
             reals.append(data.decode().strip())
         result["flows"].append([self.local_port, reals])
@@ -55,15 +58,24 @@ def main():
     ap.add_argument("--count", type=int, required=True, help="flows per target")
     ap.add_argument("--datagrams", type=int, default=1, help="requests per flow and round")
     ap.add_argument("--timeout", type=float, default=2.0)
-    ap.add_argument("--first-port", type=int, default=0,
-                    help="bind the flows to ports from this one up (default: the kernel picks)")
-    ap.add_argument("--hold", action="store_true", help="a second round on the same flows after a stdin line")
+    ap.add_argument(
+        "--first-port",
+        type=int,
+        default=0,
+        help="bind the flows to ports from this one up (default: the kernel picks)",
+    )
+    ap.add_argument(
+        "--hold", action="store_true", help="a second round on the same flows after a stdin line"
+    )
     args = ap.parse_args()
+
     def local_port(i):
         return args.first_port + i if args.first_port else 0
 
-    flows = {t: [Flow(*parse_target(t), args.timeout, local_port(i)) for i in range(args.count)]
-             for t in args.targets}
+    flows = {
+        t: [Flow(*parse_target(t), args.timeout, local_port(i)) for i in range(args.count)]
+        for t in args.targets
+    }
     one_round(flows, args.datagrams)
     if args.hold:
         sys.stdin.readline()

@@ -36,18 +36,38 @@ class Capture:
     def start(self):
         # Immediate mode: packets reach the file as they come, not when a ring block fills.
         # -Z root: Debian's tcpdump would otherwise drop to its own user.
-        argv = ["tcpdump", "-i", self.iface, "-w", self.path, "-U", "--immediate-mode", "-n",
-                "-s", str(self.snaplen), "-Z", "root"]
+        argv = [
+            "tcpdump",
+            "-i",
+            self.iface,
+            "-w",
+            self.path,
+            "-U",
+            "--immediate-mode",
+            "-n",
+            "-s",
+            str(self.snaplen),
+            "-Z",
+            "root",
+        ]
         if self.filter:
             argv.append(f"({self.filter}) or ether proto {MARKER_TYPE:#x}")
-        self.proc = self.lab.popen(self.node, *argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = self.lab.popen(
+            self.node, *argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         self.reader = threading.Thread(target=self._read_stderr, daemon=True)
         self.reader.start()
-        wait_for(lambda: any("listening on" in l for l in self.stderr) or self.proc.poll() is not None,
-                 f"tcpdump to listen on {self.node}:{self.iface}", timeout=10)
+        wait_for(
+            lambda: any("listening on" in line for line in self.stderr)
+            or self.proc.poll() is not None,
+            f"tcpdump to listen on {self.node}:{self.iface}",
+            timeout=10,
+        )
         if self.proc.poll() is not None:
             self.reader.join(timeout=2)
-            raise AssertionError(f"tcpdump on {self.node}:{self.iface} exited: {''.join(self.stderr)}")
+            raise AssertionError(
+                f"tcpdump on {self.node}:{self.iface} exited: {''.join(self.stderr)}"
+            )
         return self
 
     def _read_stderr(self):
@@ -59,7 +79,10 @@ class Capture:
         every packet that crossed the interface before: the capture is complete up to now."""
         self.token = b"dogfish-e2e-marker-" + os.urandom(8).hex().encode()
         path = f"{self.path}.marker"
-        wrpcap(path, [Ether(dst="ff:ff:ff:ff:ff:ff", src=MARKER_MAC, type=MARKER_TYPE) / Raw(self.token)])
+        wrpcap(
+            path,
+            [Ether(dst="ff:ff:ff:ff:ff:ff", src=MARKER_MAC, type=MARKER_TYPE) / Raw(self.token)],
+        )
         self.lab.exec(self.node, PYTHON, CLIENTS / "send_frames.py", self.iface, path)
 
     def _holds_token(self):
@@ -85,7 +108,9 @@ class Capture:
         for key in ("captured", "received by filter", "dropped by kernel"):
             m = re.search(rf"(\d+) packets? {key}", text)
             if not m:
-                raise AssertionError(f"tcpdump on {self.node}:{self.iface} said no '{key}' count:\n{text}")
+                raise AssertionError(
+                    f"tcpdump on {self.node}:{self.iface} said no '{key}' count:\n{text}"
+                )
             self.counts[key] = int(m.group(1))
         if self.counts["dropped by kernel"]:
             raise AssertionError(f"{self} is incomplete: {self.counts}")

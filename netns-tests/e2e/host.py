@@ -71,15 +71,18 @@ class HostWatch:
             found["balancer pins"] = sorted(str(p) for p in pins.rglob("*")) or [str(pins)]
         # An inode freed by our namespace may be reused by someone else's live one: not ours then.
         live = _live_netns_inodes()
-        decap = [str(DECAP_PINS / str(i)) for i in sorted(self.netns_inodes - live)
-                 if (DECAP_PINS / str(i)).exists()]
+        decap = [
+            str(DECAP_PINS / str(i))
+            for i in sorted(self.netns_inodes - live)
+            if (DECAP_PINS / str(i)).exists()
+        ]
         if decap:
             found["decap pins"] = decap
         alive = sorted(p for p in self.pids if _alive(p))
         if alive:
             found["processes"] = alive
         procs = subprocess.run(["pgrep", "-a", "-f", RECORD], capture_output=True, text=True).stdout
-        procs = [l for l in procs.splitlines() if "pgrep" not in l]
+        procs = [line for line in procs.splitlines() if "pgrep" not in line]
         if procs:
             found["processes using the record"] = procs
         if Path(RECORD).exists():

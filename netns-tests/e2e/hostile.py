@@ -12,8 +12,13 @@ not check would hand them on."""
 from dataclasses import dataclass
 
 from scapy.layers.inet import IP, TCP, UDP, IPOption_EOL, IPOption_NOP, fragment
-from scapy.layers.inet6 import (IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
-                                IPv6ExtHdrRouting)
+from scapy.layers.inet6 import (
+    IPv6,
+    IPv6ExtHdrDestOpt,
+    IPv6ExtHdrFragment,
+    IPv6ExtHdrHopByHop,
+    IPv6ExtHdrRouting,
+)
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
@@ -50,54 +55,149 @@ def kinds(vip4, vip6, tcp_port, udp_port):
 
     def big(version):  # 1590 bytes at L3: fits the 1600-byte link, not once encapsulated
         return Raw(b"B" * (1590 - (20 if version == 4 else 40) - 20))
+
     out = [
         # Routed by the gateway.
-        Kind("ipv4 options (NOPs)", "drop_ip_options", FROM_CLIENT,
-             lambda s: [v4(options=[IPOption_NOP(), IPOption_NOP(), IPOption_NOP(), IPOption_EOL()]) / syn(s)]),
-        Kind("ipv4 fragments (3 of a SYN)", "drop_fragment", FROM_CLIENT,
-             lambda s: fragment(v4(id=s) / syn(s) / Raw(b"F" * 1000), fragsize=400)),
-        Kind("ipv6 fragments (first and later)", "drop_fragment", FROM_CLIENT,
-             lambda s: [v6() / IPv6ExtHdrFragment(id=s, m=1, offset=0) / syn(s) / Raw(b"F" * 32),
-                        v6() / IPv6ExtHdrFragment(id=s, m=0, offset=7, nh=6) / Raw(b"F" * 32)]),
-        Kind("ipv6 hop-by-hop header", "drop_ipv6_ext", FROM_CLIENT,
-             lambda s: [v6() / IPv6ExtHdrHopByHop() / syn(s)]),
-        Kind("ipv6 routing header", "drop_ipv6_ext", FROM_CLIENT,
-             lambda s: [v6() / IPv6ExtHdrRouting(segleft=0) / syn(s)]),
-        Kind("ipv6 destination options", "drop_ipv6_ext", FROM_CLIENT,
-             lambda s: [v6() / IPv6ExtHdrDestOpt() / syn(s)]),
+        Kind(
+            "ipv4 options (NOPs)",
+            "drop_ip_options",
+            FROM_CLIENT,
+            lambda s: [
+                v4(options=[IPOption_NOP(), IPOption_NOP(), IPOption_NOP(), IPOption_EOL()])
+                / syn(s)
+            ],
+        ),
+        Kind(
+            "ipv4 fragments (3 of a SYN)",
+            "drop_fragment",
+            FROM_CLIENT,
+            lambda s: fragment(v4(id=s) / syn(s) / Raw(b"F" * 1000), fragsize=400),
+        ),
+        Kind(
+            "ipv6 fragments (first and later)",
+            "drop_fragment",
+            FROM_CLIENT,
+            lambda s: [
+                v6() / IPv6ExtHdrFragment(id=s, m=1, offset=0) / syn(s) / Raw(b"F" * 32),
+                v6() / IPv6ExtHdrFragment(id=s, m=0, offset=7, nh=6) / Raw(b"F" * 32),
+            ],
+        ),
+        Kind(
+            "ipv6 hop-by-hop header",
+            "drop_ipv6_ext",
+            FROM_CLIENT,
+            lambda s: [v6() / IPv6ExtHdrHopByHop() / syn(s)],
+        ),
+        Kind(
+            "ipv6 routing header",
+            "drop_ipv6_ext",
+            FROM_CLIENT,
+            lambda s: [v6() / IPv6ExtHdrRouting(segleft=0) / syn(s)],
+        ),
+        Kind(
+            "ipv6 destination options",
+            "drop_ipv6_ext",
+            FROM_CLIENT,
+            lambda s: [v6() / IPv6ExtHdrDestOpt() / syn(s)],
+        ),
         Kind("tcp no flags", "drop_tcp_flags", FROM_CLIENT, lambda s: [v4() / syn(s, "")]),
         Kind("tcp SYN+FIN", "drop_tcp_flags", FROM_CLIENT, lambda s: [v4() / syn(s, "SF")]),
         Kind("tcp SYN+RST", "drop_tcp_flags", FROM_CLIENT, lambda s: [v4() / syn(s, "SR")]),
         Kind("tcp FIN without ACK", "drop_tcp_flags", FROM_CLIENT, lambda s: [v4() / syn(s, "F")]),
-        Kind("tcp xmas (FIN+PSH+URG)", "drop_tcp_flags", FROM_CLIENT, lambda s: [v4() / syn(s, "FPU")]),
+        Kind(
+            "tcp xmas (FIN+PSH+URG)",
+            "drop_tcp_flags",
+            FROM_CLIENT,
+            lambda s: [v4() / syn(s, "FPU")],
+        ),
         Kind("tcp6 SYN+FIN", "drop_tcp_flags", FROM_CLIENT, lambda s: [v6() / syn(s, "SF")]),
-        Kind("tcp header cut to 8 bytes", "drop_truncated_l4", FROM_CLIENT,
-             lambda s: [v4(proto=6) / cut(syn(s), 8)]),
-        Kind("udp header cut to 4 bytes", "drop_truncated_l4", FROM_CLIENT,
-             lambda s: [v4(proto=17) / cut(UDP(sport=s, dport=udp_port), 4)]),
-        Kind("tcp6 header cut to 10 bytes", "drop_truncated_l4", FROM_CLIENT,
-             lambda s: [v6(nh=6) / cut(syn(s), 10)]),
-        Kind("udp6 header cut to 4 bytes", "drop_truncated_l4", FROM_CLIENT,
-             lambda s: [v6(nh=17) / cut(UDP(sport=s, dport=udp_port), 4)]),
+        Kind(
+            "tcp header cut to 8 bytes",
+            "drop_truncated_l4",
+            FROM_CLIENT,
+            lambda s: [v4(proto=6) / cut(syn(s), 8)],
+        ),
+        Kind(
+            "udp header cut to 4 bytes",
+            "drop_truncated_l4",
+            FROM_CLIENT,
+            lambda s: [v4(proto=17) / cut(UDP(sport=s, dport=udp_port), 4)],
+        ),
+        Kind(
+            "tcp6 header cut to 10 bytes",
+            "drop_truncated_l4",
+            FROM_CLIENT,
+            lambda s: [v6(nh=6) / cut(syn(s), 10)],
+        ),
+        Kind(
+            "udp6 header cut to 4 bytes",
+            "drop_truncated_l4",
+            FROM_CLIENT,
+            lambda s: [v6(nh=17) / cut(UDP(sport=s, dport=udp_port), 4)],
+        ),
         # Straight onto the balancer's link.
         Kind("frame ends after ethernet", "pass_truncated", ON_BALANCER_LINK, lambda s: [b""]),
-        Kind("ipv4 header cut to 12 bytes", "pass_truncated", ON_BALANCER_LINK,
-             lambda s: [bytes(v4() / syn(s))[:12]]),
-        Kind("ipv6 header cut to 30 bytes", "pass_truncated", ON_BALANCER_LINK,
-             lambda s: [bytes(v6() / syn(s))[:30]], 0x86DD),
-        Kind("ipv4 IHL 3", "drop_bad_l3", ON_BALANCER_LINK, lambda s: [patched(v4() / syn(s), 0, 0x43)]),
-        Kind("ipv4 IHL 0", "drop_bad_l3", ON_BALANCER_LINK, lambda s: [patched(v4() / syn(s), 0, 0x40)]),
-        Kind("ipv4 version 5", "drop_bad_l3", ON_BALANCER_LINK, lambda s: [patched(v4() / syn(s), 0, 0x55)]),
-        Kind("ipv4 total length beyond the frame", "drop_bad_l3", ON_BALANCER_LINK,
-             lambda s: [v4(len=600) / syn(s)]),
-        Kind("ipv4 total length below its headers", "drop_bad_l3", ON_BALANCER_LINK,
-             lambda s: [v4(len=30) / syn(s)]),
-        Kind("ipv6 payload length beyond the frame", "drop_bad_l3", ON_BALANCER_LINK,
-             lambda s: [v6(plen=500) / syn(s)]),
-        Kind("ipv4 1590 bytes (1610 encapsulated)", "drop_too_big", ON_BALANCER_LINK,
-             lambda s: [v4() / syn(s, "A") / big(4)]),
-        Kind("ipv6 1590 bytes (1630 encapsulated)", "drop_too_big", ON_BALANCER_LINK,
-             lambda s: [v6() / syn(s, "A") / big(6)]),
+        Kind(
+            "ipv4 header cut to 12 bytes",
+            "pass_truncated",
+            ON_BALANCER_LINK,
+            lambda s: [bytes(v4() / syn(s))[:12]],
+        ),
+        Kind(
+            "ipv6 header cut to 30 bytes",
+            "pass_truncated",
+            ON_BALANCER_LINK,
+            lambda s: [bytes(v6() / syn(s))[:30]],
+            0x86DD,
+        ),
+        Kind(
+            "ipv4 IHL 3",
+            "drop_bad_l3",
+            ON_BALANCER_LINK,
+            lambda s: [patched(v4() / syn(s), 0, 0x43)],
+        ),
+        Kind(
+            "ipv4 IHL 0",
+            "drop_bad_l3",
+            ON_BALANCER_LINK,
+            lambda s: [patched(v4() / syn(s), 0, 0x40)],
+        ),
+        Kind(
+            "ipv4 version 5",
+            "drop_bad_l3",
+            ON_BALANCER_LINK,
+            lambda s: [patched(v4() / syn(s), 0, 0x55)],
+        ),
+        Kind(
+            "ipv4 total length beyond the frame",
+            "drop_bad_l3",
+            ON_BALANCER_LINK,
+            lambda s: [v4(len=600) / syn(s)],
+        ),
+        Kind(
+            "ipv4 total length below its headers",
+            "drop_bad_l3",
+            ON_BALANCER_LINK,
+            lambda s: [v4(len=30) / syn(s)],
+        ),
+        Kind(
+            "ipv6 payload length beyond the frame",
+            "drop_bad_l3",
+            ON_BALANCER_LINK,
+            lambda s: [v6(plen=500) / syn(s)],
+        ),
+        Kind(
+            "ipv4 1590 bytes (1610 encapsulated)",
+            "drop_too_big",
+            ON_BALANCER_LINK,
+            lambda s: [v4() / syn(s, "A") / big(4)],
+        ),
+        Kind(
+            "ipv6 1590 bytes (1630 encapsulated)",
+            "drop_too_big",
+            ON_BALANCER_LINK,
+            lambda s: [v6() / syn(s, "A") / big(6)],
+        ),
     ]
     return out
 

@@ -25,8 +25,10 @@ RECORD = os.environ.get("DOGFISH_LAB_DIR") or "/run/dogfish-lab"
 def run(argv, check=True, timeout=120, input=None):
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, argv))} exited {proc.returncode}:\n"
-                             f"{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"{' '.join(map(str, argv))} exited {proc.returncode}:\n"
+            f"{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -63,7 +65,8 @@ class Lab:
             raise LabAlreadyUp(
                 f"a lab is already up in {RECORD} (prefix {PREFIX}): take it down with "
                 f"`DOGFISH_LAB_DIR={RECORD} DOGFISH_LAB_PREFIX={PREFIX} dogfish-lab down`, or run "
-                f"the suite with another DOGFISH_LAB_DIR and DOGFISH_LAB_PREFIX")
+                f"the suite with another DOGFISH_LAB_DIR and DOGFISH_LAB_PREFIX"
+            )
         t0 = time.monotonic()
         run([LAB, "up", str(self.topology)])
         self.refresh()
@@ -138,8 +141,10 @@ class Lab:
     def real_node_of(self, address):
         """Which real node owns an address (as the balancer and the captures name reals)."""
         for r in self.reals:
-            if any(ipaddress.ip_interface(a).ip == ipaddress.ip_address(address)
-                   for a in self.node(r)["addresses"]):
+            if any(
+                ipaddress.ip_interface(a).ip == ipaddress.ip_address(address)
+                for a in self.node(r)["addresses"]
+            ):
                 return r
         raise AssertionError(f"no real has the address {address}")
 
@@ -158,7 +163,9 @@ class Lab:
 
     def client_script(self, script, *args, node=None, timeout=300):
         """Runs one of clients/*.py in a node (the client by default); returns its JSON."""
-        out = self.exec(node or self.client, PYTHON, CLIENTS / script, *args, timeout=timeout).stdout
+        out = self.exec(
+            node or self.client, PYTHON, CLIENTS / script, *args, timeout=timeout
+        ).stdout
         return json.loads(out)
 
     def restart_balancer(self):

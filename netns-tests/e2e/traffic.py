@@ -13,8 +13,15 @@ class LineClient:
 
     def __init__(self, lab, script, *args, node=None, watch=None):
         self.name = script
-        self.proc = lab.popen(node or lab.client, PYTHON, CLIENTS / script, *args, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = lab.popen(
+            node or lab.client,
+            PYTHON,
+            CLIENTS / script,
+            *args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         if watch:
             watch.note_pid(self.proc.pid)
         self.lines = queue.Queue()
@@ -32,7 +39,9 @@ class LineClient:
             raise AssertionError(f"{self.name} gave no answer in {timeout} s") from None
         if line is None:
             self.proc.wait(timeout=5)
-            raise AssertionError(f"{self.name} exited {self.proc.returncode}: {self.proc.stderr.read()}")
+            raise AssertionError(
+                f"{self.name} exited {self.proc.returncode}: {self.proc.stderr.read()}"
+            )
         return json.loads(line)
 
     def send(self, command):
@@ -69,10 +78,18 @@ class Talker(LineClient):
 
         def talked():
             last["r"] = self.report()
-            return all(c["exchanges"] >= before[(c["target"], c["port"])] + more
-                       for c in last["r"]["conns"] if c["state"] == "open")
+            return all(
+                c["exchanges"] >= before[(c["target"], c["port"])] + more
+                for c in last["r"]["conns"]
+                if c["state"] == "open"
+            )
 
-        wait_for(talked, f"every open connection to talk {more} more times", timeout=timeout, interval=0.05)
+        wait_for(
+            talked,
+            f"every open connection to talk {more} more times",
+            timeout=timeout,
+            interval=0.05,
+        )
         return last["r"]
 
     def stop(self):

@@ -2,6 +2,8 @@
 // plain values, ordered, printable, in the byte layout the ABI uses.
 #pragma once
 
+#include <dogfish/abi.h>
+
 #include <array>
 #include <compare>
 #include <cstdint>
@@ -9,49 +11,47 @@
 #include <string>
 #include <string_view>
 
-#include <dogfish/abi.h>
-
 namespace dogfish {
 
 // An IPv4 or IPv6 address. IPv4 uses bytes[0..3], the rest stays zero (as in df_vip_key).
 struct IpAddress {
-    std::uint8_t family = DF_FAMILY_V4; // DF_FAMILY_V4 or DF_FAMILY_V6
-    std::array<std::uint8_t, 16> bytes{};
+  std::uint8_t family = DF_FAMILY_V4;  // DF_FAMILY_V4 or DF_FAMILY_V6
+  std::array<std::uint8_t, 16> bytes{};
 
-    // Parses "10.0.0.1" or "fd00::1"; nothing for anything else.
-    static std::optional<IpAddress> parse(std::string_view text);
-    bool is_v4() const noexcept { return family == DF_FAMILY_V4; }
-    bool is_v6() const noexcept { return family == DF_FAMILY_V6; }
-    std::size_t size() const noexcept { return is_v4() ? 4 : 16; }
-    std::string to_string() const;
+  // Parses "10.0.0.1" or "fd00::1"; nothing for anything else.
+  static std::optional<IpAddress> parse(std::string_view text);
+  bool is_v4() const noexcept { return family == DF_FAMILY_V4; }
+  bool is_v6() const noexcept { return family == DF_FAMILY_V6; }
+  std::size_t size() const noexcept { return is_v4() ? 4 : 16; }
+  std::string to_string() const;
 
-    // Ordered by family, then bytes: a total order that no process or machine changes.
-    auto operator<=>(const IpAddress&) const = default;
+  // Ordered by family, then bytes: a total order that no process or machine changes.
+  auto operator<=>(const IpAddress&) const = default;
 };
 
 // An address with a prefix length, e.g. 172.16.0.0/12 or fd00:df::/96.
 struct IpPrefix {
-    IpAddress address;
-    std::uint8_t length = 0;
+  IpAddress address;
+  std::uint8_t length = 0;
 
-    // Parses "A/N"; nothing when malformed or N is out of range for the family.
-    static std::optional<IpPrefix> parse(std::string_view text);
-    // True when every bit past the prefix length is zero.
-    bool host_bits_zero() const noexcept;
-    std::string to_string() const;
+  // Parses "A/N"; nothing when malformed or N is out of range for the family.
+  static std::optional<IpPrefix> parse(std::string_view text);
+  // True when every bit past the prefix length is zero.
+  bool host_bits_zero() const noexcept;
+  std::string to_string() const;
 
-    auto operator<=>(const IpPrefix&) const = default;
+  auto operator<=>(const IpPrefix&) const = default;
 };
 
 // A 48-bit Ethernet address.
 struct MacAddress {
-    std::array<std::uint8_t, 6> bytes{};
+  std::array<std::uint8_t, 6> bytes{};
 
-    // Parses "02:00:00:00:00:01" (colons or dashes, either case); nothing otherwise.
-    static std::optional<MacAddress> parse(std::string_view text);
-    std::string to_string() const;
+  // Parses "02:00:00:00:00:01" (colons or dashes, either case); nothing otherwise.
+  static std::optional<MacAddress> parse(std::string_view text);
+  std::string to_string() const;
 
-    auto operator<=>(const MacAddress&) const = default;
+  auto operator<=>(const MacAddress&) const = default;
 };
 
-} // namespace dogfish
+}  // namespace dogfish

@@ -19,14 +19,14 @@
 //         - { address: 10.0.1.1, weight: 2 }   # weight defaults to 1; 0 drains
 #pragma once
 
+#include <netinet/in.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
-
-#include <netinet/in.h>
 
 #include "dogfish/address.hpp"
 
@@ -37,40 +37,40 @@ enum class XdpMode { native, generic, automatic };
 enum class Proto : std::uint8_t { tcp = IPPROTO_TCP, udp = IPPROTO_UDP };
 
 struct RealConfig {
-    IpAddress address;
-    std::uint32_t weight = 1;
+  IpAddress address;
+  std::uint32_t weight = 1;
 
-    bool operator==(const RealConfig&) const = default;
+  bool operator==(const RealConfig&) const = default;
 };
 
 struct VipConfig {
-    IpAddress address;
-    std::uint16_t port = 0; // host byte order
-    Proto proto = Proto::tcp;
-    std::uint32_t flags = 0; // DF_VIP_*
-    std::vector<RealConfig> reals;
+  IpAddress address;
+  std::uint16_t port = 0;  // host byte order
+  Proto proto = Proto::tcp;
+  std::uint32_t flags = 0;  // DF_VIP_*
+  std::vector<RealConfig> reals;
 
-    bool operator==(const VipConfig&) const = default;
+  bool operator==(const VipConfig&) const = default;
 };
 
 // Not set, an address whose MAC the daemon resolves, or a MAC given outright.
 using Gateway = std::variant<std::monostate, IpAddress, MacAddress>;
 
 struct Config {
-    std::string interface;
-    XdpMode xdp_mode = XdpMode::automatic;
-    Gateway gateway;
-    IpPrefix src4_prefix = *IpPrefix::parse("172.16.0.0/12");
-    IpPrefix src6_prefix = *IpPrefix::parse("fd00:df::/96");
-    std::uint32_t conn_table_size = DF_DEFAULT_CONN_ENTRIES;
-    std::uint32_t udp_idle_timeout_s = 30; // 0 = never expire
-    std::uint32_t max_packet_size = 0; // 0 = no limit
-    std::uint32_t ring_size = DF_DEFAULT_RING_SIZE;
-    std::uint32_t max_vips = DF_DEFAULT_MAX_VIPS;
-    std::uint32_t max_reals = DF_DEFAULT_MAX_REALS; // real ids 1..max_reals-1
-    std::vector<VipConfig> vips;
+  std::string interface;
+  XdpMode xdp_mode = XdpMode::automatic;
+  Gateway gateway;
+  IpPrefix src4_prefix = *IpPrefix::parse("172.16.0.0/12");
+  IpPrefix src6_prefix = *IpPrefix::parse("fd00:df::/96");
+  std::uint32_t conn_table_size = DF_DEFAULT_CONN_ENTRIES;
+  std::uint32_t udp_idle_timeout_s = 30;  // 0 = never expire
+  std::uint32_t max_packet_size = 0;      // 0 = no limit
+  std::uint32_t ring_size = DF_DEFAULT_RING_SIZE;
+  std::uint32_t max_vips = DF_DEFAULT_MAX_VIPS;
+  std::uint32_t max_reals = DF_DEFAULT_MAX_REALS;  // real ids 1..max_reals-1
+  std::vector<VipConfig> vips;
 
-    bool operator==(const Config&) const = default;
+  bool operator==(const Config&) const = default;
 };
 
 // Parses YAML text; `file` names it in errors. Throws ConfigError "file:line: path: reason".
@@ -89,4 +89,4 @@ df_config make_df_config(const Config& config);
 // "10.0.0.1:80/tcp", "[fd00::1]:53/udp"
 std::string vip_name(const VipConfig& vip);
 
-} // namespace dogfish
+}  // namespace dogfish

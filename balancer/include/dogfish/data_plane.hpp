@@ -2,14 +2,14 @@
 // real maps; unit tests of the control logic use a fake.
 #pragma once
 
-#include "dogfish/abi.hpp"
-
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <span>
 #include <utility>
 #include <vector>
+
+#include "dogfish/abi.hpp"
 
 namespace dogfish {
 

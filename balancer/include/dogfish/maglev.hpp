@@ -21,27 +21,27 @@
 namespace dogfish {
 
 struct MaglevReal {
-    IpAddress address;
-    std::uint32_t weight = 1; // 0: no slots (drained)
-    std::uint32_t id = DF_REAL_NONE; // what the slots hold; must not be DF_REAL_NONE if weight > 0
+  IpAddress address;
+  std::uint32_t weight = 1;         // 0: no slots (drained)
+  std::uint32_t id = DF_REAL_NONE;  // what the slots hold; must not be DF_REAL_NONE if weight > 0
 };
 
 class Maglev {
-public:
-    // Throws Error unless ring_size is a prime in [3, kMaxRingSize].
-    explicit Maglev(std::uint32_t ring_size = DF_DEFAULT_RING_SIZE);
+ public:
+  // Throws Error unless ring_size is a prime in [3, kMaxRingSize].
+  explicit Maglev(std::uint32_t ring_size = DF_DEFAULT_RING_SIZE);
 
-    static constexpr std::uint32_t kMaxRingSize = 1U << 24;
-    static bool is_prime(std::uint32_t n) noexcept;
+  static constexpr std::uint32_t kMaxRingSize = 1U << 24;
+  static bool is_prime(std::uint32_t n) noexcept;
 
-    std::uint32_t ring_size() const noexcept { return ring_size_; }
+  std::uint32_t ring_size() const noexcept { return ring_size_; }
 
-    // The ring: ring_size real ids, DF_REAL_NONE everywhere when no real has a weight.
-    // Throws Error on a duplicate address or a weighted real with id DF_REAL_NONE.
-    std::vector<std::uint32_t> build(std::span<const MaglevReal> reals) const;
+  // The ring: ring_size real ids, DF_REAL_NONE everywhere when no real has a weight.
+  // Throws Error on a duplicate address or a weighted real with id DF_REAL_NONE.
+  std::vector<std::uint32_t> build(std::span<const MaglevReal> reals) const;
 
-private:
-    std::uint32_t ring_size_;
+ private:
+  std::uint32_t ring_size_;
 };
 
-} // namespace dogfish
+}  // namespace dogfish

@@ -42,22 +42,22 @@
  * Why a packet left the program the way it did. Every exit counts exactly one
  * reason. The X-macro keeps the names next to the values for the C++ side.
  */
-#define DF_REASONS(X)                                                              \
-	X(TX, "tx", "encapsulated and sent to a real")                             \
-	X(PASS_NOT_IP, "pass_not_ip", "not IPv4 or IPv6")                           \
-	X(PASS_NOT_VIP, "pass_not_vip", "no VIP on this address, port, protocol")   \
+#define DF_REASONS(X)                                                                \
+	X(TX, "tx", "encapsulated and sent to a real")                               \
+	X(PASS_NOT_IP, "pass_not_ip", "not IPv4 or IPv6")                            \
+	X(PASS_NOT_VIP, "pass_not_vip", "no VIP on this address, port, protocol")    \
 	X(PASS_TRUNCATED, "pass_truncated", "frame ends inside the L2 or L3 header") \
-	X(PASS_L4_PROTO, "pass_l4_proto", "not TCP or UDP")                         \
-	X(DROP_BAD_L3, "drop_bad_l3", "bad IP header (IHL, length) for a VIP")      \
-	X(DROP_IP_OPTIONS, "drop_ip_options", "IPv4 options to a VIP")              \
-	X(DROP_FRAGMENT, "drop_fragment", "IP fragment to a VIP")                   \
-	X(DROP_IPV6_EXT, "drop_ipv6_ext", "IPv6 extension header to a VIP")         \
-	X(DROP_TRUNCATED_L4, "drop_truncated_l4", "L4 header cut short, to a VIP")  \
-	X(DROP_TCP_FLAGS, "drop_tcp_flags", "TCP flags no stack sends, to a VIP")   \
-	X(DROP_NO_REAL, "drop_no_real", "the VIP's ring has no real")               \
-	X(DROP_REAL_FAMILY, "drop_real_family", "IPv6 VIP with an IPv4 real")       \
-	X(DROP_TOO_BIG, "drop_too_big", "encapsulated size over the maximum")       \
-	X(DROP_ADJUST_HEAD, "drop_adjust_head", "no headroom for the outer header") \
+	X(PASS_L4_PROTO, "pass_l4_proto", "not TCP or UDP")                          \
+	X(DROP_BAD_L3, "drop_bad_l3", "bad IP header (IHL, length) for a VIP")       \
+	X(DROP_IP_OPTIONS, "drop_ip_options", "IPv4 options to a VIP")               \
+	X(DROP_FRAGMENT, "drop_fragment", "IP fragment to a VIP")                    \
+	X(DROP_IPV6_EXT, "drop_ipv6_ext", "IPv6 extension header to a VIP")          \
+	X(DROP_TRUNCATED_L4, "drop_truncated_l4", "L4 header cut short, to a VIP")   \
+	X(DROP_TCP_FLAGS, "drop_tcp_flags", "TCP flags no stack sends, to a VIP")    \
+	X(DROP_NO_REAL, "drop_no_real", "the VIP's ring has no real")                \
+	X(DROP_REAL_FAMILY, "drop_real_family", "IPv6 VIP with an IPv4 real")        \
+	X(DROP_TOO_BIG, "drop_too_big", "encapsulated size over the maximum")        \
+	X(DROP_ADJUST_HEAD, "drop_adjust_head", "no headroom for the outer header")  \
 	X(DROP_NO_GATEWAY, "drop_no_gateway", "gateway MAC not configured")
 
 enum df_reason {

@@ -18,16 +18,16 @@
  * one reason. The first three are the encapsulations stripped (one counter per
  * type); then the passes (the packet goes to the stack untouched); then drops.
  */
-#define DF_DECAP_REASONS(X)                                                                  \
-	X(DECAP_4IN4, "decap_4in4", "IPv4-in-IPv4 stripped")                                 \
-	X(DECAP_6IN6, "decap_6in6", "IPv6-in-IPv6 stripped")                                 \
-	X(DECAP_4IN6, "decap_4in6", "IPv4-in-IPv6 stripped")                                 \
-	X(PASS_NOT_IP, "pass_not_ip", "not IPv4 or IPv6")                                     \
+#define DF_DECAP_REASONS(X)                                                                    \
+	X(DECAP_4IN4, "decap_4in4", "IPv4-in-IPv4 stripped")                                   \
+	X(DECAP_6IN6, "decap_6in6", "IPv6-in-IPv6 stripped")                                   \
+	X(DECAP_4IN6, "decap_4in6", "IPv4-in-IPv6 stripped")                                   \
+	X(PASS_NOT_IP, "pass_not_ip", "not IPv4 or IPv6")                                      \
 	X(PASS_TRUNCATED, "pass_truncated", "frame ends inside the L2 or outer L3 header")     \
 	X(PASS_NOT_ENCAP, "pass_not_encap", "not IPIP / IPv6-in-IPv6 / IPv4-in-IPv6")          \
-	X(PASS_NOT_OURS, "pass_not_ours", "encapsulated, but to an address not configured")   \
+	X(PASS_NOT_OURS, "pass_not_ours", "encapsulated, but to an address not configured")    \
 	X(DROP_BAD_OUTER, "drop_bad_outer", "bad outer header (IHL, length, fragment)")        \
-	X(DROP_TRUNCATED_INNER, "drop_truncated_inner", "frame ends inside the inner header") \
+	X(DROP_TRUNCATED_INNER, "drop_truncated_inner", "frame ends inside the inner header")  \
 	X(DROP_BAD_INNER, "drop_bad_inner", "inner header's version is not the outer's claim") \
 	X(DROP_ADJUST, "drop_adjust", "the kernel refused to strip the outer header")
 

@@ -25,26 +25,48 @@ DF_INLINE __u32 df_rol32(__u32 w, unsigned int s)
 	return (w << s) | (w >> (32 - s));
 }
 
-#define DF_JHASH_MIX(a, b, c)                       \
-	do {                                        \
-		a -= c; a ^= df_rol32(c, 4); c += b; \
-		b -= a; b ^= df_rol32(a, 6); a += c; \
-		c -= b; c ^= df_rol32(b, 8); b += a; \
-		a -= c; a ^= df_rol32(c, 16); c += b; \
-		b -= a; b ^= df_rol32(a, 19); a += c; \
-		c -= b; c ^= df_rol32(b, 4); b += a; \
+/* clang-format off: one line per round, as lookup3.c writes it */
+#define DF_JHASH_MIX(a, b, c)         \
+	do {                          \
+		a -= c;               \
+		a ^= df_rol32(c, 4);  \
+		c += b;               \
+		b -= a;               \
+		b ^= df_rol32(a, 6);  \
+		a += c;               \
+		c -= b;               \
+		c ^= df_rol32(b, 8);  \
+		b += a;               \
+		a -= c;               \
+		a ^= df_rol32(c, 16); \
+		c += b;               \
+		b -= a;               \
+		b ^= df_rol32(a, 19); \
+		a += c;               \
+		c -= b;               \
+		c ^= df_rol32(b, 4);  \
+		b += a;               \
 	} while (0)
 
-#define DF_JHASH_FINAL(a, b, c)                     \
-	do {                                        \
-		c ^= b; c -= df_rol32(b, 14);       \
-		a ^= c; a -= df_rol32(c, 11);       \
-		b ^= a; b -= df_rol32(a, 25);       \
-		c ^= b; c -= df_rol32(b, 16);       \
-		a ^= c; a -= df_rol32(c, 4);        \
-		b ^= a; b -= df_rol32(a, 14);       \
-		c ^= b; c -= df_rol32(b, 24);       \
+#define DF_JHASH_FINAL(a, b, c)       \
+	do {                          \
+		c ^= b;               \
+		c -= df_rol32(b, 14); \
+		a ^= c;               \
+		a -= df_rol32(c, 11); \
+		b ^= a;               \
+		b -= df_rol32(a, 25); \
+		c ^= b;               \
+		c -= df_rol32(b, 16); \
+		a ^= c;               \
+		a -= df_rol32(c, 4);  \
+		b ^= a;               \
+		b -= df_rol32(a, 14); \
+		c ^= b;               \
+		c -= df_rol32(b, 24); \
 	} while (0)
+
+/* clang-format on */
 
 DF_INLINE __u32 df_load32(const __u8 *p)
 {

@@ -37,8 +37,7 @@ uint16_t fold(uint32_t sum) {
 Mac mac(const std::string& text) {
   Mac m{};
   unsigned v[6];
-  if (std::sscanf(text.c_str(), "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) !=
-      6)
+  if (std::sscanf(text.c_str(), "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
     throw std::invalid_argument("not a MAC: " + text);
   for (int i = 0; i < 6; i++) m[i] = static_cast<uint8_t>(v[i]);
   return m;
@@ -131,7 +130,9 @@ Packet& Packet::payload(const Bytes& data) {
   return *this;
 }
 
-Packet& Packet::payload(const std::string& text) { return payload(Bytes(text.begin(), text.end())); }
+Packet& Packet::payload(const std::string& text) {
+  return payload(Bytes(text.begin(), text.end()));
+}
 
 Bytes Packet::bytes() const {
   Bytes b = data_;
@@ -140,11 +141,16 @@ Bytes Packet::bytes() const {
   };
   auto proto_of = [](Kind k) -> std::optional<uint8_t> {
     switch (k) {
-      case Kind::Ipv4: return kProtoIpip;
-      case Kind::Ipv6: return kProtoIpv6;
-      case Kind::Tcp: return kProtoTcp;
-      case Kind::Udp: return kProtoUdp;
-      default: return std::nullopt;
+      case Kind::Ipv4:
+        return kProtoIpip;
+      case Kind::Ipv6:
+        return kProtoIpv6;
+      case Kind::Tcp:
+        return kProtoTcp;
+      case Kind::Udp:
+        return kProtoUdp;
+      default:
+        return std::nullopt;
     }
   };
   // Innermost first, so an outer checksum covers finished inner bytes only where it matters.

@@ -14,7 +14,7 @@ namespace dogfish::testing {
 using Bytes = std::vector<uint8_t>;
 using Mac = std::array<uint8_t, 6>;
 
-Mac mac(const std::string& text);             // "02:00:00:00:00:01"
+Mac mac(const std::string& text);  // "02:00:00:00:00:01"
 std::array<uint8_t, 4> ip4(const std::string& text);
 std::array<uint8_t, 16> ip6(const std::string& text);
 
@@ -23,11 +23,11 @@ struct Ipv4 {
   uint8_t ttl = 64;
   uint8_t tos = 0;
   uint16_t id = 0;
-  uint16_t frag_off = 0;                      // host order, flags included (0x4000 = DF)
-  std::optional<uint8_t> proto;               // default: from the next layer
-  Bytes options;                              // appended after the fixed header, IHL grows
-  std::optional<uint8_t> version_ihl;         // overrides the first byte
-  std::optional<uint16_t> tot_len;            // overrides the computed length
+  uint16_t frag_off = 0;               // host order, flags included (0x4000 = DF)
+  std::optional<uint8_t> proto;        // default: from the next layer
+  Bytes options;                       // appended after the fixed header, IHL grows
+  std::optional<uint8_t> version_ihl;  // overrides the first byte
+  std::optional<uint16_t> tot_len;     // overrides the computed length
 };
 
 struct Ipv6 {
@@ -35,14 +35,14 @@ struct Ipv6 {
   uint8_t hop_limit = 64;
   uint8_t traffic_class = 0;
   uint32_t flow_label = 0;
-  std::optional<uint8_t> nexthdr;             // default: from the next layer
-  std::optional<uint16_t> payload_len;        // overrides the computed length
+  std::optional<uint8_t> nexthdr;       // default: from the next layer
+  std::optional<uint16_t> payload_len;  // overrides the computed length
 };
 
 // An IPv6 extension header (hop-by-hop, routing, fragment, ...), 8 bytes.
 struct Ipv6Ext {
-  uint8_t type;                               // the nexthdr value that announces it
-  std::optional<uint8_t> nexthdr;             // default: from the next layer
+  uint8_t type;                    // the nexthdr value that announces it
+  std::optional<uint8_t> nexthdr;  // default: from the next layer
 };
 
 namespace tcp_flags {

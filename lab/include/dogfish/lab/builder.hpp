@@ -12,9 +12,9 @@ namespace dogfish::lab {
 // The programs the lab starts, found beside dogfish-lab (installed together) or
 // in the build tree's layout (build/lab, build/balancer, build/decap).
 struct Binaries {
-    std::filesystem::path dogfish;
-    std::filesystem::path decap;
-    std::filesystem::path responder;
+  std::filesystem::path dogfish;
+  std::filesystem::path decap;
+  std::filesystem::path responder;
 };
 Binaries find_binaries();
 
@@ -27,8 +27,8 @@ void request_stop() noexcept;
 void lab_up(const std::filesystem::path& topology, const Binaries& binaries, std::ostream& out);
 
 struct AlreadyUp : Error {
-    AlreadyUp(const std::string& what, bool same) : Error(what), same_lab(same) {}
-    bool same_lab; // the lab asked for is the one that is up: nothing to do
+  AlreadyUp(const std::string& what, bool same) : Error(what), same_lab(same) {}
+  bool same_lab;  // the lab asked for is the one that is up: nothing to do
 };
 
 // Kills the balancer daemon with SIGKILL, as a crash or an upgrade would (its pins
@@ -38,4 +38,4 @@ void lab_restart_balancer(const Binaries& binaries, std::ostream& out);
 // Removes everything the recorded lab made; false when there was none.
 bool lab_down(std::ostream& out);
 
-} // namespace dogfish::lab
+}  // namespace dogfish::lab

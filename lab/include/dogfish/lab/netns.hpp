@@ -29,24 +29,24 @@ void create_netns(const std::string& name);
 // itself lives on while a process or an open fd is still in it.
 bool delete_netns(const std::string& name);
 bool netns_exists(const std::string& name);
-std::vector<std::string> list_netns(); // names under /run/netns, sorted
+std::vector<std::string> list_netns();  // names under /run/netns, sorted
 
 // An open fd of /run/netns/NAME; throws OsError naming the namespace.
 class NetnsFd {
-public:
-    explicit NetnsFd(const std::string& name);
-    ~NetnsFd();
-    NetnsFd(NetnsFd&& other) noexcept;
-    NetnsFd& operator=(NetnsFd&& other) noexcept;
-    NetnsFd(const NetnsFd&) = delete;
-    NetnsFd& operator=(const NetnsFd&) = delete;
+ public:
+  explicit NetnsFd(const std::string& name);
+  ~NetnsFd();
+  NetnsFd(NetnsFd&& other) noexcept;
+  NetnsFd& operator=(NetnsFd&& other) noexcept;
+  NetnsFd(const NetnsFd&) = delete;
+  NetnsFd& operator=(const NetnsFd&) = delete;
 
-    int get() const noexcept { return fd_; }
-    const std::string& name() const noexcept { return name_; }
+  int get() const noexcept { return fd_; }
+  const std::string& name() const noexcept { return name_; }
 
-private:
-    int fd_ = -1;
-    std::string name_;
+ private:
+  int fd_ = -1;
+  std::string name_;
 };
 
 // setns(CLONE_NEWNET) of the calling thread into `ns`; throws OsError naming it.
@@ -59,31 +59,28 @@ void enter_netns(const std::string& name);
 // Sockets fn opens stay bound to the namespace after it returns: that is how a caller gets
 // a socket "in" a namespace. "" runs fn on the calling thread.
 template <typename F>
-auto in_netns(const std::string& name, F&& fn) -> decltype(fn())
-{
-    using Result = decltype(fn());
-    static_assert(!std::is_reference_v<Result>, "in_netns returns by value: fn must not return a reference");
-    if (name.empty())
-        return fn();
+auto in_netns(const std::string& name, F&& fn) -> decltype(fn()) {
+  using Result = decltype(fn());
+  static_assert(!std::is_reference_v<Result>,
+                "in_netns returns by value: fn must not return a reference");
+  if (name.empty()) return fn();
 
-    NetnsFd ns(name);
-    std::exception_ptr error;
-    std::conditional_t<std::is_void_v<Result>, bool, std::optional<Result>> result{};
-    std::thread([&] {
-        try {
-            enter_netns(ns);
-            if constexpr (std::is_void_v<Result>)
-                fn();
-            else
-                result.emplace(fn());
-        } catch (...) {
-            error = std::current_exception();
-        }
-    }).join();
-    if (error)
-        std::rethrow_exception(error);
-    if constexpr (!std::is_void_v<Result>)
-        return std::move(*result);
+  NetnsFd ns(name);
+  std::exception_ptr error;
+  std::conditional_t<std::is_void_v<Result>, bool, std::optional<Result>> result{};
+  std::thread([&] {
+    try {
+      enter_netns(ns);
+      if constexpr (std::is_void_v<Result>)
+        fn();
+      else
+        result.emplace(fn());
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }).join();
+  if (error) std::rethrow_exception(error);
+  if constexpr (!std::is_void_v<Result>) return std::move(*result);
 }
 
 // Writes a sysctl inside the namespace: "net/ipv4/ip_forward" (or "net.ipv4.ip_forward",
@@ -96,4 +93,4 @@ std::string read_sysctl(const std::string& netns, const std::string& key);
 // "network namespace 'NAME'", or "the current network namespace" for "": for messages.
 std::string describe_netns(const std::string& name);
 
-} // namespace dogfish::lab
+}  // namespace dogfish::lab

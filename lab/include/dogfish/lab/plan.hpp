@@ -25,28 +25,31 @@ std::string netns_name(const std::string& node);
 std::optional<Decap> decap_override();
 
 struct PlannedEnd {
-    std::string node;
-    std::string netns;
-    std::string interface; // named after the node at the other end: `ip -n df-gw link` reads as a map
-    std::vector<IpPrefix> addresses;
+  std::string node;
+  std::string netns;
+  std::string
+      interface;  // named after the node at the other end: `ip -n df-gw link` reads as a map
+  std::vector<IpPrefix> addresses;
 };
 
 struct PlannedLink {
-    PlannedEnd a, b;
-    std::uint32_t mtu = 1500;
+  PlannedEnd a, b;
+  std::uint32_t mtu = 1500;
 };
 
 struct Plan {
-    std::vector<PlannedLink> links;
-    std::string balancer_node;
-    std::string balancer_interface; // the balancer's one link, where XDP attaches
-    std::string gateway_node;
-    std::string gateway_interface; // the gateway's end of that link: gets the pass-through XDP program
-    IpAddress gateway_address; // the gateway's address on that link, of the balancer config's `gateway`
-    std::uint32_t balancer_mtu = 1500;
+  std::vector<PlannedLink> links;
+  std::string balancer_node;
+  std::string balancer_interface;  // the balancer's one link, where XDP attaches
+  std::string gateway_node;
+  std::string
+      gateway_interface;  // the gateway's end of that link: gets the pass-through XDP program
+  IpAddress
+      gateway_address;  // the gateway's address on that link, of the balancer config's `gateway`
+  std::uint32_t balancer_mtu = 1500;
 
-    // The interfaces of a node, in link order.
-    std::vector<const PlannedEnd*> ends_of(const std::string& node) const;
+  // The interfaces of a node, in link order.
+  std::vector<const PlannedEnd*> ends_of(const std::string& node) const;
 };
 
 // Throws Error when the balancer's one link does not lead to the gateway.
@@ -55,4 +58,4 @@ Plan make_plan(const Topology& topology);
 // The YAML that `dogfish run --config` reads, one VIP entry per service.
 std::string balancer_config(const Topology& topology, const Plan& plan);
 
-} // namespace dogfish::lab
+}  // namespace dogfish::lab

@@ -13,12 +13,12 @@
 namespace dogfish::lab {
 
 struct Answer {
-    bool ok = false;
-    std::string real; // the first line of the body or datagram
-    std::string error; // why not, when !ok
+  bool ok = false;
+  std::string real;   // the first line of the body or datagram
+  std::string error;  // why not, when !ok
 };
 
 Answer ask(const std::string& netns, const IpAddress& vip, std::uint16_t port, Proto proto,
            std::chrono::milliseconds timeout);
 
-} // namespace dogfish::lab
+}  // namespace dogfish::lab

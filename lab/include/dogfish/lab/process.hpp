@@ -13,8 +13,8 @@
 namespace dogfish::lab {
 
 struct ProcessId {
-    int pid = 0;
-    std::uint64_t start_time = 0; // /proc/PID/stat field 22: tells a reused pid apart
+  int pid = 0;
+  std::uint64_t start_time = 0;  // /proc/PID/stat field 22: tells a reused pid apart
 };
 
 // Starts argv[0] (a path) in the namespace, detached from our session, with
@@ -36,4 +36,4 @@ bool stop_process(const ProcessId& id, std::chrono::milliseconds grace);
 // SIGKILL at once, as a crash would; waits until it is gone. True when it was running.
 bool kill_process(const ProcessId& id);
 
-} // namespace dogfish::lab
+}  // namespace dogfish::lab

@@ -15,24 +15,25 @@
 namespace dogfish::lab {
 
 struct LabProcess {
-    std::string role; // "responder" or "balancer"
-    std::string node;
-    ProcessId id;
-    std::filesystem::path log;
+  std::string role;  // "responder" or "balancer"
+  std::string node;
+  ProcessId id;
+  std::filesystem::path log;
 };
 
 struct LabState {
-    std::string name;
-    std::filesystem::path topology; // the copy taken at `up`, so later edits cannot confuse status or down
-    std::string phase = "building"; // "building" until every VIP answered, then "up"
-    double started = 0; // seconds since the epoch
-    std::vector<std::string> netns;
-    std::vector<std::filesystem::path> pin_dirs; // bpffs directories to remove
-    std::vector<LabProcess> processes;
-    std::map<std::string, std::string> node_netns; // node name → namespace
-    std::map<std::string, std::string> decap; // real node → "bpf" or "kernel"
-    std::string balancer_interface;
-    std::filesystem::path socket;
+  std::string name;
+  std::filesystem::path
+      topology;  // the copy taken at `up`, so later edits cannot confuse status or down
+  std::string phase = "building";  // "building" until every VIP answered, then "up"
+  double started = 0;              // seconds since the epoch
+  std::vector<std::string> netns;
+  std::vector<std::filesystem::path> pin_dirs;  // bpffs directories to remove
+  std::vector<LabProcess> processes;
+  std::map<std::string, std::string> node_netns;  // node name → namespace
+  std::map<std::string, std::string> decap;       // real node → "bpf" or "kernel"
+  std::string balancer_interface;
+  std::filesystem::path socket;
 };
 
 std::filesystem::path state_dir();
@@ -44,4 +45,4 @@ std::optional<LabState> load_state();
 void save_state(const LabState& state);
 void remove_state_dir();
 
-} // namespace dogfish::lab
+}  // namespace dogfish::lab

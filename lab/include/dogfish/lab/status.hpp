@@ -2,10 +2,9 @@
 // namespaces, processes checked by pid), as JSON (DESIGN.md's contract) or a table.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
-
-#include <nlohmann/json.hpp>
 
 namespace dogfish::lab {
 
@@ -13,4 +12,4 @@ namespace dogfish::lab {
 std::optional<nlohmann::json> lab_status();
 void print_status(const nlohmann::json& status, std::ostream& out);
 
-} // namespace dogfish::lab
+}  // namespace dogfish::lab

@@ -24,63 +24,63 @@ std::string_view role_name(Role role);
 enum class Decap { bpf, kernel };
 
 struct Route {
-    std::optional<IpPrefix> to; // nothing: the default route
-    IpAddress via;
+  std::optional<IpPrefix> to;  // nothing: the default route
+  IpAddress via;
 };
 
 struct Node {
-    std::string name;
-    Role role = Role::client;
-    Decap decap = Decap::bpf; // reals only
-    std::vector<Route> routes;
+  std::string name;
+  Role role = Role::client;
+  Decap decap = Decap::bpf;  // reals only
+  std::vector<Route> routes;
 };
 
 struct LinkEnd {
-    std::string node;
-    std::vector<IpPrefix> addresses; // address/length, host bits set
+  std::string node;
+  std::vector<IpPrefix> addresses;  // address/length, host bits set
 };
 
 struct Link {
-    LinkEnd a, b;
-    std::uint32_t mtu = 1500;
+  LinkEnd a, b;
+  std::uint32_t mtu = 1500;
 };
 
 struct Service {
-    std::uint16_t port = 0;
-    Proto proto = Proto::tcp;
+  std::uint16_t port = 0;
+  Proto proto = Proto::tcp;
 };
 
 struct LabReal {
-    std::string node;
-    IpAddress address; // given, or the node's first link address of the VIP's family
-    std::uint32_t weight = 1;
+  std::string node;
+  IpAddress address;  // given, or the node's first link address of the VIP's family
+  std::uint32_t weight = 1;
 };
 
 struct LabVip {
-    IpAddress address;
-    std::vector<Service> services;
-    std::vector<LabReal> reals;
+  IpAddress address;
+  std::vector<Service> services;
+  std::vector<LabReal> reals;
 };
 
 struct BalancerSettings {
-    IpPrefix src4_prefix = *IpPrefix::parse("172.16.0.0/12");
-    IpPrefix src6_prefix = *IpPrefix::parse("fd00:df::/96");
-    XdpMode xdp_mode = XdpMode::automatic;
+  IpPrefix src4_prefix = *IpPrefix::parse("172.16.0.0/12");
+  IpPrefix src6_prefix = *IpPrefix::parse("fd00:df::/96");
+  XdpMode xdp_mode = XdpMode::automatic;
 };
 
 struct Topology {
-    std::string name;
-    std::vector<Node> nodes;
-    std::vector<Link> links;
-    std::vector<LabVip> vips;
-    BalancerSettings balancer;
+  std::string name;
+  std::vector<Node> nodes;
+  std::vector<Link> links;
+  std::vector<LabVip> vips;
+  BalancerSettings balancer;
 
-    const Node* node(std::string_view name) const;
-    // The links that touch a node, in file order.
-    std::vector<const Link*> links_of(std::string_view node) const;
+  const Node* node(std::string_view name) const;
+  // The links that touch a node, in file order.
+  std::vector<const Link*> links_of(std::string_view node) const;
 };
 
 Topology parse_topology(std::string_view text, const std::string& file);
 Topology load_topology(const std::filesystem::path& path);
 
-} // namespace dogfish::lab
+}  // namespace dogfish::lab
