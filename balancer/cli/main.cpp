@@ -10,11 +10,12 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "dogfish/base/abi_names.hpp"
+#include "dogfish/base/errors.hpp"
+#include "dogfish/base/log.hpp"
 #include "dogfish/control_socket.hpp"
 #include "dogfish/controller.hpp"
 #include "dogfish/daemon.hpp"
-#include "dogfish/errors.hpp"
-#include "dogfish/log.hpp"
 
 namespace {
 
@@ -39,7 +40,7 @@ struct Client {
 
 // Client-side checks, so a typo gets its one line even with no daemon running.
 void check_endpoint(const std::string& text) {
-  if (!dogfish::parse_endpoint(text))
+  if (!dogfish::Endpoint::parse(text))
     throw Error(fmt::format("'{}' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)", text));
 }
 void check_address(const std::string& text) {
@@ -82,7 +83,7 @@ void print_stats(const json& s) {
              c["hit"].get<uint64_t>(), c["miss"].get<uint64_t>(), c["expired"].get<uint64_t>(),
              c["hash_decisions"].get<uint64_t>());
   fmt::print("\n{:<24} {:>14}  {}\n", "REASON", "PACKETS", "MEANING");
-  for (const dogfish::ReasonName& r : dogfish::reason_names())
+  for (const dogfish::ReasonName& r : dogfish::balancer_reasons())
     fmt::print("{:<24} {:>14}  {}\n", r.name, s["reasons"].value(r.name, uint64_t{0}), r.help);
 }
 

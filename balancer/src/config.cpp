@@ -14,9 +14,10 @@
 #include <sstream>
 #include <tuple>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/abi_names.hpp"
+#include "dogfish/base/errors.hpp"
+#include "dogfish/base/yaml_reader.hpp"
 #include "dogfish/maglev.hpp"
-#include "dogfish/yaml_reader.hpp"
 
 namespace dogfish {
 
@@ -79,12 +80,11 @@ VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const 
 
   auto proto = require(m, n, path, "proto");
   auto proto_text = scalar(proto, join(path, "proto"));
-  if (proto_text == "tcp")
-    v.proto = Proto::tcp;
-  else if (proto_text == "udp")
-    v.proto = Proto::udp;
-  else
-    fail(proto, join(path, "proto"), fmt::format("'{}' is not a protocol (tcp, udp)", proto_text));
+  auto parsed = parse_proto(proto_text);
+  if (!parsed)
+    fail(proto, join(path, "proto"),
+         fmt::format("'{}' is not a protocol ({})", proto_text, proto_names()));
+  v.proto = *parsed;
 
   if (m.contains("flags")) {
     auto flags = m["flags"];
@@ -92,14 +92,11 @@ VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const 
     for (std::size_t i = 0; i < flags.size(); ++i) {
       auto fpath = fmt::format("{}.flags[{}]", path, i);
       auto f = scalar(flags[i], fpath);
-      std::uint32_t bit = f == "no_conn_table"   ? DF_VIP_NO_CONN_TABLE
-                          : f == "src_hash_only" ? DF_VIP_SRC_HASH_ONLY
-                                                 : 0;
-      if (bit == 0)
-        fail(flags[i], fpath,
-             fmt::format("'{}' is not a VIP flag (no_conn_table, src_hash_only)", f));
-      if (v.flags & bit) fail(flags[i], fpath, fmt::format("'{}' given twice", f));
-      v.flags |= bit;
+      auto bit = parse_vip_flag(f);
+      if (!bit)
+        fail(flags[i], fpath, fmt::format("'{}' is not a VIP flag ({})", f, vip_flag_list()));
+      if (v.flags & *bit) fail(flags[i], fpath, fmt::format("'{}' given twice", f));
+      v.flags |= *bit;
     }
   }
 
@@ -138,15 +135,11 @@ Config ConfigParser::parse(const YAML::Node& root) {
 
   if (m.contains("xdp_mode")) {
     auto mode = scalar(m["xdp_mode"], "xdp_mode");
-    if (mode == "native")
-      c.xdp_mode = XdpMode::native;
-    else if (mode == "generic")
-      c.xdp_mode = XdpMode::generic;
-    else if (mode == "auto")
-      c.xdp_mode = XdpMode::automatic;
-    else
+    auto parsed = parse_xdp_mode(mode);
+    if (!parsed)
       fail(m["xdp_mode"], "xdp_mode",
-           fmt::format("'{}' is not an XDP mode (native, generic, auto)", mode));
+           fmt::format("'{}' is not an XDP mode ({})", mode, xdp_mode_names()));
+    c.xdp_mode = *parsed;
   }
 
   auto gateway = require(m, root, "", "gateway");
@@ -250,10 +243,7 @@ df_config make_df_config(const Config& config) {
 }
 
 std::string vip_name(const VipConfig& vip) {
-  const char* proto = vip.proto == Proto::tcp ? "tcp" : "udp";
-  if (vip.address.is_v6())
-    return fmt::format("[{}]:{}/{}", vip.address.to_string(), vip.port, proto);
-  return fmt::format("{}:{}/{}", vip.address.to_string(), vip.port, proto);
+  return fmt::format("{}/{}", Endpoint{vip.address, vip.port}.to_string(), to_string(vip.proto));
 }
 
 }  // namespace dogfish

@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 #include "dogfish/maglev.hpp"
 
 namespace dogfish {

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 
 namespace dogfish {
 namespace {

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "dogfish/base/errors.hpp"
 #include "dogfish/control_socket.hpp"
-#include "dogfish/errors.hpp"
 #include "fake_data_plane.hpp"
 
 namespace dogfish {
@@ -55,20 +55,6 @@ class ControllerTest : public ::testing::Test {
     return r.value("error", "");
   }
 };
-
-TEST(ParseEndpoint, Forms) {
-  auto v4 = parse_endpoint("10.0.0.1:80");
-  ASSERT_TRUE(v4);
-  EXPECT_EQ(v4->address.to_string(), "10.0.0.1");
-  EXPECT_EQ(v4->port, 80);
-  auto v6 = parse_endpoint("[fd00::1]:443");
-  ASSERT_TRUE(v6);
-  EXPECT_TRUE(v6->address.is_v6());
-  EXPECT_EQ(v6->port, 443);
-  for (const char* bad : {"10.0.0.1", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "fd00::1:80",
-                          "[10.0.0.1]:80", "[fd00::1]80", "10.0.0.300:80", "10.0.0.1:8x", ""})
-    EXPECT_FALSE(parse_endpoint(bad)) << bad;
-}
 
 TEST_F(ControllerTest, VipAddListDel) {
   ok({{"cmd", "vip_add"}, {"vip", "[fd00::1]:53"}, {"proto", "udp"}, {"flags", {"no_conn_table"}}});

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <set>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 #include "fake_data_plane.hpp"
 
 namespace dogfish {

@@ -2,13 +2,8 @@
 
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
-#include <linux/if_link.h>
-#include <linux/magic.h>
-#include <net/if.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,6 +17,9 @@
 #include <set>
 #include <thread>
 
+#include "dogfish/base/bpffs.hpp"
+#include "dogfish/base/skeleton.hpp"
+#include "dogfish/base/xdp.hpp"
 #include "dogfish/lab/netlink.hpp"
 #include "dogfish/lab/netns.hpp"
 #include "dogfish/lab/plan.hpp"
@@ -48,16 +46,8 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-const fs::path kBpffs = "/sys/fs/bpf";
 // The balancer daemon's pins, named like the lab's namespaces; down removes them.
-fs::path balancer_pins() { return kBpffs / (lab_prefix() + "lab"); }
-
-void ensure_bpffs() {
-  struct statfs st {};
-  if (statfs(kBpffs.c_str(), &st) == 0 && st.f_type == BPF_FS_MAGIC) return;
-  if (mount("bpf", kBpffs.c_str(), "bpf", 0, nullptr) != 0)
-    throw OsError(errno, "mount bpffs on /sys/fs/bpf");
-}
+fs::path balancer_pins() { return fs::path(kBpffs) / (lab_prefix() + "lab"); }
 
 std::string tail_of(const fs::path& log, std::size_t lines) {
   std::ifstream in(log);
@@ -93,27 +83,15 @@ bool log_contains(const fs::path& log, std::string_view text) {
 
 void attach_pass_xdp(const std::string& netns, const std::string& interface) {
   in_netns(netns, [&] {
-    std::unique_ptr<xdp_pass_bpf, decltype(&xdp_pass_bpf__destroy)> skel(
-        xdp_pass_bpf__open_and_load(), &xdp_pass_bpf__destroy);
-    if (!skel) throw OsError(errno, "load the pass-through XDP program");
-    const unsigned ifindex = if_nametoindex(interface.c_str());
-    if (ifindex == 0) throw OsError(errno, fmt::format("find {} in {}", interface, netns));
+    Skeleton<xdp_pass_bpf> skel({xdp_pass_bpf__open, xdp_pass_bpf__load, xdp_pass_bpf__destroy});
+    skel.load();
     // The device keeps its own reference: the program stays attached after we exit.
-    const int err =
-        bpf_xdp_attach(static_cast<int>(ifindex), bpf_program__fd(skel->progs.lab_xdp_pass),
-                       XDP_FLAGS_DRV_MODE, nullptr);
-    if (err)
-      throw OsError(
-          -err, fmt::format("attach the pass-through XDP program to {} in {}", interface, netns));
+    attach_xdp(interface, bpf_program__fd(skel->progs.lab_xdp_pass), XdpMode::native);
   });
 }
 
 fs::path decap_pin_dir(const std::string& netns) {
-  // dogfish-decap keeps its pins per namespace, by the namespace's inode.
-  struct stat st {};
-  if (stat(("/run/netns/" + netns).c_str(), &st) != 0)
-    throw OsError(errno, "stat /run/netns/" + netns);
-  return kBpffs / "dogfish-decap" / std::to_string(st.st_ino);
+  return in_netns(netns, [] { return decap_netns_pin_dir(current_netns_inode()); });
 }
 
 std::string url_host(const IpAddress& a) {
@@ -373,11 +351,11 @@ class Builder {
           if (Clock::now() >= deadline)
             throw Error(fmt::format(
                 "{} {}:{} does not answer from {} after 30 s ({}); the balancer's log:\n{}",
-                s.proto == Proto::tcp ? "tcp" : "udp", url_host(v.address), s.port, client->name,
-                a.error, tail_of(state_dir() / "balancer.log", 15)));
+                to_string(s.proto), url_host(v.address), s.port, client->name, a.error,
+                tail_of(state_dir() / "balancer.log", 15)));
           std::this_thread::sleep_for(100ms);
         }
-        out_ << fmt::format("    {} {}:{} answered by {}\n", s.proto == Proto::tcp ? "tcp" : "udp",
+        out_ << fmt::format("    {} {}:{} answered by {}\n", to_string(s.proto),
                             url_host(v.address), s.port, a.real);
       }
   }

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 #include "dogfish/lab/builder.hpp"
 #include "dogfish/lab/netns.hpp"
 #include "dogfish/lab/state.hpp"

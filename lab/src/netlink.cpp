@@ -25,7 +25,7 @@
 #include <cstring>
 #include <utility>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 #include "dogfish/lab/netns.hpp"
 
 namespace dogfish::lab {

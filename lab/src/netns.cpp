@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <filesystem>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 
 namespace dogfish::lab {
 

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <map>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 
 namespace dogfish::lab {
 
@@ -113,7 +113,7 @@ std::string balancer_config(const Topology& t, const Plan& plan) {
   for (const LabVip& v : t.vips)
     for (const Service& s : v.services) {
       y += fmt::format("  - address: {}\n    port: {}\n    proto: {}\n    reals:\n",
-                       quoted(v.address), s.port, s.proto == Proto::tcp ? "tcp" : "udp");
+                       quoted(v.address), s.port, to_string(s.proto));
       for (const LabReal& r : v.reals)
         y += fmt::format("      - {{address: {}, weight: {}}}\n", quoted(r.address), r.weight);
     }

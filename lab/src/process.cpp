@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 #include "dogfish/lab/netns.hpp"
 
 namespace dogfish::lab {

@@ -37,7 +37,7 @@ std::optional<json> lab_status() {
             {{"node", r.node}, {"address", r.address.to_string()}, {"weight", r.weight}});
       vips.push_back({{"address", v.address.to_string()},
                       {"port", s.port},
-                      {"proto", s.proto == Proto::tcp ? "tcp" : "udp"},
+                      {"proto", to_string(s.proto)},
                       {"reals", reals}});
     }
   json processes = json::array();

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <set>
 
-#include "dogfish/errors.hpp"
-#include "dogfish/yaml_reader.hpp"
+#include "dogfish/base/errors.hpp"
+#include "dogfish/base/yaml_reader.hpp"
 
 namespace dogfish::lab {
 namespace {
@@ -178,12 +178,11 @@ LabVip TopologyParser::vip(const YAML::Node& n, const std::string& path, const T
         static_cast<std::uint16_t>(number(require(sm, sn, p, "port"), join(p, "port"), 1, 65535));
     auto proto = require(sm, sn, p, "proto");
     auto text = scalar(proto, join(p, "proto"));
-    if (text == "tcp")
-      s.proto = Proto::tcp;
-    else if (text == "udp")
-      s.proto = Proto::udp;
-    else
-      fail(proto, join(p, "proto"), fmt::format("'{}' is not tcp or udp", text));
+    auto parsed = parse_proto(text);
+    if (!parsed)
+      fail(proto, join(p, "proto"),
+           fmt::format("'{}' is not a protocol ({})", text, proto_names()));
+    s.proto = *parsed;
     if (!seen.emplace(s.port, s.proto).second)
       fail(sn, p, fmt::format("{}/{} is listed twice", s.port, text));
     v.services.push_back(s);
@@ -272,15 +271,11 @@ Topology TopologyParser::parse(const YAML::Node& root) {
     }
     if (auto xm = bm.find("xdp_mode"); xm != bm.end()) {
       auto text = scalar(xm->second, "balancer.xdp_mode");
-      if (text == "native")
-        t.balancer.xdp_mode = XdpMode::native;
-      else if (text == "generic")
-        t.balancer.xdp_mode = XdpMode::generic;
-      else if (text == "auto")
-        t.balancer.xdp_mode = XdpMode::automatic;
-      else
+      auto mode = parse_xdp_mode(text);
+      if (!mode)
         fail(xm->second, "balancer.xdp_mode",
-             fmt::format("'{}' is not native, generic or auto", text));
+             fmt::format("'{}' is not an XDP mode ({})", text, xdp_mode_names()));
+      t.balancer.xdp_mode = *mode;
     }
   }
   return t;

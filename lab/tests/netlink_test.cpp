@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 #include "dogfish/lab/netns.hpp"
 
 namespace dogfish::lab {

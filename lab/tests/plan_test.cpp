@@ -9,8 +9,8 @@
 #include <string>
 #include <variant>
 
+#include "dogfish/base/errors.hpp"
 #include "dogfish/config.hpp"
-#include "dogfish/errors.hpp"
 
 namespace dogfish::lab {
 namespace {

@@ -28,13 +28,11 @@
 #include <variant>
 #include <vector>
 
-#include "dogfish/address.hpp"
+#include "dogfish/base/address.hpp"
+#include "dogfish/base/proto.hpp"
+#include "dogfish/base/xdp.hpp"
 
 namespace dogfish {
-
-enum class XdpMode { native, generic, automatic };
-
-enum class Proto : std::uint8_t { tcp = IPPROTO_TCP, udp = IPPROTO_UDP };
 
 struct RealConfig {
   IpAddress address;

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <ostream>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 
 namespace dogfish::lab {
 

@@ -11,8 +11,9 @@
 #include <string_view>
 #include <vector>
 
-#include "dogfish/address.hpp"
-#include "dogfish/config.hpp"
+#include "dogfish/base/address.hpp"
+#include "dogfish/base/proto.hpp"
+#include "dogfish/base/xdp.hpp"
 
 namespace dogfish::lab {
 
