@@ -24,7 +24,7 @@ std::optional<json> lab_status() {
     if (!netns.empty() && netns_exists(netns))
       for (const IpPrefix& p : Netlink(netns).addresses()) addresses.push_back(p.to_string());
     json node = {
-        {"name", n.name}, {"role", role_name(n.role)}, {"netns", netns}, {"addresses", addresses}};
+        {"name", n.name}, {"role", to_string(n.role)}, {"netns", netns}, {"addresses", addresses}};
     if (auto it = st->decap.find(n.name); it != st->decap.end()) node["decap"] = it->second;
     nodes.push_back(node);
   }
