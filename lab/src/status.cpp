@@ -59,15 +59,19 @@ std::optional<json> lab_status() {
                          {"pid", p.id.pid},
                          {"running", running},
                          {"log", p.log.string()}});
-    if (p.role == "balancer") {
+    if (p.role == ProcessRole::balancer) {
       balancer["pid"] = p.id.pid;
       balancer["running"] = running;
     }
   }
-  return json{{"up", st->phase == "up"}, {"phase", st->phase},
-              {"name", st->name},        {"topology", st->topology.string()},
-              {"nodes", nodes},          {"vips", vips},
-              {"balancer", balancer},    {"processes", processes}};
+  return json{{"up", st->phase == Phase::up},
+              {"phase", st->phase},
+              {"name", st->name},
+              {"topology", st->topology.string()},
+              {"nodes", nodes},
+              {"vips", vips},
+              {"balancer", balancer},
+              {"processes", processes}};
 }
 
 void print_status(const json& s, std::ostream& out) {
