@@ -11,8 +11,10 @@
 #include "dogfish/base/errors.hpp"
 #include "dogfish/lab/builder.hpp"
 #include "dogfish/lab/netns.hpp"
+#include "dogfish/lab/readiness.hpp"
 #include "dogfish/lab/state.hpp"
 #include "dogfish/lab/status.hpp"
+#include "dogfish/lab/teardown.hpp"
 
 namespace fs = std::filesystem;
 using namespace dogfish;

@@ -24,7 +24,7 @@ std::optional<json> lab_status() {
     if (!netns.empty() && netns_exists(netns))
       for (const IpPrefix& p : Netlink(netns).addresses()) addresses.push_back(p.to_string());
     json node = {
-        {"name", n.name}, {"role", role_name(n.role)}, {"netns", netns}, {"addresses", addresses}};
+        {"name", n.name}, {"role", to_string(n.role)}, {"netns", netns}, {"addresses", addresses}};
     if (auto it = st->decap.find(n.name); it != st->decap.end()) node["decap"] = it->second;
     nodes.push_back(node);
   }
@@ -59,15 +59,19 @@ std::optional<json> lab_status() {
                          {"pid", p.id.pid},
                          {"running", running},
                          {"log", p.log.string()}});
-    if (p.role == "balancer") {
+    if (p.role == ProcessRole::balancer) {
       balancer["pid"] = p.id.pid;
       balancer["running"] = running;
     }
   }
-  return json{{"up", st->phase == "up"}, {"phase", st->phase},
-              {"name", st->name},        {"topology", st->topology.string()},
-              {"nodes", nodes},          {"vips", vips},
-              {"balancer", balancer},    {"processes", processes}};
+  return json{{"up", st->phase == Phase::up},
+              {"phase", st->phase},
+              {"name", st->name},
+              {"topology", st->topology.string()},
+              {"nodes", nodes},
+              {"vips", vips},
+              {"balancer", balancer},
+              {"processes", processes}};
 }
 
 void print_status(const json& s, std::ostream& out) {

@@ -18,11 +18,16 @@
 namespace dogfish::lab {
 
 enum class Role { client, gateway, balancer, real };
-std::string_view role_name(Role role);
+std::string_view to_string(Role role);  // "client", "gateway", "balancer", "real"
+std::optional<Role> parse_role(std::string_view name);
+std::string role_names();  // "client, gateway, balancer, real", for errors
 
 // How a real strips the encapsulation: dogfish's BPF program, or the kernel's
 // tunnel devices (only where the kernel has them).
 enum class Decap { bpf, kernel };
+std::string_view to_string(Decap decap);  // "bpf", "kernel"
+std::optional<Decap> parse_decap(std::string_view name);
+std::string decap_names();  // "bpf or kernel", for errors
 
 struct Route {
   std::optional<IpPrefix> to;  // nothing: the default route
