@@ -51,7 +51,7 @@ int cmd_status(bool json) {
   const auto s = lab_status();
   if (!s) {
     if (json)
-      std::cout << R"({"up": false})" << '\n';
+      std::cout << no_lab_status().dump(2) << '\n';
     else
       std::cout << "dogfish-lab: no lab is up\n";
     return 1;
