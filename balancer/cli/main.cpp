@@ -87,6 +87,14 @@ void print_stats(const json& s) {
     fmt::print("{:<24} {:>14}  {}\n", r.name, s["reasons"].value(r.name, uint64_t{0}), r.help);
 }
 
+void print_ring(const json& a) {
+  fmt::print("{}: ring {}, {} slots, digest {}\n", a["vip"].get<std::string>(),
+             a["ring"].get<unsigned>(), a["size"].get<unsigned>(), a["digest"].get<std::string>());
+  for (const json& r : a["reals"])
+    fmt::print("  {:<39} id {:<5} weight {:<6} {} slots\n", r["address"].get<std::string>(),
+               r["id"].get<unsigned>(), r["weight"].get<unsigned>(), r["slots"].get<unsigned>());
+}
+
 // Adds the options every client command takes.
 void client_options(CLI::App* cmd, Client& client, bool printing) {
   cmd->add_option("--socket", client.socket, "control socket of the daemon")->capture_default_str();
@@ -155,6 +163,19 @@ int main(int argc, char** argv) {
     action = [&] {
       json a = client.call({{"cmd", "vip_list"}});
       client.as_json ? fmt::print("{}\n", a["vips"].dump()) : print_vips(a);
+    };
+  });
+
+  // vip ring: the ring packets read, to compare balancers built from one configuration
+  auto* vip_ring = vip_cmd->add_subcommand("ring", "show a VIP's ring: slots per real, digest");
+  vip_ring->add_option("vip", vip, "ADDRESS:PORT ([IPv6]:PORT)")->required();
+  proto_option(vip_ring);
+  client_options(vip_ring, client, true);
+  vip_ring->callback([&] {
+    action = [&] {
+      check_endpoint(vip);
+      json a = client.call({{"cmd", "ring"}, {"vip", vip}, {"proto", proto}});
+      client.as_json ? fmt::print("{}\n", a.dump()) : print_ring(a);
     };
   });
 

@@ -37,7 +37,26 @@ class ConfigParser : YamlReader {
   IpPrefix prefix(const YAML::Node& n, const std::string& path, std::uint8_t family) const;
   VipConfig vip(const YAML::Node& n, const std::string& path) const;
   RealConfig real(const YAML::Node& n, const std::string& path, const VipConfig& vip) const;
+  AnnounceConfig announce(const YAML::Node& n) const;
 };
+
+// BIRD reads the include from its own working directory, the daemon writes it from its own:
+// only an absolute path means one file to both.
+AnnounceConfig ConfigParser::announce(const YAML::Node& n) const {
+  auto m = entries(n, "announce", {"bird_socket", "include", "stop_delay"});
+  AnnounceConfig a;
+  for (auto [key, field] :
+       {std::pair{"bird_socket", &a.bird_socket}, std::pair{"include", &a.include}}) {
+    const std::string path = join("announce", key);
+    auto value = require(m, n, "announce", key);
+    *field = scalar(value, path);
+    if (!std::filesystem::path(*field).is_absolute())
+      fail(value, path, fmt::format("'{}' is not an absolute path", *field));
+  }
+  if (m.contains("stop_delay"))
+    a.stop_delay_s = number(m["stop_delay"], "announce.stop_delay", 0, 600);
+  return a;
+}
 
 IpPrefix ConfigParser::prefix(const YAML::Node& n, const std::string& path,
                               std::uint8_t family) const {
@@ -120,11 +139,11 @@ VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const 
 
 Config ConfigParser::parse(const YAML::Node& root) {
   if (!root.IsDefined() || root.IsNull()) throw ConfigError(file(), 0, "the file is empty");
-  auto m =
-      entries(root, "",
-              {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
-               "udp_idle_timeout", "max_packet_size", "ring_size", "max_vips", "max_reals", "vips"},
-              {"vips"});
+  auto m = entries(
+      root, "",
+      {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size", "udp_idle_timeout",
+       "max_packet_size", "ring_size", "max_vips", "max_reals", "vips", "announce"},
+      {"vips"});
   Config c;
 
   auto ifname = require(m, root, "", "interface");
@@ -178,6 +197,8 @@ Config ConfigParser::parse(const YAML::Node& root) {
          m.contains("max_vips") ? "max_vips" : "ring_size",
          fmt::format("{} VIPs x {} rings x {} slots is over 2^31 ring entries", c.max_vips,
                      DF_RINGS_PER_VIP, c.ring_size));
+
+  if (m.contains("announce")) c.announce = announce(m["announce"]);
 
   if (m.contains("vips")) {
     auto vips = m["vips"];

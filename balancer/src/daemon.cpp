@@ -10,6 +10,7 @@
 #include <memory>
 #include <string_view>
 
+#include "dogfish/announcer.hpp"
 #include "dogfish/base/bpffs.hpp"
 #include "dogfish/base/errors.hpp"
 #include "dogfish/base/log.hpp"
@@ -85,6 +86,9 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
   if (used == XdpMode::generic && config.xdp_mode == XdpMode::automatic)
     log_warn("native XDP refused on {}: attached in generic mode (slower)", config.interface);
   log_info("attached to {} ({} mode)", config.interface, to_string(used));
+  // Routes to the VIPs (announcer.hpp): after every apply while attached, withdrawn at stop.
+  const std::unique_ptr<VipAnnouncements> announcements = make_announcements(config);
+  if (announcements) announcements->applied(controller.config());
 
   log_info("serving {}", server.path());
   for (;;) {
@@ -116,7 +120,9 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
         return answer.dump();
       });
     }
+    if (announcements) announcements->applied(controller.config());
   }
+  if (announcements) announcements->stop();
   dp.detach();
   dp.unpin();
 }

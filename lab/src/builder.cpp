@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "dogfish/base/bpffs.hpp"
 #include "dogfish/base/skeleton.hpp"
 #include "dogfish/base/xdp.hpp"
+#include "dogfish/lab/bird.hpp"
 #include "dogfish/lab/netlink.hpp"
 #include "dogfish/lab/netns.hpp"
 #include "dogfish/lab/plan.hpp"
@@ -53,26 +55,68 @@ fs::path decap_pin_dir(const std::string& netns) {
 }
 
 // Starts `dogfish run` in the balancer's namespace and waits until its socket accepts.
-void start_balancer(LabState& st, const std::string& node, const Binaries& bins) {
-  const fs::path log = state_dir() / "balancer.log";
+void start_balancer(LabState& st, const LabBalancer& b, const Binaries& bins) {
   // A killed daemon leaves its socket file: it must not pass for a ready one.
   std::error_code ec;
-  fs::remove(st.socket, ec);
-  const ProcessId id = spawn_in_netns(
-      st.node_netns.at(node),
-      {bins.dogfish.string(), "run", "--config", (state_dir() / "balancer.yaml").string(),
-       "--socket", st.socket.string(), "--pin-dir", (balancer_pins() / "balancer").string()},
-      log);
-  st.processes.push_back(LabProcess{ProcessRole::balancer, node, id, log});
+  fs::remove(b.socket, ec);
+  const ProcessId id =
+      spawn_in_netns(st.node_netns.at(b.node),
+                     {bins.dogfish.string(), "run", "--config", b.config.string(), "--socket",
+                      b.socket.string(), "--pin-dir", b.pin_dir.string()},
+                     b.log);
+  st.processes.push_back(LabProcess{ProcessRole::balancer, b.node, id, b.log});
   save_state(st);
-  wait_until("the balancer daemon", id, log, 20s, [&] { return unix_socket_accepts(st.socket); });
+  wait_until("the balancer daemon on " + b.node, id, b.log, 20s,
+             [&] { return unix_socket_accepts(b.socket); });
+}
+
+// Debian's bird2 (scripts/install-deps.sh); only a BGP lab needs it.
+fs::path find_bird() {
+  for (const char* p : {"/usr/sbin/bird", "/usr/local/sbin/bird"})
+    if (fs::exists(p)) return p;
+  throw Error("this topology routes by BGP and BIRD is not installed (apt-get install bird2)");
+}
+
+// Starts BIRD in a node's namespace and waits until its control socket accepts.
+void start_bird(LabState& st, const std::string& node, const BirdFiles& f) {
+  std::error_code ec;
+  fs::remove(f.socket, ec);
+  const fs::path log = f.dir / "bird.log";
+  const ProcessId id = spawn_in_netns(st.node_netns.at(node),
+                                      {find_bird().string(), "-f", "-c", f.config.string(), "-s",
+                                       f.socket.string(), "-P", f.pid.string()},
+                                      log);
+  st.processes.push_back(LabProcess{ProcessRole::bird, node, id, log});
+  st.bird_sockets[node] = f.socket;
+  save_state(st);
+  wait_until("BIRD on " + node, id, log, 10s, [&] { return unix_socket_accepts(f.socket); });
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  if (!out) throw Error("cannot write " + path.string());
+}
+
+// The running balancer daemon of a node, if any.
+std::vector<LabProcess>::iterator daemon_of(LabState& st, const std::string& node) {
+  return std::find_if(st.processes.begin(), st.processes.end(), [&](const LabProcess& p) {
+    return p.role == ProcessRole::balancer && p.node == node;
+  });
 }
 
 // Set before any link exists, so every interface inherits them.
-void node_sysctls(const std::string& netns, const Node& n) {
+void node_sysctls(const std::string& netns, const Node& n, bool several_paths) {
   // IPv6 addresses usable at once: no duplicate address detection in a private lab.
   set_sysctl(netns, "net/ipv6/conf/all/accept_dad", "0");
   set_sysctl(netns, "net/ipv6/conf/default/accept_dad", "0");
+  if (n.role == Role::gateway && several_paths) {
+    // ECMP over the balancers by the L4 hash, not L3 only, or every flow of one client takes one
+    // balancer (lab facts 9).
+    set_sysctl(netns, "net/ipv4/fib_multipath_hash_policy", "1");
+    set_sysctl(netns, "net/ipv6/fib_multipath_hash_policy", "1");
+  }
   if (n.role == Role::gateway) {
     set_sysctl(netns, "net/ipv4/ip_forward", "1");
     set_sysctl(netns, "net/ipv6/conf/all/forwarding", "1");
@@ -116,7 +160,9 @@ class Builder {
     gateway();
     decap();
     responders();
-    balancer();
+    routing();
+    balancers();
+    wait_for_routes();
     wait_for_vips();
   }
 
@@ -138,7 +184,7 @@ class Builder {
       st_.node_netns[n.name] = name;
       save_state(st_);
       create_netns(name);
-      node_sysctls(name, n);
+      node_sysctls(name, n, t_.bgp.has_value());
       Netlink(name).set_up("lo");
     }
   }
@@ -174,15 +220,18 @@ class Builder {
 
   void gateway() {
     const std::string& gw_ns = ns(plan_.gateway_node);
-    step(fmt::format(
-        "gateway: forwarding on, rp_filter off; on {}: TX checksum offload off, pass-through XDP",
-        plan_.gateway_interface));
-    // The client's segments leave with their checksum still to be filled in (veth
-    // offload); native XDP_TX on the balancer loses that state and every real then
-    // drops the packet. Filling it in before the balancer sees it fixes every client
-    // (lab facts 2); it also turns TSO off, which a generic-mode balancer needs.
-    set_tx_checksum(gw_ns, plan_.gateway_interface, false);
-    attach_pass_xdp(gw_ns, plan_.gateway_interface);
+    for (const PlannedBalancer& b : plan_.balancers) {
+      step(
+          fmt::format("gateway: forwarding on, rp_filter off; on {}: TX checksum offload off, "
+                      "pass-through XDP",
+                      b.gateway_interface));
+      // The client's segments leave with their checksum still to be filled in (veth
+      // offload); native XDP_TX on the balancer loses that state and every real then
+      // drops the packet. Filling it in before the balancer sees it fixes every client
+      // (lab facts 2); it also turns TSO off, which a generic-mode balancer needs.
+      set_tx_checksum(gw_ns, b.gateway_interface, false);
+      attach_pass_xdp(gw_ns, b.gateway_interface);
+    }
   }
 
   void decap() {
@@ -292,18 +341,95 @@ class Builder {
                [&] { return log_contains(log, "ready"); });
   }
 
-  void balancer() {
-    const fs::path config = state_dir() / "balancer.yaml";
-    {
-      std::ofstream out(config, std::ios::trunc);
-      out << balancer_config(t_, plan_);
-      if (!out) throw Error("cannot write " + config.string());
+  // BIRD on the gateway and on each balancer, each balancer's include empty until its daemon
+  // announces.
+  void routing() {
+    if (!t_.bgp) return;
+    const BirdFiles gw = bird_files(plan_.gateway_node);
+    step(fmt::format("routing: BIRD on {} ({}), BGP{} with each balancer, ECMP", plan_.gateway_node,
+                     gw.config.string(), t_.bgp->bfd ? " and BFD" : ""));
+    write_file(gw.config, gateway_bird_config(t_, plan_));
+    start_bird(st_, plan_.gateway_node, gw);
+    for (const PlannedBalancer& b : plan_.balancers) {
+      const BirdFiles f = bird_files(b.node);
+      step(fmt::format("routing: BIRD on {} ({})", b.node, f.config.string()));
+      write_file(f.include, "# The balancer's daemon writes its VIPs here once it runs.\n");
+      write_file(f.config, balancer_bird_config(t_, b, f.include));
+      start_bird(st_, b.node, f);
     }
-    step(fmt::format("balancer: dogfish run in {} on {} ({}), socket {}", ns(plan_.balancer_node),
-                     plan_.balancer_interface, config.string(), st_.socket.string()));
+  }
+
+  void balancers() {
     st_.pin_dirs.push_back(balancer_pins());
     save_state(st_);
-    start_balancer(st_, plan_.balancer_node, bins_);
+    const bool sole = plan_.balancers.size() == 1;
+    for (const PlannedBalancer& b : plan_.balancers) {
+      // A lab of one balancer keeps the names it always had.
+      const std::string suffix = sole ? "" : "-" + b.node;
+      LabBalancer lb{.node = b.node,
+                     .interface = b.interface,
+                     .config = state_dir() / fmt::format("balancer{}.yaml", suffix),
+                     .socket = state_dir() / fmt::format("dogfish{}.sock", suffix),
+                     .pin_dir = balancer_pins() / fmt::format("balancer{}", suffix),
+                     .log = state_dir() / fmt::format("balancer{}.log", suffix),
+                     .standby = b.standby};
+      std::optional<AnnouncePaths> announce;
+      if (t_.bgp) {
+        const BirdFiles f = bird_files(b.node);
+        announce = AnnouncePaths{f.socket.string(), f.include.string()};
+      }
+      write_file(lb.config, balancer_config(t_, b, announce));
+      st_.balancers.push_back(lb);
+      save_state(st_);
+      if (b.standby) {
+        step(fmt::format("balancer {}: standby (dogfish-lab start-balancer {} starts it)", b.node,
+                         b.node));
+        continue;
+      }
+      step(fmt::format("balancer: dogfish run in {} on {} ({}), socket {}", ns(b.node), b.interface,
+                       lb.config.string(), lb.socket.string()));
+      start_balancer(st_, lb, bins_);
+    }
+  }
+
+  // With BGP: every balancer's sessions up, and the gateway has learned the VIPs from each
+  // balancer that runs: the lab starts with every path in the ECMP group.
+  void wait_for_routes() {
+    if (!t_.bgp) return;
+    step("waiting for BGP: every session established, every VIP learned from every balancer");
+    std::size_t v4 = 0, v6 = 0;
+    for (const LabVip& v : t_.vips) ++(v.address.is_v4() ? v4 : v6);
+    const fs::path gw = st_.bird_sockets.at(plan_.gateway_node);
+    const auto deadline = Clock::now() + 30s;
+    std::string missing;
+    while (!(missing = routes_missing(gw, v4, v6)).empty()) {
+      check_stop();
+      if (Clock::now() >= deadline)
+        throw Error(fmt::format("BGP not ready after 30 s: {}; BIRD's log on {}:\n{}", missing,
+                                plan_.gateway_node,
+                                log_tail(bird_files(plan_.gateway_node).dir / "bird.log", 15)));
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+
+  // What the gateway does not have yet: "" when every session is up and has its routes.
+  std::string routes_missing(const fs::path& gw, std::size_t v4, std::size_t v6) const {
+    std::map<std::string, BgpSession> sessions;
+    try {
+      sessions = bgp_sessions(gw);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    for (const PlannedBalancer& b : plan_.balancers)
+      for (bool is_v4 : {true, false}) {
+        const auto it = sessions.find(session_name(b.node, is_v4));
+        if (it == sessions.end()) continue;
+        const std::size_t want = b.standby ? 0 : is_v4 ? v4 : v6;
+        if (it->second.state != "Established" || it->second.imported != want)
+          return fmt::format("session {} is {} with {} of {} routes", it->first, it->second.state,
+                             it->second.imported, want);
+      }
+    return "";
   }
 
   void wait_for_vips() {
@@ -352,7 +478,9 @@ void print_how_to_try(const Topology& t, const LabState& st, std::ostream& out) 
       if (s.proto == Proto::tcp)
         out << fmt::format("  dogfish-lab exec {} -- curl -g http://{}/\n", client.name,
                            Endpoint{v.address, s.port}.to_string());
-  out << fmt::format("  dogfish stats --socket {}\n", st.socket.string());
+  for (const LabBalancer& b : st.balancers)
+    if (!b.standby) out << fmt::format("  dogfish stats --socket {}\n", b.socket.string());
+  if (!st.bird_sockets.empty()) out << "  dogfish-lab exec gw -- birdc show route\n";
   out << "  dogfish-lab status\n  dogfish-lab down\n";
 }
 
@@ -388,14 +516,12 @@ void refuse_foreign_namespaces(const Topology& t) {
 }
 
 // The record of a lab about to be built, with its own copy of the topology, saved.
-LabState new_record(const Topology& t, const Plan& plan, const fs::path& topology_path) {
+LabState new_record(const Topology& t, const fs::path& topology_path) {
   LabState st;
   st.name = t.name;
   st.topology = state_dir() / "topology.yaml";
   st.started =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  st.balancer_interface = plan.balancer_interface;
-  st.socket = state_dir() / "dogfish.sock";
   fs::create_directories(state_dir());
   fs::copy_file(topology_path, st.topology, fs::copy_options::overwrite_existing);
   save_state(st);
@@ -443,28 +569,72 @@ void lab_up(const fs::path& topology_path, const Binaries& bins, std::ostream& o
 
   out << fmt::format("dogfish-lab: building lab '{}' from {}\n", t.name, topology_path.string())
       << std::flush;
-  LabState st = new_record(t, plan, topology_path);
+  LabState st = new_record(t, topology_path);
   build_or_roll_back(Builder(t, plan, bins, decap == Decap::kernel, st, out), st, out);
   out << fmt::format("dogfish-lab: lab '{}' is up ({:.1f} s)\n", t.name, seconds_since(t0));
   print_how_to_try(t, st, out);
 }
 
-void lab_restart_balancer(const Binaries& bins, std::ostream& out) {
+namespace {
+
+LabState recorded_lab_up() {
   auto st = load_state();
   if (!st || st->phase != Phase::up) throw Error("no lab is up (dogfish-lab up brings one up)");
-  const auto it = std::find_if(st->processes.begin(), st->processes.end(),
-                               [](const LabProcess& p) { return p.role == ProcessRole::balancer; });
-  if (it == st->processes.end()) throw Error("the lab's record has no balancer");
+  return *st;
+}
+
+// "balancer" in a lab of one, "balancer lb2" in a lab of several.
+std::string balancer_title(const LabState& st, const std::string& node) {
+  return st.balancers.size() == 1 ? "balancer" : "balancer " + node;
+}
+
+}  // namespace
+
+void lab_restart_balancer(const std::string& name, const Binaries& bins, std::ostream& out) {
+  LabState st = recorded_lab_up();
+  const LabBalancer& b = st.balancer(name.empty() ? st.balancers.at(0).node : name);
+  const auto it = daemon_of(st, b.node);
+  if (it == st.processes.end())
+    throw Error(fmt::format("the {} does not run (dogfish-lab start-balancer {} starts it)",
+                            balancer_title(st, b.node), b.node));
   const LabProcess old = *it;
   const auto t0 = Clock::now();
   kill_process(old.id);
-  st->processes.erase(it);
-  save_state(*st);
-  start_balancer(*st, old.node, bins);
+  st.processes.erase(it);
+  save_state(st);
+  start_balancer(st, b, bins);
   out << fmt::format(
-      "dogfish-lab: balancer restarted: pid {} killed, pid {} adopted the attached program and its "
+      "dogfish-lab: {} restarted: pid {} killed, pid {} adopted the attached program and its "
       "maps ({:.2f} s)\n",
-      old.id.pid, st->processes.back().id.pid, seconds_since(t0));
+      balancer_title(st, b.node), old.id.pid, st.processes.back().id.pid, seconds_since(t0));
+}
+
+void lab_stop_balancer(const std::string& name, std::ostream& out) {
+  LabState st = recorded_lab_up();
+  const LabBalancer& b = st.balancer(name);
+  const auto it = daemon_of(st, b.node);
+  if (it == st.processes.end())
+    throw Error(fmt::format("the {} does not run", balancer_title(st, b.node)));
+  const LabProcess old = *it;
+  const auto t0 = Clock::now();
+  // SIGTERM: the daemon withdraws its VIPs, waits its stop_delay, detaches and unpins.
+  stop_process(old.id, 30s);
+  st.processes.erase(it);
+  save_state(st);
+  out << fmt::format("dogfish-lab: {} stopped: pid {} withdrew its VIPs and detached ({:.2f} s)\n",
+                     balancer_title(st, b.node), old.id.pid, seconds_since(t0));
+}
+
+void lab_start_balancer(const std::string& name, const Binaries& bins, std::ostream& out) {
+  LabState st = recorded_lab_up();
+  const LabBalancer& b = st.balancer(name);
+  if (daemon_of(st, b.node) != st.processes.end())
+    throw Error(fmt::format("the {} runs already (restart-balancer {} restarts it)",
+                            balancer_title(st, b.node), b.node));
+  const auto t0 = Clock::now();
+  start_balancer(st, b, bins);
+  out << fmt::format("dogfish-lab: {} started: pid {} ({:.2f} s)\n", balancer_title(st, b.node),
+                     st.processes.back().id.pid, seconds_since(t0));
 }
 
 }  // namespace dogfish::lab

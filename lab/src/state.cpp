@@ -17,7 +17,8 @@ using nlohmann::json;
 namespace {
 
 constexpr Named<ProcessRole> kProcessRoles[] = {{ProcessRole::responder, "responder"},
-                                                {ProcessRole::balancer, "balancer"}};
+                                                {ProcessRole::balancer, "balancer"},
+                                                {ProcessRole::bird, "bird"}};
 constexpr Named<Phase> kPhases[] = {{Phase::building, "building"}, {Phase::up, "up"}};
 
 template <typename E>
@@ -27,6 +28,17 @@ void from_name(const json& j, E& value, std::optional<E> (*parse)(std::string_vi
   const std::optional<E> parsed = parse(name);
   if (!parsed) throw Error(fmt::format("'{}' is not a {}", name, what));
   value = *parsed;
+}
+
+// A record from before labs had several balancers: one, under the names it had then.
+LabBalancer record_of_one_balancer(const json& j, const LabState& s) {
+  LabBalancer b{.interface = j.at("balancer_interface"),
+                .config = state_dir() / "balancer.yaml",
+                .socket = j.at("socket").get<std::string>(),
+                .log = state_dir() / "balancer.log"};
+  for (const LabProcess& p : s.processes)
+    if (p.role == ProcessRole::balancer) b.node = p.node;
+  return b;
 }
 
 }  // namespace
@@ -72,8 +84,17 @@ std::optional<LabState> load_state() {
                                        p.at("log").get<std::string>()});
     s.node_netns = j.at("node_netns").get<std::map<std::string, std::string>>();
     s.decap = j.at("decap").get<std::map<std::string, Decap>>();
-    s.balancer_interface = j.at("balancer_interface");
-    s.socket = j.at("socket").get<std::string>();
+    if (j.contains("balancers")) {
+      for (const auto& b : j.at("balancers"))
+        s.balancers.push_back(
+            LabBalancer{b.at("node"), b.at("interface"), b.at("config").get<std::string>(),
+                        b.at("socket").get<std::string>(), b.at("pin_dir").get<std::string>(),
+                        b.at("log").get<std::string>(), b.at("standby")});
+      for (const auto& [node, socket] : j.at("bird_sockets").items())
+        s.bird_sockets[node] = socket.get<std::string>();
+    } else {
+      s.balancers.push_back(record_of_one_balancer(j, s));
+    }
     return s;
   } catch (const std::exception& e) {  // json::exception, or Error for an unknown name
     throw Error(
@@ -92,17 +113,23 @@ void save_state(const LabState& s) {
                          {"log", p.log.string()}});
   json pins = json::array();
   for (const auto& p : s.pin_dirs) pins.push_back(p.string());
-  const json j = {{"name", s.name},
-                  {"topology", s.topology.string()},
-                  {"phase", s.phase},
-                  {"started", s.started},
-                  {"netns", s.netns},
-                  {"pin_dirs", pins},
-                  {"processes", processes},
-                  {"node_netns", s.node_netns},
-                  {"decap", s.decap},
-                  {"balancer_interface", s.balancer_interface},
-                  {"socket", s.socket.string()}};
+  json balancers = json::array();
+  for (const auto& b : s.balancers)
+    balancers.push_back({{"node", b.node},
+                         {"interface", b.interface},
+                         {"config", b.config.string()},
+                         {"socket", b.socket.string()},
+                         {"pin_dir", b.pin_dir.string()},
+                         {"log", b.log.string()},
+                         {"standby", b.standby}});
+  json birds = json::object();
+  for (const auto& [node, socket] : s.bird_sockets) birds[node] = socket.string();
+  const json j = {{"name", s.name},         {"topology", s.topology.string()},
+                  {"phase", s.phase},       {"started", s.started},
+                  {"netns", s.netns},       {"pin_dirs", pins},
+                  {"processes", processes}, {"node_netns", s.node_netns},
+                  {"decap", s.decap},       {"balancers", balancers},
+                  {"bird_sockets", birds}};
   fs::create_directories(state_dir());
   const fs::path tmp = state_file().string() + ".tmp";
   {
@@ -112,6 +139,14 @@ void save_state(const LabState& s) {
     if (!out) throw Error(fmt::format("cannot write {}", tmp.string()));
   }
   fs::rename(tmp, state_file());
+}
+
+const LabBalancer& LabState::balancer(const std::string& node) const {
+  for (const LabBalancer& b : balancers)
+    if (b.node == node) return b;
+  std::string known;
+  for (const LabBalancer& b : balancers) known += (known.empty() ? "" : ", ") + b.node;
+  throw Error(fmt::format("lab '{}' has no balancer '{}' (it has {})", name, node, known));
 }
 
 void remove_state_dir() {

@@ -18,13 +18,19 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// The balancer first: on SIGTERM it detaches and removes its pins and socket itself.
+// The balancers first, together: on SIGTERM each withdraws its VIPs, waits its stop delay,
+// detaches and removes its pins and socket itself. Then BIRD, then the rest.
 std::size_t stop_processes(const LabState& st) {
-  std::vector<LabProcess> order = st.processes;
-  std::stable_partition(order.begin(), order.end(),
-                        [](const LabProcess& p) { return p.role == ProcessRole::balancer; });
+  auto rank = [](ProcessRole r) {
+    return r == ProcessRole::balancer ? 0 : r == ProcessRole::bird ? 1 : 2;
+  };
   std::size_t stopped = 0;
-  for (const LabProcess& p : order) stopped += stop_process(p.id, 5s);
+  for (int step = 0; step < 3; ++step) {
+    std::vector<ProcessId> ids;
+    for (const LabProcess& p : st.processes)
+      if (rank(p.role) == step) ids.push_back(p.id);
+    stopped += lab::stop_processes(ids, 5s);
+  }
   return stopped;
 }
 
@@ -65,8 +71,10 @@ Removed remove_lab(const LabState& st) {
   r.processes = stop_processes(st);
   delete_namespaces(st, r);
   remove_pins(st, r);
-  std::error_code ec;
-  fs::remove(st.socket, ec);
+  for (const LabBalancer& b : st.balancers) {
+    std::error_code ec;
+    fs::remove(b.socket, ec);
+  }
   return r;
 }
 

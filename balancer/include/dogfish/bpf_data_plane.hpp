@@ -52,6 +52,7 @@ class BpfDataPlane : public DataPlane {
   void delete_vip_addr(const df_vip_addr_key& key) override;
   void put_real(uint32_t id, const df_real& real) override;
   void write_ring(uint32_t ring, std::span<const uint32_t> real_ids) override;
+  std::vector<uint32_t> read_ring(uint32_t ring) const override;
   void set_config(const df_config& config) override;
   std::size_t forget_flows(const FlowFilter& forget) override;
   std::vector<std::pair<df_vip_key, df_vip_meta>> read_vips() const override;

@@ -28,8 +28,16 @@ struct AlreadyUp : Error {
   bool same_lab;  // the lab asked for is the one that is up: nothing to do
 };
 
-// Kills the balancer daemon with SIGKILL, as a crash or an upgrade would (its pins
-// keep the program attached and the maps filled), and starts a new one, which adopts them.
-void lab_restart_balancer(const Binaries& binaries, std::ostream& out);
+// Kills a balancer's daemon (`name`, or the first) with SIGKILL, as a crash or an upgrade would
+// (its pins keep the program attached and the maps filled), and starts a new one, which adopts
+// them.
+void lab_restart_balancer(const std::string& name, const Binaries& binaries, std::ostream& out);
+
+// Stops a balancer's daemon as an operator would (SIGTERM): it withdraws its VIPs, waits for
+// the gateway to move their traffic, detaches and removes its pins.
+void lab_stop_balancer(const std::string& name, std::ostream& out);
+
+// Starts the daemon of a balancer that does not run (a standby one, or one stopped).
+void lab_start_balancer(const std::string& name, const Binaries& binaries, std::ostream& out);
 
 }  // namespace dogfish::lab
