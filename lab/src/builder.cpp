@@ -368,6 +368,7 @@ class Builder {
       const std::string suffix = sole ? "" : "-" + b.node;
       LabBalancer lb{.node = b.node,
                      .interface = b.interface,
+                     .gateway_interface = b.gateway_interface,
                      .config = state_dir() / fmt::format("balancer{}.yaml", suffix),
                      .socket = state_dir() / fmt::format("dogfish{}.sock", suffix),
                      .pin_dir = balancer_pins() / fmt::format("balancer{}", suffix),

@@ -86,10 +86,14 @@ std::optional<LabState> load_state() {
     s.decap = j.at("decap").get<std::map<std::string, Decap>>();
     if (j.contains("balancers")) {
       for (const auto& b : j.at("balancers"))
-        s.balancers.push_back(
-            LabBalancer{b.at("node"), b.at("interface"), b.at("config").get<std::string>(),
-                        b.at("socket").get<std::string>(), b.at("pin_dir").get<std::string>(),
-                        b.at("log").get<std::string>(), b.at("standby")});
+        s.balancers.push_back(LabBalancer{.node = b.at("node"),
+                                          .interface = b.at("interface"),
+                                          .gateway_interface = b.value("gateway_interface", ""),
+                                          .config = b.at("config").get<std::string>(),
+                                          .socket = b.at("socket").get<std::string>(),
+                                          .pin_dir = b.at("pin_dir").get<std::string>(),
+                                          .log = b.at("log").get<std::string>(),
+                                          .standby = b.at("standby")});
       for (const auto& [node, socket] : j.at("bird_sockets").items())
         s.bird_sockets[node] = socket.get<std::string>();
     } else {
@@ -117,6 +121,7 @@ void save_state(const LabState& s) {
   for (const auto& b : s.balancers)
     balancers.push_back({{"node", b.node},
                          {"interface", b.interface},
+                         {"gateway_interface", b.gateway_interface},
                          {"config", b.config.string()},
                          {"socket", b.socket.string()},
                          {"pin_dir", b.pin_dir.string()},

@@ -50,11 +50,15 @@ json bgp_status(const LabState& st, const std::string& node) {
 
 json balancer_status(const LabState& st, const LabBalancer& b) {
   const auto netns = st.node_netns.find(b.node);
-  json out = {
-      {"node", b.node},           {"netns", netns == st.node_netns.end() ? "" : netns->second},
-      {"interface", b.interface}, {"socket", b.socket.string()},
-      {"standby", b.standby},     {"pid", nullptr},
-      {"running", false},         {"bgp", bgp_status(st, b.node)}};
+  json out = {{"node", b.node},
+              {"netns", netns == st.node_netns.end() ? "" : netns->second},
+              {"interface", b.interface},
+              {"gateway_interface", b.gateway_interface},
+              {"socket", b.socket.string()},
+              {"standby", b.standby},
+              {"pid", nullptr},
+              {"running", false},
+              {"bgp", bgp_status(st, b.node)}};
   for (const LabProcess& p : st.processes)
     if (p.role == ProcessRole::balancer && p.node == b.node) {
       out["pid"] = p.id.pid;

@@ -84,10 +84,10 @@ TEST_F(StateTest, AnOldRecordHasItsOneBalancer) {
 // As `dogfish-lab up` writes it now: balancers and BIRD sockets.
 const std::string kRecord = R"({
   "balancers": [
-    {"config": "/run/l/balancer-lb1.yaml", "interface": "gw", "log": "/run/l/balancer-lb1.log",
+    {"config": "/run/l/balancer-lb1.yaml", "gateway_interface": "lb1", "interface": "gw", "log": "/run/l/balancer-lb1.log",
      "node": "lb1", "pin_dir": "/sys/fs/bpf/df-lab/balancer-lb1",
      "socket": "/run/l/dogfish-lb1.sock", "standby": false},
-    {"config": "/run/l/balancer-lb2.yaml", "interface": "gw", "log": "/run/l/balancer-lb2.log",
+    {"config": "/run/l/balancer-lb2.yaml", "gateway_interface": "lb2", "interface": "gw", "log": "/run/l/balancer-lb2.log",
      "node": "lb2", "pin_dir": "/sys/fs/bpf/df-lab/balancer-lb2",
      "socket": "/run/l/dogfish-lb2.sock", "standby": true}
   ],
@@ -113,10 +113,23 @@ TEST_F(StateTest, SavingWritesTheSameRecordBack) {
   write_record(kRecord);
   const auto st = load_state();
   EXPECT_EQ(st->balancer("lb2").standby, true);
+  EXPECT_EQ(st->balancer("lb2").gateway_interface, "lb2");
   EXPECT_EQ(st->processes[0].role, ProcessRole::bird);
   EXPECT_THROW(st->balancer("lb3"), Error);
   save_state(*st);
   EXPECT_EQ(read_record(), json::parse(kRecord));
+}
+
+// Written before the record kept the gateway's end of each balancer's link.
+TEST_F(StateTest, ARecordWithoutGatewayInterfacesLoadsWithThemEmpty) {
+  json j = json::parse(kRecord);
+  for (auto& b : j["balancers"]) b.erase("gateway_interface");
+  write_record(j.dump());
+  const auto st = load_state();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->balancer("lb1").gateway_interface, "");
+  EXPECT_EQ(st->balancer("lb1").socket, "/run/l/dogfish-lb1.sock");
+  EXPECT_EQ(st->balancer("lb2").log, "/run/l/balancer-lb2.log");
 }
 
 TEST_F(StateTest, AnUnknownNameMakesTheRecordUnreadableAndIsNamed) {

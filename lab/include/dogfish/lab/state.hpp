@@ -47,7 +47,8 @@ struct LabProcess {
 // A balancer's daemon: what it runs with. Its process, while it runs, is in `processes`.
 struct LabBalancer {
   std::string node;
-  std::string interface;  // its link to the gateway
+  std::string interface;          // its link to the gateway
+  std::string gateway_interface;  // the gateway's end of that link
   std::filesystem::path config, socket, pin_dir, log;
   bool standby = false;  // not started by `up`
 };
