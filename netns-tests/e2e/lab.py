@@ -68,13 +68,24 @@ class Lab(lab.Lab):
         self.refresh()
         return out
 
-    # The balancer's CLI --------------------------------------------------------------------
+    def stop_balancer(self, node):
+        out = self.cli("stop-balancer", node).stdout
+        self.refresh()
+        return out
 
-    def dogfish(self, *args, check=True):
-        return run([DOGFISH, *args, "--socket", self.socket], check=check)
+    def start_balancer(self, node):
+        out = self.cli("start-balancer", node).stdout
+        self.refresh()
+        return out
 
-    def stats(self):
-        return json.loads(self.dogfish("stats", "--json").stdout)
+    # The balancer's CLI: the first balancer's, or the named one's ---------------------------
+
+    def dogfish(self, *args, check=True, balancer=None):
+        socket = self.balancer_status(balancer)["socket"] if balancer else self.socket
+        return run([DOGFISH, *args, "--socket", socket], check=check)
+
+    def stats(self, balancer=None):
+        return json.loads(self.dogfish("stats", "--json", balancer=balancer).stdout)
 
     def reals_of(self, vip_spec, proto):
         return json.loads(self.dogfish("real", "list", vip_spec, "--proto", proto, "--json").stdout)
