@@ -6,6 +6,7 @@ balancers and break none, because every balancer sends a flow to the same real (
 table's miss path hashes it into the same ring). Resets are counted by the clients (ECONNRESET,
 EPIPE, closes, timeouts, answers from another real) and by a capture of every RST on the
 client's link."""
+import json
 import time
 
 import pytest
@@ -118,4 +119,51 @@ def test_a_joining_balancer_takes_flows_and_breaks_none(ecmp_lab, vips, tmp_path
         f"({joined['conn_table']['miss']} table misses, {joined['reasons']['tx']} packets); "
         f"{len(tcp['conns'])} TCP connections, 0 reset, 0 moved; {len(udp['flows'])} UDP flows, "
         f"{figures['udp_lost']} requests lost"
+    )
+
+
+ROLLED = "real4"  # the real a rolling change adds, one balancer after another
+
+
+def ring(lab, vip, balancer):
+    spec = vip_spec(vip["address"], vip["port"])
+    out = lab.dogfish("vip", "ring", spec, "--proto", vip["proto"], "--json", balancer=balancer)
+    return json.loads(out.stdout)
+
+
+def test_a_rolling_change_moves_no_established_connection(ecmp_lab, vips, tmp_path):
+    """A real added on one balancer after another. While the rings differ, a flow that changes
+    balancer may change real; one that stays keeps its real, its balancer's table holds it.
+    Counts the ring slots that differ meanwhile and the connections that moved."""
+    lab = ecmp_lab
+    nodes = running(lab)
+    for b in nodes:
+        lab.set_real(vips.values(), ROLLED, "del", balancer=b)
+    before = {k: ring(lab, v, nodes[0]) for k, v in vips.items()}
+    with Traffic(lab, vips, tmp_path) as traffic:
+        tcp = traffic.talker.ready
+        on_rolled = [c for c in tcp["conns"] if c["real"] == ROLLED]
+        assert on_rolled == [], f"connections on {ROLLED} before it was added: {on_rolled[:3]}"
+        differ = {}
+        for b in nodes:
+            lab.set_real(vips.values(), ROLLED, "add", 1, balancer=b)
+            if b != nodes[-1]:  # the window: this balancer's rings differ from the next one's
+                differ[b] = {
+                    k: sum(x != y for x, y in zip(before[k]["slots"], ring(lab, v, b)["slots"]))
+                    for k, v in vips.items()
+                }
+            tcp, udp = traffic.settle(tcp)
+    figures = traffic.check("rolling change", tcp, udp)
+    for (_, proto), v in vips.items():
+        rings = {ring(lab, v, b)["digest"] for b in nodes}
+        assert len(rings) == 1, f"{v['address']} {proto}: rings differ after the change: {rings}"
+    out = lab.client_script("tcp_flows.py", "--count", 100, *targets(vips, "tcp"))
+    assert all(
+        ROLLED in {real for _, real in r["flows"]} for r in out.values()
+    ), f"no new flow reached {ROLLED}"
+    size = before[(4, "tcp")]["size"]
+    progress(
+        f"{ROLLED} added on {', '.join(nodes)} one after another: ring slots that differed "
+        f"meanwhile (of {size}) {differ}; {len(tcp['conns'])} TCP connections, 0 moved, 0 reset; "
+        f"{len(udp['flows'])} UDP flows, {figures['udp_lost']} requests lost"
     )

@@ -3,6 +3,7 @@
 Paths come from the environment CTest sets: DOGFISH_LAB and DOGFISH (the binaries);
 DOGFISH_LAB_PREFIX and DOGFISH_LAB_DIR pass through to dogfish-lab, so the suite
 can run beside another lab."""
+import ipaddress
 import json
 import sys
 import time
@@ -86,6 +87,15 @@ class Lab(lab.Lab):
 
     def stats(self, balancer=None):
         return json.loads(self.dogfish("stats", "--json", balancer=balancer).stdout)
+
+    def set_real(self, vips, node, op, weight=None, balancer=None):
+        """`dogfish real OP` (add, edit, del) of the node's address of each VIP's family (VIPs
+        as `status --json` gives them), on one balancer."""
+        for v in vips:
+            version = ipaddress.ip_address(v["address"]).version
+            args = ["real", op, vip_spec(v["address"], v["port"]), self.address(node, version)]
+            args += ["--proto", v["proto"]] + ([] if weight is None else ["--weight", weight])
+            self.dogfish(*args, balancer=balancer)
 
     def reals_of(self, vip_spec, proto):
         return json.loads(self.dogfish("real", "list", vip_spec, "--proto", proto, "--json").stdout)
