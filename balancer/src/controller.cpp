@@ -7,7 +7,9 @@
 #include <map>
 
 #include "dogfish/base/abi_names.hpp"
+#include "dogfish/base/balancer_schema.hpp"
 #include "dogfish/base/errors.hpp"
+#include "dogfish/config_validation.hpp"
 
 namespace dogfish {
 namespace {
@@ -41,11 +43,13 @@ IpAddress real_of(const json& request) {
   return *a;
 }
 
+// A weight as the request gives it; its range is validate_config's to check.
 std::uint32_t weight_of(const json& request) {
   if (!request.contains("weight")) return 1;
   const json& w = request["weight"];
-  if (!w.is_number_integer() || w.get<std::int64_t>() < 0 || w.get<std::int64_t>() > 65535)
-    throw Error("weight must be an integer in 0..65535");
+  bool whole = w.is_number_unsigned() || (w.is_number_integer() && w.get<std::int64_t>() >= 0);
+  if (!whole || w.get<std::uint64_t>() > UINT32_MAX)
+    throw Error(fmt::format("weight must be an integer in 0..{}", kMaxWeight));
   return w.get<std::uint32_t>();
 }
 
@@ -110,7 +114,12 @@ Controller::Controller(Reconciler& reconciler, DataPlane& data_plane, DfConfigFo
       loader_(std::move(loader)) {}
 
 ReconcileReport Controller::apply(const Config& config) {
-  reconciler_.validate(config);
+  try {
+    validate_config(config);
+  } catch (const InvalidConfig& e) {
+    throw Error(e.in_words());
+  }
+  reconciler_.check_limits(config);
   df_config df = df_config_for_(config);
   ReconcileReport report = reconciler_.apply(config, df);
   config_ = config;
@@ -222,9 +231,6 @@ json Controller::change(const json& request, const std::string& cmd) {
       if (it != vip.reals.end())
         throw Error(fmt::format("real {} is already in VIP {} (weight {}; use `real edit`)",
                                 address.to_string(), to_string(key), it->weight));
-      if (key.address.is_v6() && address.is_v4())
-        throw Error(
-            fmt::format("real {} is IPv4, VIP {} is IPv6", address.to_string(), to_string(key)));
       vip.reals.push_back({.address = address, .weight = weight_of(request)});
     } else {
       if (it == vip.reals.end())

@@ -225,7 +225,7 @@ LabReal TopologyParser::real(const YAML::Node& n, const std::string& path, const
     fail(node, join(path, "node"),
          fmt::format("'{}' is a {}, not a real", r.node, to_string(target->role)));
   if (auto it = m.find("weight"); it != m.end())
-    r.weight = number(it->second, join(path, "weight"), 0, 65535);
+    r.weight = number(it->second, join(path, "weight"), 0, kMaxWeight);
 
   const std::vector<IpAddress> own = addresses_of(t, r.node);
   if (auto it = m.find("address"); it != m.end()) {

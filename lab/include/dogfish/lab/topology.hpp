@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dogfish/base/address.hpp"
+#include "dogfish/base/balancer_schema.hpp"
 #include "dogfish/base/proto.hpp"
 #include "dogfish/base/xdp.hpp"
 
@@ -70,8 +71,8 @@ struct LabVip {
 };
 
 struct BalancerSettings {
-  IpPrefix src4_prefix = *IpPrefix::parse("172.16.0.0/12");
-  IpPrefix src6_prefix = *IpPrefix::parse("fd00:df::/96");
+  IpPrefix src4_prefix = *IpPrefix::parse(kDefaultSrc4Prefix);
+  IpPrefix src6_prefix = *IpPrefix::parse(kDefaultSrc6Prefix);
   XdpMode xdp_mode = XdpMode::automatic;
 };
 
