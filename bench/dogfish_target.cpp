@@ -16,13 +16,20 @@ IpAddress addr(const char* text) { return *IpAddress::parse(text); }
 
 }  // namespace
 
-DogfishTarget::DogfishTarget(uint32_t conn_entries)
+DogfishTarget::DogfishTarget(uint32_t conn_entries, uint32_t insert_rate)
     : dp_(std::make_unique<BpfDataPlane>(
           BpfDataPlaneOptions{.limits = {.ring_size = Service::ring_size,
                                          .max_vips = 8,
                                          .max_reals = 16,
-                                         .conn_entries = conn_entries}})) {
+                                         .conn_entries = conn_entries}})),
+      insert_rate_(insert_rate) {
   configure();
+}
+
+void DogfishTarget::set_insert_rate(uint32_t rate) {
+  df_config c = dp_->config();
+  c.conn_insert_rate = rate;
+  dp_->set_config(c);
 }
 
 void DogfishTarget::configure() {
@@ -68,38 +75,46 @@ void DogfishTarget::configure() {
   const IpAddress src6 = addr("fd00:5::");
   std::memcpy(c.src6_prefix, src6.bytes.data(), 16);
   c.src6_hostmask = htonl(0x0000ffff);
+  c.conn_insert_rate = insert_rate_;
   dp_->set_config(c);
 }
 
+uint64_t DogfishTarget::table_bytes() const { return map_memlock(dp_->conn_table_fd()); }
+
 std::vector<std::string> DogfishTarget::counter_names() const {
-  return {"tx",        "pass_not_vip", "reasons",       "conn_hit",
-          "conn_miss", "conn_expired", "hash_decisions"};
+  return {"tx",   "pass_not_vip", "reasons",  "conn_hit", "conn_miss", "conn_expired",
+          "hash", "proven",       "inserted", "skipped",  "replaced",  "inserted+skipped"};
 }
 
 Counts DogfishTarget::counters() const {
   const df_global_stats s = dp_->stats().global;  // summed over CPUs
   uint64_t reasons = 0;
   for (uint64_t r : s.reason) reasons += r;
-  return {s.reason[DF_TX], s.reason[DF_PASS_NOT_VIP], reasons, s.conn_hit, s.conn_miss,
-          s.conn_expired,  s.hash_decisions};
+  return {s.reason[DF_TX],  s.reason[DF_PASS_NOT_VIP],
+          reasons,          s.conn_hit,
+          s.conn_miss,      s.conn_expired,
+          s.hash_decisions, s.conn_proven,
+          s.conn_inserted,  s.conn_skipped,
+          s.conn_replaced,  s.conn_inserted + s.conn_skipped};
 }
 
 std::vector<int64_t> DogfishTarget::expect(PathKind kind) const {
-  //        tx pass reasons hit miss expired hashed
+  // A miss is remembered or skipped, as the flood guard's budget allows.
+  //        tx pass reasons hit miss expired hash proven ins  skip  repl ins+skip
   switch (kind) {
     case PathKind::syn_fixed:
-    case PathKind::v6_syn:
-      return {1, 0, 1, 0, 0, 0, 1};
     case PathKind::syn_random:
+    case PathKind::v6_syn:
+      return {1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0};
     case PathKind::nonsyn_miss:
     case PathKind::udp_random:
-      return {1, 0, 1, 0, 1, 0, 1};
+      return {1, 0, 1, 0, 1, 0, 1, 0, kAny, kAny, 0, 1};
     case PathKind::table_hit:
     case PathKind::udp_hit:
     case PathKind::v6_hit:
-      return {1, 0, 1, 1, 0, 0, 0};
+      return {1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0};
     case PathKind::not_vip:
-      return {0, 1, 1, 0, 0, 0, 0};
+      return {0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
   }
   return {};
 }

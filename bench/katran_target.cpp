@@ -202,6 +202,12 @@ void KatranTarget::before_warm(PathKind kind) {
   check(bpf_map_update_elem(map_fd("stats"), &k, zero.data(), BPF_ANY), "resetting its guard");
 }
 
+uint64_t KatranTarget::table_bytes() const {
+  uint64_t n = 0;
+  for (int fd : lru_fds_) n += map_memlock(fd);
+  return n;
+}
+
 std::vector<std::string> KatranTarget::counter_names() const {
   return {"total", "tx", "pass", "lru_seen", "lru_miss", "syn_miss", "nonsyn_miss"};
 }

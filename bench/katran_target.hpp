@@ -26,6 +26,7 @@ class KatranTarget : public Target {
   std::string name() const override { return "katran"; }
   int prog_fd() const override { return prog_fd_; }
   void before_warm(PathKind kind) override;
+  uint64_t table_bytes() const override;
   std::vector<std::string> counter_names() const override;
   Counts counters() const override;
   std::vector<int64_t> expect(PathKind kind) const override;

@@ -51,11 +51,17 @@ class Target {
   virtual int prog_fd() const = 0;
   // Before a path's warm-up packet: whatever lets that packet's flow into the table.
   virtual void before_warm(PathKind) {}
+  virtual void after_warm(PathKind) {}
+  // The kernel's memory charge for the program's connection table(s).
+  virtual uint64_t table_bytes() const = 0;
   virtual std::vector<std::string> counter_names() const = 0;
   virtual Counts counters() const = 0;
   // Per-iteration deltas of counter_names() that prove one iteration of `kind`.
   virtual std::vector<int64_t> expect(PathKind kind) const = 0;
 };
+
+// The memory the kernel charges for a map (its fdinfo's memlock).
+uint64_t map_memlock(int map_fd);
 
 // Empty when after - before is n times expect(kind); otherwise what differs.
 std::string verify_counts(const Target& t, PathKind kind, const Counts& before, const Counts& after,

@@ -123,11 +123,11 @@ VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const 
 
 Config ConfigParser::parse(const YAML::Node& root) {
   if (!root.IsDefined() || root.IsNull()) throw ConfigError(file(), 0, "the file is empty");
-  auto m =
-      entries(root, "",
-              {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
-               "udp_idle_timeout", "max_packet_size", "ring_size", "max_vips", "max_reals", "vips"},
-              {"vips"});
+  auto m = entries(root, "",
+                   {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
+                    "conn_table_insert_rate", "udp_idle_timeout", "max_packet_size", "ring_size",
+                    "max_vips", "max_reals", "vips"},
+                   {"vips"});
   Config c;
 
   auto ifname = require(m, root, "", "interface");
@@ -169,6 +169,9 @@ Config ConfigParser::parse(const YAML::Node& root) {
 
   if (m.contains("conn_table_size"))
     c.conn_table_size = number(m["conn_table_size"], "conn_table_size", 1, 1U << 28);
+  if (m.contains("conn_table_insert_rate"))
+    c.conn_table_insert_rate =
+        number(m["conn_table_insert_rate"], "conn_table_insert_rate", 0, 1U << 30);
   if (m.contains("udp_idle_timeout"))
     c.udp_idle_timeout_s = number(m["udp_idle_timeout"], "udp_idle_timeout", 0, 86400);
   if (m.contains("max_packet_size"))
@@ -235,6 +238,7 @@ df_config make_df_config(const Config& config) {
   }
   out.max_pkt_size = config.max_packet_size;
   out.udp_idle_ticks = seconds_to_ticks(config.udp_idle_timeout_s);
+  out.conn_insert_rate = config.conn_table_insert_rate;
 
   std::uint32_t prefix4;
   std::memcpy(&prefix4, config.src4_prefix.address.bytes.data(), sizeof(prefix4));

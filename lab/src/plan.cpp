@@ -101,15 +101,16 @@ std::string balancer_config(const Topology& t, const Plan& plan) {
       "xdp_mode: {}\n"
       "gateway: {}\n"
       "source_prefixes:\n  ipv4: \"{}\"\n  ipv6: \"{}\"\n"
-      "# A lab sees few flows: a small table keeps the daemon's memory small.\n"
-      "conn_table_size: 65536\n"
+      "conn_table_size: {}\n"
+      "conn_table_insert_rate: {}\n"
       "# The encapsulated packet must fit the balancer link's MTU; larger ones are dropped and "
       "counted.\n"
       "max_packet_size: {}\n"
       "vips:\n",
       t.name, plan.balancer_interface, xdp_mode_name(t.balancer.xdp_mode),
       quoted(plan.gateway_address), t.balancer.src4_prefix.to_string(),
-      t.balancer.src6_prefix.to_string(), plan.balancer_mtu);
+      t.balancer.src6_prefix.to_string(), t.balancer.conn_table_size,
+      t.balancer.conn_table_insert_rate, plan.balancer_mtu);
   for (const LabVip& v : t.vips)
     for (const Service& s : v.services) {
       y += fmt::format("  - address: {}\n    port: {}\n    proto: {}\n    reals:\n",

@@ -258,7 +258,13 @@ Topology TopologyParser::parse(const YAML::Node& root) {
     });
 
   if (auto it = m.find("balancer"); it != m.end()) {
-    auto bm = entries(it->second, "balancer", {"source_prefixes", "xdp_mode"});
+    auto bm = entries(it->second, "balancer",
+                      {"source_prefixes", "xdp_mode", "conn_table_size", "conn_table_insert_rate"});
+    if (auto n = bm.find("conn_table_size"); n != bm.end())
+      t.balancer.conn_table_size = number(n->second, "balancer.conn_table_size", 1, 1U << 28);
+    if (auto n = bm.find("conn_table_insert_rate"); n != bm.end())
+      t.balancer.conn_table_insert_rate =
+          number(n->second, "balancer.conn_table_insert_rate", 0, 1U << 30);
     if (auto sp = bm.find("source_prefixes"); sp != bm.end()) {
       auto pm = entries(sp->second, "balancer.source_prefixes", {"ipv4", "ipv6"});
       if (auto v4 = pm.find("ipv4"); v4 != pm.end())
