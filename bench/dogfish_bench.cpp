@@ -355,8 +355,8 @@ std::string kernel_release() {
 }
 
 nlohmann::ordered_json build_info(const Options& opt) {
-  return {{"build_type", DF_BENCH_BUILD_TYPE}, {"cxx", DF_BENCH_CXX},
-          {"cxx_flags", DF_BENCH_CXX_FLAGS},   {"bpf_cflags", DF_BENCH_BPF_CFLAGS},
+  return {{"build_type", DF_BUILD_TYPE},       {"cxx", DF_BUILD_CXX},
+          {"cxx_flags", DF_BUILD_CXX_FLAGS},   {"bpf_cflags", DF_BUILD_BPF_CFLAGS},
           {"kernel", kernel_release()},        {"conn_entries", opt.conn_entries},
           {"iterations", opt.iterations},      {"runs", opt.runs},
           {"katran_object", opt.katran_object}};
