@@ -1,0 +1,124 @@
+"""Check 8: the connection table under a SYN flood. In the flood lab (topologies/flood.yaml:
+a table of 4096 entries), 100 connections are established and kept open, idle through what
+follows; then random-source SYNs, ten times the table's size and more, are put onto the
+balancer's link as fast as one sender goes, on every CPU, and legitimate clients connect
+while they last. The flood writes nothing to the table (a SYN is never remembered), so it
+evicts none of the established flows; at least 99 % of the legitimate connects complete, and
+those kept open are remembered like any other flow. Right after the flood, before any of them
+talks again, a real is added and another reweighted: not one connection, established before
+or during the flood, is reset or moved when it next talks.
+
+Idle matters: a table that remembers every SYN (an LRU) keeps a flow that talks during the
+flood, re-learning its real from the unchanged ring; an idle one it forgets, and the ring
+change then moves it. Against the data plane before issue 13 this check fails so (18 of 51
+idle flows evicted by a 3-second flood in one trial)."""
+import json
+import subprocess
+
+from e2e.lab import CLIENTS, PYTHON, progress, vip_spec
+from e2e.traffic import Talker, broken
+
+ESTABLISHED = 100  # connections open before the flood
+DURING = 50  # connections opened during the flood and kept open
+CONNECTS = 200  # short connections during the flood: each connect, GET, close
+INTERVAL = 30  # seconds between a kept connection's requests: idle from the flood to the change
+FLOOD_SECONDS = 12
+FLOOD_SOURCES = "198.18.0.0/15"
+ADDED, REWEIGHTED = "real3", ("real1", 3)
+
+
+def set_real(lab, vip, node, op, weight=None):
+    args = ["real", op, vip_spec(vip["address"], vip["port"]), lab.address(node, 4)]
+    lab.dogfish(*args, "--proto", "tcp", *(["--weight", weight] if weight is not None else []))
+
+
+class Flood:
+    """clients/flood.py on the gateway, onto the balancer's link, for FLOOD_SECONDS."""
+
+    def __init__(self, lab, vip, flows):
+        gw, lb = lab.gateway, lab.balancer
+        self.proc = lab.popen(
+            gw,
+            PYTHON,
+            CLIENTS / "flood.py",
+            "--iface",
+            lb,
+            "--dst-mac",
+            lab.mac(lb, lab.balancer_iface),
+            "--src-mac",
+            lab.mac(gw, lb),
+            "--dst",
+            vip["address"],
+            "--port",
+            vip["port"],
+            "--sources",
+            FLOOD_SOURCES,
+            "--flows",
+            flows,
+            "--seconds",
+            FLOOD_SECONDS,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        lab.watch.note_pid(self.proc.pid)
+        started = json.loads(self.proc.stdout.readline() or "{}")
+        assert started.get("started"), f"the flood did not start: {started}"
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def result(self):
+        line = self.proc.stdout.readline()
+        self.proc.wait(timeout=30)
+        assert line, f"the flood failed: {self.proc.stderr.read()}"
+        return json.loads(line)
+
+
+def test_a_syn_flood_evicts_no_flow_and_a_ring_change_after_it_moves_none(flood_lab):
+    lab = flood_lab
+    vip = lab.vip(4, "tcp")
+    target = vip_spec(vip["address"], vip["port"])
+    capacity = lab.stats()["conn_table"]["capacity"]
+    set_real(lab, vip, ADDED, "del")  # added after the flood
+
+    old = Talker(lab, [f"{target}={ESTABLISHED}"], interval=INTERVAL, watch=lab.watch)
+    new = None
+    try:
+        assert len(old.ready["conns"]) == ESTABLISHED
+        before = lab.stats()["conn_table"]
+        flood = Flood(lab, vip, flows=16 * capacity)
+        try:
+            # Legitimate clients while it lasts: some stay, some connect and go.
+            new = Talker(lab, [f"{target}={DURING}"], interval=INTERVAL, watch=lab.watch)
+            connects = lab.client_script("tcp_flows.py", "--count", CONNECTS, target)[target]
+            assert flood.running(), "the flood ended before the legitimate clients did"
+        finally:
+            sent = flood.result()
+        after = lab.stats()["conn_table"]
+        delta = {k: after[k] - before[k] for k in ("inserted", "skipped", "hash_decisions")}
+        progress(
+            f"flood: {sent['sent']} SYNs of {sent['flows']} flows in {sent['seconds']:.1f} s "
+            f"({sent['pps']:.0f}/s) at a table of {capacity}; during it {DURING} connections "
+            f"kept, {len(connects['flows'])} of {CONNECTS} connects completed; table {delta}"
+        )
+        assert sent["sent"] >= 10 * capacity and sent["flows"] >= 10 * capacity
+        assert len(connects["flows"]) >= 0.99 * CONNECTS, f"connects failed: {connects['failed']}"
+        assert delta["inserted"] <= DURING + CONNECTS, "the flood wrote to the table"
+
+        # Right after the flood, before the established flows talk again: change the ring.
+        reports = [old.report(), new.report()]
+        set_real(lab, vip, ADDED, "add")
+        set_real(lab, vip, REWEIGHTED[0], "edit", REWEIGHTED[1])
+        for talker, report, what in ((old, reports[0], "before"), (new, reports[1], "during")):
+            last = talker.wait_exchanges(1, report, timeout=2 * INTERVAL)
+            assert broken(last) == {}, f"connections opened {what} the flood broke: {broken(last)}"
+            moved = [c for c in last["conns"] if c["moved"]]
+            assert moved == [], f"connections opened {what} the flood moved: {moved[:5]}"
+        progress(
+            f"add {ADDED}, reweight {REWEIGHTED[0]}={REWEIGHTED[1]}: 0 resets, 0 moved of "
+            f"{ESTABLISHED} + {DURING} connections"
+        )
+    finally:
+        for talker in (old, new):
+            if talker:
+                talker.kill()
