@@ -8,11 +8,16 @@ those kept open are remembered like any other flow. Right after the flood, befor
 talks again, a real is added and another reweighted: not one connection, established before
 or during the flood, is reset or moved when it next talks.
 
+An ACK flood from random sources (each packet a flow the table does not know) is bounded by
+the flood guard: at most conn_table_insert_rate entries a second per CPU (200 in the flood
+lab), and the same ring change after it moves nothing either.
+
 Idle matters: a table that remembers every SYN (an LRU) keeps a flow that talks during the
 flood, re-learning its real from the unchanged ring; an idle one it forgets, and the ring
 change then moves it. Against the data plane before issue 13 this check fails so (18 of 51
 idle flows evicted by a 3-second flood in one trial)."""
 import json
+import os
 import subprocess
 
 from e2e.lab import CLIENTS, PYTHON, progress, vip_spec
@@ -25,17 +30,25 @@ INTERVAL = 30  # seconds between a kept connection's requests: idle from the flo
 FLOOD_SECONDS = 12
 FLOOD_SOURCES = "198.18.0.0/15"
 ADDED, REWEIGHTED = "real3", ("real1", 3)
+ACK_FLOOD_SECONDS = 6
 
 
-def set_real(lab, vip, node, op, weight=None):
-    args = ["real", op, vip_spec(vip["address"], vip["port"]), lab.address(node, 4)]
-    lab.dogfish(*args, "--proto", "tcp", *(["--weight", weight] if weight is not None else []))
+def set_real(lab, vip, node, op, weight=None, check=True):
+    args = ["real", op, vip_spec(vip["address"], vip["port"]), lab.address(node, 4), "--proto"]
+    args += ["tcp", *(["--weight", weight] if weight is not None else [])]
+    lab.dogfish(*args, check=check)
+
+
+def ring_before_the_change(lab, vip):
+    """The VIP on real1 and real2 at weight 1: the change adds real3 and reweights real1."""
+    set_real(lab, vip, ADDED, "del", check=False)
+    set_real(lab, vip, REWEIGHTED[0], "edit", 1)
 
 
 class Flood:
-    """clients/flood.py on the gateway, onto the balancer's link, for FLOOD_SECONDS."""
+    """clients/flood.py on the gateway, onto the balancer's link."""
 
-    def __init__(self, lab, vip, flows):
+    def __init__(self, lab, vip, flows, seconds, ack=False):
         gw, lb = lab.gateway, lab.balancer
         self.proc = lab.popen(
             gw,
@@ -56,7 +69,8 @@ class Flood:
             "--flows",
             flows,
             "--seconds",
-            FLOOD_SECONDS,
+            seconds,
+            *(["--ack"] if ack else []),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -79,14 +93,14 @@ def test_a_syn_flood_evicts_no_flow_and_a_ring_change_after_it_moves_none(flood_
     vip = lab.vip(4, "tcp")
     target = vip_spec(vip["address"], vip["port"])
     capacity = lab.stats()["conn_table"]["capacity"]
-    set_real(lab, vip, ADDED, "del")  # added after the flood
+    ring_before_the_change(lab, vip)
 
     old = Talker(lab, [f"{target}={ESTABLISHED}"], interval=INTERVAL, watch=lab.watch)
     new = None
     try:
         assert len(old.ready["conns"]) == ESTABLISHED
         before = lab.stats()["conn_table"]
-        flood = Flood(lab, vip, flows=16 * capacity)
+        flood = Flood(lab, vip, flows=16 * capacity, seconds=FLOOD_SECONDS)
         try:
             # Legitimate clients while it lasts: some stay, some connect and go.
             new = Talker(lab, [f"{target}={DURING}"], interval=INTERVAL, watch=lab.watch)
@@ -122,3 +136,43 @@ def test_a_syn_flood_evicts_no_flow_and_a_ring_change_after_it_moves_none(flood_
         for talker in (old, new):
             if talker:
                 talker.kill()
+
+
+def test_an_ack_flood_writes_no_more_than_the_guard_allows_and_moves_nothing(flood_lab):
+    lab = flood_lab
+    vip = lab.vip(4, "tcp")
+    target = vip_spec(vip["address"], vip["port"])
+    table = lab.stats()["conn_table"]
+    capacity, rate = table["capacity"], table["insert_rate"]
+    # Each CPU's bucket: half of its store for such misses, then `rate` a second.
+    cpus = os.cpu_count()
+    bound = cpus * (rate // 2 + rate * (ACK_FLOOD_SECONDS + 2))
+    assert bound + ESTABLISHED < capacity, "the flood lab's table is too small to show the bound"
+    ring_before_the_change(lab, vip)
+
+    old = Talker(lab, [f"{target}={ESTABLISHED}"], interval=INTERVAL, watch=lab.watch)
+    try:
+        before = lab.stats()["conn_table"]
+        flood = Flood(lab, vip, flows=16 * capacity, seconds=ACK_FLOOD_SECONDS, ack=True)
+        sent = flood.result()
+        after = lab.stats()["conn_table"]
+        delta = {
+            k: after[k] - before[k] for k in ("miss", "inserted", "skipped", "guard_engaged_s")
+        }
+        progress(
+            f"ACK flood: {sent['sent']} of {sent['flows']} flows in {sent['seconds']:.1f} s "
+            f"({sent['pps']:.0f}/s); table {delta}, at most {bound} allowed ({rate}/s per CPU)"
+        )
+        assert sent["sent"] >= 10 * capacity
+        assert 0 < delta["inserted"] <= bound, "the guard let the flood write more than its rate"
+        assert delta["skipped"] > 0 and delta["guard_engaged_s"] > 0
+
+        report = old.report()
+        set_real(lab, vip, ADDED, "add")
+        set_real(lab, vip, REWEIGHTED[0], "edit", REWEIGHTED[1])
+        last = old.wait_exchanges(1, report, timeout=2 * INTERVAL)
+        assert broken(last) == {}, f"connections broke: {broken(last)}"
+        assert [c for c in last["conns"] if c["moved"]] == []
+        progress(f"add {ADDED}, reweight: 0 resets, 0 moved of {ESTABLISHED} connections")
+    finally:
+        old.kill()
