@@ -198,6 +198,7 @@ static __always_inline const struct df_real *table_miss(const struct df_vip_meta
 		return real;
 	}
 	fresh.real_id = *real_id;
+	fresh.hash = flow_hash;
 	if (pkt->flow.vip.proto == IPPROTO_UDP && df_cfg.udp_idle_ticks)
 		fresh.atime = bpf_ktime_get_coarse_ns() >> DF_TICK_SHIFT;
 	bpf_map_update_elem(&conn_table, &pkt->flow, &fresh, BPF_ANY);
@@ -253,26 +254,31 @@ rehash:
 /*
  * Pick the real. A SYN takes the ring's and leaves a record of it, the table
  * untouched; any other packet asks the table first (unless the VIP opts out).
+ * The flow's hash comes with the entry on a hit, and is computed otherwise.
  */
 static __always_inline const struct df_real *choose_real(const struct df_vip_meta *vip,
-							 const struct packet *pkt, __u32 flow_hash,
-							 struct df_global_stats *gs, __u32 *real_id)
+							 const struct packet *pkt,
+							 struct df_global_stats *gs, __u32 *real_id,
+							 __u32 *flow_hash)
 {
 	const struct df_real *real;
-	struct df_conn *conn;
+	struct df_conn *conn = NULL;
 
-	if (vip->flags & DF_VIP_NO_CONN_TABLE)
-		return ring_decides(vip, pkt, flow_hash, gs, real_id);
-	if (pkt->flow.vip.proto == IPPROTO_TCP && tcp_is_syn(pkt->tcp_flags)) {
-		real = ring_decides(vip, pkt, flow_hash, gs, real_id);
-		if (real)
-			syn_record(&pkt->flow, flow_hash, pkt->tcp_seq, *real_id);
-		return real;
+	if (!(vip->flags & DF_VIP_NO_CONN_TABLE) &&
+	    !(pkt->flow.vip.proto == IPPROTO_TCP && tcp_is_syn(pkt->tcp_flags))) {
+		conn = bpf_map_lookup_elem(&conn_table, &pkt->flow);
+		if (conn) {
+			*flow_hash = conn->hash;
+			return table_hit(conn, vip, pkt, *flow_hash, gs, real_id);
+		}
+		*flow_hash = df_flow_hash(&pkt->flow);
+		return table_miss(vip, pkt, *flow_hash, gs, real_id);
 	}
-	conn = bpf_map_lookup_elem(&conn_table, &pkt->flow);
-	if (conn)
-		return table_hit(conn, vip, pkt, flow_hash, gs, real_id);
-	return table_miss(vip, pkt, flow_hash, gs, real_id);
+	*flow_hash = df_flow_hash(&pkt->flow);
+	real = ring_decides(vip, pkt, *flow_hash, gs, real_id);
+	if (real && !(vip->flags & DF_VIP_NO_CONN_TABLE))
+		syn_record(&pkt->flow, *flow_hash, pkt->tcp_seq, *real_id);
+	return real;
 }
 
 static __always_inline int balance(struct xdp_md *ctx, struct df_global_stats *gs)
@@ -313,8 +319,7 @@ static __always_inline int balance(struct xdp_md *ctx, struct df_global_stats *g
 	if (pkt.flow.vip.proto == IPPROTO_TCP && !tcp_flags_valid(pkt.tcp_flags))
 		return DF_DROP_TCP_FLAGS;
 
-	flow_hash = df_flow_hash(&pkt.flow);
-	real = choose_real(vip, &pkt, flow_hash, gs, &real_id);
+	real = choose_real(vip, &pkt, gs, &real_id, &flow_hash);
 	if (!real)
 		return DF_DROP_NO_REAL;
 	if (real->family == DF_FAMILY_V4 && pkt.flow.vip.family == DF_FAMILY_V6)

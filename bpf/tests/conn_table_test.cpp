@@ -103,6 +103,19 @@ TEST_F(ConnTableTest, TheAckThatAnswersASynTakesItsRealAcrossARingChange) {
   EXPECT_EQ(s.hash_decisions, 1u) << "only the SYN asked the ring";
 }
 
+TEST_F(ConnTableTest, AHitTakesTheFlowsHashFromItsEntry) {
+  to(ack(kClient4, 40000, 1));
+  auto key = flow_key(kClient4, 40000, kVip4, 80, IPPROTO_TCP);
+  df_conn c{};
+  ASSERT_TRUE(lb_.conn_lookup(key, &c));
+  ASSERT_EQ(c.hash, df_flow_hash(&key)) << "an entry keeps the flow's hash";
+  c.hash = 0x000abcde;  // the outer source's host bits come from it, not from hashing afresh
+  lb_.conn_update(key, c);
+  RunResult r = lb_.run(ack(kClient4, 40000, 2));
+  ASSERT_EQ(r.verdict, XDP_TX);
+  EXPECT_EQ(ntop4(ntohl(*reinterpret_cast<const uint32_t*>(&r.frame[26]))), "172.26.188.222");
+}
+
 TEST_F(ConnTableTest, SequenceNumbersWrapAroundInTheProof) {
   ASSERT_EQ(to(syn(kClient4, 40000, 0xffffffff)), kReal4a);
   lb_.set_ring(vip_, {2});

@@ -26,7 +26,7 @@ static_assert(offsetof(df_flow_key, vip) == 0);
 static_assert(offsetof(df_flow_key, src) == sizeof(df_vip_key));
 static_assert(offsetof(df_flow_key, sport) == 36);
 
-static_assert(sizeof(df_conn) == 8);
+static_assert(sizeof(df_conn) == 12);
 static_assert(sizeof(df_syn_rec) == 56);
 static_assert(offsetof(df_syn_rec, flow) == 16);
 static_assert(sizeof(df_counter) == 16);

@@ -116,6 +116,7 @@ struct df_flow_key {
 struct df_conn {
 	__u32 real_id;
 	__u32 atime; /* ktime >> DF_TICK_SHIFT when last seen; refreshed for UDP only */
+	__u32 hash; /* the flow's df_flow_hash, kept so that a hit need not compute it */
 };
 
 /*
