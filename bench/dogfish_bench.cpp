@@ -35,7 +35,7 @@
 
 #include "bench.skel.h"
 #include "bench_abi.h"
-#include "dogfish/address.hpp"
+#include "dogfish/base/address.hpp"
 #include "dogfish_target.hpp"
 #include "katran_target.hpp"
 #include "target.hpp"

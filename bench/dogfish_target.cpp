@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "dogfish/address.hpp"
+#include "dogfish/base/address.hpp"
 #include "dogfish/config.hpp"
 
 namespace dogfish::bench {

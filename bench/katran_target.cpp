@@ -12,7 +12,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "dogfish/address.hpp"
+#include "dogfish/base/address.hpp"
 
 namespace dogfish::bench {
 namespace {

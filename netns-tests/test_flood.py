@@ -20,7 +20,8 @@ import json
 import os
 import subprocess
 
-from e2e.lab import CLIENTS, PYTHON, progress, vip_spec
+from e2e.lab import CLIENTS, progress, vip_spec
+from testlib.paths import PYTHON
 from e2e.traffic import Talker, broken
 
 ESTABLISHED = 100  # connections open before the flood
