@@ -69,6 +69,7 @@ def _lab(topology, variant=None):
 
 basic_lab = _lab("basic.yaml")
 multi_lab = _lab("multi-real.yaml")
+flood_lab = _lab("flood.yaml")
 ecmp_lab = _lab("ecmp.yaml")
 
 

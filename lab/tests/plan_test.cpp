@@ -104,7 +104,7 @@ links:
 }
 
 TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
-  for (const char* file : {"basic.yaml", "multi-real.yaml", "ecmp.yaml"}) {
+  for (const char* file : {"basic.yaml", "multi-real.yaml", "flood.yaml", "ecmp.yaml"}) {
     SCOPED_TRACE(file);
     const Topology t = load_topology(kTopologies + file);
     const Plan plan = make_plan(t);
@@ -118,6 +118,8 @@ TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
     EXPECT_EQ(c.src4_prefix, t.balancer.src4_prefix);
     EXPECT_EQ(c.src6_prefix, t.balancer.src6_prefix);
     EXPECT_EQ(c.max_packet_size, b.mtu);
+    EXPECT_EQ(c.conn_table_size, t.balancer.conn_table_size);
+    EXPECT_EQ(c.conn_table_insert_rate, t.balancer.conn_table_insert_rate);
     EXPECT_EQ(c.announce.has_value(), t.bgp.has_value());
     if (c.announce) EXPECT_EQ(c.announce->include, "/run/b/vips.conf");
     std::size_t k = 0;
