@@ -211,6 +211,7 @@ void BpfDataPlane::set_config(const df_config& config) {
     std::memcpy(live_mac, config.gateway_mac, 6);
   }
   live.max_pkt_size = config.max_pkt_size;
+  live.icmp_off = config.icmp_off;
   live.udp_idle_ticks = config.udp_idle_ticks;
   live.src4_prefix = config.src4_prefix;
   live.src4_hostmask = config.src4_hostmask;

@@ -35,6 +35,7 @@ static_assert(offsetof(df_config, max_pkt_size) == 8);
 static_assert(offsetof(df_config, src4_prefix) == 16);
 static_assert(offsetof(df_config, src6_prefix) == 28);
 
-static_assert(DF_FIRST_DROP > DF_TX && DF_FIRST_DROP < DF_REASON_MAX);
+static_assert(DF_TX < DF_FIRST_PASS && DF_FIRST_PASS < DF_FIRST_DROP &&
+              DF_FIRST_DROP < DF_REASON_MAX);
 
 }  // namespace dogfish::abi_checks
