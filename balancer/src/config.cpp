@@ -123,11 +123,11 @@ VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const 
 
 Config ConfigParser::parse(const YAML::Node& root) {
   if (!root.IsDefined() || root.IsNull()) throw ConfigError(file(), 0, "the file is empty");
-  auto m =
-      entries(root, "",
-              {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
-               "udp_idle_timeout", "max_packet_size", "ring_size", "max_vips", "max_reals", "vips"},
-              {"vips"});
+  auto m = entries(root, "",
+                   {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
+                    "udp_idle_timeout", "max_packet_size", "icmp_echo", "icmp_errors_to_reals",
+                    "ring_size", "max_vips", "max_reals", "vips"},
+                   {"vips"});
   Config c;
 
   auto ifname = require(m, root, "", "interface");
@@ -171,8 +171,11 @@ Config ConfigParser::parse(const YAML::Node& root) {
     c.conn_table_size = number(m["conn_table_size"], "conn_table_size", 1, 1U << 28);
   if (m.contains("udp_idle_timeout"))
     c.udp_idle_timeout_s = number(m["udp_idle_timeout"], "udp_idle_timeout", 0, 86400);
-  if (m.contains("max_packet_size"))
+  if (m.contains("max_packet_size") && scalar(m["max_packet_size"], "max_packet_size") != "auto")
     c.max_packet_size = number(m["max_packet_size"], "max_packet_size", 0, 65535);
+  if (m.contains("icmp_echo")) c.icmp_echo = boolean(m["icmp_echo"], "icmp_echo");
+  if (m.contains("icmp_errors_to_reals"))
+    c.icmp_errors_to_reals = boolean(m["icmp_errors_to_reals"], "icmp_errors_to_reals");
   if (m.contains("ring_size")) {
     c.ring_size = number(m["ring_size"], "ring_size", 3, 1U << 24);
     if (!Maglev::is_prime(c.ring_size))
@@ -233,7 +236,9 @@ df_config make_df_config(const Config& config) {
     std::memcpy(out.gateway_mac, mac->bytes.data(), sizeof(out.gateway_mac));
     out.gateway_set = 1;
   }
-  out.max_pkt_size = config.max_packet_size;
+  out.max_pkt_size = config.max_packet_size.value_or(0);
+  out.icmp_off = (config.icmp_echo ? 0 : DF_ICMP_NO_ECHO) |
+                 (config.icmp_errors_to_reals ? 0 : DF_ICMP_NO_ERRORS);
   out.udp_idle_ticks = seconds_to_ticks(config.udp_idle_timeout_s);
 
   std::uint32_t prefix4;

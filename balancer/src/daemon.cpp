@@ -14,6 +14,7 @@
 #include "dogfish/control_socket.hpp"
 #include "dogfish/controller.hpp"
 #include "dogfish/errors.hpp"
+#include "dogfish/link.hpp"
 #include "dogfish/log.hpp"
 #include "dogfish/neighbors.hpp"
 #include "dogfish/reconciler.hpp"
@@ -21,9 +22,15 @@
 namespace dogfish {
 namespace {
 
-// The data plane configuration with the gateway's MAC, resolved when an address was given.
+// The data plane configuration with what the system decides: the gateway's MAC when an
+// address was given, the interface's MTU when max_packet_size is auto (read again at every
+// apply, so a reload follows an MTU changed meanwhile).
 df_config df_config_for(const Config& config) {
   df_config df = make_df_config(config);
+  if (!config.max_packet_size) {
+    df.max_pkt_size = interface_mtu(config.interface);
+    log_debug("max_packet_size auto: {} bytes, the MTU of {}", df.max_pkt_size, config.interface);
+  }
   if (const auto* ip = std::get_if<IpAddress>(&config.gateway)) {
     MacAddress mac = resolve_neighbor(ip->to_string(), config.interface);
     std::memcpy(df.gateway_mac, mac.bytes.data(), sizeof(df.gateway_mac));

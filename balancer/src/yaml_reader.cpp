@@ -87,6 +87,13 @@ std::uint32_t YamlReader::number(const YAML::Node& n, const std::string& path, s
   return static_cast<std::uint32_t>(v);
 }
 
+bool YamlReader::boolean(const YAML::Node& n, const std::string& path) const {
+  auto text = scalar(n, path);
+  if (text != "true" && text != "false")
+    fail(n, path, fmt::format("'{}' is not true or false", text));
+  return text == "true";
+}
+
 IpAddress YamlReader::address(const YAML::Node& n, const std::string& path) const {
   auto text = scalar(n, path);
   auto a = IpAddress::parse(text);

@@ -127,6 +127,29 @@ TEST(Config, DataPlaneConfig) {
   EXPECT_EQ(ntohl(d.src4_prefix), 0x0a090900U);
 }
 
+TEST(Config, MaxPacketSizeIsTheInterfacesMtuUnlessGiven) {
+  const std::string top = "interface: eth0\ngateway: 10.0.0.1\n";
+  EXPECT_EQ(parse_config(top, "x").max_packet_size, std::nullopt) << "auto by default";
+  EXPECT_EQ(parse_config(top + "max_packet_size: auto\n", "x").max_packet_size, std::nullopt);
+  const Config none = parse_config(top + "max_packet_size: 0\n", "x");
+  EXPECT_EQ(none.max_packet_size, 0u) << "0 is no limit, said outright";
+  EXPECT_EQ(make_df_config(none).max_pkt_size, 0u);
+  EXPECT_EQ(make_df_config(parse_config(top + "max_packet_size: 9000\n", "x")).max_pkt_size, 9000u);
+}
+
+TEST(Config, IcmpSwitchesAreOnUnlessTurnedOff) {
+  const std::string top = "interface: eth0\ngateway: 10.0.0.1\n";
+  EXPECT_EQ(make_df_config(parse_config(top, "x")).icmp_off, 0);
+  const Config off = parse_config(top + "icmp_echo: false\nicmp_errors_to_reals: false\n", "x");
+  EXPECT_FALSE(off.icmp_echo);
+  EXPECT_FALSE(off.icmp_errors_to_reals);
+  EXPECT_EQ(make_df_config(off).icmp_off, DF_ICMP_NO_ECHO | DF_ICMP_NO_ERRORS);
+  EXPECT_EQ(make_df_config(parse_config(top + "icmp_echo: false\n", "x")).icmp_off,
+            DF_ICMP_NO_ECHO);
+  EXPECT_EQ(make_df_config(parse_config(top + "icmp_errors_to_reals: false\n", "x")).icmp_off,
+            DF_ICMP_NO_ERRORS);
+}
+
 TEST(Config, LoadsAFileAndNamesItInErrors) {
   auto dir = std::filesystem::temp_directory_path() / "dogfish-config-test";
   std::filesystem::create_directories(dir);
@@ -166,8 +189,14 @@ struct BadConfig {
 const BadConfig kBad[] = {
     {"unknown top-level key", "colour: blue\n",
      "c.yaml:3: colour: unknown key (expected one of: interface, xdp_mode, "
-     "gateway, source_prefixes, conn_table_size, udp_idle_timeout, max_packet_size, ring_size, "
-     "max_vips, max_reals, vips)"},
+     "gateway, source_prefixes, conn_table_size, udp_idle_timeout, max_packet_size, icmp_echo, "
+     "icmp_errors_to_reals, ring_size, max_vips, max_reals, vips)"},
+    {"max packet size neither auto nor a number", "max_packet_size: mtu\n",
+     "c.yaml:3: max_packet_size: 'mtu' is not a whole number"},
+    {"max packet size too large", "max_packet_size: 70000\n",
+     "c.yaml:3: max_packet_size: 70000 is out of range (0-65535)"},
+    {"icmp switch not a boolean", "icmp_echo: yes\n",
+     "c.yaml:3: icmp_echo: 'yes' is not true or false"},
     {"port out of range",
      "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n  - address: 10.0.0.2\n    port: "
      "70000\n    proto: tcp\n",

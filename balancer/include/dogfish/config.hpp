@@ -6,7 +6,9 @@
 //   source_prefixes: { ipv4: 172.16.0.0/12, ipv6: "fd00:df::/96" }
 //   conn_table_size: 1000000
 //   udp_idle_timeout: 30           # seconds; 0 = UDP flows never expire
-//   max_packet_size: 0             # largest outer packet; 0 = no limit
+//   max_packet_size: auto          # largest outer packet; auto = the interface's MTU; 0 = no limit
+//   icmp_echo: true                # answer pings to VIP addresses
+//   icmp_errors_to_reals: true     # ICMP errors about a VIP's flows go to the flow's real
 //   ring_size: 65537
 //   max_vips: 64
 //   max_reals: 4096
@@ -23,6 +25,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -64,7 +67,10 @@ struct Config {
   IpPrefix src6_prefix = *IpPrefix::parse("fd00:df::/96");
   std::uint32_t conn_table_size = DF_DEFAULT_CONN_ENTRIES;
   std::uint32_t udp_idle_timeout_s = 30;  // 0 = never expire
-  std::uint32_t max_packet_size = 0;      // 0 = no limit
+  // Nothing is `auto`: the interface's MTU, which the daemon reads at each apply. 0 = no limit.
+  std::optional<std::uint32_t> max_packet_size;
+  bool icmp_echo = true;
+  bool icmp_errors_to_reals = true;
   std::uint32_t ring_size = DF_DEFAULT_RING_SIZE;
   std::uint32_t max_vips = DF_DEFAULT_MAX_VIPS;
   std::uint32_t max_reals = DF_DEFAULT_MAX_REALS;  // real ids 1..max_reals-1
@@ -82,8 +88,9 @@ Config load_config(const std::filesystem::path& path);
 // Seconds to connection-table ticks (2^DF_TICK_SHIFT ns), rounded up.
 std::uint32_t seconds_to_ticks(std::uint32_t seconds);
 
-// The data plane's runtime configuration: outer source prefixes, UDP idle ticks,
-// maximum packet size, and the gateway MAC when one was given outright.
+// The data plane's runtime configuration: outer source prefixes, UDP idle ticks, the ICMP
+// switches, the maximum packet size when one was given (auto stays 0 here), and the gateway
+// MAC when one was given outright. The daemon resolves the rest (daemon.cpp).
 df_config make_df_config(const Config& config);
 
 // "10.0.0.1:80/tcp", "[fd00::1]:53/udp"
