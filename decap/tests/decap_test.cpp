@@ -118,6 +118,15 @@ Bytes in6in6(const std::string& dst) {
 Bytes in4in6(const std::string& dst) {
   return cat(eth(kEthIpv6), ipv6(kLb6, dst, IPPROTO_IPIP, inner4()));
 }
+// A router's too-big error about a real's reply, which the balancer sends on to the real.
+Bytes error4() {
+  return icmp_too_big("203.0.113.1", kVip4,
+                      ipv4(kVip4, kClient4, IPPROTO_TCP, tcp_syn(kVip4, kClient4, 80, 40000)));
+}
+Bytes error6() {
+  return icmp_too_big("2001:db8:ff::1", kVip6,
+                      ipv6(kVip6, kClient6, IPPROTO_TCP, tcp_syn(kVip6, kClient6, 80, 40000)));
+}
 Bytes plain4() { return cat(eth(kEthIp), inner4()); }
 Bytes plain6() { return cat(eth(kEthIpv6), inner6()); }
 Bytes truncate(Bytes b, size_t len) {
@@ -154,6 +163,15 @@ std::vector<Case> cases() {
       {"4in4 with outer IPv4 options: all 24 bytes stripped",
        cat(eth(kEthIp), ipv4(kLb4, kOurs4, IPPROTO_IPIP, inner4(), 4)), Verdict::kPass, plain4(),
        DF_DECAP_DECAP_4IN4},
+      {"4in4 of an ICMP fragmentation needed: stripped like any packet",
+       cat(eth(kEthIp), ipv4(kLb4, kOurs4, IPPROTO_IPIP, error4())), Verdict::kPass,
+       cat(eth(kEthIp), error4()), DF_DECAP_DECAP_4IN4},
+      {"6in6 of an ICMPv6 packet too big: stripped like any packet",
+       cat(eth(kEthIpv6), ipv6(kLb6, kOurs6, IPPROTO_IPV6, error6())), Verdict::kPass,
+       cat(eth(kEthIpv6), error6()), DF_DECAP_DECAP_6IN6},
+      {"4in6 of an ICMP fragmentation needed: stripped like any packet",
+       cat(eth(kEthIpv6), ipv6(kLb6, kOurs6, IPPROTO_IPIP, error4())), Verdict::kPass,
+       cat(eth(kEthIp), error4()), DF_DECAP_DECAP_4IN6},
       {"plain IPv4 TCP passes untouched", plain4(), Verdict::kPass, plain4(),
        DF_DECAP_PASS_NOT_ENCAP},
       {"plain IPv6 TCP passes untouched", plain6(), Verdict::kPass, plain6(),
