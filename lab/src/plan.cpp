@@ -62,7 +62,6 @@ Plan make_plan(const Topology& t) {
                                 self->node, other->node, plan.gateway_node));
       plan.balancer_interface = self->interface;
       plan.gateway_interface = other->interface;
-      plan.balancer_mtu = l.mtu;
       // The daemon resolves the gateway's MAC from this address: IPv4 when there is one.
       const auto& addrs = other->addresses;
       if (addrs.empty())
@@ -103,13 +102,11 @@ std::string balancer_config(const Topology& t, const Plan& plan) {
       "source_prefixes:\n  ipv4: \"{}\"\n  ipv6: \"{}\"\n"
       "# A lab sees few flows: a small table keeps the daemon's memory small.\n"
       "conn_table_size: 65536\n"
-      "# The encapsulated packet must fit the balancer link's MTU; larger ones are dropped and "
-      "counted.\n"
-      "max_packet_size: {}\n"
+      "# max_packet_size is left to its default: the balancer link's MTU, read by the daemon.\n"
       "vips:\n",
       t.name, plan.balancer_interface, xdp_mode_name(t.balancer.xdp_mode),
       quoted(plan.gateway_address), t.balancer.src4_prefix.to_string(),
-      t.balancer.src6_prefix.to_string(), plan.balancer_mtu);
+      t.balancer.src6_prefix.to_string());
   for (const LabVip& v : t.vips)
     for (const Service& s : v.services) {
       y += fmt::format("  - address: {}\n    port: {}\n    proto: {}\n    reals:\n",
