@@ -93,18 +93,44 @@ const Addr kClient6 = addr("fd00:1::1");
 const Addr kReal4[] = {addr("10.100.0.1"), addr("10.100.0.2")};
 const Addr kReal6[] = {addr("fd00:100::1"), addr("fd00:100::2")};
 
-enum class L4 { tcp_syn, tcp_ack, udp };
+enum class L4 { tcp_syn, tcp_ack, udp, icmp_echo };
 
 void put16(uint8_t* p, uint16_t host) {
   p[0] = host >> 8;
   p[1] = host & 0xff;
 }
 
-uint16_t ipv4_csum(const uint8_t* h) {
-  uint32_t sum = 0;
-  for (int i = 0; i < 20; i += 2) sum += (h[i] << 8) | h[i + 1];
+// The internet checksum of len bytes (an even number), `sum` (a pseudo-header's) added in.
+uint16_t inet_csum(const uint8_t* p, size_t len, uint32_t sum = 0) {
+  for (size_t i = 0; i < len; i += 2) sum += (p[i] << 8) | p[i + 1];
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<uint16_t>(~sum);
+}
+
+uint16_t ipv4_csum(const uint8_t* h) { return inet_csum(h, 20); }
+
+// A 20-byte IPv4 header with DF, checksum filled in.
+void put_ipv4(uint8_t* ip, uint16_t len, uint8_t ttl, uint8_t proto, const Addr& src,
+              const Addr& dst) {
+  ip[0] = 0x45;
+  put16(ip + 2, len);
+  put16(ip + 6, 0x4000);  // DF
+  ip[8] = ttl;
+  ip[9] = proto;
+  std::memcpy(ip + 12, src.bytes.data(), 4);
+  std::memcpy(ip + 16, dst.bytes.data(), 4);
+  put16(ip + 10, ipv4_csum(ip));
+}
+
+// The ICMP checksum of the len bytes at l4, behind the IP header at ip (IPv6: its pseudo-header).
+void put_icmp_csum(const uint8_t* ip, uint8_t* l4, size_t len, bool v4) {
+  uint32_t sum = 0;
+  if (!v4) {
+    for (size_t i = 8; i < 40; i += 2) sum += (ip[i] << 8) | ip[i + 1];
+    sum += len + IPPROTO_ICMPV6;
+  }
+  put16(l4 + 2, 0);
+  put16(l4 + 2, inet_csum(l4, len, sum));
 }
 
 // An Ethernet frame from the client to dst, DF_BENCH_FRAME_LEN long: a SYN
@@ -115,7 +141,7 @@ Frame make_frame(const Addr& src, const Addr& dst, L4 l4, uint16_t sport, uint16
   Frame f{};
   const bool v4 = dst.family == DF_FAMILY_V4;
   const size_t l3_hdr = v4 ? 20 : 40;
-  const size_t l4_hdr = l4 == L4::udp ? 8 : l4 == L4::tcp_syn ? 40 : 20;
+  const size_t l4_hdr = l4 == L4::udp || l4 == L4::icmp_echo ? 8 : l4 == L4::tcp_syn ? 40 : 20;
   const size_t l3_len = l4 == L4::tcp_syn ? l3_hdr + l4_hdr : f.size() - 14;
   uint8_t* p = f.data();
 
@@ -123,16 +149,11 @@ Frame make_frame(const Addr& src, const Addr& dst, L4 l4, uint16_t sport, uint16
   std::memcpy(p + 6, kClientMac, 6);
   put16(p + 12, v4 ? 0x0800 : 0x86dd);
   uint8_t* ip = p + 14;
-  const uint8_t proto = l4 == L4::udp ? IPPROTO_UDP : IPPROTO_TCP;
+  uint8_t proto = IPPROTO_TCP;
+  if (l4 == L4::udp) proto = IPPROTO_UDP;
+  if (l4 == L4::icmp_echo) proto = v4 ? uint8_t{IPPROTO_ICMP} : uint8_t{IPPROTO_ICMPV6};
   if (v4) {
-    ip[0] = 0x45;
-    put16(ip + 2, l3_len);
-    put16(ip + 6, 0x4000);  // DF
-    ip[8] = 64;
-    ip[9] = proto;
-    std::memcpy(ip + 12, src.bytes.data(), 4);
-    std::memcpy(ip + 16, dst.bytes.data(), 4);
-    put16(ip + 10, ipv4_csum(ip));
+    put_ipv4(ip, l3_len, 64, proto, src, dst);
   } else {
     ip[0] = 0x60;
     put16(ip + 4, l3_len - 40);
@@ -142,6 +163,12 @@ Frame make_frame(const Addr& src, const Addr& dst, L4 l4, uint16_t sport, uint16
     std::memcpy(ip + 24, dst.bytes.data(), 16);
   }
   uint8_t* th = ip + l3_hdr;
+  if (l4 == L4::icmp_echo) {  // the balancer checks an echo request's checksum: it must be right
+    th[0] = v4 ? 8 : 128;
+    put16(th + 4, sport);  // identifier
+    put_icmp_csum(ip, th, l3_len - l3_hdr, v4);
+    return f;
+  }
   put16(th, sport);
   put16(th + 2, dport);
   if (l4 == L4::udp) {
@@ -159,6 +186,25 @@ Frame make_frame(const Addr& src, const Addr& dst, L4 l4, uint16_t sport, uint16
   } else {
     th[8] = 0x20;  // acknowledgement number
   }
+  return f;
+}
+
+// A router's "fragmentation needed" to the VIP, quoting the VIP's answer to client:cport
+// (as much as fills the frame), checksum right: an error the balancer sends to the real.
+Frame make_frag_needed(const Addr& vip, const Addr& client, uint16_t cport) {
+  const Addr router = addr("10.0.2.1");
+  Frame f = make_frame(router, vip, L4::icmp_echo, 0, 0);
+  uint8_t* ip = f.data() + 14;
+  uint8_t* icmp = ip + 20;
+  uint8_t* quote = icmp + 8;
+  std::memset(icmp, 0, f.size() - 14 - 20);
+  icmp[0] = 3;                                          // destination unreachable
+  icmp[1] = 4;                                          // fragmentation needed
+  put16(icmp + 6, 1280);                                // next-hop MTU
+  put_ipv4(quote, 1500, 63, IPPROTO_TCP, vip, client);  // the answer was a full-size segment
+  put16(quote + 20, kTcpPort);
+  put16(quote + 22, cport);
+  put_icmp_csum(ip, icmp, f.size() - 14 - 20, true);
   return f;
 }
 
@@ -228,8 +274,9 @@ struct Path {
   std::optional<Expect> expect;  // the balancer's counters for one iteration
   uint32_t xdp_ret = XDP_TX;
   uint32_t out_len = DF_BENCH_FRAME_LEN;  // frame length after the program
-  double katran = 0;  // Katran's figure measured the same way here, ns; 0 = none
-  double target = 0;  // the goal, ns; 0 = none
+  double katran = 0;          // Katran's figure measured the same way here, ns; 0 = none
+  double target = 0;          // the goal, ns; 0 = none
+  uint32_t max_pkt_size = 0;  // the data plane's limit while this path runs; 0 = none
 };
 
 std::vector<Path> all_paths() {
@@ -239,7 +286,14 @@ std::vector<Path> all_paths() {
   const Frame udp4 = make_frame(kClient4, kVip4, L4::udp, 40003, kUdpPort);
   const Frame pass4 = make_frame(kClient4, kNotVip4, L4::tcp_ack, 40004, kTcpPort);
   const Frame syn6 = make_frame(kClient6, kVip6, L4::tcp_syn, 40005, kTcpPort);
+  const Frame echo4 = make_frame(kClient4, kVip4, L4::icmp_echo, 7, 0);
+  const Frame echo6 = make_frame(kClient6, kVip6, L4::icmp_echo, 7, 0);
+  const Frame big4 = make_frame(kClient4, kVip4, L4::tcp_ack, 40006, kTcpPort);
+  const Frame big6 = make_frame(kClient6, kVip6, L4::tcp_ack, 40007, kTcpPort);
+  const Frame error4 = make_frag_needed(kVip4, kClient4, 40008);
   const uint32_t v4_out = DF_BENCH_FRAME_LEN + 20, v6_out = DF_BENCH_FRAME_LEN + 40;
+  // The too-big frames fill the frame with their packet (82 bytes): the answer quotes it all.
+  const Expect too_big{.reason = DF_TX_ICMP_TOO_BIG, .conn_hit = 1};
 
   return {
       {"syn_new_flow", "IPv4 TCP SYN to an IPv4 VIP, one tuple", syn4, true, false,
@@ -254,6 +308,16 @@ std::vector<Path> all_paths() {
        Expect{.reason = DF_PASS_NOT_VIP}, XDP_PASS, DF_BENCH_FRAME_LEN, 53, 0.8 * 53},
       {"v6_syn", "IPv6 TCP SYN to an IPv6 VIP, IPv6 real", syn6, true, false,
        Expect{.hash_decisions = 1}, XDP_TX, v6_out, 131, 0.8 * 131},
+      {"icmp_echo", "IPv4 echo request to a VIP address: answered", echo4, true, false,
+       Expect{.reason = DF_TX_ICMP_ECHO}, XDP_TX, DF_BENCH_FRAME_LEN, 0, 0},
+      {"v6_icmp_echo", "IPv6 echo request to a VIP address: answered", echo6, true, false,
+       Expect{.reason = DF_TX_ICMP_ECHO}, XDP_TX, DF_BENCH_FRAME_LEN, 0, 0},
+      {"too_big", "IPv4 TCP over max_packet_size (90): fragmentation needed", big4, true, false,
+       too_big, XDP_TX, DF_BENCH_FRAME_LEN + 28, 0, 0, 90},
+      {"v6_too_big", "IPv6 TCP over max_packet_size (100): packet too big", big6, true, false,
+       too_big, XDP_TX, DF_BENCH_FRAME_LEN + 48, 0, 0, 100},
+      {"icmp_to_real", "IPv4 frag needed about a flow the table lacks: to the ring's real", error4,
+       true, false, Expect{.reason = DF_TX_ICMP_ERROR}, XDP_TX, v4_out, 0, 0},
       {"floor_xdp_tx", "swap MACs, XDP_TX: the floor", ack4, false, false, std::nullopt, XDP_TX,
        DF_BENCH_FRAME_LEN, 0, 0},
   };
@@ -366,6 +430,10 @@ class Bench {
           path.balancer ? balancer_->prog_fd() : bpf_program__fd(bench_->progs.bench_floor_xdp_tx);
     std::memcpy(bench_->bss->frame, path.frame.data(), path.frame.size());
     bench_->bss->bump_src = path.bump_src;
+    if (path.balancer) {
+      config_.max_pkt_size = path.max_pkt_size;
+      balancer_->set_config(config_);
+    }
     set_target(prog_fd);
   }
 
@@ -444,7 +512,7 @@ class Bench {
     put_vip(kVip4, kUdpPort, IPPROTO_UDP, 1, 0);
     put_vip(kVip6, kTcpPort, IPPROTO_TCP, 2, 1);
 
-    df_config c{};
+    df_config& c = config_;
     std::memcpy(c.gateway_mac, kGatewayMac, 6);
     c.gateway_set = 1;
     c.max_pkt_size = 0;
@@ -458,6 +526,7 @@ class Bench {
   }
 
   const Options& opt_;
+  df_config config_{};
   std::unique_ptr<dogfish::BpfDataPlane> balancer_;
   BenchSkel bench_;
 };
