@@ -34,7 +34,7 @@
 
 #include "bench.skel.h"
 #include "bench_abi.h"
-#include "dogfish/address.hpp"
+#include "dogfish/base/address.hpp"
 #include "dogfish/bpf_data_plane.hpp"
 #include "dogfish/config.hpp"
 

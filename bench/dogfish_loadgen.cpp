@@ -38,9 +38,9 @@
 #include <string>
 #include <vector>
 
-#include "dogfish/address.hpp"
+#include "dogfish/base/address.hpp"
+#include "dogfish/base/errors.hpp"
 #include "dogfish/controller.hpp"
-#include "dogfish/errors.hpp"
 #include "lab_bench.skel.h"
 #include "lab_bench_abi.h"
 
@@ -177,7 +177,7 @@ struct Conn {
 class ConnectLoad {
  public:
   explicit ConnectLoad(const CpsOptions& o) : o_(o) {
-    auto ep = dogfish::parse_endpoint(o.target);
+    auto ep = dogfish::Endpoint::parse(o.target);
     if (!ep)
       throw Error(fmt::format("'{}' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)", o.target));
     if (o.concurrency < 1) throw Error("--concurrency must be at least 1");

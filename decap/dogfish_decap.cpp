@@ -4,11 +4,15 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "dogfish/base/abi_names.hpp"
+#include "dogfish/base/log.hpp"
 #include "loader.hpp"
 
 namespace {
 
 using namespace dogfish::decap;
+using dogfish::decap_reasons;
+using dogfish::Error;
 
 int print_stats(const std::string& iface, bool json) {
   auto all = stats(iface);
@@ -17,9 +21,9 @@ int print_stats(const std::string& iface, bool json) {
     for (const auto& s : all) {
       nlohmann::json reasons, bytes;
       for (int r = 0; r < DF_DECAP_REASON_MAX; r++)
-        reasons[std::string(kReasons[r].name)] = s.stats.reason[r];
+        reasons[std::string(decap_reasons()[r].name)] = s.stats.reason[r];
       for (int t = 0; t < DF_DECAP_TYPES; t++)
-        bytes[std::string(kReasons[t].name)] = s.stats.decap_bytes[t];
+        bytes[std::string(decap_reasons()[t].name)] = s.stats.decap_bytes[t];
       j["interfaces"].push_back({{"iface", s.iface},
                                  {"mode", s.mode},
                                  {"addrs", s.addrs},
@@ -37,7 +41,7 @@ int print_stats(const std::string& iface, bool json) {
     std::printf("%s (%s), for %s\n", s.iface.c_str(), s.mode.c_str(),
                 addrs.empty() ? "no address" : addrs.c_str());
     for (int r = 0; r < DF_DECAP_REASON_MAX; r++) {
-      std::printf("  %-22s %12llu", std::string(kReasons[r].name).c_str(),
+      std::printf("  %-22s %12llu", std::string(decap_reasons()[r].name).c_str(),
                   static_cast<unsigned long long>(s.stats.reason[r]));
       if (r < DF_DECAP_TYPES)
         std::printf(" packets %14llu bytes",
@@ -61,10 +65,10 @@ int main(int argc, char** argv) {
   auto* att = app.add_subcommand("attach", "attach (or update) decap on an interface");
   att->add_option("--iface", cfg.iface, "interface")->required();
   att->add_option("--mode", mode, "xdp or tc (clsact ingress)")
-      ->check(CLI::IsMember({"xdp", "tc"}));
+      ->check(CLI::IsMember(dogfish::names(modes())));
   std::string xdp_mode = "auto";
   att->add_option("--xdp-mode", xdp_mode, "native, generic (skb) or auto (native, else generic)")
-      ->check(CLI::IsMember({"auto", "native", "generic"}));
+      ->check(CLI::IsMember(dogfish::names(dogfish::xdp_modes())));
   att->add_option("--addr", cfg.addrs, "outer destination to strip for (repeatable)");
   att->add_flag("--any", cfg.accept_any, "strip for every outer destination");
 
@@ -79,13 +83,13 @@ int main(int argc, char** argv) {
   st->add_flag("--json", json, "print JSON");
 
   CLI11_PARSE(app, argc, argv);
-  set_libbpf_verbose(verbose);
+  dogfish::set_log_program("dogfish-decap");
+  dogfish::set_log_verbose(verbose);
+  dogfish::route_libbpf_log();
   try {
     if (*att) {
-      cfg.mode = mode == "tc" ? Mode::kTc : Mode::kXdp;
-      cfg.xdp_mode = xdp_mode == "native"    ? XdpMode::kNative
-                     : xdp_mode == "generic" ? XdpMode::kGeneric
-                                             : XdpMode::kAuto;
+      cfg.mode = *parse_mode(mode);
+      cfg.xdp_mode = *dogfish::parse_xdp_mode(xdp_mode);
       if (cfg.addrs.empty() && !cfg.accept_any)
         throw Error("attach: give --addr ADDR (one or more) or --any");
       AttachResult r = attach(cfg);

@@ -1,23 +1,20 @@
 #include "loader.hpp"
 
-#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <linux/if_link.h>
-#include <linux/magic.h>
+#include <fmt/format.h>
 #include <net/if.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/utsname.h>
 
 #include <cerrno>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
-#include <memory>
-#include <set>
 
+#include "dogfish/base/address.hpp"
+#include "dogfish/base/bpffs.hpp"
+#include "dogfish/base/fd.hpp"
+#include "dogfish/base/log.hpp"
+#include "dogfish/base/name_table.hpp"
 #include "skeleton.hpp"
 
 namespace dogfish::decap {
@@ -25,7 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kBpffs = "/sys/fs/bpf";
+constexpr Named<Mode> kModes[] = {{Mode::kXdp, "xdp"}, {Mode::kTc, "tc"}};
 
 constexpr const char* kXdpProgName = "decap";
 constexpr const char* kTcProgName = "tc_decap";
@@ -33,67 +30,9 @@ constexpr const char* kTcProgName = "tc_decap";
 constexpr uint32_t kTcHandle = 0xdf;
 constexpr uint32_t kTcPriority = 1;
 
-bool verbose_libbpf = false;
-int quiet_libbpf = 0;  // > 0 while probing: an expected failure is not news
-
-int libbpf_log(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if ((level == LIBBPF_DEBUG || quiet_libbpf) && !verbose_libbpf) return 0;
-  return std::vfprintf(stderr, fmt, args);  // libbpf's lines start with "libbpf: "
-}
-
-struct QuietLibbpf {
-  QuietLibbpf() { quiet_libbpf++; }
-  ~QuietLibbpf() { quiet_libbpf--; }
-};
-
-// An fd closed on scope exit.
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-};
-
-void ensure_bpffs() {
-  struct statfs st {};
-  if (statfs(kBpffs, &st) == 0 && st.f_type == BPF_FS_MAGIC) return;
-  if (mount("bpf", kBpffs, "bpf", 0, nullptr)) fail(std::string("mount bpffs at ") + kBpffs, errno);
-  std::fprintf(stderr,
-               "dogfish-decap: mounted bpffs at %s; in a private mount namespace (ip netns exec) "
-               "the pins vanish on exit: prefer nsenter --net=/run/netns/NAME\n",
-               kBpffs);
-}
-
-unsigned ifindex_of(const std::string& iface) {
-  unsigned idx = if_nametoindex(iface.c_str());
-  if (!idx) fail("interface '" + iface + "' in this network namespace", errno);
-  return idx;
-}
-
-std::string prog_name(uint32_t id) {
-  Fd fd{bpf_prog_get_fd_by_id(id)};
-  if (fd.fd < 0) return "";
-  bpf_prog_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(fd.fd, &info, &len)) return "";
-  return info.name;
-}
-
-// The XDP program on ifindex: its id (0 if none) and whether it is in generic (skb) mode.
-struct XdpAttached {
-  uint32_t id = 0;
-  bool generic = false;
-};
-
-XdpAttached xdp_attached(unsigned ifindex) {
-  LIBBPF_OPTS(bpf_xdp_query_opts, q);
-  int err = bpf_xdp_query(ifindex, 0, &q);
-  if (err) fail("query XDP program of ifindex " + std::to_string(ifindex), err);
-  if (q.attach_mode == XDP_ATTACHED_SKB) return {q.skb_prog_id, true};
-  if (q.attach_mode == XDP_ATTACHED_DRV) return {q.drv_prog_id, false};
-  if (q.attach_mode == XDP_ATTACHED_MULTI)
-    return {q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id, !q.drv_prog_id};
-  return {};
+// Throws OsError; err may be negative (libbpf's style).
+[[noreturn]] void fail(const std::string& what, int err) {
+  throw OsError(err < 0 ? -err : err, what);
 }
 
 bpf_tc_hook ingress_hook(unsigned ifindex) {
@@ -112,49 +51,32 @@ uint32_t tc_attached(unsigned ifindex) {
   return bpf_tc_query(&hook, &opts) == 0 ? opts.prog_id : 0;
 }
 
-bool xdp_is_ours(unsigned ifindex) {
-  uint32_t id = xdp_attached(ifindex).id;
-  return id && prog_name(id) == kXdpProgName;
+std::optional<XdpProgram> ours_on(unsigned ifindex) {
+  auto p = xdp_program_on(static_cast<int>(ifindex));
+  return p && p->name == kXdpProgName ? p : std::nullopt;
 }
 
 bool tc_is_ours(unsigned ifindex) {
   uint32_t id = tc_attached(ifindex);
-  return id && prog_name(id) == kTcProgName;
+  return id && bpf_program_name(id) == kTcProgName;
 }
 
 // Removes our XDP program / tc filter from ifindex; true if there was one.
-bool detach_xdp(unsigned ifindex, const std::string& iface) {
-  if (!xdp_is_ours(ifindex)) return false;
-  XdpAttached cur = xdp_attached(ifindex);
-  int err = bpf_xdp_detach(ifindex, cur.generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE, nullptr);
-  if (err) fail("detach XDP program from '" + iface + "'", err);
-  return true;
+bool detach_ours_xdp(unsigned ifindex) {
+  auto p = ours_on(ifindex);
+  return p && detach_xdp(static_cast<int>(ifindex), p->mode);
 }
 
-void attach_xdp(unsigned ifindex, int prog_fd, XdpMode want, AttachResult& res,
-                const std::string& iface) {
-  XdpAttached cur = xdp_attached(ifindex);
-  if (cur.id && prog_name(cur.id) != kXdpProgName)
-    throw Error("interface '" + iface + "' already has an XDP program (id " +
-                std::to_string(cur.id) + ", '" + prog_name(cur.id) +
-                "') that is not dogfish-decap's: detach it first");
-  res.replaced = cur.id != 0;
-  if (want == XdpMode::kAuto && cur.id) {
-    want = cur.generic ? XdpMode::kGeneric : XdpMode::kNative;  // keep what we had
-  } else if (cur.id && cur.generic != (want == XdpMode::kGeneric)) {
-    detach_xdp(ifindex, iface);  // native and generic cannot be swapped in one step
+void attach_ours_xdp(int prog_fd, XdpMode want, AttachResult& res, const std::string& iface) {
+  if (auto p = xdp_program_on(ifindex_of(iface))) {
+    if (p->name != kXdpProgName)
+      throw Error(fmt::format(
+          "interface '{}' already has an XDP program (id {}, '{}') that is not dogfish-decap's: "
+          "detach it first",
+          iface, p->id, p->name));
+    res.replaced = true;
   }
-  if (want != XdpMode::kGeneric) {
-    int err = bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_DRV_MODE, nullptr);
-    if (!err) {
-      res.how = "xdp (native)";
-      return;
-    }
-    if (want == XdpMode::kNative) fail("attach XDP program (native) to '" + iface + "'", err);
-  }
-  int err = bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_SKB_MODE, nullptr);
-  if (err) fail("attach XDP program (generic) to '" + iface + "'", err);
-  res.how = "xdp (generic)";
+  res.how = fmt::format("xdp ({})", to_string(attach_xdp(iface, prog_fd, want)));
 }
 
 void attach_tc(unsigned ifindex, int prog_fd, AttachResult& res, const std::string& iface) {
@@ -216,12 +138,6 @@ std::vector<df_decap_addr> read_addrs(int fd) {
   return out;
 }
 
-fs::path netns_dir() {
-  struct stat st {};
-  if (stat("/proc/self/ns/net", &st)) fail("stat /proc/self/ns/net", errno);
-  return fs::path(kBpffs) / "dogfish-decap" / std::to_string(st.st_ino);
-}
-
 void remove_pins(const fs::path& dir) {
   std::error_code ec;
   fs::remove_all(dir, ec);
@@ -231,35 +147,27 @@ void remove_pins(const fs::path& dir) {
 
 }  // namespace
 
-void fail(const std::string& what, int err) {
-  err = err < 0 ? -err : err;
-  throw Error(what + ": " + std::strerror(err) + " (errno " + std::to_string(err) + ")");
-}
-
-void set_libbpf_verbose(bool verbose) {
-  verbose_libbpf = verbose;
-  libbpf_set_print(libbpf_log);
-}
+std::string_view to_string(Mode mode) { return name_of<Mode>(kModes, mode); }
+std::optional<Mode> parse_mode(std::string_view name) { return value_of<Mode>(kModes, name); }
+std::span<const Named<Mode>> modes() { return kModes; }
 
 df_decap_addr parse_addr(const std::string& text) {
-  df_decap_addr a{};
-  if (inet_pton(AF_INET, text.c_str(), a.addr) == 1) {
-    a.family = DF_FAMILY_V4;
-  } else if (inet_pton(AF_INET6, text.c_str(), a.addr) == 1) {
-    a.family = DF_FAMILY_V6;
-  } else {
-    throw Error("--addr '" + text + "' is not an IPv4 or IPv6 address");
-  }
-  return a;
+  auto a = IpAddress::parse(text);
+  if (!a) throw Error(fmt::format("--addr '{}' is not an IPv4 or IPv6 address", text));
+  df_decap_addr key{.family = a->family};
+  std::memcpy(key.addr, a->bytes.data(), sizeof(key.addr));
+  return key;
 }
 
 std::string format_addr(const df_decap_addr& a) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  inet_ntop(a.family == DF_FAMILY_V4 ? AF_INET : AF_INET6, a.addr, buf, sizeof(buf));
-  return buf;
+  IpAddress address{.family = a.family};
+  std::memcpy(address.bytes.data(), a.addr, address.size());
+  return address.to_string();
 }
 
-fs::path pin_dir(const std::string& iface) { return netns_dir() / iface; }
+fs::path pin_dir(const std::string& iface) {
+  return decap_netns_pin_dir(current_netns_inode()) / iface;
+}
 
 std::string kernel_without_tc_4in6() {
   utsname u{};
@@ -275,11 +183,15 @@ AttachResult attach(const AttachConfig& cfg) {
     throw Error("--addr given " + std::to_string(addrs.size()) + " times; at most " +
                 std::to_string(DF_DECAP_MAX_ADDRS));
   unsigned ifindex = ifindex_of(cfg.iface);
-  ensure_bpffs();
+  if (ensure_bpffs())
+    log_warn(
+        "mounted bpffs on {}; in a private mount namespace (ip netns exec) the pins vanish "
+        "on exit: prefer nsenter --net=/run/netns/NAME",
+        kBpffs);
   fs::path dir = pin_dir(cfg.iface);
   std::error_code ec;
   // Pins with nothing of ours attached are left from an interface or namespace gone: start afresh.
-  if (fs::exists(dir, ec) && !xdp_is_ours(ifindex) && !tc_is_ours(ifindex)) remove_pins(dir);
+  if (fs::exists(dir, ec) && !ours_on(ifindex) && !tc_is_ours(ifindex)) remove_pins(dir);
   fs::create_directories(dir, ec);
   if (ec) throw Error("create " + dir.string() + ": " + ec.message());
 
@@ -294,11 +206,11 @@ AttachResult attach(const AttachConfig& cfg) {
   AttachResult res;
   int prog_fd = bpf_program__fd(skel.prog());
   if (cfg.mode == Mode::kXdp) {
-    attach_xdp(ifindex, prog_fd, cfg.xdp_mode, res, cfg.iface);
+    attach_ours_xdp(prog_fd, cfg.xdp_mode, res, cfg.iface);
     if (detach_tc(ifindex, cfg.iface)) res.replaced = true;
   } else {
     attach_tc(ifindex, prog_fd, res, cfg.iface);
-    if (detach_xdp(ifindex, cfg.iface)) res.replaced = true;
+    if (detach_ours_xdp(ifindex)) res.replaced = true;
   }
   // The program's pin says which mode is attached, for stats.
   for (const char* m : {"xdp", "tc"}) fs::remove(dir / m, ec);
@@ -312,7 +224,7 @@ bool detach(const std::string& iface) {
   bool found = false;
   unsigned ifindex = if_nametoindex(iface.c_str());
   if (ifindex) {
-    found |= detach_xdp(ifindex, iface);
+    found |= detach_ours_xdp(ifindex);
     found |= detach_tc(ifindex, iface);
   }
   fs::path dir = pin_dir(iface);
@@ -327,7 +239,7 @@ bool detach(const std::string& iface) {
 
 std::vector<IfaceStats> stats(const std::string& iface) {
   std::vector<IfaceStats> out;
-  fs::path root = netns_dir();
+  fs::path root = decap_netns_pin_dir(current_netns_inode());
   std::error_code ec;
   std::vector<fs::path> dirs;
   if (!iface.empty()) {
@@ -344,21 +256,21 @@ std::vector<IfaceStats> stats(const std::string& iface) {
     IfaceStats s;
     s.iface = dir.filename();
     s.mode = fs::exists(dir / "tc", ec) ? "tc" : "xdp";
-    Fd st{bpf_obj_get((dir / "decap_stats").c_str())};
-    if (st.fd < 0) fail("open " + (dir / "decap_stats").string(), errno);
+    UniqueFd st(bpf_obj_get((dir / "decap_stats").c_str()));
+    if (st.get() < 0) fail("open " + (dir / "decap_stats").string(), errno);
     std::vector<df_decap_stats> per_cpu(cpus);
     uint32_t zero = 0;
-    if (bpf_map_lookup_elem(st.fd, &zero, per_cpu.data())) fail("read decap_stats", errno);
+    if (bpf_map_lookup_elem(st.get(), &zero, per_cpu.data())) fail("read decap_stats", errno);
     for (const auto& c : per_cpu) {
       for (int r = 0; r < DF_DECAP_REASON_MAX; r++) s.stats.reason[r] += c.reason[r];
       for (int t = 0; t < DF_DECAP_TYPES; t++) s.stats.decap_bytes[t] += c.decap_bytes[t];
     }
-    Fd addrs{bpf_obj_get((dir / "decap_addrs").c_str())};
-    if (addrs.fd >= 0)
-      for (const auto& a : read_addrs(addrs.fd)) s.addrs.push_back(format_addr(a));
-    Fd conf{bpf_obj_get((dir / "decap_config").c_str())};
+    UniqueFd addrs(bpf_obj_get((dir / "decap_addrs").c_str()));
+    if (addrs.get() >= 0)
+      for (const auto& a : read_addrs(addrs.get())) s.addrs.push_back(format_addr(a));
+    UniqueFd conf(bpf_obj_get((dir / "decap_config").c_str()));
     df_decap_config c{};
-    if (conf.fd >= 0 && bpf_map_lookup_elem(conf.fd, &zero, &c) == 0)
+    if (conf.get() >= 0 && bpf_map_lookup_elem(conf.get(), &zero, &c) == 0)
       s.accept_any = c.flags & DF_DECAP_ACCEPT_ANY;
     out.push_back(std::move(s));
   }

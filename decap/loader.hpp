@@ -1,38 +1,36 @@
 // dogfish-decap's work: load decap.bpf.o or tc_decap.bpf.o, attach it to an
 // interface of the current network namespace, pin its maps so later runs find
-// them, and read them back. Errors are thrown as decap::Error with errno and
-// the step that failed in the message.
+// them, and read them back. Errors are dogfish::Error (OsError with errno and the
+// step that failed).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
-#include <stdexcept>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "decap_abi.hpp"
+#include "dogfish/base/abi.hpp"
+#include "dogfish/base/errors.hpp"
+#include "dogfish/base/name_table.hpp"
+#include "dogfish/base/xdp.hpp"
 
 namespace dogfish::decap {
 
-class Error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
+// Where the program hooks in: XDP, or tc's clsact ingress for interfaces without XDP.
 enum class Mode { kXdp, kTc };
-// kAuto: native where the driver has it, else generic; a re-attach keeps what it had.
-enum class XdpMode { kAuto, kNative, kGeneric };
-
-// Throws Error "what: strerror (errno N)"; err may be negative (libbpf's style).
-[[noreturn]] void fail(const std::string& what, int err);
+std::string_view to_string(Mode mode);  // "xdp", "tc"
+std::optional<Mode> parse_mode(std::string_view name);
+std::span<const Named<Mode>> modes();
 
 // What `attach` is asked for: a plain struct, filled by designated initialisers.
 struct AttachConfig {
   std::string iface;
   Mode mode = Mode::kXdp;
-  XdpMode xdp_mode = XdpMode::kAuto;
-  std::vector<std::string> addrs;  // outer destinations to strip for
-  bool accept_any = false;         // strip for every outer destination
+  XdpMode xdp_mode = XdpMode::automatic;  // automatic: a re-attach keeps what it had
+  std::vector<std::string> addrs;         // outer destinations to strip for
+  bool accept_any = false;                // strip for every outer destination
 };
 
 // What `attach` did, for its one line of output.
@@ -54,7 +52,7 @@ struct IfaceStats {
 df_decap_addr parse_addr(const std::string& text);
 std::string format_addr(const df_decap_addr& a);
 
-// Where this namespace's interface keeps its pins: /sys/fs/bpf/dogfish-decap/<netns inode>/<iface>.
+// Where this namespace's interface keeps its pins (bpffs.hpp has the layout).
 std::filesystem::path pin_dir(const std::string& iface);
 
 AttachResult attach(const AttachConfig& cfg);
@@ -70,8 +68,5 @@ bool detach(const std::string& iface);
 
 // Every interface of this namespace with pins, or just `iface` when given.
 std::vector<IfaceStats> stats(const std::string& iface = "");
-
-// Route libbpf's messages: warnings always, debug lines only when verbose.
-void set_libbpf_verbose(bool verbose);
 
 }  // namespace dogfish::decap

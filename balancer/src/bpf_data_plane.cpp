@@ -2,8 +2,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <linux/if_link.h>
-#include <net/if.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "balancer.skel.h"
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
+#include "dogfish/base/xdp.hpp"
 
 namespace dogfish {
 namespace {
@@ -47,57 +45,47 @@ BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options) : options_(option
   if (ring_entries > UINT32_MAX)
     throw Error("max VIPs x ring size is too large for one ring array");
 
-  skel_ = balancer_bpf__open();
-  if (!skel_) throw OsError(errno, "opening the balancer BPF object");
-  try {
-    skel_->rodata->ring_size = l.ring_size;
-    check_bpf(bpf_map__set_max_entries(skel_->maps.vips, l.max_vips), "sizing vips");
-    check_bpf(bpf_map__set_max_entries(skel_->maps.vip_stats, l.max_vips), "sizing vip_stats");
-    check_bpf(bpf_map__set_max_entries(skel_->maps.reals, l.max_reals), "sizing reals");
-    check_bpf(bpf_map__set_max_entries(skel_->maps.real_stats, l.max_reals), "sizing real_stats");
-    check_bpf(bpf_map__set_max_entries(skel_->maps.conn_table, l.conn_entries),
-              "sizing conn_table");
-    check_bpf(bpf_map__set_max_entries(skel_->maps.rings, uint32_t(ring_entries)), "sizing rings");
+  skel_->rodata->ring_size = l.ring_size;
+  check_bpf(bpf_map__set_max_entries(skel_->maps.vips, l.max_vips), "sizing vips");
+  check_bpf(bpf_map__set_max_entries(skel_->maps.vip_stats, l.max_vips), "sizing vip_stats");
+  check_bpf(bpf_map__set_max_entries(skel_->maps.reals, l.max_reals), "sizing reals");
+  check_bpf(bpf_map__set_max_entries(skel_->maps.real_stats, l.max_reals), "sizing real_stats");
+  check_bpf(bpf_map__set_max_entries(skel_->maps.conn_table, l.conn_entries), "sizing conn_table");
+  check_bpf(bpf_map__set_max_entries(skel_->maps.rings, uint32_t(ring_entries)), "sizing rings");
 
-    if (!options_.pin_dir.empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(options_.pin_dir, ec);
-      if (ec) throw OsError(ec.value(), "creating pin directory " + options_.pin_dir);
-      struct Pin {
-        bpf_map* map;
-        const char* file;
-      } pins[] = {
-          {skel_->maps.vips, "vips"},
-          {skel_->maps.vip_addrs, "vip_addrs"},
-          {skel_->maps.reals, "reals"},
-          {skel_->maps.rings, "rings"},
-          {skel_->maps.conn_table, "conn_table"},
-          {skel_->maps.vip_stats, "vip_stats"},
-          {skel_->maps.real_stats, "real_stats"},
-          {skel_->maps.global_stats, "global_stats"},
-          {skel_->maps.bss, "config"},
-      };
-      adopted_ = std::filesystem::exists(options_.pin_dir + "/conn_table");
-      for (const Pin& p : pins)
-        check_bpf(bpf_map__set_pin_path(p.map, (options_.pin_dir + "/" + p.file).c_str()),
-                  std::string("pin path for ") + p.file);
-    }
-
-    int err = balancer_bpf__load(skel_);
-    if (err)
-      throw OsError(-err, adopted_ ? "loading the balancer over the maps pinned in " +
-                                         options_.pin_dir + " (sizes changed? unpin them first)"
-                                   : "loading the balancer BPF program");
-
-    rings_len_ = ring_entries * DF_RING_MMAP_STRIDE;
-    void* m = mmap(nullptr, rings_len_, PROT_READ | PROT_WRITE, MAP_SHARED,
-                   bpf_map__fd(skel_->maps.rings), 0);
-    if (m == MAP_FAILED) throw OsError(errno, "mapping the ring array");
-    rings_ = static_cast<uint8_t*>(m);
-  } catch (...) {
-    balancer_bpf__destroy(skel_);
-    throw;
+  if (!options_.pin_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options_.pin_dir, ec);
+    if (ec) throw OsError(ec.value(), "creating pin directory " + options_.pin_dir);
+    struct Pin {
+      bpf_map* map;
+      const char* file;
+    } pins[] = {
+        {skel_->maps.vips, "vips"},
+        {skel_->maps.vip_addrs, "vip_addrs"},
+        {skel_->maps.reals, "reals"},
+        {skel_->maps.rings, "rings"},
+        {skel_->maps.conn_table, "conn_table"},
+        {skel_->maps.vip_stats, "vip_stats"},
+        {skel_->maps.real_stats, "real_stats"},
+        {skel_->maps.global_stats, "global_stats"},
+        {skel_->maps.bss, "config"},
+    };
+    adopted_ = std::filesystem::exists(options_.pin_dir + "/conn_table");
+    for (const Pin& p : pins)
+      check_bpf(bpf_map__set_pin_path(p.map, (options_.pin_dir + "/" + p.file).c_str()),
+                std::string("pin path for ") + p.file);
   }
+
+  skel_.load(adopted_ ? "loading the balancer over the maps pinned in " + options_.pin_dir +
+                            " (sizes changed? unpin them first)"
+                      : "loading the balancer BPF program");
+
+  rings_len_ = ring_entries * DF_RING_MMAP_STRIDE;
+  void* m = mmap(nullptr, rings_len_, PROT_READ | PROT_WRITE, MAP_SHARED,
+                 bpf_map__fd(skel_->maps.rings), 0);
+  if (m == MAP_FAILED) throw OsError(errno, "mapping the ring array");
+  rings_ = static_cast<uint8_t*>(m);
 }
 
 BpfDataPlane::~BpfDataPlane() {
@@ -109,7 +97,6 @@ BpfDataPlane::~BpfDataPlane() {
     }
   }
   if (rings_) munmap(rings_, rings_len_);
-  balancer_bpf__destroy(skel_);
 }
 
 int BpfDataPlane::prog_fd() const { return bpf_program__fd(skel_->progs.balancer); }
@@ -117,39 +104,15 @@ int BpfDataPlane::prog_fd() const { return bpf_program__fd(skel_->progs.balancer
 int BpfDataPlane::conn_table_fd() const { return bpf_map__fd(skel_->maps.conn_table); }
 
 XdpMode BpfDataPlane::attach(const std::string& ifname, XdpMode mode) {
-  int ifindex = if_nametoindex(ifname.c_str());
-  if (ifindex == 0) throw OsError(errno, "interface " + ifname);
-  auto try_attach = [&](uint32_t flags) {
-    return bpf_xdp_attach(ifindex, prog_fd(), flags, nullptr);
-  };
-
-  XdpMode used = mode;
-  int err;
-  if (mode == XdpMode::generic) {
-    err = try_attach(XDP_FLAGS_SKB_MODE);
-  } else {
-    err = try_attach(XDP_FLAGS_DRV_MODE);
-    used = XdpMode::native;
-    if (err && mode == XdpMode::automatic) {
-      err = try_attach(XDP_FLAGS_SKB_MODE);
-      used = XdpMode::generic;
-    }
-  }
-  if (err)
-    throw OsError(
-        -err, "attaching XDP to " + ifname + (mode == XdpMode::native ? " in native mode" : ""));
-  ifindex_ = ifindex;
-  attach_flags_ = used == XdpMode::generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-  return used;
+  attached_mode_ = attach_xdp(ifname, prog_fd(), mode);
+  ifindex_ = ifindex_of(ifname);
+  return attached_mode_;
 }
 
 void BpfDataPlane::detach() {
   if (!ifindex_) return;
   // Only our own program: a successor may have replaced it already.
-  LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = prog_fd());
-  int err = bpf_xdp_detach(ifindex_, attach_flags_ | XDP_FLAGS_REPLACE, &opts);
-  ifindex_ = 0;
-  if (err && err != -EEXIST && err != -ENODEV) throw OsError(-err, "detaching XDP");
+  detach_xdp(std::exchange(ifindex_, 0), attached_mode_, prog_fd());
 }
 
 void BpfDataPlane::unpin() {

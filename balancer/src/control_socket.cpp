@@ -11,26 +11,11 @@
 #include <filesystem>
 #include <utility>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
+#include "dogfish/base/fd.hpp"
 
 namespace dogfish {
 namespace {
-
-// A file descriptor closed on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 sockaddr_un address_of(const std::string& path) {
   sockaddr_un sa{};
@@ -76,7 +61,7 @@ bool read_line(int fd, std::string& buffer, std::string& line) {
 
 int connect_to(const std::string& path) {
   sockaddr_un sa = address_of(path);
-  Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) throw OsError(errno, "socket");
   if (connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return -errno;
   return fd.release();
@@ -97,7 +82,7 @@ ControlServer::ControlServer(std::string path) : path_(std::move(path)) {
     throw Error(fmt::format("a daemon already answers on {}", path_));
   }
   unlink(path_.c_str());  // stale, from a daemon that died
-  Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) throw OsError(errno, "socket");
   mode_t old = umask(0077);
   int err = bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
@@ -113,7 +98,7 @@ ControlServer::~ControlServer() {
 }
 
 void ControlServer::serve_one(const std::function<std::string(std::string_view)>& handler) {
-  Fd conn(accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC));
+  UniqueFd conn(accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC));
   if (conn.get() < 0) {
     if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED) return;
     throw OsError(errno, "accepting on " + path_);
@@ -133,7 +118,7 @@ std::string control_request(const std::string& path, const std::string& line,
   if (raw < 0)
     throw Error(fmt::format("cannot connect to {}: {} (is `dogfish run` running?)", path,
                             std::strerror(-raw)));
-  Fd fd(raw);
+  UniqueFd fd(raw);
   set_timeout(fd.get(), timeout);
   write_all(fd.get(), line + "\n");
   shutdown(fd.get(), SHUT_WR);

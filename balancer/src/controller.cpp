@@ -5,25 +5,15 @@
 #include <algorithm>
 #include <charconv>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/abi_names.hpp"
+#include "dogfish/base/balancer_schema.hpp"
+#include "dogfish/base/errors.hpp"
+#include "dogfish/config_validation.hpp"
 
 namespace dogfish {
 namespace {
 
 using nlohmann::json;
-
-struct FlagName {
-  std::uint32_t bit;
-  const char* name;
-};
-constexpr FlagName kFlags[] = {{DF_VIP_NO_CONN_TABLE, "no_conn_table"},
-                               {DF_VIP_SRC_HASH_ONLY, "src_hash_only"}};
-
-constexpr ReasonName kReasons[] = {
-#define DF_REASON_NAME(id, name, help) {DF_##id, name, help},
-    DF_REASONS(DF_REASON_NAME)
-#undef DF_REASON_NAME
-};
 
 std::string field(const json& request, const char* name) {
   auto it = request.find(name);
@@ -32,15 +22,15 @@ std::string field(const json& request, const char* name) {
 }
 
 Proto proto_of(const json& request) {
-  std::string p = request.contains("proto") ? field(request, "proto") : "tcp";
-  if (p == "tcp") return Proto::tcp;
-  if (p == "udp") return Proto::udp;
-  throw Error(fmt::format("'{}' is not a protocol (tcp, udp)", p));
+  if (!request.contains("proto")) return Proto::tcp;
+  std::string p = field(request, "proto");
+  if (auto proto = parse_proto(p)) return *proto;
+  throw Error(fmt::format("'{}' is not a protocol ({})", p, proto_names()));
 }
 
 ServiceKey vip_key_of(const json& request) {
   std::string text = field(request, "vip");
-  auto ep = parse_endpoint(text);
+  auto ep = Endpoint::parse(text);
   if (!ep) throw Error(fmt::format("'{}' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)", text));
   return {ep->address, ep->port, proto_of(request)};
 }
@@ -52,11 +42,13 @@ IpAddress real_of(const json& request) {
   return *a;
 }
 
+// A weight as the request gives it; its range is validate_config's to check.
 std::uint32_t weight_of(const json& request) {
   if (!request.contains("weight")) return 1;
   const json& w = request["weight"];
-  if (!w.is_number_integer() || w.get<std::int64_t>() < 0 || w.get<std::int64_t>() > 65535)
-    throw Error("weight must be an integer in 0..65535");
+  bool whole = w.is_number_unsigned() || (w.is_number_integer() && w.get<std::int64_t>() >= 0);
+  if (!whole || w.get<std::uint64_t>() > UINT32_MAX)
+    throw Error(fmt::format("weight must be an integer in 0..{}", kMaxWeight));
   return w.get<std::uint32_t>();
 }
 
@@ -66,11 +58,9 @@ std::uint32_t flags_of(const json& request) {
   if (!request["flags"].is_array()) throw Error("\"flags\" must be a list");
   for (const json& f : request["flags"]) {
     std::string name = f.is_string() ? f.get<std::string>() : f.dump();
-    auto it = std::find_if(std::begin(kFlags), std::end(kFlags),
-                           [&](const FlagName& n) { return name == n.name; });
-    if (it == std::end(kFlags))
-      throw Error(fmt::format("'{}' is not a VIP flag (no_conn_table, src_hash_only)", name));
-    flags |= it->bit;
+    auto bit = parse_vip_flag(name);
+    if (!bit) throw Error(fmt::format("'{}' is not a VIP flag ({})", name, vip_flag_list()));
+    flags |= *bit;
   }
   return flags;
 }
@@ -85,39 +75,6 @@ auto& find_vip(C& config, const ServiceKey& key) {
 json counter_json(const df_counter& c) { return {{"packets", c.packets}, {"bytes", c.bytes}}; }
 
 }  // namespace
-
-std::optional<Endpoint> parse_endpoint(std::string_view text) {
-  std::string_view host, port;
-  if (text.starts_with('[')) {
-    auto close = text.find("]:");
-    if (close == std::string_view::npos) return std::nullopt;
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  auto address = IpAddress::parse(host);
-  if (!address || (address->is_v6() && !text.starts_with('['))) return std::nullopt;
-  if (address->is_v4() && text.starts_with('[')) return std::nullopt;
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
-      value > 65535)
-    return std::nullopt;
-  return Endpoint{*address, static_cast<std::uint16_t>(value)};
-}
-
-std::span<const ReasonName> reason_names() { return kReasons; }
-
-std::vector<std::string> flag_names(std::uint32_t flags) {
-  std::vector<std::string> names;
-  for (const FlagName& f : kFlags)
-    if (flags & f.bit) names.emplace_back(f.name);
-  return names;
-}
 
 json stats_json(const DataPlaneStats& stats, const AppliedState& state) {
   json vips = json::array();
@@ -137,7 +94,7 @@ json stats_json(const DataPlaneStats& stats, const AppliedState& state) {
     reals.push_back(r);
   }
   json reasons = json::object();
-  for (const ReasonName& r : kReasons) reasons[r.name] = stats.global.reason[r.id];
+  for (const ReasonName& r : balancer_reasons()) reasons[r.name] = stats.global.reason[r.id];
   return {{"vips", vips},
           {"reals", reals},
           {"conn_table",
@@ -156,7 +113,12 @@ Controller::Controller(Reconciler& reconciler, DataPlane& data_plane, DfConfigFo
       loader_(std::move(loader)) {}
 
 ReconcileReport Controller::apply(const Config& config) {
-  reconciler_.validate(config);
+  try {
+    validate_config(config);
+  } catch (const InvalidConfig& e) {
+    throw Error(e.in_words());
+  }
+  reconciler_.check_limits(config);
   df_config df = df_config_for_(config);
   ReconcileReport report = reconciler_.apply(config, df);
   config_ = config;
@@ -188,8 +150,8 @@ json Controller::vip_list() const {
     vips.push_back({{"vip", vip_name(v)},
                     {"address", v.address.to_string()},
                     {"port", v.port},
-                    {"proto", v.proto == Proto::tcp ? "tcp" : "udp"},
-                    {"flags", flag_names(v.flags)},
+                    {"proto", to_string(v.proto)},
+                    {"flags", vip_flag_names(v.flags)},
                     {"id", applied.vip_id},
                     {"ring", applied.ring},
                     {"reals", reals}});
@@ -236,9 +198,6 @@ json Controller::change(const json& request, const std::string& cmd) {
       if (it != vip.reals.end())
         throw Error(fmt::format("real {} is already in VIP {} (weight {}; use `real edit`)",
                                 address.to_string(), to_string(key), it->weight));
-      if (key.address.is_v6() && address.is_v4())
-        throw Error(
-            fmt::format("real {} is IPv4, VIP {} is IPv6", address.to_string(), to_string(key)));
       vip.reals.push_back({.address = address, .weight = weight_of(request)});
     } else {
       if (it == vip.reals.end())

@@ -6,16 +6,17 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <memory>
 #include <string_view>
 
+#include "dogfish/base/bpffs.hpp"
+#include "dogfish/base/errors.hpp"
+#include "dogfish/base/log.hpp"
 #include "dogfish/bpf_data_plane.hpp"
 #include "dogfish/control_socket.hpp"
 #include "dogfish/controller.hpp"
-#include "dogfish/errors.hpp"
+#include "dogfish/df_structs.hpp"
 #include "dogfish/link.hpp"
-#include "dogfish/log.hpp"
 #include "dogfish/neighbors.hpp"
 #include "dogfish/reconciler.hpp"
 
@@ -33,8 +34,7 @@ df_config df_config_for(const Config& config) {
   }
   if (const auto* ip = std::get_if<IpAddress>(&config.gateway)) {
     MacAddress mac = resolve_neighbor(ip->to_string(), config.interface);
-    std::memcpy(df.gateway_mac, mac.bytes.data(), sizeof(df.gateway_mac));
-    df.gateway_set = 1;
+    set_gateway_mac(df, mac);
     log_debug("gateway {} is {}", ip->to_string(), mac.to_string());
   }
   return df;
@@ -90,8 +90,7 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
   XdpMode used = dp.attach(config.interface, config.xdp_mode);
   if (used == XdpMode::generic && config.xdp_mode == XdpMode::automatic)
     log_warn("native XDP refused on {}: attached in generic mode (slower)", config.interface);
-  log_info("attached to {} ({} mode)", config.interface,
-           used == XdpMode::native ? "native" : "generic");
+  log_info("attached to {} ({} mode)", config.interface, to_string(used));
 
   log_info("serving {}", server.path());
   for (;;) {
@@ -145,7 +144,8 @@ int run_daemon(const DaemonOptions& options) {
     // before it could replace (and on its way out detach) the first one's program.
     ControlServer server(options.socket_path);
     std::string pin_dir =
-        options.pin_dir.empty() ? "/sys/fs/bpf/dogfish/" + config.interface : options.pin_dir;
+        options.pin_dir.empty() ? balancer_pin_dir(config.interface).string() : options.pin_dir;
+    if (ensure_bpffs()) log_info("mounted bpffs on {}", kBpffs);
     BpfDataPlane dp({.limits = {.ring_size = config.ring_size,
                                 .max_vips = config.max_vips,
                                 .max_reals = config.max_reals,

@@ -3,12 +3,12 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
+#include "dogfish/base/fd.hpp"
 
 namespace dogfish {
 
@@ -18,12 +18,9 @@ std::uint32_t interface_mtu(const std::string& ifname) {
     throw Error("'" + ifname + "' is not an interface name");
   std::memcpy(ifr.ifr_name, ifname.c_str(), ifname.size());
   // Any socket will do: SIOCGIFMTU asks about the device, in the socket's namespace.
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw OsError(errno, "a socket to ask the MTU of " + ifname);
-  const int rc = ioctl(fd, SIOCGIFMTU, &ifr);
-  const int err = errno;
-  close(fd);
-  if (rc < 0) throw OsError(err, "reading the MTU of " + ifname);
+  const UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw OsError(errno, "a socket to ask the MTU of " + ifname);
+  if (ioctl(fd.get(), SIOCGIFMTU, &ifr) < 0) throw OsError(errno, "reading the MTU of " + ifname);
   return static_cast<std::uint32_t>(ifr.ifr_mtu);
 }
 

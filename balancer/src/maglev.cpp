@@ -9,7 +9,7 @@
 #include <tuple>
 #include <utility>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 
 namespace dogfish {
 

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 
 namespace dogfish {
 namespace {

@@ -17,7 +17,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 #include "support/packet.hpp"
 
 namespace dogfish {

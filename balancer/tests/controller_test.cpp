@@ -7,8 +7,9 @@
 #include <filesystem>
 #include <thread>
 
+#include "dogfish/base/errors.hpp"
 #include "dogfish/control_socket.hpp"
-#include "dogfish/errors.hpp"
+#include "dogfish/df_structs.hpp"
 #include "fake_data_plane.hpp"
 
 namespace dogfish {
@@ -56,20 +57,6 @@ class ControllerTest : public ::testing::Test {
   }
 };
 
-TEST(ParseEndpoint, Forms) {
-  auto v4 = parse_endpoint("10.0.0.1:80");
-  ASSERT_TRUE(v4);
-  EXPECT_EQ(v4->address.to_string(), "10.0.0.1");
-  EXPECT_EQ(v4->port, 80);
-  auto v6 = parse_endpoint("[fd00::1]:443");
-  ASSERT_TRUE(v6);
-  EXPECT_TRUE(v6->address.is_v6());
-  EXPECT_EQ(v6->port, 443);
-  for (const char* bad : {"10.0.0.1", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "fd00::1:80",
-                          "[10.0.0.1]:80", "[fd00::1]80", "10.0.0.300:80", "10.0.0.1:8x", ""})
-    EXPECT_FALSE(parse_endpoint(bad)) << bad;
-}
-
 TEST_F(ControllerTest, VipAddListDel) {
   ok({{"cmd", "vip_add"}, {"vip", "[fd00::1]:53"}, {"proto", "udp"}, {"flags", {"no_conn_table"}}});
   json list = ok({{"cmd", "vip_list"}});
@@ -100,11 +87,21 @@ TEST_F(ControllerTest, BadRequestsChangeNothing) {
   EXPECT_EQ(
       error({{"cmd", "real_add"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.3"}, {"weight", -1}}),
       "weight must be an integer in 0..65535");
+  EXPECT_EQ(
+      error({{"cmd", "real_add"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.3"}, {"weight", 70000}}),
+      "weight of real 10.1.0.3 in VIP 10.0.0.1:80/tcp: 70000 is out of range (0-65535)");
   EXPECT_EQ(error({{"cmd", "frobnicate"}}), "unknown command 'frobnicate'");
   EXPECT_EQ(ctl.handle_line("{nope")["error"], "the request is not JSON");
   // Over the limit: five VIPs with max_vips 4.
   for (int i = 2; i <= 4; i++) ok({{"cmd", "vip_add"}, {"vip", fmt::format("10.0.0.{}:80", i)}});
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.5:80"}}), "5 VIPs, more than max_vips (4)");
+}
+
+TEST_F(ControllerTest, IPv4RealBehindIPv6VipRefused) {
+  ok({{"cmd", "vip_add"}, {"vip", "[fd00::1]:80"}});
+  EXPECT_EQ(error({{"cmd", "real_add"}, {"vip", "[fd00::1]:80"}, {"real", "10.1.0.3"}}),
+            "IPv4 real 10.1.0.3 behind IPv6 VIP fd00::1 (the data plane cannot send IPv6 in IPv4)");
+  ok({{"cmd", "real_add"}, {"vip", "[fd00::1]:80"}, {"real", "fd00:1::3"}});
 }
 
 TEST_F(ControllerTest, RealAddEditDelGoThroughReconciler) {

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 
 namespace dogfish {
 namespace {

@@ -9,7 +9,7 @@
 #include <random>
 #include <set>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 
 namespace dogfish {
 namespace {

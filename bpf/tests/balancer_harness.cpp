@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "dogfish/address.hpp"
+#include "dogfish/base/address.hpp"
 
 namespace dogfish::testing {
 namespace {

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "decap_abi.hpp"
+#include "dogfish/base/abi_names.hpp"
 #include "loader.hpp"
 #include "packet.hpp"
 #include "skeleton.hpp"
@@ -255,7 +255,8 @@ TEST_P(Golden, VerdictFrameAndReason) {
   }
   df_decap_stats st = prog.stats();
   for (int r = 0; r < DF_DECAP_REASON_MAX; r++)
-    EXPECT_EQ(st.reason[r], r == c.reason ? 1u : 0u) << "reason " << kReasons[r].name;
+    EXPECT_EQ(st.reason[r], r == c.reason ? 1u : 0u)
+        << "reason " << dogfish::decap_reasons()[r].name;
 }
 
 std::string case_name(const ::testing::TestParamInfo<Golden::ParamType>& info) {
@@ -291,7 +292,8 @@ TEST_P(Stats, MoveByExactAmounts) {
     want[DF_DECAP_DROP_ADJUST] = 1;
   }
   for (int r = 0; r < DF_DECAP_REASON_MAX; r++)
-    EXPECT_EQ(st.reason[r], want.count(r) ? want[r] : 0) << "reason " << kReasons[r].name;
+    EXPECT_EQ(st.reason[r], want.count(r) ? want[r] : 0)
+        << "reason " << dogfish::decap_reasons()[r].name;
   EXPECT_EQ(st.decap_bytes[DF_DECAP_DECAP_4IN4], 2 * in4in4(kOurs4).size());
   EXPECT_EQ(st.decap_bytes[DF_DECAP_DECAP_6IN6], in6in6(kOurs6).size());
   EXPECT_EQ(st.decap_bytes[DF_DECAP_DECAP_4IN6], no_4in6 ? 0 : in4in6(kOurs6).size());

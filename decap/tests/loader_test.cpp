@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <set>
 #include <string>
 
 namespace dogfish::decap {
@@ -36,21 +35,11 @@ TEST(ParseAddr, ErrorNamesTheValue) {
   }
 }
 
-TEST(Reasons, NamesAreUniqueAndTypesComeFirst) {
-  std::set<std::string_view> names;
-  for (const auto& r : kReasons) EXPECT_TRUE(names.insert(r.name).second) << r.name;
-  EXPECT_EQ(kReasons[DF_DECAP_DECAP_4IN4].name, "decap_4in4");
-  EXPECT_EQ(kReasons[DF_DECAP_FIRST_PASS].name.substr(0, 5), "pass_");
-  EXPECT_EQ(kReasons[DF_DECAP_FIRST_DROP].name.substr(0, 5), "drop_");
-}
-
-TEST(Fail, CarriesErrnoAndWhere) {
-  try {
-    fail("open thing", -2);
-    ADD_FAILURE() << "fail() returned";
-  } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "open thing: No such file or directory (errno 2)");
-  }
+TEST(Mode, Names) {
+  EXPECT_EQ(parse_mode("xdp"), Mode::kXdp);
+  EXPECT_EQ(parse_mode("tc"), Mode::kTc);
+  EXPECT_EQ(to_string(Mode::kTc), "tc");
+  EXPECT_FALSE(parse_mode("skb"));
 }
 
 }  // namespace

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "dogfish/base/errors.hpp"
 #include "dogfish/config.hpp"
-#include "dogfish/errors.hpp"
 
 namespace {
 

@@ -11,19 +11,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "dogfish/base/fd.hpp"
 #include "dogfish/lab/netns.hpp"
 
 namespace dogfish::lab {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-};
 
 socklen_t to_sockaddr(const IpAddress& a, std::uint16_t port, sockaddr_storage& ss) {
   std::memset(&ss, 0, sizeof ss);
@@ -57,34 +51,34 @@ bool wait_for(int fd, short events, Clock::time_point deadline) {
 std::string first_line(std::string_view s) { return std::string(s.substr(0, s.find('\n'))); }
 
 // A non-blocking socket with connect() started; the error text when that failed.
-std::string open_connected(Fd& s, int type, const IpAddress& vip, std::uint16_t port) {
-  s.fd = socket(vip.is_v4() ? AF_INET : AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (s.fd < 0) return fmt::format("socket: {}", std::strerror(errno));
+std::string open_connected(UniqueFd& s, int type, const IpAddress& vip, std::uint16_t port) {
+  s.reset(socket(vip.is_v4() ? AF_INET : AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!s) return fmt::format("socket: {}", std::strerror(errno));
   sockaddr_storage ss;
   const socklen_t len = to_sockaddr(vip, port, ss);
-  if (connect(s.fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS)
+  if (connect(s.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS)
     return fmt::format("connect: {}", std::strerror(errno));
   return "";
 }
 
 Answer ask_tcp(const IpAddress& vip, std::uint16_t port, Clock::time_point deadline) {
-  Fd s{-1};
+  UniqueFd s;
   if (auto error = open_connected(s, SOCK_STREAM, vip, port); !error.empty())
     return {false, "", error};
-  if (!wait_for(s.fd, POLLOUT, deadline)) return {false, "", "no answer to the SYN"};
+  if (!wait_for(s.get(), POLLOUT, deadline)) return {false, "", "no answer to the SYN"};
   int err = 0;
   socklen_t elen = sizeof err;
-  getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+  getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &err, &elen);
   if (err != 0) return {false, "", fmt::format("connect: {}", std::strerror(err))};
   const std::string request = "GET / HTTP/1.0\r\nHost: dogfish-lab\r\n\r\n";
-  if (send(s.fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+  if (send(s.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size()))
     return {false, "", fmt::format("send: {}", std::strerror(errno))};
   std::string response;
   char buf[2048];
   for (;;) {
-    if (!wait_for(s.fd, POLLIN, deadline)) return {false, "", "no complete HTTP answer"};
-    const ssize_t n = recv(s.fd, buf, sizeof buf, 0);
+    if (!wait_for(s.get(), POLLIN, deadline)) return {false, "", "no complete HTTP answer"};
+    const ssize_t n = recv(s.get(), buf, sizeof buf, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (n < 0) return {false, "", fmt::format("recv: {}", std::strerror(errno))};
     if (n == 0) break;
@@ -98,15 +92,15 @@ Answer ask_tcp(const IpAddress& vip, std::uint16_t port, Clock::time_point deadl
 }
 
 Answer ask_udp(const IpAddress& vip, std::uint16_t port, Clock::time_point deadline) {
-  Fd s{-1};
+  UniqueFd s;
   if (auto error = open_connected(s, SOCK_DGRAM, vip, port); !error.empty())
     return {false, "", error};
   const std::string request = "dogfish-lab\n";
-  if (send(s.fd, request.data(), request.size(), 0) < 0)
+  if (send(s.get(), request.data(), request.size(), 0) < 0)
     return {false, "", fmt::format("send: {}", std::strerror(errno))};
   char buf[2048];
-  if (!wait_for(s.fd, POLLIN, deadline)) return {false, "", "no datagram back"};
-  const ssize_t n = recv(s.fd, buf, sizeof buf, 0);
+  if (!wait_for(s.get(), POLLIN, deadline)) return {false, "", "no datagram back"};
+  const ssize_t n = recv(s.get(), buf, sizeof buf, 0);
   if (n <= 0)
     return {false, "", fmt::format("recv: {}", n < 0 ? std::strerror(errno) : "empty datagram")};
   return {true, first_line(std::string_view(buf, static_cast<std::size_t>(n))), ""};

@@ -4,45 +4,20 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <optional>
 #include <string>
 #include <variant>
 
+#include "dogfish/base/errors.hpp"
 #include "dogfish/config.hpp"
-#include "dogfish/errors.hpp"
+#include "scoped_env.hpp"
 
 namespace dogfish::lab {
 namespace {
 
 const std::string kTopologies = DOGFISH_SOURCE_DIR "/topologies/";
 
-// DOGFISH_LAB_PREFIX set (or unset) for one scope, and put back as it was: the caller may run
-// with a lab prefix of its own.
-class ScopedPrefix {
- public:
-  explicit ScopedPrefix(const char* value) {
-    if (const char* was = std::getenv(kName)) saved_ = was;
-    set(value);
-  }
-  ~ScopedPrefix() { set(saved_ ? saved_->c_str() : nullptr); }
-  ScopedPrefix(const ScopedPrefix&) = delete;
-  ScopedPrefix& operator=(const ScopedPrefix&) = delete;
-
-  static void set(const char* value) {
-    if (value)
-      setenv(kName, value, 1);
-    else
-      unsetenv(kName);
-  }
-
- private:
-  static constexpr const char* kName = "DOGFISH_LAB_PREFIX";
-  std::optional<std::string> saved_;
-};
-
 TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix) {
-  const ScopedPrefix unset(nullptr);  // the default prefix, whatever the caller's environment
+  const ScopedEnv unset("DOGFISH_LAB_PREFIX", nullptr);  // the default, whatever the caller's
   const Plan plan = make_plan(load_topology(kTopologies + "basic.yaml"));
   ASSERT_EQ(plan.links.size(), 4u);
   EXPECT_EQ(plan.links[0].a.netns, "df-client");
@@ -59,12 +34,26 @@ TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix) {
 }
 
 TEST(Plan, PrefixIsDfUnlessTheEnvironmentNamesAnother) {
-  const ScopedPrefix unset(nullptr);
+  const ScopedEnv prefix("DOGFISH_LAB_PREFIX", nullptr);
   EXPECT_EQ(netns_name("client"), "df-client");
-  ScopedPrefix::set("l2-");
+  prefix.set("l2-");
   EXPECT_EQ(netns_name("client"), "l2-client");
-  ScopedPrefix::set("Bad_");
+  prefix.set("Bad_");
   EXPECT_THROW(netns_name("client"), Error);
+}
+
+TEST(Plan, DecapOverrideIsBpfOrKernelOrNothing) {
+  const ScopedEnv decap("DOGFISH_LAB_DECAP", nullptr);
+  EXPECT_EQ(decap_override(), std::nullopt);
+  decap.set("kernel");
+  EXPECT_EQ(decap_override(), Decap::kernel);
+  decap.set("ebpf");
+  try {
+    decap_override();
+    FAIL() << "DOGFISH_LAB_DECAP=ebpf was accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "DOGFISH_LAB_DECAP 'ebpf' is not bpf or kernel");
+  }
 }
 
 TEST(Plan, SecondLinkBetweenTheSameNodesGetsANumber) {

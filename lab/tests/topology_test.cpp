@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 
 namespace dogfish::lab {
 namespace {
@@ -136,7 +136,7 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{with(kGood, "[{node: r}]", "[{node: r, weight: 70000}]"),
             "t.yaml:12: vips[0].reals[0].weight: 70000 is out of range (0-65535)"},
         Bad{with(kGood, "{port: 80, proto: tcp}", "{port: 80, proto: sctp}"),
-            "t.yaml:12: vips[0].services[0].proto: 'sctp' is not tcp or udp"},
+            "t.yaml:12: vips[0].services[0].proto: 'sctp' is not a protocol (tcp, udp)"},
         Bad{with(kGood, "[{port: 80, proto: tcp}]",
                  "[{port: 80, proto: tcp}, {port: 80, proto: tcp}]"),
             "t.yaml:12: vips[0].services[1]: 80/tcp is listed twice"},
@@ -148,7 +148,7 @@ INSTANTIATE_TEST_SUITE_P(
                 .replace(kGood.find("10.100.0.1"), 10, "\"fd00:100::1\""),
             "t.yaml:12: vips[0].reals[0].address: an IPv6 VIP needs an IPv6 real (no 6-in-4)"},
         Bad{kGood + "balancer: {xdp_mode: turbo}\n",
-            "t.yaml:13: balancer.xdp_mode: 'turbo' is not native, generic or auto"},
+            "t.yaml:13: balancer.xdp_mode: 'turbo' is not an XDP mode (native, generic, auto)"},
         Bad{kGood + "balancer: {source_prefixes: {ipv4: 172.16.0.1/12}}\n",
             "t.yaml:13: balancer.source_prefixes.ipv4: 172.16.0.1/12 has bits set past the prefix "
             "length"},

@@ -7,10 +7,14 @@
 #include <optional>
 #include <string>
 
-#include "dogfish/config.hpp"
+#include "dogfish/base/abi.hpp"
+#include "dogfish/base/skeleton.hpp"
+#include "dogfish/base/xdp.hpp"
 #include "dogfish/data_plane.hpp"
+#include "dogfish/df_structs.hpp"
 
-struct balancer_bpf;
+// After the ABI: the skeleton names its structs without including it.
+#include "balancer.skel.h"
 
 namespace dogfish {
 
@@ -59,11 +63,11 @@ class BpfDataPlane : public DataPlane {
 
  private:
   BpfDataPlaneOptions options_;
-  balancer_bpf* skel_ = nullptr;
+  Skeleton<balancer_bpf> skel_{{balancer_bpf__open, balancer_bpf__load, balancer_bpf__destroy}};
   uint8_t* rings_ = nullptr;
   size_t rings_len_ = 0;
   int ifindex_ = 0;
-  uint32_t attach_flags_ = 0;
+  XdpMode attached_mode_ = XdpMode::native;
   bool adopted_ = false;
   bool released_ = false;
 };

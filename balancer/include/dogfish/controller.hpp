@@ -29,24 +29,6 @@
 
 namespace dogfish {
 
-// "10.0.0.1:80" or "[fd00::1]:80"; nothing when malformed.
-struct Endpoint {
-  IpAddress address;
-  std::uint16_t port = 0;
-};
-std::optional<Endpoint> parse_endpoint(std::string_view text);
-
-// Flag names as in the configuration file: no_conn_table, src_hash_only.
-std::vector<std::string> flag_names(std::uint32_t flags);
-
-// Every reason a packet leaves the program for, in DF_REASONS order.
-struct ReasonName {
-  df_reason id;
-  const char* name;
-  const char* help;
-};
-std::span<const ReasonName> reason_names();
-
 // The counters by name: per VIP, per real, connection table, every reason (DF_REASONS).
 nlohmann::json stats_json(const DataPlaneStats& stats, const AppliedState& state);
 
@@ -60,7 +42,8 @@ class Controller {
   Controller(Reconciler& reconciler, DataPlane& data_plane, DfConfigFor df_config_for,
              Loader loader);
 
-  // Validates and reconciles to `config`; keeps it only when that worked. Throws Error.
+  // Validates (validate_config, then the data plane's limits) and reconciles to
+  // `config`; keeps it only when that worked. Throws Error.
   ReconcileReport apply(const Config& config);
   // reload: load, check what cannot change live, apply. Throws Error.
   ReconcileReport reload();

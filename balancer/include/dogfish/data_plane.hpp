@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "dogfish/abi.hpp"
+#include "dogfish/base/abi.hpp"
 
 namespace dogfish {
 

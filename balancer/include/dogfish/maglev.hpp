@@ -16,7 +16,7 @@
 #include <span>
 #include <vector>
 
-#include "dogfish/address.hpp"
+#include "dogfish/base/address.hpp"
 
 namespace dogfish {
 

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "dogfish/address.hpp"
+#include "dogfish/base/address.hpp"
 
 namespace dogfish {
 

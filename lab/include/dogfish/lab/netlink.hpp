@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "dogfish/address.hpp"
+#include "dogfish/base/address.hpp"
 
 struct nl_sock;
 struct rtnl_link;

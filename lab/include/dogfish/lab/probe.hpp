@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
-#include "dogfish/address.hpp"
-#include "dogfish/config.hpp"
+#include "dogfish/base/address.hpp"
+#include "dogfish/base/proto.hpp"
 
 namespace dogfish::lab {
 

@@ -1,4 +1,4 @@
-#include "dogfish/address.hpp"
+#include "dogfish/base/address.hpp"
 
 #include <gtest/gtest.h>
 
@@ -49,4 +49,18 @@ TEST(MacAddress, Parses) {
 }
 
 }  // namespace
+TEST(ParseEndpoint, Forms) {
+  auto v4 = Endpoint::parse("10.0.0.1:80");
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(v4->address.to_string(), "10.0.0.1");
+  EXPECT_EQ(v4->port, 80);
+  auto v6 = Endpoint::parse("[fd00::1]:443");
+  ASSERT_TRUE(v6);
+  EXPECT_TRUE(v6->address.is_v6());
+  EXPECT_EQ(v6->port, 443);
+  for (const char* bad : {"10.0.0.1", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "fd00::1:80",
+                          "[10.0.0.1]:80", "[fd00::1]80", "10.0.0.300:80", "10.0.0.1:8x", ""})
+    EXPECT_FALSE(Endpoint::parse(bad)) << bad;
+}
+
 }  // namespace dogfish

@@ -1,4 +1,4 @@
-// The project's logging: one line per event on stderr, "dogfish: LEVEL: text";
+// The project's logging: one line per event on stderr, "PROGRAM: LEVEL: text";
 // debug lines only when verbose. libbpf's own log is routed here too.
 #pragma once
 
@@ -10,12 +10,24 @@ namespace dogfish {
 
 enum class LogLevel { debug, info, warn, error };
 
+// The name each line starts with ("dogfish" unless a program says otherwise).
+void set_log_program(std::string_view name);
 void set_log_verbose(bool verbose);
 bool log_verbose();
 void log_line(LogLevel level, std::string_view text);
 
 // Sends libbpf's messages through log_line (its debug lines only when verbose).
 void route_libbpf_log();
+
+// While one lives, libbpf's warnings are debug lines: for probes whose failure is
+// an expected answer (no clsact qdisc yet, no filter), not news.
+class QuietLibbpf {
+ public:
+  QuietLibbpf();
+  ~QuietLibbpf();
+  QuietLibbpf(const QuietLibbpf&) = delete;
+  QuietLibbpf& operator=(const QuietLibbpf&) = delete;
+};
 
 template <typename... A>
 void log_debug(fmt::format_string<A...> f, A&&... a) {

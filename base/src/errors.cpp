@@ -1,4 +1,4 @@
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 
 #include <fmt/format.h>
 

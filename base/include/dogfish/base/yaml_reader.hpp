@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "dogfish/address.hpp"
+#include "dogfish/base/address.hpp"
 
 namespace dogfish {
 

@@ -1,4 +1,4 @@
-#include "dogfish/address.hpp"
+#include "dogfish/base/address.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -77,6 +77,35 @@ std::optional<MacAddress> MacAddress::parse(std::string_view text) {
 std::string MacAddress::to_string() const {
   return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", bytes[0], bytes[1], bytes[2],
                      bytes[3], bytes[4], bytes[5]);
+}
+
+std::optional<Endpoint> Endpoint::parse(std::string_view text) {
+  std::string_view host, port;
+  if (text.starts_with('[')) {
+    auto close = text.find("]:");
+    if (close == std::string_view::npos) return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  auto address = IpAddress::parse(host);
+  if (!address || (address->is_v6() && !text.starts_with('['))) return std::nullopt;
+  if (address->is_v4() && text.starts_with('[')) return std::nullopt;
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
+      value > 65535)
+    return std::nullopt;
+  return Endpoint{*address, static_cast<std::uint16_t>(value)};
+}
+
+std::string Endpoint::to_string() const {
+  if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), port);
+  return fmt::format("{}:{}", address.to_string(), port);
 }
 
 }  // namespace dogfish

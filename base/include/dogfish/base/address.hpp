@@ -54,4 +54,16 @@ struct MacAddress {
   auto operator<=>(const MacAddress&) const = default;
 };
 
+// An address and a port: "10.0.0.1:80" or "[fd00::1]:80" (IPv6 always in brackets).
+struct Endpoint {
+  IpAddress address;
+  std::uint16_t port = 0;  // host byte order, 1..65535
+
+  // Nothing when malformed or the port is 0 or over 65535.
+  static std::optional<Endpoint> parse(std::string_view text);
+  std::string to_string() const;
+
+  auto operator<=>(const Endpoint&) const = default;
+};
+
 }  // namespace dogfish

@@ -1,4 +1,4 @@
-#include "dogfish/yaml_reader.hpp"
+#include "dogfish/base/yaml_reader.hpp"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "dogfish/errors.hpp"
+#include "dogfish/base/errors.hpp"
 
 namespace dogfish {
 

@@ -1,8 +1,10 @@
-// The ABI of <dogfish/abi.h> as C++ sees it, checked at compile time: a struct
-// that changed size or moved a field on one side fails the build, not a packet.
+// The ABI of <dogfish/abi.h> and <dogfish/decap_abi.h> as C++ sees it, checked at
+// compile time: a struct that changed size or moved a field on one side fails the
+// build, not a packet.
 #pragma once
 
 #include <dogfish/abi.h>
+#include <dogfish/decap_abi.h>
 
 #include <cstddef>
 
@@ -37,5 +39,11 @@ static_assert(offsetof(df_config, src6_prefix) == 28);
 
 static_assert(DF_TX < DF_FIRST_PASS && DF_FIRST_PASS < DF_FIRST_DROP &&
               DF_FIRST_DROP < DF_REASON_MAX);
+
+static_assert(sizeof(df_decap_addr) == 20);
+static_assert(offsetof(df_decap_addr, family) == 16);
+static_assert(sizeof(df_decap_config) == 8);
+static_assert(sizeof(df_decap_stats) == 8 * (DF_DECAP_REASON_MAX + DF_DECAP_TYPES));
+static_assert(offsetof(df_decap_stats, decap_bytes) == 8 * DF_DECAP_REASON_MAX);
 
 }  // namespace dogfish::abi_checks
