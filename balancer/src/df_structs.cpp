@@ -62,6 +62,7 @@ df_config make_df_config(const Config& config) {
   out.icmp_off = (config.icmp_echo ? 0 : DF_ICMP_NO_ECHO) |
                  (config.icmp_errors_to_reals ? 0 : DF_ICMP_NO_ERRORS);
   out.udp_idle_ticks = seconds_to_ticks(config.udp_idle_timeout_s);
+  out.conn_insert_rate = config.conn_table_insert_rate;
 
   std::uint32_t prefix4;
   std::memcpy(&prefix4, config.src4_prefix.address.bytes.data(), sizeof(prefix4));

@@ -66,7 +66,8 @@ struct Config {
   IpPrefix src4_prefix = *IpPrefix::parse(kDefaultSrc4Prefix);
   IpPrefix src6_prefix = *IpPrefix::parse(kDefaultSrc6Prefix);
   std::uint32_t conn_table_size = DF_DEFAULT_CONN_ENTRIES;
-  std::uint32_t udp_idle_timeout_s = 30;  // 0 = never expire
+  std::uint32_t conn_table_insert_rate = DF_DEFAULT_CONN_INSERT_RATE;  // per CPU a second; 0 = any
+  std::uint32_t udp_idle_timeout_s = 30;                               // 0 = never expire
   // Nothing is `auto`: the interface's MTU, which the daemon reads at each apply. 0 = no limit.
   std::optional<std::uint32_t> max_packet_size;
   bool icmp_echo = true;
