@@ -6,7 +6,6 @@
 
 #include <array>
 #include <chrono>
-#include <cstdio>
 #include <span>
 #include <vector>
 
@@ -51,22 +50,18 @@ struct Tally {
 };
 
 void print_summary(const Tally& t, double seconds, std::uint64_t seed) {
-  std::printf("dogfish-fuzz-dataplane: %llu frames in %.1f s (%.0f frames/s), seed %llu\n",
-              static_cast<unsigned long long>(t.frames), seconds,
-              seconds > 0 ? t.frames / seconds : 0.0, static_cast<unsigned long long>(seed));
+  fmt::print("dogfish-fuzz-dataplane: {} frames in {:.1f} s ({:.0f} frames/s), seed {}\n", t.frames,
+             seconds, seconds > 0 ? t.frames / seconds : 0.0, seed);
   std::string kinds;
   for (int k = 0; k < static_cast<int>(FrameKind::count); k++)
     kinds += fmt::format(" {}={}", to_string(static_cast<FrameKind>(k)), t.kinds[k]);
-  std::printf("  frames:%s\n", kinds.c_str());
-  std::printf("  round trips (balancer tx through decap): %llu; churns: %llu\n",
-              static_cast<unsigned long long>(t.round_trips),
-              static_cast<unsigned long long>(t.churns));
+  fmt::print("  frames:{}\n  round trips (balancer tx through decap): {}; churns: {}\n", kinds,
+             t.round_trips, t.churns);
   for (const ProgramTally* p : {&t.balancer, &t.decap}) {
-    std::printf("  %s verdicts:%s\n", p->name, p->verdict_line().c_str());
-    std::printf("  %s reasons:\n", p->name);
+    fmt::print("  {} verdicts:{}\n  {} reasons:\n", p->name, p->verdict_line(), p->name);
     for (std::size_t r = 0; r < p->counted.size(); r++)
-      std::printf("    %-22s %llu\n", r < p->reasons.size() ? p->reasons[r].name : "?",
-                  static_cast<unsigned long long>(p->counted[r]));
+      fmt::print("    {:<22} {}\n", r < p->reasons.size() ? p->reasons[r].name : "?",
+                 p->counted[r]);
   }
 }
 
@@ -81,20 +76,17 @@ struct Violation {
 void print_violation(const Violation& v, const Bytes& frame,
                      std::optional<std::pair<std::uint64_t, std::uint64_t>> index_and_seed) {
   const Outcome& o = v.outcome;
-  std::fprintf(stderr, "dogfish-fuzz-dataplane: VIOLATION in %s: %s\n", v.program, v.what.c_str());
+  fmt::print(stderr, "dogfish-fuzz-dataplane: VIOLATION in {}: {}\n", v.program, v.what);
   if (index_and_seed)
-    std::fprintf(stderr, "at frame %llu of the run with seed %llu\n",
-                 static_cast<unsigned long long>(index_and_seed->first),
-                 static_cast<unsigned long long>(index_and_seed->second));
-  std::fprintf(stderr, "input to %s (%zu bytes):\n%soutput (%zu bytes):\n%sframe: %s\n", v.program,
-               o.in.size(), testing::hexdump(o.in, &o.out).c_str(), o.out.size(),
-               testing::hexdump(o.out, &o.in).c_str(), to_hex(frame).c_str());
+    fmt::print(stderr, "at frame {} of the run with seed {}\n", index_and_seed->first,
+               index_and_seed->second);
+  fmt::print(stderr, "input to {} ({} bytes):\n{}output ({} bytes):\n{}frame: {}\n", v.program,
+             o.in.size(), testing::hexdump(o.in, &o.out), o.out.size(),
+             testing::hexdump(o.out, &o.in), to_hex(frame));
   if (index_and_seed)
-    std::fprintf(stderr, "replay the run:   dogfish-fuzz-dataplane --seed %llu --frames %llu\n",
-                 static_cast<unsigned long long>(index_and_seed->second),
-                 static_cast<unsigned long long>(index_and_seed->first + 1));
-  std::fprintf(stderr, "this frame alone: dogfish-fuzz-dataplane --frame %s\n",
-               to_hex(frame).c_str());
+    fmt::print(stderr, "replay the run:   dogfish-fuzz-dataplane --seed {} --frames {}\n",
+               index_and_seed->second, index_and_seed->first + 1);
+  fmt::print(stderr, "this frame alone: dogfish-fuzz-dataplane --frame {}\n", to_hex(frame));
 }
 
 // One frame through both programs (and an encapsulation through decap again), judged in a
@@ -180,9 +172,7 @@ int fuzz(const FuzzOptions& opt) {
   std::uint64_t next_churn = 1000;
   Tally t;
   auto start = Clock::now(), last_progress = start;
-  std::fprintf(stderr, "dogfish-fuzz-dataplane: %llu frames, seed %llu\n",
-               static_cast<unsigned long long>(opt.frames),
-               static_cast<unsigned long long>(opt.seed));
+  fmt::print(stderr, "dogfish-fuzz-dataplane: {} frames, seed {}\n", opt.frames, opt.seed);
 
   for (std::uint64_t i = 0; i < opt.frames; i++) {
     Bytes frame = source.next();
@@ -202,13 +192,11 @@ int fuzz(const FuzzOptions& opt) {
       if (std::chrono::duration<double>(now - last_progress).count() >= opt.progress_seconds) {
         last_progress = now;
         double s = std::chrono::duration<double>(now - start).count();
-        std::fprintf(stderr,
-                     "dogfish-fuzz-dataplane: %llu/%llu frames (%.0f%%), %.0f frames/s; "
-                     "balancer%s; decap%s\n",
-                     static_cast<unsigned long long>(t.frames),
-                     static_cast<unsigned long long>(opt.frames), 100.0 * t.frames / opt.frames,
-                     t.frames / s, t.balancer.verdict_line().c_str(),
-                     t.decap.verdict_line().c_str());
+        fmt::print(stderr,
+                   "dogfish-fuzz-dataplane: {}/{} frames ({:.0f}%), {:.0f} frames/s; balancer{}; "
+                   "decap{}\n",
+                   t.frames, opt.frames, 100.0 * t.frames / opt.frames, t.frames / s,
+                   t.balancer.verdict_line(), t.decap.verdict_line());
       }
     }
   }
@@ -217,22 +205,22 @@ int fuzz(const FuzzOptions& opt) {
 }
 
 int check_one_frame(const Bytes& frame) {
+  if (frame.size() < FrameSource::kMinFrame || frame.size() > FrameSource::kMaxFrame) {
+    fmt::print(stderr, "dogfish-fuzz-dataplane: a frame has {} to {} bytes, this one {}\n",
+               FrameSource::kMinFrame, FrameSource::kMaxFrame, frame.size());
+    return 2;
+  }
   World world = default_world();
   Balancer lb(world.balancer);
   Decap dc(world.decap);
-  if (frame.size() < FrameSource::kMinFrame || frame.size() > FrameSource::kMaxFrame) {
-    std::fprintf(stderr, "dogfish-fuzz-dataplane: a frame has %zu to %zu bytes, this one %zu\n",
-                 FrameSource::kMinFrame, FrameSource::kMaxFrame, frame.size());
-    return 2;
-  }
   FrameRun r = run_frame(world, lb, dc, frame, nullptr);
   if (r.violation) {
     print_violation(*r.violation, frame, std::nullopt);
     return 1;
   }
-  std::printf("balancer: %s, %s\ndecap: %s, %s\nevery invariant holds for this frame alone\n",
-              verdict_name(r.balancer.verdict), balancer_reasons()[*r.balancer.reason()].name,
-              verdict_name(r.decap.verdict), decap_reasons()[*r.decap.reason()].name);
+  fmt::print("balancer: {}, {}\ndecap: {}, {}\nevery invariant holds for this frame alone\n",
+             verdict_name(r.balancer.verdict), balancer_reasons()[*r.balancer.reason()].name,
+             verdict_name(r.decap.verdict), decap_reasons()[*r.decap.reason()].name);
   return 0;
 }
 

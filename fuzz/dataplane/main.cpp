@@ -1,8 +1,9 @@
 // dogfish-fuzz-dataplane: random and mutated frames through the balancer and
 // decap BPF objects (BPF_PROG_TEST_RUN), every frame checked against the
 // invariants of fuzz/dataplane/checker.cpp. Needs root. fuzz/README.md.
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <exception>
 #include <random>
 
@@ -31,15 +32,14 @@ int main(int argc, char** argv) {
     if (!frame_hex.empty()) {
       auto frame = from_hex(frame_hex);
       if (!frame) {
-        std::fprintf(stderr, "dogfish-fuzz-dataplane: --frame '%s' is not hex bytes\n",
-                     frame_hex.c_str());
+        fmt::print(stderr, "dogfish-fuzz-dataplane: --frame '{}' is not hex bytes\n", frame_hex);
         return 2;
       }
       return check_one_frame(*frame);
     }
     return fuzz(opt);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "dogfish-fuzz-dataplane: %s\n", e.what());
+    fmt::print(stderr, "dogfish-fuzz-dataplane: {}\n", e.what());
     return 2;
   }
 }
