@@ -8,21 +8,25 @@ from pathlib import Path
 
 import pytest
 
+from testlib.lab import Lab as LabCli
+from testlib.leftovers import Leftovers
+from testlib.paths import TOPOLOGIES
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e.host import HostWatch  # noqa: E402
-from e2e.lab import PREFIX, RECORD, TOPOLOGIES, Lab, LabAlreadyUp, progress  # noqa: E402
+from e2e.lab import Lab, LabAlreadyUp, progress  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
 def host():
     if os.geteuid() != 0:
         pytest.skip("the end-to-end suite needs root (namespaces, BPF, captures)")
-    watch = HostWatch()
-    if found := watch.leftovers():
+    prefix, record = LabCli().place()
+    watch = Leftovers(prefix, record)
+    if found := watch.left():
         # Another run's lab (or its remains) under our prefix: not ours to remove or to judge.
         pytest.fail(
-            f"the host already has a lab or its remains under prefix {PREFIX} and record {RECORD}: "
+            f"the host already has a lab or its remains under prefix {prefix} and record {record}: "
             f"{found}; `dogfish-lab down` with those in DOGFISH_LAB_PREFIX/DOGFISH_LAB_DIR "
             f"removes them, or run the suite with another prefix and record",
             pytrace=False,
@@ -30,7 +34,7 @@ def host():
     yield watch
     # dogfish-lab down waits for what it stops; the deadline only covers a slow exit.
     deadline = time.monotonic() + 10
-    while (left := watch.leftovers()) and time.monotonic() < deadline:
+    while (left := watch.left()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not left, f"the suite left on the host: {left}"
     progress("host clean: no namespaces, pins, processes, record or links of the suite left")
@@ -57,3 +61,4 @@ def _lab(topology):
 
 basic_lab = _lab("basic.yaml")
 multi_lab = _lab("multi-real.yaml")
+flood_lab = _lab("flood.yaml")

@@ -11,9 +11,10 @@ from collections import Counter
 import pytest
 
 from e2e.capture import capturing
-from e2e.lab import progress, vip_spec, wait_for
+from e2e.lab import progress, vip_spec
 from e2e.packets import flow, has_rst, inner_ip
 from e2e.traffic import Talker, broken, shares
+from testlib.command import wait_for
 
 PER_VIP = 64  # long-lived connections to each VIP
 PROBES = 300  # new connections to each VIP after a change

@@ -10,8 +10,9 @@ from scapy.utils import wrpcap
 
 from e2e.capture import capturing
 from e2e.hostile import FROM_CLIENT, HOSTILE, ON_BALANCER_LINK, frames, kinds
-from e2e.lab import CLIENTS, PYTHON, progress, reason_deltas, vip_spec
+from e2e.lab import CLIENTS, progress, reason_deltas, vip_spec
 from e2e.traffic import Talker, broken
+from testlib.paths import PYTHON
 
 COPIES = 25  # of each kind, each its own flow
 FIRST_PORT = 1000  # crafted flows' source ports: below any the kernel hands out

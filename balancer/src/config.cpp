@@ -1,69 +1,151 @@
 #include "dogfish/config.hpp"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <net/if.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <charconv>
-#include <cstring>
-#include <fstream>
+#include <limits>
 #include <map>
-#include <set>
-#include <sstream>
-#include <tuple>
+#include <optional>
 
 #include "dogfish/base/abi_names.hpp"
 #include "dogfish/base/errors.hpp"
 #include "dogfish/base/yaml_reader.hpp"
-#include "dogfish/maglev.hpp"
+#include "dogfish/config_validation.hpp"
 
 namespace dogfish {
 
 namespace {
 
-constexpr std::uint32_t kMaxWeight = 65535;
-constexpr std::uint64_t kMaxRingEntries = std::uint64_t{1} << 31;
+using Entries = std::map<std::string, YAML::Node>;
 
-// Reads one YAML document into a Config, naming file, line and key path in every error.
+std::optional<YAML::Node> entry(const Entries& m, const std::string& key) {
+  auto it = m.find(key);
+  if (it == m.end()) return std::nullopt;
+  return it->second;
+}
+
+// The node a path names ("vips[0].reals[1].weight"), or the deepest one on the way that the
+// document has: a key left out holds its default, and its error points at the mapping around it.
+YAML::Node node_at(const YAML::Node& root, const std::string& path) {
+  YAML::Node at(root);
+  for (std::size_t i = 0; i < path.size();) {
+    // Copied, never assigned: assigning a yaml-cpp node writes into the document.
+    const YAML::Node next = [&] {
+      const YAML::Node& parent = at;
+      if (path[i] == '[') {
+        auto close = path.find(']', i);
+        std::size_t index = 0;
+        std::from_chars(path.data() + i + 1, path.data() + close, index);
+        i = close + 1;
+        return parent[index];
+      }
+      if (path[i] == '.') ++i;
+      auto end = std::min(path.find_first_of(".[", i), path.size());
+      auto key = path.substr(i, end - i);
+      i = end;
+      return parent[key];
+    }();
+    if (!next.IsDefined()) break;
+    at.reset(next);
+  }
+  return at;
+}
+
+// Reads one YAML document into a Config, naming file, line and key path in every error. It reads
+// values and their types; the rules on them are validate_config's.
 class ConfigParser : YamlReader {
  public:
   explicit ConfigParser(std::string file) : YamlReader(std::move(file)) {}
 
-  Config parse(const YAML::Node& root);
+  Config parse(const YAML::Node& root) const;
 
  private:
-  IpPrefix prefix(const YAML::Node& n, const std::string& path, std::uint8_t family) const;
+  // interface, xdp_mode, gateway: where the program attaches, how, and where frames go.
+  void attachment(const Entries& m, const YAML::Node& root, Config& c) const;
+  void source_prefixes(const YAML::Node& n, Config& c) const;
+  void sizes(const Entries& m, Config& c) const;
+  std::vector<VipConfig> vips(const YAML::Node& n) const;
   VipConfig vip(const YAML::Node& n, const std::string& path) const;
-  RealConfig real(const YAML::Node& n, const std::string& path, const VipConfig& vip) const;
+  std::uint32_t flags(const YAML::Node& n, const std::string& path) const;
+  RealConfig real(const YAML::Node& n, const std::string& path) const;
 };
 
-IpPrefix ConfigParser::prefix(const YAML::Node& n, const std::string& path,
-                              std::uint8_t family) const {
-  auto text = scalar(n, path);
-  auto p = IpPrefix::parse(text);
-  const char* name = family == DF_FAMILY_V4 ? "IPv4" : "IPv6";
-  if (!p || p->address.family != family)
-    fail(n, path, fmt::format("'{}' is not an {} prefix (address/length)", text, name));
-  if (!p->host_bits_zero())
-    fail(n, path, fmt::format("{} has bits set past the prefix length", text));
-  if (family == DF_FAMILY_V6 && p->length > 96)
-    fail(n, path,
-         fmt::format("{} is longer than /96 (the data plane fills the last 32 bits)", text));
-  return *p;
+void ConfigParser::attachment(const Entries& m, const YAML::Node& root, Config& c) const {
+  c.interface = scalar(require(m, root, "", "interface"), "interface");
+
+  if (auto node = entry(m, "xdp_mode")) {
+    auto mode = scalar(*node, "xdp_mode");
+    auto parsed = parse_xdp_mode(mode);
+    if (!parsed)
+      fail(*node, "xdp_mode", fmt::format("'{}' is not an XDP mode ({})", mode, xdp_mode_names()));
+    c.xdp_mode = *parsed;
+  }
+
+  auto gateway = require(m, root, "", "gateway");
+  auto gw = scalar(gateway, "gateway");
+  if (auto mac = MacAddress::parse(gw))
+    c.gateway = *mac;
+  else if (auto ip = IpAddress::parse(gw))
+    c.gateway = *ip;
+  else
+    fail(gateway, "gateway", fmt::format("'{}' is neither an IP address nor a MAC address", gw));
 }
 
-RealConfig ConfigParser::real(const YAML::Node& n, const std::string& path,
-                              const VipConfig& vip) const {
+void ConfigParser::source_prefixes(const YAML::Node& n, Config& c) const {
+  struct Key {
+    const char* name;
+    std::uint8_t family;
+    IpPrefix Config::*field;
+  };
+  auto m = entries(n, "source_prefixes", {"ipv4", "ipv6"});
+  for (const Key& key : {Key{"ipv4", DF_FAMILY_V4, &Config::src4_prefix},
+                         Key{"ipv6", DF_FAMILY_V6, &Config::src6_prefix}}) {
+    auto node = entry(m, key.name);
+    if (!node) continue;
+    auto path = join("source_prefixes", key.name);
+    auto text = scalar(*node, path);
+    auto prefix = IpPrefix::parse(text);
+    if (!prefix) fail(*node, path, not_a_prefix(text, key.family));
+    c.*key.field = *prefix;
+  }
+}
+
+void ConfigParser::sizes(const Entries& m, Config& c) const {
+  const std::pair<const char*, std::uint32_t Config::*> keys[] = {
+      {"conn_table_size", &Config::conn_table_size},
+      {"conn_table_insert_rate", &Config::conn_table_insert_rate},
+      {"udp_idle_timeout", &Config::udp_idle_timeout_s},
+      {"max_packet_size", &Config::max_packet_size},
+      {"ring_size", &Config::ring_size},
+      {"max_vips", &Config::max_vips},
+      {"max_reals", &Config::max_reals}};
+  for (const auto& [key, field] : keys)
+    if (auto node = entry(m, key))
+      c.*field = number(*node, key, 0, std::numeric_limits<std::uint32_t>::max());
+}
+
+RealConfig ConfigParser::real(const YAML::Node& n, const std::string& path) const {
   auto m = entries(n, path, {"address", "weight"});
   RealConfig r{.address = address(require(m, n, path, "address"), join(path, "address"))};
-  if (vip.address.is_v6() && r.address.is_v4())
-    fail(m["address"], join(path, "address"),
-         fmt::format("IPv4 real {} behind IPv6 VIP {} (the data plane cannot send IPv6 in IPv4)",
-                     r.address.to_string(), vip.address.to_string()));
-  if (m.contains("weight")) r.weight = number(m["weight"], join(path, "weight"), 0, kMaxWeight);
+  if (auto weight = entry(m, "weight"))
+    r.weight = number(*weight, join(path, "weight"), 0, std::numeric_limits<std::uint32_t>::max());
   return r;
+}
+
+std::uint32_t ConfigParser::flags(const YAML::Node& n, const std::string& path) const {
+  if (!n.IsSequence()) fail(n, path, "expected a list of flags");
+  std::uint32_t flags = 0;
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    auto fpath = fmt::format("{}[{}]", path, i);
+    auto f = scalar(n[i], fpath);
+    auto bit = parse_vip_flag(f);
+    if (!bit) fail(n[i], fpath, fmt::format("'{}' is not a VIP flag ({})", f, vip_flag_list()));
+    if (flags & *bit) fail(n[i], fpath, fmt::format("'{}' given twice", f));
+    flags |= *bit;
+  }
+  return flags;
 }
 
 VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const {
@@ -86,120 +168,40 @@ VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const 
          fmt::format("'{}' is not a protocol ({})", proto_text, proto_names()));
   v.proto = *parsed;
 
-  if (m.contains("flags")) {
-    auto flags = m["flags"];
-    if (!flags.IsSequence()) fail(flags, join(path, "flags"), "expected a list of flags");
-    for (std::size_t i = 0; i < flags.size(); ++i) {
-      auto fpath = fmt::format("{}.flags[{}]", path, i);
-      auto f = scalar(flags[i], fpath);
-      auto bit = parse_vip_flag(f);
-      if (!bit)
-        fail(flags[i], fpath, fmt::format("'{}' is not a VIP flag ({})", f, vip_flag_list()));
-      if (v.flags & *bit) fail(flags[i], fpath, fmt::format("'{}' given twice", f));
-      v.flags |= *bit;
-    }
-  }
+  if (auto flags_node = entry(m, "flags")) v.flags = flags(*flags_node, join(path, "flags"));
 
-  if (m.contains("reals")) {
-    auto reals = m["reals"];
-    if (!reals.IsSequence() && !reals.IsNull())
-      fail(reals, join(path, "reals"), "expected a list of reals");
-    std::map<IpAddress, std::size_t> seen;
-    for (std::size_t i = 0; i < reals.size(); ++i) {
-      auto rpath = fmt::format("{}.reals[{}]", path, i);
-      v.reals.push_back(real(reals[i], rpath, v));
-      auto [it, fresh] = seen.emplace(v.reals.back().address, i);
-      if (!fresh)
-        fail(reals[i], rpath + ".address",
-             fmt::format("{} is already reals[{}] of this VIP", v.reals.back().address.to_string(),
-                         it->second));
-    }
+  if (auto reals = entry(m, "reals")) {
+    if (!reals->IsSequence() && !reals->IsNull())
+      fail(*reals, join(path, "reals"), "expected a list of reals");
+    for (std::size_t i = 0; i < reals->size(); ++i)
+      v.reals.push_back(real((*reals)[i], fmt::format("{}.reals[{}]", path, i)));
   }
   return v;
 }
 
-Config ConfigParser::parse(const YAML::Node& root) {
+std::vector<VipConfig> ConfigParser::vips(const YAML::Node& n) const {
+  if (!n.IsSequence() && !n.IsNull()) fail(n, "vips", "expected a list of VIPs");
+  std::vector<VipConfig> out;
+  for (std::size_t i = 0; i < n.size(); ++i) out.push_back(vip(n[i], fmt::format("vips[{}]", i)));
+  return out;
+}
+
+Config ConfigParser::parse(const YAML::Node& root) const {
   if (!root.IsDefined() || root.IsNull()) throw ConfigError(file(), 0, "the file is empty");
-  auto m =
-      entries(root, "",
-              {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
-               "udp_idle_timeout", "max_packet_size", "ring_size", "max_vips", "max_reals", "vips"},
-              {"vips"});
+  auto m = entries(root, "",
+                   {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
+                    "conn_table_insert_rate", "udp_idle_timeout", "max_packet_size", "ring_size",
+                    "max_vips", "max_reals", "vips"},
+                   {"vips"});
   Config c;
-
-  auto ifname = require(m, root, "", "interface");
-  c.interface = scalar(ifname, "interface");
-  if (c.interface.empty() || c.interface.size() >= IF_NAMESIZE ||
-      c.interface.find_first_of("/ \t:") != std::string::npos)
-    fail(ifname, "interface", fmt::format("'{}' is not an interface name", c.interface));
-
-  if (m.contains("xdp_mode")) {
-    auto mode = scalar(m["xdp_mode"], "xdp_mode");
-    auto parsed = parse_xdp_mode(mode);
-    if (!parsed)
-      fail(m["xdp_mode"], "xdp_mode",
-           fmt::format("'{}' is not an XDP mode ({})", mode, xdp_mode_names()));
-    c.xdp_mode = *parsed;
-  }
-
-  auto gateway = require(m, root, "", "gateway");
-  auto gw = scalar(gateway, "gateway");
-  if (auto mac = MacAddress::parse(gw))
-    c.gateway = *mac;
-  else if (auto ip = IpAddress::parse(gw))
-    c.gateway = *ip;
-  else
-    fail(gateway, "gateway", fmt::format("'{}' is neither an IP address nor a MAC address", gw));
-
-  if (m.contains("source_prefixes")) {
-    auto node = m["source_prefixes"];
-    auto sp = entries(node, "source_prefixes", {"ipv4", "ipv6"});
-    if (sp.contains("ipv4"))
-      c.src4_prefix = prefix(sp["ipv4"], "source_prefixes.ipv4", DF_FAMILY_V4);
-    if (sp.contains("ipv6"))
-      c.src6_prefix = prefix(sp["ipv6"], "source_prefixes.ipv6", DF_FAMILY_V6);
-  }
-
-  if (m.contains("conn_table_size"))
-    c.conn_table_size = number(m["conn_table_size"], "conn_table_size", 1, 1U << 28);
-  if (m.contains("udp_idle_timeout"))
-    c.udp_idle_timeout_s = number(m["udp_idle_timeout"], "udp_idle_timeout", 0, 86400);
-  if (m.contains("max_packet_size"))
-    c.max_packet_size = number(m["max_packet_size"], "max_packet_size", 0, 65535);
-  if (m.contains("ring_size")) {
-    c.ring_size = number(m["ring_size"], "ring_size", 3, 1U << 24);
-    if (!Maglev::is_prime(c.ring_size))
-      fail(m["ring_size"], "ring_size", fmt::format("{} is not a prime", c.ring_size));
-  }
-  if (m.contains("max_vips")) c.max_vips = number(m["max_vips"], "max_vips", 1, DF_MAX_VIP_ADDRS);
-  if (m.contains("max_reals")) c.max_reals = number(m["max_reals"], "max_reals", 2, 1U << 20);
-  if (std::uint64_t{c.max_vips} * DF_RINGS_PER_VIP * c.ring_size > kMaxRingEntries)
-    fail(m.contains("max_vips") ? m["max_vips"] : m["ring_size"],
-         m.contains("max_vips") ? "max_vips" : "ring_size",
-         fmt::format("{} VIPs x {} rings x {} slots is over 2^31 ring entries", c.max_vips,
-                     DF_RINGS_PER_VIP, c.ring_size));
-
-  if (m.contains("vips")) {
-    auto vips = m["vips"];
-    if (!vips.IsSequence() && !vips.IsNull()) fail(vips, "vips", "expected a list of VIPs");
-    std::map<std::tuple<IpAddress, std::uint16_t, Proto>, std::size_t> seen;
-    std::set<IpAddress> reals;
-    for (std::size_t i = 0; i < vips.size(); ++i) {
-      auto path = fmt::format("vips[{}]", i);
-      c.vips.push_back(vip(vips[i], path));
-      const auto& v = c.vips.back();
-      auto [it, fresh] = seen.emplace(std::tuple{v.address, v.port, v.proto}, i);
-      if (!fresh)
-        fail(vips[i], path, fmt::format("{} is already vips[{}]", vip_name(v), it->second));
-      for (const auto& r : v.reals) reals.insert(r.address);
-    }
-    if (c.vips.size() > c.max_vips)
-      fail(vips, "vips",
-           fmt::format("{} VIPs, more than max_vips ({})", c.vips.size(), c.max_vips));
-    if (reals.size() > c.max_reals - 1)
-      fail(vips, "vips",
-           fmt::format("{} distinct reals, more than max_reals - 1 ({}; id 0 is never a real)",
-                       reals.size(), c.max_reals - 1));
+  attachment(m, root, c);
+  if (auto node = entry(m, "source_prefixes")) source_prefixes(*node, c);
+  sizes(m, c);
+  if (auto node = entry(m, "vips")) c.vips = vips(*node);
+  try {
+    validate_config(c);
+  } catch (const InvalidConfig& e) {
+    fail(node_at(root, e.path()), e.path(), e.reason());
   }
   return c;
 }
@@ -214,36 +216,10 @@ Config load_config(const std::filesystem::path& path) {
   return parse_config(YamlReader::read_file(path.string()), path.string());
 }
 
-std::uint32_t seconds_to_ticks(std::uint32_t seconds) {
-  constexpr std::uint64_t tick_ns = std::uint64_t{1} << DF_TICK_SHIFT;
-  return static_cast<std::uint32_t>((std::uint64_t{seconds} * 1'000'000'000 + tick_ns - 1) /
-                                    tick_ns);
+std::string to_string(const ServiceKey& key) {
+  return fmt::format("{}/{}", Endpoint{key.address, key.port}.to_string(), to_string(key.proto));
 }
 
-df_config make_df_config(const Config& config) {
-  df_config out{};
-  if (auto mac = std::get_if<MacAddress>(&config.gateway)) {
-    std::memcpy(out.gateway_mac, mac->bytes.data(), sizeof(out.gateway_mac));
-    out.gateway_set = 1;
-  }
-  out.max_pkt_size = config.max_packet_size;
-  out.udp_idle_ticks = seconds_to_ticks(config.udp_idle_timeout_s);
-
-  std::uint32_t prefix4;
-  std::memcpy(&prefix4, config.src4_prefix.address.bytes.data(), sizeof(prefix4));
-  const std::uint32_t len4 = config.src4_prefix.length;
-  out.src4_prefix = prefix4;
-  out.src4_hostmask = htonl(len4 >= 32 ? 0U : 0xffffffffU >> len4);
-
-  // The data plane varies only the last 32 bits; a prefix is at most /96, so all of them are host
-  // bits.
-  std::memcpy(out.src6_prefix, config.src6_prefix.address.bytes.data(), sizeof(out.src6_prefix));
-  out.src6_hostmask = 0xffffffffU;
-  return out;
-}
-
-std::string vip_name(const VipConfig& vip) {
-  return fmt::format("{}/{}", Endpoint{vip.address, vip.port}.to_string(), to_string(vip.proto));
-}
+std::string vip_name(const VipConfig& vip) { return to_string(ServiceKey::of(vip)); }
 
 }  // namespace dogfish

@@ -6,7 +6,9 @@
 #include <charconv>
 
 #include "dogfish/base/abi_names.hpp"
+#include "dogfish/base/balancer_schema.hpp"
 #include "dogfish/base/errors.hpp"
+#include "dogfish/config_validation.hpp"
 
 namespace dogfish {
 namespace {
@@ -40,11 +42,13 @@ IpAddress real_of(const json& request) {
   return *a;
 }
 
+// A weight as the request gives it; its range is validate_config's to check.
 std::uint32_t weight_of(const json& request) {
   if (!request.contains("weight")) return 1;
   const json& w = request["weight"];
-  if (!w.is_number_integer() || w.get<std::int64_t>() < 0 || w.get<std::int64_t>() > 65535)
-    throw Error("weight must be an integer in 0..65535");
+  bool whole = w.is_number_unsigned() || (w.is_number_integer() && w.get<std::int64_t>() >= 0);
+  if (!whole || w.get<std::uint64_t>() > UINT32_MAX)
+    throw Error(fmt::format("weight must be an integer in 0..{}", kMaxWeight));
   return w.get<std::uint32_t>();
 }
 
@@ -97,7 +101,12 @@ json stats_json(const DataPlaneStats& stats, const AppliedState& state) {
            {{"hit", stats.global.conn_hit},
             {"miss", stats.global.conn_miss},
             {"expired", stats.global.conn_expired},
-            {"hash_decisions", stats.global.hash_decisions}}},
+            {"hash_decisions", stats.global.hash_decisions},
+            {"proven", stats.global.conn_proven},
+            {"inserted", stats.global.conn_inserted},
+            {"skipped", stats.global.conn_skipped},
+            {"replaced", stats.global.conn_replaced},
+            {"guard_engaged_s", stats.global.guard_engaged}}},
           {"reasons", reasons}};
 }
 
@@ -109,7 +118,12 @@ Controller::Controller(Reconciler& reconciler, DataPlane& data_plane, DfConfigFo
       loader_(std::move(loader)) {}
 
 ReconcileReport Controller::apply(const Config& config) {
-  reconciler_.validate(config);
+  try {
+    validate_config(config);
+  } catch (const InvalidConfig& e) {
+    throw Error(e.in_words());
+  }
+  reconciler_.check_limits(config);
   df_config df = df_config_for_(config);
   ReconcileReport report = reconciler_.apply(config, df);
   config_ = config;
@@ -189,9 +203,6 @@ json Controller::change(const json& request, const std::string& cmd) {
       if (it != vip.reals.end())
         throw Error(fmt::format("real {} is already in VIP {} (weight {}; use `real edit`)",
                                 address.to_string(), to_string(key), it->weight));
-      if (key.address.is_v6() && address.is_v4())
-        throw Error(
-            fmt::format("real {} is IPv4, VIP {} is IPv6", address.to_string(), to_string(key)));
       vip.reals.push_back({.address = address, .weight = weight_of(request)});
     } else {
       if (it == vip.reals.end())
@@ -214,6 +225,10 @@ json Controller::handle(const json& request) {
     if (cmd == "real_list") return real_list(request);
     if (cmd == "stats") {
       json s = stats_json(dp_.stats(), reconciler_.state());
+      // One LRU for the whole table: any CPU may fill all of it.
+      s["conn_table"]["capacity"] = dp_.limits().conn_entries;
+      s["conn_table"]["capacity_per_cpu"] = dp_.limits().conn_entries;
+      s["conn_table"]["insert_rate"] = config_.conn_table_insert_rate;
       s["ok"] = true;
       return s;
     }

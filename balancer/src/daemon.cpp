@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <memory>
 #include <string_view>
 
@@ -16,6 +15,7 @@
 #include "dogfish/bpf_data_plane.hpp"
 #include "dogfish/control_socket.hpp"
 #include "dogfish/controller.hpp"
+#include "dogfish/df_structs.hpp"
 #include "dogfish/neighbors.hpp"
 #include "dogfish/reconciler.hpp"
 
@@ -27,8 +27,7 @@ df_config df_config_for(const Config& config) {
   df_config df = make_df_config(config);
   if (const auto* ip = std::get_if<IpAddress>(&config.gateway)) {
     MacAddress mac = resolve_neighbor(ip->to_string(), config.interface);
-    std::memcpy(df.gateway_mac, mac.bytes.data(), sizeof(df.gateway_mac));
-    df.gateway_set = 1;
+    set_gateway_mac(df, mac);
     log_debug("gateway {} is {}", ip->to_string(), mac.to_string());
   }
   return df;

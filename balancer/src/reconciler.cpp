@@ -1,6 +1,5 @@
 #include "dogfish/reconciler.hpp"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -9,12 +8,11 @@
 #include <thread>
 
 #include "dogfish/base/errors.hpp"
+#include "dogfish/df_structs.hpp"
 #include "dogfish/maglev.hpp"
 
 namespace dogfish {
 namespace {
-
-constexpr std::uint32_t kMaxWeight = 65535;  // as the configuration file allows
 
 // The (address, weight) set a ring is built from, in a fixed order.
 std::vector<RealConfig> ring_input(std::vector<RealConfig> reals) {
@@ -27,35 +25,19 @@ std::uint32_t other_ring(std::uint32_t vip_id, std::uint32_t ring) {
   return ring == vip_id * DF_RINGS_PER_VIP ? ring + 1 : vip_id * DF_RINGS_PER_VIP;
 }
 
+df_vip_meta meta_of(const AppliedVip& vip) {
+  return {.vip_id = vip.vip_id, .flags = vip.flags, .ring_slot = vip.ring};
+}
+
 }  // namespace
 
-std::string to_string(const ServiceKey& key) {
-  return vip_name(VipConfig{.address = key.address, .port = key.port, .proto = key.proto});
-}
-
-df_vip_key to_df_key(const ServiceKey& key) {
-  df_vip_key k{};
-  std::memcpy(k.addr, key.address.bytes.data(), sizeof(k.addr));
-  k.port = htons(key.port);
-  k.proto = static_cast<std::uint8_t>(key.proto);
-  k.family = key.address.family;
-  return k;
-}
-
-// The address a map key or value holds (family DF_FAMILY_*, then the bytes).
-static IpAddress address_of(std::uint8_t family, const std::uint8_t* bytes) {
-  IpAddress address;
-  address.family = family;
-  std::memcpy(address.bytes.data(), bytes, address.size());
-  return address;
-}
-
-df_vip_addr_key to_df_addr_key(const IpAddress& address) {
-  df_vip_addr_key k{};
-  std::memcpy(k.addr, address.bytes.data(), sizeof(k.addr));
-  k.family = address.family;
-  return k;
-}
+// What one apply() changes, worked out before anything is written.
+struct Reconciler::Plan {
+  AppliedState next;
+  std::vector<std::pair<IpAddress, std::uint32_t>> added_reals;
+  std::vector<std::uint32_t> removed_real_ids;
+  std::vector<std::pair<ServiceKey, AppliedVip>> removed_vips;
+};
 
 Reconciler::Reconciler(DataPlane& data_plane, ReconcilerOptions options)
     : dp_(data_plane), options_(options) {}
@@ -70,18 +52,16 @@ void Reconciler::adopt() {
   AppliedState adopted;
   auto now = std::chrono::steady_clock::now();
   for (const auto& [k, meta] : dp_.read_vips()) {
-    IpAddress address = address_of(k.family, k.addr);
-    ServiceKey key{address, ntohs(k.port), static_cast<Proto>(k.proto)};
+    ServiceKey key = service_key_of(k);
     adopted.vips[key] = {
         .vip_id = meta.vip_id, .flags = meta.flags, .ring = meta.ring_slot, .ring_unknown = true};
-    adopted.vip_addr_refs[address]++;
+    adopted.vip_addr_refs[key.address]++;
     // The other ring may have been read until just now.
     retired_[other_ring(meta.vip_id, meta.ring_slot)] = now;
   }
   std::set<std::uint32_t> used;
   for (const auto& [id, real] : dp_.read_reals()) {
-    IpAddress address = address_of(real.family, real.addr);
-    adopted.real_ids[address] = id;
+    adopted.real_ids[address_of(real)] = id;
     used.insert(id);
   }
   adopted.next_fresh_real_id = used.empty() ? 1 : *used.rbegin() + 1;
@@ -89,14 +69,12 @@ void Reconciler::adopt() {
     if (!used.contains(id)) adopted.freed_real_ids.push_back(id);
   // An address no adopted VIP lives on (its VIP went with the previous daemon) would
   // still make malformed packets to it count as ours.
-  for (const df_vip_addr_key& k : dp_.read_vip_addrs()) {
-    IpAddress address = address_of(k.family, k.addr);
-    if (!adopted.vip_addr_refs.contains(address)) dp_.delete_vip_addr(k);
-  }
+  for (const df_vip_addr_key& k : dp_.read_vip_addrs())
+    if (!adopted.vip_addr_refs.contains(address_of(k))) dp_.delete_vip_addr(k);
   state_ = std::move(adopted);
 }
 
-void Reconciler::validate(const Config& config) const {
+void Reconciler::check_limits(const Config& config) const {
   const DataPlaneLimits& l = dp_.limits();
   if (config.ring_size != l.ring_size)
     throw Error(
@@ -104,26 +82,9 @@ void Reconciler::validate(const Config& config) const {
                     config.ring_size, l.ring_size));
   if (config.vips.size() > l.max_vips)
     throw Error(fmt::format("{} VIPs, more than max_vips ({})", config.vips.size(), l.max_vips));
-  std::set<ServiceKey> keys;
   std::set<IpAddress> reals;
-  for (const VipConfig& v : config.vips) {
-    if (!keys.insert(ServiceKey::of(v)).second)
-      throw Error(fmt::format("VIP {} is configured twice", vip_name(v)));
-    if ((v.flags & ~std::uint32_t(DF_VIP_NO_CONN_TABLE | DF_VIP_SRC_HASH_ONLY)) != 0)
-      throw Error(fmt::format("VIP {} has unknown flags {:#x}", vip_name(v), v.flags));
-    std::set<IpAddress> in_vip;
-    for (const RealConfig& r : v.reals) {
-      if (!in_vip.insert(r.address).second)
-        throw Error(fmt::format("real {} is in VIP {} twice", r.address.to_string(), vip_name(v)));
-      if (v.address.is_v6() && r.address.is_v4())
-        throw Error(
-            fmt::format("real {} is IPv4, VIP {} is IPv6", r.address.to_string(), vip_name(v)));
-      if (r.weight > kMaxWeight)
-        throw Error(fmt::format("real {} weight {} is over {}", r.address.to_string(), r.weight,
-                                kMaxWeight));
-      reals.insert(r.address);
-    }
-  }
+  for (const VipConfig& v : config.vips)
+    for (const RealConfig& r : v.reals) reals.insert(r.address);
   if (reals.size() > l.max_reals - 1)
     throw Error(fmt::format("{} distinct reals, more than max_reals - 1 ({})", reals.size(),
                             l.max_reals - 1));
@@ -134,7 +95,7 @@ std::uint32_t Reconciler::allocate_vip_id(const AppliedState& next) const {
   for (const auto& [key, vip] : next.vips) used.insert(vip.vip_id);
   std::uint32_t id = 0;
   while (used.contains(id)) id++;
-  return id;  // validate() made sure there is room
+  return id;  // check_limits() made sure there is room
 }
 
 std::uint32_t Reconciler::allocate_real_id(AppliedState& next) const {
@@ -157,116 +118,136 @@ void Reconciler::write_ring(std::uint32_t ring, const std::vector<RealConfig>& r
   dp_.write_ring(ring, slots);
 }
 
-ReconcileReport Reconciler::apply(const Config& config, const df_config& df) {
-  validate(config);
-  ReconcileReport report;
-  AppliedState next = state_;
-
-  // Reals: which leave, which come, ids for the newcomers (freed ids queue up
-  // behind the others, so a departed real's id is the last to be handed out).
+void Reconciler::plan_reals(const Config& config, Plan& plan) const {
+  // Freed ids queue up behind the others, so a departed real's id is the last to be handed out.
   std::set<IpAddress> wanted;
   for (const VipConfig& v : config.vips)
     for (const RealConfig& r : v.reals) wanted.insert(r.address);
-  std::vector<std::uint32_t> removed_real_ids;
+  AppliedState& next = plan.next;
   for (auto it = next.real_ids.begin(); it != next.real_ids.end();) {
     if (wanted.contains(it->first)) {
       ++it;
       continue;
     }
-    removed_real_ids.push_back(it->second);
+    plan.removed_real_ids.push_back(it->second);
     it = next.real_ids.erase(it);
   }
-  std::vector<std::pair<IpAddress, std::uint32_t>> added_reals;
   for (const IpAddress& a : wanted) {
     if (next.real_ids.contains(a)) continue;
     std::uint32_t id;
     if (next.next_fresh_real_id >= dp_.limits().max_reals && next.freed_real_ids.empty()) {
-      id = removed_real_ids.back();  // the pool is empty: only now reuse at once
-      removed_real_ids.pop_back();
+      id = plan.removed_real_ids.back();  // the pool is empty: only now reuse at once
+      plan.removed_real_ids.pop_back();
     } else {
       id = allocate_real_id(next);
     }
     next.real_ids[a] = id;
-    added_reals.emplace_back(a, id);
+    plan.added_reals.emplace_back(a, id);
   }
-  for (std::uint32_t id : removed_real_ids) next.freed_real_ids.push_back(id);
+  for (std::uint32_t id : plan.removed_real_ids) next.freed_real_ids.push_back(id);
+}
 
-  // VIPs: which leave first, so their ids can be reused.
-  std::set<ServiceKey> wanted_vips;
-  for (const VipConfig& v : config.vips) wanted_vips.insert(ServiceKey::of(v));
-  std::vector<std::pair<ServiceKey, AppliedVip>> removed_vips;
-  for (auto it = next.vips.begin(); it != next.vips.end();) {
-    if (wanted_vips.contains(it->first)) {
+void Reconciler::plan_removed_vips(const Config& config, Plan& plan) const {
+  // First, so their ids can be reused.
+  std::set<ServiceKey> wanted;
+  for (const VipConfig& v : config.vips) wanted.insert(ServiceKey::of(v));
+  for (auto it = plan.next.vips.begin(); it != plan.next.vips.end();) {
+    if (wanted.contains(it->first)) {
       ++it;
       continue;
     }
-    removed_vips.emplace_back(*it);
-    it = next.vips.erase(it);
+    plan.removed_vips.emplace_back(*it);
+    it = plan.next.vips.erase(it);
   }
+}
 
-  // Writes, in an order where no packet sees a ring naming a real not yet written.
-  if (!state_.config || std::memcmp(&*state_.config, &df, sizeof(df)) != 0) {
-    dp_.set_config(df);
-    next.config = df;
-  }
-  for (const auto& [address, id] : added_reals) {
-    df_real r{};
-    std::memcpy(r.addr, address.bytes.data(), sizeof(r.addr));
-    r.family = address.family;
-    dp_.put_real(id, r);
+void Reconciler::write_config(const df_config& df, AppliedState& next) {
+  if (state_.config && std::memcmp(&*state_.config, &df, sizeof(df)) == 0) return;
+  dp_.set_config(df);
+  next.config = df;
+}
+
+void Reconciler::write_added_reals(const Plan& plan, ReconcileReport& report) {
+  for (const auto& [address, id] : plan.added_reals) {
+    dp_.put_real(id, to_df_real(address));
     report.reals_added++;
   }
-  auto now = [] { return std::chrono::steady_clock::now(); };
-  for (const auto& [key, vip] : removed_vips) {
+}
+
+void Reconciler::remove_vips(Plan& plan, ReconcileReport& report) {
+  for (const auto& [key, vip] : plan.removed_vips) {
     dp_.delete_vip(to_df_key(key));
-    retired_[vip.ring] = now();
-    if (--next.vip_addr_refs[key.address] == 0) {
-      next.vip_addr_refs.erase(key.address);
+    retired_[vip.ring] = std::chrono::steady_clock::now();
+    if (--plan.next.vip_addr_refs[key.address] == 0) {
+      plan.next.vip_addr_refs.erase(key.address);
       dp_.delete_vip_addr(to_df_addr_key(key.address));
     }
     report.vips_removed++;
   }
-  for (const VipConfig& v : config.vips) {
-    ServiceKey key = ServiceKey::of(v);
-    auto it = next.vips.find(key);
-    if (it == next.vips.end()) {
-      AppliedVip vip{.vip_id = allocate_vip_id(next), .flags = v.flags, .reals = v.reals};
-      vip.ring = vip.vip_id * DF_RINGS_PER_VIP;
-      write_ring(vip.ring, vip.reals, next);
-      report.rings_written++;
-      if (next.vip_addr_refs[key.address]++ == 0) dp_.put_vip_addr(to_df_addr_key(key.address));
-      dp_.put_vip(to_df_key(key),
-                  {.vip_id = vip.vip_id, .flags = vip.flags, .ring_slot = vip.ring});
-      next.vips.emplace(key, std::move(vip));
-      report.vips_added++;
-      continue;
-    }
-    AppliedVip& vip = it->second;
-    bool new_ring = vip.ring_unknown || ring_input(vip.reals) != ring_input(v.reals);
-    if (!new_ring && vip.flags == v.flags) {
-      vip.reals = v.reals;  // only the order changed
-      continue;
-    }
-    std::uint32_t old_ring = vip.ring;
-    if (new_ring) {
-      vip.ring = other_ring(vip.vip_id, vip.ring);
-      write_ring(vip.ring, v.reals, next);
-      report.rings_written++;
-    }
-    vip.flags = v.flags;
-    vip.reals = v.reals;
-    vip.ring_unknown = false;
-    dp_.put_vip(to_df_key(key), {.vip_id = vip.vip_id, .flags = vip.flags, .ring_slot = vip.ring});
-    if (new_ring) retired_[old_ring] = now();
-    report.vips_changed++;
+}
+
+void Reconciler::add_vip(const VipConfig& v, AppliedState& next, ReconcileReport& report) {
+  ServiceKey key = ServiceKey::of(v);
+  AppliedVip vip{.vip_id = allocate_vip_id(next), .flags = v.flags, .reals = v.reals};
+  vip.ring = vip.vip_id * DF_RINGS_PER_VIP;
+  write_ring(vip.ring, vip.reals, next);
+  report.rings_written++;
+  if (next.vip_addr_refs[key.address]++ == 0) dp_.put_vip_addr(to_df_addr_key(key.address));
+  dp_.put_vip(to_df_key(key), meta_of(vip));
+  next.vips.emplace(key, std::move(vip));
+  report.vips_added++;
+}
+
+void Reconciler::change_vip(const VipConfig& v, AppliedVip& vip, const AppliedState& next,
+                            ReconcileReport& report) {
+  bool new_ring = vip.ring_unknown || ring_input(vip.reals) != ring_input(v.reals);
+  if (!new_ring && vip.flags == v.flags) {
+    vip.reals = v.reals;  // only the order changed
+    return;
   }
-  // No ring names a removed real any more: clear it, so its flows re-hash.
-  for (std::uint32_t id : removed_real_ids) {
+  std::uint32_t old_ring = vip.ring;
+  if (new_ring) {
+    vip.ring = other_ring(vip.vip_id, vip.ring);
+    write_ring(vip.ring, v.reals, next);
+    report.rings_written++;
+  }
+  vip.flags = v.flags;
+  vip.reals = v.reals;
+  vip.ring_unknown = false;
+  dp_.put_vip(to_df_key(ServiceKey::of(v)), meta_of(vip));
+  if (new_ring) retired_[old_ring] = std::chrono::steady_clock::now();
+  report.vips_changed++;
+}
+
+void Reconciler::clear_removed_reals(const Plan& plan, ReconcileReport& report) {
+  for (std::uint32_t id : plan.removed_real_ids) {
     dp_.put_real(id, df_real{});
     report.reals_removed++;
   }
-  report.flows_forgotten = forget_lost_flows(removed_vips, config, next);
-  state_ = std::move(next);
+}
+
+ReconcileReport Reconciler::apply(const Config& config, const df_config& df) {
+  check_limits(config);
+  Plan plan{.next = state_};
+  plan_reals(config, plan);
+  plan_removed_vips(config, plan);
+
+  // Writes, in an order where no packet sees a ring naming a real not yet written.
+  ReconcileReport report;
+  write_config(df, plan.next);
+  write_added_reals(plan, report);
+  remove_vips(plan, report);
+  for (const VipConfig& v : config.vips) {
+    auto it = plan.next.vips.find(ServiceKey::of(v));
+    if (it == plan.next.vips.end())
+      add_vip(v, plan.next, report);
+    else
+      change_vip(v, it->second, plan.next, report);
+  }
+  // No ring names a removed real any more: clear it, so its flows re-hash.
+  clear_removed_reals(plan, report);
+  report.flows_forgotten = forget_lost_flows(plan.removed_vips, config, plan.next);
+  state_ = std::move(plan.next);
   return report;
 }
 

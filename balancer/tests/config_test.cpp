@@ -1,13 +1,12 @@
 #include "dogfish/config.hpp"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "dogfish/base/errors.hpp"
+#include "param_name.hpp"
 
 namespace dogfish {
 namespace {
@@ -21,6 +20,7 @@ source_prefixes:
   ipv4: 172.16.0.0/12
   ipv6: "fd00:df::/96"
 conn_table_size: 200000
+conn_table_insert_rate: 5000
 udp_idle_timeout: 60
 max_packet_size: 1540
 ring_size: 13
@@ -51,6 +51,7 @@ TEST(Config, ParsesAFullConfig) {
       .src4_prefix = *IpPrefix::parse("172.16.0.0/12"),
       .src6_prefix = *IpPrefix::parse("fd00:df::/96"),
       .conn_table_size = 200000,
+      .conn_table_insert_rate = 5000,
       .udp_idle_timeout_s = 60,
       .max_packet_size = 1540,
       .ring_size = 13,
@@ -103,30 +104,6 @@ TEST(Config, IPv4VipMayHaveIPv6Reals) {
   EXPECT_EQ(c.vips[0].reals[0].address, ip("fd00::1"));
 }
 
-TEST(Config, DataPlaneConfig) {
-  auto c = parse_config(kGood, "good.yaml");
-  df_config d = make_df_config(c);
-  EXPECT_EQ(d.gateway_set, 1);
-  const std::uint8_t mac[6] = {2, 0, 0, 0, 0, 1};
-  EXPECT_EQ(std::memcmp(d.gateway_mac, mac, 6), 0);
-  EXPECT_EQ(d.max_pkt_size, 1540U);
-  EXPECT_EQ(ntohl(d.src4_prefix), 0xac100000U);
-  EXPECT_EQ(ntohl(d.src4_hostmask), 0x000fffffU);
-  const std::uint8_t p6[16] = {0xfd, 0x00, 0x00, 0xdf};
-  EXPECT_EQ(std::memcmp(d.src6_prefix, p6, 16), 0);
-  EXPECT_EQ(d.src6_hostmask, 0xffffffffU);
-  // 60 s / 2^24 ns = 3576.28 ticks, rounded up.
-  EXPECT_EQ(d.udp_idle_ticks, 3577U);
-  EXPECT_EQ(seconds_to_ticks(0), 0U);
-
-  auto gw_ip =
-      parse_config("interface: lo\ngateway: 10.0.0.1\nsource_prefixes: {ipv4: 10.9.9.0/24}\n", "x");
-  d = make_df_config(gw_ip);
-  EXPECT_EQ(d.gateway_set, 0);
-  EXPECT_EQ(ntohl(d.src4_hostmask), 0xffU);
-  EXPECT_EQ(ntohl(d.src4_prefix), 0x0a090900U);
-}
-
 TEST(Config, LoadsAFileAndNamesItInErrors) {
   auto dir = std::filesystem::temp_directory_path() / "dogfish-config-test";
   std::filesystem::create_directories(dir);
@@ -166,7 +143,8 @@ struct BadConfig {
 const BadConfig kBad[] = {
     {"unknown top-level key", "colour: blue\n",
      "c.yaml:3: colour: unknown key (expected one of: interface, xdp_mode, "
-     "gateway, source_prefixes, conn_table_size, udp_idle_timeout, max_packet_size, ring_size, "
+     "gateway, source_prefixes, conn_table_size, conn_table_insert_rate, udp_idle_timeout, "
+     "max_packet_size, ring_size, "
      "max_vips, max_reals, vips)"},
     {"port out of range",
      "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n  - address: 10.0.0.2\n    port: "
@@ -270,13 +248,7 @@ TEST_P(ConfigErrors, NamesFileLineAndReason) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, ConfigErrors, testing::ValuesIn(kBad),
-                         [](const testing::TestParamInfo<BadConfig>& info) {
-                           std::string name;
-                           for (const char* p = info.param.description; *p; ++p)
-                             name += std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_';
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Table, ConfigErrors, testing::ValuesIn(kBad), DescriptionName());
 
 }  // namespace
 }  // namespace dogfish

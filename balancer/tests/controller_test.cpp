@@ -9,6 +9,7 @@
 
 #include "dogfish/base/errors.hpp"
 #include "dogfish/control_socket.hpp"
+#include "dogfish/df_structs.hpp"
 #include "fake_data_plane.hpp"
 
 namespace dogfish {
@@ -86,11 +87,21 @@ TEST_F(ControllerTest, BadRequestsChangeNothing) {
   EXPECT_EQ(
       error({{"cmd", "real_add"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.3"}, {"weight", -1}}),
       "weight must be an integer in 0..65535");
+  EXPECT_EQ(
+      error({{"cmd", "real_add"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.3"}, {"weight", 70000}}),
+      "weight of real 10.1.0.3 in VIP 10.0.0.1:80/tcp: 70000 is out of range (0-65535)");
   EXPECT_EQ(error({{"cmd", "frobnicate"}}), "unknown command 'frobnicate'");
   EXPECT_EQ(ctl.handle_line("{nope")["error"], "the request is not JSON");
   // Over the limit: five VIPs with max_vips 4.
   for (int i = 2; i <= 4; i++) ok({{"cmd", "vip_add"}, {"vip", fmt::format("10.0.0.{}:80", i)}});
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.5:80"}}), "5 VIPs, more than max_vips (4)");
+}
+
+TEST_F(ControllerTest, IPv4RealBehindIPv6VipRefused) {
+  ok({{"cmd", "vip_add"}, {"vip", "[fd00::1]:80"}});
+  EXPECT_EQ(error({{"cmd", "real_add"}, {"vip", "[fd00::1]:80"}, {"real", "10.1.0.3"}}),
+            "IPv4 real 10.1.0.3 behind IPv6 VIP fd00::1 (the data plane cannot send IPv6 in IPv4)");
+  ok({{"cmd", "real_add"}, {"vip", "[fd00::1]:80"}, {"real", "fd00:1::3"}});
 }
 
 TEST_F(ControllerTest, RealAddEditDelGoThroughReconciler) {
@@ -135,6 +146,8 @@ TEST_F(ControllerTest, StatsNamesEveryReason) {
   EXPECT_EQ(s["vips"].size(), 1u);
   EXPECT_EQ(s["reals"].size(), 2u);
   EXPECT_TRUE(s["conn_table"].contains("hit"));
+  EXPECT_TRUE(s["conn_table"].contains("skipped"));
+  EXPECT_EQ(s["conn_table"]["capacity_per_cpu"], s["conn_table"]["capacity"]);
 }
 
 TEST(ControlSocket, RoundTripAndNoDaemon) {

@@ -6,7 +6,6 @@ Run by CTest (label netns) with DOGFISH set to the binary:
     DOGFISH=build/balancer/dogfish /usr/bin/python3 -m pytest balancer/tests/daemon_netns_test.py
 """
 
-import itertools
 import json
 import os
 import shutil
@@ -17,10 +16,14 @@ import time
 
 import pytest
 
-DOGFISH = os.environ.get("DOGFISH", "dogfish")
+from testlib import netns, paths
+from testlib.command import run as run_argv
+from testlib.command import wait_for
+from testlib.leftovers import BPFFS
+
+DOGFISH = paths.binary("DOGFISH", "balancer/dogfish")
 IFACE = "dfbal"
 PEER = "dfgw"
-_counter = itertools.count()
 
 CONFIG = """\
 interface: {iface}
@@ -39,35 +42,22 @@ vips:
 """
 
 
-def run(*cmd, check=True, **kw):
-    return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=30, **kw)
-
-
-def wait_for(predicate, what, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+def run(*cmd, check=True):
+    return run_argv(cmd, check=check, timeout=30)
 
 
 @pytest.fixture
-def netns():
-    if os.geteuid() != 0:
-        pytest.skip("needs root (namespaces, BPF)")
-    if not os.path.ismount("/sys/fs/bpf"):
-        pytest.skip("bpffs is not mounted at /sys/fs/bpf")
-    name = f"df-daemon-{os.getpid()}-{next(_counter)}"
-    if run("ip", "netns", "add", name, check=False).returncode != 0:
-        pytest.skip("cannot make a network namespace")
-    try:
-        run("ip", "-n", name, "link", "add", IFACE, "type", "veth", "peer", "name", PEER)
+def ns():
+    """A namespace of the test's own with the veth pair IFACE - PEER in it."""
+    netns.require_root()
+    if not os.path.ismount(BPFFS):
+        pytest.skip(f"bpffs is not mounted at {BPFFS}")
+    name = netns.unique("df-daemon")
+    with netns.made(name):
+        netns.veth((name, IFACE), (name, PEER))
         run("ip", "-n", name, "link", "set", IFACE, "up")
         run("ip", "-n", name, "link", "set", PEER, "up")
         yield name
-    finally:
-        run("ip", "netns", "del", name, check=False)
 
 
 class Daemon:
@@ -78,24 +68,13 @@ class Daemon:
         self.config = tmp_path / "dogfish.yaml"
         self.config.write_text(config.format(iface=IFACE))
         self.socket = str(tmp_path / "dogfish.sock")
-        self.pin_dir = f"/sys/fs/bpf/dogfish-test-{ns}"
+        self.pin_dir = f"{BPFFS}/dogfish-test-{ns}"
         self.log = tmp_path / "dogfish.log"
         self.proc = None
 
     def start(self):
         self.proc = subprocess.Popen(
-            [
-                "nsenter",
-                f"--net=/run/netns/{self.ns}",
-                DOGFISH,
-                "run",
-                "--config",
-                str(self.config),
-                "--socket",
-                self.socket,
-                "--pin-dir",
-                self.pin_dir,
-            ],
+            netns.enter(self.ns, *self.run_argv()),
             stdout=self.log.open("a"),
             stderr=subprocess.STDOUT,
         )
@@ -108,6 +87,18 @@ class Daemon:
             return os.path.exists(self.socket) and self.cli_ok("vip", "list")
 
         wait_for(ready, "the control socket")
+
+    def run_argv(self):
+        return [
+            DOGFISH,
+            "run",
+            "--config",
+            str(self.config),
+            "--socket",
+            self.socket,
+            "--pin-dir",
+            self.pin_dir,
+        ]
 
     def stop(self, sig=signal.SIGTERM):
         self.proc.send_signal(sig)
@@ -140,8 +131,8 @@ class Daemon:
 
 
 @pytest.fixture
-def daemon(netns, tmp_path):
-    d = Daemon(netns, tmp_path)
+def daemon(ns, tmp_path):
+    d = Daemon(ns, tmp_path)
     try:
         d.start()
         yield d
@@ -175,12 +166,12 @@ def test_attaches_and_serves_the_configured_vip(daemon):
     assert sorted(real_addresses(daemon).values()) == ["10.0.1.1", "10.0.1.2"]
 
 
-def test_gateway_address_resolved_through_the_neighbour_table(netns, tmp_path):
-    run("ip", "-n", netns, "addr", "add", "192.0.2.1/24", "dev", IFACE)
+def test_gateway_address_resolved_through_the_neighbour_table(ns, tmp_path):
+    run("ip", "-n", ns, "addr", "add", "192.0.2.1/24", "dev", IFACE)
     run(
         "ip",
         "-n",
-        netns,
+        ns,
         "neigh",
         "add",
         "192.0.2.2",
@@ -191,7 +182,7 @@ def test_gateway_address_resolved_through_the_neighbour_table(netns, tmp_path):
         "nud",
         "permanent",
     )
-    d = Daemon(netns, tmp_path, CONFIG.replace("gateway: 02:00:00:00:00:01", "gateway: 192.0.2.2"))
+    d = Daemon(ns, tmp_path, CONFIG.replace("gateway: 02:00:00:00:00:01", "gateway: 192.0.2.2"))
     try:
         d.start()
         cfg = d.dump("config")[0]["formatted"]["value"][".bss"][0]["df_cfg"]
@@ -276,19 +267,7 @@ def test_bad_reload_keeps_the_old_state(daemon):
 
 def test_second_daemon_on_the_socket_touches_nothing(daemon):
     prog = daemon.xdp_prog()
-    r = run(
-        "nsenter",
-        f"--net=/run/netns/{daemon.ns}",
-        DOGFISH,
-        "run",
-        "--config",
-        str(daemon.config),
-        "--socket",
-        daemon.socket,
-        "--pin-dir",
-        daemon.pin_dir,
-        check=False,
-    )
+    r = run(*netns.enter(daemon.ns, *daemon.run_argv()), check=False)
     assert r.returncode == 1
     assert f"a daemon already answers on {daemon.socket}" in r.stderr
     assert daemon.xdp_prog() == prog
@@ -316,7 +295,7 @@ def test_pinned_restart_keeps_program_and_connections(daemon):
         + [0] * 12
         + [0x9C, 0x40, 0, 0]
     )  # client 192.0.2.7:40000
-    value = [2, 0, 0, 0, 0, 0, 0, 0]
+    value = [2] + [0] * 11  # struct df_conn: real id 2, atime 0, hash 0
     run(
         "bpftool",
         "map",

@@ -7,59 +7,52 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-SOURCE = Path(__file__).resolve().parents[2]
-BENCH = os.environ.get("LAB_BENCH", str(SOURCE / "bench/lab-bench"))
-BUILD = str(Path(os.environ.get("BUILD_DIR", SOURCE / "build")).resolve())
+from testlib import paths
+from testlib.command import run
+from testlib.lab import Lab
+from testlib.leftovers import Leftovers
+
+BENCH = os.environ.get("LAB_BENCH", str(paths.SOURCE / "bench/lab-bench"))
+BUILD = str(paths.build_dir())
 # A lab of this test's own, apart from any other on the host.
 PREFIX = f"lbt{os.getpid() % 100000}-"
 RECORD = f"/run/lab-bench-test-{os.getpid()}"
 ENV = dict(os.environ, DOGFISH_LAB_PREFIX=PREFIX, DOGFISH_LAB_DIR=RECORD, BUILD_DIR=BUILD)
 MEASURES = {"tcp_upload", "tcp_download", "tcp_connect", "pps"}
+LAB = Lab(env=ENV)
+# What lab-bench could leave behind: its namespaces, pins, record, and the processes it starts
+# (iperf3 and HAProxy servers, responders, the lab's daemons), told from other labs' on a
+# shared machine by what they were started with: this build, this record, lab-bench's files.
+HOST = Leftovers(
+    PREFIX,
+    RECORD,
+    programs="iperf3 -s|haproxy -db|dogfish-responder|dogfish run",
+    marks=(BUILD + "/", "/lab-bench-", "iperf3 -s -p 5201"),
+)
+KINDS = ("namespaces", "pins", "record", "processes")
 
 
 def bench(*args, timeout=300):
-    return subprocess.run([BENCH, *args], capture_output=True, text=True, env=ENV, timeout=timeout)
+    return run([BENCH, *args], check=False, timeout=timeout, env=ENV)
 
 
 def lab(*args):
-    return subprocess.run(
-        [f"{BUILD}/lab/dogfish-lab", *args], capture_output=True, text=True, env=ENV, timeout=120
-    )
-
-
-def host_snapshot():
-    """What lab-bench could leave behind: its namespaces, pins, record, and the processes it
-    starts (iperf3 and HAProxy servers, responders, the lab's daemons), told from other labs' on a
-    shared machine by what they were started with: this build, this record, lab-bench's files."""
-    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    procs = subprocess.run(
-        ["pgrep", "-a", "-f", "iperf3 -s|haproxy -db|dogfish-responder|dogfish run"],
-        capture_output=True,
-        text=True,
-    ).stdout
-    ours = (BUILD + "/", RECORD, "/lab-bench-", "iperf3 -s -p 5201")
-    return {
-        "netns": sorted(line.split()[0] for line in netns.splitlines() if line.startswith(PREFIX)),
-        "pins": sorted(str(p) for p in Path("/sys/fs/bpf").glob(PREFIX + "*")),
-        "record": os.path.exists(RECORD),
-        "processes": sorted(line for line in procs.splitlines() if any(o in line for o in ours)),
-    }
+    return LAB.cli(*args, check=False)
 
 
 @pytest.fixture
 def clean_host():
-    before = host_snapshot()
-    assert not before["netns"] and not before["pins"] and not before["record"]
+    before = HOST.snapshot(KINDS)
+    assert not before["namespaces"] and not before["pins"] and not before["record"]
     yield
     lab("down")
-    after = host_snapshot()
+    after = HOST.snapshot(KINDS)
     # Other work on the machine may start processes meanwhile; none of ours may stay.
     after["processes"] = [p for p in after["processes"] if p not in before["processes"]]
-    assert after == {"netns": [], "pins": [], "record": False, "processes": []}
+    assert after == {"namespaces": [], "pins": [], "record": False, "processes": []}
 
 
 def test_help_is_true():

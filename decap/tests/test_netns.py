@@ -11,43 +11,26 @@ import platform
 import re
 import shutil
 import subprocess
-import sys
-import itertools
 
 import pytest
 
+from testlib import leftovers, netns, paths
+from testlib.netns import run_in as in_ns
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-DECAP = os.environ.get("DOGFISH_DECAP", "dogfish-decap")
+DECAP = paths.binary("DOGFISH_DECAP", "decap/dogfish-decap")
 ENCAP_OBJ = os.environ.get("DOGFISH_TEST_ENCAP", "")
 PORT = 8080
 SENDER = {"v4": "10.77.0.1", "v6": "fd77::1"}
 RECEIVER = {"v4": "10.77.0.2", "v6": "fd77::2"}
 VIP = {"v4": "10.99.0.1", "v6": "fd99::1"}
-_serial = itertools.count()
-BPFFS = "/sys/fs/bpf"
-
-
-def _empty_dirs_below(path):
-    """Directories under path that hold no file at any depth (no pins)."""
-    return all(not files for _, _, files in os.walk(path))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def bpffs_left_as_found():
-    """iproute2 makes its own folders in bpffs when it loads an object (tc/globals, ip,
-    xdp), and dogfish-decap its pin root: remove whichever this run made, if empty."""
-    before = set(os.listdir(BPFFS))
-    yield
-    made = [os.path.join(BPFFS, name) for name in set(os.listdir(BPFFS)) - before]
-    for path in made:
-        if not os.path.islink(path) and os.path.isdir(path) and _empty_dirs_below(path):
-            for root, dirs, _ in os.walk(path, topdown=False):
-                for d in dirs:
-                    os.rmdir(os.path.join(root, d))
-            os.rmdir(path)
-    for path in made:  # iproute2's ip and xdp are symlinks to tc
-        if os.path.islink(path) and not os.path.exists(path):
-            os.unlink(path)
+    """iproute2's folders in bpffs and dogfish-decap's pin root: removed if this run made them."""
+    with leftovers.bpffs_left_as_found():
+        yield
 
 
 MODES = ["xdp", "xdp-generic", "tc"]
@@ -59,103 +42,9 @@ def kernel_before(major, minor):
     return release < (major, minor)
 
 
-def mode_args(mode):
-    return {
-        "xdp": ["--mode", "xdp", "--xdp-mode", "native"],
-        "xdp-generic": ["--mode", "xdp", "--xdp-mode", "generic"],
-        "tc": ["--mode", "tc"],
-    }[mode]
-
-
-def run(*cmd, check=True):
-    return subprocess.run(cmd, check=check, capture_output=True, text=True)
-
-
-def in_ns(ns, *cmd, check=True):
-    # nsenter keeps the host's mounts, so dogfish-decap's pins under /sys/fs/bpf outlive it.
-    return run("nsenter", f"--net=/run/netns/{ns}", *cmd, check=check)
-
-
-@pytest.fixture
-def pair():
-    if os.geteuid() != 0:
-        pytest.skip("needs root for namespaces and BPF")
-    if not shutil.which(DECAP) and not os.path.exists(DECAP):
-        pytest.skip(f"{DECAP} not built")
-    tag = f"{os.getpid()}-{next(_serial)}"
-    sender, receiver = f"dfdecap-s-{tag}", f"dfdecap-r-{tag}"
-    made = []
-    listener = None
-    try:
-        for ns in (sender, receiver):
-            r = run("ip", "netns", "add", ns, check=False)
-            if r.returncode:
-                pytest.skip(f"cannot make a network namespace: {r.stderr.strip()}")
-            made.append(ns)
-        run(
-            "ip",
-            "link",
-            "add",
-            "vs",
-            "netns",
-            sender,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "vr",
-            "netns",
-            receiver,
-        )
-        for ns, dev, addrs in ((sender, "vs", SENDER), (receiver, "vr", RECEIVER)):
-            in_ns(ns, "ip", "addr", "add", f"{addrs['v4']}/24", "dev", dev)
-            in_ns(ns, "ip", "addr", "add", f"{addrs['v6']}/64", "dev", dev, "nodad")
-            in_ns(ns, "ip", "link", "set", dev, "up")
-            in_ns(ns, "ip", "link", "set", "lo", "up")
-        in_ns(receiver, "ip", "addr", "add", f"{VIP['v4']}/32", "dev", "lo")
-        in_ns(receiver, "ip", "addr", "add", f"{VIP['v6']}/128", "dev", "lo", "nodad")
-        for key in ("all", "default", "vr"):
-            in_ns(receiver, "sysctl", "-qw", f"net.ipv4.conf.{key}.rp_filter=0")
-        # An echo server listening on both VIPs; it prints "ready" once listening.
-        listener = subprocess.Popen(
-            [
-                "nsenter",
-                f"--net=/run/netns/{receiver}",
-                sys.executable,
-                os.path.join(HERE, "netns_server.py"),
-                str(PORT),
-                VIP["v4"],
-                VIP["v6"],
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert listener.stdout.readline().strip() == "ready"
-        mac = json.loads(in_ns(receiver, "ip", "-j", "link", "show", "vr").stdout)[0]["address"]
-        yield {"sender": sender, "receiver": receiver, "mac": mac}
-    finally:
-        if listener:
-            listener.kill()
-            listener.wait()
-        if receiver in made:
-            in_ns(receiver, DECAP, "detach", "--iface", "vr", check=False)
-            # Whatever detach left: the pins live under the namespace's inode.
-            ino = os.stat(f"/run/netns/{receiver}").st_ino
-            shutil.rmtree(f"/sys/fs/bpf/dogfish-decap/{ino}", ignore_errors=True)
-        for ns in made:
-            run("ip", "netns", "del", ns, check=False)
-
-
-@pytest.mark.parametrize("encap", ["4in4", "6in6", "4in6"])
-@pytest.mark.parametrize("mode", MODES)
-def test_syn_to_vip_gets_synack_from_vip(pair, mode, encap):
-    if mode == "tc" and encap == "4in6" and kernel_before(6, 3):
-        pytest.skip(
-            f"tc strips 4in6 with bpf_skb_adjust_room's DECAP_L3 flag: kernel 6.3 or later, "
-            f"this one is {platform.release()}"
-        )
-    r = in_ns(
+def attach_both(pair, mode, check=True):
+    """dogfish-decap attach on the receiver in that mode, for both of its addresses."""
+    return in_ns(
         pair["receiver"],
         DECAP,
         "attach",
@@ -166,28 +55,99 @@ def test_syn_to_vip_gets_synack_from_vip(pair, mode, encap):
         RECEIVER["v4"],
         "--addr",
         RECEIVER["v6"],
-        check=False,
+        check=check,
     )
-    assert r.returncode == 0, r.stderr
-    outer = "v4" if encap == "4in4" else "v6"
-    inner = "v6" if encap == "6in6" else "v4"
-    send = in_ns(
+
+
+def mode_args(mode):
+    return {
+        "xdp": ["--mode", "xdp", "--xdp-mode", "native"],
+        "xdp-generic": ["--mode", "xdp", "--xdp-mode", "generic"],
+        "tc": ["--mode", "tc"],
+    }[mode]
+
+
+@pytest.fixture
+def pair():
+    netns.require_root()
+    if not shutil.which(DECAP) and not os.path.exists(DECAP):
+        pytest.skip(f"{DECAP} not built")
+    sender, receiver = netns.unique("dfdecap-s"), netns.unique("dfdecap-r")
+    listener = None
+    with netns.made(sender, receiver):
+        try:
+            netns.veth((sender, "vs"), (receiver, "vr"))
+            for ns, dev, addrs in ((sender, "vs", SENDER), (receiver, "vr", RECEIVER)):
+                in_ns(ns, "ip", "addr", "add", f"{addrs['v4']}/24", "dev", dev)
+                in_ns(ns, "ip", "addr", "add", f"{addrs['v6']}/64", "dev", dev, "nodad")
+                in_ns(ns, "ip", "link", "set", dev, "up")
+                in_ns(ns, "ip", "link", "set", "lo", "up")
+            in_ns(receiver, "ip", "addr", "add", f"{VIP['v4']}/32", "dev", "lo")
+            in_ns(receiver, "ip", "addr", "add", f"{VIP['v6']}/128", "dev", "lo", "nodad")
+            for key in ("all", "default", "vr"):
+                in_ns(receiver, "sysctl", "-qw", f"net.ipv4.conf.{key}.rp_filter=0")
+            # An echo server listening on both VIPs; it prints "ready" once listening.
+            listener = subprocess.Popen(
+                netns.enter(
+                    receiver,
+                    paths.PYTHON,
+                    os.path.join(HERE, "netns_server.py"),
+                    str(PORT),
+                    VIP["v4"],
+                    VIP["v6"],
+                ),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert listener.stdout.readline().strip() == "ready"
+            mac = json.loads(in_ns(receiver, "ip", "-j", "link", "show", "vr").stdout)[0]["address"]
+            yield {"sender": sender, "receiver": receiver, "mac": mac}
+        finally:
+            if listener:
+                listener.kill()
+                listener.wait()
+            in_ns(receiver, DECAP, "detach", "--iface", "vr", check=False)
+            # Whatever detach left: the pins live under the namespace's inode.
+            if (ino := netns.inode(receiver)) is not None:
+                shutil.rmtree(leftovers.decap_pin_dir(ino), ignore_errors=True)
+
+
+def send(pair, encap, outer, inner, *timeout):
+    """netns_send.py from the sender: an encapsulated SYN to the VIP; the CompletedProcess.
+    outer: (source, destination) of the outer header; inner: the client's family."""
+    return in_ns(
         pair["sender"],
-        sys.executable,
+        paths.PYTHON,
         os.path.join(HERE, "netns_send.py"),
         "vs",
         pair["mac"],
         encap,
-        SENDER[outer],
-        RECEIVER[outer],
+        *outer,
         SENDER[inner],
         VIP[inner],
-        str(PORT),
+        PORT,
+        *timeout,
         check=False,
     )
+
+
+@pytest.mark.parametrize("encap", ["4in4", "6in6", "4in6"])
+@pytest.mark.parametrize("mode", MODES)
+def test_syn_to_vip_gets_synack_from_vip(pair, mode, encap):
+    if mode == "tc" and encap == "4in6" and kernel_before(6, 3):
+        pytest.skip(
+            f"tc strips 4in6 with bpf_skb_adjust_room's DECAP_L3 flag: kernel 6.3 or later, "
+            f"this one is {platform.release()}"
+        )
+    r = attach_both(pair, mode, check=False)
+    assert r.returncode == 0, r.stderr
+    outer = "v4" if encap == "4in4" else "v6"
+    inner = "v6" if encap == "6in6" else "v4"
+    sent = send(pair, encap, (SENDER[outer], RECEIVER[outer]), inner)
     stats = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--iface", "vr", "--json").stdout)
-    assert send.returncode == 0, f"{send.stderr}\nreceiver's decap stats: {stats}"
-    src, sport = send.stdout.split()
+    assert sent.returncode == 0, f"{sent.stderr}\nreceiver's decap stats: {stats}"
+    src, sport = sent.stdout.split()
     assert (src, int(sport)) == (VIP[inner], PORT)
     reasons = stats["interfaces"][0]["reasons"]
     assert r.stdout.split(" on ")[0].endswith(MODE_SAYS[mode]), r.stdout
@@ -198,22 +158,8 @@ def test_syn_to_vip_gets_synack_from_vip(pair, mode, encap):
 def test_encap_to_other_address_is_not_stripped(pair):
     """Addressed to a destination the receiver does not decap for: passed, not answered."""
     in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", "--addr", "10.77.0.200")
-    send = in_ns(
-        pair["sender"],
-        sys.executable,
-        os.path.join(HERE, "netns_send.py"),
-        "vs",
-        pair["mac"],
-        "4in4",
-        SENDER["v4"],
-        RECEIVER["v4"],
-        SENDER["v4"],
-        VIP["v4"],
-        str(PORT),
-        "2",
-        check=False,
-    )
-    assert send.returncode == 1, send.stdout
+    sent = send(pair, "4in4", (SENDER["v4"], RECEIVER["v4"]), "v4", 2)
+    assert sent.returncode == 1, sent.stdout
     stats = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--iface", "vr", "--json").stdout)
     assert stats["interfaces"][0]["reasons"]["pass_not_ours"] >= 1
     assert stats["interfaces"][0]["reasons"]["decap_4in4"] == 0
@@ -231,21 +177,7 @@ def test_tc_before_kernel_6_3_says_it_drops_4in6_and_counts_it(pair):
         pair["receiver"], DECAP, "attach", "--iface", "vr", "--mode", "tc", "--addr", RECEIVER["v6"]
     )
     assert "in tc mode IPv4-in-IPv6 is dropped (drop_adjust)" in r.stderr, r.stderr
-    in_ns(
-        pair["sender"],
-        sys.executable,
-        os.path.join(HERE, "netns_send.py"),
-        "vs",
-        pair["mac"],
-        "4in6",
-        SENDER["v6"],
-        RECEIVER["v6"],
-        SENDER["v4"],
-        VIP["v4"],
-        str(PORT),
-        "0.5",
-        check=False,
-    )
+    send(pair, "4in6", (SENDER["v6"], RECEIVER["v6"]), "v4", 0.5)
     reasons = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--json").stdout)["interfaces"][0][
         "reasons"
     ]
@@ -270,21 +202,7 @@ def test_errors_are_one_line_naming_the_value(pair, args, named):
 
 def test_attach_twice_updates_addresses_and_keeps_counters(pair):
     in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", "--mode", "tc", "--addr", "10.0.0.1")
-    in_ns(
-        pair["sender"],
-        sys.executable,
-        os.path.join(HERE, "netns_send.py"),
-        "vs",
-        pair["mac"],
-        "4in4",
-        SENDER["v4"],
-        "10.0.0.1",
-        SENDER["v4"],
-        VIP["v4"],
-        str(PORT),
-        "0.5",
-        check=False,
-    )
+    send(pair, "4in4", (SENDER["v4"], "10.0.0.1"), "v4", 0.5)
     before = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--json").stdout)["interfaces"][0]
     assert before["reasons"]["decap_4in4"] >= 1 and before["mode"] == "tc"
     r = in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", "--addr", RECEIVER["v6"])
@@ -300,18 +218,7 @@ def wrap_client_traffic(pair, mode):
     """Decap on the receiver; on the client, test_encap.bpf.o wraps traffic to the VIPs."""
     if not os.path.exists(ENCAP_OBJ):
         pytest.skip("DOGFISH_TEST_ENCAP (test_encap.bpf.o) not built")
-    in_ns(
-        pair["receiver"],
-        DECAP,
-        "attach",
-        "--iface",
-        "vr",
-        *mode_args(mode),
-        "--addr",
-        RECEIVER["v4"],
-        "--addr",
-        RECEIVER["v6"],
-    )
+    attach_both(pair, mode)
     in_ns(pair["sender"], "tc", "qdisc", "add", "dev", "vs", "clsact")
     in_ns(
         pair["sender"],
@@ -339,7 +246,7 @@ def talk(pair, family, send_code):
         + send_code
         + "print(c.recv(100).decode())\n"
     )
-    out = in_ns(pair["sender"], sys.executable, "-c", client, check=False)
+    out = in_ns(pair["sender"], paths.PYTHON, "-c", client, check=False)
     stats = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--json").stdout)
     reasons = stats["interfaces"][0]["reasons"]
     assert out.returncode == 0, f"{out.stderr}\nreceiver's decap stats: {reasons}"

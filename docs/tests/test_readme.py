@@ -23,12 +23,17 @@ from pathlib import Path
 
 import pytest
 
-SOURCE = Path(__file__).resolve().parents[2]
+from testlib.lab import Lab
+from testlib.leftovers import Leftovers
+from testlib.paths import SOURCE, build_dir
+
 README = SOURCE / "README.md"
-BUILD = os.environ.get("BUILD_DIR", str(SOURCE / "build"))
+BUILD = str(build_dir())
 PREFIX = f"dt{os.getpid() % 100000}-"
 RECORD = f"/run/docs-test-{os.getpid()}"
 ENV = dict(os.environ, DOGFISH_LAB_PREFIX=PREFIX, DOGFISH_LAB_DIR=RECORD, BUILD_DIR=BUILD)
+HOST = Leftovers(PREFIX, RECORD)
+CLEAN = {"namespaces": [], "pins": [], "record": False}
 MARK = re.compile(r"^<!-- docs-test: (.+?) -->$")
 
 
@@ -89,20 +94,11 @@ for _line, _steps in CONSOLES:
     COMMANDS += [ours(cmd) for cmd, _ in _steps]
 
 
-def host_snapshot():
-    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return {
-        "netns": sorted(n for n in netns.split() if n.startswith(PREFIX)),
-        "pins": sorted(str(p) for p in Path("/sys/fs/bpf").glob(PREFIX + "*")),
-        "record": os.path.exists(RECORD),
-    }
-
-
 @pytest.fixture(scope="module")
 def session():
     """Runs every command in one bash, in README order, stopping at the first that fails; gives
     [(exit status, output)] by command number, None for a command not run."""
-    assert host_snapshot() == {"netns": [], "pins": [], "record": False}
+    assert HOST.snapshot(tuple(CLEAN)) == CLEAN
     with tempfile.TemporaryDirectory(prefix="docs-test-") as tmp:
         script = [f"cd {SOURCE}"]
         for i, cmd in enumerate(COMMANDS):
@@ -123,10 +119,8 @@ def session():
                 )
             yield results
         finally:
-            subprocess.run(
-                [f"{BUILD}/lab/dogfish-lab", "down"], env=ENV, capture_output=True, timeout=120
-            )
-    assert host_snapshot() == {"netns": [], "pins": [], "record": False}
+            Lab(env=ENV).down(check=False)
+    assert HOST.snapshot(tuple(CLEAN)) == CLEAN
 
 
 def result(session, i):

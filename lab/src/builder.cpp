@@ -2,21 +2,15 @@
 
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <cstring>
 #include <fstream>
-#include <map>
-#include <memory>
 #include <set>
 #include <thread>
+#include <utility>
 
+#include "dogfish/base/address.hpp"
 #include "dogfish/base/bpffs.hpp"
 #include "dogfish/base/skeleton.hpp"
 #include "dogfish/base/xdp.hpp"
@@ -25,7 +19,9 @@
 #include "dogfish/lab/plan.hpp"
 #include "dogfish/lab/probe.hpp"
 #include "dogfish/lab/process.hpp"
+#include "dogfish/lab/readiness.hpp"
 #include "dogfish/lab/state.hpp"
+#include "dogfish/lab/teardown.hpp"
 #include "dogfish/lab/topology.hpp"
 #include "xdp_pass.skel.h"
 
@@ -36,50 +32,12 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-std::atomic<bool> stop_requested{false};
-
-void check_stop() {
-  if (stop_requested) throw Error("interrupted");
-}
-
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
 // The balancer daemon's pins, named like the lab's namespaces; down removes them.
 fs::path balancer_pins() { return fs::path(kBpffs) / (lab_prefix() + "lab"); }
-
-std::string tail_of(const fs::path& log, std::size_t lines) {
-  std::ifstream in(log);
-  std::vector<std::string> all;
-  for (std::string l; std::getline(in, l);) all.push_back(l);
-  std::string out;
-  for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
-    out += "    | " + all[i] + "\n";
-  return out;
-}
-
-// Polls until `ready` holds or the process died or the deadline passed.
-template <typename F>
-void wait_until(const std::string& what, const ProcessId& id, const fs::path& log,
-                std::chrono::seconds limit, F ready) {
-  const auto deadline = Clock::now() + limit;
-  while (!ready()) {
-    check_stop();
-    if (!is_running(id))
-      throw Error(fmt::format("{} exited; its log:\n{}", what, tail_of(log, 15)));
-    if (Clock::now() >= deadline)
-      throw Error(fmt::format("{} not ready after {} s; its log:\n{}", what, limit.count(),
-                              tail_of(log, 15)));
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
-bool log_contains(const fs::path& log, std::string_view text) {
-  std::ifstream in(log);
-  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return all.find(text) != std::string::npos;
-}
 
 void attach_pass_xdp(const std::string& netns, const std::string& interface) {
   in_netns(netns, [&] {
@@ -94,21 +52,6 @@ fs::path decap_pin_dir(const std::string& netns) {
   return in_netns(netns, [] { return decap_netns_pin_dir(current_netns_inode()); });
 }
 
-std::string url_host(const IpAddress& a) {
-  return a.is_v4() ? a.to_string() : fmt::format("[{}]", a.to_string());
-}
-
-bool socket_answers(const fs::path& path) {
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(fd);
-  return ok;
-}
-
 // Starts `dogfish run` in the balancer's namespace and waits until its socket accepts.
 void start_balancer(LabState& st, const std::string& node, const Binaries& bins) {
   const fs::path log = state_dir() / "balancer.log";
@@ -120,9 +63,43 @@ void start_balancer(LabState& st, const std::string& node, const Binaries& bins)
       {bins.dogfish.string(), "run", "--config", (state_dir() / "balancer.yaml").string(),
        "--socket", st.socket.string(), "--pin-dir", (balancer_pins() / "balancer").string()},
       log);
-  st.processes.push_back(LabProcess{"balancer", node, id, log});
+  st.processes.push_back(LabProcess{ProcessRole::balancer, node, id, log});
   save_state(st);
-  wait_until("the balancer daemon", id, log, 20s, [&] { return socket_answers(st.socket); });
+  wait_until("the balancer daemon", id, log, 20s, [&] { return unix_socket_accepts(st.socket); });
+}
+
+// Set before any link exists, so every interface inherits them.
+void node_sysctls(const std::string& netns, const Node& n) {
+  // IPv6 addresses usable at once: no duplicate address detection in a private lab.
+  set_sysctl(netns, "net/ipv6/conf/all/accept_dad", "0");
+  set_sysctl(netns, "net/ipv6/conf/default/accept_dad", "0");
+  if (n.role == Role::gateway) {
+    set_sysctl(netns, "net/ipv4/ip_forward", "1");
+    set_sysctl(netns, "net/ipv6/conf/all/forwarding", "1");
+    // Replies come from the VIP on the reals' side while the VIP routes to the
+    // balancer, and outer sources come from a made-up prefix: either fails the
+    // reverse-path check (lab facts 3).
+    set_sysctl(netns, "net/ipv4/conf/all/rp_filter", "0");
+    set_sysctl(netns, "net/ipv4/conf/default/rp_filter", "0");
+  }
+  if (n.role == Role::real) {
+    // The VIP sits on lo: never answer ARP for it, never use it as an ARP sender.
+    for (const char* scope : {"all", "default"}) {
+      set_sysctl(netns, fmt::format("net/ipv4/conf/{}/arp_ignore", scope), "1");
+      set_sysctl(netns, fmt::format("net/ipv4/conf/{}/arp_announce", scope), "2");
+    }
+    if (n.decap == Decap::kernel) {
+      // A kernel tunnel hands the inner packet up on the tunnel device, while the
+      // route back to the client leaves by the veth: strict reverse-path fails.
+      set_sysctl(netns, "net/ipv4/conf/all/rp_filter", "0");
+      set_sysctl(netns, "net/ipv4/conf/default/rp_filter", "0");
+    }
+  }
+}
+
+const Node& client_of(const Topology& t) {
+  return *std::find_if(t.nodes.begin(), t.nodes.end(),
+                       [](const Node& n) { return n.role == Role::client; });
 }
 
 // One `up`, step by step; every step writes down what it is about to make first.
@@ -161,32 +138,7 @@ class Builder {
       st_.node_netns[n.name] = name;
       save_state(st_);
       create_netns(name);
-      // Set before any link exists, so every interface inherits them.
-      // IPv6 addresses usable at once: no duplicate address detection in a private lab.
-      set_sysctl(name, "net/ipv6/conf/all/accept_dad", "0");
-      set_sysctl(name, "net/ipv6/conf/default/accept_dad", "0");
-      if (n.role == Role::gateway) {
-        set_sysctl(name, "net/ipv4/ip_forward", "1");
-        set_sysctl(name, "net/ipv6/conf/all/forwarding", "1");
-        // Replies come from the VIP on the reals' side while the VIP routes to the
-        // balancer, and outer sources come from a made-up prefix: either fails the
-        // reverse-path check (lab facts 3).
-        set_sysctl(name, "net/ipv4/conf/all/rp_filter", "0");
-        set_sysctl(name, "net/ipv4/conf/default/rp_filter", "0");
-      }
-      if (n.role == Role::real) {
-        // The VIP sits on lo: never answer ARP for it, never use it as an ARP sender.
-        for (const char* scope : {"all", "default"}) {
-          set_sysctl(name, fmt::format("net/ipv4/conf/{}/arp_ignore", scope), "1");
-          set_sysctl(name, fmt::format("net/ipv4/conf/{}/arp_announce", scope), "2");
-        }
-        if (n.decap == Decap::kernel) {
-          // A kernel tunnel hands the inner packet up on the tunnel device, while the
-          // route back to the client leaves by the veth: strict reverse-path fails.
-          set_sysctl(name, "net/ipv4/conf/all/rp_filter", "0");
-          set_sysctl(name, "net/ipv4/conf/default/rp_filter", "0");
-        }
-      }
+      node_sysctls(name, n);
       Netlink(name).set_up("lo");
     }
   }
@@ -234,40 +186,48 @@ class Builder {
   }
 
   void decap() {
-    for (const Node& n : t_.nodes) {
-      if (n.role != Role::real) continue;
-      const std::string& node_ns = ns(n.name);
-      if (n.decap == Decap::kernel) {
-        const std::string missing = kernel_decap(n, node_ns);
-        if (missing.empty()) {
-          st_.decap[n.name] = "kernel";
-          save_state(st_);
-          continue;
-        }
-        if (kernel_required_)
-          throw Error(
-              fmt::format("DOGFISH_LAB_DECAP=kernel, but this kernel has no {} tunnels "
-                          "(modprobe ipip ip6_tunnel, or unset DOGFISH_LAB_DECAP)",
-                          missing));
-        out_ << fmt::format(
-            "  decap on {}: this kernel has no {} tunnels; using dogfish-decap (BPF) instead\n",
-            n.name, missing);
+    for (const Node& n : t_.nodes)
+      if (n.role == Role::real) decap_on(n);
+  }
+
+  // Kernel tunnels where asked for and the kernel has them, else dogfish-decap.
+  void decap_on(const Node& n) {
+    if (n.decap == Decap::kernel) {
+      const std::string missing = kernel_decap(n);
+      if (missing.empty()) {
+        st_.decap[n.name] = Decap::kernel;
+        save_state(st_);
+        return;
       }
-      st_.decap[n.name] = "bpf";
-      st_.pin_dirs.push_back(decap_pin_dir(node_ns));
-      save_state(st_);
-      for (const PlannedEnd* e : plan_.ends_of(n.name)) {
-        step(fmt::format("decap on {}:{}: dogfish-decap (XDP)", n.name, e->interface));
-        std::vector<std::string> argv{bins_.decap.string(), "attach", "--iface", e->interface};
-        for (const IpPrefix& p : e->addresses) {
-          argv.push_back("--addr");
-          argv.push_back(p.address.to_string());
-        }
-        const fs::path log = state_dir() / fmt::format("decap-{}.log", n.name);
-        if (const int rc = run_in_netns(node_ns, argv, log); rc != 0)
-          throw Error(fmt::format("dogfish-decap attach on {}:{} exited {}:\n{}", n.name,
-                                  e->interface, rc, tail_of(log, 10)));
+      if (kernel_required_)
+        throw Error(
+            fmt::format("DOGFISH_LAB_DECAP=kernel, but this kernel has no {} tunnels "
+                        "(modprobe ipip ip6_tunnel, or unset DOGFISH_LAB_DECAP)",
+                        missing));
+      out_ << fmt::format(
+          "  decap on {}: this kernel has no {} tunnels; using dogfish-decap (BPF) instead\n",
+          n.name, missing);
+    }
+    bpf_decap(n);
+  }
+
+  // dogfish-decap attach on each of the real's links, for the addresses it has there.
+  void bpf_decap(const Node& n) {
+    const std::string& node_ns = ns(n.name);
+    st_.decap[n.name] = Decap::bpf;
+    st_.pin_dirs.push_back(decap_pin_dir(node_ns));
+    save_state(st_);
+    for (const PlannedEnd* e : plan_.ends_of(n.name)) {
+      step(fmt::format("decap on {}:{}: dogfish-decap (XDP)", n.name, e->interface));
+      std::vector<std::string> argv{bins_.decap.string(), "attach", "--iface", e->interface};
+      for (const IpPrefix& p : e->addresses) {
+        argv.push_back("--addr");
+        argv.push_back(p.address.to_string());
       }
+      const fs::path log = state_dir() / fmt::format("decap-{}.log", n.name);
+      if (const int rc = run_in_netns(node_ns, argv, log); rc != 0)
+        throw Error(fmt::format("dogfish-decap attach on {}:{} exited {}:\n{}", n.name,
+                                e->interface, rc, log_tail(log, 10)));
     }
   }
 
@@ -275,12 +235,12 @@ class Builder {
   // address, remote any: ipip for an IPv4 address, ip6tnl in mode any (IPv6 and IPv4
   // inside) for an IPv6 one. Returns "" when made; else the kind this kernel lacks, with
   // nothing left behind.
-  std::string kernel_decap(const Node& n, const std::string& node_ns) {
+  std::string kernel_decap(const Node& n) {
     std::set<IpAddress> addresses;
     for (const LabVip& v : t_.vips)
       for (const LabReal& r : v.reals)
         if (r.node == n.name) addresses.insert(r.address);
-    Netlink nl(node_ns);
+    Netlink nl(ns(n.name));
     std::vector<std::string> made;
     int v4 = 0, v6 = 0;
     for (const IpAddress& a : addresses) {
@@ -300,28 +260,36 @@ class Builder {
   }
 
   void responders() {
-    for (const Node& n : t_.nodes) {
-      if (n.role != Role::real) continue;
-      std::set<std::uint16_t> tcp, udp;
-      for (const LabVip& v : t_.vips)
-        if (std::any_of(v.reals.begin(), v.reals.end(),
-                        [&](const LabReal& r) { return r.node == n.name; }))
-          for (const Service& s : v.services) (s.proto == Proto::tcp ? tcp : udp).insert(s.port);
-      if (tcp.empty() && udp.empty()) continue;
-      std::vector<std::string> argv{bins_.responder.string(), "--name", n.name};
-      for (auto [flag, ports] : {std::pair{"--tcp", &tcp}, std::pair{"--udp", &udp}})
-        if (!ports->empty()) {
-          argv.push_back(flag);
-          for (auto p : *ports) argv.push_back(std::to_string(p));
-        }
-      step(fmt::format("responder on {}", n.name));
-      const fs::path log = state_dir() / fmt::format("responder-{}.log", n.name);
-      const ProcessId id = spawn_in_netns(ns(n.name), argv, log);
-      st_.processes.push_back(LabProcess{"responder", n.name, id, log});
-      save_state(st_);
-      wait_until("the responder on " + n.name, id, log, 10s,
-                 [&] { return log_contains(log, "ready"); });
-    }
+    for (const Node& n : t_.nodes)
+      if (n.role == Role::real) responder_on(n);
+  }
+
+  // The VIPs' ports this real serves, by protocol.
+  std::pair<std::set<std::uint16_t>, std::set<std::uint16_t>> ports_of(const Node& n) const {
+    std::set<std::uint16_t> tcp, udp;
+    for (const LabVip& v : t_.vips)
+      if (std::any_of(v.reals.begin(), v.reals.end(),
+                      [&](const LabReal& r) { return r.node == n.name; }))
+        for (const Service& s : v.services) (s.proto == Proto::tcp ? tcp : udp).insert(s.port);
+    return {tcp, udp};
+  }
+
+  void responder_on(const Node& n) {
+    const auto [tcp, udp] = ports_of(n);
+    if (tcp.empty() && udp.empty()) return;
+    std::vector<std::string> argv{bins_.responder.string(), "--name", n.name};
+    for (auto [flag, ports] : {std::pair{"--tcp", &tcp}, std::pair{"--udp", &udp}})
+      if (!ports->empty()) {
+        argv.push_back(flag);
+        for (auto p : *ports) argv.push_back(std::to_string(p));
+      }
+    step(fmt::format("responder on {}", n.name));
+    const fs::path log = state_dir() / fmt::format("responder-{}.log", n.name);
+    const ProcessId id = spawn_in_netns(ns(n.name), argv, log);
+    st_.processes.push_back(LabProcess{ProcessRole::responder, n.name, id, log});
+    save_state(st_);
+    wait_until("the responder on " + n.name, id, log, 10s,
+               [&] { return log_contains(log, "ready"); });
   }
 
   void balancer() {
@@ -339,25 +307,31 @@ class Builder {
   }
 
   void wait_for_vips() {
-    const auto client = std::find_if(t_.nodes.begin(), t_.nodes.end(),
-                                     [](const Node& n) { return n.role == Role::client; });
-    step(fmt::format("asking every VIP from {}", client->name));
+    const Node& client = client_of(t_);
+    step(fmt::format("asking every VIP from {}", client.name));
     const auto deadline = Clock::now() + 30s;
     for (const LabVip& v : t_.vips)
       for (const Service& s : v.services) {
-        Answer a;
-        while (!(a = ask(ns(client->name), v.address, s.port, s.proto, 1s)).ok) {
-          check_stop();
-          if (Clock::now() >= deadline)
-            throw Error(fmt::format(
-                "{} {}:{} does not answer from {} after 30 s ({}); the balancer's log:\n{}",
-                to_string(s.proto), url_host(v.address), s.port, client->name, a.error,
-                tail_of(state_dir() / "balancer.log", 15)));
-          std::this_thread::sleep_for(100ms);
-        }
-        out_ << fmt::format("    {} {}:{} answered by {}\n", to_string(s.proto),
-                            url_host(v.address), s.port, a.real);
+        const Endpoint at{v.address, s.port};
+        const Answer a = ask_until_answered(client, at, s.proto, deadline);
+        out_ << fmt::format("    {} {} answered by {}\n", to_string(s.proto), at.to_string(),
+                            a.real);
       }
+  }
+
+  Answer ask_until_answered(const Node& client, const Endpoint& at, Proto proto,
+                            Clock::time_point deadline) {
+    Answer a;
+    while (!(a = ask(ns(client.name), at.address, at.port, proto, 1s)).ok) {
+      check_stop();
+      if (Clock::now() >= deadline)
+        throw Error(
+            fmt::format("{} {} does not answer from {} after 30 s ({}); the balancer's log:\n{}",
+                        to_string(proto), at.to_string(), client.name, a.error,
+                        log_tail(state_dir() / "balancer.log", 15)));
+      std::this_thread::sleep_for(100ms);
+    }
+    return a;
   }
 
   const Topology& t_;
@@ -369,58 +343,81 @@ class Builder {
 };
 
 void print_how_to_try(const Topology& t, const LabState& st, std::ostream& out) {
-  const auto client = std::find_if(t.nodes.begin(), t.nodes.end(),
-                                   [](const Node& n) { return n.role == Role::client; });
+  const Node& client = client_of(t);
   out << "\nEach request crosses the balancer (XDP, encapsulated to a real); each answer goes from "
          "the real\n"
          "straight to the client (DSR). Try:\n";
   for (const LabVip& v : t.vips)
-    for (const Service& s : v.services) {
+    for (const Service& s : v.services)
       if (s.proto == Proto::tcp)
-        out << fmt::format("  dogfish-lab exec {} -- curl -g http://{}:{}/\n", client->name,
-                           url_host(v.address), s.port);
-    }
+        out << fmt::format("  dogfish-lab exec {} -- curl -g http://{}/\n", client.name,
+                           Endpoint{v.address, s.port}.to_string());
   out << fmt::format("  dogfish stats --socket {}\n", st.socket.string());
   out << "  dogfish-lab status\n  dogfish-lab down\n";
 }
 
-// Stops what a recorded lab runs and removes what it made; says what went wrong but goes on.
-struct Removed {
-  std::size_t processes = 0, namespaces = 0, pins = 0;
-  std::vector<std::string> problems;
-};
+// $DOGFISH_LAB_DECAP, when set, as every real's decap.
+void override_decap(Topology& t, const std::optional<Decap>& decap) {
+  if (decap)
+    for (Node& n : t.nodes)
+      if (n.role == Role::real) n.decap = *decap;
+}
 
-Removed remove_lab(const LabState& st) {
-  Removed r;
-  // The balancer first: on SIGTERM it detaches and removes its pins and socket itself.
-  std::vector<LabProcess> order = st.processes;
-  std::stable_partition(order.begin(), order.end(),
-                        [](const LabProcess& p) { return p.role == "balancer"; });
-  for (const LabProcess& p : order) r.processes += stop_process(p.id, 5s);
-  for (auto it = st.netns.rbegin(); it != st.netns.rend(); ++it) {
-    try {
-      r.namespaces += delete_netns(*it);
-    } catch (const std::exception& e) {
-      r.problems.push_back(e.what());
-    }
+// One lab at a time: a recorded one, up or half built, is left alone.
+void refuse_recorded_lab(const Topology& t) {
+  const auto st = load_state();
+  if (!st) return;
+  const bool up = st->phase == Phase::up;
+  throw AlreadyUp(up ? fmt::format("lab '{}' is already up (dogfish-lab status shows it, "
+                                   "dogfish-lab down removes it)",
+                                   st->name)
+                     : fmt::format("lab '{}' is recorded half built (its up failed or was "
+                                   "stopped): run dogfish-lab down first",
+                                   st->name),
+                  up && st->name == t.name);
+}
+
+// Never adopt, and so never later delete, a namespace someone else made.
+void refuse_foreign_namespaces(const Topology& t) {
+  for (const Node& n : t.nodes)
+    if (netns_exists(netns_name(n.name)))
+      throw Error(
+          fmt::format("network namespace {} already exists and dogfish-lab did not make it "
+                      "(ip netns del {} removes it)",
+                      netns_name(n.name), netns_name(n.name)));
+}
+
+// The record of a lab about to be built, with its own copy of the topology, saved.
+LabState new_record(const Topology& t, const Plan& plan, const fs::path& topology_path) {
+  LabState st;
+  st.name = t.name;
+  st.topology = state_dir() / "topology.yaml";
+  st.started =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  st.balancer_interface = plan.balancer_interface;
+  st.socket = state_dir() / "dogfish.sock";
+  fs::create_directories(state_dir());
+  fs::copy_file(topology_path, st.topology, fs::copy_options::overwrite_existing);
+  save_state(st);
+  return st;
+}
+
+// On any failure, what was made is removed; the record too, unless something stayed.
+void build_or_roll_back(Builder&& builder, LabState& st, std::ostream& out) {
+  try {
+    builder.run();
+    st.phase = Phase::up;
+    save_state(st);
+  } catch (const std::exception& e) {
+    out << "dogfish-lab: up failed: " << e.what() << "\n  removing what was made\n" << std::flush;
+    const Removed r = remove_lab(st);
+    for (const auto& p : r.problems) out << "  could not clean up: " << p << '\n';
+    if (r.problems.empty()) remove_state_dir();
+    throw;
   }
-  for (const fs::path& d : st.pin_dirs) {
-    std::error_code ec;
-    const auto n = fs::remove_all(d, ec);
-    if (ec && ec != std::errc::no_such_file_or_directory)
-      r.problems.push_back(fmt::format("remove {}: {}", d.string(), ec.message()));
-    r.pins += n == static_cast<std::uintmax_t>(-1) ? 0 : n;
-    // dogfish-decap's per-namespace directories share a parent: gone with the last of them.
-    fs::remove(d.parent_path(), ec);
-  }
-  std::error_code ec;
-  fs::remove(st.socket, ec);
-  return r;
 }
 
 }  // namespace
-
-void request_stop() noexcept { stop_requested = true; }
 
 Binaries find_binaries() {
   const fs::path self = fs::read_symlink("/proc/self/exe").parent_path();
@@ -438,60 +435,25 @@ void lab_up(const fs::path& topology_path, const Binaries& bins, std::ostream& o
   const auto t0 = Clock::now();
   Topology t = load_topology(topology_path);
   const std::optional<Decap> decap = decap_override();
-  if (decap)
-    for (Node& n : t.nodes)
-      if (n.role == Role::real) n.decap = *decap;
-  if (auto st = load_state())
-    throw AlreadyUp(st->phase == "up"
-                        ? fmt::format("lab '{}' is already up (dogfish-lab status shows it, "
-                                      "dogfish-lab down removes it)",
-                                      st->name)
-                        : fmt::format("lab '{}' is recorded half built (its up failed or was "
-                                      "stopped): run dogfish-lab down first",
-                                      st->name),
-                    st->phase == "up" && st->name == t.name);
+  override_decap(t, decap);
+  refuse_recorded_lab(t);
   const Plan plan = make_plan(t);
-  // Never adopt, and so never later delete, a namespace someone else made.
-  for (const Node& n : t.nodes)
-    if (netns_exists(netns_name(n.name)))
-      throw Error(
-          fmt::format("network namespace {} already exists and dogfish-lab did not make it "
-                      "(ip netns del {} removes it)",
-                      netns_name(n.name), netns_name(n.name)));
+  refuse_foreign_namespaces(t);
   ensure_bpffs();
 
   out << fmt::format("dogfish-lab: building lab '{}' from {}\n", t.name, topology_path.string())
       << std::flush;
-  LabState st;
-  st.name = t.name;
-  st.topology = state_dir() / "topology.yaml";
-  st.started =
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  st.balancer_interface = plan.balancer_interface;
-  st.socket = state_dir() / "dogfish.sock";
-  fs::create_directories(state_dir());
-  fs::copy_file(topology_path, st.topology, fs::copy_options::overwrite_existing);
-  save_state(st);
-  try {
-    Builder(t, plan, bins, decap == Decap::kernel, st, out).run();
-    st.phase = "up";
-    save_state(st);
-  } catch (const std::exception& e) {
-    out << "dogfish-lab: up failed: " << e.what() << "\n  removing what was made\n" << std::flush;
-    const Removed r = remove_lab(st);
-    for (const auto& p : r.problems) out << "  could not clean up: " << p << '\n';
-    if (r.problems.empty()) remove_state_dir();
-    throw;
-  }
+  LabState st = new_record(t, plan, topology_path);
+  build_or_roll_back(Builder(t, plan, bins, decap == Decap::kernel, st, out), st, out);
   out << fmt::format("dogfish-lab: lab '{}' is up ({:.1f} s)\n", t.name, seconds_since(t0));
   print_how_to_try(t, st, out);
 }
 
 void lab_restart_balancer(const Binaries& bins, std::ostream& out) {
   auto st = load_state();
-  if (!st || st->phase != "up") throw Error("no lab is up (dogfish-lab up brings one up)");
+  if (!st || st->phase != Phase::up) throw Error("no lab is up (dogfish-lab up brings one up)");
   const auto it = std::find_if(st->processes.begin(), st->processes.end(),
-                               [](const LabProcess& p) { return p.role == "balancer"; });
+                               [](const LabProcess& p) { return p.role == ProcessRole::balancer; });
   if (it == st->processes.end()) throw Error("the lab's record has no balancer");
   const LabProcess old = *it;
   const auto t0 = Clock::now();
@@ -503,22 +465,6 @@ void lab_restart_balancer(const Binaries& bins, std::ostream& out) {
       "dogfish-lab: balancer restarted: pid {} killed, pid {} adopted the attached program and its "
       "maps ({:.2f} s)\n",
       old.id.pid, st->processes.back().id.pid, seconds_since(t0));
-}
-
-bool lab_down(std::ostream& out) {
-  const auto t0 = Clock::now();
-  const auto st = load_state();
-  if (!st) return false;
-  const Removed r = remove_lab(*st);
-  for (const auto& p : r.problems) out << "dogfish-lab: could not remove: " << p << '\n';
-  if (!r.problems.empty())
-    throw Error("lab only partly removed; its record is kept, so down can be run again");
-  remove_state_dir();
-  out << fmt::format(
-      "dogfish-lab: lab '{}' is down: {} processes stopped, {} namespaces and {} pinned objects "
-      "removed ({:.1f} s)\n",
-      st->name, r.processes, r.namespaces, r.pins, seconds_since(t0));
-  return true;
 }
 
 }  // namespace dogfish::lab

@@ -11,8 +11,10 @@
 #include "dogfish/base/errors.hpp"
 #include "dogfish/lab/builder.hpp"
 #include "dogfish/lab/netns.hpp"
+#include "dogfish/lab/readiness.hpp"
 #include "dogfish/lab/state.hpp"
 #include "dogfish/lab/status.hpp"
+#include "dogfish/lab/teardown.hpp"
 
 namespace fs = std::filesystem;
 using namespace dogfish;
@@ -49,7 +51,7 @@ int cmd_status(bool json) {
   const auto s = lab_status();
   if (!s) {
     if (json)
-      std::cout << R"({"up": false})" << '\n';
+      std::cout << no_lab_status().dump(2) << '\n';
     else
       std::cout << "dogfish-lab: no lab is up\n";
     return 1;

@@ -26,6 +26,7 @@
 #include <utility>
 
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/fd.hpp"
 #include "dogfish/lab/netns.hpp"
 
 namespace dogfish::lab {
@@ -321,17 +322,16 @@ static void ethtool(const std::string& netns, const std::string& link, ethtool_v
   check_link_name(link);
   auto [fd, error] = in_netns(netns, [] {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    return std::pair{fd, errno};
+    return std::pair{UniqueFd(fd), errno};
   });
-  if (fd < 0) throw OsError(error, what);
+  if (!fd) throw OsError(error, what);
   ifreq request{};
   std::memcpy(request.ifr_name, link.c_str(), link.size());
   request.ifr_data = reinterpret_cast<char*>(&value);
-  int result = ioctl(fd, SIOCETHTOOL, &request);
-  error = errno;
-  close(fd);
-  if (result != 0 && error == ENODEV) throw_no_link(link, netns);
-  if (result != 0) throw OsError(error, what);
+  if (ioctl(fd.get(), SIOCETHTOOL, &request) != 0) {
+    if (errno == ENODEV) throw_no_link(link, netns);
+    throw OsError(errno, what);
+  }
 }
 
 void set_tx_checksum(const std::string& netns, const std::string& link, bool on) {

@@ -51,12 +51,10 @@ void create_netns(const std::string& name) {
   std::string path = netns_path(name);
   make_run_dir_shared();
 
-  int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
-  if (fd < 0) {
+  if (UniqueFd fd(open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)); !fd) {
     if (errno == EEXIST) throw Error(fmt::format("network namespace '{}' already exists", name));
     throw OsError(errno, fmt::format("create {}", path));
   }
-  close(fd);
 
   // A thread of its own, so the caller stays where it is. /proc/self would name the
   // main thread's namespace: the new one is the thread's.
@@ -110,24 +108,8 @@ std::vector<std::string> list_netns() {
 
 NetnsFd::NetnsFd(const std::string& name) : name_(name) {
   std::string path = netns_path(name);
-  fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) throw OsError(errno, fmt::format("open network namespace '{}' ({})", name, path));
-}
-
-NetnsFd::~NetnsFd() {
-  if (fd_ >= 0) close(fd_);
-}
-
-NetnsFd::NetnsFd(NetnsFd&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)) {}
-
-NetnsFd& NetnsFd::operator=(NetnsFd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-    name_ = std::move(other.name_);
-  }
-  return *this;
+  fd_.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd_) throw OsError(errno, fmt::format("open network namespace '{}' ({})", name, path));
 }
 
 void enter_netns(const NetnsFd& ns) {
@@ -148,40 +130,36 @@ static std::string sysctl_path(const std::string& key) {
 
 // /proc/sys/net resolves to the namespace of the thread that opens it; reads and writes
 // through the fd act there whichever thread makes them.
-static int open_sysctl(const std::string& netns, const std::string& key, int flags,
-                       const std::string& where) {
+static UniqueFd open_sysctl(const std::string& netns, const std::string& key, int flags,
+                            const std::string& where) {
   std::string path = sysctl_path(key);
   auto [fd, error] = in_netns(netns, [&] {
     int fd = open(path.c_str(), flags | O_CLOEXEC);
     return std::pair{fd, errno};  // errno is the thread's own
   });
   if (fd < 0) throw OsError(error, where);
-  return fd;
+  return UniqueFd(fd);
 }
 
 void set_sysctl(const std::string& netns, const std::string& key, const std::string& value) {
   auto where = [&] {
     return fmt::format("set sysctl {} to {} in {}", key, value, describe_netns(netns));
   };
-  int fd = open_sysctl(netns, key, O_WRONLY, where());
-  ssize_t written = write(fd, value.data(), value.size());
-  int error = errno;
-  close(fd);
-  if (written < 0) throw OsError(error, where());
+  const UniqueFd fd = open_sysctl(netns, key, O_WRONLY, where());
+  ssize_t written = write(fd.get(), value.data(), value.size());
+  if (written < 0) throw OsError(errno, where());
   if (static_cast<std::size_t>(written) != value.size()) throw Error(where() + ": short write");
 }
 
 std::string read_sysctl(const std::string& netns, const std::string& key) {
   std::string where = fmt::format("read sysctl {} in {}", key, describe_netns(netns));
-  int fd = open_sysctl(netns, key, O_RDONLY, where);
+  const UniqueFd fd = open_sysctl(netns, key, O_RDONLY, where);
   std::string value;
   char buffer[512];
   ssize_t n;
-  while ((n = read(fd, buffer, sizeof buffer)) > 0)
+  while ((n = read(fd.get(), buffer, sizeof buffer)) > 0)
     value.append(buffer, static_cast<std::size_t>(n));
-  int error = errno;
-  close(fd);
-  if (n < 0) throw OsError(error, where);
+  if (n < 0) throw OsError(errno, where);
   while (!value.empty() && value.back() == '\n') value.pop_back();
   return value;
 }

@@ -1,6 +1,7 @@
 #include "dogfish/lab/plan.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -24,10 +25,8 @@ std::string netns_name(const std::string& node) { return lab_prefix() + node; }
 std::optional<Decap> decap_override() {
   const char* env = std::getenv("DOGFISH_LAB_DECAP");
   if (!env || !*env) return std::nullopt;
-  const std::string_view d = env;
-  if (d == "bpf") return Decap::bpf;
-  if (d == "kernel") return Decap::kernel;
-  throw Error(fmt::format("DOGFISH_LAB_DECAP '{}' is not bpf or kernel", d));
+  if (const std::optional<Decap> d = parse_decap(env)) return d;
+  throw Error(fmt::format("DOGFISH_LAB_DECAP '{}' is not {}", env, decap_names()));
 }
 
 std::vector<const PlannedEnd*> Plan::ends_of(const std::string& node) const {
@@ -78,46 +77,46 @@ Plan make_plan(const Topology& t) {
 
 namespace {
 
-std::string quoted(const IpAddress& a) { return fmt::format("\"{}\"", a.to_string()); }
-
-const char* xdp_mode_name(XdpMode m) {
-  switch (m) {
-    case XdpMode::native:
-      return "native";
-    case XdpMode::generic:
-      return "generic";
-    case XdpMode::automatic:
-      break;
-  }
-  return "auto";
+// One `vips` entry of the balancer's configuration: a service of a VIP and its reals.
+void emit_vip(YAML::Emitter& y, const LabVip& v, const Service& s) {
+  y << YAML::BeginMap;
+  y << YAML::Key << "address" << YAML::Value << v.address.to_string();
+  y << YAML::Key << "port" << YAML::Value << s.port;
+  y << YAML::Key << "proto" << YAML::Value << std::string(to_string(s.proto));
+  y << YAML::Key << "reals" << YAML::Value << YAML::BeginSeq;
+  for (const LabReal& r : v.reals)
+    y << YAML::Flow << YAML::BeginMap << YAML::Key << "address" << YAML::Value
+      << r.address.to_string() << YAML::Key << "weight" << YAML::Value << r.weight << YAML::EndMap;
+  y << YAML::EndSeq << YAML::EndMap;
 }
 
 }  // namespace
 
 std::string balancer_config(const Topology& t, const Plan& plan) {
-  std::string y = fmt::format(
-      "# Made by dogfish-lab from the topology '{}'; `dogfish run --config` reads it.\n"
-      "interface: {}\n"
-      "xdp_mode: {}\n"
-      "gateway: {}\n"
-      "source_prefixes:\n  ipv4: \"{}\"\n  ipv6: \"{}\"\n"
-      "# A lab sees few flows: a small table keeps the daemon's memory small.\n"
-      "conn_table_size: 65536\n"
-      "# The encapsulated packet must fit the balancer link's MTU; larger ones are dropped and "
-      "counted.\n"
-      "max_packet_size: {}\n"
-      "vips:\n",
-      t.name, plan.balancer_interface, xdp_mode_name(t.balancer.xdp_mode),
-      quoted(plan.gateway_address), t.balancer.src4_prefix.to_string(),
-      t.balancer.src6_prefix.to_string(), plan.balancer_mtu);
+  YAML::Emitter y;
+  y << YAML::Comment(fmt::format(
+      "Made by dogfish-lab from the topology '{}'; `dogfish run --config` reads it.", t.name));
+  y << YAML::BeginMap;
+  y << YAML::Key << "interface" << YAML::Value << plan.balancer_interface;
+  y << YAML::Key << "xdp_mode" << YAML::Value << std::string(to_string(t.balancer.xdp_mode));
+  y << YAML::Key << "gateway" << YAML::Value << plan.gateway_address.to_string();
+  y << YAML::Key << "source_prefixes" << YAML::Value << YAML::BeginMap;
+  y << YAML::Key << "ipv4" << YAML::Value << t.balancer.src4_prefix.to_string();
+  y << YAML::Key << "ipv6" << YAML::Value << t.balancer.src6_prefix.to_string();
+  y << YAML::EndMap;
+  y << YAML::Key << "conn_table_size" << YAML::Value << t.balancer.conn_table_size;
+  y << YAML::Key << "conn_table_insert_rate" << YAML::Value << t.balancer.conn_table_insert_rate;
+  y << YAML::Newline
+    << YAML::Comment(
+           "The encapsulated packet must fit the balancer link's MTU; larger ones are dropped and "
+           "counted.");
+  y << YAML::Key << "max_packet_size" << YAML::Value << plan.balancer_mtu;
+  y << YAML::Key << "vips" << YAML::Value << YAML::BeginSeq;
   for (const LabVip& v : t.vips)
-    for (const Service& s : v.services) {
-      y += fmt::format("  - address: {}\n    port: {}\n    proto: {}\n    reals:\n",
-                       quoted(v.address), s.port, to_string(s.proto));
-      for (const LabReal& r : v.reals)
-        y += fmt::format("      - {{address: {}, weight: {}}}\n", quoted(r.address), r.weight);
-    }
-  return y;
+    for (const Service& s : v.services) emit_vip(y, v, s);
+  y << YAML::EndSeq << YAML::EndMap;
+  if (!y.good()) throw Error("writing the balancer's configuration: " + y.GetLastError());
+  return std::string(y.c_str()) + "\n";
 }
 
 }  // namespace dogfish::lab

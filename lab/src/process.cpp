@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/fd.hpp"
 #include "dogfish/lab/netns.hpp"
 
 namespace dogfish::lab {
@@ -60,15 +61,25 @@ std::string describe(const std::vector<std::string>& argv) {
 }
 
 // Reads the child's report: nothing (EOF at exec) means it is running argv.
-void check_report(int fd, const std::string& netns, const std::vector<std::string>& argv) {
+void check_report(const UniqueFd& fd, const std::string& netns,
+                  const std::vector<std::string>& argv) {
   ChildFailure f{};
   ssize_t n;
-  do n = read(fd, &f, sizeof f);
+  do n = read(fd.get(), &f, sizeof f);
   while (n < 0 && errno == EINTR);
-  close(fd);
   if (n == static_cast<ssize_t>(sizeof f))
     throw OsError(
         f.code, fmt::format("{} for '{}' in network namespace {}", f.where, describe(argv), netns));
+}
+
+struct Pipe {
+  UniqueFd read, write;
+};
+
+Pipe make_pipe() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throw OsError(errno, "pipe");
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 }  // namespace
@@ -77,57 +88,47 @@ ProcessId spawn_in_netns(const std::string& netns, const std::vector<std::string
                          const std::filesystem::path& log) {
   // Double fork: the daemon is reparented at once, so it is never left a zombie
   // of ours and outlives `dogfish-lab up` without a parent to wait for it.
-  int report[2], pid_pipe[2];
-  if (pipe2(report, O_CLOEXEC) != 0) throw OsError(errno, "pipe");
-  if (pipe2(pid_pipe, O_CLOEXEC) != 0) {
-    close(report[0]);
-    close(report[1]);
-    throw OsError(errno, "pipe");
-  }
+  Pipe report = make_pipe(), pid_pipe = make_pipe();
   const pid_t child = fork();
   if (child < 0) throw OsError(errno, "fork");
   if (child == 0) {
-    close(report[0]);
-    close(pid_pipe[0]);
+    report.read.reset();
+    pid_pipe.read.reset();
     setsid();
     const pid_t grandchild = fork();
     if (grandchild == 0) {
-      close(pid_pipe[1]);
-      exec_child(netns, argv, log, report[1]);
+      pid_pipe.write.reset();
+      exec_child(netns, argv, log, report.write.get());
     }
-    (void)!write(pid_pipe[1], &grandchild, sizeof grandchild);
+    (void)!write(pid_pipe.write.get(), &grandchild, sizeof grandchild);
     _exit(grandchild < 0 ? 1 : 0);
   }
-  close(report[1]);
-  close(pid_pipe[1]);
+  report.write.reset();
+  pid_pipe.write.reset();
   pid_t pid = -1;
   ssize_t n;
-  do n = read(pid_pipe[0], &pid, sizeof pid);
+  do n = read(pid_pipe.read.get(), &pid, sizeof pid);
   while (n < 0 && errno == EINTR);
-  close(pid_pipe[0]);
   waitpid(child, nullptr, 0);
-  if (n != static_cast<ssize_t>(sizeof pid) || pid < 0) {
-    close(report[0]);
+  if (n != static_cast<ssize_t>(sizeof pid) || pid < 0)
     throw Error(fmt::format("could not start '{}' in network namespace {}", describe(argv), netns));
-  }
-  check_report(report[0], netns, argv);
+  check_report(report.read, netns, argv);
   return ProcessId{pid, process_start_time(pid)};
 }
 
 int run_in_netns(const std::string& netns, const std::vector<std::string>& argv,
                  const std::filesystem::path& log) {
-  int report[2];
-  if (pipe2(report, O_CLOEXEC) != 0) throw OsError(errno, "pipe");
+  Pipe report = make_pipe();
   const pid_t pid = fork();
   if (pid < 0) throw OsError(errno, "fork");
   if (pid == 0) {
-    close(report[0]);
-    exec_child(netns, argv, log, report[1]);
+    report.read.reset();
+    exec_child(netns, argv, log, report.write.get());
   }
-  close(report[1]);
+  report.write.reset();
   int status = 0;
   try {
-    check_report(report[0], netns, argv);
+    check_report(report.read, netns, argv);
   } catch (...) {
     waitpid(pid, &status, 0);
     throw;

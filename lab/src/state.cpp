@@ -7,11 +7,45 @@
 #include <nlohmann/json.hpp>
 
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/name_table.hpp"
 
 namespace dogfish::lab {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+namespace {
+
+constexpr Named<ProcessRole> kProcessRoles[] = {{ProcessRole::responder, "responder"},
+                                                {ProcessRole::balancer, "balancer"}};
+constexpr Named<Phase> kPhases[] = {{Phase::building, "building"}, {Phase::up, "up"}};
+
+template <typename E>
+void from_name(const json& j, E& value, std::optional<E> (*parse)(std::string_view),
+               std::string_view what) {
+  const std::string name = j.get<std::string>();
+  const std::optional<E> parsed = parse(name);
+  if (!parsed) throw Error(fmt::format("'{}' is not a {}", name, what));
+  value = *parsed;
+}
+
+}  // namespace
+
+std::string_view to_string(ProcessRole role) { return name_of<ProcessRole>(kProcessRoles, role); }
+std::optional<ProcessRole> parse_process_role(std::string_view name) {
+  return value_of<ProcessRole>(kProcessRoles, name);
+}
+std::string_view to_string(Phase phase) { return name_of<Phase>(kPhases, phase); }
+std::optional<Phase> parse_phase(std::string_view name) { return value_of<Phase>(kPhases, name); }
+
+void to_json(json& j, ProcessRole role) { j = to_string(role); }
+void from_json(const json& j, ProcessRole& role) {
+  from_name(j, role, parse_process_role, "process role");
+}
+void to_json(json& j, Phase phase) { j = to_string(phase); }
+void from_json(const json& j, Phase& phase) { from_name(j, phase, parse_phase, "phase"); }
+void to_json(json& j, Decap decap) { j = to_string(decap); }
+void from_json(const json& j, Decap& decap) { from_name(j, decap, parse_decap, "decap"); }
 
 fs::path state_dir() {
   const char* dir = std::getenv("DOGFISH_LAB_DIR");
@@ -28,20 +62,20 @@ std::optional<LabState> load_state() {
     LabState s;
     s.name = j.at("name");
     s.topology = j.at("topology").get<std::string>();
-    s.phase = j.at("phase");
+    s.phase = j.at("phase").get<Phase>();
     s.started = j.at("started");
     s.netns = j.at("netns").get<std::vector<std::string>>();
     for (const auto& p : j.at("pin_dirs")) s.pin_dirs.emplace_back(p.get<std::string>());
     for (const auto& p : j.at("processes"))
-      s.processes.push_back(LabProcess{p.at("role"), p.at("node"),
+      s.processes.push_back(LabProcess{p.at("role").get<ProcessRole>(), p.at("node"),
                                        ProcessId{p.at("pid"), p.at("start_time")},
                                        p.at("log").get<std::string>()});
     s.node_netns = j.at("node_netns").get<std::map<std::string, std::string>>();
-    s.decap = j.at("decap").get<std::map<std::string, std::string>>();
+    s.decap = j.at("decap").get<std::map<std::string, Decap>>();
     s.balancer_interface = j.at("balancer_interface");
     s.socket = j.at("socket").get<std::string>();
     return s;
-  } catch (const json::exception& e) {
+  } catch (const std::exception& e) {  // json::exception, or Error for an unknown name
     throw Error(
         fmt::format("{}: unreadable lab record ({}); remove it by hand once the lab is gone",
                     state_file().string(), e.what()));

@@ -1,7 +1,11 @@
 #include "dogfish/lab/status.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
+#include <algorithm>
+
+#include "dogfish/base/bpffs.hpp"
 #include "dogfish/lab/netlink.hpp"
 #include "dogfish/lab/netns.hpp"
 #include "dogfish/lab/plan.hpp"
@@ -11,6 +15,30 @@
 namespace dogfish::lab {
 
 using nlohmann::json;
+
+namespace {
+
+// Where the lab lives on the host, whether or not one is up.
+json place() { return {{"prefix", lab_prefix()}, {"record_dir", state_dir().string()}}; }
+
+// dogfish-decap's pins of a node, when the record says down removes them: the node runs
+// BPF decap. Named by the namespace's inode (bpffs.hpp), which only the live namespace has.
+std::optional<std::string> decap_pins_of(const std::string& netns, const LabState& st) {
+  struct stat ns {};
+  if (netns.empty() || stat(netns_path(netns).c_str(), &ns) != 0) return std::nullopt;
+  const auto dir = decap_netns_pin_dir(ns.st_ino);
+  if (std::find(st.pin_dirs.begin(), st.pin_dirs.end(), dir) == st.pin_dirs.end())
+    return std::nullopt;
+  return dir.string();
+}
+
+}  // namespace
+
+json no_lab_status() {
+  json j = {{"up", false}};
+  j.update(place());
+  return j;
+}
 
 std::optional<json> lab_status() {
   const auto st = load_state();
@@ -24,8 +52,9 @@ std::optional<json> lab_status() {
     if (!netns.empty() && netns_exists(netns))
       for (const IpPrefix& p : Netlink(netns).addresses()) addresses.push_back(p.to_string());
     json node = {
-        {"name", n.name}, {"role", role_name(n.role)}, {"netns", netns}, {"addresses", addresses}};
+        {"name", n.name}, {"role", to_string(n.role)}, {"netns", netns}, {"addresses", addresses}};
     if (auto it = st->decap.find(n.name); it != st->decap.end()) node["decap"] = it->second;
+    if (auto pins = decap_pins_of(netns, *st)) node["decap_pin_dir"] = *pins;
     nodes.push_back(node);
   }
   json vips = json::array();
@@ -46,7 +75,10 @@ std::optional<json> lab_status() {
                    {"interface", st->balancer_interface},
                    {"socket", st->socket.string()},
                    {"pid", nullptr},
-                   {"running", false}};
+                   {"running", false},
+                   {"source_prefixes",
+                    {{"ipv4", t.balancer.src4_prefix.to_string()},
+                     {"ipv6", t.balancer.src6_prefix.to_string()}}}};
   for (const Node& n : t.nodes)
     if (n.role == Role::balancer) {
       balancer["node"] = n.name;
@@ -59,15 +91,24 @@ std::optional<json> lab_status() {
                          {"pid", p.id.pid},
                          {"running", running},
                          {"log", p.log.string()}});
-    if (p.role == "balancer") {
+    if (p.role == ProcessRole::balancer) {
       balancer["pid"] = p.id.pid;
       balancer["running"] = running;
     }
   }
-  return json{{"up", st->phase == "up"}, {"phase", st->phase},
-              {"name", st->name},        {"topology", st->topology.string()},
-              {"nodes", nodes},          {"vips", vips},
-              {"balancer", balancer},    {"processes", processes}};
+  json pin_dirs = json::array();
+  for (const auto& d : st->pin_dirs) pin_dirs.push_back(d.string());
+  json out = {{"up", st->phase == Phase::up},
+              {"phase", st->phase},
+              {"name", st->name},
+              {"topology", st->topology.string()},
+              {"nodes", nodes},
+              {"vips", vips},
+              {"balancer", balancer},
+              {"processes", processes},
+              {"pin_dirs", pin_dirs}};
+  out.update(place());
+  return out;
 }
 
 void print_status(const json& s, std::ostream& out) {

@@ -6,10 +6,17 @@
 #include <set>
 
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/name_table.hpp"
 #include "dogfish/base/yaml_reader.hpp"
 
 namespace dogfish::lab {
 namespace {
+
+constexpr Named<Role> kRoles[] = {{Role::client, "client"},
+                                  {Role::gateway, "gateway"},
+                                  {Role::balancer, "balancer"},
+                                  {Role::real, "real"}};
+constexpr Named<Decap> kDecaps[] = {{Decap::bpf, "bpf"}, {Decap::kernel, "kernel"}};
 
 // Names become parts of namespace and interface names (IFNAMSIZ is 16): short, plain.
 bool plain_name(const std::string& s, std::size_t max) {
@@ -24,14 +31,36 @@ class TopologyParser : YamlReader {
   Topology parse(const YAML::Node& root);
 
  private:
+  std::string name(const YAML::Node& n, const std::string& path) const;
+  void nodes(const YAML::Node& list, Topology& t) const;
+  void check_roles(const YAML::Node& list, const Topology& t) const;
+  void links(const YAML::Node& list, Topology& t) const;
+  void check_links(const YAML::Node& list, const Topology& t) const;
+  void vips(const YAML::Node& list, Topology& t) const;
+  BalancerSettings balancer(const YAML::Node& n) const;
+  void source_prefixes(const YAML::Node& n, BalancerSettings& b) const;
+
   Node node(const YAML::Node& n, const std::string& path) const;
   Route route(const YAML::Node& n, const std::string& path) const;
   Link link(const YAML::Node& n, const std::string& path, const Topology& t) const;
   LinkEnd end(const YAML::Node& n, const std::string& path, const Topology& t) const;
   LabVip vip(const YAML::Node& n, const std::string& path, const Topology& t) const;
+  std::vector<Service> services(const YAML::Node& list, const std::string& path) const;
+  Service service(const YAML::Node& n, const std::string& path) const;
   LabReal real(const YAML::Node& n, const std::string& path, const Topology& t,
                const IpAddress& vip) const;
   IpPrefix prefix(const YAML::Node& n, const std::string& path, bool host_bits_allowed) const;
+
+  // The enum value a name stands for (parse is the enum's own); "'text' is not <expected>"
+  // otherwise.
+  template <typename E>
+  E named(const YAML::Node& n, const std::string& path, std::optional<E> (*parse)(std::string_view),
+          const std::string& expected) const {
+    const std::string text = scalar(n, path);
+    const std::optional<E> value = parse(text);
+    if (!value) fail(n, path, fmt::format("'{}' is not {}", text, expected));
+    return *value;
+  }
 
   template <typename F>
   void each(const YAML::Node& list, const std::string& path, F f) const {
@@ -39,6 +68,13 @@ class TopologyParser : YamlReader {
     for (std::size_t i = 0; i < list.size(); ++i) f(list[i], fmt::format("{}[{}]", path, i));
   }
 };
+
+std::string TopologyParser::name(const YAML::Node& n, const std::string& path) const {
+  std::string text = scalar(n, path);
+  if (!plain_name(text, 8))
+    fail(n, path, fmt::format("'{}' is not 1-8 lowercase letters and digits, from a letter", text));
+  return text;
+}
 
 IpPrefix TopologyParser::prefix(const YAML::Node& n, const std::string& path,
                                 bool host_bits_allowed) const {
@@ -66,38 +102,41 @@ Route TopologyParser::route(const YAML::Node& n, const std::string& path) const 
 Node TopologyParser::node(const YAML::Node& n, const std::string& path) const {
   auto m = entries(n, path, {"name", "role", "decap", "routes"}, {"routes"});
   Node out;
-  auto name = require(m, n, path, "name");
-  out.name = scalar(name, join(path, "name"));
-  if (!plain_name(out.name, 8))
-    fail(name, join(path, "name"),
-         fmt::format("'{}' is not 1-8 lowercase letters and digits, from a letter", out.name));
-  auto role = require(m, n, path, "role");
-  auto r = scalar(role, join(path, "role"));
-  if (r == "client")
-    out.role = Role::client;
-  else if (r == "gateway")
-    out.role = Role::gateway;
-  else if (r == "balancer")
-    out.role = Role::balancer;
-  else if (r == "real")
-    out.role = Role::real;
-  else
-    fail(role, join(path, "role"),
-         fmt::format("'{}' is not a role (client, gateway, balancer, real)", r));
+  out.name = name(require(m, n, path, "name"), join(path, "name"));
+  out.role = named(require(m, n, path, "role"), join(path, "role"), parse_role,
+                   fmt::format("a role ({})", role_names()));
   if (auto it = m.find("decap"); it != m.end()) {
-    auto d = scalar(it->second, join(path, "decap"));
-    if (out.role != Role::real) fail(it->second, join(path, "decap"), "only reals decapsulate");
-    if (d == "bpf")
-      out.decap = Decap::bpf;
-    else if (d == "kernel")
-      out.decap = Decap::kernel;
-    else
-      fail(it->second, join(path, "decap"), fmt::format("'{}' is not bpf or kernel", d));
+    const std::string at = join(path, "decap");
+    scalar(it->second, at);
+    if (out.role != Role::real) fail(it->second, at, "only reals decapsulate");
+    out.decap = named(it->second, at, parse_decap, decap_names());
   }
   if (auto it = m.find("routes"); it != m.end() && !it->second.IsNull())
     each(it->second, join(path, "routes"),
          [&](const YAML::Node& rn, const std::string& p) { out.routes.push_back(route(rn, p)); });
   return out;
+}
+
+void TopologyParser::nodes(const YAML::Node& list, Topology& t) const {
+  each(list, "nodes", [&](const YAML::Node& n, const std::string& p) {
+    Node node = this->node(n, p);
+    if (t.node(node.name)) fail(n, p, fmt::format("a second node named '{}'", node.name));
+    t.nodes.push_back(std::move(node));
+  });
+  check_roles(list, t);
+}
+
+void TopologyParser::check_roles(const YAML::Node& list, const Topology& t) const {
+  auto count = [&](Role r) {
+    return std::count_if(t.nodes.begin(), t.nodes.end(),
+                         [r](const Node& n) { return n.role == r; });
+  };
+  for (Role r : {Role::gateway, Role::balancer})
+    if (count(r) != 1)
+      fail(list, "nodes",
+           fmt::format("a lab has exactly one {} ({} given)", to_string(r), count(r)));
+  for (Role r : {Role::client, Role::real})
+    if (count(r) < 1) fail(list, "nodes", fmt::format("a lab needs at least one {}", to_string(r)));
 }
 
 LinkEnd TopologyParser::end(const YAML::Node& n, const std::string& path, const Topology& t) const {
@@ -128,6 +167,38 @@ Link TopologyParser::link(const YAML::Node& n, const std::string& path, const To
   return l;
 }
 
+void TopologyParser::links(const YAML::Node& list, Topology& t) const {
+  std::set<IpAddress> addresses;
+  each(list, "links", [&](const YAML::Node& n, const std::string& p) {
+    Link l = link(n, p, t);
+    for (const LinkEnd* e : {&l.a, &l.b})
+      for (const IpPrefix& a : e->addresses)
+        if (!addresses.insert(a.address).second)
+          fail(n, p, fmt::format("{} is used twice", a.address.to_string()));
+    t.links.push_back(std::move(l));
+  });
+  check_links(list, t);
+}
+
+void TopologyParser::check_links(const YAML::Node& list, const Topology& t) const {
+  for (const Node& n : t.nodes) {
+    auto touching = t.links_of(n.name).size();
+    if (touching == 0) fail(list, "links", fmt::format("node '{}' has no link", n.name));
+    // XDP_TX answers out of the interface a packet came in on: one link, to the gateway.
+    if (n.role == Role::balancer && touching != 1)
+      fail(list, "links",
+           fmt::format("the balancer '{}' needs exactly one link ({} given)", n.name, touching));
+  }
+}
+
+// Every address a node has on its links, in file order.
+std::vector<IpAddress> addresses_of(const Topology& t, const std::string& node) {
+  std::vector<IpAddress> out;
+  for (const Link* l : t.links_of(node))
+    for (const IpPrefix& p : (l->a.node == node ? l->a : l->b).addresses) out.push_back(p.address);
+  return out;
+}
+
 LabReal TopologyParser::real(const YAML::Node& n, const std::string& path, const Topology& t,
                              const IpAddress& vip) const {
   auto m = entries(n, path, {"node", "weight", "address"});
@@ -138,14 +209,11 @@ LabReal TopologyParser::real(const YAML::Node& n, const std::string& path, const
   if (!target) fail(node, join(path, "node"), fmt::format("no node named '{}'", r.node));
   if (target->role != Role::real)
     fail(node, join(path, "node"),
-         fmt::format("'{}' is a {}, not a real", r.node, role_name(target->role)));
+         fmt::format("'{}' is a {}, not a real", r.node, to_string(target->role)));
   if (auto it = m.find("weight"); it != m.end())
-    r.weight = number(it->second, join(path, "weight"), 0, 65535);
+    r.weight = number(it->second, join(path, "weight"), 0, kMaxWeight);
 
-  std::vector<IpAddress> own;
-  for (const Link* l : t.links_of(r.node))
-    for (const IpPrefix& p : (l->a.node == r.node ? l->a : l->b).addresses)
-      own.push_back(p.address);
+  const std::vector<IpAddress> own = addresses_of(t, r.node);
   if (auto it = m.find("address"); it != m.end()) {
     r.address = address(it->second, join(path, "address"));
     if (std::find(own.begin(), own.end(), r.address) == own.end())
@@ -165,30 +233,35 @@ LabReal TopologyParser::real(const YAML::Node& n, const std::string& path, const
   return r;
 }
 
+Service TopologyParser::service(const YAML::Node& n, const std::string& path) const {
+  auto m = entries(n, path, {"port", "proto"});
+  Service s;
+  s.port =
+      static_cast<std::uint16_t>(number(require(m, n, path, "port"), join(path, "port"), 1, 65535));
+  s.proto = named(require(m, n, path, "proto"), join(path, "proto"), parse_proto,
+                  fmt::format("a protocol ({})", proto_names()));
+  return s;
+}
+
+std::vector<Service> TopologyParser::services(const YAML::Node& list,
+                                              const std::string& path) const {
+  std::vector<Service> out;
+  std::set<std::pair<std::uint16_t, Proto>> seen;
+  each(list, path, [&](const YAML::Node& n, const std::string& p) {
+    const Service s = service(n, p);
+    if (!seen.emplace(s.port, s.proto).second)
+      fail(n, p, fmt::format("{}/{} is listed twice", s.port, to_string(s.proto)));
+    out.push_back(s);
+  });
+  if (out.empty()) fail(list, path, "a VIP needs at least one service");
+  return out;
+}
+
 LabVip TopologyParser::vip(const YAML::Node& n, const std::string& path, const Topology& t) const {
   auto m = entries(n, path, {"address", "services", "reals"});
   LabVip v;
   v.address = address(require(m, n, path, "address"), join(path, "address"));
-  std::set<std::pair<std::uint16_t, Proto>> seen;
-  auto services = require(m, n, path, "services");
-  each(services, join(path, "services"), [&](const YAML::Node& sn, const std::string& p) {
-    auto sm = entries(sn, p, {"port", "proto"});
-    Service s;
-    s.port =
-        static_cast<std::uint16_t>(number(require(sm, sn, p, "port"), join(p, "port"), 1, 65535));
-    auto proto = require(sm, sn, p, "proto");
-    auto text = scalar(proto, join(p, "proto"));
-    auto parsed = parse_proto(text);
-    if (!parsed)
-      fail(proto, join(p, "proto"),
-           fmt::format("'{}' is not a protocol ({})", text, proto_names()));
-    s.proto = *parsed;
-    if (!seen.emplace(s.port, s.proto).second)
-      fail(sn, p, fmt::format("{}/{} is listed twice", s.port, text));
-    v.services.push_back(s);
-  });
-  if (v.services.empty())
-    fail(services, join(path, "services"), "a VIP needs at least one service");
+  v.services = services(require(m, n, path, "services"), join(path, "services"));
   auto reals = require(m, n, path, "reals");
   std::set<std::string> names;
   each(reals, join(path, "reals"), [&](const YAML::Node& rn, const std::string& p) {
@@ -200,101 +273,69 @@ LabVip TopologyParser::vip(const YAML::Node& n, const std::string& path, const T
   return v;
 }
 
+void TopologyParser::vips(const YAML::Node& list, Topology& t) const {
+  each(list, "vips", [&](const YAML::Node& n, const std::string& p) {
+    LabVip v = vip(n, p, t);
+    if (std::any_of(t.vips.begin(), t.vips.end(),
+                    [&](const LabVip& o) { return o.address == v.address; }))
+      fail(n, p, fmt::format("VIP {} is listed twice", v.address.to_string()));
+    t.vips.push_back(std::move(v));
+  });
+}
+
+void TopologyParser::source_prefixes(const YAML::Node& n, BalancerSettings& b) const {
+  const std::string path = "balancer.source_prefixes";
+  auto m = entries(n, path, {"ipv4", "ipv6"});
+  if (auto v4 = m.find("ipv4"); v4 != m.end())
+    b.src4_prefix = prefix(v4->second, join(path, "ipv4"), false);
+  if (auto v6 = m.find("ipv6"); v6 != m.end())
+    b.src6_prefix = prefix(v6->second, join(path, "ipv6"), false);
+  if (!b.src4_prefix.address.is_v4()) fail(n, join(path, "ipv4"), "not an IPv4 prefix");
+  if (!b.src6_prefix.address.is_v6()) fail(n, join(path, "ipv6"), "not an IPv6 prefix");
+}
+
+BalancerSettings TopologyParser::balancer(const YAML::Node& n) const {
+  auto m = entries(n, "balancer",
+                   {"source_prefixes", "xdp_mode", "conn_table_size", "conn_table_insert_rate"});
+  BalancerSettings b;
+  if (auto it = m.find("conn_table_size"); it != m.end())
+    b.conn_table_size = number(it->second, "balancer.conn_table_size", 1, 1U << 28);
+  if (auto it = m.find("conn_table_insert_rate"); it != m.end())
+    b.conn_table_insert_rate = number(it->second, "balancer.conn_table_insert_rate", 0, 1U << 30);
+  if (auto it = m.find("source_prefixes"); it != m.end()) source_prefixes(it->second, b);
+  if (auto it = m.find("xdp_mode"); it != m.end())
+    b.xdp_mode = named(it->second, "balancer.xdp_mode", parse_xdp_mode,
+                       fmt::format("an XDP mode ({})", xdp_mode_names()));
+  return b;
+}
+
 Topology TopologyParser::parse(const YAML::Node& root) {
   if (!root.IsDefined() || root.IsNull()) throw ConfigError(file(), 0, "the file is empty");
   auto m = entries(root, "", {"name", "nodes", "links", "vips", "balancer"});
   Topology t;
-  auto name = require(m, root, "", "name");
-  t.name = scalar(name, "name");
-  if (!plain_name(t.name, 8))
-    fail(name, "name",
-         fmt::format("'{}' is not 1-8 lowercase letters and digits, from a letter", t.name));
-
-  auto nodes = require(m, root, "", "nodes");
-  each(nodes, "nodes", [&](const YAML::Node& n, const std::string& p) {
-    Node node = this->node(n, p);
-    if (t.node(node.name)) fail(n, p, fmt::format("a second node named '{}'", node.name));
-    t.nodes.push_back(std::move(node));
-  });
-  auto count = [&](Role r) {
-    return std::count_if(t.nodes.begin(), t.nodes.end(),
-                         [r](const Node& n) { return n.role == r; });
-  };
-  for (Role r : {Role::gateway, Role::balancer})
-    if (count(r) != 1)
-      fail(nodes, "nodes",
-           fmt::format("a lab has exactly one {} ({} given)", role_name(r), count(r)));
-  for (Role r : {Role::client, Role::real})
-    if (count(r) < 1)
-      fail(nodes, "nodes", fmt::format("a lab needs at least one {}", role_name(r)));
-
-  auto links = require(m, root, "", "links");
-  std::set<IpAddress> addresses;
-  each(links, "links", [&](const YAML::Node& n, const std::string& p) {
-    Link l = link(n, p, t);
-    for (const LinkEnd* e : {&l.a, &l.b})
-      for (const IpPrefix& a : e->addresses)
-        if (!addresses.insert(a.address).second)
-          fail(n, p, fmt::format("{} is used twice", a.address.to_string()));
-    t.links.push_back(std::move(l));
-  });
-  for (const Node& n : t.nodes) {
-    auto touching = t.links_of(n.name).size();
-    if (touching == 0) fail(links, "links", fmt::format("node '{}' has no link", n.name));
-    // XDP_TX answers out of the interface a packet came in on: one link, to the gateway.
-    if (n.role == Role::balancer && touching != 1)
-      fail(links, "links",
-           fmt::format("the balancer '{}' needs exactly one link ({} given)", n.name, touching));
-  }
-
-  if (auto it = m.find("vips"); it != m.end())
-    each(it->second, "vips", [&](const YAML::Node& n, const std::string& p) {
-      LabVip v = vip(n, p, t);
-      if (std::any_of(t.vips.begin(), t.vips.end(),
-                      [&](const LabVip& o) { return o.address == v.address; }))
-        fail(n, p, fmt::format("VIP {} is listed twice", v.address.to_string()));
-      t.vips.push_back(std::move(v));
-    });
-
-  if (auto it = m.find("balancer"); it != m.end()) {
-    auto bm = entries(it->second, "balancer", {"source_prefixes", "xdp_mode"});
-    if (auto sp = bm.find("source_prefixes"); sp != bm.end()) {
-      auto pm = entries(sp->second, "balancer.source_prefixes", {"ipv4", "ipv6"});
-      if (auto v4 = pm.find("ipv4"); v4 != pm.end())
-        t.balancer.src4_prefix = prefix(v4->second, "balancer.source_prefixes.ipv4", false);
-      if (auto v6 = pm.find("ipv6"); v6 != pm.end())
-        t.balancer.src6_prefix = prefix(v6->second, "balancer.source_prefixes.ipv6", false);
-      if (!t.balancer.src4_prefix.address.is_v4())
-        fail(sp->second, "balancer.source_prefixes.ipv4", "not an IPv4 prefix");
-      if (!t.balancer.src6_prefix.address.is_v6())
-        fail(sp->second, "balancer.source_prefixes.ipv6", "not an IPv6 prefix");
-    }
-    if (auto xm = bm.find("xdp_mode"); xm != bm.end()) {
-      auto text = scalar(xm->second, "balancer.xdp_mode");
-      auto mode = parse_xdp_mode(text);
-      if (!mode)
-        fail(xm->second, "balancer.xdp_mode",
-             fmt::format("'{}' is not an XDP mode ({})", text, xdp_mode_names()));
-      t.balancer.xdp_mode = *mode;
-    }
-  }
+  t.name = name(require(m, root, "", "name"), "name");
+  nodes(require(m, root, "", "nodes"), t);
+  links(require(m, root, "", "links"), t);
+  if (auto it = m.find("vips"); it != m.end()) vips(it->second, t);
+  if (auto it = m.find("balancer"); it != m.end()) t.balancer = balancer(it->second);
   return t;
 }
 
 }  // namespace
 
-std::string_view role_name(Role role) {
-  switch (role) {
-    case Role::client:
-      return "client";
-    case Role::gateway:
-      return "gateway";
-    case Role::balancer:
-      return "balancer";
-    case Role::real:
-      return "real";
-  }
-  return "?";
+std::string_view to_string(Role role) { return name_of<Role>(kRoles, role); }
+std::optional<Role> parse_role(std::string_view name) { return value_of<Role>(kRoles, name); }
+std::string role_names() { return name_list<Role>(kRoles); }
+
+std::string_view to_string(Decap decap) { return name_of<Decap>(kDecaps, decap); }
+std::optional<Decap> parse_decap(std::string_view name) { return value_of<Decap>(kDecaps, name); }
+std::string decap_names() {
+  // "bpf or kernel": a choice of two reads better than a list.
+  std::string out;
+  const std::size_t n = std::size(kDecaps);
+  for (std::size_t i = 0; i < n; ++i)
+    out += std::string(i == 0 ? "" : i + 1 == n ? " or " : ", ") + std::string(kDecaps[i].name);
+  return out;
 }
 
 const Node* Topology::node(std::string_view name) const {

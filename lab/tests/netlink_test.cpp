@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/fd.hpp"
 #include "dogfish/lab/netns.hpp"
 
 namespace dogfish::lab {
@@ -76,28 +77,14 @@ std::optional<bool> kernel_has(const std::string& option) {
   return contains(config, "\n" + option + "=y") || contains(config, "\n" + option + "=m");
 }
 
-class Socket {
- public:
-  explicit Socket(int fd) : fd_(fd) {}
-  ~Socket() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 // A UDP socket made on a thread inside `netns`: it stays in that namespace's stack.
-Socket udp_socket(const std::string& netns, int family) {
+UniqueFd udp_socket(const std::string& netns, int family) {
   auto [fd, error] = in_netns(netns, [family] {
     int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     return std::pair{fd, errno};
   });
   if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(error));
-  return Socket(fd);
+  return UniqueFd(fd);
 }
 
 sockaddr_storage socket_address(const IpAddress& ip, std::uint16_t port, socklen_t& length) {
@@ -119,10 +106,10 @@ sockaddr_storage socket_address(const IpAddress& ip, std::uint16_t port, socklen
 }
 
 // 0 or the errno of bind(ip, port) on a socket made inside `netns`.
-int bind_error(const Socket& socket, const IpAddress& ip, std::uint16_t port) {
+int bind_error(const UniqueFd& socket, const IpAddress& ip, std::uint16_t port) {
   socklen_t length;
   sockaddr_storage where = socket_address(ip, port, length);
-  return bind(socket.fd(), reinterpret_cast<sockaddr*>(&where), length) == 0 ? 0 : errno;
+  return bind(socket.get(), reinterpret_cast<sockaddr*>(&where), length) == 0 ? 0 : errno;
 }
 
 // Sends one datagram from `from_netns` to to:port, where a socket in `to_netns` waits for it;
@@ -131,23 +118,23 @@ std::pair<std::string, std::string> send_datagram(const std::string& from_netns,
                                                   const std::string& to_netns, const IpAddress& to,
                                                   std::uint16_t port, const std::string& payload) {
   int family = to.is_v4() ? AF_INET : AF_INET6;
-  Socket receiver = udp_socket(to_netns, family);
+  UniqueFd receiver = udp_socket(to_netns, family);
   if (int error = bind_error(receiver, to, port))
     throw std::runtime_error(std::string("bind the receiver: ") + std::strerror(error));
-  Socket sender = udp_socket(from_netns, family);
+  UniqueFd sender = udp_socket(from_netns, family);
   socklen_t length;
   sockaddr_storage destination = socket_address(to, port, length);
-  if (sendto(sender.fd(), payload.data(), payload.size(), 0,
+  if (sendto(sender.get(), payload.data(), payload.size(), 0,
              reinterpret_cast<sockaddr*>(&destination), length) < 0)
     throw std::runtime_error(std::string("sendto: ") + std::strerror(errno));
 
   // The first datagram waits for ARP/NDP; the deadline is generous, the poll returns at once.
-  pollfd ready{.fd = receiver.fd(), .events = POLLIN};
+  pollfd ready{.fd = receiver.get(), .events = POLLIN};
   if (poll(&ready, 1, 5000) != 1) return {"", ""};
   std::array<char, 1500> buffer;
   sockaddr_storage source{};
   socklen_t source_length = sizeof source;
-  ssize_t n = recvfrom(receiver.fd(), buffer.data(), buffer.size(), 0,
+  ssize_t n = recvfrom(receiver.get(), buffer.data(), buffer.size(), 0,
                        reinterpret_cast<sockaddr*>(&source), &source_length);
   if (n < 0) throw std::runtime_error(std::string("recvfrom: ") + std::strerror(errno));
   char text[INET6_ADDRSTRLEN] = "";
@@ -299,11 +286,11 @@ TEST_F(NetlinkTest, VethAddressesAndRoutesCarryADatagramBetweenNamespaces) {
   na.add_address("dfa", prefix("10.0.1.1/24"));
   // IPv6 usable at once: a tentative address refuses bind() with EADDRNOTAVAIL.
   na.add_address("dfa", prefix("fd00:1::1/64"));
-  Socket early = udp_socket(a, AF_INET6);
+  UniqueFd early = udp_socket(a, AF_INET6);
   EXPECT_EQ(bind_error(early, address("fd00:1::1"), 0), 0);
   // The same bind on an address added with DAD shows that the check can fail.
   ASSERT_EQ(std::system(("ip -n " + a + " addr add fd00:1::99/64 dev dfa").c_str()), 0);
-  Socket tentative = udp_socket(a, AF_INET6);
+  UniqueFd tentative = udp_socket(a, AF_INET6);
   EXPECT_EQ(bind_error(tentative, address("fd00:1::99"), 0), EADDRNOTAVAIL);
   // And gone again: once its DAD ends (sooner than this test on a slow machine) it would
   // compete with fd00:1::1 as the source of the datagram below.

@@ -4,45 +4,20 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <optional>
 #include <string>
 #include <variant>
 
 #include "dogfish/base/errors.hpp"
 #include "dogfish/config.hpp"
+#include "scoped_env.hpp"
 
 namespace dogfish::lab {
 namespace {
 
 const std::string kTopologies = DOGFISH_SOURCE_DIR "/topologies/";
 
-// DOGFISH_LAB_PREFIX set (or unset) for one scope, and put back as it was: the caller may run
-// with a lab prefix of its own.
-class ScopedPrefix {
- public:
-  explicit ScopedPrefix(const char* value) {
-    if (const char* was = std::getenv(kName)) saved_ = was;
-    set(value);
-  }
-  ~ScopedPrefix() { set(saved_ ? saved_->c_str() : nullptr); }
-  ScopedPrefix(const ScopedPrefix&) = delete;
-  ScopedPrefix& operator=(const ScopedPrefix&) = delete;
-
-  static void set(const char* value) {
-    if (value)
-      setenv(kName, value, 1);
-    else
-      unsetenv(kName);
-  }
-
- private:
-  static constexpr const char* kName = "DOGFISH_LAB_PREFIX";
-  std::optional<std::string> saved_;
-};
-
 TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix) {
-  const ScopedPrefix unset(nullptr);  // the default prefix, whatever the caller's environment
+  const ScopedEnv unset("DOGFISH_LAB_PREFIX", nullptr);  // the default, whatever the caller's
   const Plan plan = make_plan(load_topology(kTopologies + "basic.yaml"));
   ASSERT_EQ(plan.links.size(), 4u);
   EXPECT_EQ(plan.links[0].a.netns, "df-client");
@@ -60,12 +35,26 @@ TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix) {
 }
 
 TEST(Plan, PrefixIsDfUnlessTheEnvironmentNamesAnother) {
-  const ScopedPrefix unset(nullptr);
+  const ScopedEnv prefix("DOGFISH_LAB_PREFIX", nullptr);
   EXPECT_EQ(netns_name("client"), "df-client");
-  ScopedPrefix::set("l2-");
+  prefix.set("l2-");
   EXPECT_EQ(netns_name("client"), "l2-client");
-  ScopedPrefix::set("Bad_");
+  prefix.set("Bad_");
   EXPECT_THROW(netns_name("client"), Error);
+}
+
+TEST(Plan, DecapOverrideIsBpfOrKernelOrNothing) {
+  const ScopedEnv decap("DOGFISH_LAB_DECAP", nullptr);
+  EXPECT_EQ(decap_override(), std::nullopt);
+  decap.set("kernel");
+  EXPECT_EQ(decap_override(), Decap::kernel);
+  decap.set("ebpf");
+  try {
+    decap_override();
+    FAIL() << "DOGFISH_LAB_DECAP=ebpf was accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "DOGFISH_LAB_DECAP 'ebpf' is not bpf or kernel");
+  }
 }
 
 TEST(Plan, SecondLinkBetweenTheSameNodesGetsANumber) {
@@ -112,7 +101,7 @@ links:
 }
 
 TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
-  for (const char* file : {"basic.yaml", "multi-real.yaml"}) {
+  for (const char* file : {"basic.yaml", "multi-real.yaml", "flood.yaml"}) {
     SCOPED_TRACE(file);
     const Topology t = load_topology(kTopologies + file);
     const Plan plan = make_plan(t);
@@ -123,6 +112,8 @@ TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
     EXPECT_EQ(c.src4_prefix, t.balancer.src4_prefix);
     EXPECT_EQ(c.src6_prefix, t.balancer.src6_prefix);
     EXPECT_EQ(c.max_packet_size, plan.balancer_mtu);
+    EXPECT_EQ(c.conn_table_size, t.balancer.conn_table_size);
+    EXPECT_EQ(c.conn_table_insert_rate, t.balancer.conn_table_insert_rate);
     std::size_t k = 0;
     for (const LabVip& v : t.vips)
       for (const Service& s : v.services) {

@@ -12,97 +12,44 @@ from pathlib import Path
 
 import pytest
 
-LAB = os.environ.get("DOGFISH_LAB", "build/lab/dogfish-lab")
-SOURCE = Path(__file__).resolve().parents[2]
-TOPOLOGIES = SOURCE / "topologies"
+from testlib import netns
+from testlib.lab import Lab
+from testlib.leftovers import Leftovers
+from testlib.paths import PYTHON, TOPOLOGIES
+
 ASK = Path(__file__).with_name("ask_vips.py")
-PREFIX = os.environ.get("DOGFISH_LAB_PREFIX") or "df-"
-RECORD = os.environ.get("DOGFISH_LAB_DIR") or "/run/dogfish-lab"
-
-
-def lab(*args, check=True, timeout=120, env=None):
-    proc = subprocess.run([LAB, *args], capture_output=True, text=True, timeout=timeout, env=env)
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"dogfish-lab {' '.join(args)} exited {proc.returncode}:\n"
-            f"{proc.stdout}\n{proc.stderr}"
-        )
-    return proc
-
-
-def netns_names():
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return [line.split()[0] for line in out.splitlines() if line.strip()]
-
-
-def foreign_netns_inodes():
-    """Inodes of the live namespaces that are not this lab's: other work on the host owns them,
-    and the decap pins (named by inode) and the processes inside them."""
-    inodes = set()
-    for name in netns_names():
-        if not name.startswith(PREFIX):
-            try:
-                inodes.add(os.stat(f"/run/netns/{name}").st_ino)
-            except FileNotFoundError:
-                pass
-    return inodes
-
-
-def in_netns(pid, inodes):
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino in inodes
-    except FileNotFoundError:
-        return True  # gone meanwhile: nobody's leftover
-
-
-def host_snapshot():
-    """What a lab could leave behind, by the names it uses (other work on a shared host may
-    come and go meanwhile, with its own namespaces, decap pins and responders: those are
-    not looked at): PREFIX namespaces, host links, its bpffs pins, processes started with
-    its record's paths or a responder's, the record itself."""
-    foreign = foreign_netns_inodes()
-    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
-    pins = sorted(str(p) for p in Path("/sys/fs/bpf", PREFIX + "lab").rglob("*"))
-    decap = Path("/sys/fs/bpf/dogfish-decap")
-    if decap.exists():
-        for d in decap.iterdir():
-            if not (d.name.isdigit() and int(d.name) in foreign):
-                pins += sorted(str(p) for p in [d, *d.rglob("*")])
-    procs = subprocess.run(
-        ["pgrep", "-a", "-f", "dogfish-responder|dogfish run|dogfish-decap"],
-        capture_output=True,
-        text=True,
-    ).stdout
-    return {
-        "netns": sorted(n for n in netns_names() if n.startswith(PREFIX)),
-        "links": sorted(line.split(":")[1].strip().split("@")[0] for line in links.splitlines()),
-        "pins": pins,
-        "processes": sorted(
-            line
-            for line in procs.splitlines()
-            if (RECORD in line or "dogfish-responder --name" in line)
-            and not in_netns(int(line.split()[0]), foreign)
-        ),
-        "record": os.path.exists(RECORD),
-    }
+LAB = Lab()
+lab = LAB.cli
+PREFIX, RECORD = LAB.place()
+# What a lab could leave behind, by the names it uses (other work on a shared host comes and
+# goes meanwhile, with its own namespaces, decap pins and responders: those are not looked at).
+HOST = Leftovers(PREFIX, RECORD, marks=("dogfish-responder --name",))
 
 
 @pytest.fixture
 def clean_host():
     """The host before; after the test (pass or fail) any lab is taken down and the host must match."""
-    subprocess.run([LAB, "down"], capture_output=True)
-    before = host_snapshot()
+    LAB.down(check=False)
+    before = HOST.snapshot()
     yield before
     lab("down")
-    assert host_snapshot() == before
+    assert HOST.snapshot() == before
+
+
+def basic_with(path, old, new):
+    """topologies/basic.yaml with `old` replaced by `new`, written to path."""
+    text = (TOPOLOGIES / "basic.yaml").read_text()
+    assert old in text, f"basic.yaml has no {old!r}"
+    path.write_text(text.replace(old, new))
+    return path
 
 
 def status():
-    return json.loads(lab("status", "--json").stdout)
+    return LAB.read_status(check=True)
 
 
 def ask(node, count, specs):
-    out = lab("exec", node, "--", "/usr/bin/python3", str(ASK), str(count), *specs).stdout
+    out = LAB.exec(node, PYTHON, ASK, count, *specs).stdout
     return json.loads(out)
 
 
@@ -194,42 +141,42 @@ def test_down_after_the_processes_died(clean_host):
 
 
 def test_bad_topology_fails_with_its_message_and_leaves_nothing(clean_host, tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text((TOPOLOGIES / "basic.yaml").read_text().replace("role: gateway", "role: router"))
+    bad = basic_with(tmp_path / "bad.yaml", "role: gateway", "role: router")
     proc = lab("up", str(bad), check=False)
     assert proc.returncode == 1
     line = next(i for i, l in enumerate(bad.read_text().splitlines(), 1) if "role: router" in l)
     assert f"{bad}:{line}:" in proc.stderr and "'router' is not a role" in proc.stderr
-    assert host_snapshot() == clean_host
+    assert HOST.snapshot() == clean_host
 
 
 def test_failed_up_removes_what_it_made(clean_host, tmp_path):
     # Valid as a file, impossible on the host: the client's route points at a
     # gateway on no link, so the kernel refuses it halfway through up.
-    bad = tmp_path / "unreachable.yaml"
-    bad.write_text(
-        (TOPOLOGIES / "basic.yaml")
-        .read_text()
-        .replace("{to: default, via: 10.0.1.1}", "{to: default, via: 10.9.9.9}")
+    bad = basic_with(
+        tmp_path / "unreachable.yaml",
+        "{to: default, via: 10.0.1.1}",
+        "{to: default, via: 10.9.9.9}",
     )
     proc = lab("up", str(bad), check=False)
     assert proc.returncode == 1
     assert "up failed" in proc.stdout and "10.9.9.9" in proc.stderr
-    assert host_snapshot() == clean_host
+    assert HOST.snapshot() == clean_host
 
 
 def test_interrupted_up_removes_what_it_made(clean_host):
-    proc = subprocess.Popen([LAB, "up"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [LAB.binary, "up"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     # Interrupt once the lab's first namespace exists: mid-build.
     deadline = time.monotonic() + 30
-    while not os.path.exists(f"/run/netns/{PREFIX}client"):
+    while not os.path.exists(netns.RUN_DIR / f"{PREFIX}client"):
         assert proc.poll() is None and time.monotonic() < deadline, "up never started building"
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, out + err
     assert "interrupted" in err
-    assert host_snapshot() == clean_host
+    assert HOST.snapshot() == clean_host
 
 
 def test_exec_runs_in_the_node_and_returns_its_status(clean_host):
@@ -321,15 +268,12 @@ def test_kernel_decap_asked_for_by_environment_fails_without_tunnels(clean_host)
     proc = lab("up", env=env_with("kernel"), check=False)
     assert proc.returncode == 1
     assert "DOGFISH_LAB_DECAP=kernel, but this kernel has no ipip tunnels" in proc.stderr
-    assert host_snapshot() == clean_host
+    assert HOST.snapshot() == clean_host
 
 
 def test_topology_kernel_decap_uses_the_tunnels_where_the_kernel_has_them(clean_host, tmp_path):
-    topology = tmp_path / "kernel.yaml"
-    topology.write_text(
-        (TOPOLOGIES / "basic.yaml")
-        .read_text()
-        .replace("    role: real\n", "    role: real\n    decap: kernel\n")
+    topology = basic_with(
+        tmp_path / "kernel.yaml", "    role: real\n", "    role: real\n    decap: kernel\n"
     )
     up = lab("up", str(topology), env=env_with(None))
     expected = "kernel" if kernel_has_tunnels() else "bpf"

@@ -1,10 +1,12 @@
 """The responder answers HTTP on TCP and datagrams on UDP with its name, over IPv4 and IPv6."""
-import os
 import subprocess
 
 import pytest
 
-RESPONDER = os.environ.get("DOGFISH_RESPONDER", "build/lab/dogfish-responder")
+from testlib import netns, paths
+from testlib.command import run
+
+RESPONDER = paths.binary("DOGFISH_RESPONDER", "lab/dogfish-responder")
 
 
 @pytest.fixture
@@ -32,13 +34,7 @@ def responder():
 
 def in_ns(proc, code):
     """Runs python code inside the responder's network namespace; returns its stdout."""
-    return subprocess.run(
-        ["nsenter", f"--net=/proc/{proc.pid}/ns/net", "/usr/bin/python3", "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=True,
-    ).stdout
+    return netns.run_in(f"/proc/{proc.pid}/ns/net", paths.PYTHON, "-c", code, timeout=10).stdout
 
 
 @pytest.mark.parametrize("host,family", [("127.0.0.1", "AF_INET"), ("::1", "AF_INET6")])
@@ -92,24 +88,20 @@ print(peer[0])
 
 
 def test_no_port_is_an_error():
-    r = subprocess.run([RESPONDER, "--name", "x"], capture_output=True, text=True)
+    r = run([RESPONDER, "--name", "x"], check=False)
     assert r.returncode == 2
     assert "--tcp or --udp" in r.stderr
 
 
 def test_busy_port_is_named(responder):
-    r = subprocess.run(
-        [
-            "nsenter",
-            f"--net=/proc/{responder.pid}/ns/net",
-            RESPONDER,
-            "--name",
-            "b",
-            "--tcp",
-            "8080",
-        ],
-        capture_output=True,
-        text=True,
+    r = netns.run_in(
+        f"/proc/{responder.pid}/ns/net",
+        RESPONDER,
+        "--name",
+        "b",
+        "--tcp",
+        "8080",
+        check=False,
         timeout=10,
     )
     assert r.returncode == 1

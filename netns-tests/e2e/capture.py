@@ -14,7 +14,9 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap, wrpcap
 
-from e2e.lab import CLIENTS, PYTHON, wait_for
+from e2e.lab import CLIENTS
+from testlib.command import wait_for
+from testlib.paths import PYTHON
 
 MARKER_TYPE = 0x88B5  # IEEE 802 local experimental EtherType: every stack ignores it
 MARKER_MAC = "02:df:00:00:00:01"

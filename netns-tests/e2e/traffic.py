@@ -5,7 +5,9 @@ import subprocess
 import threading
 from collections import Counter
 
-from e2e.lab import CLIENTS, PYTHON, wait_for
+from e2e.lab import CLIENTS
+from testlib.command import wait_for
+from testlib.paths import PYTHON
 
 
 class LineClient:

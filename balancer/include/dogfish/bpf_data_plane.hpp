@@ -9,8 +9,9 @@
 
 #include "dogfish/base/abi.hpp"
 #include "dogfish/base/skeleton.hpp"
-#include "dogfish/config.hpp"
+#include "dogfish/base/xdp.hpp"
 #include "dogfish/data_plane.hpp"
+#include "dogfish/df_structs.hpp"
 
 // After the ABI: the skeleton names its structs without including it.
 #include "balancer.skel.h"

@@ -1,4 +1,5 @@
-// The balancer's configuration: a plain struct with defaults, read from YAML.
+// The balancer's configuration: a plain struct with defaults, read from YAML. Its rules are
+// checked by validate_config (config_validation.hpp); its data-plane form is df_structs.hpp's.
 //
 //   interface: eth0
 //   xdp_mode: auto                 # native | generic | auto
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "dogfish/base/address.hpp"
+#include "dogfish/base/balancer_schema.hpp"
 #include "dogfish/base/proto.hpp"
 #include "dogfish/base/xdp.hpp"
 
@@ -58,11 +60,12 @@ struct Config {
   std::string interface;
   XdpMode xdp_mode = XdpMode::automatic;
   Gateway gateway;
-  IpPrefix src4_prefix = *IpPrefix::parse("172.16.0.0/12");
-  IpPrefix src6_prefix = *IpPrefix::parse("fd00:df::/96");
+  IpPrefix src4_prefix = *IpPrefix::parse(kDefaultSrc4Prefix);
+  IpPrefix src6_prefix = *IpPrefix::parse(kDefaultSrc6Prefix);
   std::uint32_t conn_table_size = DF_DEFAULT_CONN_ENTRIES;
-  std::uint32_t udp_idle_timeout_s = 30;  // 0 = never expire
-  std::uint32_t max_packet_size = 0;      // 0 = no limit
+  std::uint32_t conn_table_insert_rate = DF_DEFAULT_CONN_INSERT_RATE;  // per CPU a second; 0 = any
+  std::uint32_t udp_idle_timeout_s = 30;                               // 0 = never expire
+  std::uint32_t max_packet_size = 0;                                   // 0 = no limit
   std::uint32_t ring_size = DF_DEFAULT_RING_SIZE;
   std::uint32_t max_vips = DF_DEFAULT_MAX_VIPS;
   std::uint32_t max_reals = DF_DEFAULT_MAX_REALS;  // real ids 1..max_reals-1
@@ -71,20 +74,25 @@ struct Config {
   bool operator==(const Config&) const = default;
 };
 
-// Parses YAML text; `file` names it in errors. Throws ConfigError "file:line: path: reason".
+// What identifies a VIP (a service): address, port, protocol.
+struct ServiceKey {
+  IpAddress address;
+  std::uint16_t port = 0;  // host byte order
+  Proto proto = Proto::tcp;
+
+  static ServiceKey of(const VipConfig& vip) { return {vip.address, vip.port, vip.proto}; }
+  auto operator<=>(const ServiceKey&) const = default;
+};
+
+// Parses YAML text and validates it; `file` names it in errors. Throws ConfigError
+// "file:line: path: reason".
 Config parse_config(std::string_view text, const std::string& file);
 
 // Reads and parses a file. Throws ConfigError (also when the file cannot be read).
 Config load_config(const std::filesystem::path& path);
 
-// Seconds to connection-table ticks (2^DF_TICK_SHIFT ns), rounded up.
-std::uint32_t seconds_to_ticks(std::uint32_t seconds);
-
-// The data plane's runtime configuration: outer source prefixes, UDP idle ticks,
-// maximum packet size, and the gateway MAC when one was given outright.
-df_config make_df_config(const Config& config);
-
 // "10.0.0.1:80/tcp", "[fd00::1]:53/udp"
+std::string to_string(const ServiceKey& key);
 std::string vip_name(const VipConfig& vip);
 
 }  // namespace dogfish

@@ -42,7 +42,8 @@ class Controller {
   Controller(Reconciler& reconciler, DataPlane& data_plane, DfConfigFor df_config_for,
              Loader loader);
 
-  // Validates and reconciles to `config`; keeps it only when that worked. Throws Error.
+  // Validates (validate_config, then the data plane's limits) and reconciles to
+  // `config`; keeps it only when that worked. Throws Error.
   ReconcileReport apply(const Config& config);
   // reload: load, check what cannot change live, apply. Throws Error.
   ReconcileReport reload();

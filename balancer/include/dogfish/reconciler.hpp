@@ -2,8 +2,9 @@
 // before: stable VIP and real ids, a new Maglev ring only for a VIP whose
 // (address, weight) set changed, published by flipping between its two rings.
 //
-// Everything is validated before the data plane is touched: a Config that
-// fails validation throws Error and changes nothing, in the maps or here.
+// The Config is trusted (validate_config checked it); only the data plane's
+// limits are checked here, before the data plane is touched: a Config over them
+// throws Error and changes nothing, in the maps or here.
 #pragma once
 
 #include <chrono>
@@ -20,20 +21,6 @@
 #include "dogfish/data_plane.hpp"
 
 namespace dogfish {
-
-// What identifies a VIP (a service): address, port, protocol.
-struct ServiceKey {
-  IpAddress address;
-  std::uint16_t port = 0;  // host byte order
-  Proto proto = Proto::tcp;
-
-  static ServiceKey of(const VipConfig& vip) { return {vip.address, vip.port, vip.proto}; }
-  auto operator<=>(const ServiceKey&) const = default;
-};
-
-std::string to_string(const ServiceKey& key);
-df_vip_key to_df_key(const ServiceKey& key);
-df_vip_addr_key to_df_addr_key(const IpAddress& address);
 
 // A VIP as it is in the data plane now.
 struct AppliedVip {
@@ -72,10 +59,10 @@ class Reconciler {
  public:
   explicit Reconciler(DataPlane& data_plane, ReconcilerOptions options = {});
 
-  // Validates `config` against the data plane's limits, then writes what
-  // differs from the applied state. `df` is the data plane configuration with
-  // the gateway MAC already resolved. Throws Error (changing nothing) when
-  // `config` is invalid; OsError from the data plane passes through.
+  // Checks `config` against the data plane's limits, then writes what differs
+  // from the applied state. `df` is the data plane configuration with the
+  // gateway MAC already resolved. Throws Error (changing nothing) when `config`
+  // is over the limits; OsError from the data plane passes through.
   ReconcileReport apply(const Config& config, const df_config& df);
 
   // Takes over what a previous daemon left in (pinned) maps: VIP ids and
@@ -83,19 +70,33 @@ class Reconciler {
   // VIP's ring into its inactive slot and removes what the config no longer has.
   void adopt();
 
-  // Throws Error when `config` cannot be applied; touches nothing.
-  void validate(const Config& config) const;
+  // Throws Error when `config` is over the data plane's sizes (ring size, VIPs,
+  // real ids); touches nothing.
+  void check_limits(const Config& config) const;
 
   const AppliedState& state() const { return state_; }
   std::optional<std::uint32_t> real_id(const IpAddress& address) const;
 
  private:
+  struct Plan;
+  // What changes, before anything is written.
+  void plan_reals(const Config& config, Plan& plan) const;
+  void plan_removed_vips(const Config& config, Plan& plan) const;
+  // The writes, in apply()'s order.
+  void write_config(const df_config& df, AppliedState& next);
+  void write_added_reals(const Plan& plan, ReconcileReport& report);
+  void remove_vips(Plan& plan, ReconcileReport& report);
+  void add_vip(const VipConfig& v, AppliedState& next, ReconcileReport& report);
+  void change_vip(const VipConfig& v, AppliedVip& vip, const AppliedState& next,
+                  ReconcileReport& report);
+  void clear_removed_reals(const Plan& plan, ReconcileReport& report);
+  std::size_t forget_lost_flows(const std::vector<std::pair<ServiceKey, AppliedVip>>& removed_vips,
+                                const Config& config, const AppliedState& next);
+
   std::uint32_t allocate_vip_id(const AppliedState& next) const;
   std::uint32_t allocate_real_id(AppliedState& next) const;
   void write_ring(std::uint32_t ring, const std::vector<RealConfig>& reals,
                   const AppliedState& next);
-  std::size_t forget_lost_flows(const std::vector<std::pair<ServiceKey, AppliedVip>>& removed_vips,
-                                const Config& config, const AppliedState& next);
 
   DataPlane& dp_;
   ReconcilerOptions options_;

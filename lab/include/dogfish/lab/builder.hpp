@@ -18,12 +18,9 @@ struct Binaries {
 };
 Binaries find_binaries();
 
-// Set from a signal handler: `up` stops at its next step and removes what it made.
-void request_stop() noexcept;
-
 // Builds the lab, waits until every VIP answers from the client, and prints what
-// it built and how to try it. On any failure (or a stop request) it removes
-// everything it made and throws. Throws AlreadyUp when a lab is recorded.
+// it built and how to try it. On any failure (or a stop request, readiness.hpp) it
+// removes everything it made and throws. Throws AlreadyUp when a lab is recorded.
 void lab_up(const std::filesystem::path& topology, const Binaries& binaries, std::ostream& out);
 
 struct AlreadyUp : Error {
@@ -34,8 +31,5 @@ struct AlreadyUp : Error {
 // Kills the balancer daemon with SIGKILL, as a crash or an upgrade would (its pins
 // keep the program attached and the maps filled), and starts a new one, which adopts them.
 void lab_restart_balancer(const Binaries& binaries, std::ostream& out);
-
-// Removes everything the recorded lab made; false when there was none.
-bool lab_down(std::ostream& out);
 
 }  // namespace dogfish::lab

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "dogfish/base/fd.hpp"
+
 namespace dogfish::lab {
 
 // Where `ip netns` and this library keep the namespaces' mount points.
@@ -35,17 +37,12 @@ std::vector<std::string> list_netns();  // names under /run/netns, sorted
 class NetnsFd {
  public:
   explicit NetnsFd(const std::string& name);
-  ~NetnsFd();
-  NetnsFd(NetnsFd&& other) noexcept;
-  NetnsFd& operator=(NetnsFd&& other) noexcept;
-  NetnsFd(const NetnsFd&) = delete;
-  NetnsFd& operator=(const NetnsFd&) = delete;
 
-  int get() const noexcept { return fd_; }
+  int get() const noexcept { return fd_.get(); }
   const std::string& name() const noexcept { return name_; }
 
  private:
-  int fd_ = -1;
+  UniqueFd fd_;
   std::string name_;
 };
 

@@ -6,16 +6,38 @@
 
 #include <filesystem>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dogfish/lab/process.hpp"
+#include "dogfish/lab/topology.hpp"
 
 namespace dogfish::lab {
 
+// What a lab's process is there for; the record and status spell it "responder", "balancer".
+enum class ProcessRole { responder, balancer };
+std::string_view to_string(ProcessRole role);
+std::optional<ProcessRole> parse_process_role(std::string_view name);
+
+// "building" until every VIP answered, then "up".
+enum class Phase { building, up };
+std::string_view to_string(Phase phase);
+std::optional<Phase> parse_phase(std::string_view name);
+
+// The record and status hold these enums by name (to_string); reading an unknown name
+// throws Error naming it.
+void to_json(nlohmann::json& j, ProcessRole role);
+void from_json(const nlohmann::json& j, ProcessRole& role);
+void to_json(nlohmann::json& j, Phase phase);
+void from_json(const nlohmann::json& j, Phase& phase);
+void to_json(nlohmann::json& j, Decap decap);
+void from_json(const nlohmann::json& j, Decap& decap);
+
 struct LabProcess {
-  std::string role;  // "responder" or "balancer"
+  ProcessRole role = ProcessRole::responder;
   std::string node;
   ProcessId id;
   std::filesystem::path log;
@@ -25,13 +47,13 @@ struct LabState {
   std::string name;
   std::filesystem::path
       topology;  // the copy taken at `up`, so later edits cannot confuse status or down
-  std::string phase = "building";  // "building" until every VIP answered, then "up"
-  double started = 0;              // seconds since the epoch
+  Phase phase = Phase::building;
+  double started = 0;  // seconds since the epoch
   std::vector<std::string> netns;
   std::vector<std::filesystem::path> pin_dirs;  // bpffs directories to remove
   std::vector<LabProcess> processes;
   std::map<std::string, std::string> node_netns;  // node name → namespace
-  std::map<std::string, std::string> decap;       // real node → "bpf" or "kernel"
+  std::map<std::string, Decap> decap;             // real node → how it decapsulates
   std::string balancer_interface;
   std::filesystem::path socket;
 };

@@ -12,17 +12,23 @@
 #include <vector>
 
 #include "dogfish/base/address.hpp"
+#include "dogfish/base/balancer_schema.hpp"
 #include "dogfish/base/proto.hpp"
 #include "dogfish/base/xdp.hpp"
 
 namespace dogfish::lab {
 
 enum class Role { client, gateway, balancer, real };
-std::string_view role_name(Role role);
+std::string_view to_string(Role role);  // "client", "gateway", "balancer", "real"
+std::optional<Role> parse_role(std::string_view name);
+std::string role_names();  // "client, gateway, balancer, real", for errors
 
 // How a real strips the encapsulation: dogfish's BPF program, or the kernel's
 // tunnel devices (only where the kernel has them).
 enum class Decap { bpf, kernel };
+std::string_view to_string(Decap decap);  // "bpf", "kernel"
+std::optional<Decap> parse_decap(std::string_view name);
+std::string decap_names();  // "bpf or kernel", for errors
 
 struct Route {
   std::optional<IpPrefix> to;  // nothing: the default route
@@ -64,9 +70,12 @@ struct LabVip {
 };
 
 struct BalancerSettings {
-  IpPrefix src4_prefix = *IpPrefix::parse("172.16.0.0/12");
-  IpPrefix src6_prefix = *IpPrefix::parse("fd00:df::/96");
+  IpPrefix src4_prefix = *IpPrefix::parse(kDefaultSrc4Prefix);
+  IpPrefix src6_prefix = *IpPrefix::parse(kDefaultSrc6Prefix);
   XdpMode xdp_mode = XdpMode::automatic;
+  // A lab sees few flows: a small table keeps the daemon's memory small.
+  std::uint32_t conn_table_size = 65536;
+  std::uint32_t conn_table_insert_rate = DF_DEFAULT_CONN_INSERT_RATE;
 };
 
 struct Topology {

@@ -1,0 +1,32 @@
+// The control plane's values as the data plane's structs (<dogfish/abi.h>) and back. Every
+// translation is here, so byte order, address layout and tick units are decided in one file.
+#pragma once
+
+#include <cstdint>
+
+#include "dogfish/base/abi.hpp"
+#include "dogfish/base/address.hpp"
+#include "dogfish/config.hpp"
+
+namespace dogfish {
+
+df_vip_key to_df_key(const ServiceKey& key);
+ServiceKey service_key_of(const df_vip_key& key);
+df_vip_addr_key to_df_addr_key(const IpAddress& address);
+df_real to_df_real(const IpAddress& address);
+
+// The address a map key or value holds.
+IpAddress address_of(const df_vip_addr_key& key);
+IpAddress address_of(const df_real& real);
+
+// Seconds to connection-table ticks (2^DF_TICK_SHIFT ns), rounded up.
+std::uint32_t seconds_to_ticks(std::uint32_t seconds);
+
+// The data plane's runtime configuration: outer source prefixes, UDP idle ticks,
+// maximum packet size, and the gateway MAC when one was given outright.
+df_config make_df_config(const Config& config);
+
+// Sets the MAC frames leave for (a gateway given by address, once resolved).
+void set_gateway_mac(df_config& config, const MacAddress& mac);
+
+}  // namespace dogfish

@@ -1,0 +1,144 @@
+#include "dogfish/config_validation.hpp"
+
+#include <fmt/format.h>
+#include <net/if.h>
+
+#include <map>
+#include <set>
+
+#include "dogfish/base/abi_names.hpp"
+#include "dogfish/base/balancer_schema.hpp"
+#include "dogfish/maglev.hpp"
+
+namespace dogfish {
+namespace {
+
+// The data plane's ring array is one BPF array of max_vips x DF_RINGS_PER_VIP rings.
+constexpr std::uint64_t kMaxRingEntries = std::uint64_t{1} << 31;
+
+struct Range {
+  std::uint32_t min, max;
+};
+
+void check_range(std::uint32_t value, Range range, const std::string& path,
+                 const std::string& subject = "") {
+  if (value < range.min || value > range.max)
+    throw InvalidConfig(
+        path, fmt::format("{} is out of range ({}-{})", value, range.min, range.max), subject);
+}
+
+void check_interface(const std::string& name) {
+  if (name.empty() || name.size() >= IF_NAMESIZE ||
+      name.find_first_of("/ \t:") != std::string::npos)
+    throw InvalidConfig("interface", fmt::format("'{}' is not an interface name", name));
+}
+
+void check_source_prefix(const IpPrefix& prefix, std::uint8_t family, const std::string& path) {
+  const std::string text = prefix.to_string();
+  if (prefix.address.family != family) throw InvalidConfig(path, not_a_prefix(text, family));
+  if (!prefix.host_bits_zero())
+    throw InvalidConfig(path, fmt::format("{} has bits set past the prefix length", text));
+  if (family == DF_FAMILY_V6 && prefix.length > 96)
+    throw InvalidConfig(
+        path, fmt::format("{} is longer than /96 (the data plane fills the last 32 bits)", text));
+}
+
+void check_sizes(const Config& c) {
+  check_range(c.conn_table_size, {1, 1U << 28}, "conn_table_size");
+  check_range(c.conn_table_insert_rate, {0, 1U << 30}, "conn_table_insert_rate");
+  check_range(c.udp_idle_timeout_s, {0, 86400}, "udp_idle_timeout");
+  check_range(c.max_packet_size, {0, 65535}, "max_packet_size");
+  check_range(c.ring_size, {3, Maglev::kMaxRingSize}, "ring_size");
+  if (!Maglev::is_prime(c.ring_size))
+    throw InvalidConfig("ring_size", fmt::format("{} is not a prime", c.ring_size));
+  check_range(c.max_vips, {1, DF_MAX_VIP_ADDRS}, "max_vips");
+  check_range(c.max_reals, {2, 1U << 20}, "max_reals");
+  if (std::uint64_t{c.max_vips} * DF_RINGS_PER_VIP * c.ring_size > kMaxRingEntries)
+    throw InvalidConfig("max_vips",
+                        fmt::format("{} VIPs x {} rings x {} slots is over 2^31 ring entries",
+                                    c.max_vips, DF_RINGS_PER_VIP, c.ring_size));
+}
+
+std::uint32_t known_vip_flags() {
+  std::uint32_t known = 0;
+  for (const std::string& name : vip_flag_names(~std::uint32_t{0})) known |= *parse_vip_flag(name);
+  return known;
+}
+
+void check_real(const VipConfig& vip, const RealConfig& real, const std::string& path) {
+  if (vip.address.is_v6() && real.address.is_v4())
+    throw InvalidConfig(
+        path + ".address",
+        fmt::format("IPv4 real {} behind IPv6 VIP {} (the data plane cannot send IPv6 in IPv4)",
+                    real.address.to_string(), vip.address.to_string()));
+  check_range(real.weight, {0, kMaxWeight}, path + ".weight",
+              fmt::format("weight of real {} in VIP {}", real.address.to_string(), vip_name(vip)));
+}
+
+void check_vip(const VipConfig& vip, const std::string& path) {
+  if (vip.flags & ~known_vip_flags())
+    throw InvalidConfig(
+        path + ".flags",
+        fmt::format("{:#x} has bits that are not VIP flags ({})", vip.flags, vip_flag_list()),
+        "VIP " + vip_name(vip));
+  std::map<IpAddress, std::size_t> seen;
+  for (std::size_t i = 0; i < vip.reals.size(); ++i) {
+    const RealConfig& real = vip.reals[i];
+    const std::string rpath = fmt::format("{}.reals[{}]", path, i);
+    check_real(vip, real, rpath);
+    auto [it, fresh] = seen.emplace(real.address, i);
+    if (!fresh)
+      throw InvalidConfig(
+          rpath + ".address",
+          fmt::format("{} is already reals[{}] of this VIP", real.address.to_string(), it->second),
+          "VIP " + vip_name(vip));
+  }
+}
+
+void check_vips(const Config& c) {
+  std::map<ServiceKey, std::size_t> seen;
+  std::set<IpAddress> reals;
+  for (std::size_t i = 0; i < c.vips.size(); ++i) {
+    const VipConfig& vip = c.vips[i];
+    const std::string path = fmt::format("vips[{}]", i);
+    check_vip(vip, path);
+    auto [it, fresh] = seen.emplace(ServiceKey::of(vip), i);
+    if (!fresh)
+      throw InvalidConfig(path, fmt::format("{} is already vips[{}]", vip_name(vip), it->second));
+    for (const RealConfig& r : vip.reals) reals.insert(r.address);
+  }
+  if (c.vips.size() > c.max_vips)
+    throw InvalidConfig("vips",
+                        fmt::format("{} VIPs, more than max_vips ({})", c.vips.size(), c.max_vips));
+  if (reals.size() > c.max_reals - 1)
+    throw InvalidConfig(
+        "vips", fmt::format("{} distinct reals, more than max_reals - 1 ({}; id 0 is never a real)",
+                            reals.size(), c.max_reals - 1));
+}
+
+}  // namespace
+
+InvalidConfig::InvalidConfig(std::string path, std::string reason, std::string subject)
+    : Error(fmt::format("{}: {}", path, reason)),
+      path_(std::move(path)),
+      reason_(std::move(reason)),
+      subject_(std::move(subject)) {}
+
+std::string InvalidConfig::in_words() const {
+  return subject_.empty() ? reason_ : fmt::format("{}: {}", subject_, reason_);
+}
+
+std::string not_a_prefix(std::string_view text, std::uint8_t family) {
+  return fmt::format("'{}' is not an {} prefix (address/length)", text,
+                     family == DF_FAMILY_V4 ? "IPv4" : "IPv6");
+}
+
+void validate_config(const Config& config) {
+  check_interface(config.interface);
+  check_source_prefix(config.src4_prefix, DF_FAMILY_V4, "source_prefixes.ipv4");
+  check_source_prefix(config.src6_prefix, DF_FAMILY_V6, "source_prefixes.ipv6");
+  check_sizes(config);
+  check_vips(config);
+}
+
+}  // namespace dogfish

@@ -1,0 +1,32 @@
+// Waiting until what the lab starts is ready, and being told to stop waiting: a
+// signal handler asks for a stop, and every wait and every step of `up` checks it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "dogfish/lab/process.hpp"
+
+namespace dogfish::lab {
+
+// Async-signal-safe: sets a flag and nothing more.
+void request_stop() noexcept;
+// Throws Error("interrupted") once a stop was asked for.
+void check_stop();
+
+// The last `lines` lines of a log, each as "    | line\n": what a failure message quotes.
+std::string log_tail(const std::filesystem::path& log, std::size_t lines);
+bool log_contains(const std::filesystem::path& log, std::string_view text);
+// Whether a unix stream socket at `path` accepts a connection now.
+bool unix_socket_accepts(const std::filesystem::path& path);
+
+// Polls ready() until it holds. Throws Error quoting the log's tail when the process
+// exited or `limit` passed first, and Error("interrupted") on a stop request.
+void wait_until(const std::string& what, const ProcessId& id, const std::filesystem::path& log,
+                std::chrono::seconds limit, const std::function<bool()>& ready);
+
+}  // namespace dogfish::lab

@@ -1,0 +1,69 @@
+#include "dogfish/lab/readiness.hpp"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <thread>
+#include <vector>
+
+#include "dogfish/base/errors.hpp"
+#include "dogfish/base/fd.hpp"
+
+namespace dogfish::lab {
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+}  // namespace
+
+void request_stop() noexcept { stop_requested = true; }
+
+void check_stop() {
+  if (stop_requested) throw Error("interrupted");
+}
+
+std::string log_tail(const std::filesystem::path& log, std::size_t lines) {
+  std::ifstream in(log);
+  std::vector<std::string> all;
+  for (std::string l; std::getline(in, l);) all.push_back(l);
+  std::string out;
+  for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
+    out += "    | " + all[i] + "\n";
+  return out;
+}
+
+bool log_contains(const std::filesystem::path& log, std::string_view text) {
+  std::ifstream in(log);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return all.find(text) != std::string::npos;
+}
+
+bool unix_socket_accepts(const std::filesystem::path& path) {
+  const UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  return connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+void wait_until(const std::string& what, const ProcessId& id, const std::filesystem::path& log,
+                std::chrono::seconds limit, const std::function<bool()>& ready) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!ready()) {
+    check_stop();
+    if (!is_running(id))
+      throw Error(fmt::format("{} exited; its log:\n{}", what, log_tail(log, 15)));
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw Error(fmt::format("{} not ready after {} s; its log:\n{}", what, limit.count(),
+                              log_tail(log, 15)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace dogfish::lab

@@ -1,0 +1,90 @@
+#include "dogfish/lab/teardown.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <system_error>
+
+#include "dogfish/base/bpffs.hpp"
+#include "dogfish/base/errors.hpp"
+#include "dogfish/lab/netns.hpp"
+#include "dogfish/lab/process.hpp"
+
+namespace dogfish::lab {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// The balancer first: on SIGTERM it detaches and removes its pins and socket itself.
+std::size_t stop_processes(const LabState& st) {
+  std::vector<LabProcess> order = st.processes;
+  std::stable_partition(order.begin(), order.end(),
+                        [](const LabProcess& p) { return p.role == ProcessRole::balancer; });
+  std::size_t stopped = 0;
+  for (const LabProcess& p : order) stopped += stop_process(p.id, 5s);
+  return stopped;
+}
+
+// In reverse order of making. A namespace goes with the last process in it: processes first.
+void delete_namespaces(const LabState& st, Removed& r) {
+  for (auto it = st.netns.rbegin(); it != st.netns.rend(); ++it) {
+    try {
+      r.namespaces += delete_netns(*it);
+    } catch (const std::exception& e) {
+      r.problems.push_back(e.what());
+    }
+  }
+}
+
+// The recorded directories are the balancer's (under the lab's own name) and dogfish-decap's
+// per namespace (bpffs.hpp's paths, taken at up): deleting a namespace detached decap's
+// programs with its links, and only the pins keep anything alive.
+void remove_pins(const LabState& st, Removed& r) {
+  for (const fs::path& d : st.pin_dirs) {
+    std::error_code ec;
+    const auto n = fs::remove_all(d, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      r.problems.push_back(fmt::format("remove {}: {}", d.string(), ec.message()));
+    r.pins += n == static_cast<std::uintmax_t>(-1) ? 0 : n;
+  }
+  // dogfish-decap's root, once no namespace of anyone's has pins under it.
+  if (std::any_of(st.decap.begin(), st.decap.end(),
+                  [](const auto& d) { return d.second == Decap::bpf; })) {
+    std::error_code ec;
+    fs::remove(decap_pin_root(), ec);
+  }
+}
+
+}  // namespace
+
+Removed remove_lab(const LabState& st) {
+  Removed r;
+  r.processes = stop_processes(st);
+  delete_namespaces(st, r);
+  remove_pins(st, r);
+  std::error_code ec;
+  fs::remove(st.socket, ec);
+  return r;
+}
+
+bool lab_down(std::ostream& out) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto st = load_state();
+  if (!st) return false;
+  const Removed r = remove_lab(*st);
+  for (const auto& p : r.problems) out << "dogfish-lab: could not remove: " << p << '\n';
+  if (!r.problems.empty())
+    throw Error("lab only partly removed; its record is kept, so down can be run again");
+  remove_state_dir();
+  out << fmt::format(
+      "dogfish-lab: lab '{}' is down: {} processes stopped, {} namespaces and {} pinned objects "
+      "removed ({:.1f} s)\n",
+      st->name, r.processes, r.namespaces, r.pins,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return true;
+}
+
+}  // namespace dogfish::lab
