@@ -11,6 +11,7 @@
 
 #include "dogfish/base/errors.hpp"
 #include "dogfish/config.hpp"
+#include "dogfish/df_structs.hpp"
 #include "dogfish/reconciler.hpp"
 #include "expect.hpp"
 #include "fake_data_plane.hpp"

@@ -10,6 +10,7 @@
 
 #include "dogfish/config.hpp"
 #include "dogfish/controller.hpp"
+#include "dogfish/df_structs.hpp"
 #include "dogfish/reconciler.hpp"
 #include "expect.hpp"
 #include "fake_data_plane.hpp"
