@@ -80,7 +80,8 @@ Packet& Packet::ipv4(const Ipv4& h) {
   auto s = ip4(h.src), d = ip4(h.dst);
   std::memcpy(&data_[off + 12], s.data(), 4);
   std::memcpy(&data_[off + 16], d.data(), 4);
-  std::memcpy(&data_[off + 20], h.options.data(), h.options.size());
+  // std::copy: memcpy from an empty vector's data() (null) is undefined behaviour.
+  std::copy(h.options.begin(), h.options.end(), data_.begin() + off + 20);
   return *this;
 }
 
