@@ -157,19 +157,24 @@ class Builder {
     }
   }
 
+  std::set<IpAddress> vips_served_by(const std::string& node) const {
+    std::set<IpAddress> out;
+    for (const LabVip& v : t_.vips)
+      for (const LabReal& r : v.reals)
+        if (r.node == node) out.insert(v.address);
+    return out;
+  }
+
   void routes_and_vips() {
     step("routes, and the VIPs on the reals' loopback");
     for (const Node& n : t_.nodes) {
       Netlink nl(ns(n.name));
       for (const Route& r : n.routes) nl.add_route(r.to, r.via);
     }
-    std::set<std::pair<std::string, IpAddress>> done;
-    for (const LabVip& v : t_.vips)
-      for (const LabReal& r : v.reals)
-        if (done.insert({r.node, v.address}).second)
-          Netlink(ns(r.node))
-              .add_address("lo", IpPrefix{v.address,
-                                          static_cast<std::uint8_t>(v.address.is_v4() ? 32 : 128)});
+    for (const Node& n : t_.nodes)
+      for (const IpAddress& vip : vips_served_by(n.name))
+        Netlink(ns(n.name))
+            .add_address("lo", IpPrefix{vip, static_cast<std::uint8_t>(vip.is_v4() ? 32 : 128)});
   }
 
   void gateway() {
@@ -223,6 +228,15 @@ class Builder {
       for (const IpPrefix& p : e->addresses) {
         argv.push_back("--addr");
         argv.push_back(p.address.to_string());
+      }
+      // Only the balancer's outer sources, and only to the VIPs this real serves.
+      for (const IpPrefix& p : {t_.balancer.src4_prefix, t_.balancer.src6_prefix}) {
+        argv.push_back("--from");
+        argv.push_back(p.to_string());
+      }
+      for (const IpAddress& vip : vips_served_by(n.name)) {
+        argv.push_back("--inner-dst");
+        argv.push_back(vip.to_string());
       }
       const fs::path log = state_dir() / fmt::format("decap-{}.log", n.name);
       if (const int rc = run_in_netns(node_ns, argv, log); rc != 0)
