@@ -230,14 +230,11 @@ class Builder {
         argv.push_back("--addr");
         argv.push_back(p.address.to_string());
       }
-      // Only the balancer's outer sources, and only to the VIPs this real serves.
+      // Only from the balancer's outer sources. Any inner destination: a VIP added at run time
+      // (the README's tour) needs only the address on lo, and the stack drops the rest.
       for (const IpPrefix& p : {t_.balancer.src4_prefix, t_.balancer.src6_prefix}) {
         argv.push_back("--from");
         argv.push_back(p.to_string());
-      }
-      for (const IpAddress& vip : vips_served_by(n.name)) {
-        argv.push_back("--inner-dst");
-        argv.push_back(vip.to_string());
       }
       const fs::path log = note_file(st_, fmt::format("decap-{}.log", n.name));
       save_state(st_);
