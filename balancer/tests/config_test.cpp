@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <string>
 
 #include "dogfish/base/errors.hpp"
 #include "param_name.hpp"
@@ -183,7 +185,8 @@ const BadConfig kBad[] = {
     {"bad xdp mode", "xdp_mode: fast\n",
      "c.yaml:3: xdp_mode: 'fast' is not an XDP mode (native, generic, auto)"},
     {"bad interface name", "!interface: a-very-long-interface-name\ngateway: 10.0.0.1\n",
-     "c.yaml:1: interface: 'a-very-long-interface-name' is not an interface name"},
+     "c.yaml:1: interface: 'a-very-long-interface-name' is not an interface name (1-15 printable "
+     "characters, no space, '/' or ':')"},
     {"ring size not prime", "ring_size: 65536\n", "c.yaml:3: ring_size: 65536 is not a prime"},
     {"ring size negative", "ring_size: -5\n", "c.yaml:3: ring_size: '-5' is not a whole number"},
     {"ipv6 source prefix too long", "source_prefixes:\n  ipv6: 'fd00::/112'\n",
@@ -273,6 +276,36 @@ TEST_P(ConfigErrors, NamesFileLineAndReason) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, ConfigErrors, testing::ValuesIn(kBad), DescriptionName());
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_config(text, "c.yaml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Config, DeepNestingIsAnErrorAtItsLine) {
+  // yaml-cpp's depth limit is its own (500 in Debian 12's): the message names it and a line.
+  const std::regex said(R"(c\.yaml:(\d+): nested deeper than \d+ levels)");
+  const std::string head = "interface: eth0\ngateway: 10.0.0.1\nvips:\n";
+  std::string flow = head + "  - " + std::string(100000, '[') + std::string(100000, ']') + "\n";
+  std::smatch m;
+  std::string e = error_of(flow);
+  EXPECT_TRUE(std::regex_match(e, m, said)) << e;
+  std::string block = head;
+  for (int i = 0; i < 3000; i++) block += std::string(std::size_t(i), ' ') + "- \n";
+  e = error_of(block);
+  ASSERT_TRUE(std::regex_match(e, m, said)) << e;
+  EXPECT_GT(std::stoi(m[1]), 100) << "the line where it got too deep, not where it began";
+}
+
+TEST(Config, AnInterfaceNameWithANewlineIsRefusedNamingIt) {
+  EXPECT_EQ(error_of("interface: \"eth0\\nx\"\ngateway: 10.0.0.1\n"),
+            "c.yaml:1: interface: 'eth0\\x0ax' is not an interface name (1-15 printable "
+            "characters, no space, '/' or ':')");
+}
 
 }  // namespace
 }  // namespace dogfish

@@ -46,6 +46,9 @@ static_assert(DF_TX < DF_FIRST_PASS && DF_FIRST_PASS < DF_FIRST_DROP &&
 static_assert(sizeof(df_decap_addr) == 20);
 static_assert(offsetof(df_decap_addr, family) == 16);
 static_assert(sizeof(df_decap_config) == 8);
+static_assert(sizeof(df_decap_prefix) == 24);
+static_assert(offsetof(df_decap_prefix, family) == 4);
+static_assert(offsetof(df_decap_prefix, addr) == 5);
 static_assert(sizeof(df_decap_stats) == 8 * (DF_DECAP_REASON_MAX + DF_DECAP_TYPES));
 static_assert(offsetof(df_decap_stats, decap_bytes) == 8 * DF_DECAP_REASON_MAX);
 
