@@ -145,6 +145,15 @@ std::string client_is_for_a_vip(const BalancerWorld& w, const Outcome& o) {
   return "";
 }
 
+// The balancer's own answers go back where the frame came from, MACs swapped.
+std::string ethernet_back_to_sender(const BalancerWorld&, const Outcome& o) {
+  if (o.out.size() < 12) return "shorter than an Ethernet header";
+  if (!std::equal(o.in.begin() + 6, o.in.begin() + 12, o.out.begin()) ||
+      !std::equal(o.in.begin(), o.in.begin() + 6, o.out.begin() + 6))
+    return "the MACs are not the input's, swapped";
+  return "";
+}
+
 std::string ethernet_to_gateway(const BalancerWorld& w, const Outcome& o) {
   if (!w.config.gateway_set) return "sent while the gateway is not set";
   if (std::memcmp(o.out.data(), w.config.gateway_mac, 6) != 0)
@@ -237,8 +246,31 @@ const std::vector<Rule<BalancerWorld>>& balancer_rules() {
            {"the outer source is in the configured prefix", source_in_prefix},
            {"the outer packet fits max_packet_size", fits_max_packet_size},
        }},
+      // Answers of the balancer's own: the checker asks only that they go back to the sender.
+      {XDP_TX,
+       DF_TX_ICMP_ECHO,
+       DF_TX_ICMP_ECHO + 1,
+       "an echo reply from the VIP address",
+       {{"Ethernet goes back to the sender", ethernet_back_to_sender}}},
+      {XDP_TX,
+       DF_TX_ICMP_TOO_BIG,
+       DF_TX_ICMP_TOO_BIG + 1,
+       "a too-big answer to the sender",
+       {{"Ethernet goes back to the sender", ethernet_back_to_sender}}},
+      {XDP_TX,
+       DF_TX_ICMP_ERROR,
+       DF_TX_ICMP_ERROR + 1,
+       "an ICMP error encapsulated to the real of the flow it quotes",
+       {
+           {"the frame grows by one outer IP header", grows_by_outer_header},
+           {"the error is carried byte for byte", carries_client_bytes},
+           {"Ethernet goes to the gateway", ethernet_to_gateway},
+           {"the outer header is well formed", outer_header_well_formed},
+           {"the outer source is in the configured prefix", source_in_prefix},
+           {"the outer packet fits max_packet_size", fits_max_packet_size},
+       }},
       {XDP_PASS,
-       DF_TX + 1,
+       DF_FIRST_PASS,
        DF_FIRST_DROP,
        "the input, untouched",
        {{"the frame is untouched", untouched}}},

@@ -103,7 +103,9 @@ FrameRun run_frame(const World& w, Balancer& lb, Decap& dc, const Bytes& frame, 
     r.violation = Violation{"balancer", *v, r.balancer};
     return r;
   }
-  if (r.balancer.verdict == XDP_TX) {
+  // Encapsulations go through decap again; the balancer's own ICMP answers are not for a real.
+  const auto reason = r.balancer.reason();
+  if (r.balancer.verdict == XDP_TX && (reason == DF_TX || reason == DF_TX_ICMP_ERROR)) {
     Outcome rt = dc.run(r.balancer.out);
     if (tally) {
       tally->decap.add(rt);
