@@ -185,6 +185,13 @@ __noinline __s64 frame_sum(struct xdp_md *ctx, __u32 off, __u32 len)
 
 	if (!buf || len == 0 || len > SCRATCH_BYTES)
 		return -1;
+	/*
+	 * Again as a mask (the same value): clang tests a copy of len for the range above,
+	 * and the verifier of kernels before 6.10 (Debian 12's 6.1) does not carry a
+	 * copy's bounds back to len, so it refused the copy into the buffer.
+	 */
+	barrier_var(len);
+	len = ((len - 1) & (SCRATCH_BYTES - 1)) + 1;
 	if (bpf_xdp_load_bytes(ctx, off, buf->bytes, len))
 		return -1;
 	/* Zeros to the next whole word: bpf_csum_diff sums words, and zeros add nothing. */
