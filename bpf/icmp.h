@@ -196,12 +196,20 @@ __noinline __s64 frame_sum(struct xdp_md *ctx, __u32 off, __u32 len)
 		return -1;
 	/* Zeros to the next whole word: bpf_csum_diff sums words, and zeros add nothing. */
 	__builtin_memset(&buf->bytes[len], 0, 4);
-	len = (len + 3) & ~3U;
-	for (int i = 0; i < SCRATCH_BYTES / CSUM_PIECE && len; i++) {
-		__u32 n = len < CSUM_PIECE ? len : CSUM_PIECE;
+	__u32 words = (len + 3) / 4;
 
-		sum += (__u32)bpf_csum_diff(NULL, 0, (void *)&buf->bytes[i * CSUM_PIECE], n, 0);
-		len -= n;
+	for (int i = 0; i < SCRATCH_BYTES / CSUM_PIECE; i++) {
+		__u32 left = words - i * (CSUM_PIECE / 4);
+
+		if ((__s32)left <= 0)
+			break;
+		if (left > CSUM_PIECE / 4)
+			left = CSUM_PIECE / 4;
+		/* The same value, bounded where the 6.1 verifier sees it (as len above). */
+		barrier_var(left);
+		left = ((left - 1) & (CSUM_PIECE / 4 - 1)) + 1;
+		sum += (__u32)bpf_csum_diff(NULL, 0, (void *)&buf->bytes[i * CSUM_PIECE], left * 4,
+					    0);
 	}
 	sum = (sum & 0xffffffff) + (sum >> 32);
 	return (sum & 0xffffffff) + (sum >> 32);
