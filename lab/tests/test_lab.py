@@ -340,6 +340,8 @@ def killed_up(moment):
 
 @pytest.mark.parametrize("moment", list(MOMENTS))
 def test_down_after_up_was_killed_leaves_nothing(clean_host, moment):
+    if moment == "decap" and ENV.get("DOGFISH_LAB_DECAP") == "kernel":
+        pytest.skip("kernel tunnels start no decap process: there is no such moment")
     killed_up(moment)
     lab("down")
     # What a killed `up` had started may still be starting: nothing may appear afterwards.
