@@ -56,6 +56,13 @@ const testing::Mac kClientMac = {0x02, 0xdf, 0x00, 0x00, 0x00, 0x02};
 
 IpAddress addr(const char* text) { return *IpAddress::parse(text); }
 
+// A built frame in the wrapper's fixed-size buffer; shorter ones end in zero padding.
+Frame to_frame(const testing::Bytes& bytes) {
+  Frame f{};
+  std::copy(bytes.begin(), bytes.begin() + std::min(bytes.size(), f.size()), f.begin());
+  return f;
+}
+
 enum class L4 { tcp_syn, tcp_ack, udp, icmp_echo };
 
 // An Ethernet frame from the client to dst, DF_BENCH_FRAME_LEN long: a SYN carries the usual
@@ -90,11 +97,8 @@ Frame make_frame(const IpAddress& src, const IpAddress& dst, L4 l4, uint16_t spo
            .ack = 0x20,
            .window = 64240});
   }
-  Bytes headers = p.bytes();
-  if (l4 != L4::tcp_syn) headers = p.payload(Bytes(DF_BENCH_FRAME_LEN - headers.size())).bytes();
-  Frame f{};
-  std::copy(headers.begin(), headers.end(), f.begin());
-  return f;
+  if (l4 != L4::tcp_syn) p.fill_to(DF_BENCH_FRAME_LEN);
+  return to_frame(p.bytes());
 }
 
 // A router's "fragmentation needed" to the VIP, quoting the VIP's answer to client:cport
@@ -108,11 +112,7 @@ Frame make_frag_needed(const IpAddress& vip, const IpAddress& client, uint16_t c
       // The answer was a full-size segment.
       .ipv4({.src = vip.to_string(), .dst = client.to_string(), .ttl = 63, .tot_len = 1500})
       .tcp({.sport = Service::tcp_port, .dport = cport, .flags = tcp_flags::ACK});
-  const Bytes headers = p.bytes();
-  const Bytes frame = p.payload(Bytes(DF_BENCH_FRAME_LEN - headers.size())).bytes();
-  Frame f{};
-  std::copy(frame.begin(), frame.end(), f.begin());
-  return f;
+  return to_frame(p.fill_to(DF_BENCH_FRAME_LEN).bytes());
 }
 
 // ---------------------------------------------------------------- paths

@@ -149,6 +149,10 @@ Packet& Packet::payload(const std::string& text) {
   return payload(Bytes(text.begin(), text.end()));
 }
 
+Packet& Packet::fill_to(size_t frame_len) {
+  return payload(Bytes(frame_len > data_.size() ? frame_len - data_.size() : 0));
+}
+
 Bytes Packet::bytes() const {
   Bytes b = data_;
   auto next_kind = [&](size_t i) {

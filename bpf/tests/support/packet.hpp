@@ -82,6 +82,8 @@ class Packet {
   Packet& icmp(const Icmp& h);
   Packet& payload(const Bytes& data);
   Packet& payload(const std::string& text);
+  // Zero bytes after what is there, so the frame is frame_len long (none when it is already).
+  Packet& fill_to(size_t frame_len);
 
   // The finished frame: lengths, next-protocol fields and checksums filled in.
   Bytes bytes() const;
