@@ -1,7 +1,7 @@
 #include "dogfish/daemon.hpp"
 
-#include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -12,20 +12,29 @@
 #include "dogfish/announcer.hpp"
 #include "dogfish/base/bpffs.hpp"
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/event_loop.hpp"
 #include "dogfish/base/log.hpp"
+#include "dogfish/base/printable.hpp"
 #include "dogfish/bpf_data_plane.hpp"
 #include "dogfish/control_socket.hpp"
 #include "dogfish/controller.hpp"
 #include "dogfish/df_structs.hpp"
+#include "dogfish/link.hpp"
 #include "dogfish/neighbors.hpp"
 #include "dogfish/reconciler.hpp"
 
 namespace dogfish {
 namespace {
 
-// The data plane configuration with the gateway's MAC, resolved when an address was given.
+// The data plane configuration with what the system decides: the gateway's MAC when an
+// address was given, the interface's MTU when max_packet_size is auto (read again at every
+// apply, so a reload follows an MTU changed meanwhile).
 df_config df_config_for(const Config& config) {
   df_config df = make_df_config(config);
+  if (!config.max_packet_size) {
+    df.max_pkt_size = interface_mtu(config.interface);
+    log_debug("max_packet_size auto: {} bytes, the MTU of {}", df.max_pkt_size, config.interface);
+  }
   if (const auto* ip = std::get_if<IpAddress>(&config.gateway)) {
     MacAddress mac = resolve_neighbor(ip->to_string(), config.interface);
     set_gateway_mac(df, mac);
@@ -34,7 +43,7 @@ df_config df_config_for(const Config& config) {
   return df;
 }
 
-// SIGHUP, SIGTERM and SIGINT, blocked and read from a signalfd by the main loop.
+// SIGHUP, SIGTERM and SIGINT, blocked and read from a signalfd in the event loop.
 class SignalFd {
  public:
   SignalFd() {
@@ -68,9 +77,10 @@ void log_report(std::string_view what, const ReconcileReport& r) {
       r.rings_written, r.flows_forgotten);
 }
 
-// Reconciles, attaches, serves until SIGTERM/SIGINT; then detaches and unpins.
+// Reconciles, attaches, runs the event loop (signals, control clients) until
+// SIGTERM/SIGINT; then detaches and unpins.
 void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
-           const SignalFd& signals, ControlServer& server) {
+           const SignalFd& signals, EventLoop& loop, ControlServer& server) {
   Reconciler reconciler(dp);
   if (dp.adopted()) {
     reconciler.adopt();
@@ -87,40 +97,38 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
   log_info("attached to {} ({} mode)", config.interface, to_string(used));
   // Routes to the VIPs (announcer.hpp): after every apply while attached, withdrawn at stop.
   const std::unique_ptr<VipAnnouncements> announcements = make_announcements(config);
-  if (announcements) announcements->applied(controller.config());
-
-  log_info("serving {}", server.path());
-  for (;;) {
-    pollfd fds[] = {{.fd = signals.fd(), .events = POLLIN}, {.fd = server.fd(), .events = POLLIN}};
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      throw OsError(errno, "poll");
-    }
-    if (fds[0].revents & POLLIN) {
-      int sig = signals.read_signal();
-      if (sig == SIGHUP) {
-        try {
-          log_report("reloaded " + options.config_path, controller.reload());
-        } catch (const std::exception& e) {
-          log_error("reload failed, keeping the running state: {}", e.what());
-        }
-      } else if (sig == SIGTERM || sig == SIGINT) {
-        log_info("stopping on {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        break;
-      }
-    }
-    if (fds[1].revents & POLLIN) {
-      server.serve_one([&](std::string_view line) {
-        nlohmann::json answer = controller.handle_line(line);
-        if (answer.contains("error"))
-          log_info("request {} refused: {}", line, answer["error"].get<std::string>());
-        else
-          log_debug("request {}", line);
-        return answer.dump();
-      });
-    }
+  const auto announce = [&] {
     if (announcements) announcements->applied(controller.config());
-  }
+  };
+  announce();
+
+  loop.watch(signals.fd(), EPOLLIN, [&](std::uint32_t) {
+    int sig = signals.read_signal();
+    if (sig == SIGHUP) {
+      try {
+        log_report("reloaded " + options.config_path, controller.reload());
+      } catch (const std::exception& e) {
+        log_error("reload failed, keeping the running state: {}", e.what());
+      }
+      announce();
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      log_info("stopping on {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      loop.stop();
+    }
+  });
+  server.start([&](std::string_view line) {
+    nlohmann::json answer = controller.handle_line(line);
+    if (answer.contains("error"))
+      log_info("request {} refused: {}", printable(line),
+               printable(answer["error"].get<std::string>()));
+    else
+      log_debug("request {}", printable(line));
+    announce();
+    return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  });
+  log_info("serving {}", server.path());
+  loop.run();
+  loop.unwatch(signals.fd());
   if (announcements) announcements->stop();
   dp.detach();
   dp.unpin();
@@ -141,7 +149,8 @@ int run_daemon(const DaemonOptions& options) {
   try {
     // Before anything is loaded: a second daemon on the same socket stops here,
     // before it could replace (and on its way out detach) the first one's program.
-    ControlServer server(options.socket_path);
+    EventLoop loop;
+    ControlServer server(options.socket_path, loop);
     std::string pin_dir =
         options.pin_dir.empty() ? balancer_pin_dir(config.interface).string() : options.pin_dir;
     if (ensure_bpffs()) log_info("mounted bpffs on {}", kBpffs);
@@ -152,7 +161,7 @@ int run_daemon(const DaemonOptions& options) {
                      .pin_dir = pin_dir});
     if (dp.adopted()) log_info("adopted the maps pinned in {}", pin_dir);
     try {
-      serve(dp, config, options, signals, server);
+      serve(dp, config, options, signals, loop, server);
     } catch (...) {
       if (!dp.adopted()) dp.unpin();  // only pins this start made
       throw;

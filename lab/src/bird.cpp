@@ -50,7 +50,12 @@ std::string header(const Topology& t, const std::string& node) {
 
 BirdFiles bird_files(const std::string& node) {
   const std::filesystem::path dir = state_dir() / ("bird-" + node);
-  return {dir, dir / "bird.conf", dir / "bird.ctl", dir / "bird.pid", dir / "vips.conf"};
+  return {dir,
+          dir / "bird.conf",
+          dir / "bird.ctl",
+          dir / "bird.pid",
+          dir / "vips.conf",
+          dir / "bird.log"};
 }
 
 std::string session_name(const std::string& peer, bool v4) {

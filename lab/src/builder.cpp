@@ -63,9 +63,10 @@ void start_balancer(LabState& st, const LabBalancer& b, const Binaries& bins) {
       spawn_in_netns(st.node_netns.at(b.node),
                      {bins.dogfish.string(), "run", "--config", b.config.string(), "--socket",
                       b.socket.string(), "--pin-dir", b.pin_dir.string()},
-                     b.log);
-  st.processes.push_back(LabProcess{ProcessRole::balancer, b.node, id, b.log});
-  save_state(st);
+                     b.log, [&](const ProcessId& id) {
+                       st.processes.push_back(LabProcess{ProcessRole::balancer, b.node, id, b.log});
+                       save_state(st);
+                     });
   wait_until("the balancer daemon on " + b.node, id, b.log, 20s,
              [&] { return unix_socket_accepts(b.socket); });
 }
@@ -77,19 +78,32 @@ fs::path find_bird() {
   throw Error("this topology routes by BGP and BIRD is not installed (apt-get install bird2)");
 }
 
+// A node's BIRD files, noted in the record (the directory first) and saved before any is made.
+BirdFiles note_bird_files(LabState& st, const std::string& node) {
+  const BirdFiles f = bird_files(node);
+  const fs::path dir = f.dir.filename();
+  note_file(st, dir);
+  for (const fs::path& p : {f.config, f.socket, f.pid, f.include, f.log})
+    note_file(st, dir / p.filename());
+  note_file(st, dir / (f.include.filename().string() + ".tmp"));  // the daemon's, renamed at once
+  save_state(st);
+  return f;
+}
+
 // Starts BIRD in a node's namespace and waits until its control socket accepts.
 void start_bird(LabState& st, const std::string& node, const BirdFiles& f) {
   std::error_code ec;
   fs::remove(f.socket, ec);
-  const fs::path log = f.dir / "bird.log";
-  const ProcessId id = spawn_in_netns(st.node_netns.at(node),
-                                      {find_bird().string(), "-f", "-c", f.config.string(), "-s",
-                                       f.socket.string(), "-P", f.pid.string()},
-                                      log);
-  st.processes.push_back(LabProcess{ProcessRole::bird, node, id, log});
   st.bird_sockets[node] = f.socket;
-  save_state(st);
-  wait_until("BIRD on " + node, id, log, 10s, [&] { return unix_socket_accepts(f.socket); });
+  const ProcessId id =
+      spawn_in_netns(st.node_netns.at(node),
+                     {find_bird().string(), "-f", "-c", f.config.string(), "-s", f.socket.string(),
+                      "-P", f.pid.string()},
+                     f.log, [&](const ProcessId& id) {
+                       st.processes.push_back(LabProcess{ProcessRole::bird, node, id, f.log});
+                       save_state(st);
+                     });
+  wait_until("BIRD on " + node, id, f.log, 10s, [&] { return unix_socket_accepts(f.socket); });
 }
 
 void write_file(const fs::path& path, const std::string& text) {
@@ -203,19 +217,24 @@ class Builder {
     }
   }
 
+  std::set<IpAddress> vips_served_by(const std::string& node) const {
+    std::set<IpAddress> out;
+    for (const LabVip& v : t_.vips)
+      for (const LabReal& r : v.reals)
+        if (r.node == node) out.insert(v.address);
+    return out;
+  }
+
   void routes_and_vips() {
     step("routes, and the VIPs on the reals' loopback");
     for (const Node& n : t_.nodes) {
       Netlink nl(ns(n.name));
       for (const Route& r : n.routes) nl.add_route(r.to, r.via);
     }
-    std::set<std::pair<std::string, IpAddress>> done;
-    for (const LabVip& v : t_.vips)
-      for (const LabReal& r : v.reals)
-        if (done.insert({r.node, v.address}).second)
-          Netlink(ns(r.node))
-              .add_address("lo", IpPrefix{v.address,
-                                          static_cast<std::uint8_t>(v.address.is_v4() ? 32 : 128)});
+    for (const Node& n : t_.nodes)
+      for (const IpAddress& vip : vips_served_by(n.name))
+        Netlink(ns(n.name))
+            .add_address("lo", IpPrefix{vip, static_cast<std::uint8_t>(vip.is_v4() ? 32 : 128)});
   }
 
   void gateway() {
@@ -273,7 +292,14 @@ class Builder {
         argv.push_back("--addr");
         argv.push_back(p.address.to_string());
       }
-      const fs::path log = state_dir() / fmt::format("decap-{}.log", n.name);
+      // Only from the balancer's outer sources. Any inner destination: a VIP added at run time
+      // (the README's tour) needs only the address on lo, and the stack drops the rest.
+      for (const IpPrefix& p : {t_.balancer.src4_prefix, t_.balancer.src6_prefix}) {
+        argv.push_back("--from");
+        argv.push_back(p.to_string());
+      }
+      const fs::path log = note_file(st_, fmt::format("decap-{}.log", n.name));
+      save_state(st_);
       if (const int rc = run_in_netns(node_ns, argv, log); rc != 0)
         throw Error(fmt::format("dogfish-decap attach on {}:{} exited {}:\n{}", n.name,
                                 e->interface, rc, log_tail(log, 10)));
@@ -333,10 +359,11 @@ class Builder {
         for (auto p : *ports) argv.push_back(std::to_string(p));
       }
     step(fmt::format("responder on {}", n.name));
-    const fs::path log = state_dir() / fmt::format("responder-{}.log", n.name);
-    const ProcessId id = spawn_in_netns(ns(n.name), argv, log);
-    st_.processes.push_back(LabProcess{ProcessRole::responder, n.name, id, log});
-    save_state(st_);
+    const fs::path log = note_file(st_, fmt::format("responder-{}.log", n.name));
+    const ProcessId id = spawn_in_netns(ns(n.name), argv, log, [&](const ProcessId& id) {
+      st_.processes.push_back(LabProcess{ProcessRole::responder, n.name, id, log});
+      save_state(st_);
+    });
     wait_until("the responder on " + n.name, id, log, 10s,
                [&] { return log_contains(log, "ready"); });
   }
@@ -345,13 +372,13 @@ class Builder {
   // announces.
   void routing() {
     if (!t_.bgp) return;
-    const BirdFiles gw = bird_files(plan_.gateway_node);
+    const BirdFiles gw = note_bird_files(st_, plan_.gateway_node);
     step(fmt::format("routing: BIRD on {} ({}), BGP{} with each balancer, ECMP", plan_.gateway_node,
                      gw.config.string(), t_.bgp->bfd ? " and BFD" : ""));
     write_file(gw.config, gateway_bird_config(t_, plan_));
     start_bird(st_, plan_.gateway_node, gw);
     for (const PlannedBalancer& b : plan_.balancers) {
-      const BirdFiles f = bird_files(b.node);
+      const BirdFiles f = note_bird_files(st_, b.node);
       step(fmt::format("routing: BIRD on {} ({})", b.node, f.config.string()));
       write_file(f.include, "# The balancer's daemon writes its VIPs here once it runs.\n");
       write_file(f.config, balancer_bird_config(t_, b, f.include));
@@ -369,19 +396,19 @@ class Builder {
       LabBalancer lb{.node = b.node,
                      .interface = b.interface,
                      .gateway_interface = b.gateway_interface,
-                     .config = state_dir() / fmt::format("balancer{}.yaml", suffix),
-                     .socket = state_dir() / fmt::format("dogfish{}.sock", suffix),
+                     .config = note_file(st_, fmt::format("balancer{}.yaml", suffix)),
+                     .socket = note_file(st_, fmt::format("dogfish{}.sock", suffix)),
                      .pin_dir = balancer_pins() / fmt::format("balancer{}", suffix),
-                     .log = state_dir() / fmt::format("balancer{}.log", suffix),
+                     .log = note_file(st_, fmt::format("balancer{}.log", suffix)),
                      .standby = b.standby};
+      st_.balancers.push_back(lb);
+      save_state(st_);
       std::optional<AnnouncePaths> announce;
       if (t_.bgp) {
         const BirdFiles f = bird_files(b.node);
         announce = AnnouncePaths{f.socket.string(), f.include.string()};
       }
       write_file(lb.config, balancer_config(t_, b, announce));
-      st_.balancers.push_back(lb);
-      save_state(st_);
       if (b.standby) {
         step(fmt::format("balancer {}: standby (dogfish-lab start-balancer {} starts it)", b.node,
                          b.node));
@@ -408,7 +435,7 @@ class Builder {
       if (Clock::now() >= deadline)
         throw Error(fmt::format("BGP not ready after 30 s: {}; BIRD's log on {}:\n{}", missing,
                                 plan_.gateway_node,
-                                log_tail(bird_files(plan_.gateway_node).dir / "bird.log", 15)));
+                                log_tail(bird_files(plan_.gateway_node).log, 15)));
       std::this_thread::sleep_for(100ms);
     }
   }
@@ -455,7 +482,7 @@ class Builder {
         throw Error(
             fmt::format("{} {} does not answer from {} after 30 s ({}); the balancer's log:\n{}",
                         to_string(proto), at.to_string(), client.name, a.error,
-                        log_tail(state_dir() / "balancer.log", 15)));
+                        log_tail(st_.balancers.front().log, 15)));
       std::this_thread::sleep_for(100ms);
     }
     return a;
@@ -520,12 +547,12 @@ void refuse_foreign_namespaces(const Topology& t) {
 LabState new_record(const Topology& t, const fs::path& topology_path) {
   LabState st;
   st.name = t.name;
-  st.topology = state_dir() / "topology.yaml";
   st.started =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  fs::create_directories(state_dir());
-  fs::copy_file(topology_path, st.topology, fs::copy_options::overwrite_existing);
+  st.made_record_dir = !fs::exists(state_dir());
+  st.topology = note_file(st, "topology.yaml");
   save_state(st);
+  fs::copy_file(topology_path, st.topology, fs::copy_options::overwrite_existing);
   return st;
 }
 
@@ -539,7 +566,7 @@ void build_or_roll_back(Builder&& builder, LabState& st, std::ostream& out) {
     out << "dogfish-lab: up failed: " << e.what() << "\n  removing what was made\n" << std::flush;
     const Removed r = remove_lab(st);
     for (const auto& p : r.problems) out << "  could not clean up: " << p << '\n';
-    if (r.problems.empty()) remove_state_dir();
+    if (r.problems.empty()) remove_record(st);
     throw;
   }
 }

@@ -68,7 +68,6 @@ PlannedBalancer plan_balancer(const Topology& t, const Plan& plan, const Node& n
                              .gateway_address = (v4 != addrs.end() ? *v4 : addrs.front()).address,
                              .addresses = self->addresses,
                              .gateway_addresses = addrs,
-                             .mtu = l.mtu,
                              .standby = node.standby};
     }
   throw Error(fmt::format("the balancer '{}' has no link", node.name));  // the parser's rule
@@ -128,9 +127,7 @@ std::string balancer_config(const Topology& t, const PlannedBalancer& b,
   y << YAML::Key << "conn_table_insert_rate" << YAML::Value << t.balancer.conn_table_insert_rate;
   y << YAML::Newline
     << YAML::Comment(
-           "The encapsulated packet must fit the balancer link's MTU; larger ones are dropped and "
-           "counted.");
-  y << YAML::Key << "max_packet_size" << YAML::Value << b.mtu;
+           "max_packet_size is left to its default: the balancer link's MTU, read by the daemon.");
   if (announce) {
     y << YAML::Newline
       << YAML::Comment(

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -99,6 +100,9 @@ std::optional<LabState> load_state() {
     } else {
       s.balancers.push_back(record_of_one_balancer(j, s));
     }
+    for (const auto& f : j.value("files", json::array()))
+      s.files.emplace_back(f.get<std::string>());
+    s.made_record_dir = j.value("made_record_dir", false);
     return s;
   } catch (const std::exception& e) {  // json::exception, or Error for an unknown name
     throw Error(
@@ -129,12 +133,21 @@ void save_state(const LabState& s) {
                          {"standby", b.standby}});
   json birds = json::object();
   for (const auto& [node, socket] : s.bird_sockets) birds[node] = socket.string();
-  const json j = {{"name", s.name},         {"topology", s.topology.string()},
-                  {"phase", s.phase},       {"started", s.started},
-                  {"netns", s.netns},       {"pin_dirs", pins},
-                  {"processes", processes}, {"node_netns", s.node_netns},
-                  {"decap", s.decap},       {"balancers", balancers},
-                  {"bird_sockets", birds}};
+  json files = json::array();
+  for (const auto& f : s.files) files.push_back(f.string());
+  const json j = {{"name", s.name},
+                  {"topology", s.topology.string()},
+                  {"phase", s.phase},
+                  {"started", s.started},
+                  {"netns", s.netns},
+                  {"pin_dirs", pins},
+                  {"processes", processes},
+                  {"node_netns", s.node_netns},
+                  {"decap", s.decap},
+                  {"balancers", balancers},
+                  {"bird_sockets", birds},
+                  {"files", files},
+                  {"made_record_dir", s.made_record_dir}};
   fs::create_directories(state_dir());
   const fs::path tmp = state_file().string() + ".tmp";
   {
@@ -154,10 +167,25 @@ const LabBalancer& LabState::balancer(const std::string& node) const {
   throw Error(fmt::format("lab '{}' has no balancer '{}' (it has {})", name, node, known));
 }
 
-void remove_state_dir() {
+fs::path note_file(LabState& s, const std::string& name) {
+  const fs::path path = state_dir() / name;
+  if (std::find(s.files.begin(), s.files.end(), path) == s.files.end()) s.files.push_back(path);
+  return path;
+}
+
+void remove_record(const LabState& s) {
   std::error_code ec;
-  fs::remove_all(state_dir(), ec);
-  if (ec) throw OsError(ec.value(), "remove " + state_dir().string());
+  // Last made, first removed: a directory noted before its files goes after them, and stays
+  // when something else is in it.
+  for (auto f = s.files.rbegin(); f != s.files.rend(); ++f) {
+    fs::remove(*f, ec);
+    if (ec && ec != std::errc::directory_not_empty)
+      throw OsError(ec.value(), "remove " + f->string());
+  }
+  fs::remove(state_file().string() + ".tmp", ec);
+  fs::remove(state_file(), ec);
+  if (ec) throw OsError(ec.value(), "remove " + state_file().string());
+  if (s.made_record_dir) fs::remove(state_dir(), ec);  // fails, harmlessly, when not empty
 }
 
 }  // namespace dogfish::lab

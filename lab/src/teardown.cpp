@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include <unistd.h>
+
 #include "dogfish/base/bpffs.hpp"
 #include "dogfish/base/errors.hpp"
 #include "dogfish/lab/netns.hpp"
@@ -31,6 +33,11 @@ std::size_t stop_processes(const LabState& st) {
       if (rank(p.role) == step) ids.push_back(p.id);
     stopped += lab::stop_processes(ids, 5s);
   }
+  // And whatever else runs in the lab's namespaces: nothing may keep one alive once it is
+  // deleted (a `dogfish-lab exec` shell, or what a killed `up` was running).
+  for (const std::string& name : st.netns)
+    for (int pid : pids_in_netns(name))
+      if (pid != getpid()) stopped += kill_process({pid, process_start_time(pid)});
   return stopped;
 }
 
@@ -86,7 +93,7 @@ bool lab_down(std::ostream& out) {
   for (const auto& p : r.problems) out << "dogfish-lab: could not remove: " << p << '\n';
   if (!r.problems.empty())
     throw Error("lab only partly removed; its record is kept, so down can be run again");
-  remove_state_dir();
+  remove_record(*st);
   out << fmt::format(
       "dogfish-lab: lab '{}' is down: {} processes stopped, {} namespaces and {} pinned objects "
       "removed ({:.1f} s)\n",

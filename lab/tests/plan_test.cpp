@@ -30,7 +30,6 @@ TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix) {
   EXPECT_EQ(plan.gateway_node, "gw");
   EXPECT_EQ(b.gateway_interface, "lb");
   EXPECT_EQ(b.gateway_address.to_string(), "10.0.2.1");
-  EXPECT_EQ(b.mtu, 1600u);
   EXPECT_FALSE(b.standby);
   const auto gw = plan.ends_of("gw");
   ASSERT_EQ(gw.size(), 4u);
@@ -117,7 +116,7 @@ TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
     EXPECT_EQ(std::get<IpAddress>(c.gateway), b.gateway_address);
     EXPECT_EQ(c.src4_prefix, t.balancer.src4_prefix);
     EXPECT_EQ(c.src6_prefix, t.balancer.src6_prefix);
-    EXPECT_EQ(c.max_packet_size, b.mtu);
+    EXPECT_EQ(c.max_packet_size, std::nullopt) << "auto: the daemon reads the link's MTU";
     EXPECT_EQ(c.conn_table_size, t.balancer.conn_table_size);
     EXPECT_EQ(c.conn_table_insert_rate, t.balancer.conn_table_insert_rate);
     EXPECT_EQ(c.announce.has_value(), t.bgp.has_value());

@@ -93,6 +93,9 @@ const std::string kRecord = R"({
   ],
   "bird_sockets": {"gw": "/run/l/bird-gw/bird.ctl", "lb1": "/run/l/bird-lb1/bird.ctl"},
   "decap": {"real1": "bpf"},
+  "files": ["/run/l/topology.yaml", "/run/l/bird-gw", "/run/l/bird-gw/bird.conf",
+            "/run/l/balancer-lb1.yaml", "/run/l/dogfish-lb1.sock", "/run/l/balancer-lb1.log"],
+  "made_record_dir": true,
   "name": "ecmp",
   "netns": ["df-client", "df-gw", "df-lb1", "df-lb2", "df-real1"],
   "node_netns": {"client": "df-client", "gw": "df-gw", "lb1": "df-lb1", "lb2": "df-lb2",
@@ -116,6 +119,8 @@ TEST_F(StateTest, SavingWritesTheSameRecordBack) {
   EXPECT_EQ(st->balancer("lb2").gateway_interface, "lb2");
   EXPECT_EQ(st->processes[0].role, ProcessRole::bird);
   EXPECT_THROW(st->balancer("lb3"), Error);
+  EXPECT_EQ(st->files.at(1), "/run/l/bird-gw");
+  EXPECT_TRUE(st->made_record_dir);
   save_state(*st);
   EXPECT_EQ(read_record(), json::parse(kRecord));
 }

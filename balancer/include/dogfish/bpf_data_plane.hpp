@@ -8,6 +8,7 @@
 #include <string>
 
 #include "dogfish/base/abi.hpp"
+#include "dogfish/base/fd.hpp"
 #include "dogfish/base/skeleton.hpp"
 #include "dogfish/base/xdp.hpp"
 #include "dogfish/data_plane.hpp"
@@ -55,6 +56,8 @@ class BpfDataPlane : public DataPlane {
   void write_ring(uint32_t ring, std::span<const uint32_t> real_ids) override;
   std::vector<uint32_t> read_ring(uint32_t ring) const override;
   void set_config(const df_config& config) override;
+  void set_real_freed_at(uint32_t id, uint64_t ns) override;
+  std::vector<std::pair<uint32_t, uint64_t>> read_freed_reals() const override;
   std::size_t forget_flows(const FlowFilter& forget) override;
   std::vector<std::pair<df_vip_key, df_vip_meta>> read_vips() const override;
   std::vector<std::pair<uint32_t, df_real>> read_reals() const override;
@@ -63,8 +66,13 @@ class BpfDataPlane : public DataPlane {
   DataPlaneStats stats() const override;
 
  private:
+  // When each freed real id was freed, pinned as pin_dir/real_freed.
+  static constexpr const char* kFreedRealsPin = "real_freed";
+  void open_freed_reals();
+
   BpfDataPlaneOptions options_;
   Skeleton<balancer_bpf> skel_{{balancer_bpf__open, balancer_bpf__load, balancer_bpf__destroy}};
+  UniqueFd freed_reals_;
   uint8_t* rings_ = nullptr;
   size_t rings_len_ = 0;
   int ifindex_ = 0;

@@ -45,6 +45,10 @@ class DataPlane {
   // Ring number `ring` as the program reads it (every balancer's, compared, must be the same).
   virtual std::vector<uint32_t> read_ring(uint32_t ring) const = 0;
   virtual void set_config(const df_config& config) = 0;
+  // When a real id was freed (CLOCK_MONOTONIC ns, the steady clock's and bpf_ktime_get_ns's
+  // time; 0: not waiting), kept with the pins: a restarted daemon honours the quarantine.
+  virtual void set_real_freed_at(uint32_t id, uint64_t ns) = 0;
+  virtual std::vector<std::pair<uint32_t, uint64_t>> read_freed_reals() const = 0;  // ns != 0
   // Deletes the connection-table entries `forget` picks; returns how many went.
   using FlowFilter = std::function<bool(const df_flow_key&, const df_conn&)>;
   virtual std::size_t forget_flows(const FlowFilter& forget) = 0;

@@ -55,10 +55,20 @@ struct Tcp {
   uint8_t flags = tcp_flags::SYN;
   uint32_t seq = 1000;
   uint32_t ack = 0;
+  Bytes options;  // zero-padded to a multiple of 4; the data offset grows
+  uint16_t window = 65535;
 };
 
 struct Udp {
   uint16_t sport, dport;
+  bool checksum = true;  // false: 0, "none" (IPv4 only), for frames a program rewrites
+};
+
+// ICMP or ICMPv6, by the IP layer before it; what follows it (a quote, an echo's data) is
+// inside its checksum.
+struct Icmp {
+  uint8_t type, code = 0;
+  uint32_t rest = 0;  // echo: id << 16 | sequence; frag needed and packet too big: the MTU
 };
 
 class Packet {
@@ -69,26 +79,33 @@ class Packet {
   Packet& ipv6_ext(const Ipv6Ext& h);
   Packet& tcp(const Tcp& h);
   Packet& udp(const Udp& h);
+  Packet& icmp(const Icmp& h);
   Packet& payload(const Bytes& data);
   Packet& payload(const std::string& text);
+  // Zero bytes after what is there, so the frame is frame_len long (none when it is already).
+  Packet& fill_to(size_t frame_len);
 
   // The finished frame: lengths, next-protocol fields and checksums filled in.
   Bytes bytes() const;
 
  private:
-  enum class Kind { Eth, Ipv4, Ipv6, Ipv6Ext, Tcp, Udp, Raw };
+  enum class Kind { Eth, Ipv4, Ipv6, Ipv6Ext, Tcp, Udp, Icmp, Raw };
   struct Layer {
     Kind kind;
     size_t offset;
     Ipv4 v4;
     Ipv6 v6;
     Ipv6Ext ext;
+    bool l4_checksum = true;
   };
   Bytes data_;
   std::vector<Layer> layers_;
 };
 
 uint16_t ipv4_header_checksum(const uint8_t* header, size_t len);
+
+// The L3 packet of a frame: what follows its 14-byte Ethernet header.
+Bytes l3_of(const Bytes& frame);
 
 // A hex dump with offsets; bytes that differ from `other` are marked.
 std::string hexdump(const Bytes& data, const Bytes* other = nullptr);

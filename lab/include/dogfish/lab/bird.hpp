@@ -17,7 +17,7 @@ namespace dogfish::lab {
 
 // One BIRD's files, in <record>/bird-<node>/.
 struct BirdFiles {
-  std::filesystem::path dir, config, socket, pid, include;
+  std::filesystem::path dir, config, socket, pid, include, log;
 };
 BirdFiles bird_files(const std::string& node);
 

@@ -45,7 +45,6 @@ struct PlannedBalancer {
   IpAddress gateway_address;                // the gateway's on that link, of the config's `gateway`
   std::vector<IpPrefix> addresses;          // the balancer's on that link
   std::vector<IpPrefix> gateway_addresses;  // the gateway's on that link
-  std::uint32_t mtu = 1500;
   bool standby = false;
 };
 
