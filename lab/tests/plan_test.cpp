@@ -120,7 +120,9 @@ TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
     EXPECT_EQ(c.conn_table_size, t.balancer.conn_table_size);
     EXPECT_EQ(c.conn_table_insert_rate, t.balancer.conn_table_insert_rate);
     EXPECT_EQ(c.announce.has_value(), t.bgp.has_value());
-    if (c.announce) EXPECT_EQ(c.announce->include, "/run/b/vips.conf");
+    if (c.announce) {
+      EXPECT_EQ(c.announce->include, "/run/b/vips.conf");
+    }
     std::size_t k = 0;
     for (const LabVip& v : t.vips)
       for (const Service& s : v.services) {
