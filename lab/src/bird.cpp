@@ -39,6 +39,13 @@ const IpPrefix* first_of(const std::vector<IpPrefix>& addrs, bool v4) {
   return nullptr;
 }
 
+// One BGP session of a template, over one family, with that channel's filters.
+std::string bgp_session(const std::string& name, std::string_view from, const IpAddress& neighbor,
+                        std::uint32_t as, bool v4, std::string_view filters) {
+  return fmt::format("protocol bgp {} from {} {{\n  neighbor {} as {};\n  {} {{ {} }};\n}}\n", name,
+                     from, neighbor.to_string(), as, v4 ? "ipv4" : "ipv6", filters);
+}
+
 std::string header(const Topology& t, const std::string& node) {
   return fmt::format(
       "# Made by dogfish-lab from the topology '{}': BIRD on {}, run as\n"
@@ -79,11 +86,8 @@ std::string gateway_bird_config(const Topology& t, const Plan& plan) {
     for (bool v4 : {true, false}) {
       const IpPrefix* peer = first_of(b.addresses, v4);
       if (!peer || !first_of(b.gateway_addresses, v4)) continue;
-      out += fmt::format(
-          "protocol bgp {} from balancers {{\n  neighbor {} as {};\n"
-          "  {} {{ import all; export none; }};\n}}\n",
-          session_name(b.node, v4), peer->address.to_string(), bgp.balancer_as,
-          v4 ? "ipv4" : "ipv6");
+      out += bgp_session(session_name(b.node, v4), "balancers", peer->address, bgp.balancer_as, v4,
+                         "import all; export none;");
     }
   return out;
 }
@@ -103,10 +107,8 @@ std::string balancer_bird_config(const Topology& t, const PlannedBalancer& b,
   for (bool v4 : {true, false}) {
     const IpPrefix* gw = first_of(b.gateway_addresses, v4);
     if (!gw || !first_of(b.addresses, v4)) continue;
-    out += fmt::format(
-        "protocol bgp {} from to_gateway {{\n  neighbor {} as {};\n"
-        "  {} {{ import none; export where proto ~ \"dogfish_vips*\"; }};\n}}\n",
-        session_name("gw", v4), gw->address.to_string(), bgp.gateway_as, v4 ? "ipv4" : "ipv6");
+    out += bgp_session(session_name("gw", v4), "to_gateway", gw->address, bgp.gateway_as, v4,
+                       "import none; export where proto ~ \"dogfish_vips*\";");
   }
   return out;
 }
