@@ -16,10 +16,13 @@ from e2e.ecmp import (
     a_balancer_dies,
     deltas,
     global_stats,
+    link_down,
     next_hops,
     running,
     services,
     targets,
+    wait_for_next_hops,
+    wait_for_traffic_through,
 )
 from e2e.lab import progress, vip_spec
 from testlib.command import wait_for
@@ -67,6 +70,37 @@ def test_new_flows_spread_over_every_balancer(ecmp_lab, vips):
     assert sum(placed.values()) >= flows, f"fewer flows placed than made: {placed}"
     assert all(n >= flows // 5 for n in placed.values()), f"a balancer got few flows: {placed}"
     progress(f"{flows} new connections placed by each balancer's ring: {placed}")
+
+
+def test_a_balancer_whose_link_goes_down_and_up_breaks_no_connection(ecmp_lab, vips, tmp_path):
+    """The last balancer's link to the gateway goes down (a pulled cable) and comes back, its
+    daemon and program running throughout: the gateway withdraws it (BIRD's BGP watches the
+    link), the others take its flows; back up, it takes flows again. No connection breaks."""
+    lab = ecmp_lab
+    nodes = running(lab)
+    cut, others = nodes[-1], nodes[:-1]
+    with Traffic(lab, vips, tmp_path) as traffic:
+        wait_for_traffic_through(lab, cut)
+        before = global_stats(lab, others)
+        t0 = time.monotonic()
+        with link_down(lab, cut):
+            since = traffic.talker.report()
+            wait_for_next_hops(lab, vips, others, f"withdraw {cut}")
+            withdrawn = time.monotonic() - t0
+            tcp, udp = traffic.settle(since)
+        taken = {b: d["miss"] for b, d in deltas(before, global_stats(lab, others)).items()}
+        back = wait_for_next_hops(lab, vips, nodes, f"route to {cut} again")
+        wait_for_traffic_through(lab, cut)
+        tcp, udp = traffic.settle(tcp)
+    figures = traffic.check(f"{cut}'s link down and up", tcp, udp)
+    assert sum(taken.values()) > 0, f"the others took over no flow from {cut}: {taken}"
+    progress(
+        f"{cut}'s link down: withdrawn by the gateway after {withdrawn:.2f} s, routed again "
+        f"{back:.2f} s after it came back; {len(tcp['conns'])} TCP connections: 0 reset, 0 moved, "
+        f"{figures['tcp_stalled']} stalled (longest wait {figures['tcp_longest_wait']:.2f} s); "
+        f"{len(udp['flows'])} UDP flows: {figures['udp_lost']} requests lost; table misses on "
+        f"the others {taken}"
+    )
 
 
 def test_a_balancer_that_dies_breaks_no_connection(ecmp_lab, vips, tmp_path):
