@@ -5,7 +5,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <memory>
 #include <string_view>
 
@@ -16,6 +18,8 @@
 #include "dogfish/control_socket.hpp"
 #include "dogfish/controller.hpp"
 #include "dogfish/df_structs.hpp"
+#include "dogfish/health_monitor.hpp"
+#include "dogfish/health_prober.hpp"
 #include "dogfish/neighbors.hpp"
 #include "dogfish/reconciler.hpp"
 
@@ -67,6 +71,26 @@ void log_report(std::string_view what, const ReconcileReport& r) {
       r.rings_written, r.flows_forgotten);
 }
 
+// How long the main loop may sleep: until the next probe is due or times out.
+int poll_timeout_ms(const HealthMonitor& health, const Prober& prober) {
+  auto at = health.next_wakeup(prober);
+  if (!at) return -1;
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(*at - HealthClock::now()).count();
+  return static_cast<int>(std::clamp<std::int64_t>(left, 0, 60'000));
+}
+
+// Takes finished probes, starts due ones; a real that changed state changes its VIP's ring.
+void run_health(HealthMonitor& health, Prober& prober, Controller& controller) {
+  if (!health.run(prober, HealthClock::now())) return;
+  try {
+    ReconcileReport r = controller.health_changed();  // the monitor logged each transition
+    log_debug("health change: {} rings written, {} connections re-hash", r.rings_written,
+              r.flows_forgotten);
+  } catch (const std::exception& e) {
+    log_error("applying a health change failed: {}", e.what());
+  }
+}
+
 // Reconciles, attaches, serves until SIGTERM/SIGINT; then detaches and unpins.
 void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
            const SignalFd& signals, ControlServer& server) {
@@ -76,8 +100,10 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
     log_info("adopted {} VIPs and {} reals from the pinned maps", reconciler.state().vips.size(),
              reconciler.state().real_ids.size());
   }
-  Controller controller(reconciler, dp, df_config_for,
-                        [&] { return load_config(options.config_path); });
+  HealthMonitor health;
+  SocketProber prober;
+  Controller controller(
+      reconciler, dp, df_config_for, [&] { return load_config(options.config_path); }, &health);
   log_report("configured", controller.apply(config));
 
   XdpMode used = dp.attach(config.interface, config.xdp_mode);
@@ -87,11 +113,14 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
 
   log_info("serving {}", server.path());
   for (;;) {
-    pollfd fds[] = {{.fd = signals.fd(), .events = POLLIN}, {.fd = server.fd(), .events = POLLIN}};
-    if (poll(fds, 2, -1) < 0) {
+    pollfd fds[] = {{.fd = signals.fd(), .events = POLLIN},
+                    {.fd = server.fd(), .events = POLLIN},
+                    {.fd = prober.fd(), .events = POLLIN}};
+    if (poll(fds, 3, poll_timeout_ms(health, prober)) < 0) {
       if (errno == EINTR) continue;
       throw OsError(errno, "poll");
     }
+    run_health(health, prober, controller);
     if (fds[0].revents & POLLIN) {
       int sig = signals.read_signal();
       if (sig == SIGHUP) {
