@@ -175,6 +175,7 @@ void BpfDataPlane::set_config(const df_config& config) {
   }
   live.max_pkt_size = config.max_pkt_size;
   live.udp_idle_ticks = config.udp_idle_ticks;
+  live.conn_insert_rate = config.conn_insert_rate;
   live.src4_prefix = config.src4_prefix;
   live.src4_hostmask = config.src4_hostmask;
   live.src6_hostmask = config.src6_hostmask;

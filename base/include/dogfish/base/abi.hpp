@@ -28,14 +28,17 @@ static_assert(offsetof(df_flow_key, vip) == 0);
 static_assert(offsetof(df_flow_key, src) == sizeof(df_vip_key));
 static_assert(offsetof(df_flow_key, sport) == 36);
 
-static_assert(sizeof(df_conn) == 8);
+static_assert(sizeof(df_conn) == 12);
+static_assert(sizeof(df_syn_rec) == 56);
+static_assert(offsetof(df_syn_rec, flow) == 16);
 static_assert(sizeof(df_counter) == 16);
-static_assert(sizeof(df_global_stats) == (DF_REASON_MAX + 4) * sizeof(__u64));
+static_assert(sizeof(df_global_stats) == (DF_REASON_MAX + 9) * sizeof(__u64));
 
-static_assert(sizeof(df_config) == 44);
+static_assert(sizeof(df_config) == 48);
 static_assert(offsetof(df_config, max_pkt_size) == 8);
 static_assert(offsetof(df_config, src4_prefix) == 16);
 static_assert(offsetof(df_config, src6_prefix) == 28);
+static_assert(offsetof(df_config, conn_insert_rate) == 44);
 
 static_assert(DF_FIRST_DROP > DF_TX && DF_FIRST_DROP < DF_REASON_MAX);
 
