@@ -5,9 +5,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <memory>
 #include <string_view>
 
@@ -71,14 +69,6 @@ void log_report(std::string_view what, const ReconcileReport& r) {
       r.rings_written, r.flows_forgotten);
 }
 
-// How long the main loop may sleep: until the next probe is due or times out.
-int poll_timeout_ms(const HealthMonitor& health, const Prober& prober) {
-  auto at = health.next_wakeup(prober);
-  if (!at) return -1;
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(*at - HealthClock::now()).count();
-  return static_cast<int>(std::clamp<std::int64_t>(left, 0, 60'000));
-}
-
 // Takes finished probes, starts due ones; a real that changed state changes its VIP's ring.
 void run_health(HealthMonitor& health, Prober& prober, Controller& controller) {
   if (!health.run(prober, HealthClock::now())) return;
@@ -116,7 +106,7 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
     pollfd fds[] = {{.fd = signals.fd(), .events = POLLIN},
                     {.fd = server.fd(), .events = POLLIN},
                     {.fd = prober.fd(), .events = POLLIN}};
-    if (poll(fds, 3, poll_timeout_ms(health, prober)) < 0) {
+    if (poll(fds, 3, health.wait_ms(prober, HealthClock::now())) < 0) {
       if (errno == EINTR) continue;
       throw OsError(errno, "poll");
     }

@@ -127,6 +127,13 @@ std::optional<HealthClock::time_point> HealthMonitor::next_wakeup(const Prober& 
   return at;
 }
 
+int HealthMonitor::wait_ms(const Prober& prober, HealthClock::time_point now) const {
+  auto at = next_wakeup(prober);
+  if (!at) return -1;
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(*at - now).count();
+  return static_cast<int>(std::clamp<std::int64_t>(left, 0, 60'000));
+}
+
 const RealHealth* HealthMonitor::find(const RealKey& key) const {
   auto it = reals_.find(key);
   return it == reals_.end() ? nullptr : &it->second;

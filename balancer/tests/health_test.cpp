@@ -447,6 +447,18 @@ TEST_F(SocketProberTest, TcpPassesOnListenerAndFailsOnClosedPort) {
   EXPECT_EQ(by_id[2].detail, "Connection refused");
 }
 
+TEST_F(SocketProberTest, AHungRealDelaysNoOtherProbe) {
+  auto [silent, silent_port] = bound(SOCK_DGRAM);
+  auto [listener, port] = bound(SOCK_STREAM);
+  prober.start(1, spec(HealthType::udp, silent_port, 60s), HealthClock::now());
+  prober.start(2, spec(HealthType::tcp, port), HealthClock::now());
+  auto first = finished(1);
+  EXPECT_TRUE(first.contains(2)) << "the answered probe waits for nothing";
+  EXPECT_FALSE(first.contains(1));
+  ASSERT_TRUE(prober.next_deadline());
+  EXPECT_GT(*prober.next_deadline(), HealthClock::now() + 50s) << "the hung one still runs";
+}
+
 TEST_F(SocketProberTest, HttpChecksTheStatus) {
   auto [listener, port] = bound(SOCK_STREAM);
   std::thread server([fd = listener.get()] {

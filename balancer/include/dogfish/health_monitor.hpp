@@ -60,6 +60,8 @@ class HealthMonitor {
   bool run(Prober& prober, HealthClock::time_point now);
   // When run() has work next: a probe due or one timing out.
   std::optional<HealthClock::time_point> next_wakeup(const Prober& prober) const;
+  // How long an event loop may sleep before run() has work (poll's timeout: -1 is forever).
+  int wait_ms(const Prober& prober, HealthClock::time_point now) const;
 
   const RealHealth* find(const RealKey& key) const;
   bool is_down(const VipConfig& vip, const RealConfig& real) const;
