@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/socket_address.hpp"
 
 namespace dogfish {
 namespace {
@@ -41,7 +42,7 @@ SocketProber::SocketProber() : epoll_(epoll_create1(EPOLL_CLOEXEC)) {
 }
 
 void SocketProber::start(std::uint64_t id, const ProbeSpec& spec, HealthClock::time_point now) {
-  const SocketAddress to(spec.target);
+  const SocketAddress to = socket_address(spec.target);
   const bool udp = spec.type == HealthType::udp;
   Probe probe{.spec = spec, .deadline = now + spec.timeout};
   probe.socket.reset(

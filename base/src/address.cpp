@@ -108,20 +108,4 @@ std::string Endpoint::to_string() const {
   return fmt::format("{}:{}", address.to_string(), port);
 }
 
-SocketAddress::SocketAddress(const Endpoint& endpoint) {
-  if (endpoint.address.is_v4()) {
-    auto* s = reinterpret_cast<sockaddr_in*>(&storage);
-    s->sin_family = AF_INET;
-    s->sin_port = htons(endpoint.port);
-    std::memcpy(&s->sin_addr, endpoint.address.bytes.data(), 4);
-    length = sizeof *s;
-    return;
-  }
-  auto* s = reinterpret_cast<sockaddr_in6*>(&storage);
-  s->sin6_family = AF_INET6;
-  s->sin6_port = htons(endpoint.port);
-  std::memcpy(&s->sin6_addr, endpoint.address.bytes.data(), 16);
-  length = sizeof *s;
-}
-
 }  // namespace dogfish

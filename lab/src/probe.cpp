@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "dogfish/base/fd.hpp"
+#include "dogfish/base/socket_address.hpp"
 #include "dogfish/lab/netns.hpp"
 
 namespace dogfish::lab {
@@ -38,7 +39,7 @@ std::string first_line(std::string_view s) { return std::string(s.substr(0, s.fi
 std::string open_connected(UniqueFd& s, int type, const IpAddress& vip, std::uint16_t port) {
   s.reset(socket(vip.is_v4() ? AF_INET : AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!s) return fmt::format("socket: {}", std::strerror(errno));
-  const SocketAddress to(Endpoint{vip, port});
+  const SocketAddress to = socket_address({vip, port});
   if (connect(s.get(), to.get(), to.length) != 0 && errno != EINPROGRESS)
     return fmt::format("connect: {}", std::strerror(errno));
   return "";

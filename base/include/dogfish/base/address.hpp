@@ -3,7 +3,6 @@
 #pragma once
 
 #include <dogfish/abi.h>
-#include <sys/socket.h>
 
 #include <array>
 #include <compare>
@@ -65,16 +64,6 @@ struct Endpoint {
   std::string to_string() const;
 
   auto operator<=>(const Endpoint&) const = default;
-};
-
-// An Endpoint as connect() and bind() take it: a sockaddr_in or sockaddr_in6.
-struct SocketAddress {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-
-  explicit SocketAddress(const Endpoint& endpoint);
-  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
-  int family() const { return storage.ss_family; }
 };
 
 }  // namespace dogfish
