@@ -96,10 +96,11 @@ void VipAnnouncements::stop() {
   std::this_thread::sleep_for(stop_delay_);
 }
 
-std::unique_ptr<VipAnnouncements> make_announcements(const Config& config) {
+std::unique_ptr<VipAnnouncements> make_announcements(const Config& config, VipReady ready) {
   if (!config.announce) return nullptr;
   return std::make_unique<VipAnnouncements>(std::make_unique<BirdAnnouncer>(*config.announce),
-                                            std::chrono::seconds(config.announce->stop_delay_s));
+                                            std::chrono::seconds(config.announce->stop_delay_s),
+                                            std::move(ready));
 }
 
 }  // namespace dogfish

@@ -19,6 +19,9 @@
 #include "dogfish/control_socket.hpp"
 #include "dogfish/controller.hpp"
 #include "dogfish/df_structs.hpp"
+#include "dogfish/health_driver.hpp"
+#include "dogfish/health_monitor.hpp"
+#include "dogfish/health_prober.hpp"
 #include "dogfish/link.hpp"
 #include "dogfish/neighbors.hpp"
 #include "dogfish/reconciler.hpp"
@@ -77,7 +80,7 @@ void log_report(std::string_view what, const ReconcileReport& r) {
       r.rings_written, r.flows_forgotten);
 }
 
-// Reconciles, attaches, runs the event loop (signals, control clients) until
+// Reconciles, attaches, runs the event loop (signals, control clients, health probes) until
 // SIGTERM/SIGINT; then detaches and unpins.
 void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
            const SignalFd& signals, EventLoop& loop, ControlServer& server) {
@@ -87,8 +90,10 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
     log_info("adopted {} VIPs and {} reals from the pinned maps", reconciler.state().vips.size(),
              reconciler.state().real_ids.size());
   }
-  Controller controller(reconciler, dp, df_config_for,
-                        [&] { return load_config(options.config_path); });
+  HealthMonitor health;
+  SocketProber prober;
+  Controller controller(
+      reconciler, dp, df_config_for, [&] { return load_config(options.config_path); }, &health);
   log_report("configured", controller.apply(config));
 
   XdpMode used = dp.attach(config.interface, config.xdp_mode);
@@ -96,12 +101,14 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
     log_warn("native XDP refused on {}: attached in generic mode (slower)", config.interface);
   log_info("attached to {} ({} mode)", config.interface, to_string(used));
   // Routes to the VIPs (announcer.hpp): after every apply while attached, withdrawn at stop.
-  const std::unique_ptr<VipAnnouncements> announcements = make_announcements(config);
+  const std::unique_ptr<VipAnnouncements> announcements =
+      make_announcements(config, [&](const VipConfig& vip) { return !health.all_down(vip); });
   const auto announce = [&] {
     if (announcements) announcements->applied(controller.config());
   };
   announce();
 
+  HealthDriver probes(loop, health, prober, controller, announce);
   loop.watch(signals.fd(), EPOLLIN, [&](std::uint32_t) {
     int sig = signals.read_signal();
     if (sig == SIGHUP) {
@@ -110,6 +117,7 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
       } catch (const std::exception& e) {
         log_error("reload failed, keeping the running state: {}", e.what());
       }
+      probes.kick();
       announce();
     } else if (sig == SIGTERM || sig == SIGINT) {
       log_info("stopping on {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -123,10 +131,12 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
                printable(answer["error"].get<std::string>()));
     else
       log_debug("request {}", printable(line));
+    probes.kick();  // a real added, removed or re-checked changes what is due
     announce();
     return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   });
   log_info("serving {}", server.path());
+  probes.kick();
   loop.run();
   loop.unwatch(signals.fd());
   if (announcements) announcements->stop();

@@ -36,8 +36,8 @@ class Announcer {
   virtual void announce(const std::set<IpAddress>& vips) = 0;
 };
 
-// Whether a VIP can take traffic. Health checks will say "at least one real up"; until
-// then every configured VIP can.
+// Whether a VIP can take traffic: the daemon says "not every real down" (health checks);
+// without that, every configured VIP can.
 using VipReady = std::function<bool(const VipConfig&)>;
 bool every_vip_ready(const VipConfig&);
 
@@ -87,6 +87,7 @@ class VipAnnouncements {
 
 // The daemon's announcements for a configuration: BIRD's when `announce` is set, none
 // otherwise (nullptr).
-std::unique_ptr<VipAnnouncements> make_announcements(const Config& config);
+std::unique_ptr<VipAnnouncements> make_announcements(const Config& config,
+                                                     VipReady ready = every_vip_ready);
 
 }  // namespace dogfish
