@@ -35,6 +35,7 @@
 #include "bench.skel.h"
 #include "bench_abi.h"
 #include "dogfish/base/address.hpp"
+#include "dogfish/base/version.hpp"
 #include "dogfish/bpf_data_plane.hpp"
 #include "dogfish/config.hpp"
 
@@ -490,6 +491,7 @@ int main(int argc, char** argv) {
       "dogfish-bench: ns/packet of the balancer's paths via BPF_PROG_TEST_RUN.\n"
       "Each figure is the median over runs of (wrapper+program) - (wrapper+empty);\n"
       "the balancer's counters must prove every iteration took its path."};
+  app.set_version_flag("--version", dogfish::version_text("dogfish-bench"));
   app.add_option("-n,--iterations", opt.iterations, "iterations per run")
       ->check(CLI::Range(1000, 1 << 30));
   app.add_option("-r,--runs", opt.runs, "runs per path (the median is reported)")

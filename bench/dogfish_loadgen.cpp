@@ -40,6 +40,7 @@
 
 #include "dogfish/base/address.hpp"
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/version.hpp"
 #include "dogfish/controller.hpp"
 #include "lab_bench.skel.h"
 #include "lab_bench_abi.h"
@@ -319,6 +320,7 @@ int main(int argc, char** argv) {
       "dogfish-loadgen: load for lab-bench, one JSON object on stdout: UDP frames out of a veth "
       "(pps) or new TCP connections (cps)",
       "dogfish-loadgen"};
+  app.set_version_flag("--version", dogfish::version_text("dogfish-loadgen"));
   app.require_subcommand(1);
   app.add_flag("-v,--verbose", g_verbose, "libbpf's debug messages too");
 
