@@ -1,5 +1,6 @@
 #include "dogfish/daemon.hpp"
 
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -18,6 +19,7 @@
 #include "dogfish/df_structs.hpp"
 #include "dogfish/neighbors.hpp"
 #include "dogfish/reconciler.hpp"
+#include "dogfish/service_notify.hpp"
 
 namespace dogfish {
 namespace {
@@ -67,7 +69,7 @@ void log_report(std::string_view what, const ReconcileReport& r) {
       r.rings_written, r.flows_forgotten);
 }
 
-// Reconciles, attaches, serves until SIGTERM/SIGINT; then detaches and unpins.
+// Reconciles, attaches, serves until SIGTERM/SIGINT; the data plane outlives it.
 void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
            const SignalFd& signals, ControlServer& server) {
   Reconciler reconciler(dp);
@@ -80,12 +82,17 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
                         [&] { return load_config(options.config_path); });
   log_report("configured", controller.apply(config));
 
-  XdpMode used = dp.attach(config.interface, config.xdp_mode);
+  XdpMode used = dp.attach(config.interface, config.xdp_mode, options.replace_foreign);
+  // Serving from here on: whatever becomes of this process, the program stays.
+  dp.release();
   if (used == XdpMode::generic && config.xdp_mode == XdpMode::automatic)
     log_warn("native XDP refused on {}: attached in generic mode (slower)", config.interface);
-  log_info("attached to {} ({} mode)", config.interface, to_string(used));
+  log_info("attached to {} ({} mode): program {} (tag {})", config.interface, to_string(used),
+           dp.prog_id(), dp.prog_tag());
 
   log_info("serving {}", server.path());
+  notify_ready(
+      fmt::format("serving {} VIPs on {}", controller.config().vips.size(), config.interface));
   for (;;) {
     pollfd fds[] = {{.fd = signals.fd(), .events = POLLIN}, {.fd = server.fd(), .events = POLLIN}};
     if (poll(fds, 2, -1) < 0) {
@@ -95,13 +102,19 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
     if (fds[0].revents & POLLIN) {
       int sig = signals.read_signal();
       if (sig == SIGHUP) {
+        notify_reloading();
         try {
           log_report("reloaded " + options.config_path, controller.reload());
         } catch (const std::exception& e) {
           log_error("reload failed, keeping the running state: {}", e.what());
         }
+        notify_ready(fmt::format("serving {} VIPs on {}", controller.config().vips.size(),
+                                 config.interface));
       } else if (sig == SIGTERM || sig == SIGINT) {
-        log_info("stopping on {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        log_info(
+            "stopping on {}; the data plane goes on serving (`dogfish teardown` takes it down)",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        notify_stopping();
         break;
       }
     }
@@ -116,8 +129,6 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
       });
     }
   }
-  dp.detach();
-  dp.unpin();
 }
 
 }  // namespace
@@ -143,15 +154,27 @@ int run_daemon(const DaemonOptions& options) {
                                 .max_vips = config.max_vips,
                                 .max_reals = config.max_reals,
                                 .conn_entries = config.conn_table_size},
-                     .pin_dir = pin_dir});
+                     .pin_dir = pin_dir,
+                     .object_file = options.object_file});
     if (dp.adopted()) log_info("adopted the maps pinned in {}", pin_dir);
+    if (!options.object_file.empty()) log_info("loaded the program from {}", options.object_file);
     try {
       serve(dp, config, options, signals, server);
     } catch (...) {
-      if (!dp.adopted()) dp.unpin();  // only pins this start made
+      // Pins this start made, while nothing serves from them; what was serving goes on.
+      if (!dp.adopted() && !dp.attached()) dp.unpin();
       throw;
     }
     return 0;
+  } catch (const XdpBusy& e) {
+    log_error(
+        "{}, and it is not dogfish's (it does not use the maps pinned for this interface): "
+        "refusing to replace it. Remove it, or run with --replace-foreign to replace it",
+        e.what());
+    return 3;
+  } catch (const AbiMismatch& e) {
+    log_error("{}", e.what());
+    return 3;
   } catch (const std::exception& e) {
     log_error("{}", e.what());
     return 1;
