@@ -69,7 +69,9 @@ void start_balancer(LabState& st, const std::string& node, const Binaries& bins,
   const ProcessId id = spawn_in_netns(st.node_netns.at(node), argv, log);
   st.processes.push_back(LabProcess{ProcessRole::balancer, node, id, log});
   save_state(st);
-  wait_until("the balancer daemon", id, log, 20s, [&] { return unix_socket_accepts(st.socket); });
+  // Answered, not only accepted: the daemon listens before it attaches, answers once serving.
+  wait_until("the balancer daemon", id, log, 20s,
+             [&] { return unix_socket_answers(st.socket, R"({"cmd": "vip_list"})"); });
 }
 
 // Set before any link exists, so every interface inherits them.
