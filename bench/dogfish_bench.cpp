@@ -4,8 +4,9 @@
 // BPF_PROG_TEST_RUN. Each path runs behind bench_wrapper (bench.bpf.c), which
 // restores the frame before every iteration and tail-calls the program under
 // test; the figure reported is wrapper+program minus wrapper+empty program.
-// After every run the balancer's own counters must show that each iteration
-// took the path named, or the bench fails. bench/README.md has the method.
+// After every run the program's own counters must show that each iteration
+// took the path named, or the bench fails. With --katran, Katran's balancer
+// object is timed the same way in the same runs. bench/README.md has the method.
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -14,6 +15,7 @@
 #include <fmt/core.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <sys/utsname.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -27,7 +29,6 @@
 #include <ctime>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -36,14 +37,15 @@
 #include "bench_abi.h"
 #include "dogfish/base/address.hpp"
 #include "dogfish/base/version.hpp"
-#include "dogfish/bpf_data_plane.hpp"
-#include "dogfish/config.hpp"
+#include "dogfish_target.hpp"
+#include "katran_target.hpp"
+#include "target.hpp"
 
+namespace dogfish::bench {
 namespace {
 
 // ---------------------------------------------------------------- errors
 
-// An OS or libbpf failure: what was being done, and errno's text.
 [[noreturn]] void fail_errno(const std::string& what, int err) {
   throw std::runtime_error(fmt::format("{}: {} (errno {})", what, std::strerror(err), err));
 }
@@ -55,11 +57,9 @@ void check(int ret, const std::string& what) {
 bool g_verbose = false;
 
 int libbpf_log(enum libbpf_print_level level, const char* format, va_list args) {
-  if (level == LIBBPF_DEBUG && !g_verbose) return 0;
+  if (level != LIBBPF_WARN && !g_verbose) return 0;
   return std::vfprintf(stderr, format, args);
 }
-
-// ---------------------------------------------------------------- skeletons
 
 template <typename Skel, void (*Destroy)(Skel*)>
 struct SkelDeleter {
@@ -73,26 +73,8 @@ using Frame = std::array<uint8_t, DF_BENCH_FRAME_LEN>;
 
 constexpr uint8_t kBalancerMac[6] = {0x02, 0xdf, 0x00, 0x00, 0x00, 0x01};
 constexpr uint8_t kClientMac[6] = {0x02, 0xdf, 0x00, 0x00, 0x00, 0x02};
-constexpr uint8_t kGatewayMac[6] = {0x02, 0xdf, 0x00, 0x00, 0x00, 0xfe};
 
-constexpr uint16_t kTcpPort = 80;
-constexpr uint16_t kUdpPort = 53;
-
-using Addr = dogfish::IpAddress;
-
-Addr addr(const char* text) {
-  auto a = Addr::parse(text);
-  if (!a) throw std::invalid_argument(fmt::format("not an address: {}", text));
-  return *a;
-}
-
-const Addr kVip4 = addr("10.0.0.10");
-const Addr kVip6 = addr("fd00::10");
-const Addr kNotVip4 = addr("10.0.0.99");
-const Addr kClient4 = addr("10.0.1.1");
-const Addr kClient6 = addr("fd00:1::1");
-const Addr kReal4[] = {addr("10.100.0.1"), addr("10.100.0.2")};
-const Addr kReal6[] = {addr("fd00:100::1"), addr("fd00:100::2")};
+IpAddress addr(const char* text) { return *IpAddress::parse(text); }
 
 enum class L4 { tcp_syn, tcp_ack, udp };
 
@@ -110,9 +92,10 @@ uint16_t ipv4_csum(const uint8_t* h) {
 
 // An Ethernet frame from the client to dst, DF_BENCH_FRAME_LEN long: a SYN
 // carries the usual options and ends in zero padding; other packets carry a
-// payload that fills the frame. L4 checksums are left zero: the balancer
-// doesn't read them.
-Frame make_frame(const Addr& src, const Addr& dst, L4 l4, uint16_t sport, uint16_t dport) {
+// payload that fills the frame. L4 checksums are left zero: no balancer reads
+// them.
+Frame make_frame(const IpAddress& src, const IpAddress& dst, L4 l4, uint16_t sport,
+                 uint16_t dport) {
   Frame f{};
   const bool v4 = dst.family == DF_FAMILY_V4;
   const size_t l3_hdr = v4 ? 20 : 40;
@@ -149,7 +132,7 @@ Frame make_frame(const Addr& src, const Addr& dst, L4 l4, uint16_t sport, uint16
     put16(th + 4, l3_len - l3_hdr);
     return f;
   }
-  put16(th + 4, 0x1000);  // sequence number
+  put16(th + 4, l4 == L4::tcp_syn ? 0x1000 : 0x2000);  // sequence number: no ACK answers a SYN
   th[12] = (l4_hdr / 4) << 4;
   th[13] = l4 == L4::tcp_syn ? 0x02 : 0x10;  // SYN, or ACK
   put16(th + 14, 64240);
@@ -163,100 +146,45 @@ Frame make_frame(const Addr& src, const Addr& dst, L4 l4, uint16_t sport, uint16
   return f;
 }
 
-// ---------------------------------------------------------------- counters
-
-// The balancer's global counters summed over CPUs: the proof of which path ran.
-struct Counters {
-  uint64_t reason[DF_REASON_MAX] = {};
-  uint64_t conn_hit = 0, conn_miss = 0, conn_expired = 0, hash_decisions = 0;
-
-  Counters operator-(const Counters& o) const {
-    Counters d;
-    for (int i = 0; i < DF_REASON_MAX; i++) d.reason[i] = reason[i] - o.reason[i];
-    d.conn_hit = conn_hit - o.conn_hit;
-    d.conn_miss = conn_miss - o.conn_miss;
-    d.conn_expired = conn_expired - o.conn_expired;
-    d.hash_decisions = hash_decisions - o.hash_decisions;
-    return d;
-  }
-  uint64_t reasons() const {
-    uint64_t n = 0;
-    for (uint64_t r : reason) n += r;
-    return n;
-  }
-};
-
-Counters read_counters(const dogfish::BpfDataPlane& dp) {
-  const df_global_stats s = dp.stats().global;  // summed over CPUs
-  Counters c;
-  for (int i = 0; i < DF_REASON_MAX; i++) c.reason[i] = s.reason[i];
-  c.conn_hit = s.conn_hit;
-  c.conn_miss = s.conn_miss;
-  c.conn_expired = s.conn_expired;
-  c.hash_decisions = s.hash_decisions;
-  return c;
-}
-
-// What one iteration of a path adds to the counters (multiplied by the iterations).
-struct Expect {
-  int reason = DF_TX;
-  uint64_t conn_hit = 0, conn_miss = 0, hash_decisions = 0;
-};
-
-// Empty when the deltas are exactly n times the expectation; otherwise what differs.
-std::string verify(const Counters& d, const Expect& e, uint64_t n) {
-  std::string bad;
-  auto want = [&](const char* name, uint64_t got, uint64_t expected) {
-    if (got != expected) bad += fmt::format(" {}={} (want {})", name, got, expected);
-  };
-  want("reason[expected]", d.reason[e.reason], n);
-  want("reasons(all)", d.reasons(), n);
-  want("conn_hit", d.conn_hit, e.conn_hit * n);
-  want("conn_miss", d.conn_miss, e.conn_miss * n);
-  want("conn_expired", d.conn_expired, 0);
-  want("hash_decisions", d.hash_decisions, e.hash_decisions * n);
-  return bad;
-}
-
 // ---------------------------------------------------------------- paths
 
 struct Path {
   const char* name;
   const char* what;
+  PathKind kind;
   Frame frame;
-  bool balancer;  // false: the floor program
-  bool bump_src = false;
-  std::optional<Expect> expect;  // the balancer's counters for one iteration
-  uint32_t xdp_ret = XDP_TX;
-  uint32_t out_len = DF_BENCH_FRAME_LEN;  // frame length after the program
-  double katran = 0;  // Katran's figure measured the same way here, ns; 0 = none
-  double target = 0;  // the goal, ns; 0 = none
+  bool bump_src;  // a new IPv4 source address each iteration
+  uint32_t xdp_ret;
+  uint32_t out_len;  // frame length after the program
 };
 
 std::vector<Path> all_paths() {
-  const Frame syn4 = make_frame(kClient4, kVip4, L4::tcp_syn, 40000, kTcpPort);
-  const Frame ack4 = make_frame(kClient4, kVip4, L4::tcp_ack, 40001, kTcpPort);
-  const Frame miss4 = make_frame(kClient4, kVip4, L4::tcp_ack, 40002, kTcpPort);
-  const Frame udp4 = make_frame(kClient4, kVip4, L4::udp, 40003, kUdpPort);
-  const Frame pass4 = make_frame(kClient4, kNotVip4, L4::tcp_ack, 40004, kTcpPort);
-  const Frame syn6 = make_frame(kClient6, kVip6, L4::tcp_syn, 40005, kTcpPort);
-  const uint32_t v4_out = DF_BENCH_FRAME_LEN + 20, v6_out = DF_BENCH_FRAME_LEN + 40;
-
+  using S = Service;
+  const IpAddress c4 = addr(S::client4), c6 = addr(S::client6);
+  const IpAddress v4 = addr(S::vip4), v6 = addr(S::vip6), nv4 = addr(S::not_vip4);
+  const uint32_t tx4 = DF_BENCH_FRAME_LEN + 20, tx6 = DF_BENCH_FRAME_LEN + 40;
+  auto f = [](const IpAddress& s, const IpAddress& d, L4 l4, uint16_t sport, uint16_t dport) {
+    return make_frame(s, d, l4, sport, dport);
+  };
   return {
-      {"syn_new_flow", "IPv4 TCP SYN to an IPv4 VIP, one tuple", syn4, true, false,
-       Expect{.hash_decisions = 1}, XDP_TX, v4_out, 106, 0.8 * 106},
-      {"lru_hit", "IPv4 TCP ACK of a flow in the connection table", ack4, true, false,
-       Expect{.conn_hit = 1}, XDP_TX, v4_out, 125, 75},
-      {"nonsyn_miss", "IPv4 TCP ACK of an unknown flow, new source each time", miss4, true, true,
-       Expect{.conn_miss = 1, .hash_decisions = 1}, XDP_TX, v4_out, 0, 0},
-      {"udp", "IPv4 UDP of a flow in the table, idle expiry on", udp4, true, false,
-       Expect{.conn_hit = 1}, XDP_TX, v4_out, 164, 0.8 * 164},
-      {"non_vip_pass", "IPv4 TCP to an address without a VIP", pass4, true, false,
-       Expect{.reason = DF_PASS_NOT_VIP}, XDP_PASS, DF_BENCH_FRAME_LEN, 53, 0.8 * 53},
-      {"v6_syn", "IPv6 TCP SYN to an IPv6 VIP, IPv6 real", syn6, true, false,
-       Expect{.hash_decisions = 1}, XDP_TX, v6_out, 131, 0.8 * 131},
-      {"floor_xdp_tx", "swap MACs, XDP_TX: the floor", ack4, false, false, std::nullopt, XDP_TX,
-       DF_BENCH_FRAME_LEN, 0, 0},
+      {"syn_new_flow", "IPv4 TCP SYN, one tuple", PathKind::syn_fixed,
+       f(c4, v4, L4::tcp_syn, 40000, S::tcp_port), false, XDP_TX, tx4},
+      {"syn_random", "IPv4 TCP SYN, a new source each packet", PathKind::syn_random,
+       f(c4, v4, L4::tcp_syn, 40007, S::tcp_port), true, XDP_TX, tx4},
+      {"lru_hit", "IPv4 TCP ACK of a flow in the table", PathKind::table_hit,
+       f(c4, v4, L4::tcp_ack, 40001, S::tcp_port), false, XDP_TX, tx4},
+      {"nonsyn_miss", "IPv4 TCP ACK, a new source each packet", PathKind::nonsyn_miss,
+       f(c4, v4, L4::tcp_ack, 40002, S::tcp_port), true, XDP_TX, tx4},
+      {"udp", "IPv4 UDP of a flow in the table", PathKind::udp_hit,
+       f(c4, v4, L4::udp, 40003, S::udp_port), false, XDP_TX, tx4},
+      {"udp_random", "IPv4 UDP, a new source each packet", PathKind::udp_random,
+       f(c4, v4, L4::udp, 40008, S::udp_port), true, XDP_TX, tx4},
+      {"non_vip_pass", "IPv4 TCP to an address without a VIP", PathKind::not_vip,
+       f(c4, nv4, L4::tcp_ack, 40004, S::tcp_port), false, XDP_PASS, DF_BENCH_FRAME_LEN},
+      {"v6_syn", "IPv6 TCP SYN, one tuple, IPv6 real", PathKind::v6_syn,
+       f(c6, v6, L4::tcp_syn, 40005, S::tcp_port), false, XDP_TX, tx6},
+      {"v6_hit", "IPv6 TCP ACK of a flow in the table", PathKind::v6_hit,
+       f(c6, v6, L4::tcp_ack, 40006, S::tcp_port), false, XDP_TX, tx6},
   };
 }
 
@@ -265,10 +193,14 @@ std::vector<Path> all_paths() {
 struct Options {
   int iterations = 1000000;
   int runs = 5;
-  uint32_t conn_entries = DF_DEFAULT_CONN_ENTRIES;
+  uint32_t conn_entries = 8000000;
   int cpu = -1;
   bool json = false;
   std::vector<std::string> only;
+  std::string katran_object;
+  std::string katran_prog = "balancer_ingress";
+  uint32_t insert_rate = DF_DEFAULT_CONN_INSERT_RATE;
+  bool prefill = false;
 };
 
 double median(std::vector<double> v) {
@@ -278,17 +210,10 @@ double median(std::vector<double> v) {
 }
 
 struct Result {
-  double net = 0, raw = 0, base = 0;  // medians, ns per packet
-  double net_min = 0;                 // the quietest run: how much of net is the machine's noise
   std::vector<double> nets, raws, bases;
   std::vector<uint8_t> first;  // the frame the warm-up iteration left
-
-  void summarize() {
-    net = median(nets);
-    net_min = *std::min_element(nets.begin(), nets.end());
-    raw = median(raws);
-    base = median(bases);
-  }
+  double net() const { return median(nets); }
+  double net_min() const { return *std::min_element(nets.begin(), nets.end()); }
 };
 
 double thread_ns() {
@@ -297,248 +222,302 @@ double thread_ns() {
   return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+// One frame through the wrapper `repeat` times, in front of whatever the target slot holds.
+class Wrapper {
+ public:
+  Wrapper() {
+    skel_.reset(bench_bpf__open_and_load());
+    if (!skel_) fail_errno("bench_bpf__open_and_load", errno);
+    skel_->bss->src_next = 0x0b000000;  // 11.0.0.0 on: never the client of another path
+  }
+
+  int empty_fd() const { return bpf_program__fd(skel_->progs.bench_empty); }
+  int floor_fd() const { return bpf_program__fd(skel_->progs.bench_floor_xdp_tx); }
+
+  void select(const Frame& frame, bool bump_src, int prog_fd) {
+    std::memcpy(skel_->bss->frame, frame.data(), frame.size());
+    skel_->bss->bump_src = bump_src;
+    uint32_t zero = 0;
+    check(bpf_map_update_elem(bpf_map__fd(skel_->maps.target), &zero, &prog_fd, BPF_ANY),
+          "set the wrapper's target");
+  }
+
+  struct Out {
+    double ns;                   // per iteration
+    std::vector<uint8_t> frame;  // as the last iteration left it
+  };
+
+  // The program must return want_ret with a frame of want_len bytes. Time is the
+  // thread's CPU time, which keeps fractions of a ns and leaves out preemption.
+  Out run(const std::string& what, const Frame& frame, int repeat, uint32_t want_ret,
+          uint32_t want_len) {
+    std::array<uint8_t, DF_BENCH_FRAME_LEN + 64> out{};
+    bpf_test_run_opts o{};
+    o.sz = sizeof(o);
+    o.data_in = frame.data();
+    o.data_size_in = frame.size();
+    o.data_out = out.data();
+    o.data_size_out = out.size();
+    o.repeat = repeat;
+    const double t0 = thread_ns();
+    check(bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.bench_wrapper), &o),
+          fmt::format("BPF_PROG_TEST_RUN ({})", what));
+    const double t1 = thread_ns();
+    if (o.retval != want_ret || o.data_size_out != want_len)
+      throw std::runtime_error(fmt::format("{}: returned {} with {} bytes, want {} with {} bytes",
+                                           what, o.retval, o.data_size_out, want_ret, want_len));
+    if (g_verbose)
+      fmt::print(stderr, "{}: repeat {}: kernel {} ns, thread {:.2f} ns\n", what, repeat,
+                 o.duration, (t1 - t0) / repeat);
+    return {(t1 - t0) / repeat, std::vector<uint8_t>(out.begin(), out.begin() + o.data_size_out)};
+  }
+
+ private:
+  BenchSkel skel_;
+};
+
 class Bench {
  public:
-  explicit Bench(const Options& opt) : opt_(opt) {
-    load_balancer();
-    load_wrapper();
-    configure_balancer();
+  Bench(const Options& opt, std::vector<std::unique_ptr<Target>> targets)
+      : opt_(opt), targets_(std::move(targets)) {}
+
+  const std::vector<std::unique_ptr<Target>>& targets() const { return targets_; }
+
+  // Before the runs: the path's packet once, so the flows of the hit paths are in
+  // the table. Its output is what every later iteration must produce too.
+  void warm(const Path& path, Target& t, Result& res) {
+    t.before_warm(path.kind);
+    wrapper_.select(path.frame, path.bump_src, t.prog_fd());
+    res.first = wrapper_.run(label(path, t), path.frame, 1, path.xdp_ret, path.out_len).frame;
+    t.after_warm(path.kind);
   }
 
-  // Before the runs: puts the path's packet through once, so the flows of lru_hit
-  // and udp are in the table and the SYNs have their entry. Its output is what
-  // every later iteration must produce too (the wrapper's proof).
-  void warm(const Path& path, Result& res) {
-    select(path);
-    res.first = run(path, 1, path.xdp_ret, path.out_len).frame;
-  }
-
-  // Run r of a path: wrapper+empty, then wrapper+program, then the proof.
-  void measure_run(const Path& path, Result& res, int r) {
+  // Run r of a path on a target: wrapper+empty, then wrapper+program, then the proof.
+  void measure(const Path& path, Target& t, Result& res, int r) {
+    const std::string what = label(path, t);
     const std::vector<uint8_t> input(path.frame.begin(), path.frame.end());
+    wrapper_.select(path.frame, path.bump_src, wrapper_.empty_fd());
+    const auto base = wrapper_.run(what, path.frame, opt_.iterations, XDP_PASS, DF_BENCH_FRAME_LEN);
 
-    select(path, bpf_program__fd(bench_->progs.bench_empty));
-    const RunOut base = run(path, opt_.iterations, XDP_PASS, DF_BENCH_FRAME_LEN);
-
-    select(path);
-    // Again before each run: nonsyn_miss's new flows may have pushed this path's flow
-    // out of the connection table since.
-    run(path, 1, path.xdp_ret, path.out_len);
-    const Counters before = read_counters(*balancer_);
-    const RunOut raw = run(path, opt_.iterations, path.xdp_ret, path.out_len);
-    const Counters delta = read_counters(*balancer_) - before;
+    // Warm again: the random paths' new flows may have pushed this path's out of the table.
+    warm(path, t, res);
+    wrapper_.select(path.frame, path.bump_src, t.prog_fd());
+    const Counts before = t.counters();
+    const auto raw = wrapper_.run(what, path.frame, opt_.iterations, path.xdp_ret, path.out_len);
+    const Counts after = t.counters();
     // A new source each iteration changes the bytes; the counters prove that path.
     if (!path.bump_src && (base.frame != input || raw.frame != res.first))
+      throw std::runtime_error(
+          fmt::format("{}: run {}: the last iteration's frame differs from the first's", what, r));
+    const std::string bad = verify_counts(t, path.kind, before, after, opt_.iterations);
+    if (!bad.empty())
       throw std::runtime_error(fmt::format(
-          "{}: run {}: the last iteration's frame differs from the first's", path.name, r + 1));
-    if (path.expect) {
-      const std::string bad = verify(delta, *path.expect, opt_.iterations);
-      if (!bad.empty())
-        throw std::runtime_error(
-            fmt::format("{}: run {}: the counters say not every iteration took this path:{}",
-                        path.name, r + 1, bad));
-    } else if (delta.reasons()) {
-      throw std::runtime_error(fmt::format("{}: the balancer ran", path.name));
-    }
+          "{}: run {}: the counters say not every iteration took this path:{}", what, r, bad));
+    res.bases.push_back(base.ns);
+    res.raws.push_back(raw.ns);
+    res.nets.push_back(raw.ns - base.ns);
+  }
+
+  // Fills the table with `count` flows the way random ACKs do, the guard off.
+  void prefill(const Path& miss, Target& t, uint32_t count) {
+    t.before_warm(miss.kind);
+    wrapper_.select(miss.frame, true, t.prog_fd());
+    wrapper_.run("prefill", miss.frame, count, miss.xdp_ret, miss.out_len);
+    t.after_warm(miss.kind);
+  }
+
+  // The floor: swap MACs and XDP_TX, no balancer behind the wrapper.
+  void measure_floor(const Frame& frame, Result& res) {
+    wrapper_.select(frame, false, wrapper_.empty_fd());
+    const auto base = wrapper_.run("floor", frame, opt_.iterations, XDP_PASS, DF_BENCH_FRAME_LEN);
+    wrapper_.select(frame, false, wrapper_.floor_fd());
+    const auto raw = wrapper_.run("floor", frame, opt_.iterations, XDP_TX, DF_BENCH_FRAME_LEN);
     res.bases.push_back(base.ns);
     res.raws.push_back(raw.ns);
     res.nets.push_back(raw.ns - base.ns);
   }
 
  private:
-  void load_balancer() {
-    balancer_ = std::make_unique<dogfish::BpfDataPlane>(
-        dogfish::BpfDataPlaneOptions{.limits = {.ring_size = DF_DEFAULT_RING_SIZE,
-                                                .max_vips = 8,
-                                                .max_reals = 16,
-                                                .conn_entries = opt_.conn_entries}});
-  }
-
-  void load_wrapper() {
-    bench_.reset(bench_bpf__open_and_load());
-    if (!bench_) fail_errno("bench_bpf__open_and_load", errno);
-    bench_->bss->src_next = 0x0b000000;  // 11.0.0.0 on: never the client of another path
-  }
-
-  // The wrapper's frame and settings for path, and its target: prog_fd, or the path's program.
-  void select(const Path& path, int prog_fd = -1) {
-    if (prog_fd < 0)
-      prog_fd =
-          path.balancer ? balancer_->prog_fd() : bpf_program__fd(bench_->progs.bench_floor_xdp_tx);
-    std::memcpy(bench_->bss->frame, path.frame.data(), path.frame.size());
-    bench_->bss->bump_src = path.bump_src;
-    set_target(prog_fd);
-  }
-
-  void set_target(int prog_fd) {
-    uint32_t zero = 0;
-    check(bpf_map_update_elem(bpf_map__fd(bench_->maps.target), &zero, &prog_fd, BPF_ANY),
-          "set the wrapper's target");
-  }
-
-  struct RunOut {
-    double ns;                   // per iteration
-    std::vector<uint8_t> frame;  // as the last iteration left it
-  };
-
-  // One BPF_PROG_TEST_RUN of the wrapper, which must return want_ret with a
-  // frame of want_len bytes. Time is the thread's CPU time, which keeps
-  // fractions of a ns and leaves out time the thread was preempted.
-  RunOut run(const Path& path, int repeat, uint32_t want_ret, uint32_t want_len) {
-    std::array<uint8_t, DF_BENCH_FRAME_LEN + 64> out{};
-    bpf_test_run_opts o{};
-    o.sz = sizeof(o);
-    o.data_in = path.frame.data();
-    o.data_size_in = path.frame.size();
-    o.data_out = out.data();
-    o.data_size_out = out.size();
-    o.repeat = repeat;
-    const double t0 = thread_ns();
-    check(bpf_prog_test_run_opts(bpf_program__fd(bench_->progs.bench_wrapper), &o),
-          fmt::format("BPF_PROG_TEST_RUN ({})", path.name));
-    const double t1 = thread_ns();
-    if (o.retval != want_ret || o.data_size_out != want_len)
-      throw std::runtime_error(
-          fmt::format("{}: the program returned {} with {} bytes, want {} with {} bytes", path.name,
-                      o.retval, o.data_size_out, want_ret, want_len));
-    if (g_verbose)
-      fmt::print(stderr, "{}: repeat {}: kernel {} ns, thread {:.2f} ns\n", path.name, repeat,
-                 o.duration, (t1 - t0) / repeat);
-    return {(t1 - t0) / repeat, std::vector<uint8_t>(out.begin(), out.begin() + o.data_size_out)};
-  }
-
-  void put_vip(const Addr& a, uint16_t port, uint8_t proto, uint32_t vip_id, uint32_t ring) {
-    df_vip_key key{};
-    std::memcpy(key.addr, a.bytes.data(), 16);
-    key.port = htons(port);
-    key.proto = proto;
-    key.family = a.family;
-    balancer_->put_vip(key, {.vip_id = vip_id, .flags = 0, .ring_slot = ring, .pad = 0});
-    df_vip_addr_key akey{};
-    std::memcpy(akey.addr, a.bytes.data(), 16);
-    akey.family = a.family;
-    balancer_->put_vip_addr(akey);
-  }
-
-  void put_real(uint32_t id, const Addr& a) {
-    df_real real{};
-    std::memcpy(real.addr, a.bytes.data(), 16);
-    real.family = a.family;
-    balancer_->put_real(id, real);
-  }
-
-  // Ring `ring` alternates between the two real ids.
-  void fill_ring(uint32_t ring, uint32_t id_a, uint32_t id_b) {
-    std::vector<uint32_t> ids(DF_DEFAULT_RING_SIZE);
-    for (uint32_t i = 0; i < DF_DEFAULT_RING_SIZE; i++) ids[i] = i % 2 ? id_b : id_a;
-    balancer_->write_ring(ring, ids);
-  }
-
-  void configure_balancer() {
-    put_real(1, kReal4[0]);
-    put_real(2, kReal4[1]);
-    put_real(3, kReal6[0]);
-    put_real(4, kReal6[1]);
-    fill_ring(0, 1, 2);
-    fill_ring(1, 3, 4);
-    put_vip(kVip4, kTcpPort, IPPROTO_TCP, 0, 0);
-    put_vip(kVip4, kUdpPort, IPPROTO_UDP, 1, 0);
-    put_vip(kVip6, kTcpPort, IPPROTO_TCP, 2, 1);
-
-    df_config c{};
-    std::memcpy(c.gateway_mac, kGatewayMac, 6);
-    c.gateway_set = 1;
-    c.max_pkt_size = 0;
-    c.udp_idle_ticks = dogfish::seconds_to_ticks(30);
-    c.src4_prefix = htonl(0xac100000);  // 172.16.0.0/12
-    c.src4_hostmask = htonl(0x000fffff);
-    const Addr src6 = addr("fd00:5::");
-    std::memcpy(c.src6_prefix, src6.bytes.data(), 16);
-    c.src6_hostmask = htonl(0x0000ffff);
-    balancer_->set_config(c);
+  static std::string label(const Path& p, const Target& t) {
+    return fmt::format("{} ({})", p.name, t.name());
   }
 
   const Options& opt_;
-  std::unique_ptr<dogfish::BpfDataPlane> balancer_;
-  BenchSkel bench_;
+  std::vector<std::unique_ptr<Target>> targets_;
+  Wrapper wrapper_;
 };
 
-void print_table(const std::vector<std::pair<const Path*, Result>>& results, const Options& opt) {
+// ---------------------------------------------------------------- what it was built with
+
+std::string kernel_release() {
+  utsname u{};
+  uname(&u);
+  return u.release;
+}
+
+nlohmann::ordered_json build_info(const Options& opt) {
+  return {{"build_type", DF_BUILD_TYPE},       {"cxx", DF_BUILD_CXX},
+          {"cxx_flags", DF_BUILD_CXX_FLAGS},   {"bpf_cflags", DF_BUILD_BPF_CFLAGS},
+          {"kernel", kernel_release()},        {"conn_entries", opt.conn_entries},
+          {"iterations", opt.iterations},      {"runs", opt.runs},
+          {"katran_object", opt.katran_object}};
+}
+
+// ---------------------------------------------------------------- output
+
+using Results = std::vector<std::pair<const Path*, std::vector<Result>>>;  // per target
+
+void print_table(const Results& results, const Result& floor, const Bench& bench,
+                 const Options& opt) {
+  const auto& targets = bench.targets();
+  const nlohmann::ordered_json info = build_info(opt);
   fmt::print(
       "dogfish-bench: {} runs x {} iterations, medians, ns/packet; net = wrapper+program "
       "- wrapper+empty\n",
       opt.runs, opt.iterations);
-  fmt::print("{:<14} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}  {}\n", "path", "net", "net min",
-             "raw", "base", "katran", "target", "vs kat", "");
-  for (const auto& [p, r] : results) {
-    const std::string kat = p->katran ? fmt::format("{:.0f}", p->katran) : "-";
-    const std::string tgt = p->target ? fmt::format("{:.1f}", p->target) : "-";
-    const std::string ratio = p->katran ? fmt::format("{:.2f}", r.net / p->katran) : "-";
-    const char* verdict = !p->target ? "" : r.net <= p->target ? "ok" : "MISS";
-    fmt::print("{:<14} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8} {:>8} {:>7}  {}\n", p->name, r.net,
-               r.net_min, r.raw, r.base, kat, tgt, ratio, verdict);
+  fmt::print("built: {} ({} {}); BPF: {}; kernel {}; connection tables of {} entries\n",
+             info["build_type"].get<std::string>(), info["cxx"].get<std::string>(),
+             info["cxx_flags"].get<std::string>(), info["bpf_cflags"].get<std::string>(),
+             info["kernel"].get<std::string>(), opt.conn_entries);
+  if (!opt.katran_object.empty()) fmt::print("katran: {}\n", opt.katran_object);
+  std::string head = fmt::format("{:<14}", "path");
+  for (const auto& t : targets) head += fmt::format(" {:>9} {:>8}", t->name(), "min");
+  if (targets.size() > 1) head += fmt::format(" {:>7}  {}", "ratio", "<= 0.8");
+  fmt::print("{}\n", head);
+  for (const auto& [p, per_target] : results) {
+    std::string line = fmt::format("{:<14}", p->name);
+    for (const Result& r : per_target)
+      line += fmt::format(" {:>9.1f} {:>8.1f}", r.net(), r.net_min());
+    if (per_target.size() > 1) {
+      const double ratio = per_target[0].net() / per_target[1].net();
+      line += fmt::format(" {:>7.2f}  {}", ratio, ratio <= 0.8 ? "ok" : "MISS");
+    }
+    fmt::print("{}\n", line);
   }
+  fmt::print("{:<14} {:>9.1f} {:>8.1f}   (swap MACs, XDP_TX: no balancer)\n", "floor_xdp_tx",
+             floor.net(), floor.net_min());
+  if (g_verbose)
+    for (const auto& [p, per_target] : results)
+      for (size_t i = 0; i < per_target.size(); i++)
+        fmt::print("{:<14} {:<8} raw {:.1f} base {:.1f}\n", p->name, targets[i]->name(),
+                   median(per_target[i].raws), median(per_target[i].bases));
   fmt::print(
-      "proof: in every run of every balancer path the counters matched N x the path's deltas,\n"
-      "       and (but for nonsyn_miss) the last frame matched the first byte for byte\n");
+      "proof: in every run of every path each program's counters matched N x the path's deltas,\n"
+      "       and (but for the random-source paths) the last frame matched the first byte for "
+      "byte\n");
+}
+
+void print_json(const Results& results, const Result& floor, const Bench& bench,
+                const Options& opt) {
+  nlohmann::ordered_json paths = nlohmann::ordered_json::object();
+  for (const auto& [p, per_target] : results) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    for (size_t i = 0; i < per_target.size(); i++)
+      j[bench.targets()[i]->name()] = std::round(per_target[i].net() * 100) / 100;
+    paths[p->name] = j;
+  }
+  paths["floor_xdp_tx"] = {{"floor", std::round(floor.net() * 100) / 100}};
+  fmt::print("{}\n", nlohmann::ordered_json{{"build", build_info(opt)}, {"paths", paths}}.dump());
+}
+
+int run(const Options& opt) {
+  // Pinned: a per-CPU table (Katran's) must see the warm-up and the runs on one CPU.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(opt.cpu >= 0 ? opt.cpu : sched_getcpu(), &set);
+  check(sched_setaffinity(0, sizeof(set), &set), "sched_setaffinity");
+  const std::vector<Path> paths = all_paths();
+  for (const auto& name : opt.only)
+    if (std::none_of(paths.begin(), paths.end(), [&](const Path& p) { return name == p.name; }))
+      throw std::invalid_argument(fmt::format("no path named {}", name));
+
+  std::vector<std::unique_ptr<Target>> targets;
+  std::vector<double> load_s;
+  auto timed = [&](auto make) {
+    timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    targets.push_back(make());
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    load_s.push_back((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+  };
+  timed([&] { return std::make_unique<DogfishTarget>(opt.conn_entries, opt.insert_rate); });
+  if (!opt.katran_object.empty())
+    timed([&] {
+      return std::make_unique<KatranTarget>(opt.katran_object, opt.katran_prog, opt.conn_entries);
+    });
+  if (!opt.json)
+    for (size_t i = 0; i < targets.size(); i++)
+      fmt::print("{}: loaded in {:.2f} s; connection table {:.0f} MiB, {:.0f} bytes an entry\n",
+                 targets[i]->name(), load_s[i], targets[i]->table_bytes() / 1048576.0,
+                 double(targets[i]->table_bytes()) / opt.conn_entries);
+  Bench bench(opt, std::move(targets));
+
+  Results results;
+  for (const auto& p : paths)
+    if (opt.only.empty() || std::find(opt.only.begin(), opt.only.end(), p.name) != opt.only.end())
+      results.emplace_back(&p, std::vector<Result>(bench.targets().size()));
+  Result floor;
+  if (opt.prefill)
+    for (const auto& t : bench.targets())
+      bench.prefill(*std::find_if(paths.begin(), paths.end(),
+                                  [](const Path& p) { return p.kind == PathKind::nonsyn_miss; }),
+                    *t, opt.conn_entries);
+  // Round robin over the paths and programs: a burst of noise from the rest of
+  // the machine lands on one run of many, which their medians discard.
+  for (int r = 1; r <= opt.runs; r++) {
+    for (auto& [p, per_target] : results)
+      for (size_t i = 0; i < per_target.size(); i++)
+        bench.measure(*p, *bench.targets()[i], per_target[i], r);
+    bench.measure_floor(paths.front().frame, floor);
+  }
+  if (opt.json)
+    print_json(results, floor, bench, opt);
+  else
+    print_table(results, floor, bench, opt);
+  return 0;
 }
 
 }  // namespace
 
+}  // namespace dogfish::bench
+
 int main(int argc, char** argv) {
-  Options opt;
+  dogfish::bench::Options opt;
   CLI::App app{
       "dogfish-bench: ns/packet of the balancer's paths via BPF_PROG_TEST_RUN.\n"
       "Each figure is the median over runs of (wrapper+program) - (wrapper+empty);\n"
-      "the balancer's counters must prove every iteration took its path."};
+      "each program's counters must prove every iteration took its path."};
   app.set_version_flag("--version", dogfish::version_text("dogfish-bench"));
   app.add_option("-n,--iterations", opt.iterations, "iterations per run")
       ->check(CLI::Range(1000, 1 << 30));
   app.add_option("-r,--runs", opt.runs, "runs per path (the median is reported)")
       ->check(CLI::Range(1, 1000));
-  app.add_option("--conn-entries", opt.conn_entries, "size of the connection table")
-      ->check(CLI::Range(1024u, 1u << 26));
-  app.add_option("--cpu", opt.cpu, "pin the bench to this CPU");
+  app.add_option("--conn-entries", opt.conn_entries,
+                 "connection-table entries, for every program (Katran: split over the CPUs)")
+      ->check(CLI::Range(1024u, 1u << 26))
+      ->capture_default_str();
+  app.add_option("--katran", opt.katran_object,
+                 "Katran's balancer object (its own build's balancer.bpf.o): time it too")
+      ->check(CLI::ExistingFile);
+  app.add_option("--katran-prog", opt.katran_prog, "the program in that object")
+      ->capture_default_str();
+  app.add_option("--insert-rate", opt.insert_rate,
+                 "dogfish's flood guard: table entries a CPU may write per second from misses "
+                 "(0: no limit)")
+      ->capture_default_str();
+  app.add_flag("--prefill", opt.prefill,
+               "before the runs, put as many flows in each table as it has entries");
+  app.add_option("--cpu", opt.cpu, "pin the bench to this CPU (default: the one it starts on)");
   app.add_option("--only", opt.only, "run just these paths")->delimiter(',');
-  app.add_flag("--json", opt.json, "print a flat JSON object: path -> net ns");
-  app.add_flag("-v,--verbose", g_verbose, "per-run figures and libbpf's debug log");
+  app.add_flag("--json", opt.json, "print JSON: what it was built with, path -> program -> net ns");
+  app.add_flag("-v,--verbose", dogfish::bench::g_verbose, "per-run figures and libbpf's debug log");
   CLI11_PARSE(app, argc, argv);
 
-  libbpf_set_print(libbpf_log);
+  libbpf_set_print(dogfish::bench::libbpf_log);
   try {
-    if (opt.cpu >= 0) {
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      CPU_SET(opt.cpu, &set);
-      check(sched_setaffinity(0, sizeof(set), &set), "sched_setaffinity");
-    }
-    const std::vector<Path> paths = all_paths();
-    for (const auto& name : opt.only)
-      if (std::none_of(paths.begin(), paths.end(), [&](const Path& p) { return name == p.name; }))
-        throw std::invalid_argument(fmt::format("no path named {}", name));
-
-    Bench bench(opt);
-    std::vector<std::pair<const Path*, Result>> results;
-    for (const auto& p : paths)
-      if (opt.only.empty() || std::find(opt.only.begin(), opt.only.end(), p.name) != opt.only.end())
-        results.emplace_back(&p, Result{});
-    for (auto& [p, res] : results) bench.warm(*p, res);
-    // Round robin over the paths: a burst of noise from the rest of the machine
-    // lands on one run of many paths, which their medians discard, rather than
-    // on every run of one path.
-    for (int r = 0; r < opt.runs; r++)
-      for (auto& [p, res] : results) bench.measure_run(*p, res, r);
-    for (auto& [p, res] : results) res.summarize();
-    if (opt.json) {
-      nlohmann::ordered_json j = nlohmann::ordered_json::object();
-      for (const auto& [p, r] : results) j[p->name] = std::round(r.net * 100) / 100;
-      fmt::print("{}\n", j.dump());
-    } else {
-      print_table(results, opt);
-    }
+    return dogfish::bench::run(opt);
   } catch (const std::exception& e) {
     fmt::print(stderr, "dogfish-bench: {}\n", e.what());
     return 1;
   }
-  return 0;
 }

@@ -19,6 +19,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "encap.h"
+#include "conn_table.h"
 
 /* Fixed at load: the verifier and JIT see it as a constant. */
 const volatile __u32 ring_size = DF_DEFAULT_RING_SIZE;
@@ -31,13 +32,14 @@ volatile struct df_config df_cfg;
 
 /* What the parsers learn about a packet for a possible VIP. */
 struct packet {
-	struct df_flow_key flow;
+	struct df_flow_key flow __attribute__((aligned(8))); /* compared by 8-byte words */
 	__u32 l3_len; /* the IP header's own idea of the packet's length */
 	__u32 frame_l3_len; /* bytes the frame holds from the IP header on */
 	__u8 tos;
 	__u8 ttl;
 	__u8 l4_hdr_len;
 	__u8 tcp_flags; /* byte 13 of the TCP header; 0 for UDP */
+	__u32 tcp_seq; /* host order; 0 for UDP */
 };
 
 /*
@@ -64,6 +66,7 @@ static __always_inline int parse_l4(struct cursor *c, struct packet *pkt)
 		pkt->flow.vip.port = th->dest;
 		pkt->l4_hdr_len = sizeof(*th);
 		pkt->tcp_flags = ((const __u8 *)th)[13];
+		pkt->tcp_seq = bpf_ntohl(th->seq);
 		return CONTINUE;
 	}
 	if (pkt->flow.vip.proto == IPPROTO_UDP) {
@@ -151,58 +154,130 @@ static __always_inline const struct df_real *real_by_id(__u32 id)
 	return real && real->family ? real : NULL;
 }
 
-/*
- * Pick the real: the connection table first (unless the VIP opts out or this is
- * a SYN, which always re-hashes), the ring otherwise; remember what the ring said.
- */
-static __always_inline const struct df_real *choose_real(const struct df_vip_meta *vip,
-							 const struct packet *pkt, __u32 flow_hash,
-							 struct df_global_stats *gs, __u32 *real_id)
+/* The ring's real for a flow the table does not settle; counted as a decision. */
+static __always_inline const struct df_real *ring_decides(const struct df_vip_meta *vip,
+							  const struct packet *pkt, __u32 flow_hash,
+							  struct df_global_stats *gs,
+							  __u32 *real_id)
 {
-	int use_table = !(vip->flags & DF_VIP_NO_CONN_TABLE);
-	int udp_expiry = pkt->flow.vip.proto == IPPROTO_UDP && df_cfg.udp_idle_ticks;
 	const struct df_real *real;
-	struct df_conn *conn = NULL;
-	__u32 now = 0;
-
-	/* Coarse (jiffy) time is plenty for 16.8 ms ticks; the precise clock costs ~20 ns in a VM. */
-	if (udp_expiry)
-		now = bpf_ktime_get_coarse_ns() >> DF_TICK_SHIFT;
-	if (use_table) {
-		conn = bpf_map_lookup_elem(&conn_table, &pkt->flow);
-		if (!conn) {
-			gs->conn_miss++;
-		} else if (!tcp_is_syn(pkt->tcp_flags)) {
-			if (udp_expiry && now - conn->atime > df_cfg.udp_idle_ticks) {
-				gs->conn_expired++;
-			} else {
-				real = real_by_id(conn->real_id);
-				if (real) {
-					gs->conn_hit++;
-					if (udp_expiry && conn->atime != now)
-						conn->atime = now;
-					*real_id = conn->real_id;
-					return real;
-				}
-			}
-		}
-	}
 
 	*real_id = ring_lookup(vip, pkt, flow_hash);
 	real = real_by_id(*real_id);
+	if (real)
+		gs->hash_decisions++;
+	return real;
+}
+
+/*
+ * A flow the table does not know: the SYN it answers decides if there was one
+ * (a proven handshake), the ring otherwise; remembered if the guard allows.
+ */
+static __always_inline const struct df_real *table_miss(const struct df_vip_meta *vip,
+							const struct packet *pkt, __u32 flow_hash,
+							struct df_global_stats *gs, __u32 *real_id)
+{
+	const struct df_real *real = NULL;
+	struct df_conn fresh = {};
+	int proven = 0;
+
+	gs->conn_miss++;
+	if (pkt->flow.vip.proto == IPPROTO_TCP) {
+		*real_id = syn_answered(&pkt->flow, flow_hash, pkt->tcp_seq);
+		real = real_by_id(*real_id);
+		proven = real != NULL;
+	}
+	if (proven)
+		gs->conn_proven++;
+	else
+		real = ring_decides(vip, pkt, flow_hash, gs, real_id);
 	if (!real)
 		return NULL;
-	gs->hash_decisions++;
-	if (use_table) {
-		if (conn) {
-			conn->real_id = *real_id;
-			conn->atime = now;
-		} else {
-			struct df_conn fresh = { .real_id = *real_id, .atime = now };
+	if (!guard_allows(df_cfg.conn_insert_rate, proven, gs)) {
+		gs->conn_skipped++;
+		return real;
+	}
+	fresh.real_id = *real_id;
+	fresh.hash = flow_hash;
+	if (pkt->flow.vip.proto == IPPROTO_UDP && df_cfg.udp_idle_ticks)
+		fresh.atime = bpf_ktime_get_coarse_ns() >> DF_TICK_SHIFT;
+	bpf_map_update_elem(&conn_table, &pkt->flow, &fresh, BPF_ANY);
+	gs->conn_inserted++;
+	return real;
+}
 
-			bpf_map_update_elem(&conn_table, &pkt->flow, &fresh, BPF_ANY);
+/*
+ * A flow the table knows: its entry's real, unless a newer handshake on the same
+ * tuple chose another, the UDP entry went idle too long, or the real is gone;
+ * then the entry is rewritten in place (no new entry: the guard is not asked).
+ */
+static __always_inline const struct df_real *table_hit(struct df_conn *conn,
+						       const struct df_vip_meta *vip,
+						       const struct packet *pkt, __u32 flow_hash,
+						       struct df_global_stats *gs, __u32 *real_id)
+{
+	const struct df_real *real;
+	__u32 now = 0;
+
+	/* Coarse (jiffy) time is plenty for 16.8 ms ticks; the precise clock costs ~20 ns in a VM. */
+	if (pkt->flow.vip.proto == IPPROTO_UDP && df_cfg.udp_idle_ticks) {
+		now = bpf_ktime_get_coarse_ns() >> DF_TICK_SHIFT;
+		if (now - conn->atime > df_cfg.udp_idle_ticks) {
+			gs->conn_expired++;
+			goto rehash;
+		}
+		if (conn->atime != now)
+			conn->atime = now;
+	} else if (pkt->flow.vip.proto == IPPROTO_TCP) {
+		__u32 newer = syn_answered(&pkt->flow, flow_hash, pkt->tcp_seq);
+
+		if (newer != DF_REAL_NONE && newer != conn->real_id && real_by_id(newer)) {
+			conn->real_id = newer;
+			gs->conn_replaced++;
 		}
 	}
+	real = real_by_id(conn->real_id);
+	if (real) {
+		gs->conn_hit++;
+		*real_id = conn->real_id;
+		return real;
+	}
+rehash:
+	real = ring_decides(vip, pkt, flow_hash, gs, real_id);
+	if (real) {
+		conn->real_id = *real_id;
+		conn->atime = now;
+	}
+	return real;
+}
+
+/*
+ * Pick the real. A SYN takes the ring's and leaves a record of it, the table
+ * untouched; any other packet asks the table first (unless the VIP opts out).
+ * The flow's hash comes with the entry on a hit, and is computed otherwise.
+ */
+static __always_inline const struct df_real *choose_real(const struct df_vip_meta *vip,
+							 const struct packet *pkt,
+							 struct df_global_stats *gs, __u32 *real_id,
+							 __u32 *flow_hash)
+{
+	const struct df_real *real;
+	struct df_conn *conn = NULL;
+
+	if (!(vip->flags & DF_VIP_NO_CONN_TABLE) &&
+	    !(pkt->flow.vip.proto == IPPROTO_TCP && tcp_is_syn(pkt->tcp_flags))) {
+		conn = bpf_map_lookup_elem(&conn_table, &pkt->flow);
+		if (conn) {
+			*flow_hash = conn->hash;
+			return table_hit(conn, vip, pkt, *flow_hash, gs, real_id);
+		}
+		*flow_hash = df_flow_hash(&pkt->flow);
+		return table_miss(vip, pkt, *flow_hash, gs, real_id);
+	}
+	*flow_hash = df_flow_hash(&pkt->flow);
+	real = ring_decides(vip, pkt, *flow_hash, gs, real_id);
+	if (real && !(vip->flags & DF_VIP_NO_CONN_TABLE))
+		syn_record(&pkt->flow, *flow_hash, pkt->tcp_seq, *real_id);
 	return real;
 }
 
@@ -244,8 +319,7 @@ static __always_inline int balance(struct xdp_md *ctx, struct df_global_stats *g
 	if (pkt.flow.vip.proto == IPPROTO_TCP && !tcp_flags_valid(pkt.tcp_flags))
 		return DF_DROP_TCP_FLAGS;
 
-	flow_hash = df_flow_hash(&pkt.flow);
-	real = choose_real(vip, &pkt, flow_hash, gs, &real_id);
+	real = choose_real(vip, &pkt, gs, &real_id, &flow_hash);
 	if (!real)
 		return DF_DROP_NO_REAL;
 	if (real->family == DF_FAMILY_V4 && pkt.flow.vip.family == DF_FAMILY_V6)

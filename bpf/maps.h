@@ -49,16 +49,44 @@ struct {
 } rings SEC(".maps");
 
 /*
- * The connection table: flow -> real id, written by the program. One table
- * (a flow that moves CPU keeps its real), LRU lists per CPU (no shared lock).
+ * The connection table: flow -> real id, written by the program (conn_table.h
+ * says when). One table for every CPU, so a flow that moves CPU keeps its real,
+ * with one LRU: any CPU may fill all of it. Per-CPU LRU lists
+ * (BPF_F_NO_COMMON_LRU) would give each CPU a share alone and cost more an
+ * insert; bench/README.md has the measurements.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(max_entries, DF_DEFAULT_CONN_ENTRIES);
 	__type(key, struct df_flow_key);
 	__type(value, struct df_conn);
 } conn_table SEC(".maps");
+
+/*
+ * The last SYN seen in each slot (by flow hash): the handshake's ACK proves it
+ * answers one and takes its real. One array for every CPU, since a SYN and its
+ * ACK may arrive on different ones. Written by the program.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DF_SYN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct df_syn_rec);
+} syn_recs SEC(".maps");
+
+/* The flood guard's token bucket, per CPU; written by the program. */
+struct df_guard {
+	__u64 stamp; /* coarse ns up to which tokens were added */
+	__u32 tokens; /* entries this CPU may still write */
+	__u32 refused_in; /* the last second (ns >> 30) in which it refused one */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct df_guard);
+} conn_guard SEC(".maps");
 
 /* Packets and bytes per VIP, by vip_id; written by the program. */
 struct {

@@ -12,6 +12,8 @@ find_program(BPFTOOL NAMES bpftool REQUIRED PATHS /usr/sbin /usr/local/sbin)
 execute_process(COMMAND uname -m OUTPUT_VARIABLE _bpf_uname_m OUTPUT_STRIP_TRAILING_WHITESPACE)
 # uapi headers include <asm/types.h>, which Debian keeps under the multiarch directory.
 set(BPF_MULTIARCH_INCLUDE /usr/include/${_bpf_uname_m}-linux-gnu)
+# Every BPF object's code generation flags (benchmarks print them).
+set(DOGFISH_BPF_CFLAGS -g -O2 -target bpf -mcpu=v3)
 
 function(dogfish_bpf_object name source)
   cmake_parse_arguments(ARG "" "" "INCLUDES;FLAGS" ${ARGN})
@@ -26,7 +28,7 @@ function(dogfish_bpf_object name source)
 
   add_custom_command(
     OUTPUT ${obj}
-    COMMAND ${BPF_CLANG} -g -O2 -target bpf -mcpu=v3 -Wall -Werror ${incs}
+    COMMAND ${BPF_CLANG} ${DOGFISH_BPF_CFLAGS} -Wall -Werror ${incs}
             ${ARG_FLAGS} -MD -MF ${dep} -MT ${obj} -c ${src} -o ${obj}
     DEPENDS ${src}
     DEPFILE ${dep}

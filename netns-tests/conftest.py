@@ -61,3 +61,4 @@ def _lab(topology):
 
 basic_lab = _lab("basic.yaml")
 multi_lab = _lab("multi-real.yaml")
+flood_lab = _lab("flood.yaml")

@@ -73,4 +73,15 @@ BENCHMARK(BM_TextbookRing)->Arg(10)->Arg(100)->Arg(1000)->Unit(benchmark::kMicro
 
 }  // namespace
 
-BENCHMARK_MAIN();
+// BENCHMARK_MAIN, with what the ring builder was compiled with in the context lines:
+// timings are comparable only between builds of one type and flags.
+int main(int argc, char** argv) {
+  benchmark::AddCustomContext("build_type", DF_BUILD_TYPE);
+  benchmark::AddCustomContext("compiler", DF_BUILD_CXX);
+  benchmark::AddCustomContext("cxx_flags", DF_BUILD_CXX_FLAGS);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

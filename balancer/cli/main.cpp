@@ -135,6 +135,14 @@ void print_stats(const json& s) {
   fmt::print("\nconnection table: {} hit, {} miss, {} expired, {} hashed\n",
              c["hit"].get<uint64_t>(), c["miss"].get<uint64_t>(), c["expired"].get<uint64_t>(),
              c["hash_decisions"].get<uint64_t>());
+  fmt::print(
+      "  {} entries, every CPU may fill them all; {} remembered ({} proven by a handshake), "
+      "{} replaced\n",
+      c["capacity_per_cpu"].get<uint64_t>(), c["inserted"].get<uint64_t>(),
+      c["proven"].get<uint64_t>(), c["replaced"].get<uint64_t>());
+  fmt::print("flood guard: {} misses not remembered, engaged {} s; at most {} entries/s per CPU\n",
+             c["skipped"].get<uint64_t>(), c["guard_engaged_s"].get<uint64_t>(),
+             c["insert_rate"].get<uint64_t>());
   fmt::print("\n{:<24} {:>14}  {}\n", "REASON", "PACKETS", "MEANING");
   for (const dogfish::ReasonName& r : dogfish::balancer_reasons())
     fmt::print("{:<24} {:>14}  {}\n", r.name, s["reasons"].value(r.name, uint64_t{0}), r.help);

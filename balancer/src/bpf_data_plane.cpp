@@ -52,6 +52,8 @@ constexpr PinnedMap kPinnedMaps[] = {
     {"reals", "reals"},
     {"rings", "rings"},
     {"conn_table", "conn_table"},
+    {"syn_recs", "syn_recs"},  // handshakes in flight keep their real across a restart
+    {"conn_guard", "conn_guard"},
     {"vip_stats", "vip_stats"},
     {"real_stats", "real_stats"},
     {"global_stats", "global_stats"},
@@ -309,6 +311,7 @@ void BpfDataPlane::set_config(const df_config& config) {
   }
   live.max_pkt_size = config.max_pkt_size;
   live.udp_idle_ticks = config.udp_idle_ticks;
+  live.conn_insert_rate = config.conn_insert_rate;
   live.src4_prefix = config.src4_prefix;
   live.src4_hostmask = config.src4_hostmask;
   live.src6_hostmask = config.src6_hostmask;

@@ -115,6 +115,7 @@ void ConfigParser::source_prefixes(const YAML::Node& n, Config& c) const {
 void ConfigParser::sizes(const Entries& m, Config& c) const {
   const std::pair<const char*, std::uint32_t Config::*> keys[] = {
       {"conn_table_size", &Config::conn_table_size},
+      {"conn_table_insert_rate", &Config::conn_table_insert_rate},
       {"udp_idle_timeout", &Config::udp_idle_timeout_s},
       {"max_packet_size", &Config::max_packet_size},
       {"ring_size", &Config::ring_size},
@@ -187,11 +188,11 @@ std::vector<VipConfig> ConfigParser::vips(const YAML::Node& n) const {
 
 Config ConfigParser::parse(const YAML::Node& root) const {
   if (!root.IsDefined() || root.IsNull()) throw ConfigError(file(), 0, "the file is empty");
-  auto m =
-      entries(root, "",
-              {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
-               "udp_idle_timeout", "max_packet_size", "ring_size", "max_vips", "max_reals", "vips"},
-              {"vips"});
+  auto m = entries(root, "",
+                   {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
+                    "conn_table_insert_rate", "udp_idle_timeout", "max_packet_size", "ring_size",
+                    "max_vips", "max_reals", "vips"},
+                   {"vips"});
   Config c;
   attachment(m, root, c);
   if (auto node = entry(m, "source_prefixes")) source_prefixes(*node, c);

@@ -45,6 +45,7 @@ void check_source_prefix(const IpPrefix& prefix, std::uint8_t family, const std:
 
 void check_sizes(const Config& c) {
   check_range(c.conn_table_size, {1, 1U << 28}, "conn_table_size");
+  check_range(c.conn_table_insert_rate, {0, 1U << 30}, "conn_table_insert_rate");
   check_range(c.udp_idle_timeout_s, {0, 86400}, "udp_idle_timeout");
   check_range(c.max_packet_size, {0, 65535}, "max_packet_size");
   check_range(c.ring_size, {3, Maglev::kMaxRingSize}, "ring_size");

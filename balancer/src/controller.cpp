@@ -99,7 +99,12 @@ json stats_json(const DataPlaneStats& stats, const AppliedState& state) {
            {{"hit", stats.global.conn_hit},
             {"miss", stats.global.conn_miss},
             {"expired", stats.global.conn_expired},
-            {"hash_decisions", stats.global.hash_decisions}}},
+            {"hash_decisions", stats.global.hash_decisions},
+            {"proven", stats.global.conn_proven},
+            {"inserted", stats.global.conn_inserted},
+            {"skipped", stats.global.conn_skipped},
+            {"replaced", stats.global.conn_replaced},
+            {"guard_engaged_s", stats.global.guard_engaged}}},
           {"reasons", reasons}};
 }
 
@@ -218,6 +223,10 @@ json Controller::handle(const json& request) {
     if (cmd == "real_list") return real_list(request);
     if (cmd == "stats") {
       json s = stats_json(dp_.stats(), reconciler_.state());
+      // One LRU for the whole table: any CPU may fill all of it.
+      s["conn_table"]["capacity"] = dp_.limits().conn_entries;
+      s["conn_table"]["capacity_per_cpu"] = dp_.limits().conn_entries;
+      s["conn_table"]["insert_rate"] = config_.conn_table_insert_rate;
       s["ok"] = true;
       return s;
     }

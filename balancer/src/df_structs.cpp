@@ -60,6 +60,7 @@ df_config make_df_config(const Config& config) {
   if (auto mac = std::get_if<MacAddress>(&config.gateway)) set_gateway_mac(out, *mac);
   out.max_pkt_size = config.max_packet_size;
   out.udp_idle_ticks = seconds_to_ticks(config.udp_idle_timeout_s);
+  out.conn_insert_rate = config.conn_table_insert_rate;
 
   std::uint32_t prefix4;
   std::memcpy(&prefix4, config.src4_prefix.address.bytes.data(), sizeof(prefix4));

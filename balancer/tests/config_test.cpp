@@ -20,6 +20,7 @@ source_prefixes:
   ipv4: 172.16.0.0/12
   ipv6: "fd00:df::/96"
 conn_table_size: 200000
+conn_table_insert_rate: 5000
 udp_idle_timeout: 60
 max_packet_size: 1540
 ring_size: 13
@@ -50,6 +51,7 @@ TEST(Config, ParsesAFullConfig) {
       .src4_prefix = *IpPrefix::parse("172.16.0.0/12"),
       .src6_prefix = *IpPrefix::parse("fd00:df::/96"),
       .conn_table_size = 200000,
+      .conn_table_insert_rate = 5000,
       .udp_idle_timeout_s = 60,
       .max_packet_size = 1540,
       .ring_size = 13,
@@ -141,7 +143,8 @@ struct BadConfig {
 const BadConfig kBad[] = {
     {"unknown top-level key", "colour: blue\n",
      "c.yaml:3: colour: unknown key (expected one of: interface, xdp_mode, "
-     "gateway, source_prefixes, conn_table_size, udp_idle_timeout, max_packet_size, ring_size, "
+     "gateway, source_prefixes, conn_table_size, conn_table_insert_rate, udp_idle_timeout, "
+     "max_packet_size, ring_size, "
      "max_vips, max_reals, vips)"},
     {"port out of range",
      "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n  - address: 10.0.0.2\n    port: "

@@ -150,6 +150,8 @@ TEST_F(ControllerTest, StatsNamesEveryReason) {
   EXPECT_EQ(s["vips"].size(), 1u);
   EXPECT_EQ(s["reals"].size(), 2u);
   EXPECT_TRUE(s["conn_table"].contains("hit"));
+  EXPECT_TRUE(s["conn_table"].contains("skipped"));
+  EXPECT_EQ(s["conn_table"]["capacity_per_cpu"], s["conn_table"]["capacity"]);
 }
 
 TEST(ControlSocket, RoundTripAndNoDaemon) {

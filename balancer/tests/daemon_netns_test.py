@@ -356,7 +356,7 @@ def test_pinned_restart_keeps_program_and_connections(daemon):
         + [0] * 12
         + [0x9C, 0x40, 0, 0]
     )  # client 192.0.2.7:40000
-    value = [2, 0, 0, 0, 0, 0, 0, 0]
+    value = [2] + [0] * 11  # struct df_conn: real id 2, atime 0, hash 0
     run(
         "bpftool",
         "map",

@@ -13,6 +13,7 @@ IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 TEST(DfStructs, DataPlaneConfig) {
   Config c{.interface = "eth0",
            .gateway = *MacAddress::parse("02:00:00:00:00:01"),
+           .conn_table_insert_rate = 5000,
            .udp_idle_timeout_s = 60,
            .max_packet_size = 1540};
   df_config d = make_df_config(c);
@@ -28,6 +29,7 @@ TEST(DfStructs, DataPlaneConfig) {
   EXPECT_EQ(d.src6_hostmask, 0xffffffffU);
   // 60 s / 2^24 ns = 3576.28 ticks, rounded up.
   EXPECT_EQ(d.udp_idle_ticks, 3577U);
+  EXPECT_EQ(d.conn_insert_rate, 5000U);
   EXPECT_EQ(seconds_to_ticks(0), 0U);
 
   Config gw_ip{

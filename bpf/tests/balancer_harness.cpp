@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <stdexcept>
@@ -104,6 +105,30 @@ size_t BalancerHarness::conn_count() const {
     prev = &key;
   }
   return n;
+}
+
+int BalancerHarness::map_fd(const std::string& name) const {
+  bpf_prog_info info{};
+  uint32_t ids[64] = {}, len = sizeof(info);
+  info.nr_map_ids = 64;
+  info.map_ids = reinterpret_cast<uintptr_t>(ids);
+  if (bpf_obj_get_info_by_fd(dp_->prog_fd(), &info, &len) != 0)
+    throw std::runtime_error(std::string("program info: ") + std::strerror(errno));
+  for (uint32_t i = 0; i < info.nr_map_ids && i < 64; i++) {
+    int fd = bpf_map_get_fd_by_id(ids[i]);
+    bpf_map_info m{};
+    uint32_t mlen = sizeof(m);
+    if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &m, &mlen) == 0 && name == m.name) {
+      map_fds_.push_back(fd);
+      return fd;
+    }
+    if (fd >= 0) close(fd);
+  }
+  return -1;
+}
+
+BalancerHarness::~BalancerHarness() {
+  for (int fd : map_fds_) close(fd);
 }
 
 df_flow_key flow_key(const std::string& src, uint16_t sport, const std::string& dst, uint16_t dport,

@@ -25,6 +25,9 @@ struct RunResult {
 class BalancerHarness {
  public:
   BalancerHarness();
+  ~BalancerHarness();
+  BalancerHarness(const BalancerHarness&) = delete;
+  BalancerHarness& operator=(const BalancerHarness&) = delete;
 
   // A VIP on (address, port, proto) with the given DF_VIP_* flags; returns its vip_id.
   uint32_t add_vip(const std::string& addr, uint16_t port, uint8_t proto, uint32_t flags = 0);
@@ -49,6 +52,8 @@ class BalancerHarness {
   bool conn_lookup(const df_flow_key& key, df_conn* out) const;
   void conn_update(const df_flow_key& key, const df_conn& value);
   size_t conn_count() const;
+  // A map of the loaded program by name (the program's own, not a copy); -1 if none.
+  int map_fd(const std::string& name) const;
 
  private:
   struct Vip {
@@ -57,6 +62,7 @@ class BalancerHarness {
   };
   std::unique_ptr<BpfDataPlane> dp_;
   std::vector<Vip> vips_;
+  mutable std::vector<int> map_fds_;
 };
 
 // The flow key the program builds for a packet, for looking at the connection table.

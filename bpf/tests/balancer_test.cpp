@@ -13,81 +13,11 @@
 #include <string>
 
 #include "balancer_harness.hpp"
+#include "frames.hpp"
 #include "support/packet.hpp"
 
 namespace dogfish::testing {
 namespace {
-
-const Mac kBalancerMac = mac("02:00:00:00:00:01");
-const Mac kClientSideMac = mac("02:00:00:00:00:02");  // the gateway's port towards us
-const Mac kGatewayMac = mac("02:00:00:00:00:99");     // what the harness configures
-
-const std::string kVip4 = "10.100.0.1", kVip6 = "fd00:100::1";
-const std::string kClient4 = "10.0.0.10", kClient6 = "fd00:1::10";
-const std::string kReal4a = "10.200.0.1", kReal4b = "10.200.0.2";
-const std::string kReal6a = "fd00:200::1", kReal6b = "fd00:200::2";
-
-std::string ntop4(uint32_t host_order) {
-  in_addr a{htonl(host_order)};
-  char buf[INET_ADDRSTRLEN];
-  return inet_ntop(AF_INET, &a, buf, sizeof buf);
-}
-
-// The outer source the program derives from a flow's hash (harness prefix 172.16.0.0/12).
-std::string outer_src4(const df_flow_key& k) {
-  return ntop4(0xac100000 | (df_flow_hash(&k) & 0x000fffff));
-}
-
-// Harness prefix fd00:df::/96: the hash is the last 32 bits.
-std::string outer_src6(const df_flow_key& k) {
-  auto a = ip6("fd00:df::");
-  uint32_t h = htonl(df_flow_hash(&k));
-  std::memcpy(&a[12], &h, 4);
-  char buf[INET6_ADDRSTRLEN];
-  return inet_ntop(AF_INET6, a.data(), buf, sizeof buf);
-}
-
-Bytes strip_eth(const Bytes& frame) { return Bytes(frame.begin() + 14, frame.end()); }
-
-Bytes tcp4(const std::string& src, uint16_t sport, const std::string& dst, uint16_t dport,
-           uint8_t flags = tcp_flags::SYN, uint8_t ttl = 64, uint8_t tos = 0) {
-  return Packet()
-      .eth(kBalancerMac, kClientSideMac)
-      .ipv4({.src = src, .dst = dst, .ttl = ttl, .tos = tos, .frag_off = 0x4000})
-      .tcp({.sport = sport, .dport = dport, .flags = flags})
-      .payload("GET / HTTP/1.0\r\n\r\n")
-      .bytes();
-}
-
-Bytes udp4(const std::string& src, uint16_t sport, const std::string& dst, uint16_t dport,
-           const std::string& body = "ping") {
-  return Packet()
-      .eth(kBalancerMac, kClientSideMac)
-      .ipv4({.src = src, .dst = dst})
-      .udp({.sport = sport, .dport = dport})
-      .payload(body)
-      .bytes();
-}
-
-Bytes tcp6(const std::string& src, uint16_t sport, const std::string& dst, uint16_t dport,
-           uint8_t flags = tcp_flags::SYN) {
-  return Packet()
-      .eth(kBalancerMac, kClientSideMac)
-      .ipv6({.src = src, .dst = dst, .hop_limit = 61, .traffic_class = 0x28, .flow_label = 7})
-      .tcp({.sport = sport, .dport = dport, .flags = flags})
-      .payload("hello")
-      .bytes();
-}
-
-// Which real (by outer destination) a TX'd frame went to.
-std::string outer_dst(const RunResult& r) {
-  char buf[INET6_ADDRSTRLEN];
-  if (r.frame.size() >= 34 && r.frame[12] == 0x08 && r.frame[13] == 0x00)
-    return inet_ntop(AF_INET, &r.frame[30], buf, sizeof buf);
-  if (r.frame.size() >= 54 && r.frame[12] == 0x86 && r.frame[13] == 0xdd)
-    return inet_ntop(AF_INET6, &r.frame[38], buf, sizeof buf);
-  return "";
-}
 
 class BalancerTest : public ::testing::Test {
  protected:
@@ -339,18 +269,23 @@ TEST_F(BalancerTest, EveryFlagSetAConnectionSendsIsBalanced) {
 }
 
 TEST_F(BalancerTest, EstablishedFlowKeepsItsRealWhenTheRingChangesButASynRehashes) {
-  ASSERT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 80, tcp_flags::SYN))), kReal4a);
+  using namespace tcp_flags;
+  ASSERT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 80, SYN, 64, 0, 1000))), kReal4a);
+  ASSERT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 80, ACK, 64, 0, 1001))), kReal4a);
   lb_.set_ring(vip4_, {2});
-  EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 80, tcp_flags::ACK))), kReal4a);
-  EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40001, kVip4, 80, tcp_flags::ACK))), kReal4b)
+  EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 80, ACK, 64, 0, 1500))), kReal4a);
+  EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40001, kVip4, 80, ACK))), kReal4b)
       << "a flow the table doesn't know follows the new ring";
-  EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 80, tcp_flags::SYN))), kReal4b);
-  EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 80, tcp_flags::ACK))), kReal4b)
-      << "the SYN's new choice is remembered";
+  EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 80, SYN, 64, 0, 9000))), kReal4b);
+  EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 80, ACK, 64, 0, 9001))), kReal4b)
+      << "the handshake of a reused tuple replaces its old entry";
+  EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 80, ACK, 64, 0, 9500))), kReal4b);
 }
 
 TEST_F(BalancerTest, FlowOfADeletedRealMovesToTheRing) {
-  lb_.run(tcp4(kClient4, 40000, kVip4, 80, tcp_flags::SYN));
+  lb_.run(tcp4(kClient4, 40000, kVip4, 80, tcp_flags::SYN, 64, 0, 1000));
+  lb_.run(tcp4(kClient4, 40000, kVip4, 80, tcp_flags::ACK, 64, 0, 1001));
+  ASSERT_EQ(lb_.conn_count(), 1u);
   lb_.set_ring(vip4_, {2});
   lb_.remove_real(1);
   EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 80, tcp_flags::ACK))), kReal4b);
@@ -386,21 +321,25 @@ TEST_F(BalancerTest, SourceOnlyHashSendsEveryPortOfAClientToOneReal) {
 }
 
 TEST_F(BalancerTest, StatsMoveByExactlyTheExpectedAmounts) {
-  Bytes syn = tcp4(kClient4, 40000, kVip4, 80, tcp_flags::SYN);
-  Bytes ack = tcp4(kClient4, 40000, kVip4, 80, tcp_flags::ACK);
+  Bytes syn = tcp4(kClient4, 40000, kVip4, 80, tcp_flags::SYN, 64, 0, 1000);
+  Bytes ack = tcp4(kClient4, 40000, kVip4, 80, tcp_flags::ACK, 64, 0, 1001);
   Bytes other = tcp4(kClient4, 40001, kVip4, 80, tcp_flags::ACK);
-  lb_.run(syn);                                // SYN: no lookup verdict counted, hash decision
+  lb_.run(syn);                                // SYN: no lookup, a hash decision
+  lb_.run(ack);                                // miss that answers the SYN: proven, inserted
   lb_.run(ack);                                // hit
-  lb_.run(ack);                                // hit
-  lb_.run(other);                              // miss, hash decision
+  lb_.run(other);                              // miss, hash decision, inserted
   lb_.run(tcp4(kClient4, 1, "10.9.9.9", 80));  // not a VIP
 
   df_global_stats s = lb_.global_stats();
   EXPECT_EQ(s.reason[DF_TX], 4u);
   EXPECT_EQ(s.reason[DF_PASS_NOT_VIP], 1u);
-  EXPECT_EQ(s.conn_hit, 2u);
-  EXPECT_EQ(s.conn_miss, 2u);  // the SYN found nothing either
+  EXPECT_EQ(s.conn_hit, 1u);
+  EXPECT_EQ(s.conn_miss, 2u);
   EXPECT_EQ(s.hash_decisions, 2u);
+  EXPECT_EQ(s.conn_proven, 1u);
+  EXPECT_EQ(s.conn_inserted, 2u);
+  EXPECT_EQ(s.conn_skipped, 0u);
+  EXPECT_EQ(s.conn_replaced, 0u);
   EXPECT_EQ(s.conn_expired, 0u);
   df_counter v = lb_.vip_stats(vip4_);
   EXPECT_EQ(v.packets, 4u);
@@ -454,7 +393,7 @@ TEST_F(BalancerTest, UdpEntryExpiresAfterItsIdleTime) {
 
 TEST_F(BalancerTest, TcpEntriesDoNotExpire) {
   lb_.update_config([&](df_config& c) { c.udp_idle_ticks = 1; });
-  lb_.run(tcp4(kClient4, 40000, kVip4, 80, tcp_flags::SYN));
+  lb_.run(tcp4(kClient4, 40000, kVip4, 80, tcp_flags::ACK));
   auto key = flow_key(kClient4, 40000, kVip4, 80, IPPROTO_TCP);
   df_conn c{};
   ASSERT_TRUE(lb_.conn_lookup(key, &c));

@@ -104,9 +104,8 @@ std::string balancer_config(const Topology& t, const Plan& plan) {
   y << YAML::Key << "ipv4" << YAML::Value << t.balancer.src4_prefix.to_string();
   y << YAML::Key << "ipv6" << YAML::Value << t.balancer.src6_prefix.to_string();
   y << YAML::EndMap;
-  y << YAML::Newline
-    << YAML::Comment("A lab sees few flows: a small table keeps the daemon's memory small.");
-  y << YAML::Key << "conn_table_size" << YAML::Value << 65536;
+  y << YAML::Key << "conn_table_size" << YAML::Value << t.balancer.conn_table_size;
+  y << YAML::Key << "conn_table_insert_rate" << YAML::Value << t.balancer.conn_table_insert_rate;
   y << YAML::Newline
     << YAML::Comment(
            "The encapsulated packet must fit the balancer link's MTU; larger ones are dropped and "

@@ -295,8 +295,13 @@ void TopologyParser::source_prefixes(const YAML::Node& n, BalancerSettings& b) c
 }
 
 BalancerSettings TopologyParser::balancer(const YAML::Node& n) const {
-  auto m = entries(n, "balancer", {"source_prefixes", "xdp_mode"});
+  auto m = entries(n, "balancer",
+                   {"source_prefixes", "xdp_mode", "conn_table_size", "conn_table_insert_rate"});
   BalancerSettings b;
+  if (auto it = m.find("conn_table_size"); it != m.end())
+    b.conn_table_size = number(it->second, "balancer.conn_table_size", 1, 1U << 28);
+  if (auto it = m.find("conn_table_insert_rate"); it != m.end())
+    b.conn_table_insert_rate = number(it->second, "balancer.conn_table_insert_rate", 0, 1U << 30);
   if (auto it = m.find("source_prefixes"); it != m.end()) source_prefixes(it->second, b);
   if (auto it = m.find("xdp_mode"); it != m.end())
     b.xdp_mode = named(it->second, "balancer.xdp_mode", parse_xdp_mode,

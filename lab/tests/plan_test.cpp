@@ -101,7 +101,7 @@ links:
 }
 
 TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
-  for (const char* file : {"basic.yaml", "multi-real.yaml"}) {
+  for (const char* file : {"basic.yaml", "multi-real.yaml", "flood.yaml"}) {
     SCOPED_TRACE(file);
     const Topology t = load_topology(kTopologies + file);
     const Plan plan = make_plan(t);
@@ -112,6 +112,8 @@ TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
     EXPECT_EQ(c.src4_prefix, t.balancer.src4_prefix);
     EXPECT_EQ(c.src6_prefix, t.balancer.src6_prefix);
     EXPECT_EQ(c.max_packet_size, plan.balancer_mtu);
+    EXPECT_EQ(c.conn_table_size, t.balancer.conn_table_size);
+    EXPECT_EQ(c.conn_table_insert_rate, t.balancer.conn_table_insert_rate);
     std::size_t k = 0;
     for (const LabVip& v : t.vips)
       for (const Service& s : v.services) {

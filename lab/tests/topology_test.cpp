@@ -147,6 +147,8 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{with(kGood, "[{node: r}]", "[{node: r, address: 10.0.3.2}]")
                 .replace(kGood.find("10.100.0.1"), 10, "\"fd00:100::1\""),
             "t.yaml:12: vips[0].reals[0].address: an IPv6 VIP needs an IPv6 real (no 6-in-4)"},
+        Bad{kGood + "balancer: {conn_table_size: 0}\n",
+            "t.yaml:13: balancer.conn_table_size: 0 is out of range (1-268435456)"},
         Bad{kGood + "balancer: {xdp_mode: turbo}\n",
             "t.yaml:13: balancer.xdp_mode: 'turbo' is not an XDP mode (native, generic, auto)"},
         Bad{kGood + "balancer: {source_prefixes: {ipv4: 172.16.0.1/12}}\n",

@@ -64,8 +64,9 @@ struct Config {
   IpPrefix src4_prefix = *IpPrefix::parse(kDefaultSrc4Prefix);
   IpPrefix src6_prefix = *IpPrefix::parse(kDefaultSrc6Prefix);
   std::uint32_t conn_table_size = DF_DEFAULT_CONN_ENTRIES;
-  std::uint32_t udp_idle_timeout_s = 30;  // 0 = never expire
-  std::uint32_t max_packet_size = 0;      // 0 = no limit
+  std::uint32_t conn_table_insert_rate = DF_DEFAULT_CONN_INSERT_RATE;  // per CPU a second; 0 = any
+  std::uint32_t udp_idle_timeout_s = 30;                               // 0 = never expire
+  std::uint32_t max_packet_size = 0;                                   // 0 = no limit
   std::uint32_t ring_size = DF_DEFAULT_RING_SIZE;
   std::uint32_t max_vips = DF_DEFAULT_MAX_VIPS;
   std::uint32_t max_reals = DF_DEFAULT_MAX_REALS;  // real ids 1..max_reals-1

@@ -24,6 +24,7 @@
 #define DF_DEFAULT_MAX_VIPS 64
 #define DF_DEFAULT_MAX_REALS 4096
 #define DF_DEFAULT_CONN_ENTRIES 1000000
+#define DF_DEFAULT_CONN_INSERT_RATE 100000 /* table entries a CPU may write per second */
 #define DF_MAX_VIP_ADDRS 1024
 
 /* Real id 0 is never a real: an empty ring slot or a missing connection reads as 0. */
@@ -122,6 +123,23 @@ struct df_flow_key {
 struct df_conn {
 	__u32 real_id;
 	__u32 atime; /* ktime >> DF_TICK_SHIFT when last seen; refreshed for UDP only */
+	__u32 hash; /* the flow's df_flow_hash, kept so that a hit need not compute it */
+};
+
+/*
+ * A SYN's record, slot hash & (DF_SYN_SLOTS - 1) of the SYN records: the real
+ * its ACK (sequence number isn + 1) takes. Written by the program; the check
+ * word catches a record read while another CPU writes it.
+ */
+#define DF_SYN_SLOTS 32768 /* a power of two */
+#define DF_SYN_REC_MAGIC 0x5a17c0deU
+
+struct df_syn_rec {
+	__u32 hash; /* the flow's df_flow_hash: most lookups stop here */
+	__u32 isn; /* the SYN's sequence number, host order */
+	__u32 real_id;
+	__u32 check; /* hash ^ isn ^ real_id ^ DF_SYN_REC_MAGIC */
+	struct df_flow_key flow;
 };
 
 /* Packets and bytes, per VIP (by vip_id) and per real (by real id), per CPU. */
@@ -137,6 +155,11 @@ struct df_global_stats {
 	__u64 conn_miss; /* lookups that found nothing */
 	__u64 conn_expired; /* UDP entries found but idle too long */
 	__u64 hash_decisions; /* new flows placed by the Maglev ring */
+	__u64 conn_proven; /* misses that answered a recorded SYN and took its real */
+	__u64 conn_inserted; /* entries written by misses */
+	__u64 conn_skipped; /* misses not remembered: the flood guard's budget was spent */
+	__u64 conn_replaced; /* entries that gave way to a newer handshake on their tuple */
+	__u64 guard_engaged; /* seconds (2^30 ns) in which the guard refused an entry */
 };
 
 /*
@@ -153,6 +176,7 @@ struct df_config {
 	__be32 src4_hostmask;
 	__be32 src6_hostmask; /* applied to the last 32 bits of src6_prefix */
 	__u8 src6_prefix[16];
+	__u32 conn_insert_rate; /* table entries per CPU per second from misses; 0 = no limit */
 };
 
 #endif /* DOGFISH_ABI_H */

@@ -30,14 +30,17 @@ static_assert(offsetof(df_flow_key, vip) == 0);
 static_assert(offsetof(df_flow_key, src) == sizeof(df_vip_key));
 static_assert(offsetof(df_flow_key, sport) == 36);
 
-static_assert(sizeof(df_conn) == 8);
+static_assert(sizeof(df_conn) == 12);
+static_assert(sizeof(df_syn_rec) == 56);
+static_assert(offsetof(df_syn_rec, flow) == 16);
 static_assert(sizeof(df_counter) == 16);
-static_assert(sizeof(df_global_stats) == (DF_REASON_MAX + 4) * sizeof(__u64));
+static_assert(sizeof(df_global_stats) == (DF_REASON_MAX + 9) * sizeof(__u64));
 
-static_assert(sizeof(df_config) == 44);
+static_assert(sizeof(df_config) == 48);
 static_assert(offsetof(df_config, max_pkt_size) == 8);
 static_assert(offsetof(df_config, src4_prefix) == 16);
 static_assert(offsetof(df_config, src6_prefix) == 28);
+static_assert(offsetof(df_config, conn_insert_rate) == 44);
 
 static_assert(DF_FIRST_DROP > DF_TX && DF_FIRST_DROP < DF_REASON_MAX);
 
@@ -58,7 +61,8 @@ inline constexpr std::uint32_t balancer_layout_fingerprint() {
   for (std::uint64_t v :
        {sizeof(df_vip_key), sizeof(df_vip_meta), sizeof(df_vip_addr_key), sizeof(df_real),
         sizeof(df_flow_key), sizeof(df_conn), sizeof(df_counter), sizeof(df_global_stats),
-        sizeof(df_config), std::size_t{DF_REASON_MAX}, std::size_t{DF_RINGS_PER_VIP},
+        sizeof(df_config), sizeof(df_syn_rec), std::size_t{DF_SYN_SLOTS},
+        std::size_t{DF_REASON_MAX}, std::size_t{DF_RINGS_PER_VIP},
         std::size_t{DF_RING_MMAP_STRIDE}, std::size_t{DF_TICK_SHIFT}}) {
     h = (h ^ static_cast<std::uint32_t>(v)) * 16777619u;
   }

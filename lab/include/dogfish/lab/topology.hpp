@@ -73,6 +73,9 @@ struct BalancerSettings {
   IpPrefix src4_prefix = *IpPrefix::parse(kDefaultSrc4Prefix);
   IpPrefix src6_prefix = *IpPrefix::parse(kDefaultSrc6Prefix);
   XdpMode xdp_mode = XdpMode::automatic;
+  // A lab sees few flows: a small table keeps the daemon's memory small.
+  std::uint32_t conn_table_size = 65536;
+  std::uint32_t conn_table_insert_rate = DF_DEFAULT_CONN_INSERT_RATE;
 };
 
 struct Topology {

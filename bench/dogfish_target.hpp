@@ -1,0 +1,37 @@
+// dogfish's balancer as a dogfish-bench target: loaded from its skeleton through
+// the control plane's BpfDataPlane and configured with the bench's service.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dogfish/bpf_data_plane.hpp"
+#include "target.hpp"
+
+namespace dogfish::bench {
+
+class DogfishTarget : public Target {
+ public:
+  // insert_rate: the flood guard's conn_insert_rate for the runs (warm-ups have none).
+  DogfishTarget(uint32_t conn_entries, uint32_t insert_rate);
+
+  std::string name() const override { return "dogfish"; }
+  int prog_fd() const override { return dp_->prog_fd(); }
+  void before_warm(PathKind) override { set_insert_rate(0); }
+  void after_warm(PathKind) override { set_insert_rate(insert_rate_); }
+  uint64_t table_bytes() const override;
+  std::vector<std::string> counter_names() const override;
+  Counts counters() const override;
+  std::vector<int64_t> expect(PathKind kind) const override;
+
+ private:
+  void configure();
+  void set_insert_rate(uint32_t rate);
+
+  std::unique_ptr<BpfDataPlane> dp_;
+  uint32_t insert_rate_;
+};
+
+}  // namespace dogfish::bench

@@ -1,0 +1,70 @@
+// What dogfish-bench times: a program behind the wrapper (dogfish's balancer, or
+// another balancer's object such as Katran's), the paths it is timed on, and how
+// a program's own counters prove that every iteration took the path named.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dogfish::bench {
+
+// The paths, each one kind of packet the balancer handles in its own way.
+enum class PathKind {
+  syn_fixed,    // TCP SYN, one tuple
+  syn_random,   // TCP SYN, a new source address each packet
+  table_hit,    // TCP ACK of a flow the table knows
+  nonsyn_miss,  // TCP ACK, a new source address each packet
+  udp_hit,      // UDP of a flow the table knows
+  udp_random,   // UDP, a new source address each packet
+  not_vip,      // TCP to an address without a VIP: passed
+  v6_syn,       // IPv6 TCP SYN, one tuple
+  v6_hit,       // IPv6 TCP ACK of a flow the table knows
+};
+
+// What every program is configured with, so each sees the same service. Real
+// ids 1, 2 are IPv4, 3, 4 IPv6; each ring alternates between its two reals.
+struct Service {
+  static constexpr uint16_t tcp_port = 80;
+  static constexpr uint16_t udp_port = 53;
+  static constexpr const char* vip4 = "10.0.0.10";
+  static constexpr const char* vip6 = "fd00::10";
+  static constexpr const char* not_vip4 = "10.0.0.99";
+  static constexpr const char* client4 = "10.0.1.1";
+  static constexpr const char* client6 = "fd00:1::1";
+  static constexpr const char* real4[2] = {"10.100.0.1", "10.100.0.2"};
+  static constexpr const char* real6[2] = {"fd00:100::1", "fd00:100::2"};
+  static constexpr uint8_t gateway_mac[6] = {0x02, 0xdf, 0x00, 0x00, 0x00, 0xfe};
+  static constexpr uint32_t ring_size = 65537;
+};
+
+// Counter values in the order a target names them.
+using Counts = std::vector<uint64_t>;
+
+// What one iteration of a path adds to each counter; kAny where the path may add anything.
+constexpr int64_t kAny = -1;
+
+class Target {
+ public:
+  virtual ~Target() = default;
+  virtual std::string name() const = 0;
+  virtual int prog_fd() const = 0;
+  // Before a path's warm-up packet: whatever lets that packet's flow into the table.
+  virtual void before_warm(PathKind) {}
+  virtual void after_warm(PathKind) {}
+  // The kernel's memory charge for the program's connection table(s).
+  virtual uint64_t table_bytes() const = 0;
+  virtual std::vector<std::string> counter_names() const = 0;
+  virtual Counts counters() const = 0;
+  // Per-iteration deltas of counter_names() that prove one iteration of `kind`.
+  virtual std::vector<int64_t> expect(PathKind kind) const = 0;
+};
+
+// The memory the kernel charges for a map (its fdinfo's memlock).
+uint64_t map_memlock(int map_fd);
+
+// Empty when after - before is n times expect(kind); otherwise what differs.
+std::string verify_counts(const Target& t, PathKind kind, const Counts& before, const Counts& after,
+                          uint64_t n);
+
+}  // namespace dogfish::bench
