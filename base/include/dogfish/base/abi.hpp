@@ -62,8 +62,8 @@ inline constexpr std::uint32_t balancer_layout_fingerprint() {
        {sizeof(df_vip_key), sizeof(df_vip_meta), sizeof(df_vip_addr_key), sizeof(df_real),
         sizeof(df_flow_key), sizeof(df_conn), sizeof(df_counter), sizeof(df_global_stats),
         sizeof(df_config), sizeof(df_syn_rec), std::size_t{DF_SYN_SLOTS},
-        std::size_t{DF_REASON_MAX}, std::size_t{DF_RINGS_PER_VIP},
-        std::size_t{DF_RING_MMAP_STRIDE}, std::size_t{DF_TICK_SHIFT}}) {
+        std::size_t{DF_REASON_MAX}, std::size_t{DF_RINGS_PER_VIP}, std::size_t{DF_RING_MMAP_STRIDE},
+        std::size_t{DF_TICK_SHIFT}}) {
     h = (h ^ static_cast<std::uint32_t>(v)) * 16777619u;
   }
   return h;
