@@ -36,113 +36,62 @@
 #include "bench.skel.h"
 #include "bench_abi.h"
 #include "dogfish/base/address.hpp"
+#include "dogfish/base/errors.hpp"
+#include "dogfish/base/log.hpp"
+#include "dogfish/base/skeleton.hpp"
 #include "dogfish/base/version.hpp"
 #include "dogfish_target.hpp"
 #include "katran_target.hpp"
+#include "support/packet.hpp"
 #include "target.hpp"
 
 namespace dogfish::bench {
 namespace {
 
-// ---------------------------------------------------------------- errors
-
-[[noreturn]] void fail_errno(const std::string& what, int err) {
-  throw std::runtime_error(fmt::format("{}: {} (errno {})", what, std::strerror(err), err));
-}
-
-void check(int ret, const std::string& what) {
-  if (ret < 0) fail_errno(what, ret == -1 ? errno : -ret);
-}
-
-bool g_verbose = false;
-
-int libbpf_log(enum libbpf_print_level level, const char* format, va_list args) {
-  if (level != LIBBPF_WARN && !g_verbose) return 0;
-  return std::vfprintf(stderr, format, args);
-}
-
-template <typename Skel, void (*Destroy)(Skel*)>
-struct SkelDeleter {
-  void operator()(Skel* s) const { Destroy(s); }
-};
-using BenchSkel = std::unique_ptr<bench_bpf, SkelDeleter<bench_bpf, bench_bpf__destroy>>;
-
 // ---------------------------------------------------------------- packets
 
 using Frame = std::array<uint8_t, DF_BENCH_FRAME_LEN>;
 
-constexpr uint8_t kBalancerMac[6] = {0x02, 0xdf, 0x00, 0x00, 0x00, 0x01};
-constexpr uint8_t kClientMac[6] = {0x02, 0xdf, 0x00, 0x00, 0x00, 0x02};
+const testing::Mac kBalancerMac = {0x02, 0xdf, 0x00, 0x00, 0x00, 0x01};
+const testing::Mac kClientMac = {0x02, 0xdf, 0x00, 0x00, 0x00, 0x02};
 
 IpAddress addr(const char* text) { return *IpAddress::parse(text); }
 
 enum class L4 { tcp_syn, tcp_ack, udp };
 
-void put16(uint8_t* p, uint16_t host) {
-  p[0] = host >> 8;
-  p[1] = host & 0xff;
-}
-
-uint16_t ipv4_csum(const uint8_t* h) {
-  uint32_t sum = 0;
-  for (int i = 0; i < 20; i += 2) sum += (h[i] << 8) | h[i + 1];
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
-}
-
-// An Ethernet frame from the client to dst, DF_BENCH_FRAME_LEN long: a SYN
-// carries the usual options and ends in zero padding; other packets carry a
-// payload that fills the frame. L4 checksums are left zero: no balancer reads
-// them.
+// An Ethernet frame from the client to dst, DF_BENCH_FRAME_LEN long: a SYN carries the usual
+// options and ends in Ethernet padding; other packets carry a payload that fills the frame.
 Frame make_frame(const IpAddress& src, const IpAddress& dst, L4 l4, uint16_t sport,
                  uint16_t dport) {
-  Frame f{};
-  const bool v4 = dst.family == DF_FAMILY_V4;
-  const size_t l3_hdr = v4 ? 20 : 40;
-  const size_t l4_hdr = l4 == L4::udp ? 8 : l4 == L4::tcp_syn ? 40 : 20;
-  const size_t l3_len = l4 == L4::tcp_syn ? l3_hdr + l4_hdr : f.size() - 14;
-  uint8_t* p = f.data();
-
-  std::memcpy(p, kBalancerMac, 6);
-  std::memcpy(p + 6, kClientMac, 6);
-  put16(p + 12, v4 ? 0x0800 : 0x86dd);
-  uint8_t* ip = p + 14;
-  const uint8_t proto = l4 == L4::udp ? IPPROTO_UDP : IPPROTO_TCP;
-  if (v4) {
-    ip[0] = 0x45;
-    put16(ip + 2, l3_len);
-    put16(ip + 6, 0x4000);  // DF
-    ip[8] = 64;
-    ip[9] = proto;
-    std::memcpy(ip + 12, src.bytes.data(), 4);
-    std::memcpy(ip + 16, dst.bytes.data(), 4);
-    put16(ip + 10, ipv4_csum(ip));
-  } else {
-    ip[0] = 0x60;
-    put16(ip + 4, l3_len - 40);
-    ip[6] = proto;
-    ip[7] = 64;
-    std::memcpy(ip + 8, src.bytes.data(), 16);
-    std::memcpy(ip + 24, dst.bytes.data(), 16);
-  }
-  uint8_t* th = ip + l3_hdr;
-  put16(th, sport);
-  put16(th + 2, dport);
+  using namespace dogfish::testing;
+  Packet p;
+  p.eth(kBalancerMac, kClientMac);
+  if (dst.is_v4())
+    p.ipv4({.src = src.to_string(), .dst = dst.to_string(), .frag_off = 0x4000});  // DF
+  else
+    p.ipv6({.src = src.to_string(), .dst = dst.to_string()});
   if (l4 == L4::udp) {
-    put16(th + 4, l3_len - l3_hdr);
-    return f;
-  }
-  put16(th + 4, l4 == L4::tcp_syn ? 0x1000 : 0x2000);  // sequence number: no ACK answers a SYN
-  th[12] = (l4_hdr / 4) << 4;
-  th[13] = l4 == L4::tcp_syn ? 0x02 : 0x10;  // SYN, or ACK
-  put16(th + 14, 64240);
-  if (l4 == L4::tcp_syn) {
-    static constexpr uint8_t opts[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
-                                         0, 1, 0,    0,    0, 0, 1, 3,  3, 7};
-    std::memcpy(th + 20, opts, sizeof(opts));
+    p.udp({.sport = sport, .dport = dport});
+  } else if (l4 == L4::tcp_syn) {
+    // MSS 1460, SACK permitted, timestamps, NOP, window scale 7.
+    p.tcp({.sport = sport,
+           .dport = dport,
+           .flags = tcp_flags::SYN,
+           .seq = 0x10000000,
+           .options = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7},
+           .window = 64240});
   } else {
-    th[8] = 0x20;  // acknowledgement number
+    p.tcp({.sport = sport,
+           .dport = dport,
+           .flags = tcp_flags::ACK,
+           .seq = 0x20000000,  // no ACK answers a SYN
+           .ack = 0x20,
+           .window = 64240});
   }
+  Bytes headers = p.bytes();
+  if (l4 != L4::tcp_syn) headers = p.payload(Bytes(DF_BENCH_FRAME_LEN - headers.size())).bytes();
+  Frame f{};
+  std::copy(headers.begin(), headers.end(), f.begin());
   return f;
 }
 
@@ -226,8 +175,7 @@ double thread_ns() {
 class Wrapper {
  public:
   Wrapper() {
-    skel_.reset(bench_bpf__open_and_load());
-    if (!skel_) fail_errno("bench_bpf__open_and_load", errno);
+    skel_.load();
     skel_->bss->src_next = 0x0b000000;  // 11.0.0.0 on: never the client of another path
   }
 
@@ -238,8 +186,8 @@ class Wrapper {
     std::memcpy(skel_->bss->frame, frame.data(), frame.size());
     skel_->bss->bump_src = bump_src;
     uint32_t zero = 0;
-    check(bpf_map_update_elem(bpf_map__fd(skel_->maps.target), &zero, &prog_fd, BPF_ANY),
-          "set the wrapper's target");
+    check_call(bpf_map_update_elem(bpf_map__fd(skel_->maps.target), &zero, &prog_fd, BPF_ANY),
+               "set the wrapper's target");
   }
 
   struct Out {
@@ -260,20 +208,20 @@ class Wrapper {
     o.data_size_out = out.size();
     o.repeat = repeat;
     const double t0 = thread_ns();
-    check(bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.bench_wrapper), &o),
-          fmt::format("BPF_PROG_TEST_RUN ({})", what));
+    check_call(bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.bench_wrapper), &o),
+               fmt::format("BPF_PROG_TEST_RUN ({})", what));
     const double t1 = thread_ns();
     if (o.retval != want_ret || o.data_size_out != want_len)
       throw std::runtime_error(fmt::format("{}: returned {} with {} bytes, want {} with {} bytes",
                                            what, o.retval, o.data_size_out, want_ret, want_len));
-    if (g_verbose)
+    if (log_verbose())
       fmt::print(stderr, "{}: repeat {}: kernel {} ns, thread {:.2f} ns\n", what, repeat,
                  o.duration, (t1 - t0) / repeat);
     return {(t1 - t0) / repeat, std::vector<uint8_t>(out.begin(), out.begin() + o.data_size_out)};
   }
 
  private:
-  BenchSkel skel_;
+  Skeleton<bench_bpf> skel_{{bench_bpf__open, bench_bpf__load, bench_bpf__destroy}};
 };
 
 class Bench {
@@ -396,7 +344,7 @@ void print_table(const Results& results, const Result& floor, const Bench& bench
   }
   fmt::print("{:<14} {:>9.1f} {:>8.1f}   (swap MACs, XDP_TX: no balancer)\n", "floor_xdp_tx",
              floor.net(), floor.net_min());
-  if (g_verbose)
+  if (log_verbose())
     for (const auto& [p, per_target] : results)
       for (size_t i = 0; i < per_target.size(); i++)
         fmt::print("{:<14} {:<8} raw {:.1f} base {:.1f}\n", p->name, targets[i]->name(),
@@ -425,7 +373,7 @@ int run(const Options& opt) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(opt.cpu >= 0 ? opt.cpu : sched_getcpu(), &set);
-  check(sched_setaffinity(0, sizeof(set), &set), "sched_setaffinity");
+  check_call(sched_setaffinity(0, sizeof(set), &set), "sched_setaffinity");
   const std::vector<Path> paths = all_paths();
   for (const auto& name : opt.only)
     if (std::none_of(paths.begin(), paths.end(), [&](const Path& p) { return name == p.name; }))
@@ -510,10 +458,13 @@ int main(int argc, char** argv) {
   app.add_option("--cpu", opt.cpu, "pin the bench to this CPU (default: the one it starts on)");
   app.add_option("--only", opt.only, "run just these paths")->delimiter(',');
   app.add_flag("--json", opt.json, "print JSON: what it was built with, path -> program -> net ns");
-  app.add_flag("-v,--verbose", dogfish::bench::g_verbose, "per-run figures and libbpf's debug log");
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "per-run figures and libbpf's debug log");
   CLI11_PARSE(app, argc, argv);
 
-  libbpf_set_print(dogfish::bench::libbpf_log);
+  dogfish::set_log_program("dogfish-bench");
+  dogfish::set_log_verbose(verbose);
+  dogfish::route_libbpf_log();
   try {
     return dogfish::bench::run(opt);
   } catch (const std::exception& e) {

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 //
 // dogfish-loadgen: the two loads lab-bench needs that no Debian tool gives on
-// this kernel, each printing one JSON object.
+// this kernel, and the XDP swap it measures with, each printing one JSON object.
 //
 //   pps  UDP frames out of a veth as fast as the path behind it takes them:
 //        BPF_PROG_TEST_RUN with live frames running lab_gen_tx (XDP_TX) on the
 //        interface, which is what xdp-trafficgen does.
 //   cps  new TCP connections per second: N connections at a time, each one
 //        connect, "GET / HTTP/1.0", read the answer to its end, close.
+//   attach a pinned XDP program onto an interface in the mode of the one there
+//        (the floor program for the balancer and back), through base's attach.
 //
-// Both run in the caller's network namespace (lab-bench starts them with
+// All run in the caller's network namespace (lab-bench starts them with
 // `dogfish-lab exec NODE --`). bench/README.md has the method.
 
 #include <arpa/inet.h>
@@ -26,6 +28,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -40,10 +43,15 @@
 
 #include "dogfish/base/address.hpp"
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/fd.hpp"
+#include "dogfish/base/log.hpp"
+#include "dogfish/base/skeleton.hpp"
+#include "dogfish/base/socket_address.hpp"
 #include "dogfish/base/version.hpp"
-#include "dogfish/controller.hpp"
+#include "dogfish/base/xdp.hpp"
 #include "lab_bench.skel.h"
 #include "lab_bench_abi.h"
+#include "support/packet.hpp"
 
 namespace {
 
@@ -66,23 +74,10 @@ struct PpsOptions {
   double duration = 5;
 };
 
-bool g_verbose = false;
-
-int libbpf_log(enum libbpf_print_level level, const char* format, va_list args) {
-  if (level == LIBBPF_DEBUG && !g_verbose) return 0;
-  return std::vfprintf(stderr, format, args);
-}
-
-uint16_t ipv4_checksum(const uint8_t* hdr) {
-  uint32_t sum = 0;
-  for (int i = 0; i < 20; i += 2) sum += (hdr[i] << 8) | hdr[i + 1];
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
-}
-
 // Ethernet, IPv4 (TTL 64, DF), UDP with checksum 0 (allowed for IPv4: the program changes
 // the source port per frame without recomputing one), zero bytes to fill the frame.
 std::array<uint8_t, DF_GEN_FRAME_LEN> udp_frame(const PpsOptions& o) {
+  using namespace dogfish::testing;
   auto mac = [](const std::string& text, const char* what) {
     auto m = dogfish::MacAddress::parse(text);
     if (!m) throw Error(fmt::format("{} '{}' is not a MAC address", what, text));
@@ -91,52 +86,30 @@ std::array<uint8_t, DF_GEN_FRAME_LEN> udp_frame(const PpsOptions& o) {
   auto v4 = [](const std::string& text, const char* what) {
     auto a = dogfish::IpAddress::parse(text);
     if (!a || !a->is_v4()) throw Error(fmt::format("{} '{}' is not an IPv4 address", what, text));
-    return a->bytes;
+    return a->to_string();
   };
+  Packet p;
+  p.eth(mac(o.dst_mac, "--dst-mac"), mac(o.src_mac, "--src-mac"))
+      .ipv4({.src = v4(o.src, "--src"), .dst = v4(o.dst, "--dst"), .frag_off = 0x4000})  // DF
+      .udp({.sport = o.sport, .dport = o.port, .checksum = false});
+  const Bytes headers = p.bytes();
+  const Bytes frame = p.payload(Bytes(DF_GEN_FRAME_LEN - headers.size())).bytes();
   std::array<uint8_t, DF_GEN_FRAME_LEN> f{};
-  auto d = mac(o.dst_mac, "--dst-mac"), s = mac(o.src_mac, "--src-mac");
-  std::memcpy(&f[0], d.data(), 6);
-  std::memcpy(&f[6], s.data(), 6);
-  f[12] = 0x08;  // ETH_P_IP
-  uint8_t* ip = &f[14];
-  const uint16_t ip_len = DF_GEN_FRAME_LEN - 14;
-  ip[0] = 0x45;
-  ip[2] = ip_len >> 8;
-  ip[3] = ip_len & 0xff;
-  ip[6] = 0x40;  // DF
-  ip[8] = 64;
-  ip[9] = IPPROTO_UDP;
-  std::memcpy(&ip[12], v4(o.src, "--src").data(), 4);
-  std::memcpy(&ip[16], v4(o.dst, "--dst").data(), 4);
-  const uint16_t csum = ipv4_checksum(ip);
-  ip[10] = csum >> 8;
-  ip[11] = csum & 0xff;
-  uint8_t* udp = ip + 20;
-  const uint16_t udp_len = ip_len - 20;
-  udp[0] = o.sport >> 8;
-  udp[1] = o.sport & 0xff;
-  udp[2] = o.port >> 8;
-  udp[3] = o.port & 0xff;
-  udp[4] = udp_len >> 8;
-  udp[5] = udp_len & 0xff;
+  std::copy(frame.begin(), frame.end(), f.begin());
   return f;
 }
-
-struct SkelDeleter {
-  void operator()(lab_bench_bpf* s) const { lab_bench_bpf__destroy(s); }
-};
 
 json run_pps(const PpsOptions& o) {
   const unsigned ifindex = if_nametoindex(o.iface.c_str());
   if (ifindex == 0) throw OsError(errno, fmt::format("no interface '{}' here", o.iface));
   const auto frame = udp_frame(o);
 
-  std::unique_ptr<lab_bench_bpf, SkelDeleter> skel(lab_bench_bpf__open());
-  if (!skel) throw OsError(errno, "open lab_bench.bpf.o");
+  dogfish::Skeleton<lab_bench_bpf> skel(
+      {lab_bench_bpf__open, lab_bench_bpf__load, lab_bench_bpf__destroy});
   std::memcpy(skel->bss->gen_frame, frame.data(), frame.size());
   skel->bss->gen_sport = o.sport;
   skel->data->gen_flows = o.flows;
-  if (int err = lab_bench_bpf__load(skel.get())) throw OsError(-err, "load lab_bench.bpf.o");
+  skel.load();
   const int prog = bpf_program__fd(skel->progs.lab_gen_tx);
 
   xdp_md ctx{};
@@ -156,6 +129,21 @@ json run_pps(const PpsOptions& o) {
   }
   const double secs = seconds_since(t0);
   return {{"sent", sent}, {"seconds", secs}, {"pps", sent / secs}};
+}
+
+// ---------------------------------------------------------------- attach
+
+struct AttachOptions {
+  std::string iface, pinned;
+};
+
+// A pinned program onto the interface in the mode its XDP program runs in (one atomic swap).
+json run_attach(const AttachOptions& o) {
+  dogfish::UniqueFd prog(bpf_obj_get(o.pinned.c_str()));
+  if (!prog) throw OsError(errno, fmt::format("the pinned program {}", o.pinned));
+  const dogfish::XdpMode mode =
+      dogfish::attach_xdp(o.iface, prog.get(), dogfish::XdpMode::automatic);
+  return {{"iface", o.iface}, {"pinned", o.pinned}, {"mode", dogfish::to_string(mode)}};
 }
 
 // ---------------------------------------------------------------- cps
@@ -182,19 +170,7 @@ class ConnectLoad {
     if (!ep)
       throw Error(fmt::format("'{}' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)", o.target));
     if (o.concurrency < 1) throw Error("--concurrency must be at least 1");
-    if (ep->address.is_v4()) {
-      auto* a = reinterpret_cast<sockaddr_in*>(&addr_);
-      a->sin_family = AF_INET;
-      a->sin_port = htons(ep->port);
-      std::memcpy(&a->sin_addr, ep->address.bytes.data(), 4);
-      addr_len_ = sizeof(sockaddr_in);
-    } else {
-      auto* a = reinterpret_cast<sockaddr_in6*>(&addr_);
-      a->sin6_family = AF_INET6;
-      a->sin6_port = htons(ep->port);
-      std::memcpy(&a->sin6_addr, ep->address.bytes.data(), 16);
-      addr_len_ = sizeof(sockaddr_in6);
-    }
+    to_ = dogfish::socket_address(*ep);
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_ < 0) throw OsError(errno, "epoll_create1");
     conns_.resize(o.concurrency);
@@ -232,9 +208,9 @@ class ConnectLoad {
     Conn& c = conns_[i];
     c = Conn{};
     c.started = Clock::now();
-    c.fd = socket(addr_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c.fd = socket(to_.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c.fd < 0) throw OsError(errno, "socket");
-    if (connect(c.fd, reinterpret_cast<sockaddr*>(&addr_), addr_len_) < 0 && errno != EINPROGRESS) {
+    if (connect(c.fd, to_.get(), to_.length) < 0 && errno != EINPROGRESS) {
       fail(i, errno, "connect");
       return;
     }
@@ -299,8 +275,7 @@ class ConnectLoad {
   }
 
   const CpsOptions& o_;
-  sockaddr_storage addr_{};
-  socklen_t addr_len_ = 0;
+  dogfish::SocketAddress to_;
   int epoll_ = -1;
   std::vector<Conn> conns_;
   std::vector<std::size_t> idle_;  // closed, to start again
@@ -318,11 +293,12 @@ void add_seconds(CLI::App* app, const std::string& name, double& seconds, const 
 int main(int argc, char** argv) {
   CLI::App app{
       "dogfish-loadgen: load for lab-bench, one JSON object on stdout: UDP frames out of a veth "
-      "(pps) or new TCP connections (cps)",
+      "(pps) or new TCP connections (cps); or a pinned XDP program swapped in (attach)",
       "dogfish-loadgen"};
   app.set_version_flag("--version", dogfish::version_text("dogfish-loadgen"));
   app.require_subcommand(1);
-  app.add_flag("-v,--verbose", g_verbose, "libbpf's debug messages too");
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "libbpf's debug messages too");
 
   PpsOptions pps;
   auto* p = app.add_subcommand(
@@ -349,10 +325,18 @@ int main(int argc, char** argv) {
   add_seconds(c, "--timeout", cps.timeout,
               "seconds a connection may take before it counts as lost");
 
+  AttachOptions attach;
+  auto* a = app.add_subcommand(
+      "attach", "put a pinned XDP program on IFACE, in the mode of the program there now");
+  a->add_option("--iface", attach.iface, "interface")->required();
+  a->add_option("--pinned", attach.pinned, "the program's pin in bpffs")->required();
+
   CLI11_PARSE(app, argc, argv);
-  libbpf_set_print(libbpf_log);
+  dogfish::set_log_program("dogfish-loadgen");
+  dogfish::set_log_verbose(verbose);
+  dogfish::route_libbpf_log();
   try {
-    json out = *p ? run_pps(pps) : ConnectLoad(cps).run();
+    json out = *p ? run_pps(pps) : *a ? run_attach(attach) : ConnectLoad(cps).run();
     std::printf("%s\n", out.dump().c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dogfish-loadgen: %s\n", e.what());

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "dogfish/base/address.hpp"
+#include "dogfish/base/errors.hpp"
 
 namespace dogfish::bench {
 namespace {
@@ -27,13 +28,8 @@ constexpr uint32_t kXdpPassCntr = 19;   // v1: packets passed
 constexpr uint32_t kXdpTotalCntr = 16;  // v1: packets seen
 constexpr uint8_t kRealIpv6 = 1;        // F_IPV6
 
-[[noreturn]] void fail(const std::string& what, int err) {
-  throw std::runtime_error(fmt::format("katran: {}: {} (errno {})", what, std::strerror(err), err));
-}
-
-void check(int ret, const std::string& what) {
-  if (ret < 0) fail(what, ret == -1 ? errno : -ret);
-}
+// Katran's failures say so.
+void check(int ret, const std::string& what) { check_call(ret, "katran: " + what); }
 
 IpAddress addr(const char* text) { return *IpAddress::parse(text); }
 
@@ -94,7 +90,7 @@ struct LbStats {
 KatranTarget::KatranTarget(const std::string& object_path, const std::string& prog_name,
                            uint32_t conn_entries) {
   obj_ = bpf_object__open_file(object_path.c_str(), nullptr);
-  if (!obj_) fail("opening " + object_path, errno);
+  if (!obj_) throw OsError(errno, "katran: opening " + object_path);
   try {
     bpf_program* prog = bpf_object__find_program_by_name(obj_, prog_name.c_str());
     if (!prog) throw std::runtime_error("katran: no program " + prog_name + " in " + object_path);

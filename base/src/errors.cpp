@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace dogfish {
@@ -10,6 +11,11 @@ OsError::OsError(int code, std::string where)
     : Error(fmt::format("{}: {}", where, std::strerror(code))),
       code_(code),
       where_(std::move(where)) {}
+
+int check_call(int ret, const std::string& what) {
+  if (ret < 0) throw OsError(ret == -1 ? errno : -ret, what);
+  return ret;
+}
 
 static std::string config_message(const std::string& file, std::size_t line,
                                   const std::string& reason) {

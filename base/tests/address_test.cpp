@@ -1,6 +1,11 @@
 #include "dogfish/base/address.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "dogfish/base/socket_address.hpp"
 
 namespace dogfish {
 namespace {
@@ -61,6 +66,23 @@ TEST(ParseEndpoint, Forms) {
   for (const char* bad : {"10.0.0.1", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "fd00::1:80",
                           "[10.0.0.1]:80", "[fd00::1]80", "10.0.0.300:80", "10.0.0.1:8x", ""})
     EXPECT_FALSE(Endpoint::parse(bad)) << bad;
+}
+
+TEST(SocketAddress, BothFamiliesInNetworkOrder) {
+  const SocketAddress v4 = socket_address(*Endpoint::parse("10.0.0.1:8080"));
+  ASSERT_EQ(v4.family(), AF_INET);
+  ASSERT_EQ(v4.length, sizeof(sockaddr_in));
+  const auto* in = reinterpret_cast<const sockaddr_in*>(v4.get());
+  EXPECT_EQ(ntohs(in->sin_port), 8080);
+  EXPECT_EQ(ntohl(in->sin_addr.s_addr), 0x0a000001U);
+
+  const SocketAddress v6 = socket_address(*Endpoint::parse("[fd00::1]:443"));
+  ASSERT_EQ(v6.family(), AF_INET6);
+  ASSERT_EQ(v6.length, sizeof(sockaddr_in6));
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(v6.get());
+  EXPECT_EQ(ntohs(in6->sin6_port), 443);
+  const std::uint8_t want[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  EXPECT_EQ(std::memcmp(&in6->sin6_addr, want, 16), 0);
 }
 
 }  // namespace dogfish

@@ -12,28 +12,13 @@
 #include <cstring>
 
 #include "dogfish/base/fd.hpp"
+#include "dogfish/base/socket_address.hpp"
 #include "dogfish/lab/netns.hpp"
 
 namespace dogfish::lab {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-socklen_t to_sockaddr(const IpAddress& a, std::uint16_t port, sockaddr_storage& ss) {
-  std::memset(&ss, 0, sizeof ss);
-  if (a.is_v4()) {
-    auto* s = reinterpret_cast<sockaddr_in*>(&ss);
-    s->sin_family = AF_INET;
-    s->sin_port = htons(port);
-    std::memcpy(&s->sin_addr, a.bytes.data(), 4);
-    return sizeof *s;
-  }
-  auto* s = reinterpret_cast<sockaddr_in6*>(&ss);
-  s->sin6_family = AF_INET6;
-  s->sin6_port = htons(port);
-  std::memcpy(&s->sin6_addr, a.bytes.data(), 16);
-  return sizeof *s;
-}
 
 // Waits for `events` on fd until the deadline; false on timeout.
 bool wait_for(int fd, short events, Clock::time_point deadline) {
@@ -54,9 +39,8 @@ std::string first_line(std::string_view s) { return std::string(s.substr(0, s.fi
 std::string open_connected(UniqueFd& s, int type, const IpAddress& vip, std::uint16_t port) {
   s.reset(socket(vip.is_v4() ? AF_INET : AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!s) return fmt::format("socket: {}", std::strerror(errno));
-  sockaddr_storage ss;
-  const socklen_t len = to_sockaddr(vip, port, ss);
-  if (connect(s.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS)
+  const SocketAddress to = socket_address({vip, port});
+  if (connect(s.get(), to.get(), to.length) != 0 && errno != EINPROGRESS)
     return fmt::format("connect: {}", std::strerror(errno));
   return "";
 }

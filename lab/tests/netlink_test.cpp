@@ -26,6 +26,7 @@
 
 #include "dogfish/base/errors.hpp"
 #include "dogfish/base/fd.hpp"
+#include "dogfish/base/socket_address.hpp"
 #include "dogfish/lab/netns.hpp"
 
 namespace dogfish::lab {
@@ -87,29 +88,10 @@ UniqueFd udp_socket(const std::string& netns, int family) {
   return UniqueFd(fd);
 }
 
-sockaddr_storage socket_address(const IpAddress& ip, std::uint16_t port, socklen_t& length) {
-  sockaddr_storage storage{};
-  if (ip.is_v4()) {
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    std::memcpy(&v4->sin_addr, ip.bytes.data(), 4);
-    length = sizeof *v4;
-  } else {
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    std::memcpy(&v6->sin6_addr, ip.bytes.data(), 16);
-    length = sizeof *v6;
-  }
-  return storage;
-}
-
 // 0 or the errno of bind(ip, port) on a socket made inside `netns`.
 int bind_error(const UniqueFd& socket, const IpAddress& ip, std::uint16_t port) {
-  socklen_t length;
-  sockaddr_storage where = socket_address(ip, port, length);
-  return bind(socket.get(), reinterpret_cast<sockaddr*>(&where), length) == 0 ? 0 : errno;
+  const SocketAddress where = socket_address({ip, port});
+  return bind(socket.get(), where.get(), where.length) == 0 ? 0 : errno;
 }
 
 // Sends one datagram from `from_netns` to to:port, where a socket in `to_netns` waits for it;
@@ -122,10 +104,9 @@ std::pair<std::string, std::string> send_datagram(const std::string& from_netns,
   if (int error = bind_error(receiver, to, port))
     throw std::runtime_error(std::string("bind the receiver: ") + std::strerror(error));
   UniqueFd sender = udp_socket(from_netns, family);
-  socklen_t length;
-  sockaddr_storage destination = socket_address(to, port, length);
-  if (sendto(sender.get(), payload.data(), payload.size(), 0,
-             reinterpret_cast<sockaddr*>(&destination), length) < 0)
+  const SocketAddress destination = socket_address({to, port});
+  if (sendto(sender.get(), payload.data(), payload.size(), 0, destination.get(),
+             destination.length) < 0)
     throw std::runtime_error(std::string("sendto: ") + std::strerror(errno));
 
   // The first datagram waits for ARP/NDP; the deadline is generous, the poll returns at once.

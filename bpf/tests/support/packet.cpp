@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 #include <stdexcept>
@@ -104,20 +105,22 @@ Packet& Packet::ipv6_ext(const Ipv6Ext& h) {
 Packet& Packet::tcp(const Tcp& h) {
   size_t off = data_.size();
   layers_.push_back({.kind = Kind::Tcp, .offset = off});
-  data_.resize(off + 20);
+  const size_t header = 20 + (h.options.size() + 3) / 4 * 4;
+  data_.resize(off + header);
   put16(data_, off, h.sport);
   put16(data_, off + 2, h.dport);
   put32(data_, off + 4, h.seq);
   put32(data_, off + 8, h.ack);
-  data_[off + 12] = 5 << 4;
+  data_[off + 12] = (header / 4) << 4;
   data_[off + 13] = h.flags;
-  put16(data_, off + 14, 65535);
+  put16(data_, off + 14, h.window);
+  std::copy(h.options.begin(), h.options.end(), data_.begin() + off + 20);
   return *this;
 }
 
 Packet& Packet::udp(const Udp& h) {
   size_t off = data_.size();
-  layers_.push_back({.kind = Kind::Udp, .offset = off});
+  layers_.push_back({.kind = Kind::Udp, .offset = off, .l4_checksum = h.checksum});
   data_.resize(off + 8);
   put16(data_, off, h.sport);
   put16(data_, off + 2, h.dport);
@@ -187,7 +190,7 @@ Bytes Packet::bytes() const {
       case Kind::Tcp:
       case Kind::Udp:
         if (l.kind == Kind::Udp) put16(b, l.offset + 4, len);
-        if (ip) {
+        if (ip && l.l4_checksum) {
           // Pseudo-header checksum over the nearest IP layer's addresses.
           uint32_t sum = 0;
           uint8_t proto = l.kind == Kind::Tcp ? kProtoTcp : kProtoUdp;

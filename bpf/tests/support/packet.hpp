@@ -55,10 +55,13 @@ struct Tcp {
   uint8_t flags = tcp_flags::SYN;
   uint32_t seq = 1000;
   uint32_t ack = 0;
+  Bytes options;  // zero-padded to a multiple of 4; the data offset grows
+  uint16_t window = 65535;
 };
 
 struct Udp {
   uint16_t sport, dport;
+  bool checksum = true;  // false: 0, "none" (IPv4 only), for frames a program rewrites
 };
 
 class Packet {
@@ -83,6 +86,7 @@ class Packet {
     Ipv4 v4;
     Ipv6 v6;
     Ipv6Ext ext;
+    bool l4_checksum = true;
   };
   Bytes data_;
   std::vector<Layer> layers_;

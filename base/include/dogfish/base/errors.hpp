@@ -25,6 +25,10 @@ class OsError : public Error {
   std::string where_;
 };
 
+// Returns ret, or throws an OsError naming `what` when it is negative: -1 with errno set (libc,
+// the bpf() wrappers) or a negative errno (libbpf, which sets errno too).
+int check_call(int ret, const std::string& what);
+
 // A bad configuration: "file:line: path: reason" (line 0 when it is about the whole file).
 class ConfigError : public Error {
  public:
