@@ -92,8 +92,7 @@ std::array<uint8_t, DF_GEN_FRAME_LEN> udp_frame(const PpsOptions& o) {
   p.eth(mac(o.dst_mac, "--dst-mac"), mac(o.src_mac, "--src-mac"))
       .ipv4({.src = v4(o.src, "--src"), .dst = v4(o.dst, "--dst"), .frag_off = 0x4000})  // DF
       .udp({.sport = o.sport, .dport = o.port, .checksum = false});
-  const Bytes headers = p.bytes();
-  const Bytes frame = p.payload(Bytes(DF_GEN_FRAME_LEN - headers.size())).bytes();
+  const Bytes frame = p.fill_to(DF_GEN_FRAME_LEN).bytes();
   std::array<uint8_t, DF_GEN_FRAME_LEN> f{};
   std::copy(frame.begin(), frame.end(), f.begin());
   return f;

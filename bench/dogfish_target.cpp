@@ -8,6 +8,7 @@
 
 #include "dogfish/base/address.hpp"
 #include "dogfish/config.hpp"
+#include "dogfish/df_structs.hpp"
 
 namespace dogfish::bench {
 namespace {
@@ -26,9 +27,12 @@ DogfishTarget::DogfishTarget(uint32_t conn_entries, uint32_t insert_rate)
   configure();
 }
 
-void DogfishTarget::set_insert_rate(uint32_t rate) {
+void DogfishTarget::set_limits(PathKind kind, uint32_t insert_rate) {
   df_config c = dp_->config();
-  c.conn_insert_rate = rate;
+  c.conn_insert_rate = insert_rate;
+  c.max_pkt_size = kind == PathKind::too_big      ? Service::too_big_max4
+                   : kind == PathKind::v6_too_big ? Service::too_big_max6
+                                                  : 0;
   dp_->set_config(c);
 }
 
@@ -82,39 +86,59 @@ void DogfishTarget::configure() {
 uint64_t DogfishTarget::table_bytes() const { return map_memlock(dp_->conn_table_fd()); }
 
 std::vector<std::string> DogfishTarget::counter_names() const {
-  return {"tx",   "pass_not_vip", "reasons",  "conn_hit", "conn_miss", "conn_expired",
-          "hash", "proven",       "inserted", "skipped",  "replaced",  "inserted+skipped"};
+  return {"tx",           "pass_not_vip",    "reasons",      "conn_hit",
+          "conn_miss",    "conn_expired",    "hash",         "proven",
+          "inserted",     "skipped",         "replaced",     "inserted+skipped",
+          "tx_icmp_echo", "tx_icmp_too_big", "tx_icmp_error"};
 }
 
 Counts DogfishTarget::counters() const {
   const df_global_stats s = dp_->stats().global;  // summed over CPUs
   uint64_t reasons = 0;
   for (uint64_t r : s.reason) reasons += r;
-  return {s.reason[DF_TX],  s.reason[DF_PASS_NOT_VIP],
-          reasons,          s.conn_hit,
-          s.conn_miss,      s.conn_expired,
-          s.hash_decisions, s.conn_proven,
-          s.conn_inserted,  s.conn_skipped,
-          s.conn_replaced,  s.conn_inserted + s.conn_skipped};
+  return {s.reason[DF_TX],
+          s.reason[DF_PASS_NOT_VIP],
+          reasons,
+          s.conn_hit,
+          s.conn_miss,
+          s.conn_expired,
+          s.hash_decisions,
+          s.conn_proven,
+          s.conn_inserted,
+          s.conn_skipped,
+          s.conn_replaced,
+          s.conn_inserted + s.conn_skipped,
+          s.reason[DF_TX_ICMP_ECHO],
+          s.reason[DF_TX_ICMP_TOO_BIG],
+          s.reason[DF_TX_ICMP_ERROR]};
 }
 
 std::vector<int64_t> DogfishTarget::expect(PathKind kind) const {
-  // A miss is remembered or skipped, as the flood guard's budget allows.
-  //        tx pass reasons hit miss expired hash proven ins  skip  repl ins+skip
+  // A miss is remembered or skipped, as the flood guard's budget allows. An echo or
+  // an ICMP error touches no table; a too-big packet finds its flow's entry first.
+  //        tx pass reasons hit miss expired hash proven ins  skip  repl ins+skip echo big error
   switch (kind) {
     case PathKind::syn_fixed:
     case PathKind::syn_random:
     case PathKind::v6_syn:
-      return {1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0};
+      return {1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
     case PathKind::nonsyn_miss:
     case PathKind::udp_random:
-      return {1, 0, 1, 0, 1, 0, 1, 0, kAny, kAny, 0, 1};
+      return {1, 0, 1, 0, 1, 0, 1, 0, kAny, kAny, 0, 1, 0, 0, 0};
     case PathKind::table_hit:
     case PathKind::udp_hit:
     case PathKind::v6_hit:
-      return {1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0};
+      return {1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     case PathKind::not_vip:
-      return {0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+      return {0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    case PathKind::icmp_echo:
+    case PathKind::v6_icmp_echo:
+      return {0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
+    case PathKind::too_big:
+    case PathKind::v6_too_big:
+      return {0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+    case PathKind::icmp_to_real:
+      return {0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
   }
   return {};
 }

@@ -19,8 +19,9 @@ class DogfishTarget : public Target {
 
   std::string name() const override { return "dogfish"; }
   int prog_fd() const override { return dp_->prog_fd(); }
-  void before_warm(PathKind) override { set_insert_rate(0); }
-  void after_warm(PathKind) override { set_insert_rate(insert_rate_); }
+  // Warm-ups have no flood guard; each path runs with its own max_packet_size.
+  void before_warm(PathKind kind) override { set_limits(kind, 0); }
+  void after_warm(PathKind kind) override { set_limits(kind, insert_rate_); }
   uint64_t table_bytes() const override;
   std::vector<std::string> counter_names() const override;
   Counts counters() const override;
@@ -28,7 +29,7 @@ class DogfishTarget : public Target {
 
  private:
   void configure();
-  void set_insert_rate(uint32_t rate);
+  void set_limits(PathKind kind, uint32_t insert_rate);
 
   std::unique_ptr<BpfDataPlane> dp_;
   uint32_t insert_rate_;

@@ -231,6 +231,21 @@ Counts KatranTarget::counters() const {
           miss.v2};
 }
 
+// dogfish's ICMP paths are not timed on Katran: its ICMP handling is a build-time choice of its
+// own.
+bool KatranTarget::handles(PathKind kind) const {
+  switch (kind) {
+    case PathKind::icmp_echo:
+    case PathKind::v6_icmp_echo:
+    case PathKind::too_big:
+    case PathKind::v6_too_big:
+    case PathKind::icmp_to_real:
+      return false;
+    default:
+      return true;
+  }
+}
+
 std::vector<int64_t> KatranTarget::expect(PathKind kind) const {
   //        total tx pass lru_seen lru_miss syn_miss nonsyn_miss
   switch (kind) {
@@ -248,6 +263,8 @@ std::vector<int64_t> KatranTarget::expect(PathKind kind) const {
       return {1, 1, 0, 1, 1, 0, 0};
     case PathKind::not_vip:
       return {1, 0, 1, 0, 0, 0, 0};
+    default:  // not handled()
+      break;
   }
   return {};
 }

@@ -25,6 +25,7 @@ class KatranTarget : public Target {
 
   std::string name() const override { return "katran"; }
   int prog_fd() const override { return prog_fd_; }
+  bool handles(PathKind kind) const override;
   void before_warm(PathKind kind) override;
   uint64_t table_bytes() const override;
   std::vector<std::string> counter_names() const override;

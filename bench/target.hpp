@@ -20,6 +20,12 @@ enum class PathKind {
   not_vip,      // TCP to an address without a VIP: passed
   v6_syn,       // IPv6 TCP SYN, one tuple
   v6_hit,       // IPv6 TCP ACK of a flow the table knows
+  // dogfish's own (bpf/icmp.h):
+  icmp_echo,     // echo request to a VIP address: answered
+  v6_icmp_echo,  // the same in IPv6
+  too_big,       // TCP ACK of a flow the table knows, over max_packet_size: answered
+  v6_too_big,    // the same in IPv6
+  icmp_to_real,  // fragmentation needed about a VIP's flow: sent to the flow's real
 };
 
 // What every program is configured with, so each sees the same service. Real
@@ -36,6 +42,10 @@ struct Service {
   static constexpr const char* real6[2] = {"fd00:100::1", "fd00:100::2"};
   static constexpr uint8_t gateway_mac[6] = {0x02, 0xdf, 0x00, 0x00, 0x00, 0xfe};
   static constexpr uint32_t ring_size = 65537;
+  // max_packet_size on the too-big paths: their 82-byte packets no longer fit once
+  // encapsulated (+20 IPv4, +40 IPv6). 0 (no limit) on every other path.
+  static constexpr uint32_t too_big_max4 = 90;
+  static constexpr uint32_t too_big_max6 = 100;
 };
 
 // Counter values in the order a target names them.
@@ -49,6 +59,8 @@ class Target {
   virtual ~Target() = default;
   virtual std::string name() const = 0;
   virtual int prog_fd() const = 0;
+  // Whether the program has this path at all; the bench skips it where not.
+  virtual bool handles(PathKind) const { return true; }
   // Before a path's warm-up packet: whatever lets that packet's flow into the table.
   virtual void before_warm(PathKind) {}
   virtual void after_warm(PathKind) {}

@@ -20,6 +20,7 @@
 #include "parse.h"
 #include "encap.h"
 #include "conn_table.h"
+#include "icmp.h"
 
 /* Fixed at load: the verifier and JIT see it as a constant. */
 const volatile __u32 ring_size = DF_DEFAULT_RING_SIZE;
@@ -40,7 +41,17 @@ struct packet {
 	__u8 l4_hdr_len;
 	__u8 tcp_flags; /* byte 13 of the TCP header; 0 for UDP */
 	__u32 tcp_seq; /* host order; 0 for UDP */
+	__u8 icmp; /* ICMP_ECHO, or ICMP_ERROR with the quoted flow in `flow` */
 };
+
+static __always_inline int is_vip_addr(const struct packet *pkt)
+{
+	struct df_vip_addr_key key = {};
+
+	__builtin_memcpy(key.addr, pkt->flow.vip.addr, sizeof(key.addr));
+	key.family = pkt->flow.vip.family;
+	return bpf_map_lookup_elem(&vip_addrs, &key) != NULL;
+}
 
 /*
  * A malformed packet is dropped when its destination carries a VIP (it claims to
@@ -48,11 +59,30 @@ struct packet {
  */
 static __always_inline int drop_if_vip_addr(const struct packet *pkt, enum df_reason reason)
 {
-	struct df_vip_addr_key key = {};
+	return is_vip_addr(pkt) ? reason : DF_PASS_NOT_VIP;
+}
 
-	__builtin_memcpy(key.addr, pkt->flow.vip.addr, sizeof(key.addr));
-	key.family = pkt->flow.vip.family;
-	return bpf_map_lookup_elem(&vip_addrs, &key) ? reason : DF_PASS_NOT_VIP;
+/*
+ * ICMP to a VIP address that the balancer handles: an echo request it answers, or
+ * an error about a VIP's flow, whose quote then stands for the packet in `flow`.
+ */
+static __always_inline int parse_icmp(struct cursor *c, struct packet *pkt)
+{
+	struct icmp_hdr *ih = parse_icmp_hdr(c);
+
+	if (!ih)
+		return drop_if_vip_addr(pkt, DF_DROP_TRUNCATED_L4);
+	pkt->icmp = icmp_kind(pkt->flow.vip.family, ih, df_cfg.icmp_off);
+	if (pkt->icmp == ICMP_NOT_OURS)
+		return DF_PASS_L4_PROTO;
+	if (!is_vip_addr(pkt))
+		return DF_PASS_NOT_VIP;
+	if (pkt->icmp == ICMP_ECHO) {
+		pkt->l4_hdr_len = sizeof(*ih);
+		return CONTINUE;
+	}
+	pkt->l4_hdr_len = icmp_error_hdrs_len(pkt->flow.vip.family);
+	return icmp_quoted_flow(c, &pkt->flow);
 }
 
 static __always_inline int parse_l4(struct cursor *c, struct packet *pkt)
@@ -79,6 +109,9 @@ static __always_inline int parse_l4(struct cursor *c, struct packet *pkt)
 		pkt->l4_hdr_len = sizeof(*uh);
 		return CONTINUE;
 	}
+	if (pkt->flow.vip.proto ==
+	    (pkt->flow.vip.family == DF_FAMILY_V4 ? IPPROTO_ICMP : IPPROTO_ICMPV6))
+		return parse_icmp(c, pkt);
 	return DF_PASS_L4_PROTO;
 }
 
@@ -281,6 +314,44 @@ static __always_inline const struct df_real *choose_real(const struct df_vip_met
 	return real;
 }
 
+/*
+ * The real that owns the flow an ICMP error is about: the connection table's,
+ * else the ring's (a flow the table does not hold, in its handshake or passed
+ * over by the flood guard, went where the ring said). Never remembered, nor
+ * counted as a lookup: an error is not a packet of the flow.
+ */
+static __always_inline const struct df_real *flow_owner(const struct df_vip_meta *vip,
+							const struct packet *pkt, __u32 *real_id,
+							__u32 *flow_hash)
+{
+	const struct df_conn *conn = NULL;
+	const struct df_real *real;
+
+	if (!(vip->flags & DF_VIP_NO_CONN_TABLE))
+		conn = bpf_map_lookup_elem(&conn_table, &pkt->flow);
+	if (conn) {
+		real = real_by_id(conn->real_id);
+		if (real) {
+			*real_id = conn->real_id;
+			*flow_hash = conn->hash;
+			return real;
+		}
+	}
+	*flow_hash = df_flow_hash(&pkt->flow);
+	*real_id = ring_lookup(vip, pkt, *flow_hash);
+	return real_by_id(*real_id);
+}
+
+/* The header's length must fit its own headers and the frame (padding may follow). */
+static __always_inline int l3_len_ok(const struct packet *pkt, __u64 frame_len)
+{
+	__u32 hdrs = pkt->flow.vip.family == DF_FAMILY_V4 ? sizeof(struct iphdr)
+							  : sizeof(struct ipv6hdr);
+
+	return pkt->l3_len <= frame_len - sizeof(struct ethhdr) &&
+	       pkt->l3_len >= hdrs + pkt->l4_hdr_len;
+}
+
 static __always_inline int balance(struct xdp_md *ctx, struct df_global_stats *gs)
 {
 	struct cursor c = { .pos = (void *)(long)ctx->data, .end = (void *)(long)ctx->data_end };
@@ -304,22 +375,25 @@ static __always_inline int balance(struct xdp_md *ctx, struct df_global_stats *g
 		return DF_PASS_NOT_IP;
 	if (r != CONTINUE)
 		return r;
+	if (pkt.icmp == ICMP_ECHO)
+		return l3_len_ok(&pkt, frame_len)
+			       ? icmp_echo_reply(ctx, pkt.flow.vip.family, pkt.l3_len)
+			       : DF_DROP_BAD_L3;
 
 	vip = bpf_map_lookup_elem(&vips, &pkt.flow.vip);
 	if (!vip)
-		return DF_PASS_NOT_VIP;
+		return pkt.icmp ? DF_PASS_ICMP_NO_FLOW : DF_PASS_NOT_VIP;
 	count(&vip_stats, vip->vip_id, frame_len);
 
-	/* The header's length must fit its own headers and the frame (padding may follow). */
-	if (pkt.l3_len > frame_len - sizeof(*eth) ||
-	    pkt.l3_len < (pkt.flow.vip.family == DF_FAMILY_V4 ? sizeof(struct iphdr)
-							      : sizeof(struct ipv6hdr)) +
-				 pkt.l4_hdr_len)
+	if (!l3_len_ok(&pkt, frame_len))
 		return DF_DROP_BAD_L3;
-	if (pkt.flow.vip.proto == IPPROTO_TCP && !tcp_flags_valid(pkt.tcp_flags))
+	if (pkt.icmp && !icmp_checksum_ok(ctx, pkt.flow.vip.family, pkt.l3_len))
+		return DF_DROP_ICMP_CHECKSUM;
+	if (!pkt.icmp && pkt.flow.vip.proto == IPPROTO_TCP && !tcp_flags_valid(pkt.tcp_flags))
 		return DF_DROP_TCP_FLAGS;
 
-	real = choose_real(vip, &pkt, gs, &real_id, &flow_hash);
+	real = pkt.icmp ? flow_owner(vip, &pkt, &real_id, &flow_hash)
+			: choose_real(vip, &pkt, gs, &real_id, &flow_hash);
 	if (!real)
 		return DF_DROP_NO_REAL;
 	if (real->family == DF_FAMILY_V4 && pkt.flow.vip.family == DF_FAMILY_V6)
@@ -327,7 +401,9 @@ static __always_inline int balance(struct xdp_md *ctx, struct df_global_stats *g
 
 	overhead = real->family == DF_FAMILY_V4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
 	if (df_cfg.max_pkt_size && pkt.l3_len + overhead > df_cfg.max_pkt_size)
-		return DF_DROP_TOO_BIG;
+		return pkt.icmp ? DF_DROP_TOO_BIG
+				: icmp_too_big(ctx, pkt.flow.vip.family, pkt.l3_len,
+					       df_cfg.max_pkt_size, overhead);
 	if (!df_cfg.gateway_set)
 		return DF_DROP_NO_GATEWAY;
 
@@ -340,7 +416,7 @@ static __always_inline int balance(struct xdp_md *ctx, struct df_global_stats *g
 					 : encap_ipv6(ctx, real, &in, &df_cfg))
 		return DF_DROP_ADJUST_HEAD;
 	count(&real_stats, real_id, frame_len);
-	return DF_TX;
+	return pkt.icmp ? DF_TX_ICMP_ERROR : DF_TX;
 }
 
 SEC("xdp")
@@ -356,7 +432,7 @@ int balancer(struct xdp_md *ctx)
 	if (reason >= DF_REASON_MAX)
 		return XDP_ABORTED;
 	gs->reason[reason]++;
-	if (reason == DF_TX)
+	if (reason < DF_FIRST_PASS)
 		return XDP_TX;
 	return reason < DF_FIRST_DROP ? XDP_PASS : XDP_DROP;
 }

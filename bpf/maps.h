@@ -112,4 +112,17 @@ struct {
 	__type(value, struct df_global_stats);
 } global_stats SEC(".maps");
 
+/* Bytes copied out of a frame to be summed (ICMP checksums), one buffer; the program's own. */
+#define SCRATCH_BYTES 4096 /* more than a linear XDP frame holds */
+struct scratch_buf {
+	__u8 bytes[SCRATCH_BYTES + 4]; /* + a word of zero padding after the copy */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch_buf);
+} scratch SEC(".maps");
+
 #endif /* DOGFISH_BPF_MAPS_H */

@@ -26,6 +26,23 @@ struct {
 	__type(value, __u32);
 } decap_addrs SEC(".maps");
 
+/* Outer sources to strip from (the balancers' source prefixes); written by dogfish-decap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, DF_DECAP_MAX_SOURCES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct df_decap_prefix);
+	__type(value, __u32);
+} decap_sources SEC(".maps");
+
+/* Inner destinations allowed with DF_DECAP_CHECK_INNER_DST; written by dogfish-decap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DF_DECAP_MAX_ADDRS);
+	__type(key, struct df_decap_addr);
+	__type(value, __u32);
+} decap_inner_dsts SEC(".maps");
+
 /* One entry: flags such as DF_DECAP_ACCEPT_ANY; written by dogfish-decap. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -51,14 +68,66 @@ struct decap_plan {
 /* Bytes a classification may read: Ethernet, the longest outer IPv4, an inner IPv6. */
 #define DECAP_MAX_HDRS (sizeof(struct ethhdr) + 60 + sizeof(struct ipv6hdr))
 
-static __always_inline int decap_is_ours(struct df_decap_addr *key)
+static __always_inline __u32 decap_flags(void)
 {
 	__u32 zero = 0;
 	struct df_decap_config *cfg = bpf_map_lookup_elem(&decap_config, &zero);
 
-	if (cfg && (cfg->flags & DF_DECAP_ACCEPT_ANY))
+	return cfg ? cfg->flags : 0;
+}
+
+static __always_inline int decap_is_ours(struct df_decap_addr *key)
+{
+	if (decap_flags() & DF_DECAP_ACCEPT_ANY)
 		return 1;
 	return bpf_map_lookup_elem(&decap_addrs, key) != NULL;
+}
+
+/*
+ * Who may send us tunnelled packets, and to what: a reason to drop, or
+ * DF_DECAP_REASON_MAX. `src` points into a checked outer header; `inner_dst` is
+ * checked against `end` here (the verifier wants it on this very pointer).
+ */
+static __always_inline int decap_check_peers(__u8 family, const void *src, __u8 inner_family,
+					     const void *inner_dst, const void *end)
+{
+	__u32 flags = decap_flags();
+	struct df_decap_prefix from = { .family = family };
+	struct df_decap_addr to = { .family = inner_family };
+
+	if (!(flags & DF_DECAP_ANY_SOURCE)) {
+		if (family == DF_FAMILY_V4) {
+			from.prefixlen = 8 + 32;
+			__builtin_memcpy(from.addr, src, 4);
+		} else {
+			from.prefixlen = 8 + 128;
+			__builtin_memcpy(from.addr, src, 16);
+		}
+		if (!bpf_map_lookup_elem(&decap_sources, &from))
+			return DF_DECAP_DROP_SOURCE;
+	}
+	if (flags & DF_DECAP_CHECK_INNER_DST) {
+		if (inner_family == DF_FAMILY_V4) {
+			if (inner_dst + 4 > end)
+				return DF_DECAP_DROP_TRUNCATED_INNER;
+			__builtin_memcpy(to.addr, inner_dst, 4);
+		} else {
+			if (inner_dst + 16 > end)
+				return DF_DECAP_DROP_TRUNCATED_INNER;
+			__builtin_memcpy(to.addr, inner_dst, 16);
+		}
+		if (!bpf_map_lookup_elem(&decap_inner_dsts, &to))
+			return DF_DECAP_DROP_INNER_DST;
+	}
+	return DF_DECAP_REASON_MAX;
+}
+
+/* The inner destination address of a checked inner header. */
+static __always_inline const void *decap_inner_dst(void *inner, __u16 inner_eth)
+{
+	if (inner_eth == ETH_P_IP)
+		return &((struct iphdr *)inner)->daddr;
+	return &((struct ipv6hdr *)inner)->daddr;
 }
 
 /* The inner header must be in the frame and be what the outer header says it is. */
@@ -108,6 +177,10 @@ static __always_inline int decap_classify_v4(struct cursor *c, __u32 l3_bytes,
 	l3_len = bpf_ntohs(iph->tot_len);
 	if (l3_len < plan->strip + sizeof(struct iphdr) || l3_len > l3_bytes)
 		return DF_DECAP_DROP_BAD_OUTER;
+	r = decap_check_peers(DF_FAMILY_V4, &iph->saddr, DF_FAMILY_V4,
+			      decap_inner_dst((void *)iph + plan->strip, ETH_P_IP), c->end);
+	if (r != DF_DECAP_REASON_MAX)
+		return r;
 	return DF_DECAP_DECAP_4IN4;
 }
 
@@ -142,6 +215,11 @@ static __always_inline int decap_classify_v6(struct cursor *c, __u32 l3_bytes,
 		    (plan->inner_eth == ETH_P_IP ? sizeof(struct iphdr) : sizeof(struct ipv6hdr)) ||
 	    payload_len > l3_bytes - sizeof(*ip6))
 		return DF_DECAP_DROP_BAD_OUTER;
+	r = decap_check_peers(DF_FAMILY_V6, &ip6->saddr,
+			      plan->inner_eth == ETH_P_IP ? DF_FAMILY_V4 : DF_FAMILY_V6,
+			      decap_inner_dst(ip6 + 1, plan->inner_eth), c->end);
+	if (r != DF_DECAP_REASON_MAX)
+		return r;
 	return plan->inner_eth == ETH_P_IP ? DF_DECAP_DECAP_4IN6 : DF_DECAP_DECAP_6IN6;
 }
 

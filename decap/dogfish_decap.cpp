@@ -15,6 +15,20 @@ using namespace dogfish::decap;
 using dogfish::decap_reasons;
 using dogfish::Error;
 
+std::string joined(const std::vector<std::string>& items, const char* none) {
+  std::string out;
+  for (const auto& a : items) out += (out.empty() ? "" : ", ") + a;
+  return out.empty() ? none : out;
+}
+
+// "from 172.16.0.0/12, fd00:df::/96", "from any source"; then the inner destinations' rule.
+std::string peers(const std::vector<std::string>& sources, bool any_source,
+                  const std::vector<std::string>& inner_dsts) {
+  std::string out = any_source ? "from any source" : "from " + joined(sources, "no source");
+  if (!inner_dsts.empty()) out += ", inner destination " + joined(inner_dsts, "");
+  return out;
+}
+
 int print_stats(const std::string& iface, bool json) {
   auto all = stats(iface);
   if (json) {
@@ -29,6 +43,9 @@ int print_stats(const std::string& iface, bool json) {
                                  {"mode", s.mode},
                                  {"addrs", s.addrs},
                                  {"any", s.accept_any},
+                                 {"sources", s.sources},
+                                 {"any_source", s.any_source},
+                                 {"inner_dsts", s.inner_dsts},
                                  {"reasons", reasons},
                                  {"decap_bytes", bytes}});
     }
@@ -39,8 +56,9 @@ int print_stats(const std::string& iface, bool json) {
   for (const auto& s : all) {
     std::string addrs = s.accept_any ? "any" : "";
     for (const auto& a : s.addrs) addrs += (addrs.empty() ? "" : ", ") + a;
-    std::printf("%s (%s), for %s\n", s.iface.c_str(), s.mode.c_str(),
-                addrs.empty() ? "no address" : addrs.c_str());
+    std::printf("%s (%s), for %s, %s\n", s.iface.c_str(), s.mode.c_str(),
+                addrs.empty() ? "no address" : addrs.c_str(),
+                peers(s.sources, s.any_source, s.inner_dsts).c_str());
     for (int r = 0; r < DF_DECAP_REASON_MAX; r++) {
       std::printf("  %-22s %12llu", std::string(decap_reasons()[r].name).c_str(),
                   static_cast<unsigned long long>(s.stats.reason[r]));
@@ -73,6 +91,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(dogfish::names(dogfish::xdp_modes())));
   att->add_option("--addr", cfg.addrs, "outer destination to strip for (repeatable)");
   att->add_flag("--any", cfg.accept_any, "strip for every outer destination");
+  att->add_option("--from", cfg.sources,
+                  "outer source prefix to strip from: the balancers' source_prefixes (repeatable)");
+  att->add_flag("--any-source", cfg.any_source, "strip whatever the outer source (trusts anyone)");
+  att->add_option("--inner-dst", cfg.inner_dsts,
+                  "strip only packets whose inner destination is this address, e.g. a VIP on lo "
+                  "(repeatable; default: any)");
 
   std::string detach_iface;
   auto* det = app.add_subcommand("detach", "detach decap from an interface");
@@ -94,12 +118,16 @@ int main(int argc, char** argv) {
       cfg.xdp_mode = *dogfish::parse_xdp_mode(xdp_mode);
       if (cfg.addrs.empty() && !cfg.accept_any)
         throw Error("attach: give --addr ADDR (one or more) or --any");
+      if (cfg.sources.empty() && !cfg.any_source)
+        throw Error(
+            "attach: give --from PREFIX (the balancers' source prefixes, one or more) or "
+            "--any-source");
       AttachResult r = attach(cfg);
       std::string addrs = cfg.accept_any ? "any address" : "";
       for (const auto& a : cfg.addrs) addrs += (addrs.empty() ? "" : ", ") + a;
-      std::printf("dogfish-decap: %s %s on %s, decapsulating for %s\n",
+      std::printf("dogfish-decap: %s %s on %s, decapsulating for %s, %s\n",
                   r.replaced ? "replaced," : "attached", r.how.c_str(), cfg.iface.c_str(),
-                  addrs.c_str());
+                  addrs.c_str(), peers(cfg.sources, cfg.any_source, cfg.inner_dsts).c_str());
       if (std::string old = kernel_without_tc_4in6(); cfg.mode == Mode::kTc && !old.empty())
         std::fprintf(stderr,
                      "dogfish-decap: note: kernel %s is older than 6.3: in tc mode IPv4-in-IPv6 "

@@ -104,18 +104,19 @@ bool detach_tc(unsigned ifindex, const std::string& iface) {
   return true;
 }
 
-// Addresses first added, then the ones no longer wanted removed: no moment without them.
-void write_addrs(int fd, const std::vector<df_decap_addr>& want) {
+// Keys first added, then the ones no longer wanted removed: no moment without them.
+template <typename K>
+void write_keys(int fd, const std::vector<K>& want, std::string (*format)(const K&)) {
   uint32_t one = 1;
   for (const auto& a : want)
-    if (bpf_map_update_elem(fd, &a, &one, BPF_ANY)) fail("add " + format_addr(a), errno);
-  auto wanted = [&](const df_decap_addr& k) {
+    if (bpf_map_update_elem(fd, &a, &one, BPF_ANY)) fail("add " + format(a), errno);
+  auto wanted = [&](const K& k) {
     for (const auto& a : want)
       if (std::memcmp(&a, &k, sizeof(k)) == 0) return true;
     return false;
   };
-  std::vector<df_decap_addr> stale;
-  df_decap_addr key{}, next{};
+  std::vector<K> stale;
+  K key{}, next{};
   void* prev = nullptr;
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
     if (!wanted(next)) stale.push_back(next);
@@ -123,18 +124,39 @@ void write_addrs(int fd, const std::vector<df_decap_addr>& want) {
     prev = &key;
   }
   for (const auto& k : stale)
-    if (bpf_map_delete_elem(fd, &k) && errno != ENOENT) fail("remove " + format_addr(k), errno);
+    if (bpf_map_delete_elem(fd, &k) && errno != ENOENT) fail("remove " + format(k), errno);
 }
 
-std::vector<df_decap_addr> read_addrs(int fd) {
-  std::vector<df_decap_addr> out;
-  df_decap_addr key{}, next{};
+template <typename K>
+std::vector<K> read_keys(int fd) {
+  std::vector<K> out;
+  K key{}, next{};
   void* prev = nullptr;
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
     out.push_back(next);
     key = next;
     prev = &key;
   }
+  return out;
+}
+
+// Every key of the map pinned at `path`, formatted; none when it is not there.
+template <typename K>
+std::vector<std::string> read_pinned(const fs::path& path, std::string (*format)(const K&)) {
+  std::vector<std::string> out;
+  UniqueFd fd(bpf_obj_get(path.c_str()));
+  if (fd.get() >= 0)
+    for (const K& k : read_keys<K>(fd.get())) out.push_back(format(k));
+  return out;
+}
+
+template <typename K>
+std::vector<K> parse_all(const std::vector<std::string>& texts, K (*parse)(const std::string&),
+                         const char* option, std::size_t max) {
+  std::vector<K> out;
+  for (const auto& text : texts) out.push_back(parse(text));
+  if (out.size() > max)
+    throw Error(fmt::format("{} given {} times; at most {}", option, out.size(), max));
   return out;
 }
 
@@ -151,9 +173,9 @@ std::string_view to_string(Mode mode) { return name_of<Mode>(kModes, mode); }
 std::optional<Mode> parse_mode(std::string_view name) { return value_of<Mode>(kModes, name); }
 std::span<const Named<Mode>> modes() { return kModes; }
 
-df_decap_addr parse_addr(const std::string& text) {
+df_decap_addr parse_addr(const std::string& text, const char* option) {
   auto a = IpAddress::parse(text);
-  if (!a) throw Error(fmt::format("--addr '{}' is not an IPv4 or IPv6 address", text));
+  if (!a) throw Error(fmt::format("{} '{}' is not an IPv4 or IPv6 address", option, text));
   df_decap_addr key{.family = a->family};
   std::memcpy(key.addr, a->bytes.data(), sizeof(key.addr));
   return key;
@@ -163,6 +185,22 @@ std::string format_addr(const df_decap_addr& a) {
   IpAddress address{.family = a.family};
   std::memcpy(address.bytes.data(), a.addr, address.size());
   return address.to_string();
+}
+
+df_decap_prefix parse_prefix(const std::string& text) {
+  auto p = IpPrefix::parse(text);
+  if (!p) throw Error(fmt::format("--from '{}' is not a prefix (ADDRESS/LENGTH)", text));
+  if (!p->host_bits_zero())
+    throw Error(fmt::format("--from '{}' has bits set past the prefix length", text));
+  df_decap_prefix key{.prefixlen = 8u + p->length, .family = p->address.family};
+  std::memcpy(key.addr, p->address.bytes.data(), sizeof(key.addr));
+  return key;
+}
+
+std::string format_prefix(const df_decap_prefix& p) {
+  IpAddress address{.family = p.family};
+  std::memcpy(address.bytes.data(), p.addr, address.size());
+  return fmt::format("{}/{}", address.to_string(), p.prefixlen - 8);
 }
 
 fs::path pin_dir(const std::string& iface) {
@@ -177,11 +215,12 @@ std::string kernel_without_tc_4in6() {
 }
 
 AttachResult attach(const AttachConfig& cfg) {
-  std::vector<df_decap_addr> addrs;
-  for (const auto& text : cfg.addrs) addrs.push_back(parse_addr(text));
-  if (addrs.size() > DF_DECAP_MAX_ADDRS)
-    throw Error("--addr given " + std::to_string(addrs.size()) + " times; at most " +
-                std::to_string(DF_DECAP_MAX_ADDRS));
+  auto addrs = parse_all<df_decap_addr>(
+      cfg.addrs, [](const std::string& t) { return parse_addr(t); }, "--addr", DF_DECAP_MAX_ADDRS);
+  auto sources = parse_all(cfg.sources, parse_prefix, "--from", DF_DECAP_MAX_SOURCES);
+  auto inner_dsts = parse_all<df_decap_addr>(
+      cfg.inner_dsts, [](const std::string& t) { return parse_addr(t, "--inner-dst"); },
+      "--inner-dst", DF_DECAP_MAX_ADDRS);
   unsigned ifindex = ifindex_of(cfg.iface);
   if (ensure_bpffs())
     log_warn(
@@ -197,9 +236,14 @@ AttachResult attach(const AttachConfig& cfg) {
 
   Skeleton skel(cfg.mode);
   skel.load(&dir);
-  write_addrs(skel.map_fd("decap_addrs"), addrs);
+  write_keys(skel.map_fd("decap_addrs"), addrs, format_addr);
+  write_keys(skel.map_fd("decap_sources"), sources, format_prefix);
+  write_keys(skel.map_fd("decap_inner_dsts"), inner_dsts, format_addr);
   uint32_t zero = 0;
-  df_decap_config conf{.flags = cfg.accept_any ? DF_DECAP_ACCEPT_ANY : 0u, .pad = 0};
+  df_decap_config conf{.flags = (cfg.accept_any ? DF_DECAP_ACCEPT_ANY : 0u) |
+                                (cfg.any_source ? DF_DECAP_ANY_SOURCE : 0u) |
+                                (inner_dsts.empty() ? 0u : DF_DECAP_CHECK_INNER_DST),
+                       .pad = 0};
   if (bpf_map_update_elem(skel.map_fd("decap_config"), &zero, &conf, BPF_ANY))
     fail("write decap_config", errno);
 
@@ -265,13 +309,16 @@ std::vector<IfaceStats> stats(const std::string& iface) {
       for (int r = 0; r < DF_DECAP_REASON_MAX; r++) s.stats.reason[r] += c.reason[r];
       for (int t = 0; t < DF_DECAP_TYPES; t++) s.stats.decap_bytes[t] += c.decap_bytes[t];
     }
-    UniqueFd addrs(bpf_obj_get((dir / "decap_addrs").c_str()));
-    if (addrs.get() >= 0)
-      for (const auto& a : read_addrs(addrs.get())) s.addrs.push_back(format_addr(a));
+    s.addrs = read_pinned(dir / "decap_addrs", format_addr);
+    s.sources = read_pinned(dir / "decap_sources", format_prefix);
     UniqueFd conf(bpf_obj_get((dir / "decap_config").c_str()));
     df_decap_config c{};
-    if (conf.get() >= 0 && bpf_map_lookup_elem(conf.get(), &zero, &c) == 0)
+    if (conf.get() >= 0 && bpf_map_lookup_elem(conf.get(), &zero, &c) == 0) {
       s.accept_any = c.flags & DF_DECAP_ACCEPT_ANY;
+      s.any_source = c.flags & DF_DECAP_ANY_SOURCE;
+      if (c.flags & DF_DECAP_CHECK_INNER_DST)
+        s.inner_dsts = read_pinned(dir / "decap_inner_dsts", format_addr);
+    }
     out.push_back(std::move(s));
   }
   return out;

@@ -31,6 +31,9 @@ struct AttachConfig {
   XdpMode xdp_mode = XdpMode::automatic;  // automatic: a re-attach keeps what it had
   std::vector<std::string> addrs;         // outer destinations to strip for
   bool accept_any = false;                // strip for every outer destination
+  std::vector<std::string> sources;       // outer source prefixes to strip from
+  bool any_source = false;                // strip whatever the outer source
+  std::vector<std::string> inner_dsts;    // when given, the only inner destinations stripped
 };
 
 // What `attach` did, for its one line of output.
@@ -46,11 +49,17 @@ struct IfaceStats {
   df_decap_stats stats{};
   std::vector<std::string> addrs;
   bool accept_any = false;
+  std::vector<std::string> sources;
+  bool any_source = false;
+  std::vector<std::string> inner_dsts;  // empty: any inner destination
 };
 
-// An address as the BPF map keys it; throws Error naming `text` if it is not one.
-df_decap_addr parse_addr(const std::string& text);
+// An address as the BPF map keys it; throws Error naming `option` and `text` if it is not one.
+df_decap_addr parse_addr(const std::string& text, const char* option = "--addr");
 std::string format_addr(const df_decap_addr& a);
+// A prefix as the source allow-list keys it; throws Error naming `text` if it is not one.
+df_decap_prefix parse_prefix(const std::string& text);
+std::string format_prefix(const df_decap_prefix& p);
 
 // Where this namespace's interface keeps its pins (bpffs.hpp has the layout).
 std::filesystem::path pin_dir(const std::string& iface);

@@ -15,7 +15,8 @@
 
 namespace dogfish::decap {
 
-inline constexpr const char* kMapNames[] = {"decap_addrs", "decap_config", "decap_stats"};
+inline constexpr const char* kMapNames[] = {"decap_addrs", "decap_config", "decap_stats",
+                                            "decap_sources", "decap_inner_dsts"};
 
 using XdpSkeleton = dogfish::Skeleton<decap_bpf>;
 using TcSkeleton = dogfish::Skeleton<tc_decap_bpf>;

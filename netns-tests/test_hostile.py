@@ -1,6 +1,6 @@
 """Check 6: hostile traffic. Crafted packets (e2e/hostile.py: truncated headers at each
 layer, bad IHL and lengths, IPv4 options, fragments, odd TCP flag sets, IPv6 extension
-headers, packets over the maximum size), sent while real connections run beside them:
+headers, packets over the maximum size, malformed ICMP), sent while real connections run beside them:
 the real connections all keep working, each kind is counted under its reason, and not one
 crafted packet reaches a real (captures on every real's link, before and after decap)."""
 import ipaddress

@@ -6,10 +6,20 @@ balancer's node, interface, socket, pid and source prefixes, the pin directories
 removes. None of it is re-derived from a topology file or from naming rules."""
 import ipaddress
 import json
+import os
 import subprocess
 
 from testlib import paths
 from testlib.command import CommandFailed, run
+
+
+def own_place(stem):
+    """(prefix, record directory, environment naming both) of this process's own: a test's lab
+    never touches the one a user has up under the defaults, nor another run's. Both start
+    with $DOGFISH_LAB_PREFIX when it is set, so what the tests make still carries it."""
+    prefix = f"{os.environ.get('DOGFISH_LAB_PREFIX', '')}{stem}{os.getpid() % 10000}-"
+    record = f"/run/dogfish-lab-{prefix.rstrip('-')}"
+    return prefix, record, dict(os.environ, DOGFISH_LAB_PREFIX=prefix, DOGFISH_LAB_DIR=record)
 
 
 class Lab:

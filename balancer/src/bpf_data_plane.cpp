@@ -60,6 +60,8 @@ constexpr PinnedMap kPinnedMaps[] = {
     {".bss", "config"},
 };
 constexpr const char* kAbiPin = "abi";
+// User space's own map: when each freed real id was freed (the id quarantine).
+constexpr const char* kFreedRealsPin = "real_freed";
 
 // The ELF bytes of --bpf-object, read before the skeleton opens them; kept for the process's
 // life (libbpf reads them until the object is loaded).
@@ -125,6 +127,7 @@ void pin_abi(const std::string& pin_dir) {
 std::vector<std::string> balancer_pin_names() {
   std::vector<std::string> names;
   for (const PinnedMap& p : kPinnedMaps) names.emplace_back(p.file);
+  names.emplace_back(kFreedRealsPin);
   names.emplace_back(kAbiPin);
   return names;
 }
@@ -179,6 +182,8 @@ BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options)
                             " (sizes changed? unpin them first)"
                       : "loading the balancer BPF program");
   if (!options_.pin_dir.empty() && !adopted_) pin_abi(options_.pin_dir);
+
+  open_freed_reals();
 
   rings_len_ = ring_entries * DF_RING_MMAP_STRIDE;
   void* m = mmap(nullptr, rings_len_, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -250,8 +255,37 @@ void BpfDataPlane::detach() {
   detach_xdp(std::exchange(ifindex_, 0), attached_mode_, prog_fd());
 }
 
+void BpfDataPlane::open_freed_reals() {
+  // User space's alone (the program never reads it), so not in the BPF object: a map of
+  // its own, pinned beside the others so that it lives as long as they do.
+  std::string pin = options_.pin_dir.empty() ? "" : options_.pin_dir + "/" + kFreedRealsPin;
+  if (adopted_ && std::filesystem::exists(pin)) {
+    freed_reals_.reset(check_bpf(bpf_obj_get(pin.c_str()), "opening " + pin));
+    return;
+  }
+  freed_reals_.reset(check_bpf(bpf_map_create(BPF_MAP_TYPE_ARRAY, "df_real_freed", sizeof(uint32_t),
+                                              sizeof(uint64_t), options_.limits.max_reals, nullptr),
+                               "creating the freed real ids map"));
+  if (!pin.empty()) check_bpf(bpf_obj_pin(freed_reals_.get(), pin.c_str()), "pinning " + pin);
+}
+
+void BpfDataPlane::set_real_freed_at(uint32_t id, uint64_t ns) {
+  check_bpf(bpf_map_update_elem(freed_reals_.get(), &id, &ns, BPF_ANY),
+            "writing when real id " + std::to_string(id) + " was freed");
+}
+
+std::vector<std::pair<uint32_t, uint64_t>> BpfDataPlane::read_freed_reals() const {
+  std::vector<std::pair<uint32_t, uint64_t>> out;
+  for (uint32_t id = 1; id < options_.limits.max_reals; id++) {
+    uint64_t ns = 0;
+    if (bpf_map_lookup_elem(freed_reals_.get(), &id, &ns) == 0 && ns != 0) out.emplace_back(id, ns);
+  }
+  return out;
+}
+
 void BpfDataPlane::unpin() {
   if (options_.pin_dir.empty()) return;
+  unlink((options_.pin_dir + "/" + kFreedRealsPin).c_str());
   bpf_object__unpin_maps(skel_->obj, nullptr);
   unlink((options_.pin_dir + "/" + kAbiPin).c_str());
   rmdir(options_.pin_dir.c_str());
@@ -310,6 +344,7 @@ void BpfDataPlane::set_config(const df_config& config) {
     std::memcpy(live_mac, config.gateway_mac, 6);
   }
   live.max_pkt_size = config.max_pkt_size;
+  live.icmp_off = config.icmp_off;
   live.udp_idle_ticks = config.udp_idle_ticks;
   live.conn_insert_rate = config.conn_insert_rate;
   live.src4_prefix = config.src4_prefix;

@@ -66,6 +66,8 @@ class ConfigParser : YamlReader {
   void attachment(const Entries& m, const YAML::Node& root, Config& c) const;
   void source_prefixes(const YAML::Node& n, Config& c) const;
   void sizes(const Entries& m, Config& c) const;
+  // max_packet_size (auto or bytes) and the ICMP switches.
+  void packets(const Entries& m, Config& c) const;
   std::vector<VipConfig> vips(const YAML::Node& n) const;
   VipConfig vip(const YAML::Node& n, const std::string& path) const;
   std::uint32_t flags(const YAML::Node& n, const std::string& path) const;
@@ -117,13 +119,21 @@ void ConfigParser::sizes(const Entries& m, Config& c) const {
       {"conn_table_size", &Config::conn_table_size},
       {"conn_table_insert_rate", &Config::conn_table_insert_rate},
       {"udp_idle_timeout", &Config::udp_idle_timeout_s},
-      {"max_packet_size", &Config::max_packet_size},
       {"ring_size", &Config::ring_size},
       {"max_vips", &Config::max_vips},
       {"max_reals", &Config::max_reals}};
   for (const auto& [key, field] : keys)
     if (auto node = entry(m, key))
       c.*field = number(*node, key, 0, std::numeric_limits<std::uint32_t>::max());
+}
+
+void ConfigParser::packets(const Entries& m, Config& c) const {
+  if (auto node = entry(m, "max_packet_size"); node && scalar(*node, "max_packet_size") != "auto")
+    c.max_packet_size =
+        number(*node, "max_packet_size", 0, std::numeric_limits<std::uint32_t>::max());
+  if (auto node = entry(m, "icmp_echo")) c.icmp_echo = boolean(*node, "icmp_echo");
+  if (auto node = entry(m, "icmp_errors_to_reals"))
+    c.icmp_errors_to_reals = boolean(*node, "icmp_errors_to_reals");
 }
 
 RealConfig ConfigParser::real(const YAML::Node& n, const std::string& path) const {
@@ -190,13 +200,14 @@ Config ConfigParser::parse(const YAML::Node& root) const {
   if (!root.IsDefined() || root.IsNull()) throw ConfigError(file(), 0, "the file is empty");
   auto m = entries(root, "",
                    {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
-                    "conn_table_insert_rate", "udp_idle_timeout", "max_packet_size", "ring_size",
-                    "max_vips", "max_reals", "vips"},
+                    "conn_table_insert_rate", "udp_idle_timeout", "max_packet_size", "icmp_echo",
+                    "icmp_errors_to_reals", "ring_size", "max_vips", "max_reals", "vips"},
                    {"vips"});
   Config c;
   attachment(m, root, c);
   if (auto node = entry(m, "source_prefixes")) source_prefixes(*node, c);
   sizes(m, c);
+  packets(m, c);
   if (auto node = entry(m, "vips")) c.vips = vips(*node);
   try {
     validate_config(c);

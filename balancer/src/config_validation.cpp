@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 #include <net/if.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
 #include "dogfish/base/abi_names.hpp"
 #include "dogfish/base/balancer_schema.hpp"
+#include "dogfish/base/printable.hpp"
 #include "dogfish/maglev.hpp"
 
 namespace dogfish {
@@ -27,10 +29,15 @@ void check_range(std::uint32_t value, Range range, const std::string& path,
         path, fmt::format("{} is out of range ({}-{})", value, range.min, range.max), subject);
 }
 
+// The kernel's rule (dev_valid_name) and the logs': 1 to 15 bytes of printable ASCII, no
+// space, '/' or ':', not "." or "..". The name is shown escaped: it may hold a line break.
 void check_interface(const std::string& name) {
-  if (name.empty() || name.size() >= IF_NAMESIZE ||
-      name.find_first_of("/ \t:") != std::string::npos)
-    throw InvalidConfig("interface", fmt::format("'{}' is not an interface name", name));
+  bool printable_ascii = std::all_of(
+      name.begin(), name.end(), [](char c) { return c > ' ' && c < 0x7f && c != '/' && c != ':'; });
+  if (name.empty() || name.size() >= IF_NAMESIZE || !printable_ascii || name == "." || name == "..")
+    throw InvalidConfig("interface", fmt::format("'{}' is not an interface name (1-{} printable "
+                                                 "characters, no space, '/' or ':')",
+                                                 printable(name), IF_NAMESIZE - 1));
 }
 
 void check_source_prefix(const IpPrefix& prefix, std::uint8_t family, const std::string& path) {
@@ -47,7 +54,7 @@ void check_sizes(const Config& c) {
   check_range(c.conn_table_size, {1, 1U << 28}, "conn_table_size");
   check_range(c.conn_table_insert_rate, {0, 1U << 30}, "conn_table_insert_rate");
   check_range(c.udp_idle_timeout_s, {0, 86400}, "udp_idle_timeout");
-  check_range(c.max_packet_size, {0, 65535}, "max_packet_size");
+  if (c.max_packet_size) check_range(*c.max_packet_size, {0, 65535}, "max_packet_size");
   check_range(c.ring_size, {3, Maglev::kMaxRingSize}, "ring_size");
   if (!Maglev::is_prime(c.ring_size))
     throw InvalidConfig("ring_size", fmt::format("{} is not a prime", c.ring_size));

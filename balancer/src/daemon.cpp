@@ -1,8 +1,8 @@
 #include "dogfish/daemon.hpp"
 
 #include <fmt/format.h>
-#include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -12,11 +12,14 @@
 
 #include "dogfish/base/bpffs.hpp"
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/event_loop.hpp"
 #include "dogfish/base/log.hpp"
+#include "dogfish/base/printable.hpp"
 #include "dogfish/bpf_data_plane.hpp"
 #include "dogfish/control_socket.hpp"
 #include "dogfish/controller.hpp"
 #include "dogfish/df_structs.hpp"
+#include "dogfish/link.hpp"
 #include "dogfish/neighbors.hpp"
 #include "dogfish/reconciler.hpp"
 #include "dogfish/service_notify.hpp"
@@ -24,9 +27,15 @@
 namespace dogfish {
 namespace {
 
-// The data plane configuration with the gateway's MAC, resolved when an address was given.
+// The data plane configuration with what the system decides: the gateway's MAC when an
+// address was given, the interface's MTU when max_packet_size is auto (read again at every
+// apply, so a reload follows an MTU changed meanwhile).
 df_config df_config_for(const Config& config) {
   df_config df = make_df_config(config);
+  if (!config.max_packet_size) {
+    df.max_pkt_size = interface_mtu(config.interface);
+    log_debug("max_packet_size auto: {} bytes, the MTU of {}", df.max_pkt_size, config.interface);
+  }
   if (const auto* ip = std::get_if<IpAddress>(&config.gateway)) {
     MacAddress mac = resolve_neighbor(ip->to_string(), config.interface);
     set_gateway_mac(df, mac);
@@ -35,7 +44,7 @@ df_config df_config_for(const Config& config) {
   return df;
 }
 
-// SIGHUP, SIGTERM and SIGINT, blocked and read from a signalfd by the main loop.
+// SIGHUP, SIGTERM and SIGINT, blocked and read from a signalfd in the event loop.
 class SignalFd {
  public:
   SignalFd() {
@@ -69,9 +78,16 @@ void log_report(std::string_view what, const ReconcileReport& r) {
       r.rings_written, r.flows_forgotten);
 }
 
-// Reconciles, attaches, serves until SIGTERM/SIGINT; the data plane outlives it.
+// READY=1 to systemd, with what is served.
+void notify_serving(const Controller& controller, const Config& config) {
+  notify_ready(
+      fmt::format("serving {} VIPs on {}", controller.config().vips.size(), config.interface));
+}
+
+// Reconciles, attaches, runs the event loop (signals, control clients) until
+// SIGTERM/SIGINT; the data plane outlives it.
 void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
-           const SignalFd& signals, ControlServer& server) {
+           const SignalFd& signals, EventLoop& loop, ControlServer& server) {
   Reconciler reconciler(dp);
   if (dp.adopted()) {
     reconciler.adopt();
@@ -90,45 +106,36 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
   log_info("attached to {} ({} mode): program {} (tag {})", config.interface, to_string(used),
            dp.prog_id(), dp.prog_tag());
 
-  log_info("serving {}", server.path());
-  notify_ready(
-      fmt::format("serving {} VIPs on {}", controller.config().vips.size(), config.interface));
-  for (;;) {
-    pollfd fds[] = {{.fd = signals.fd(), .events = POLLIN}, {.fd = server.fd(), .events = POLLIN}};
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      throw OsError(errno, "poll");
-    }
-    if (fds[0].revents & POLLIN) {
-      int sig = signals.read_signal();
-      if (sig == SIGHUP) {
-        notify_reloading();
-        try {
-          log_report("reloaded " + options.config_path, controller.reload());
-        } catch (const std::exception& e) {
-          log_error("reload failed, keeping the running state: {}", e.what());
-        }
-        notify_ready(fmt::format("serving {} VIPs on {}", controller.config().vips.size(),
-                                 config.interface));
-      } else if (sig == SIGTERM || sig == SIGINT) {
-        log_info(
-            "stopping on {}; the data plane goes on serving (`dogfish teardown` takes it down)",
-            sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        notify_stopping();
-        break;
+  loop.watch(signals.fd(), EPOLLIN, [&](std::uint32_t) {
+    int sig = signals.read_signal();
+    if (sig == SIGHUP) {
+      notify_reloading();
+      try {
+        log_report("reloaded " + options.config_path, controller.reload());
+      } catch (const std::exception& e) {
+        log_error("reload failed, keeping the running state: {}", e.what());
       }
+      notify_serving(controller, config);
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      log_info("stopping on {}; the data plane goes on serving (`dogfish teardown` takes it down)",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      notify_stopping();
+      loop.stop();
     }
-    if (fds[1].revents & POLLIN) {
-      server.serve_one([&](std::string_view line) {
-        nlohmann::json answer = controller.handle_line(line);
-        if (answer.contains("error"))
-          log_info("request {} refused: {}", line, answer["error"].get<std::string>());
-        else
-          log_debug("request {}", line);
-        return answer.dump();
-      });
-    }
-  }
+  });
+  server.start([&](std::string_view line) {
+    nlohmann::json answer = controller.handle_line(line);
+    if (answer.contains("error"))
+      log_info("request {} refused: {}", printable(line),
+               printable(answer["error"].get<std::string>()));
+    else
+      log_debug("request {}", printable(line));
+    return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  });
+  log_info("serving {}", server.path());
+  notify_serving(controller, config);
+  loop.run();
+  loop.unwatch(signals.fd());
 }
 
 }  // namespace
@@ -146,7 +153,8 @@ int run_daemon(const DaemonOptions& options) {
   try {
     // Before anything is loaded: a second daemon on the same socket stops here,
     // before it could replace (and on its way out detach) the first one's program.
-    ControlServer server(options.socket_path);
+    EventLoop loop;
+    ControlServer server(options.socket_path, loop);
     std::string pin_dir =
         options.pin_dir.empty() ? balancer_pin_dir(config.interface).string() : options.pin_dir;
     if (ensure_bpffs()) log_info("mounted bpffs on {}", kBpffs);
@@ -159,7 +167,7 @@ int run_daemon(const DaemonOptions& options) {
     if (dp.adopted()) log_info("adopted the maps pinned in {}", pin_dir);
     if (!options.object_file.empty()) log_info("loaded the program from {}", options.object_file);
     try {
-      serve(dp, config, options, signals, server);
+      serve(dp, config, options, signals, loop, server);
     } catch (...) {
       // Pins this start made, while nothing serves from them; what was serving goes on.
       if (!dp.adopted() && !dp.attached()) dp.unpin();

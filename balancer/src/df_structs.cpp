@@ -58,7 +58,9 @@ std::uint32_t seconds_to_ticks(std::uint32_t seconds) {
 df_config make_df_config(const Config& config) {
   df_config out{};
   if (auto mac = std::get_if<MacAddress>(&config.gateway)) set_gateway_mac(out, *mac);
-  out.max_pkt_size = config.max_packet_size;
+  out.max_pkt_size = config.max_packet_size.value_or(0);
+  out.icmp_off = (config.icmp_echo ? 0 : DF_ICMP_NO_ECHO) |
+                 (config.icmp_errors_to_reals ? 0 : DF_ICMP_NO_ERRORS);
   out.udp_idle_ticks = seconds_to_ticks(config.udp_idle_timeout_s);
   out.conn_insert_rate = config.conn_table_insert_rate;
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -64,14 +65,58 @@ void Reconciler::adopt() {
     adopted.real_ids[address_of(real)] = id;
     used.insert(id);
   }
-  adopted.next_fresh_real_id = used.empty() ? 1 : *used.rbegin() + 1;
+  // Freed ids wait out their quarantine across restarts, oldest first; an id below the
+  // highest one seen and never recorded was freed before anything remembers.
+  std::vector<std::pair<std::chrono::steady_clock::time_point, std::uint32_t>> freed;
+  std::set<std::uint32_t> seen = used;
+  for (const auto& [id, ns] : dp_.read_freed_reals()) {
+    if (used.contains(id) || id >= dp_.limits().max_reals) continue;
+    freed.emplace_back(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns)), id);
+    seen.insert(id);
+  }
+  adopted.next_fresh_real_id = seen.empty() ? 1 : *seen.rbegin() + 1;
   for (std::uint32_t id = 1; id < adopted.next_fresh_real_id; id++)
-    if (!used.contains(id)) adopted.freed_real_ids.push_back(id);
+    if (!seen.contains(id)) freed.emplace_back(std::chrono::steady_clock::time_point{}, id);
+  std::sort(freed.begin(), freed.end());
+  for (const auto& [when, id] : freed) adopted.quarantine.emplace_back(id, when);
   // An address no adopted VIP lives on (its VIP went with the previous daemon) would
-  // still make malformed packets to it count as ours.
-  for (const df_vip_addr_key& k : dp_.read_vip_addrs())
+  // still make malformed packets to it count as ours; one a VIP lives on must be there.
+  std::set<IpAddress> addrs;
+  for (const df_vip_addr_key& k : dp_.read_vip_addrs()) {
+    addrs.insert(address_of(k));
     if (!adopted.vip_addr_refs.contains(address_of(k))) dp_.delete_vip_addr(k);
+  }
+  for (const auto& [address, refs] : adopted.vip_addr_refs)
+    if (!addrs.contains(address)) dp_.put_vip_addr(to_df_addr_key(address));
   state_ = std::move(adopted);
+}
+
+void Reconciler::resync() {
+  using TimePoint = std::chrono::steady_clock::time_point;
+  AppliedState before = std::move(state_);
+  adopt();
+  // What only memory knew: the highest id handed out, and when ids were freed (the failed
+  // write may have been that record). An id memory had in use and the maps show free
+  // waits from now.
+  auto now = options_.now();
+  std::map<std::uint32_t, TimePoint> remembered;
+  for (const auto& [id, when] : before.quarantine) remembered[id] = when;
+  for (const auto& [address, id] : before.real_ids) remembered[id] = now;
+  std::set<std::uint32_t> in_use;
+  for (const auto& [address, id] : state_.real_ids) in_use.insert(id);
+  std::map<std::uint32_t, TimePoint> waiting;
+  for (const auto& [id, when] : state_.quarantine) waiting[id] = when;
+  state_.next_fresh_real_id = std::max(state_.next_fresh_real_id, before.next_fresh_real_id);
+  std::vector<std::pair<TimePoint, std::uint32_t>> queue;
+  for (std::uint32_t id = 1; id < state_.next_fresh_real_id; id++) {
+    if (in_use.contains(id)) continue;
+    TimePoint when = waiting.contains(id) ? waiting[id] : TimePoint{};
+    if (auto it = remembered.find(id); it != remembered.end()) when = std::max(when, it->second);
+    queue.emplace_back(when, id);
+  }
+  std::sort(queue.begin(), queue.end());
+  state_.quarantine.clear();
+  for (const auto& [when, id] : queue) state_.quarantine.emplace_back(id, when);
 }
 
 void Reconciler::check_limits(const Config& config) const {
@@ -98,11 +143,12 @@ std::uint32_t Reconciler::allocate_vip_id(const AppliedState& next) const {
   return id;  // check_limits() made sure there is room
 }
 
-std::uint32_t Reconciler::allocate_real_id(AppliedState& next) const {
+std::uint32_t Reconciler::allocate_real_id(AppliedState& next, ReconcileReport& report) const {
   if (next.next_fresh_real_id < dp_.limits().max_reals) return next.next_fresh_real_id++;
-  if (next.freed_real_ids.empty()) throw Error("no free real id");
-  std::uint32_t id = next.freed_real_ids.front();
-  next.freed_real_ids.pop_front();
+  if (next.quarantine.empty()) throw Error("no free real id");  // check_limits() prevents it
+  auto [id, freed] = next.quarantine.front();
+  next.quarantine.pop_front();
+  if (options_.now() < freed + options_.id_quarantine) report.ids_reused_early++;
   return id;
 }
 
@@ -118,8 +164,7 @@ void Reconciler::write_ring(std::uint32_t ring, const std::vector<RealConfig>& r
   dp_.write_ring(ring, slots);
 }
 
-void Reconciler::plan_reals(const Config& config, Plan& plan) const {
-  // Freed ids queue up behind the others, so a departed real's id is the last to be handed out.
+void Reconciler::plan_reals(const Config& config, Plan& plan, ReconcileReport& report) const {
   std::set<IpAddress> wanted;
   for (const VipConfig& v : config.vips)
     for (const RealConfig& r : v.reals) wanted.insert(r.address);
@@ -132,19 +177,26 @@ void Reconciler::plan_reals(const Config& config, Plan& plan) const {
     plan.removed_real_ids.push_back(it->second);
     it = next.real_ids.erase(it);
   }
+  // Ids freed now join the quarantine after the new reals took theirs: apply() made sure
+  // there are enough ids without them.
   for (const IpAddress& a : wanted) {
     if (next.real_ids.contains(a)) continue;
-    std::uint32_t id;
-    if (next.next_fresh_real_id >= dp_.limits().max_reals && next.freed_real_ids.empty()) {
-      id = plan.removed_real_ids.back();  // the pool is empty: only now reuse at once
-      plan.removed_real_ids.pop_back();
-    } else {
-      id = allocate_real_id(next);
-    }
+    std::uint32_t id = allocate_real_id(next, report);
     next.real_ids[a] = id;
     plan.added_reals.emplace_back(a, id);
   }
-  for (std::uint32_t id : plan.removed_real_ids) next.freed_real_ids.push_back(id);
+  auto now = options_.now();
+  for (std::uint32_t id : plan.removed_real_ids) next.quarantine.emplace_back(id, now);
+}
+
+bool Reconciler::needs_removed_ids(const Config& config) const {
+  std::set<IpAddress> added;
+  for (const VipConfig& v : config.vips)
+    for (const RealConfig& r : v.reals)
+      if (!state_.real_ids.contains(r.address)) added.insert(r.address);
+  std::size_t fresh =
+      dp_.limits().max_reals - std::min(dp_.limits().max_reals, state_.next_fresh_real_id);
+  return added.size() > fresh + state_.quarantine.size();
 }
 
 void Reconciler::plan_removed_vips(const Config& config, Plan& plan) const {
@@ -226,14 +278,63 @@ void Reconciler::clear_removed_reals(const Plan& plan, ReconcileReport& report) 
   }
 }
 
+void Reconciler::write_quarantine(const Plan& plan) {
+  auto ns = [](std::chrono::steady_clock::time_point t) {
+    return std::uint64_t(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+  };
+  for (const auto& [address, id] : plan.added_reals) dp_.set_real_freed_at(id, 0);
+  for (const auto& [id, when] : plan.next.quarantine)
+    if (std::find(plan.removed_real_ids.begin(), plan.removed_real_ids.end(), id) !=
+        plan.removed_real_ids.end())
+      dp_.set_real_freed_at(id, std::max<std::uint64_t>(ns(when), 1));
+}
+
+ReconcileReport& ReconcileReport::operator+=(const ReconcileReport& o) {
+  vips_added += o.vips_added;
+  vips_removed += o.vips_removed;
+  vips_changed += o.vips_changed;
+  reals_added += o.reals_added;
+  reals_removed += o.reals_removed;
+  rings_written += o.rings_written;
+  flows_forgotten += o.flows_forgotten;
+  ids_reused_early += o.ids_reused_early;
+  resynced = resynced || o.resynced;
+  return *this;
+}
+
 ReconcileReport Reconciler::apply(const Config& config, const df_config& df) {
   check_limits(config);
+  ReconcileReport report;
+  try {
+    if (unknown_) {
+      resync();
+      report.resynced = true;
+    }
+    if (needs_removed_ids(config)) {
+      // The pool is full: free the removed reals' ids first (rings flipped away from them,
+      // entries cleared), then hand them to the new reals.
+      Config without_new = config;
+      for (VipConfig& v : without_new.vips)
+        std::erase_if(v.reals, [&](const RealConfig& r) { return !real_id(r.address); });
+      report += apply_once(without_new, df);
+    }
+    report += apply_once(config, df);
+  } catch (...) {
+    unknown_ = true;
+    throw;
+  }
+  unknown_ = false;
+  return report;
+}
+
+ReconcileReport Reconciler::apply_once(const Config& config, const df_config& df) {
+  ReconcileReport report;
   Plan plan{.next = state_};
-  plan_reals(config, plan);
+  plan_reals(config, plan, report);
   plan_removed_vips(config, plan);
 
   // Writes, in an order where no packet sees a ring naming a real not yet written.
-  ReconcileReport report;
   write_config(df, plan.next);
   write_added_reals(plan, report);
   remove_vips(plan, report);
@@ -246,6 +347,7 @@ ReconcileReport Reconciler::apply(const Config& config, const df_config& df) {
   }
   // No ring names a removed real any more: clear it, so its flows re-hash.
   clear_removed_reals(plan, report);
+  write_quarantine(plan);
   report.flows_forgotten = forget_lost_flows(plan.removed_vips, config, plan.next);
   state_ = std::move(plan.next);
   return report;

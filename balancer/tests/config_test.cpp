@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <string>
 
 #include "dogfish/base/errors.hpp"
 #include "param_name.hpp"
@@ -104,6 +106,25 @@ TEST(Config, IPv4VipMayHaveIPv6Reals) {
   EXPECT_EQ(c.vips[0].reals[0].address, ip("fd00::1"));
 }
 
+TEST(Config, MaxPacketSizeIsAutoUnlessGiven) {
+  const std::string top = "interface: eth0\ngateway: 10.0.0.1\n";
+  EXPECT_EQ(parse_config(top, "x").max_packet_size, std::nullopt) << "auto by default";
+  EXPECT_EQ(parse_config(top + "max_packet_size: auto\n", "x").max_packet_size, std::nullopt);
+  EXPECT_EQ(parse_config(top + "max_packet_size: 0\n", "x").max_packet_size, 0u)
+      << "0 is no limit, said outright";
+  EXPECT_EQ(parse_config(top + "max_packet_size: 9000\n", "x").max_packet_size, 9000u);
+}
+
+TEST(Config, IcmpSwitchesAreOnUnlessTurnedOff) {
+  const std::string top = "interface: eth0\ngateway: 10.0.0.1\n";
+  const Config on = parse_config(top, "x");
+  EXPECT_TRUE(on.icmp_echo);
+  EXPECT_TRUE(on.icmp_errors_to_reals);
+  const Config off = parse_config(top + "icmp_echo: false\nicmp_errors_to_reals: false\n", "x");
+  EXPECT_FALSE(off.icmp_echo);
+  EXPECT_FALSE(off.icmp_errors_to_reals);
+}
+
 TEST(Config, LoadsAFileAndNamesItInErrors) {
   auto dir = std::filesystem::temp_directory_path() / "dogfish-config-test";
   std::filesystem::create_directories(dir);
@@ -144,8 +165,13 @@ const BadConfig kBad[] = {
     {"unknown top-level key", "colour: blue\n",
      "c.yaml:3: colour: unknown key (expected one of: interface, xdp_mode, "
      "gateway, source_prefixes, conn_table_size, conn_table_insert_rate, udp_idle_timeout, "
-     "max_packet_size, ring_size, "
-     "max_vips, max_reals, vips)"},
+     "max_packet_size, icmp_echo, icmp_errors_to_reals, ring_size, max_vips, max_reals, vips)"},
+    {"max packet size neither auto nor a number", "max_packet_size: mtu\n",
+     "c.yaml:3: max_packet_size: 'mtu' is not a whole number"},
+    {"max packet size too large", "max_packet_size: 70000\n",
+     "c.yaml:3: max_packet_size: 70000 is out of range (0-65535)"},
+    {"icmp switch not a boolean", "icmp_echo: yes\n",
+     "c.yaml:3: icmp_echo: 'yes' is not true or false"},
     {"port out of range",
      "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n  - address: 10.0.0.2\n    port: "
      "70000\n    proto: tcp\n",
@@ -159,7 +185,8 @@ const BadConfig kBad[] = {
     {"bad xdp mode", "xdp_mode: fast\n",
      "c.yaml:3: xdp_mode: 'fast' is not an XDP mode (native, generic, auto)"},
     {"bad interface name", "!interface: a-very-long-interface-name\ngateway: 10.0.0.1\n",
-     "c.yaml:1: interface: 'a-very-long-interface-name' is not an interface name"},
+     "c.yaml:1: interface: 'a-very-long-interface-name' is not an interface name (1-15 printable "
+     "characters, no space, '/' or ':')"},
     {"ring size not prime", "ring_size: 65536\n", "c.yaml:3: ring_size: 65536 is not a prime"},
     {"ring size negative", "ring_size: -5\n", "c.yaml:3: ring_size: '-5' is not a whole number"},
     {"ipv6 source prefix too long", "source_prefixes:\n  ipv6: 'fd00::/112'\n",
@@ -249,6 +276,36 @@ TEST_P(ConfigErrors, NamesFileLineAndReason) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, ConfigErrors, testing::ValuesIn(kBad), DescriptionName());
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_config(text, "c.yaml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Config, DeepNestingIsAnErrorAtItsLine) {
+  // yaml-cpp's depth limit is its own (500 in Debian 12's): the message names it and a line.
+  const std::regex said(R"(c\.yaml:(\d+): nested deeper than \d+ levels)");
+  const std::string head = "interface: eth0\ngateway: 10.0.0.1\nvips:\n";
+  std::string flow = head + "  - " + std::string(100000, '[') + std::string(100000, ']') + "\n";
+  std::smatch m;
+  std::string e = error_of(flow);
+  EXPECT_TRUE(std::regex_match(e, m, said)) << e;
+  std::string block = head;
+  for (int i = 0; i < 3000; i++) block += std::string(std::size_t(i), ' ') + "- \n";
+  e = error_of(block);
+  ASSERT_TRUE(std::regex_match(e, m, said)) << e;
+  EXPECT_GT(std::stoi(m[1]), 100) << "the line where it got too deep, not where it began";
+}
+
+TEST(Config, AnInterfaceNameWithANewlineIsRefusedNamingIt) {
+  EXPECT_EQ(error_of("interface: \"eth0\\nx\"\ngateway: 10.0.0.1\n"),
+            "c.yaml:1: interface: 'eth0\\x0ax' is not an interface name (1-15 printable "
+            "characters, no space, '/' or ':')");
+}
 
 }  // namespace
 }  // namespace dogfish

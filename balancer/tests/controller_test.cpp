@@ -168,14 +168,18 @@ TEST(ControlSocket, RoundTripAndNoDaemon) {
       },
       Error);
   {
-    ControlServer server(path);
-    std::thread t(
-        [&] { server.serve_one([](std::string_view l) { return "echo " + std::string(l); }); });
+    EventLoop loop;
+    ControlServer server(path, loop);
+    server.start([&](std::string_view l) {
+      loop.stop();  // after this answer is written
+      return "echo " + std::string(l);
+    });
+    std::thread t([&] { loop.run(); });
     std::string answer;
     EXPECT_NO_THROW(answer = control_request(path, "{\"cmd\":\"x\"}"));
     t.join();
     EXPECT_EQ(answer, "echo {\"cmd\":\"x\"}");
-    EXPECT_THROW(ControlServer again(path), Error);  // a live one answers
+    EXPECT_THROW(ControlServer again(path, loop), Error);  // a live one answers
   }
   EXPECT_FALSE(std::filesystem::exists(path));  // removed with the server
   std::filesystem::remove_all(dir);

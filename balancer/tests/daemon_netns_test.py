@@ -8,8 +8,10 @@ Run by CTest (label netns) with DOGFISH set to the binary:
 
 import json
 import os
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -292,7 +294,7 @@ def test_second_daemon_on_the_socket_touches_nothing(daemon):
     prog = daemon.xdp_prog()
     r = run(*netns.enter(daemon.ns, *daemon.run_argv()), check=False)
     assert r.returncode == 1
-    assert f"a daemon already answers on {daemon.socket}" in r.stderr
+    assert f"already answers on {daemon.socket}" in r.stderr
     assert daemon.xdp_prog() == prog
     assert daemon.cli_ok("vip", "list")
 
@@ -408,3 +410,157 @@ def test_pinned_restart_keeps_program_and_connections(daemon):
 
     assert strip(after) == strip(vips_before)
     assert "adopted 1 VIPs and 2 reals" in daemon.log.read_text()
+
+
+# The control socket against bad clients (issue 17): a client can cost the daemon one
+# connection slot for a bounded time, never the daemon, nor the other clients.
+
+
+def connect(path, timeout=10):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    return s
+
+
+def read_answer(s):
+    """Everything the daemon sends until it closes the connection or a line ends."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def ask(path, request, timeout=10):
+    with connect(path, timeout) as s:
+        s.sendall(json.dumps(request).encode() + b"\n")
+        return json.loads(read_answer(s))
+
+
+def alive(d):
+    return d.proc.poll() is None and d.xdp_prog() is not None and ask(d.socket, {"cmd": "stats"})
+
+
+def test_oversized_request_gets_an_error_and_the_daemon_lives(daemon):
+    with connect(daemon.socket) as s:
+        try:
+            s.sendall(b"x" * (2 << 20))  # no newline, over the cap
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the daemon may stop reading and close before all of it is sent
+        answer = json.loads(read_answer(s))
+    assert "over" in answer["error"] and "bytes" in answer["error"], answer
+    assert alive(daemon)
+
+
+class Trickler(threading.Thread):
+    """A client that sends one byte of a request every 0.2 s and never ends the line."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.sock = connect(path)
+        self.stop = threading.Event()
+        self.answer = b""
+
+    def run(self):
+        try:
+            while not self.stop.wait(0.2):
+                self.sock.sendall(b" ")
+        except OSError:
+            pass  # cut off by the daemon
+
+    def __enter__(self):
+        self.sock.sendall(b'{"cmd":')
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.join()
+        self.sock.close()
+
+
+def test_a_trickling_client_holds_up_no_other(daemon):
+    with Trickler(daemon.socket) as slow:
+        answer = ask(daemon.socket, {"cmd": "stats"})
+        assert answer.get("ok"), answer
+        assert slow.is_alive(), "the answer came only after the trickler gave up"
+
+
+def test_a_request_not_done_by_its_deadline_is_answered_and_closed(daemon):
+    with Trickler(daemon.socket) as slow:
+        slow.sock.settimeout(30)
+        answer = json.loads(read_answer(slow.sock))
+    assert "deadline" in answer["error"], answer
+    assert "request not complete within" in daemon.log.read_text()
+    assert alive(daemon)
+
+
+def test_connections_over_the_cap_are_refused_with_an_answer(daemon):
+    idle = [connect(daemon.socket) for _ in range(40)]
+    try:
+        # Those over the cap are answered at once; the others wait for a request (5 s).
+        answered = []
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            answered, _, _ = select.select(idle, [], [], 0.1)
+        refused = [json.loads(read_answer(s)) for s in answered]
+        assert refused and all("too many connections" in a["error"] for a in refused), refused
+        assert len(refused) < len(idle)
+    finally:
+        for s in idle:
+            s.close()
+    wait_for(lambda: ask(daemon.socket, {"cmd": "stats"}).get("ok"), "the daemon to answer")
+
+
+def test_a_signal_is_handled_while_a_client_stalls(daemon):
+    daemon.config.write_text(daemon.config.read_text().replace("weight: 2", "weight: 3"))
+    with Trickler(daemon.socket) as slow:
+        daemon.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reloaded" in daemon.log.read_text(), "the reload in the log")
+        assert slow.is_alive(), "the signal waited for the stalled client"
+
+
+def test_refused_requests_are_logged_escaped_and_truncated(daemon):
+    with connect(daemon.socket) as s:
+        # Under the size cap: the controller refuses it, and the daemon logs what it refused.
+        s.sendall(b"\x1b[2J\x1b]0;owned\x07" + b"y" * 50000 + b"\n")
+        assert "error" in json.loads(read_answer(s))
+    log = daemon.log.read_bytes()
+    refused = [line for line in log.splitlines() if b" refused: " in line]
+    assert refused, log[-2000:]
+    assert all(len(line) < 1000 for line in refused), [len(line) for line in refused]
+    assert b"\x1b" not in log and b"\x07" not in log
+    assert b"\\x1b[2J" in refused[-1]
+
+
+def test_socket_path_that_is_not_a_socket_is_not_replaced(ns, tmp_path):
+    d = Daemon(ns, tmp_path)
+    with open(d.socket, "w") as f:
+        f.write("precious\n")
+    try:
+        r = run(*netns.enter(ns, *d.run_argv()), check=False)
+        assert r.returncode == 1
+        assert f"{d.socket} exists and is not a socket" in r.stderr, r.stderr
+        with open(d.socket) as f:
+            assert f.read() == "precious\n"
+        assert d.xdp_prog() is None
+    finally:
+        d.cleanup()
+
+
+def test_a_live_socket_of_another_program_is_not_replaced(ns, tmp_path):
+    d = Daemon(ns, tmp_path)
+    other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    other.bind(d.socket)
+    other.listen(1)
+    try:
+        r = run(*netns.enter(ns, *d.run_argv()), check=False)
+        assert r.returncode == 1
+        assert f"already answers on {d.socket}" in r.stderr, r.stderr
+        assert os.path.exists(d.socket)
+    finally:
+        other.close()
+        d.cleanup()

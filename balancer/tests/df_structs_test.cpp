@@ -43,6 +43,26 @@ TEST(DfStructs, DataPlaneConfig) {
   EXPECT_EQ(d.gateway_mac[5], 9);
 }
 
+TEST(DfStructs, MaxPacketSizeAutoIsLeftToTheDaemon) {
+  Config c{.interface = "eth0", .gateway = ip("10.0.0.1")};
+  EXPECT_EQ(make_df_config(c).max_pkt_size, 0u) << "auto: the daemon fills in the MTU";
+  c.max_packet_size = 0;
+  EXPECT_EQ(make_df_config(c).max_pkt_size, 0u);
+  c.max_packet_size = 9000;
+  EXPECT_EQ(make_df_config(c).max_pkt_size, 9000u);
+}
+
+TEST(DfStructs, IcmpSwitchesTurnIntoIcmpOff) {
+  Config c{.interface = "eth0", .gateway = ip("10.0.0.1")};
+  EXPECT_EQ(make_df_config(c).icmp_off, 0);
+  c.icmp_echo = false;
+  EXPECT_EQ(make_df_config(c).icmp_off, DF_ICMP_NO_ECHO);
+  c.icmp_errors_to_reals = false;
+  EXPECT_EQ(make_df_config(c).icmp_off, DF_ICMP_NO_ECHO | DF_ICMP_NO_ERRORS);
+  c.icmp_echo = true;
+  EXPECT_EQ(make_df_config(c).icmp_off, DF_ICMP_NO_ERRORS);
+}
+
 TEST(DfStructs, VipKeyInNetworkOrderAndBack) {
   for (const ServiceKey& key :
        {ServiceKey{ip("10.0.0.1"), 80, Proto::tcp}, ServiceKey{ip("fd00::1"), 53, Proto::udp}}) {

@@ -1,12 +1,16 @@
-// A DataPlane in memory, counting what was written: for unit tests of the
-// control logic, no root needed.
+// A DataPlane in memory, counting what was written and failing the write it is told
+// to: for unit tests of the control logic, no root needed.
 #pragma once
 
+#include <cerrno>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
+#include "dogfish/base/errors.hpp"
 #include "dogfish/data_plane.hpp"
 
 namespace dogfish {
@@ -26,38 +30,50 @@ class FakeDataPlane : public DataPlane {
 
   const DataPlaneLimits& limits() const override { return limits_; }
   void put_vip(const df_vip_key& key, const df_vip_meta& meta) override {
-    writes++;
+    write();
     vips[key] = meta;
   }
   void delete_vip(const df_vip_key& key) override {
-    writes++;
+    write();
     vips.erase(key);
   }
   void put_vip_addr(const df_vip_addr_key& key) override {
-    writes++;
+    write();
     vip_addrs[key] = 1;
   }
   void delete_vip_addr(const df_vip_addr_key& key) override {
-    writes++;
+    write();
     vip_addrs.erase(key);
   }
   void put_real(uint32_t id, const df_real& real) override {
-    writes++;
+    write();
+    if (real.family != 0 && before_real_written) before_real_written(id);
     reals.at(id) = real;
   }
   void write_ring(uint32_t ring, std::span<const uint32_t> ids) override {
     if (ids.size() != limits_.ring_size) throw std::logic_error("ring size");
-    writes++;
+    write();
     ring_writes.push_back(ring);
     rings[ring].assign(ids.begin(), ids.end());
   }
   void set_config(const df_config& c) override {
-    writes++;
+    write();
     config_ = c;
   }
   std::size_t forget_flows(const FlowFilter& forget) override {
+    write();
     forget_scans++;
     return std::erase_if(conns, [&](const auto& kv) { return forget(kv.first, kv.second); });
+  }
+  void set_real_freed_at(uint32_t id, uint64_t ns) override {
+    write();
+    if (ns)
+      freed_at[id] = ns;
+    else
+      freed_at.erase(id);
+  }
+  std::vector<std::pair<uint32_t, uint64_t>> read_freed_reals() const override {
+    return {freed_at.begin(), freed_at.end()};
   }
   df_config config() const override { return config_; }
   std::vector<std::pair<df_vip_key, df_vip_meta>> read_vips() const override {
@@ -90,8 +106,18 @@ class FakeDataPlane : public DataPlane {
   std::vector<uint32_t> ring_writes;
   std::map<df_flow_key, df_conn, BytesLess> conns;  // the connection table, filled by tests
   int forget_scans = 0;
+  std::map<uint32_t, uint64_t> freed_at;
   df_config config_{};
-  int writes = 0;
+  int writes = 0;      // every change, forget_flows scans included
+  int fail_write = 0;  // this write (1 = the next) fails, changing nothing; 0: none fails
+  // Called before each real is written with an address (not cleared): what packets could
+  // read at that moment, for tests of write order.
+  std::function<void(uint32_t id)> before_real_written;
+
+ private:
+  void write() {
+    if (++writes == fail_write) throw OsError(EIO, "fake write " + std::to_string(writes));
+  }
 };
 
 }  // namespace dogfish

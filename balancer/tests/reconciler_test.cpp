@@ -8,6 +8,7 @@
 
 #include "dogfish/base/errors.hpp"
 #include "dogfish/df_structs.hpp"
+#include "dogfish/maglev.hpp"
 #include "fake_data_plane.hpp"
 
 namespace dogfish {
@@ -348,6 +349,160 @@ TEST_F(ReconcilerTest, AdoptKeepsIdsFlipsRingsAndDropsStale) {
   again.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.5"), real("10.1.0.7")})}),
               df);
   EXPECT_GT(*again.real_id(ip("10.1.0.7")), std::max(id1, id5));
+}
+
+// A failed write (issue 17): the reconciler must not trust what it believes is in the maps.
+
+// Checks that the data plane serves exactly `c`: its VIPs, flags and addresses, each VIP's
+// published ring as Maglev builds it from the reals' ids, each id naming its real, no other
+// real configured, and no remembered flow of a VIP on a real that VIP no longer has.
+void expect_serves(const FakeDataPlane& dp, const Reconciler& rec, const Config& c,
+                   const std::string& context) {
+  SCOPED_TRACE(context);
+  std::set<std::uint32_t> configured;
+  std::set<IpAddress> addresses;
+  ASSERT_EQ(dp.vips.size(), c.vips.size());
+  for (const VipConfig& v : c.vips) {
+    auto it = dp.vips.find(to_df_key(ServiceKey::of(v)));
+    ASSERT_NE(it, dp.vips.end()) << vip_name(v);
+    EXPECT_EQ(it->second.flags, v.flags);
+    std::vector<MaglevReal> input;
+    std::set<std::uint32_t> ids;
+    for (const RealConfig& r : v.reals) {
+      std::uint32_t id = *rec.real_id(r.address);
+      EXPECT_EQ(address_of(dp.reals.at(id)), r.address);
+      input.push_back({.address = r.address, .weight = r.weight, .id = id});
+      configured.insert(id);
+      ids.insert(id);
+    }
+    EXPECT_EQ(dp.rings.at(it->second.ring_slot), Maglev(c.ring_size).build(input)) << vip_name(v);
+    addresses.insert(v.address);
+    for (const auto& [flow, conn] : dp.conns) {
+      if (std::memcmp(&flow.vip, &it->first, sizeof(flow.vip)) != 0) continue;
+      EXPECT_TRUE(ids.contains(conn.real_id))
+          << "a flow of " << vip_name(v) << " on real " << conn.real_id;
+    }
+  }
+  for (const auto& [id, real] : dp.read_reals()) EXPECT_TRUE(configured.contains(id)) << id;
+  std::set<IpAddress> in_map;
+  for (const df_vip_addr_key& k : dp.read_vip_addrs()) in_map.insert(address_of(k));
+  EXPECT_EQ(in_map, addresses);
+}
+
+Config before_failure() {
+  Config c = config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2", 2)}),
+                     vip("10.0.0.2", 53, {real("10.1.0.2"), real("10.1.0.3")}, Proto::udp)});
+  c.vips[1].flags = DF_VIP_NO_CONN_TABLE;
+  return c;
+}
+
+Config after_failure() {
+  Config c = config({vip("10.0.0.1", 80, {real("10.1.0.1", 3), real("10.1.0.4")}),
+                     vip("10.0.0.3", 443, {real("10.1.0.4"), real("fd00:1::5")})});
+  c.vips[0].flags = DF_VIP_SRC_HASH_ONLY;
+  return c;
+}
+
+TEST(ReconcilerWriteFailure, EveryFailedWriteIsFollowedByAnApplyThatConverges) {
+  ReconcilerOptions opts{.ring_grace = std::chrono::milliseconds(0)};
+  int total;
+  {
+    FakeDataPlane dp;
+    Reconciler rec(dp, opts);
+    rec.apply(before_failure(), {});
+    int start = dp.writes;
+    rec.apply(after_failure(), {});
+    total = dp.writes - start;
+  }
+  ASSERT_GT(total, 10);
+  for (int n = 1; n <= total; n++) {
+    for (bool back : {false, true}) {
+      FakeDataPlane dp;
+      Reconciler rec(dp, opts);
+      rec.apply(before_failure(), {});
+      df_flow_key flow{};
+      flow.vip = to_df_key({ip("10.0.0.1"), 80, Proto::tcp});
+      dp.conns[flow] = {.real_id = *rec.real_id(ip("10.1.0.2")), .atime = 0};
+      dp.fail_write = dp.writes + n;
+      EXPECT_THROW(rec.apply(after_failure(), {}), OsError) << "write " << n;
+      EXPECT_TRUE(rec.state_unknown());
+      dp.fail_write = 0;
+      // Then to where it was going, or back to where it came from: both must hold.
+      Config target = back ? before_failure() : after_failure();
+      ReconcileReport r = rec.apply(target, {});
+      EXPECT_TRUE(r.resynced);
+      EXPECT_FALSE(rec.state_unknown());
+      std::string context = "write " + std::to_string(n) + (back ? ", back" : ", on");
+      expect_serves(dp, rec, target, context);
+      int writes = dp.writes;
+      rec.apply(target, {});
+      EXPECT_EQ(dp.writes, writes) << context << ": a second apply still had work";
+    }
+  }
+}
+
+TEST_F(ReconcilerTest, WhenThePoolIsFullRingsFlipBeforeAnIdIsRewritten) {
+  std::vector<RealConfig> seven;
+  for (int i = 1; i <= 7; i++) seven.push_back(real(("10.1.0." + std::to_string(i)).c_str()));
+  rec.apply(config({vip("10.0.0.1", 80, seven), vip("10.0.0.2", 80, {seven[6]})}), df);
+  uint32_t last = *rec.real_id(ip("10.1.0.7"));
+  int checked = 0;
+  dp.before_real_written = [&](uint32_t id) {
+    for (const auto& [key, m] : dp.vips)
+      EXPECT_EQ(std::count(dp.rings.at(m.ring_slot).begin(), dp.rings.at(m.ring_slot).end(), id), 0)
+          << "real id " << id << " rewritten while a published ring names it";
+    checked++;
+  };
+  seven[6] = real("10.1.0.8");  // 10.1.0.7 leaves, 10.1.0.8 needs its id: none other is left
+  Config next = config({vip("10.0.0.1", 80, seven), vip("10.0.0.2", 80, {seven[6]})});
+  rec.apply(next, df);
+  EXPECT_EQ(checked, 1);
+  EXPECT_EQ(*rec.real_id(ip("10.1.0.8")), last);
+  expect_serves(dp, rec, next, "after");
+}
+
+TEST_F(ReconcilerTest, ARestartedReconcilerDoesNotReuseAJustFreedId) {
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2")})}), df);
+  uint32_t gone = *rec.real_id(ip("10.1.0.2"));
+  rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1")})}), df);
+  Reconciler again{dp, {.ring_grace = std::chrono::milliseconds(0)}};
+  again.adopt();
+  again.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.3")})}), df);
+  EXPECT_NE(*again.real_id(ip("10.1.0.3")), gone);
+}
+
+TEST(ReconcilerQuarantine, AnIdIsReusedEarlyOnlyWhenNoOtherIsLeft) {
+  FakeDataPlane dp({.ring_size = 13, .max_vips = 4, .max_reals = 4});  // ids 1..3
+  auto now = std::chrono::steady_clock::time_point(std::chrono::hours(1));
+  Reconciler rec(dp, {.ring_grace = std::chrono::milliseconds(0),
+                      .id_quarantine = std::chrono::minutes(5),
+                      .now = [&] { return now; }});
+  auto cfg = [](std::vector<RealConfig> reals) {
+    Config c = config({vip("10.0.0.1", 80, std::move(reals))});
+    c.max_reals = 4;
+    return c;
+  };
+  rec.apply(cfg({real("10.1.0.1"), real("10.1.0.2"), real("10.1.0.3")}), {});
+  uint32_t b = *rec.real_id(ip("10.1.0.2"));
+  rec.apply(cfg({real("10.1.0.1"), real("10.1.0.3")}), {});
+  EXPECT_EQ(dp.freed_at.at(b),
+            std::uint64_t(std::chrono::nanoseconds(std::chrono::hours(1)).count()));
+  now += std::chrono::minutes(1);
+  ReconcileReport early =
+      rec.apply(cfg({real("10.1.0.1"), real("10.1.0.3"), real("10.1.0.4")}), {});
+  EXPECT_EQ(*rec.real_id(ip("10.1.0.4")), b);
+  EXPECT_EQ(early.ids_reused_early, 1u);
+  EXPECT_FALSE(dp.freed_at.contains(b));
+
+  uint32_t c = *rec.real_id(ip("10.1.0.3"));
+  rec.apply(cfg({real("10.1.0.1"), real("10.1.0.4")}), {});
+  now += std::chrono::minutes(6);
+  Reconciler again(dp, {.ring_grace = std::chrono::milliseconds(0), .now = [&] { return now; }});
+  again.adopt();  // the quarantine's start comes back from the data plane
+  ReconcileReport late =
+      again.apply(cfg({real("10.1.0.1"), real("10.1.0.4"), real("10.1.0.5")}), {});
+  EXPECT_EQ(*again.real_id(ip("10.1.0.5")), c);
+  EXPECT_EQ(late.ids_reused_early, 0u);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "dogfish/base/yaml_reader.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -23,6 +24,10 @@ void YamlReader::fail(const YAML::Node& at, const std::string& path,
 YAML::Node YamlReader::load(std::string_view text, const std::string& file) {
   try {
     return YAML::Load(std::string(text));
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own guard (its stack stays bounded) says only "bad file".
+    throw ConfigError(file, e.mark.is_null() ? 0 : static_cast<std::size_t>(e.mark.line) + 1,
+                      fmt::format("nested deeper than {} levels", e.depth() - 1));
   } catch (const YAML::ParserException& e) {
     throw ConfigError(file, e.mark.is_null() ? 0 : static_cast<std::size_t>(e.mark.line) + 1,
                       e.msg);
@@ -85,6 +90,13 @@ std::uint32_t YamlReader::number(const YAML::Node& n, const std::string& path, s
   if (ec == std::errc::result_out_of_range || v < min || v > max)
     fail(n, path, fmt::format("{} is out of range ({}-{})", text, min, max));
   return static_cast<std::uint32_t>(v);
+}
+
+bool YamlReader::boolean(const YAML::Node& n, const std::string& path) const {
+  auto text = scalar(n, path);
+  if (text != "true" && text != "false")
+    fail(n, path, fmt::format("'{}' is not true or false", text));
+  return text == "true";
 }
 
 IpAddress YamlReader::address(const YAML::Node& n, const std::string& path) const {

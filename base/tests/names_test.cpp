@@ -35,7 +35,7 @@ TEST(Names, VipFlags) {
   EXPECT_TRUE(vip_flag_names(0).empty());
 }
 
-// Indexed by the enum, named once each, passes and drops where the ABI says.
+// Indexed by the enum, named once each, sends, passes and drops where the ABI says.
 TEST(Names, Reasons) {
   std::set<std::string> seen;
   for (std::size_t i = 0; i < balancer_reasons().size(); i++) {
@@ -45,6 +45,8 @@ TEST(Names, Reasons) {
     std::string name = r.name;
     if (i == DF_TX)
       EXPECT_EQ(name, "tx");
+    else if (i < DF_FIRST_PASS)
+      EXPECT_EQ(name.substr(0, 3), "tx_") << name;
     else if (i < DF_FIRST_DROP)
       EXPECT_EQ(name.substr(0, 5), "pass_") << name;
     else

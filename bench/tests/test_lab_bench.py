@@ -12,15 +12,14 @@ import pytest
 
 from testlib import paths
 from testlib.command import run
-from testlib.lab import Lab
+from testlib.lab import Lab, own_place
 from testlib.leftovers import Leftovers
 
 BENCH = os.environ.get("LAB_BENCH", str(paths.SOURCE / "bench/lab-bench"))
 BUILD = str(paths.build_dir())
 # A lab of this test's own, apart from any other on the host.
-PREFIX = f"lbt{os.getpid() % 100000}-"
-RECORD = f"/run/lab-bench-test-{os.getpid()}"
-ENV = dict(os.environ, DOGFISH_LAB_PREFIX=PREFIX, DOGFISH_LAB_DIR=RECORD, BUILD_DIR=BUILD)
+PREFIX, RECORD, LAB_ENV = own_place("lbt")
+ENV = dict(LAB_ENV, BUILD_DIR=BUILD)
 MEASURES = {"tcp_upload", "tcp_download", "tcp_connect", "pps"}
 LAB = Lab(env=ENV)
 # What lab-bench could leave behind: its namespaces, pins, record, and the processes it starts

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -129,6 +130,18 @@ int BalancerHarness::map_fd(const std::string& name) const {
 
 BalancerHarness::~BalancerHarness() {
   for (int fd : map_fds_) close(fd);
+}
+
+void expect_untouched(BalancerHarness& lb, const Bytes& frame, int verdict, df_reason reason) {
+  const df_global_stats before = lb.global_stats();
+  const RunResult r = lb.run(frame);
+  EXPECT_EQ(r.verdict, verdict);
+  const std::string diff = describe_mismatch(frame, r.frame);
+  EXPECT_TRUE(diff.empty()) << diff;
+  const df_global_stats after = lb.global_stats();
+  for (int i = 0; i < DF_REASON_MAX; i++)
+    EXPECT_EQ(after.reason[i] - before.reason[i], i == reason ? 1u : 0u) << "reason " << i;
+  EXPECT_EQ(lb.conn_count(), 0u);
 }
 
 df_flow_key flow_key(const std::string& src, uint16_t sport, const std::string& dst, uint16_t dport,

@@ -65,6 +65,10 @@ class BalancerHarness {
   mutable std::vector<int> map_fds_;
 };
 
+// Runs `frame` and checks, as gtest failures, that it leaves untouched with `verdict`,
+// counted under `reason` alone, and that no connection was remembered.
+void expect_untouched(BalancerHarness& lb, const Bytes& frame, int verdict, df_reason reason);
+
 // The flow key the program builds for a packet, for looking at the connection table.
 df_flow_key flow_key(const std::string& src, uint16_t sport, const std::string& dst, uint16_t dport,
                      uint8_t proto);

@@ -30,6 +30,16 @@ enum class Verdict { kPass, kDrop };
 
 const char* name(Mode m) { return m == Mode::kXdp ? "xdp" : "tc"; }
 
+// Addresses of the cases: the real's (ours), another host's, the balancers' outer
+// sources, one just outside their prefix and a stranger's, the client, the VIPs.
+const std::string kOurs4 = "10.0.0.2", kOther4 = "10.0.0.9", kLb4 = "172.16.0.1";
+const std::string kNextToLb4 = "172.32.0.1", kStranger4 = "203.0.113.9";
+const std::string kOurs6 = "fd00::2", kOther6 = "fd00::9", kLb6 = "fd00:ac10::1";
+const std::string kStranger6 = "2001:db8:bad::9";
+const std::string kClient4 = "192.0.2.10", kVip4 = "198.51.100.1", kOtherVip4 = "198.51.100.99";
+const std::string kClient6 = "2001:db8::10", kVip6 = "2001:db8:100::1",
+                  kOtherVip6 = "2001:db8:100::99";
+
 // One program and its maps, loaded fresh (no pins); destroyed with it.
 class Program {
  public:
@@ -39,6 +49,27 @@ class Program {
     addrs_ = skel_.map_fd("decap_addrs");
     config_ = skel_.map_fd("decap_config");
     stats_ = skel_.map_fd("decap_stats");
+  }
+
+  // Our addresses, the balancers' source prefixes (the cases' kLb4 and kLb6 are in them) and
+  // the VIPs as allowed inner destinations (used only with DF_DECAP_CHECK_INNER_DST).
+  void configure_as_a_real() {
+    add_addr(kOurs4);
+    add_addr(kOurs6);
+    add_source(parse_prefix("172.16.0.0/12"));
+    add_source(parse_prefix("fd00:ac10::/32"));
+    add_inner_dst(parse_addr(kVip4));
+    add_inner_dst(parse_addr(kVip6));
+  }
+
+  void add_source(const df_decap_prefix& key) {
+    uint32_t one = 1;
+    ASSERT_EQ(bpf_map_update_elem(skel_.map_fd("decap_sources"), &key, &one, BPF_ANY), 0);
+  }
+
+  void add_inner_dst(const df_decap_addr& key) {
+    uint32_t one = 1;
+    ASSERT_EQ(bpf_map_update_elem(skel_.map_fd("decap_inner_dsts"), &key, &one, BPF_ANY), 0);
   }
 
   void add_addr(const std::string& text) {
@@ -101,22 +132,29 @@ class Program {
   int prog_ = -1, addrs_ = -1, config_ = -1, stats_ = -1;
 };
 
-// Addresses of the cases: the real's (ours), another host's, the client, the VIP.
-const std::string kOurs4 = "10.0.0.2", kOther4 = "10.0.0.9", kLb4 = "172.16.0.1";
-const std::string kOurs6 = "fd00::2", kOther6 = "fd00::9", kLb6 = "fd00:ac10::1";
-const std::string kClient4 = "192.0.2.10", kVip4 = "198.51.100.1";
-const std::string kClient6 = "2001:db8::10", kVip6 = "2001:db8:100::1";
-
-Bytes inner4() { return ipv4(kClient4, kVip4, IPPROTO_TCP, tcp_syn(kClient4, kVip4, 40000, 80)); }
-Bytes inner6() { return ipv6(kClient6, kVip6, IPPROTO_TCP, tcp_syn(kClient6, kVip6, 40000, 80)); }
-Bytes in4in4(const std::string& dst) {
-  return cat(eth(kEthIp), ipv4(kLb4, dst, IPPROTO_IPIP, inner4()));
+Bytes inner4(const std::string& vip = kVip4) {
+  return ipv4(kClient4, vip, IPPROTO_TCP, tcp_syn(kClient4, vip, 40000, 80));
 }
-Bytes in6in6(const std::string& dst) {
-  return cat(eth(kEthIpv6), ipv6(kLb6, dst, IPPROTO_IPV6, inner6()));
+Bytes inner6(const std::string& vip = kVip6) {
+  return ipv6(kClient6, vip, IPPROTO_TCP, tcp_syn(kClient6, vip, 40000, 80));
 }
-Bytes in4in6(const std::string& dst) {
-  return cat(eth(kEthIpv6), ipv6(kLb6, dst, IPPROTO_IPIP, inner4()));
+Bytes in4in4(const std::string& dst, const std::string& src = kLb4, const Bytes& in = inner4()) {
+  return cat(eth(kEthIp), ipv4(src, dst, IPPROTO_IPIP, in));
+}
+Bytes in6in6(const std::string& dst, const std::string& src = kLb6, const Bytes& in = inner6()) {
+  return cat(eth(kEthIpv6), ipv6(src, dst, IPPROTO_IPV6, in));
+}
+Bytes in4in6(const std::string& dst, const std::string& src = kLb6, const Bytes& in = inner4()) {
+  return cat(eth(kEthIpv6), ipv6(src, dst, IPPROTO_IPIP, in));
+}
+// A router's too-big error about a real's reply, which the balancer sends on to the real.
+Bytes error4() {
+  return icmp_too_big("203.0.113.1", kVip4,
+                      ipv4(kVip4, kClient4, IPPROTO_TCP, tcp_syn(kVip4, kClient4, 80, 40000)));
+}
+Bytes error6() {
+  return icmp_too_big("2001:db8:ff::1", kVip6,
+                      ipv6(kVip6, kClient6, IPPROTO_TCP, tcp_syn(kVip6, kClient6, 80, 40000)));
 }
 Bytes plain4() { return cat(eth(kEthIp), inner4()); }
 Bytes plain6() { return cat(eth(kEthIpv6), inner6()); }
@@ -154,6 +192,15 @@ std::vector<Case> cases() {
       {"4in4 with outer IPv4 options: all 24 bytes stripped",
        cat(eth(kEthIp), ipv4(kLb4, kOurs4, IPPROTO_IPIP, inner4(), 4)), Verdict::kPass, plain4(),
        DF_DECAP_DECAP_4IN4},
+      {"4in4 of an ICMP fragmentation needed: stripped like any packet",
+       cat(eth(kEthIp), ipv4(kLb4, kOurs4, IPPROTO_IPIP, error4())), Verdict::kPass,
+       cat(eth(kEthIp), error4()), DF_DECAP_DECAP_4IN4},
+      {"6in6 of an ICMPv6 packet too big: stripped like any packet",
+       cat(eth(kEthIpv6), ipv6(kLb6, kOurs6, IPPROTO_IPV6, error6())), Verdict::kPass,
+       cat(eth(kEthIpv6), error6()), DF_DECAP_DECAP_6IN6},
+      {"4in6 of an ICMP fragmentation needed: stripped like any packet",
+       cat(eth(kEthIpv6), ipv6(kLb6, kOurs6, IPPROTO_IPIP, error4())), Verdict::kPass,
+       cat(eth(kEthIp), error4()), DF_DECAP_DECAP_4IN6},
       {"plain IPv4 TCP passes untouched", plain4(), Verdict::kPass, plain4(),
        DF_DECAP_PASS_NOT_ENCAP},
       {"plain IPv6 TCP passes untouched", plain6(), Verdict::kPass, plain6(),
@@ -207,6 +254,55 @@ std::vector<Case> cases() {
        Verdict::kDrop,
        {},
        DF_DECAP_DROP_BAD_OUTER},
+      // Who may tunnel to us (issue 17): only the balancers, and with CHECK_INNER_DST only to
+      // the allowed inner destinations. A refusal is a drop with its own reason.
+      {"4in4 from a stranger: refused",
+       in4in4(kOurs4, kStranger4),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_SOURCE},
+      {"4in4 from just outside the balancers' prefix: refused",
+       in4in4(kOurs4, kNextToLb4),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_SOURCE},
+      {"6in6 from a stranger: refused",
+       in6in6(kOurs6, kStranger6),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_SOURCE},
+      {"4in6 from a stranger: refused",
+       in4in6(kOurs6, kStranger6),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_SOURCE},
+      {"4in4 from a stranger with any-source: stripped", in4in4(kOurs4, kStranger4), Verdict::kPass,
+       plain4(), DF_DECAP_DECAP_4IN4, DF_DECAP_ANY_SOURCE},
+      {"4in4 from a stranger to an address not ours: passes untouched", in4in4(kOther4, kStranger4),
+       Verdict::kPass, in4in4(kOther4, kStranger4), DF_DECAP_PASS_NOT_OURS},
+      {"4in4 to an allowed inner destination: stripped", in4in4(kOurs4), Verdict::kPass, plain4(),
+       DF_DECAP_DECAP_4IN4, DF_DECAP_CHECK_INNER_DST},
+      {"4in4 to an inner destination not allowed: refused",
+       in4in4(kOurs4, kLb4, inner4(kOtherVip4)),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_INNER_DST,
+       DF_DECAP_CHECK_INNER_DST},
+      {"6in6 to an inner destination not allowed: refused",
+       in6in6(kOurs6, kLb6, inner6(kOtherVip6)),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_INNER_DST,
+       DF_DECAP_CHECK_INNER_DST},
+      {"4in6 to an inner destination not allowed: refused",
+       in4in6(kOurs6, kLb6, inner4(kOtherVip4)),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_INNER_DST,
+       DF_DECAP_CHECK_INNER_DST},
+      {"4in4 to any inner destination without the check: stripped",
+       in4in4(kOurs4, kLb4, inner4(kOtherVip4)), Verdict::kPass,
+       cat(eth(kEthIp), inner4(kOtherVip4)), DF_DECAP_DECAP_4IN4},
   };
 }
 
@@ -224,8 +320,7 @@ TEST_P(Golden, VerdictFrameAndReason) {
                     "later, this one is "
                  << old;
   Program prog(mode);
-  prog.add_addr(kOurs4);
-  prog.add_addr(kOurs6);
+  prog.configure_as_a_real();
   prog.set_flags(c.flags);
 
   auto result = prog.run(c.in);
@@ -256,8 +351,7 @@ class Stats : public ::testing::TestWithParam<Mode> {};
 // The counters move by exactly one per packet and by the frame's length per stripped type.
 TEST_P(Stats, MoveByExactAmounts) {
   Program prog(GetParam());
-  prog.add_addr(kOurs4);
-  prog.add_addr(kOurs6);
+  prog.configure_as_a_real();
   std::vector<Bytes> frames = {in4in4(kOurs4),  in4in4(kOurs4),  in6in6(kOurs6),
                                in4in6(kOurs6),  in4in4(kOther4), in6in6(kOther6),
                                in4in4(kOther4), plain4(),        truncate(in4in4(kOurs4), 40)};
@@ -310,8 +404,7 @@ int bench() {
   std::printf("%-5s %-10s %10s %10s %10s\n", "mode", "packet", "single", "repeat", "estimate");
   for (Mode mode : {Mode::kXdp, Mode::kTc}) {
     Program prog(mode);
-    prog.add_addr(kOurs4);
-    prog.add_addr(kOurs6);
+    prog.configure_as_a_real();
     std::vector<double> single(kinds.size());
     std::vector<long> repeat(kinds.size(), -1);
     for (size_t i = 0; i < kinds.size(); i++) {

@@ -46,6 +46,15 @@ Bytes tcp_syn(const std::string& src, const std::string& dst, uint16_t sport, ui
   return Bytes(b.begin() + (v6 ? 40 : 20), b.end());
 }
 
+Bytes icmp_too_big(const std::string& router, const std::string& dst, const Bytes& quoted) {
+  shared::Packet p;
+  if (dst.find(':') != std::string::npos)
+    p.ipv6({.src = router, .dst = dst}).icmp({.type = 2, .rest = 1280});
+  else
+    p.ipv4({.src = router, .dst = dst}).icmp({.type = 3, .code = 4, .rest = 1280});
+  return p.payload(quoted).bytes();
+}
+
 Bytes cat(Bytes a, const Bytes& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;

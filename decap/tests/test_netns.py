@@ -24,6 +24,9 @@ PORT = 8080
 SENDER = {"v4": "10.77.0.1", "v6": "fd77::1"}
 RECEIVER = {"v4": "10.77.0.2", "v6": "fd77::2"}
 VIP = {"v4": "10.99.0.1", "v6": "fd99::1"}
+# The sender stands for the balancers: its prefixes are the outer sources allowed.
+BALANCERS = ["--from", "10.77.0.0/24", "--from", "fd77::/64"]
+STRANGER = {"v4": "10.66.0.1", "v6": "fd66::1"}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -42,8 +45,14 @@ def kernel_before(major, minor):
     return release < (major, minor)
 
 
-def attach_both(pair, mode, check=True):
-    """dogfish-decap attach on the receiver in that mode, for both of its addresses."""
+def attach(pair, *args):
+    """dogfish-decap attach on the receiver's vr with `args`, from the sender's prefixes."""
+    return in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", *args, *BALANCERS)
+
+
+def attach_both(pair, mode, *extra, check=True):
+    """dogfish-decap attach on the receiver in that mode, for both of its addresses, from the
+    sender's prefixes."""
     return in_ns(
         pair["receiver"],
         DECAP,
@@ -55,6 +64,8 @@ def attach_both(pair, mode, check=True):
         RECEIVER["v4"],
         "--addr",
         RECEIVER["v6"],
+        *BALANCERS,
+        *extra,
         check=check,
     )
 
@@ -157,12 +168,41 @@ def test_syn_to_vip_gets_synack_from_vip(pair, mode, encap):
 
 def test_encap_to_other_address_is_not_stripped(pair):
     """Addressed to a destination the receiver does not decap for: passed, not answered."""
-    in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", "--addr", "10.77.0.200")
+    attach(pair, "--addr", "10.77.0.200")
     sent = send(pair, "4in4", (SENDER["v4"], RECEIVER["v4"]), "v4", 2)
     assert sent.returncode == 1, sent.stdout
     stats = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--iface", "vr", "--json").stdout)
     assert stats["interfaces"][0]["reasons"]["pass_not_ours"] >= 1
     assert stats["interfaces"][0]["reasons"]["decap_4in4"] == 0
+
+
+@pytest.mark.parametrize("encap", ["4in4", "6in6", "4in6"])
+@pytest.mark.parametrize("mode", ["xdp", "tc"])
+def test_a_stranger_cannot_tunnel_to_the_vip(pair, mode, encap):
+    """The same SYN, from an outer source no balancer uses: dropped and counted, not answered."""
+    attach_both(pair, mode)
+    outer = "v4" if encap == "4in4" else "v6"
+    inner = "v6" if encap == "6in6" else "v4"
+    sent = send(pair, encap, (STRANGER[outer], RECEIVER[outer]), inner, 2)
+    assert sent.returncode == 1, f"answered: {sent.stdout}"
+    st = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--iface", "vr", "--json").stdout)
+    reasons = st["interfaces"][0]["reasons"]
+    assert reasons["drop_source"] >= 1 and reasons[f"decap_{encap}"] == 0, reasons
+    assert st["interfaces"][0]["sources"] == ["10.77.0.0/24", "fd77::/64"]
+
+
+def test_only_the_allowed_inner_destinations_are_stripped(pair):
+    attach_both(pair, "xdp", "--inner-dst", "10.99.0.77")
+    sent = send(pair, "4in4", (SENDER["v4"], RECEIVER["v4"]), "v4", 2)
+    assert sent.returncode == 1, f"answered: {sent.stdout}"
+    st = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--iface", "vr", "--json").stdout)
+    assert st["interfaces"][0]["reasons"]["drop_inner_dst"] >= 1
+    assert st["interfaces"][0]["inner_dsts"] == ["10.99.0.77"]
+    text = in_ns(pair["receiver"], DECAP, "stats", "--iface", "vr").stdout
+    assert "from 10.77.0.0/24, fd77::/64, inner destination 10.99.0.77" in text, text
+    # The VIP allowed: answered.
+    attach_both(pair, "xdp", "--inner-dst", VIP["v4"])
+    assert send(pair, "4in4", (SENDER["v4"], RECEIVER["v4"]), "v4").returncode == 0
 
 
 def test_detach_of_nothing_says_so(pair):
@@ -173,9 +213,7 @@ def test_detach_of_nothing_says_so(pair):
 
 @pytest.mark.skipif(not kernel_before(6, 3), reason="kernel 6.3 or later: tc strips 4in6 too")
 def test_tc_before_kernel_6_3_says_it_drops_4in6_and_counts_it(pair):
-    r = in_ns(
-        pair["receiver"], DECAP, "attach", "--iface", "vr", "--mode", "tc", "--addr", RECEIVER["v6"]
-    )
+    r = attach(pair, "--mode", "tc", "--addr", RECEIVER["v6"])
     assert "in tc mode IPv4-in-IPv6 is dropped (drop_adjust)" in r.stderr, r.stderr
     send(pair, "4in6", (SENDER["v6"], RECEIVER["v6"]), "v4", 0.5)
     reasons = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--json").stdout)["interfaces"][0][
@@ -187,8 +225,18 @@ def test_tc_before_kernel_6_3_says_it_drops_4in6_and_counts_it(pair):
 @pytest.mark.parametrize(
     "args, named",
     [
-        (["attach", "--iface", "vr", "--addr", "10.0.0.300"], "'10.0.0.300'"),
-        (["attach", "--iface", "nosuchdev", "--addr", "10.0.0.2"], "'nosuchdev'"),
+        (["attach", "--iface", "vr", "--addr", "10.0.0.300", *BALANCERS], "'10.0.0.300'"),
+        (["attach", "--iface", "vr", "--addr", "10.0.0.2"], "--from"),
+        (
+            ["attach", "--iface", "vr", "--addr", "10.0.0.2", "--from", "10.77.0.1/24"],
+            "'10.77.0.1/24'",
+        ),
+        (["attach", "--iface", "vr", "--addr", "10.0.0.2", "--from", "nope"], "'nope'"),
+        (
+            ["attach", "--iface", "vr", "--addr", "10.0.0.2", *BALANCERS, "--inner-dst", "x"],
+            "'x'",
+        ),
+        (["attach", "--iface", "nosuchdev", "--addr", "10.0.0.2", *BALANCERS], "'nosuchdev'"),
         (["attach", "--iface", "vr"], "--addr"),
         (["detach", "--iface", "nosuchdev"], "'nosuchdev'"),
     ],
@@ -201,11 +249,11 @@ def test_errors_are_one_line_naming_the_value(pair, args, named):
 
 
 def test_attach_twice_updates_addresses_and_keeps_counters(pair):
-    in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", "--mode", "tc", "--addr", "10.0.0.1")
+    attach(pair, "--mode", "tc", "--addr", "10.0.0.1")
     send(pair, "4in4", (SENDER["v4"], "10.0.0.1"), "v4", 0.5)
     before = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--json").stdout)["interfaces"][0]
     assert before["reasons"]["decap_4in4"] >= 1 and before["mode"] == "tc"
-    r = in_ns(pair["receiver"], DECAP, "attach", "--iface", "vr", "--addr", RECEIVER["v6"])
+    r = attach(pair, "--addr", RECEIVER["v6"])
     assert "replaced" in r.stdout
     after = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--json").stdout)["interfaces"][0]
     assert after["mode"] == "xdp" and after["addrs"] == [RECEIVER["v6"]]

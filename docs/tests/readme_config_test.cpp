@@ -129,8 +129,10 @@ std::string describe(const Config& c) {
   o << "xdp_mode " << static_cast<int>(c.xdp_mode) << ", source_prefixes "
     << c.src4_prefix.to_string() << " " << c.src6_prefix.to_string() << ", conn_table_size "
     << c.conn_table_size << ", udp_idle_timeout " << c.udp_idle_timeout_s << ", max_packet_size "
-    << c.max_packet_size << ", ring_size " << c.ring_size << ", max_vips " << c.max_vips
-    << ", max_reals " << c.max_reals << ", vips " << c.vips.size();
+    << (c.max_packet_size ? std::to_string(*c.max_packet_size) : "auto") << ", icmp_echo "
+    << c.icmp_echo << ", icmp_errors_to_reals " << c.icmp_errors_to_reals << ", ring_size "
+    << c.ring_size << ", max_vips " << c.max_vips << ", max_reals " << c.max_reals << ", vips "
+    << c.vips.size();
   for (const auto& v : c.vips) {
     o << " [" << dogfish::vip_name(v) << " flags " << v.flags << " reals";
     for (const auto& r : v.reals) o << " " << r.address.to_string() << "/" << r.weight;

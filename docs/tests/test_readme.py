@@ -23,15 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from testlib.lab import Lab
+from testlib.lab import Lab, own_place
 from testlib.leftovers import Leftovers
 from testlib.paths import SOURCE, build_dir
 
 README = SOURCE / "README.md"
 BUILD = str(build_dir())
-PREFIX = f"dt{os.getpid() % 100000}-"
-RECORD = f"/run/docs-test-{os.getpid()}"
-ENV = dict(os.environ, DOGFISH_LAB_PREFIX=PREFIX, DOGFISH_LAB_DIR=RECORD, BUILD_DIR=BUILD)
+PREFIX, RECORD, LAB_ENV = own_place("dt")
+ENV = dict(LAB_ENV, BUILD_DIR=BUILD)
 HOST = Leftovers(PREFIX, RECORD)
 CLEAN = {"namespaces": [], "pins": [], "record": False}
 MARK = re.compile(r"^<!-- docs-test: (.+?) -->$")

@@ -49,11 +49,11 @@ fs::path decap_pin_dir(const std::string& netns) {
   return in_netns(netns, [] { return decap_netns_pin_dir(current_netns_inode()); });
 }
 
-// Starts `dogfish run` in the balancer's namespace and waits until its socket accepts; `extra`
-// goes to it as is.
+// Starts `dogfish run` in the balancer's namespace and waits until it answers; `extra` goes to
+// it as is.
 void start_balancer(LabState& st, const std::string& node, const Binaries& bins,
                     const std::vector<std::string>& extra = {}) {
-  const fs::path log = state_dir() / "balancer.log";
+  const fs::path log = note_file(st, "balancer.log");
   // A killed daemon leaves its socket file: it must not pass for a ready one.
   std::error_code ec;
   fs::remove(st.socket, ec);
@@ -66,9 +66,10 @@ void start_balancer(LabState& st, const std::string& node, const Binaries& bins,
                                 "--pin-dir",
                                 lab_balancer_pin_dir().string()};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  const ProcessId id = spawn_in_netns(st.node_netns.at(node), argv, log);
-  st.processes.push_back(LabProcess{ProcessRole::balancer, node, id, log});
-  save_state(st);
+  const ProcessId id = spawn_in_netns(st.node_netns.at(node), argv, log, [&](const ProcessId& id) {
+    st.processes.push_back(LabProcess{ProcessRole::balancer, node, id, log});
+    save_state(st);
+  });
   // Answered, not only accepted: the daemon listens before it attaches, answers once serving.
   wait_until("the balancer daemon", id, log, 20s,
              [&] { return unix_socket_answers(st.socket, R"({"cmd": "vip_list"})"); });
@@ -163,19 +164,24 @@ class Builder {
     }
   }
 
+  std::set<IpAddress> vips_served_by(const std::string& node) const {
+    std::set<IpAddress> out;
+    for (const LabVip& v : t_.vips)
+      for (const LabReal& r : v.reals)
+        if (r.node == node) out.insert(v.address);
+    return out;
+  }
+
   void routes_and_vips() {
     step("routes, and the VIPs on the reals' loopback");
     for (const Node& n : t_.nodes) {
       Netlink nl(ns(n.name));
       for (const Route& r : n.routes) nl.add_route(r.to, r.via);
     }
-    std::set<std::pair<std::string, IpAddress>> done;
-    for (const LabVip& v : t_.vips)
-      for (const LabReal& r : v.reals)
-        if (done.insert({r.node, v.address}).second)
-          Netlink(ns(r.node))
-              .add_address("lo", IpPrefix{v.address,
-                                          static_cast<std::uint8_t>(v.address.is_v4() ? 32 : 128)});
+    for (const Node& n : t_.nodes)
+      for (const IpAddress& vip : vips_served_by(n.name))
+        Netlink(ns(n.name))
+            .add_address("lo", IpPrefix{vip, static_cast<std::uint8_t>(vip.is_v4() ? 32 : 128)});
   }
 
   void gateway() {
@@ -230,7 +236,14 @@ class Builder {
         argv.push_back("--addr");
         argv.push_back(p.address.to_string());
       }
-      const fs::path log = state_dir() / fmt::format("decap-{}.log", n.name);
+      // Only from the balancer's outer sources. Any inner destination: a VIP added at run time
+      // (the README's tour) needs only the address on lo, and the stack drops the rest.
+      for (const IpPrefix& p : {t_.balancer.src4_prefix, t_.balancer.src6_prefix}) {
+        argv.push_back("--from");
+        argv.push_back(p.to_string());
+      }
+      const fs::path log = note_file(st_, fmt::format("decap-{}.log", n.name));
+      save_state(st_);
       if (const int rc = run_in_netns(node_ns, argv, log); rc != 0)
         throw Error(fmt::format("dogfish-decap attach on {}:{} exited {}:\n{}", n.name,
                                 e->interface, rc, log_tail(log, 10)));
@@ -290,16 +303,19 @@ class Builder {
         for (auto p : *ports) argv.push_back(std::to_string(p));
       }
     step(fmt::format("responder on {}", n.name));
-    const fs::path log = state_dir() / fmt::format("responder-{}.log", n.name);
-    const ProcessId id = spawn_in_netns(ns(n.name), argv, log);
-    st_.processes.push_back(LabProcess{ProcessRole::responder, n.name, id, log});
-    save_state(st_);
+    const fs::path log = note_file(st_, fmt::format("responder-{}.log", n.name));
+    const ProcessId id = spawn_in_netns(ns(n.name), argv, log, [&](const ProcessId& id) {
+      st_.processes.push_back(LabProcess{ProcessRole::responder, n.name, id, log});
+      save_state(st_);
+    });
     wait_until("the responder on " + n.name, id, log, 10s,
                [&] { return log_contains(log, "ready"); });
   }
 
   void balancer() {
-    const fs::path config = state_dir() / "balancer.yaml";
+    const fs::path config = note_file(st_, "balancer.yaml");
+    note_file(st_, "balancer.log");  // down's `dogfish teardown` writes there too
+    save_state(st_);
     {
       std::ofstream out(config, std::ios::trunc);
       out << balancer_config(t_, plan_);
@@ -397,14 +413,14 @@ void refuse_foreign_namespaces(const Topology& t) {
 LabState new_record(const Topology& t, const Plan& plan, const fs::path& topology_path) {
   LabState st;
   st.name = t.name;
-  st.topology = state_dir() / "topology.yaml";
   st.started =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   st.balancer_interface = plan.balancer_interface;
-  st.socket = state_dir() / "dogfish.sock";
-  fs::create_directories(state_dir());
-  fs::copy_file(topology_path, st.topology, fs::copy_options::overwrite_existing);
+  st.made_record_dir = !fs::exists(state_dir());
+  st.topology = note_file(st, "topology.yaml");
+  st.socket = note_file(st, "dogfish.sock");
   save_state(st);
+  fs::copy_file(topology_path, st.topology, fs::copy_options::overwrite_existing);
   return st;
 }
 
@@ -418,7 +434,7 @@ void build_or_roll_back(Builder&& builder, LabState& st, std::ostream& out) {
     out << "dogfish-lab: up failed: " << e.what() << "\n  removing what was made\n" << std::flush;
     const Removed r = remove_lab(st);
     for (const auto& p : r.problems) out << "  could not clean up: " << p << '\n';
-    if (r.problems.empty()) remove_state_dir();
+    if (r.problems.empty()) remove_record(st);
     throw;
   }
 }

@@ -95,6 +95,22 @@ bool netns_exists(const std::string& name) {
   return lstat(netns_path(name).c_str(), &st) == 0;
 }
 
+std::vector<int> pids_in_netns(const std::string& name) {
+  struct stat ns {};
+  if (stat(netns_path(name).c_str(), &ns) != 0) return {};
+  std::vector<int> pids;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = entry.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    struct stat st {};
+    if (stat((entry.path() / "ns/net").c_str(), &st) == 0 && st.st_ino == ns.st_ino &&
+        st.st_dev == ns.st_dev)
+      pids.push_back(std::stoi(pid));
+  }
+  return pids;
+}
+
 std::vector<std::string> list_netns() {
   std::vector<std::string> names;
   std::error_code ec;

@@ -61,7 +61,6 @@ Plan make_plan(const Topology& t) {
                                 self->node, other->node, plan.gateway_node));
       plan.balancer_interface = self->interface;
       plan.gateway_interface = other->interface;
-      plan.balancer_mtu = l.mtu;
       // The daemon resolves the gateway's MAC from this address: IPv4 when there is one.
       const auto& addrs = other->addresses;
       if (addrs.empty())
@@ -108,9 +107,7 @@ std::string balancer_config(const Topology& t, const Plan& plan) {
   y << YAML::Key << "conn_table_insert_rate" << YAML::Value << t.balancer.conn_table_insert_rate;
   y << YAML::Newline
     << YAML::Comment(
-           "The encapsulated packet must fit the balancer link's MTU; larger ones are dropped and "
-           "counted.");
-  y << YAML::Key << "max_packet_size" << YAML::Value << plan.balancer_mtu;
+           "max_packet_size is left to its default: the balancer link's MTU, read by the daemon.");
   y << YAML::Key << "vips" << YAML::Value << YAML::BeginSeq;
   for (const LabVip& v : t.vips)
     for (const Service& s : v.services) emit_vip(y, v, s);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,19 +86,29 @@ Pipe make_pipe() {
 }  // namespace
 
 ProcessId spawn_in_netns(const std::string& netns, const std::vector<std::string>& argv,
-                         const std::filesystem::path& log) {
+                         const std::filesystem::path& log,
+                         const std::function<void(const ProcessId&)>& record) {
   // Double fork: the daemon is reparented at once, so it is never left a zombie
-  // of ours and outlives `dogfish-lab up` without a parent to wait for it.
-  Pipe report = make_pipe(), pid_pipe = make_pipe();
+  // of ours and outlives `dogfish-lab up` without a parent to wait for it. It waits for
+  // a byte on `go` before it does anything: we write it once `record` has noted the pid,
+  // and if we die first the pipe closes and it exits unseen.
+  Pipe report = make_pipe(), pid_pipe = make_pipe(), go = make_pipe();
   const pid_t child = fork();
   if (child < 0) throw OsError(errno, "fork");
   if (child == 0) {
     report.read.reset();
     pid_pipe.read.reset();
+    go.write.reset();
     setsid();
     const pid_t grandchild = fork();
     if (grandchild == 0) {
       pid_pipe.write.reset();
+      char byte;
+      ssize_t n;
+      do n = read(go.read.get(), &byte, 1);
+      while (n < 0 && errno == EINTR);
+      if (n != 1) _exit(126);  // not recorded: never run
+      go.read.reset();
       exec_child(netns, argv, log, report.write.get());
     }
     (void)!write(pid_pipe.write.get(), &grandchild, sizeof grandchild);
@@ -105,6 +116,7 @@ ProcessId spawn_in_netns(const std::string& netns, const std::vector<std::string
   }
   report.write.reset();
   pid_pipe.write.reset();
+  go.read.reset();
   pid_t pid = -1;
   ssize_t n;
   do n = read(pid_pipe.read.get(), &pid, sizeof pid);
@@ -112,17 +124,26 @@ ProcessId spawn_in_netns(const std::string& netns, const std::vector<std::string
   waitpid(child, nullptr, 0);
   if (n != static_cast<ssize_t>(sizeof pid) || pid < 0)
     throw Error(fmt::format("could not start '{}' in network namespace {}", describe(argv), netns));
+  const ProcessId id{pid, process_start_time(pid)};
+  record(id);  // on a throw, `go` closes and the process exits without running
+  if (write(go.write.get(), "g", 1) != 1) throw OsError(errno, "starting " + describe(argv));
+  go.write.reset();
   check_report(report.read, netns, argv);
-  return ProcessId{pid, process_start_time(pid)};
+  return id;
 }
 
 int run_in_netns(const std::string& netns, const std::vector<std::string>& argv,
                  const std::filesystem::path& log) {
   Pipe report = make_pipe();
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) throw OsError(errno, "fork");
   if (pid == 0) {
     report.read.reset();
+    // It does its work for us: it dies with us, so a killed `up` leaves it no time to
+    // make what nobody would record.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(126);
     exec_child(netns, argv, log, report.write.get());
   }
   report.write.reset();

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -74,6 +75,9 @@ std::optional<LabState> load_state() {
     s.decap = j.at("decap").get<std::map<std::string, Decap>>();
     s.balancer_interface = j.at("balancer_interface");
     s.socket = j.at("socket").get<std::string>();
+    for (const auto& f : j.value("files", json::array()))
+      s.files.emplace_back(f.get<std::string>());
+    s.made_record_dir = j.value("made_record_dir", false);
     return s;
   } catch (const std::exception& e) {  // json::exception, or Error for an unknown name
     throw Error(
@@ -92,6 +96,8 @@ void save_state(const LabState& s) {
                          {"log", p.log.string()}});
   json pins = json::array();
   for (const auto& p : s.pin_dirs) pins.push_back(p.string());
+  json files = json::array();
+  for (const auto& f : s.files) files.push_back(f.string());
   const json j = {{"name", s.name},
                   {"topology", s.topology.string()},
                   {"phase", s.phase},
@@ -102,7 +108,9 @@ void save_state(const LabState& s) {
                   {"node_netns", s.node_netns},
                   {"decap", s.decap},
                   {"balancer_interface", s.balancer_interface},
-                  {"socket", s.socket.string()}};
+                  {"socket", s.socket.string()},
+                  {"files", files},
+                  {"made_record_dir", s.made_record_dir}};
   fs::create_directories(state_dir());
   const fs::path tmp = state_file().string() + ".tmp";
   {
@@ -114,10 +122,22 @@ void save_state(const LabState& s) {
   fs::rename(tmp, state_file());
 }
 
-void remove_state_dir() {
+fs::path note_file(LabState& s, const std::string& name) {
+  const fs::path path = state_dir() / name;
+  if (std::find(s.files.begin(), s.files.end(), path) == s.files.end()) s.files.push_back(path);
+  return path;
+}
+
+void remove_record(const LabState& s) {
   std::error_code ec;
-  fs::remove_all(state_dir(), ec);
-  if (ec) throw OsError(ec.value(), "remove " + state_dir().string());
+  for (const fs::path& f : s.files) {
+    fs::remove(f, ec);
+    if (ec) throw OsError(ec.value(), "remove " + f.string());
+  }
+  fs::remove(state_file().string() + ".tmp", ec);
+  fs::remove(state_file(), ec);
+  if (ec) throw OsError(ec.value(), "remove " + state_file().string());
+  if (s.made_record_dir) fs::remove(state_dir(), ec);  // fails, harmlessly, when not empty
 }
 
 }  // namespace dogfish::lab

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include <unistd.h>
+
 #include "dogfish/base/bpffs.hpp"
 #include "dogfish/base/errors.hpp"
 #include "dogfish/lab/builder.hpp"
@@ -27,6 +29,11 @@ std::size_t stop_processes(const LabState& st) {
                         [](const LabProcess& p) { return p.role == ProcessRole::balancer; });
   std::size_t stopped = 0;
   for (const LabProcess& p : order) stopped += stop_process(p.id, 5s);
+  // And whatever else runs in the lab's namespaces: nothing may keep one alive once it is
+  // deleted (a `dogfish-lab exec` shell, or what a killed `up` was running).
+  for (const std::string& name : st.netns)
+    for (int pid : pids_in_netns(name))
+      if (pid != getpid()) stopped += kill_process({pid, process_start_time(pid)});
   return stopped;
 }
 
@@ -40,7 +47,7 @@ void teardown_balancer(const LabState& st, Removed& r) {
   try {
     const std::string node = lab_balancer_node(st);
     if (!st.node_netns.count(node) || !netns_exists(st.node_netns.at(node))) return;
-    const fs::path log = state_dir() / "teardown.log";
+    const fs::path log = state_dir() / "balancer.log";  // noted at up, before the config
     const int rc =
         run_in_netns(st.node_netns.at(node),
                      {find_binaries().dogfish.string(), "teardown", "--config", config.string(),
@@ -104,7 +111,7 @@ bool lab_down(std::ostream& out) {
   for (const auto& p : r.problems) out << "dogfish-lab: could not remove: " << p << '\n';
   if (!r.problems.empty())
     throw Error("lab only partly removed; its record is kept, so down can be run again");
-  remove_state_dir();
+  remove_record(*st);
   out << fmt::format(
       "dogfish-lab: lab '{}' is down: {} processes stopped, {} namespaces and {} pinned objects "
       "removed ({:.1f} s)\n",

@@ -1,7 +1,9 @@
 """dogfish-lab up/status/exec/down on the shipped topologies: every VIP answers
 through the balancer from more than one real, status says what the topology
 says, and nothing is left on the host afterwards: not after a clean down, a
-failed up, a bad topology, or processes that died."""
+failed up, a bad topology, processes that died, or an `up` killed at any moment.
+
+The labs are the tests' own (own_place): a lab a user has up is never looked at."""
 import json
 import os
 import shutil
@@ -13,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from testlib import netns
-from testlib.lab import Lab
+from testlib.lab import Lab, own_place
 from testlib.leftovers import Leftovers
 from testlib.paths import PYTHON, TOPOLOGIES
 
 ASK = Path(__file__).with_name("ask_vips.py")
-LAB = Lab()
+PREFIX, RECORD, ENV = own_place("lt")
+LAB = Lab(env=ENV)
 lab = LAB.cli
-PREFIX, RECORD = LAB.place()
 # What a lab could leave behind, by the names it uses (other work on a shared host comes and
 # goes meanwhile, with its own namespaces, decap pins and responders: those are not looked at).
 HOST = Leftovers(PREFIX, RECORD, marks=("dogfish-responder --name",))
@@ -165,7 +167,7 @@ def test_failed_up_removes_what_it_made(clean_host, tmp_path):
 
 def test_interrupted_up_removes_what_it_made(clean_host):
     proc = subprocess.Popen(
-        [LAB.binary, "up"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [LAB.binary, "up"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
     )
     # Interrupt once the lab's first namespace exists: mid-build.
     deadline = time.monotonic() + 30
@@ -217,7 +219,7 @@ def kernel_has_tunnels():
 
 
 def env_with(decap):
-    env = {k: v for k, v in os.environ.items() if k != "DOGFISH_LAB_DECAP"}
+    env = {k: v for k, v in ENV.items() if k != "DOGFISH_LAB_DECAP"}
     if decap:
         env["DOGFISH_LAB_DECAP"] = decap
     return env
@@ -290,3 +292,58 @@ def test_decap_environment_overrides_the_topology(clean_host):
     lab("down")
     bad = lab("up", env=env_with("ebpf"), check=False)
     assert bad.returncode == 1 and "DOGFISH_LAB_DECAP 'ebpf' is not bpf or kernel" in bad.stderr
+
+
+def test_down_removes_only_what_the_lab_made(clean_host):
+    os.makedirs(RECORD)
+    mine = Path(RECORD, "notes.txt")
+    try:
+        mine.write_text("not the lab's\n")
+        lab("up")
+        lab("down")
+        assert mine.read_text() == "not the lab's\n"
+        assert os.listdir(RECORD) == ["notes.txt"]
+    finally:
+        shutil.rmtree(RECORD, ignore_errors=True)
+
+
+# Moments to kill `up` at, each a thing it has just made: every kind of step is covered.
+MOMENTS = {
+    "namespaces": lambda: os.path.exists(netns.RUN_DIR / f"{PREFIX}client"),
+    "decap": lambda: any(n.startswith("decap-") for n in os.listdir(RECORD)),
+    "responders": lambda: any(n.startswith("responder-") for n in os.listdir(RECORD)),
+    "balancer": lambda: os.path.exists(Path(RECORD, "balancer.log")),
+    "balancer socket": lambda: os.path.exists(Path(RECORD, "dogfish.sock")),
+}
+
+
+def killed_up(moment):
+    """`up` killed with SIGKILL as soon as `moment` is true; its output."""
+    proc = subprocess.Popen(
+        [LAB.binary, "up"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                if MOMENTS[moment]():
+                    break
+            except FileNotFoundError:
+                pass  # no record directory yet
+            assert proc.poll() is None, f"up ended before the moment {moment}: {proc.stdout.read()}"
+            assert time.monotonic() < deadline, f"up never reached the moment {moment}"
+            time.sleep(0.001)
+    finally:
+        proc.kill()
+    return proc.communicate(timeout=30)[0]
+
+
+@pytest.mark.parametrize("moment", list(MOMENTS))
+def test_down_after_up_was_killed_leaves_nothing(clean_host, moment):
+    if moment == "decap" and ENV.get("DOGFISH_LAB_DECAP") == "kernel":
+        pytest.skip("kernel tunnels start no decap process: there is no such moment")
+    killed_up(moment)
+    lab("down")
+    # What a killed `up` had started may still be starting: nothing may appear afterwards.
+    time.sleep(0.5)
+    assert HOST.snapshot() == clean_host

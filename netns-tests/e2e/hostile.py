@@ -11,8 +11,10 @@ those are put straight onto the balancer's link from the gateway, as a router th
 not check would hand them on."""
 from dataclasses import dataclass
 
-from scapy.layers.inet import IP, TCP, UDP, IPOption_EOL, IPOption_NOP, fragment
+from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_EOL, IPOption_NOP, fragment
 from scapy.layers.inet6 import (
+    ICMPv6EchoRequest,
+    ICMPv6PacketTooBig,
     IPv6,
     IPv6ExtHdrDestOpt,
     IPv6ExtHdrFragment,
@@ -55,6 +57,14 @@ def kinds(vip4, vip6, tcp_port, udp_port):
 
     def big(version):  # 1590 bytes at L3: fits the 1600-byte link, not once encapsulated
         return Raw(b"B" * (1590 - (20 if version == 4 else 40) - 20))
+
+    def reply(version, sport, dport=tcp_port):  # what a real would send from the VIP
+        if version == 4:
+            return bytes(IP(src=vip4, dst=HOSTILE[4]) / TCP(sport=dport, dport=sport, flags="A"))
+        return bytes(IPv6(src=vip6, dst=HOSTILE[6]) / TCP(sport=dport, dport=sport, flags="A"))
+
+    def frag_needed(quote, **kw):
+        return v4() / ICMP(type=3, code=4, nexthopmtu=1280, **kw) / Raw(quote)
 
     out = [
         # Routed by the gateway.
@@ -186,17 +196,55 @@ def kinds(vip4, vip6, tcp_port, udp_port):
             ON_BALANCER_LINK,
             lambda s: [v6(plen=500) / syn(s)],
         ),
+        # Too big once encapsulated: answered, but for IPv4 without DF (not to be fragmented).
         Kind(
-            "ipv4 1590 bytes (1610 encapsulated)",
+            "ipv4 1590 bytes without DF (1610 encapsulated)",
             "drop_too_big",
             ON_BALANCER_LINK,
             lambda s: [v4() / syn(s, "A") / big(4)],
         ),
         Kind(
+            "ipv4 1590 bytes with DF (1610 encapsulated)",
+            "tx_icmp_too_big",
+            ON_BALANCER_LINK,
+            lambda s: [v4(flags="DF") / syn(s, "A") / big(4)],
+        ),
+        Kind(
             "ipv6 1590 bytes (1630 encapsulated)",
-            "drop_too_big",
+            "tx_icmp_too_big",
             ON_BALANCER_LINK,
             lambda s: [v6() / syn(s, "A") / big(6)],
+        ),
+        # ICMP to the VIPs that must reach no real: routed by the gateway like any packet.
+        Kind(
+            "icmp error quoting 4 bytes of tcp",
+            "drop_icmp_quote",
+            FROM_CLIENT,
+            lambda s: [frag_needed(reply(4, s)[:24])],
+        ),
+        Kind(
+            "icmpv6 packet too big quoting 4 bytes of tcp",
+            "drop_icmp_quote",
+            FROM_CLIENT,
+            lambda s: [v6() / ICMPv6PacketTooBig(mtu=1280) / Raw(reply(6, s)[:44])],
+        ),
+        Kind(
+            "icmp error with a bad checksum",
+            "drop_icmp_checksum",
+            FROM_CLIENT,
+            lambda s: [frag_needed(reply(4, s), chksum=0x1234)],
+        ),
+        Kind(
+            "icmpv6 echo request with a bad checksum",
+            "drop_icmp_checksum",
+            FROM_CLIENT,
+            lambda s: [v6() / ICMPv6EchoRequest(id=s, cksum=0x1234) / Raw(b"E" * 16)],
+        ),
+        Kind(
+            "icmp error about no VIP's flow (port 8080)",
+            "pass_icmp_no_flow",
+            FROM_CLIENT,
+            lambda s: [frag_needed(reply(4, s, dport=8080))],
         ),
     ]
     return out

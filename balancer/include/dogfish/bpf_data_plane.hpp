@@ -10,6 +10,7 @@
 
 #include "dogfish/base/abi.hpp"
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/fd.hpp"
 #include "dogfish/base/skeleton.hpp"
 #include "dogfish/base/xdp.hpp"
 #include "dogfish/data_plane.hpp"
@@ -31,7 +32,8 @@ struct BpfDataPlaneOptions {
   std::string object_file;
 };
 
-// The files BpfDataPlane pins in its directory: the maps, and the ABI stamp "abi".
+// The files BpfDataPlane pins in its directory: the maps, the freed real ids "real_freed" and
+// the ABI stamp "abi".
 std::vector<std::string> balancer_pin_names();
 
 // The pinned maps were made by a build of another ABI (or of none): they cannot be adopted.
@@ -86,6 +88,8 @@ class BpfDataPlane : public DataPlane {
   void put_real(uint32_t id, const df_real& real) override;
   void write_ring(uint32_t ring, std::span<const uint32_t> real_ids) override;
   void set_config(const df_config& config) override;
+  void set_real_freed_at(uint32_t id, uint64_t ns) override;
+  std::vector<std::pair<uint32_t, uint64_t>> read_freed_reals() const override;
   std::size_t forget_flows(const FlowFilter& forget) override;
   std::vector<std::pair<df_vip_key, df_vip_meta>> read_vips() const override;
   std::vector<std::pair<uint32_t, df_real>> read_reals() const override;
@@ -94,8 +98,12 @@ class BpfDataPlane : public DataPlane {
   DataPlaneStats stats() const override;
 
  private:
+  // When each freed real id was freed, pinned as pin_dir/real_freed.
+  void open_freed_reals();
+
   BpfDataPlaneOptions options_;
   Skeleton<balancer_bpf> skel_;
+  UniqueFd freed_reals_;
   uint8_t* rings_ = nullptr;
   size_t rings_len_ = 0;
   int ifindex_ = 0;

@@ -7,7 +7,9 @@
 //   source_prefixes: { ipv4: 172.16.0.0/12, ipv6: "fd00:df::/96" }
 //   conn_table_size: 1000000
 //   udp_idle_timeout: 30           # seconds; 0 = UDP flows never expire
-//   max_packet_size: 0             # largest outer packet; 0 = no limit
+//   max_packet_size: auto          # largest outer packet; auto = the interface's MTU; 0 = no limit
+//   icmp_echo: true                # answer pings to VIP addresses
+//   icmp_errors_to_reals: true     # ICMP errors about a VIP's flows go to the flow's real
 //   ring_size: 65537
 //   max_vips: 64
 //   max_reals: 4096
@@ -66,7 +68,10 @@ struct Config {
   std::uint32_t conn_table_size = DF_DEFAULT_CONN_ENTRIES;
   std::uint32_t conn_table_insert_rate = DF_DEFAULT_CONN_INSERT_RATE;  // per CPU a second; 0 = any
   std::uint32_t udp_idle_timeout_s = 30;                               // 0 = never expire
-  std::uint32_t max_packet_size = 0;                                   // 0 = no limit
+  // Nothing is `auto`: the interface's MTU, which the daemon reads at each apply. 0 = no limit.
+  std::optional<std::uint32_t> max_packet_size;
+  bool icmp_echo = true;
+  bool icmp_errors_to_reals = true;
   std::uint32_t ring_size = DF_DEFAULT_RING_SIZE;
   std::uint32_t max_vips = DF_DEFAULT_MAX_VIPS;
   std::uint32_t max_reals = DF_DEFAULT_MAX_REALS;  // real ids 1..max_reals-1

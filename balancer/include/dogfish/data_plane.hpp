@@ -43,6 +43,10 @@ class DataPlane {
   // Writes ring number `ring` (0 .. max_vips * DF_RINGS_PER_VIP - 1) whole.
   virtual void write_ring(uint32_t ring, std::span<const uint32_t> real_ids) = 0;
   virtual void set_config(const df_config& config) = 0;
+  // When a real id was freed (CLOCK_MONOTONIC ns, the steady clock's and bpf_ktime_get_ns's
+  // time; 0: not waiting), kept with the pins: a restarted daemon honours the quarantine.
+  virtual void set_real_freed_at(uint32_t id, uint64_t ns) = 0;
+  virtual std::vector<std::pair<uint32_t, uint64_t>> read_freed_reals() const = 0;  // ns != 0
   // Deletes the connection-table entries `forget` picks; returns how many went.
   using FlowFilter = std::function<bool(const df_flow_key&, const df_conn&)>;
   virtual std::size_t forget_flows(const FlowFilter& forget) = 0;

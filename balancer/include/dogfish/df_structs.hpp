@@ -22,8 +22,9 @@ IpAddress address_of(const df_real& real);
 // Seconds to connection-table ticks (2^DF_TICK_SHIFT ns), rounded up.
 std::uint32_t seconds_to_ticks(std::uint32_t seconds);
 
-// The data plane's runtime configuration: outer source prefixes, UDP idle ticks,
-// maximum packet size, and the gateway MAC when one was given outright.
+// The data plane's runtime configuration: outer source prefixes, UDP idle ticks, the ICMP
+// switches, the maximum packet size when one was given (auto stays 0 here), and the gateway
+// MAC when one was given outright. The daemon resolves the rest (daemon.cpp).
 df_config make_df_config(const Config& config);
 
 // Sets the MAC frames leave for (a gateway given by address, once resolved).

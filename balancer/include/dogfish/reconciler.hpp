@@ -5,12 +5,23 @@
 // The Config is trusted (validate_config checked it); only the data plane's
 // limits are checked here, before the data plane is touched: a Config over them
 // throws Error and changes nothing, in the maps or here.
+//
+// A data-plane write that fails leaves the maps part-way: the reconciler then
+// knows it does not know them, and the next apply() re-reads them first (as a
+// restarted daemon adopts pinned maps) and so converges.
+//
+// Real ids: a freed id waits in a quarantine (its time persisted with the pins)
+// and is handed out again only when no fresh id is left, oldest first. When an
+// apply needs the id of a real it removes, it goes in two steps: first without
+// the new reals (rings flipped away from the removed ones, their ids cleared),
+// then with them, so no live ring names an id while it is rewritten.
 #pragma once
 
 #include <chrono>
 #include <compare>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -37,8 +48,9 @@ struct AppliedState {
   std::map<IpAddress, std::uint32_t> real_ids;       // every real configured in any VIP
   std::map<IpAddress, std::uint32_t> vip_addr_refs;  // VIPs per address
   std::uint32_t next_fresh_real_id = 1;              // never handed out yet
-  std::deque<std::uint32_t> freed_real_ids;          // oldest freed first
-  std::optional<df_config> config;                   // last written
+  // Freed ids and when, oldest first: each is handed out again only after the fresh ones.
+  std::deque<std::pair<std::uint32_t, std::chrono::steady_clock::time_point>> quarantine;
+  std::optional<df_config> config;  // last written
 };
 
 // What one apply() did, for logs and tests.
@@ -46,13 +58,23 @@ struct ReconcileReport {
   std::size_t vips_added = 0, vips_removed = 0, vips_changed = 0;
   std::size_t reals_added = 0, reals_removed = 0;
   std::size_t rings_written = 0;
-  std::size_t flows_forgotten = 0;  // connections that lost their real and will re-hash
+  std::size_t flows_forgotten = 0;   // connections that lost their real and will re-hash
+  std::size_t ids_reused_early = 0;  // real ids handed out before their quarantine ended
+  bool resynced = false;             // the maps were re-read first (a write had failed)
+
+  ReconcileReport& operator+=(const ReconcileReport& o);
 };
 
 struct ReconcilerOptions {
   // How long a ring that stopped being read is left alone before it is rewritten:
   // packets already in the program may still be reading it.
   std::chrono::milliseconds ring_grace{5};
+  // How long a freed real id waits before it may be handed out again: flows that other
+  // balancers or the connection table still remember may name it. Fresh ids go first; an
+  // id still waiting goes only when no other is left (counted in ids_reused_early).
+  std::chrono::milliseconds id_quarantine{std::chrono::minutes(5)};
+  // The clock, for tests.
+  std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
 };
 
 class Reconciler {
@@ -62,7 +84,8 @@ class Reconciler {
   // Checks `config` against the data plane's limits, then writes what differs
   // from the applied state. `df` is the data plane configuration with the
   // gateway MAC already resolved. Throws Error (changing nothing) when `config`
-  // is over the limits; OsError from the data plane passes through.
+  // is over the limits; OsError from the data plane passes through, and the
+  // next apply() re-reads the maps before it writes.
   ReconcileReport apply(const Config& config, const df_config& df);
 
   // Takes over what a previous daemon left in (pinned) maps: VIP ids and
@@ -75,12 +98,19 @@ class Reconciler {
   void check_limits(const Config& config) const;
 
   const AppliedState& state() const { return state_; }
+  // True after a write failed, until an apply() has re-read the maps and succeeded.
+  bool state_unknown() const { return unknown_; }
   std::optional<std::uint32_t> real_id(const IpAddress& address) const;
 
  private:
   struct Plan;
+  ReconcileReport apply_once(const Config& config, const df_config& df);
+  // Re-reads the maps after a failed write, keeping what only memory knew (quarantine).
+  void resync();
+  // True when `config` adds more reals than there are ids not freed by this very apply.
+  bool needs_removed_ids(const Config& config) const;
   // What changes, before anything is written.
-  void plan_reals(const Config& config, Plan& plan) const;
+  void plan_reals(const Config& config, Plan& plan, ReconcileReport& report) const;
   void plan_removed_vips(const Config& config, Plan& plan) const;
   // The writes, in apply()'s order.
   void write_config(const df_config& df, AppliedState& next);
@@ -90,17 +120,19 @@ class Reconciler {
   void change_vip(const VipConfig& v, AppliedVip& vip, const AppliedState& next,
                   ReconcileReport& report);
   void clear_removed_reals(const Plan& plan, ReconcileReport& report);
+  void write_quarantine(const Plan& plan);
   std::size_t forget_lost_flows(const std::vector<std::pair<ServiceKey, AppliedVip>>& removed_vips,
                                 const Config& config, const AppliedState& next);
 
   std::uint32_t allocate_vip_id(const AppliedState& next) const;
-  std::uint32_t allocate_real_id(AppliedState& next) const;
+  std::uint32_t allocate_real_id(AppliedState& next, ReconcileReport& report) const;
   void write_ring(std::uint32_t ring, const std::vector<RealConfig>& reals,
                   const AppliedState& next);
 
   DataPlane& dp_;
   ReconcilerOptions options_;
   AppliedState state_;
+  bool unknown_ = false;
   // When each ring last stopped being read.
   std::map<std::uint32_t, std::chrono::steady_clock::time_point> retired_;
 };

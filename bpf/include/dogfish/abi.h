@@ -42,6 +42,10 @@
 /* A connection-table timestamp unit is 2^24 ns (~16.8 ms); a u32 of them wraps in ~2.3 years. */
 #define DF_TICK_SHIFT 24
 
+/* ICMP work the balancer can be told not to do (df_config.icmp_off); those packets pass. */
+#define DF_ICMP_NO_ECHO (1U << 0) /* echo requests to VIP addresses */
+#define DF_ICMP_NO_ERRORS (1U << 1) /* ICMP errors about a VIP's flows, to its real */
+
 /* Per-VIP flags (df_vip_meta.flags). */
 #define DF_VIP_NO_CONN_TABLE (1U << 0) /* hash every packet, never remember */
 #define DF_VIP_SRC_HASH_ONLY (1U << 1) /* hash the source address only */
@@ -52,10 +56,14 @@
  */
 #define DF_REASONS(X)                                                                \
 	X(TX, "tx", "encapsulated and sent to a real")                               \
+	X(TX_ICMP_ECHO, "tx_icmp_echo", "echo request to a VIP address, answered")   \
+	X(TX_ICMP_TOO_BIG, "tx_icmp_too_big", "too big: ICMP too-big sent back")     \
+	X(TX_ICMP_ERROR, "tx_icmp_error", "ICMP error sent to its flow's real")      \
 	X(PASS_NOT_IP, "pass_not_ip", "not IPv4 or IPv6")                            \
 	X(PASS_NOT_VIP, "pass_not_vip", "no VIP on this address, port, protocol")    \
 	X(PASS_TRUNCATED, "pass_truncated", "frame ends inside the L2 or L3 header") \
-	X(PASS_L4_PROTO, "pass_l4_proto", "not TCP or UDP")                          \
+	X(PASS_L4_PROTO, "pass_l4_proto", "not TCP, UDP, or ICMP we handle")         \
+	X(PASS_ICMP_NO_FLOW, "pass_icmp_no_flow", "ICMP error on no VIP's flow")     \
 	X(DROP_BAD_L3, "drop_bad_l3", "bad IP header (IHL, length) for a VIP")       \
 	X(DROP_IP_OPTIONS, "drop_ip_options", "IPv4 options to a VIP")               \
 	X(DROP_FRAGMENT, "drop_fragment", "IP fragment to a VIP")                    \
@@ -64,9 +72,11 @@
 	X(DROP_TCP_FLAGS, "drop_tcp_flags", "TCP flags no stack sends, to a VIP")    \
 	X(DROP_NO_REAL, "drop_no_real", "the VIP's ring has no real")                \
 	X(DROP_REAL_FAMILY, "drop_real_family", "IPv6 VIP with an IPv4 real")        \
-	X(DROP_TOO_BIG, "drop_too_big", "encapsulated size over the maximum")        \
+	X(DROP_TOO_BIG, "drop_too_big", "too big, no answer (no DF, or ICMP)")       \
 	X(DROP_ADJUST_HEAD, "drop_adjust_head", "no headroom for the outer header")  \
-	X(DROP_NO_GATEWAY, "drop_no_gateway", "gateway MAC not configured")
+	X(DROP_NO_GATEWAY, "drop_no_gateway", "gateway MAC not configured")          \
+	X(DROP_ICMP_QUOTE, "drop_icmp_quote", "ICMP error to a VIP, bad quote")      \
+	X(DROP_ICMP_CHECKSUM, "drop_icmp_checksum", "bad ICMP checksum, to a VIP")
 
 enum df_reason {
 #define DF_REASON_ENUM(id, name, help) DF_##id,
@@ -75,7 +85,8 @@ enum df_reason {
 	DF_REASON_MAX
 };
 
-/* Reasons from here on are drops; before it (after DF_TX) passes. */
+/* Reasons before DF_FIRST_PASS send a frame (XDP_TX); from DF_FIRST_DROP on, drops; passes between. */
+#define DF_FIRST_PASS DF_PASS_NOT_IP
 #define DF_FIRST_DROP DF_DROP_BAD_L3
 
 /* Key of the VIP map. IPv4 addresses use addr[0..3]; the rest is zero. */
@@ -169,7 +180,7 @@ struct df_global_stats {
 struct df_config {
 	__u8 gateway_mac[6]; /* destination MAC of every encapsulated frame */
 	__u8 gateway_set; /* 0 until the control plane has resolved the gateway */
-	__u8 pad0;
+	__u8 icmp_off; /* DF_ICMP_NO_*: ICMP work turned off; 0 = all on */
 	__u32 max_pkt_size; /* largest outer L3 packet sent; 0 = no limit */
 	__u32 udp_idle_ticks; /* UDP entries older than this re-hash; 0 = never expire */
 	__be32 src4_prefix; /* outer IPv4 source = prefix | (hash & hostmask) */

@@ -12,6 +12,7 @@
 #include <dogfish/abi.h> /* DF_FAMILY_* */
 
 #define DF_DECAP_MAX_ADDRS 256
+#define DF_DECAP_MAX_SOURCES 64
 
 /*
  * Why a packet left the decap program the way it did: every exit counts exactly
@@ -29,7 +30,9 @@
 	X(DROP_BAD_OUTER, "drop_bad_outer", "bad outer header (IHL, length, fragment)")        \
 	X(DROP_TRUNCATED_INNER, "drop_truncated_inner", "frame ends inside the inner header")  \
 	X(DROP_BAD_INNER, "drop_bad_inner", "inner header's version is not the outer's claim") \
-	X(DROP_ADJUST, "drop_adjust", "the kernel refused to strip the outer header")
+	X(DROP_ADJUST, "drop_adjust", "the kernel refused to strip the outer header")          \
+	X(DROP_SOURCE, "drop_source", "outer source not in the allowed source prefixes")       \
+	X(DROP_INNER_DST, "drop_inner_dst", "inner destination not one of the allowed ones")
 
 enum df_decap_reason {
 #define DF_DECAP_REASON_ENUM(id, name, help) DF_DECAP_##id,
@@ -50,8 +53,27 @@ struct df_decap_addr {
 	__u8 pad[3];
 };
 
-/* Config flags (df_decap_config.flags). */
+/*
+ * Key of the source allow-list (an LPM trie): the outer sources the balancers use
+ * (their source_prefixes). prefixlen counts the family byte too: 8 + the prefix's length.
+ */
+struct df_decap_prefix {
+	__u32 prefixlen;
+	__u8 family; /* DF_FAMILY_* */
+	__u8 addr[16]; /* IPv4 in addr[0..3] */
+	__u8 pad[3];
+};
+
+/*
+ * Config flags (df_decap_config.flags). A packet encapsulated to one of our outer
+ * destinations is stripped only when its outer source is in the allow-list (unless
+ * ANY_SOURCE) and, with CHECK_INNER_DST, its inner destination is in decap_inner_dsts:
+ * otherwise it is dropped (drop_source, drop_inner_dst), never handed to the stack as
+ * if it came from the client it names.
+ */
 #define DF_DECAP_ACCEPT_ANY (1U << 0) /* strip for every outer destination */
+#define DF_DECAP_ANY_SOURCE (1U << 1) /* strip whatever the outer source */
+#define DF_DECAP_CHECK_INNER_DST (1U << 2) /* the inner destination must be in the set */
 
 /* The one entry of the config map, written by dogfish-decap. */
 struct df_decap_config {

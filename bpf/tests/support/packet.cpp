@@ -11,7 +11,8 @@ namespace dogfish::testing {
 namespace {
 
 constexpr uint16_t kEthIpv4 = 0x0800, kEthIpv6 = 0x86dd;
-constexpr uint8_t kProtoIpip = 4, kProtoTcp = 6, kProtoUdp = 17, kProtoIpv6 = 41;
+constexpr uint8_t kProtoIcmp = 1, kProtoIpip = 4, kProtoTcp = 6, kProtoUdp = 17, kProtoIpv6 = 41,
+                  kProtoIcmpv6 = 58;
 
 void put16(Bytes& b, size_t off, uint16_t v) {
   b[off] = v >> 8;
@@ -79,7 +80,8 @@ Packet& Packet::ipv4(const Ipv4& h) {
   auto s = ip4(h.src), d = ip4(h.dst);
   std::memcpy(&data_[off + 12], s.data(), 4);
   std::memcpy(&data_[off + 16], d.data(), 4);
-  std::memcpy(&data_[off + 20], h.options.data(), h.options.size());
+  // std::copy: memcpy from an empty vector's data() (null) is undefined behaviour.
+  std::copy(h.options.begin(), h.options.end(), data_.begin() + off + 20);
   return *this;
 }
 
@@ -127,6 +129,16 @@ Packet& Packet::udp(const Udp& h) {
   return *this;
 }
 
+Packet& Packet::icmp(const Icmp& h) {
+  size_t off = data_.size();
+  layers_.push_back({.kind = Kind::Icmp, .offset = off});
+  data_.resize(off + 8);
+  data_[off] = h.type;
+  data_[off + 1] = h.code;
+  put32(data_, off + 4, h.rest);
+  return *this;
+}
+
 Packet& Packet::payload(const Bytes& data) {
   layers_.push_back({.kind = Kind::Raw, .offset = data_.size()});
   data_.insert(data_.end(), data.begin(), data.end());
@@ -135,6 +147,10 @@ Packet& Packet::payload(const Bytes& data) {
 
 Packet& Packet::payload(const std::string& text) {
   return payload(Bytes(text.begin(), text.end()));
+}
+
+Packet& Packet::fill_to(size_t frame_len) {
+  return payload(Bytes(frame_len > data_.size() ? frame_len - data_.size() : 0));
 }
 
 Bytes Packet::bytes() const {
@@ -171,7 +187,9 @@ Bytes Packet::bytes() const {
         break;
       case Kind::Ipv4:
         put16(b, l.offset + 2, l.v4.tot_len.value_or(len));
-        b[l.offset + 9] = l.v4.proto ? *l.v4.proto : proto_of(next_kind(i)).value_or(0);
+        b[l.offset + 9] = l.v4.proto                   ? *l.v4.proto
+                          : next_kind(i) == Kind::Icmp ? kProtoIcmp
+                                                       : proto_of(next_kind(i)).value_or(0);
         ip = &l;
         break;
       case Kind::Ipv6:
@@ -180,6 +198,8 @@ Bytes Packet::bytes() const {
           b[l.offset + 6] = *l.v6.nexthdr;
         else if (next_kind(i) == Kind::Ipv6Ext)
           b[l.offset + 6] = layers_[i + 1].ext.type;
+        else if (next_kind(i) == Kind::Icmp)
+          b[l.offset + 6] = kProtoIcmpv6;
         else
           b[l.offset + 6] = proto_of(next_kind(i)).value_or(59);
         ip = &l;
@@ -206,6 +226,7 @@ Bytes Packet::bytes() const {
           put16(b, csum_off, c);
         }
         break;
+      case Kind::Icmp:
       case Kind::Raw:
         break;
     }
@@ -217,8 +238,23 @@ Bytes Packet::bytes() const {
     put16(b, l.offset + 10, 0);
     put16(b, l.offset + 10, ipv4_header_checksum(&b[l.offset], hlen));
   }
+  // ICMP checksums after all: they cover what they quote, finished. Innermost first.
+  for (size_t i = layers_.size(); i-- > 0;) {
+    const Layer& l = layers_[i];
+    if (l.kind != Kind::Icmp) continue;
+    const Layer* ip = nullptr;
+    for (size_t j = i; j-- > 0 && !ip;)
+      if (layers_[j].kind == Kind::Ipv4 || layers_[j].kind == Kind::Ipv6) ip = &layers_[j];
+    size_t len = b.size() - l.offset;
+    uint32_t sum = 0;
+    if (ip && ip->kind == Kind::Ipv6) sum = sum16(&b[ip->offset + 8], 32) + len + kProtoIcmpv6;
+    put16(b, l.offset + 2, 0);
+    put16(b, l.offset + 2, fold(sum16(&b[l.offset], len, sum)));
+  }
   return b;
 }
+
+Bytes l3_of(const Bytes& frame) { return Bytes(frame.begin() + 14, frame.end()); }
 
 uint16_t ipv4_header_checksum(const uint8_t* header, size_t len) {
   return fold(sum16(header, len));

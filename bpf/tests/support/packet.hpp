@@ -64,6 +64,13 @@ struct Udp {
   bool checksum = true;  // false: 0, "none" (IPv4 only), for frames a program rewrites
 };
 
+// ICMP or ICMPv6, by the IP layer before it; what follows it (a quote, an echo's data) is
+// inside its checksum.
+struct Icmp {
+  uint8_t type, code = 0;
+  uint32_t rest = 0;  // echo: id << 16 | sequence; frag needed and packet too big: the MTU
+};
+
 class Packet {
  public:
   Packet& eth(const Mac& dst, const Mac& src, std::optional<uint16_t> type = {});
@@ -72,14 +79,17 @@ class Packet {
   Packet& ipv6_ext(const Ipv6Ext& h);
   Packet& tcp(const Tcp& h);
   Packet& udp(const Udp& h);
+  Packet& icmp(const Icmp& h);
   Packet& payload(const Bytes& data);
   Packet& payload(const std::string& text);
+  // Zero bytes after what is there, so the frame is frame_len long (none when it is already).
+  Packet& fill_to(size_t frame_len);
 
   // The finished frame: lengths, next-protocol fields and checksums filled in.
   Bytes bytes() const;
 
  private:
-  enum class Kind { Eth, Ipv4, Ipv6, Ipv6Ext, Tcp, Udp, Raw };
+  enum class Kind { Eth, Ipv4, Ipv6, Ipv6Ext, Tcp, Udp, Icmp, Raw };
   struct Layer {
     Kind kind;
     size_t offset;
@@ -93,6 +103,9 @@ class Packet {
 };
 
 uint16_t ipv4_header_checksum(const uint8_t* header, size_t len);
+
+// The L3 packet of a frame: what follows its 14-byte Ethernet header.
+Bytes l3_of(const Bytes& frame);
 
 // A hex dump with offsets; bytes that differ from `other` are marked.
 std::string hexdump(const Bytes& data, const Bytes* other = nullptr);

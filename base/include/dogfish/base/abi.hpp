@@ -42,11 +42,15 @@ static_assert(offsetof(df_config, src4_prefix) == 16);
 static_assert(offsetof(df_config, src6_prefix) == 28);
 static_assert(offsetof(df_config, conn_insert_rate) == 44);
 
-static_assert(DF_FIRST_DROP > DF_TX && DF_FIRST_DROP < DF_REASON_MAX);
+static_assert(DF_TX < DF_FIRST_PASS && DF_FIRST_PASS < DF_FIRST_DROP &&
+              DF_FIRST_DROP < DF_REASON_MAX);
 
 static_assert(sizeof(df_decap_addr) == 20);
 static_assert(offsetof(df_decap_addr, family) == 16);
 static_assert(sizeof(df_decap_config) == 8);
+static_assert(sizeof(df_decap_prefix) == 24);
+static_assert(offsetof(df_decap_prefix, family) == 4);
+static_assert(offsetof(df_decap_prefix, addr) == 5);
 static_assert(sizeof(df_decap_stats) == 8 * (DF_DECAP_REASON_MAX + DF_DECAP_TYPES));
 static_assert(offsetof(df_decap_stats, decap_bytes) == 8 * DF_DECAP_REASON_MAX);
 

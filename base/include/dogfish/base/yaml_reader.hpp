@@ -44,6 +44,8 @@ class YamlReader {
   std::uint32_t number(const YAML::Node& n, const std::string& path, std::uint32_t min,
                        std::uint32_t max) const;
   IpAddress address(const YAML::Node& n, const std::string& path) const;
+  // `true` or `false`, nothing else (YAML 1.1's yes/no/on/off are too easy to misread).
+  bool boolean(const YAML::Node& n, const std::string& path) const;
 
  private:
   std::string file_;

@@ -32,6 +32,8 @@ void create_netns(const std::string& name);
 bool delete_netns(const std::string& name);
 bool netns_exists(const std::string& name);
 std::vector<std::string> list_netns();  // names under /run/netns, sorted
+// The processes whose network namespace is `name` (none when it is gone).
+std::vector<int> pids_in_netns(const std::string& name);
 
 // An open fd of /run/netns/NAME; throws OsError naming the namespace.
 class NetnsFd {

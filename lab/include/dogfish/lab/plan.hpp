@@ -46,7 +46,6 @@ struct Plan {
       gateway_interface;  // the gateway's end of that link: gets the pass-through XDP program
   IpAddress
       gateway_address;  // the gateway's address on that link, of the balancer config's `gateway`
-  std::uint32_t balancer_mtu = 1500;
 
   // The interfaces of a node, in link order.
   std::vector<const PlannedEnd*> ends_of(const std::string& node) const;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,12 +19,15 @@ struct ProcessId {
 };
 
 // Starts argv[0] (a path) in the namespace, detached from our session, with
-// stdin from /dev/null and stdout and stderr appended to `log`.
+// stdin from /dev/null and stdout and stderr appended to `log`. The process runs only
+// after `record` returned (it saves the pid in the lab's record): a process of the lab
+// is never running unrecorded, also when we are killed at any moment.
 ProcessId spawn_in_netns(const std::string& netns, const std::vector<std::string>& argv,
-                         const std::filesystem::path& log);
+                         const std::filesystem::path& log,
+                         const std::function<void(const ProcessId&)>& record);
 
 // Runs argv to completion in the namespace; its exit status (128 + signal when killed).
-// Output goes to `log` when given, else to ours.
+// Output goes to `log` when given, else to ours. It is killed if we die.
 int run_in_netns(const std::string& netns, const std::vector<std::string>& argv,
                  const std::filesystem::path& log = {});
 

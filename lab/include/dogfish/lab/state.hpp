@@ -56,6 +56,10 @@ struct LabState {
   std::map<std::string, Decap> decap;             // real node → how it decapsulates
   std::string balancer_interface;
   std::filesystem::path socket;
+  // What `up` made in the record directory, noted before it was made: `down` removes these
+  // and the directory (if `up` made it and nothing else is in it), nothing more.
+  std::vector<std::filesystem::path> files;
+  bool made_record_dir = false;
 };
 
 std::filesystem::path state_dir();
@@ -65,6 +69,10 @@ std::filesystem::path state_file();
 std::optional<LabState> load_state();
 // Written to a temporary file and renamed over the old one: never half a record.
 void save_state(const LabState& state);
-void remove_state_dir();
+// The path of `name` in the record directory, noted in the state as the lab's (once): save
+// the state before making it.
+std::filesystem::path note_file(LabState& state, const std::string& name);
+// The noted files, the record, and the directory when the lab made it and it is empty.
+void remove_record(const LabState& state);
 
 }  // namespace dogfish::lab
