@@ -15,13 +15,12 @@ import pytest
 
 from e2e.capture import capturing
 from e2e.lab import BALANCER_REBUILT, progress, vip_spec
-from e2e.packets import flow, has_rst, inner_ip
-from e2e.traffic import Talker, broken, shares
+from e2e.packets import RST_FILTER, flow, has_rst, inner_ip, port_keys
+from e2e.traffic import Talker, broken, conn_key, shares
 from testlib.command import run, wait_for
 
 PER_VIP = 64  # long-lived connections to each VIP
 PROBES = 300  # new connections to each VIP after a change
-RST_FILTER = "(ip and tcp[13] & 4 != 0) or (ip6 and ip6[6] == 6 and ip6[53] & 4 != 0)"
 ADDED, DRAINED, DELETED = "real8", "real1", "real7"
 REWEIGHT = {"real3": 4, "real5": 1}
 
@@ -101,17 +100,6 @@ def rsts(capture):
     return [p for p in capture.packets if has_rst(p)]
 
 
-def conn_key(conn):
-    """(IP version, client port) of one of the Talker's connections."""
-    return (6 if conn["target"].startswith("[") else 4, conn["port"])
-
-
-def rst_keys(pkt):
-    """The (IP version, port) keys a RST on the client's link may name, either direction."""
-    _src, sport, _dst, dport = flow(pkt)
-    return {(inner_ip(pkt).version, sport), (inner_ip(pkt).version, dport)}
-
-
 def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own(
     multi_lab, vips, tmp_path
 ):
@@ -174,7 +162,7 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
         # A connection is named by its family and client port: a probe to the IPv6 VIP may take
         # the port of a long-lived connection to the IPv4 VIP (the CI's VM run met one).
         talking = {conn_key(c) for c in report["conns"]}
-        theirs = [p for p in rsts(caps[(lab.client, lab.gateway)]) if rst_keys(p) & talking]
+        theirs = [p for p in rsts(caps[(lab.client, lab.gateway)]) if port_keys(p) & talking]
         assert (
             theirs == []
         ), f"RSTs of the long-lived connections on the client's link during the changes: {theirs[:3]}"

@@ -113,12 +113,23 @@ void print_vips(const json& answer) {
   }
 }
 
+// "up 12s (connected)", "down 3s (connection refused), serving: all down", "unchecked".
+std::string health_text(const json& h) {
+  if (!h.is_object()) return "-";
+  std::string state = h.value("state", "?");
+  if (state == "unchecked") return state;
+  std::string text = fmt::format("{} {:.0f}s", state, h.value("for_s", 0.0));
+  if (h.contains("last")) text += fmt::format(" ({})", h["last"].get<std::string>());
+  if (state == "down" && h.value("serving", false)) text += ", serving: all down";
+  return text;
+}
+
 void print_reals(const json& answer) {
-  fmt::print("{:<28} {:<39} {:<7} {}\n", "VIP", "REAL", "WEIGHT", "ID");
+  fmt::print("{:<28} {:<39} {:<7} {:<4} {}\n", "VIP", "REAL", "WEIGHT", "ID", "HEALTH");
   for (const json& r : answer["reals"])
-    fmt::print("{:<28} {:<39} {:<7} {}\n", r["vip"].get<std::string>(),
+    fmt::print("{:<28} {:<39} {:<7} {:<4} {}\n", r["vip"].get<std::string>(),
                r["address"].get<std::string>(), r["weight"].get<unsigned>(),
-               r["id"].get<unsigned>());
+               r["id"].get<unsigned>(), health_text(r.value("health", json())));
 }
 
 void print_stats(const json& s) {
@@ -143,6 +154,12 @@ void print_stats(const json& s) {
   fmt::print("flood guard: {} misses not remembered, engaged {} s; at most {} entries/s per CPU\n",
              c["skipped"].get<uint64_t>(), c["guard_engaged_s"].get<uint64_t>(),
              c["insert_rate"].get<uint64_t>());
+  if (const json& h = s.value("health", json()); h.is_object())
+    fmt::print(
+        "health: {} probes ({} passed, {} failed), {} went down, {} came up; {} of {} reals down\n",
+        h["probes"].get<uint64_t>(), h["passed"].get<uint64_t>(), h["failed"].get<uint64_t>(),
+        h["went_down"].get<uint64_t>(), h["went_up"].get<uint64_t>(),
+        h["reals_down"].get<uint64_t>(), h["reals_checked"].get<uint64_t>());
   fmt::print("\n{:<24} {:>14}  {}\n", "REASON", "PACKETS", "MEANING");
   for (const dogfish::ReasonName& r : dogfish::balancer_reasons())
     fmt::print("{:<24} {:>14}  {}\n", r.name, s["reasons"].value(r.name, uint64_t{0}), r.help);

@@ -71,7 +71,11 @@ class ConfigParser : YamlReader {
   std::vector<VipConfig> vips(const YAML::Node& n) const;
   VipConfig vip(const YAML::Node& n, const std::string& path) const;
   std::uint32_t flags(const YAML::Node& n, const std::string& path) const;
-  RealConfig real(const YAML::Node& n, const std::string& path) const;
+  RealConfig real(const YAML::Node& n, const std::string& path,
+                  const HealthCheck& vip_health) const;
+  // The keys `n` names, over `base` (the defaults, or a real's VIP's check).
+  HealthCheck health(const YAML::Node& n, const std::string& path, HealthCheck base) const;
+  std::uint32_t duration_ms(const YAML::Node& n, const std::string& path) const;
 };
 
 void ConfigParser::attachment(const Entries& m, const YAML::Node& root, Config& c) const {
@@ -136,12 +140,63 @@ void ConfigParser::packets(const Entries& m, Config& c) const {
     c.icmp_errors_to_reals = boolean(*node, "icmp_errors_to_reals");
 }
 
-RealConfig ConfigParser::real(const YAML::Node& n, const std::string& path) const {
-  auto m = entries(n, path, {"address", "weight"});
+RealConfig ConfigParser::real(const YAML::Node& n, const std::string& path,
+                              const HealthCheck& vip_health) const {
+  auto m = entries(n, path, {"address", "weight", "health"});
   RealConfig r{.address = address(require(m, n, path, "address"), join(path, "address"))};
   if (auto weight = entry(m, "weight"))
     r.weight = number(*weight, join(path, "weight"), 0, std::numeric_limits<std::uint32_t>::max());
+  // An override that changes nothing is none: the real follows the VIP's check.
+  if (auto h = entry(m, "health"))
+    if (HealthCheck own = health(*h, join(path, "health"), vip_health); own != vip_health)
+      r.health = std::move(own);
   return r;
+}
+
+// "500ms", "2s", or a number of seconds.
+std::uint32_t ConfigParser::duration_ms(const YAML::Node& n, const std::string& path) const {
+  const std::string text = scalar(n, path);
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  const std::string_view unit(end, text.data() + text.size() - end);
+  const std::uint64_t scale = unit == "ms" ? 1 : (unit == "s" || unit.empty()) ? 1000 : 0;
+  if (ec != std::errc() || end == text.data() || scale == 0 || value > UINT32_MAX / 1000)
+    fail(n, path, fmt::format("'{}' is not a duration (500ms, 2s, or seconds)", text));
+  return static_cast<std::uint32_t>(value * scale);
+}
+
+HealthCheck ConfigParser::health(const YAML::Node& n, const std::string& path,
+                                 HealthCheck h) const {
+  auto m = entries(n, path,
+                   {"type", "port", "path", "status", "payload", "expect", "interval", "timeout",
+                    "rise", "fall"},
+                   {"payload", "expect"});
+  if (auto node = entry(m, "type")) {
+    auto text = scalar(*node, join(path, "type"));
+    auto type = parse_health_type(text);
+    if (!type)
+      fail(*node, join(path, "type"),
+           fmt::format("'{}' is not a health check type ({})", text, health_type_names()));
+    h.type = *type;
+  }
+  constexpr auto kMax = std::numeric_limits<std::uint32_t>::max();
+  if (auto node = entry(m, "port"))
+    h.port = static_cast<std::uint16_t>(number(*node, join(path, "port"), 0, 65535));
+  const std::pair<const char*, std::uint32_t HealthCheck::*> numbers[] = {
+      {"status", &HealthCheck::status}, {"rise", &HealthCheck::rise}, {"fall", &HealthCheck::fall}};
+  for (const auto& [key, field] : numbers)
+    if (auto node = entry(m, key)) h.*field = number(*node, join(path, key), 0, kMax);
+  const std::pair<const char*, std::uint32_t HealthCheck::*> durations[] = {
+      {"interval", &HealthCheck::interval_ms}, {"timeout", &HealthCheck::timeout_ms}};
+  for (const auto& [key, field] : durations)
+    if (auto node = entry(m, key)) h.*field = duration_ms(*node, join(path, key));
+  const std::pair<const char*, std::string HealthCheck::*> texts[] = {
+      {"path", &HealthCheck::path},
+      {"payload", &HealthCheck::payload},
+      {"expect", &HealthCheck::expect}};
+  for (const auto& [key, field] : texts)
+    if (auto node = entry(m, key)) h.*field = node->IsNull() ? "" : scalar(*node, join(path, key));
+  return h;
 }
 
 std::uint32_t ConfigParser::flags(const YAML::Node& n, const std::string& path) const {
@@ -159,7 +214,7 @@ std::uint32_t ConfigParser::flags(const YAML::Node& n, const std::string& path) 
 }
 
 VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const {
-  auto m = entries(n, path, {"address", "port", "proto", "flags", "reals"}, {"reals"});
+  auto m = entries(n, path, {"address", "port", "proto", "flags", "health", "reals"}, {"reals"});
   VipConfig v;
   v.address = address(require(m, n, path, "address"), join(path, "address"));
   auto port = require(m, n, path, "port");
@@ -179,12 +234,13 @@ VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const 
   v.proto = *parsed;
 
   if (auto flags_node = entry(m, "flags")) v.flags = flags(*flags_node, join(path, "flags"));
+  if (auto h = entry(m, "health")) v.health = health(*h, join(path, "health"), HealthCheck{});
 
   if (auto reals = entry(m, "reals")) {
     if (!reals->IsSequence() && !reals->IsNull())
       fail(*reals, join(path, "reals"), "expected a list of reals");
     for (std::size_t i = 0; i < reals->size(); ++i)
-      v.reals.push_back(real((*reals)[i], fmt::format("{}.reals[{}]", path, i)));
+      v.reals.push_back(real((*reals)[i], fmt::format("{}.reals[{}]", path, i), v.health));
   }
   return v;
 }
@@ -252,6 +308,10 @@ ServiceKey parse_service(std::string_view text, std::optional<Proto> proto) {
     throw Error(fmt::format(
         "'{}' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as [ADDRESS]:PORT)", text));
   return {ep->address, ep->port, proto.value_or(Proto::tcp)};
+}
+
+const HealthCheck& health_of(const VipConfig& vip, const RealConfig& real) {
+  return real.health ? *real.health : vip.health;
 }
 
 }  // namespace dogfish

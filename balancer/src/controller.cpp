@@ -9,6 +9,7 @@
 #include "dogfish/base/balancer_schema.hpp"
 #include "dogfish/base/errors.hpp"
 #include "dogfish/config_validation.hpp"
+#include "dogfish/health_json.hpp"
 
 namespace dogfish {
 namespace {
@@ -109,11 +110,12 @@ json stats_json(const DataPlaneStats& stats, const AppliedState& state) {
 }
 
 Controller::Controller(Reconciler& reconciler, DataPlane& data_plane, DfConfigFor df_config_for,
-                       Loader loader)
+                       Loader loader, HealthMonitor* health)
     : reconciler_(reconciler),
       dp_(data_plane),
       df_config_for_(std::move(df_config_for)),
-      loader_(std::move(loader)) {}
+      loader_(std::move(loader)),
+      health_(health) {}
 
 ReconcileReport Controller::apply(const Config& config) {
   try {
@@ -123,10 +125,18 @@ ReconcileReport Controller::apply(const Config& config) {
   }
   reconciler_.check_limits(config);
   df_config df = df_config_for_(config);
-  ReconcileReport report = reconciler_.apply(config, df);
+  HealthMonitor health = health_ ? *health_ : HealthMonitor{};  // kept only when the apply worked
+  health.sync(config, HealthClock::now());
+  ReconcileReport report = reconciler_.apply(health.effective(config), df);
+  if (health_) *health_ = std::move(health);
   config_ = config;
   applied_ = true;
   return report;
+}
+
+ReconcileReport Controller::health_changed() {
+  if (!applied_ || !health_) return {};
+  return reconciler_.apply(health_->effective(config_), *reconciler_.state().config);
 }
 
 ReconcileReport Controller::reload() {
@@ -157,6 +167,7 @@ json Controller::vip_list() const {
                     {"flags", vip_flag_names(v.flags)},
                     {"id", applied.vip_id},
                     {"ring", applied.ring},
+                    {"health", vip_health_json(health_, v)},
                     {"reals", reals}});
   }
   return {{"ok", true}, {"vips", vips}};
@@ -175,7 +186,8 @@ json Controller::real_list(const json& request) const {
       reals.push_back({{"vip", vip_name(v)},
                        {"address", r.address.to_string()},
                        {"weight", r.weight},
-                       {"id", reconciler_.real_id(r.address).value_or(0)}});
+                       {"id", reconciler_.real_id(r.address).value_or(0)},
+                       {"health", real_health_json(health_, v, r)}});
   }
   return {{"ok", true}, {"reals", reals}};
 }
@@ -223,6 +235,7 @@ json Controller::handle(const json& request) {
     if (cmd == "real_list") return real_list(request);
     if (cmd == "stats") {
       json s = stats_json(dp_.stats(), reconciler_.state());
+      if (health_) s["health"] = health_stats_json(*health_);
       // One LRU for the whole table: any CPU may fill all of it.
       s["conn_table"]["capacity"] = dp_.limits().conn_entries;
       s["conn_table"]["capacity_per_cpu"] = dp_.limits().conn_entries;

@@ -19,6 +19,9 @@
 #include "dogfish/control_socket.hpp"
 #include "dogfish/controller.hpp"
 #include "dogfish/df_structs.hpp"
+#include "dogfish/health_driver.hpp"
+#include "dogfish/health_monitor.hpp"
+#include "dogfish/health_prober.hpp"
 #include "dogfish/link.hpp"
 #include "dogfish/neighbors.hpp"
 #include "dogfish/reconciler.hpp"
@@ -84,7 +87,7 @@ void notify_serving(const Controller& controller, const Config& config) {
       fmt::format("serving {} VIPs on {}", controller.config().vips.size(), config.interface));
 }
 
-// Reconciles, attaches, runs the event loop (signals, control clients) until
+// Reconciles, attaches, runs the event loop (signals, control clients, health probes) until
 // SIGTERM/SIGINT; the data plane outlives it.
 void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
            const SignalFd& signals, EventLoop& loop, ControlServer& server) {
@@ -94,8 +97,10 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
     log_info("adopted {} VIPs and {} reals from the pinned maps", reconciler.state().vips.size(),
              reconciler.state().real_ids.size());
   }
-  Controller controller(reconciler, dp, df_config_for,
-                        [&] { return load_config(options.config_path); });
+  HealthMonitor health;
+  SocketProber prober;
+  Controller controller(
+      reconciler, dp, df_config_for, [&] { return load_config(options.config_path); }, &health);
   log_report("configured", controller.apply(config));
 
   XdpMode used = dp.attach(config.interface, config.xdp_mode, options.replace_foreign);
@@ -106,6 +111,7 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
   log_info("attached to {} ({} mode): program {} (tag {})", config.interface, to_string(used),
            dp.prog_id(), dp.prog_tag());
 
+  HealthDriver probes(loop, health, prober, controller);
   loop.watch(signals.fd(), EPOLLIN, [&](std::uint32_t) {
     int sig = signals.read_signal();
     if (sig == SIGHUP) {
@@ -115,6 +121,7 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
       } catch (const std::exception& e) {
         log_error("reload failed, keeping the running state: {}", e.what());
       }
+      probes.kick();
       notify_serving(controller, config);
     } else if (sig == SIGTERM || sig == SIGINT) {
       log_info("stopping on {}; the data plane goes on serving (`dogfish teardown` takes it down)",
@@ -130,9 +137,11 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
                printable(answer["error"].get<std::string>()));
     else
       log_debug("request {}", printable(line));
+    probes.kick();  // a real added, removed or re-checked changes what is due
     return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   });
   log_info("serving {}", server.path());
+  probes.kick();
   notify_serving(controller, config);
   loop.run();
   loop.unwatch(signals.fd());

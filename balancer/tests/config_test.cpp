@@ -209,7 +209,7 @@ const BadConfig kBad[] = {
     {"unknown VIP key",
      "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n    sheduler: rr\n",
      "c.yaml:7: vips[0].sheduler: unknown key (expected one of: address, port, proto, flags, "
-     "reals)"},
+     "health, reals)"},
     {"bad flag",
      "vips:\n  - {address: 10.0.0.1, port: 80, proto: tcp, flags: [no_conn_table, sticky]}\n",
      "c.yaml:4: vips[0].flags[1]: 'sticky' is not a VIP flag (no_conn_table, src_hash_only)"},

@@ -121,6 +121,11 @@ TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
         EXPECT_EQ(vc.address, v.address);
         EXPECT_EQ(vc.port, s.port);
         EXPECT_EQ(vc.proto, s.proto);
+        // Health checked as clients use the service, fast enough to see in a test.
+        EXPECT_EQ(to_string(vc.health.type), to_string(s.proto));
+        EXPECT_LE(vc.health.interval_ms, 1000u);
+        EXPECT_LE(vc.health.fall, 3u);
+        EXPECT_LE(vc.health.rise, 3u);
         ASSERT_EQ(vc.reals.size(), v.reals.size());
         for (std::size_t i = 0; i < v.reals.size(); ++i) {
           EXPECT_EQ(vc.reals[i].address, v.reals[i].address);

@@ -57,6 +57,17 @@ def is_synack(pkt):
     return tcp_flags(pkt) == "SA"
 
 
+# tcpdump's filter for TCP segments with RST set, IPv4 and IPv6 (no extension headers).
+RST_FILTER = "(ip and tcp[13] & 4 != 0) or (ip6 and ip6[6] == 6 and ip6[53] & 4 != 0)"
+
+
+def port_keys(pkt):
+    """(IP version, port) of both ends of the innermost TCP/UDP segment: a client port names
+    its connection on the client's link, whichever way the segment goes."""
+    src, sport, _dst, dport = flow(pkt)
+    return {(src.version, sport), (src.version, dport)}
+
+
 def has_rst(pkt):
     flags = tcp_flags(pkt)
     return flags is not None and "R" in flags

@@ -109,3 +109,8 @@ def broken(report):
 def shares(flows):
     """{real: number of flows} of tcp_flows' [[port, real], ...]."""
     return Counter(real for _port, real in flows)
+
+
+def conn_key(conn):
+    """(IP version, client port) of one of the Talker's connections: what port_keys() matches."""
+    return (6 if conn["target"].startswith("[") else 4, conn["port"])

@@ -18,8 +18,10 @@
 //       port: 80
 //       proto: tcp                 # tcp | udp
 //       flags: [no_conn_table, src_hash_only]
+//       health: { type: tcp, interval: 1s, timeout: 500ms, rise: 2, fall: 3 }  # health_check.hpp
 //       reals:
 //         - { address: 10.0.1.1, weight: 2 }   # weight defaults to 1; 0 drains
+//         - { address: 10.0.1.2, health: { port: 8080 } }  # overrides the VIP's keys it names
 #pragma once
 
 #include <netinet/in.h>
@@ -36,12 +38,14 @@
 #include "dogfish/base/balancer_schema.hpp"
 #include "dogfish/base/proto.hpp"
 #include "dogfish/base/xdp.hpp"
+#include "dogfish/health_check.hpp"
 
 namespace dogfish {
 
 struct RealConfig {
   IpAddress address;
   std::uint32_t weight = 1;
+  std::optional<HealthCheck> health;  // the VIP's, with this real's keys over it; none: the VIP's
 
   bool operator==(const RealConfig&) const = default;
 };
@@ -51,6 +55,7 @@ struct VipConfig {
   std::uint16_t port = 0;  // host byte order
   Proto proto = Proto::tcp;
   std::uint32_t flags = 0;  // DF_VIP_*
+  HealthCheck health;       // for every real that does not override it
   std::vector<RealConfig> reals;
 
   bool operator==(const VipConfig&) const = default;
@@ -104,5 +109,8 @@ std::string to_string(const ServiceKey& key);
 // neither, tcp. Throws Error naming the text.
 ServiceKey parse_service(std::string_view text, std::optional<Proto> proto = std::nullopt);
 std::string vip_name(const VipConfig& vip);
+
+// The check a real of `vip` gets: its own, or the VIP's.
+const HealthCheck& health_of(const VipConfig& vip, const RealConfig& real);
 
 }  // namespace dogfish

@@ -26,6 +26,7 @@
 
 #include "dogfish/config.hpp"
 #include "dogfish/data_plane.hpp"
+#include "dogfish/health_monitor.hpp"
 #include "dogfish/reconciler.hpp"
 
 namespace dogfish {
@@ -40,14 +41,18 @@ class Controller {
   // Reads the configuration file again (throws ConfigError).
   using Loader = std::function<Config()>;
 
+  // `health`, when given, is kept in step with every applied Config, and its down
+  // reals are left out of what reaches the data plane (health_monitor.hpp).
   Controller(Reconciler& reconciler, DataPlane& data_plane, DfConfigFor df_config_for,
-             Loader loader);
+             Loader loader, HealthMonitor* health = nullptr);
 
   // Validates (validate_config, then the data plane's limits) and reconciles to
   // `config`; keeps it only when that worked. Throws Error.
   ReconcileReport apply(const Config& config);
   // reload: load, check what cannot change live, apply. Throws Error.
   ReconcileReport reload();
+  // Applies the running Config again after a real's health changed. Throws Error.
+  ReconcileReport health_changed();
 
   // Never throws: errors become {"error": ...}.
   nlohmann::json handle(const nlohmann::json& request);
@@ -64,6 +69,7 @@ class Controller {
   DataPlane& dp_;
   DfConfigFor df_config_for_;
   Loader loader_;
+  HealthMonitor* health_;
   Config config_;
   bool applied_ = false;
 };
