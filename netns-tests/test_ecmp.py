@@ -115,7 +115,7 @@ def test_a_graceful_stop_loses_nothing(ecmp_lab, vips, tmp_path):
     with Traffic(lab, vips, tmp_path) as traffic:
         since = traffic.talker.report()
         t0 = time.monotonic()
-        lab.stop_balancer(stopped)  # withdraws, waits stop_delay, then detaches
+        lab.stop_balancer(stopped)  # withdraws and waits stop_delay; its program stays
         took = time.monotonic() - t0
         for v in vips.values():
             assert next_hops(lab, v) == set(stays), f"{v['address']}: {next_hops(lab, v)}"

@@ -38,9 +38,6 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// The balancer daemon's pins, named like the lab's namespaces; down removes them.
-fs::path balancer_pins() { return fs::path(kBpffs) / (lab_prefix() + "lab"); }
-
 void attach_pass_xdp(const std::string& netns, const std::string& interface) {
   in_netns(netns, [&] {
     Skeleton<xdp_pass_bpf> skel({xdp_pass_bpf__open, xdp_pass_bpf__load, xdp_pass_bpf__destroy});
@@ -54,21 +51,25 @@ fs::path decap_pin_dir(const std::string& netns) {
   return in_netns(netns, [] { return decap_netns_pin_dir(current_netns_inode()); });
 }
 
-// Starts `dogfish run` in the balancer's namespace and waits until its socket accepts.
-void start_balancer(LabState& st, const LabBalancer& b, const Binaries& bins) {
+// Starts `dogfish run` in the balancer's namespace and waits until it answers; `extra` goes to
+// it as is.
+void start_balancer(LabState& st, const LabBalancer& b, const Binaries& bins,
+                    const std::vector<std::string>& extra = {}) {
   // A killed daemon leaves its socket file: it must not pass for a ready one.
   std::error_code ec;
   fs::remove(b.socket, ec);
+  std::vector<std::string> argv{bins.dogfish.string(), "run",           "--config",
+                                b.config.string(),     "--socket",      b.socket.string(),
+                                "--pin-dir",           b.pin_dir.string()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
   const ProcessId id =
-      spawn_in_netns(st.node_netns.at(b.node),
-                     {bins.dogfish.string(), "run", "--config", b.config.string(), "--socket",
-                      b.socket.string(), "--pin-dir", b.pin_dir.string()},
-                     b.log, [&](const ProcessId& id) {
-                       st.processes.push_back(LabProcess{ProcessRole::balancer, b.node, id, b.log});
-                       save_state(st);
-                     });
+      spawn_in_netns(st.node_netns.at(b.node), argv, b.log, [&](const ProcessId& id) {
+        st.processes.push_back(LabProcess{ProcessRole::balancer, b.node, id, b.log});
+        save_state(st);
+      });
+  // Answered, not only accepted: the daemon listens before it attaches, answers once serving.
   wait_until("the balancer daemon on " + b.node, id, b.log, 20s,
-             [&] { return unix_socket_accepts(b.socket); });
+             [&] { return unix_socket_answers(b.socket, R"({"cmd": "vip_list"})"); });
 }
 
 // Debian's bird2 (scripts/install-deps.sh); only a BGP lab needs it.
@@ -387,7 +388,7 @@ class Builder {
   }
 
   void balancers() {
-    st_.pin_dirs.push_back(balancer_pins());
+    st_.pin_dirs.push_back(lab_balancer_pin_root());
     save_state(st_);
     const bool sole = plan_.balancers.size() == 1;
     for (const PlannedBalancer& b : plan_.balancers) {
@@ -398,7 +399,7 @@ class Builder {
                      .gateway_interface = b.gateway_interface,
                      .config = note_file(st_, fmt::format("balancer{}.yaml", suffix)),
                      .socket = note_file(st_, fmt::format("dogfish{}.sock", suffix)),
-                     .pin_dir = balancer_pins() / fmt::format("balancer{}", suffix),
+                     .pin_dir = lab_balancer_pin_root() / fmt::format("balancer{}", suffix),
                      .log = note_file(st_, fmt::format("balancer{}.log", suffix)),
                      .standby = b.standby};
       st_.balancers.push_back(lb);
@@ -573,6 +574,8 @@ void build_or_roll_back(Builder&& builder, LabState& st, std::ostream& out) {
 
 }  // namespace
 
+fs::path lab_balancer_pin_root() { return fs::path(kBpffs) / (lab_prefix() + "lab"); }
+
 Binaries find_binaries() {
   const fs::path self = fs::read_symlink("/proc/self/exe").parent_path();
   auto find = [&](const char* name, const char* build_dir) {
@@ -605,7 +608,7 @@ void lab_up(const fs::path& topology_path, const Binaries& bins, std::ostream& o
 
 namespace {
 
-LabState recorded_lab_up() {
+LabState lab_that_is_up() {
   auto st = load_state();
   if (!st || st->phase != Phase::up) throw Error("no lab is up (dogfish-lab up brings one up)");
   return *st;
@@ -616,53 +619,71 @@ std::string balancer_title(const LabState& st, const std::string& node) {
   return st.balancers.size() == 1 ? "balancer" : "balancer " + node;
 }
 
-}  // namespace
+// The balancer named (the first when `name` is empty).
+const LabBalancer& named_balancer(const LabState& st, const std::string& name) {
+  return st.balancer(name.empty() ? st.balancers.at(0).node : name);
+}
 
-void lab_restart_balancer(const std::string& name, const Binaries& bins, std::ostream& out) {
-  LabState st = recorded_lab_up();
-  const LabBalancer& b = st.balancer(name.empty() ? st.balancers.at(0).node : name);
-  const auto it = daemon_of(st, b.node);
-  if (it == st.processes.end())
-    throw Error(fmt::format("the {} does not run (dogfish-lab start-balancer {} starts it)",
-                            balancer_title(st, b.node), b.node));
+// Stops a balancer's recorded daemon and drops it from the record; its pid if it still ran.
+std::optional<int> stop_recorded_balancer(LabState& st, const std::string& node, StopHow how) {
+  const auto it = daemon_of(st, node);
+  if (it == st.processes.end()) return std::nullopt;
   const LabProcess old = *it;
-  const auto t0 = Clock::now();
-  kill_process(old.id);
+  // SIGTERM: the daemon withdraws its VIPs (a BGP lab) and waits its stop_delay first.
+  const bool ran = how == StopHow::kill ? kill_process(old.id) : stop_process(old.id, 30s);
   st.processes.erase(it);
   save_state(st);
+  return ran ? std::optional<int>(old.id.pid) : std::nullopt;
+}
+
+}  // namespace
+
+void lab_stop_balancer(const std::string& name, StopHow how, std::ostream& out) {
+  LabState st = lab_that_is_up();
+  const LabBalancer& b = named_balancer(st, name);
+  const auto t0 = Clock::now();
+  const std::optional<int> pid = stop_recorded_balancer(st, b.node, how);
+  if (!pid) {
+    out << fmt::format("dogfish-lab: the {} daemon does not run\n", balancer_title(st, b.node));
+    return;
+  }
+  out << fmt::format(
+      "dogfish-lab: {} {}: pid {} is gone; its program stays attached and serving ({:.2f} s); "
+      "dogfish-lab start-balancer starts a new one\n",
+      balancer_title(st, b.node), how == StopHow::kill ? "killed (SIGKILL)" : "stopped (SIGTERM)",
+      *pid, seconds_since(t0));
+}
+
+void lab_start_balancer(const std::string& name, const Binaries& bins,
+                        const std::vector<std::string>& extra, std::ostream& out) {
+  LabState st = lab_that_is_up();
+  const LabBalancer& b = named_balancer(st, name);
+  const auto it = daemon_of(st, b.node);
+  if (it != st.processes.end() && is_running(it->id))
+    throw Error(fmt::format("the {} daemon runs already (dogfish-lab stop-balancer stops it)",
+                            balancer_title(st, b.node)));
+  stop_recorded_balancer(st, b.node, StopHow::kill);  // a dead one's record
+  const auto t0 = Clock::now();
+  start_balancer(st, b, bins, extra);
+  out << fmt::format(
+      "dogfish-lab: {} started: pid {} adopted the attached program and its maps, if any ({:.2f} "
+      "s)\n",
+      balancer_title(st, b.node), st.processes.back().id.pid, seconds_since(t0));
+}
+
+void lab_restart_balancer(const std::string& name, const Binaries& bins, std::ostream& out) {
+  LabState st = lab_that_is_up();
+  const LabBalancer& b = named_balancer(st, name);
+  if (daemon_of(st, b.node) == st.processes.end())
+    throw Error(fmt::format("the {} does not run (dogfish-lab start-balancer {} starts it)",
+                            balancer_title(st, b.node), b.node));
+  const auto t0 = Clock::now();
+  const std::optional<int> old = stop_recorded_balancer(st, b.node, StopHow::kill);
   start_balancer(st, b, bins);
   out << fmt::format(
       "dogfish-lab: {} restarted: pid {} killed, pid {} adopted the attached program and its "
       "maps ({:.2f} s)\n",
-      balancer_title(st, b.node), old.id.pid, st.processes.back().id.pid, seconds_since(t0));
-}
-
-void lab_stop_balancer(const std::string& name, std::ostream& out) {
-  LabState st = recorded_lab_up();
-  const LabBalancer& b = st.balancer(name);
-  const auto it = daemon_of(st, b.node);
-  if (it == st.processes.end())
-    throw Error(fmt::format("the {} does not run", balancer_title(st, b.node)));
-  const LabProcess old = *it;
-  const auto t0 = Clock::now();
-  // SIGTERM: the daemon withdraws its VIPs, waits its stop_delay, detaches and unpins.
-  stop_process(old.id, 30s);
-  st.processes.erase(it);
-  save_state(st);
-  out << fmt::format("dogfish-lab: {} stopped: pid {} withdrew its VIPs and detached ({:.2f} s)\n",
-                     balancer_title(st, b.node), old.id.pid, seconds_since(t0));
-}
-
-void lab_start_balancer(const std::string& name, const Binaries& bins, std::ostream& out) {
-  LabState st = recorded_lab_up();
-  const LabBalancer& b = st.balancer(name);
-  if (daemon_of(st, b.node) != st.processes.end())
-    throw Error(fmt::format("the {} runs already (restart-balancer {} restarts it)",
-                            balancer_title(st, b.node), b.node));
-  const auto t0 = Clock::now();
-  start_balancer(st, b, bins);
-  out << fmt::format("dogfish-lab: {} started: pid {} ({:.2f} s)\n", balancer_title(st, b.node),
-                     st.processes.back().id.pid, seconds_since(t0));
+      balancer_title(st, b.node), old.value_or(0), st.processes.back().id.pid, seconds_since(t0));
 }
 
 }  // namespace dogfish::lab

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <algorithm>
 #include <csignal>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <iostream>
 
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/version.hpp"
 #include "dogfish/lab/builder.hpp"
 #include "dogfish/lab/netns.hpp"
 #include "dogfish/lab/readiness.hpp"
@@ -105,6 +107,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "dogfish-lab: a client, a gateway, a dogfish balancer and reals in network namespaces, "
       "serving VIPs by direct server return"};
+  app.set_version_flag("--version", version_text("dogfish-lab"));
   app.require_subcommand(1);
 
   std::string topology;
@@ -118,13 +121,23 @@ int main(int argc, char** argv) {
                          "kill a balancer's daemon (SIGKILL) and start a new one that adopts its "
                          "attached program, maps and connection table");
   restart->add_option("balancer", balancer, "the balancer's node (default: the first)");
+  bool kill = false;
   auto* stop = app.add_subcommand(
       "stop-balancer",
-      "stop a balancer's daemon (SIGTERM): it withdraws its VIPs, waits, detaches and unpins");
-  stop->add_option("balancer", balancer, "the balancer's node")->required();
+      "stop a balancer's daemon (SIGTERM): it withdraws its VIPs where BGP routes them, and its "
+      "program stays attached and serving");
+  stop->add_option("balancer", balancer, "the balancer's node (default: the first)");
+  stop->add_flag("--kill", kill, "SIGKILL instead, as a crash");
+
+  std::vector<std::string> daemon_args;
   auto* start = app.add_subcommand(
-      "start-balancer", "start the daemon of a balancer that does not run (standby or stopped)");
-  start->add_option("balancer", balancer, "the balancer's node")->required();
+      "start-balancer",
+      "start a balancer's daemon where none runs (standby or stopped); it adopts the attached "
+      "program and its maps");
+  start->add_option("balancer", balancer,
+                    "the balancer's node (default: the first; named when daemon_args follow)");
+  start->add_option("daemon_args", daemon_args,
+                    "more arguments for `dogfish run`, after --: lb -- --bpf-object FILE");
 
   auto* down = app.add_subcommand(
       "down", "stop the lab's processes and remove everything up made (safe to repeat)");
@@ -154,11 +167,15 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*stop) {
-      lab_stop_balancer(balancer, std::cout);
+      lab_stop_balancer(balancer, kill ? StopHow::kill : StopHow::term, std::cout);
       return 0;
     }
     if (*start) {
-      lab_start_balancer(balancer, find_binaries(), std::cout);
+      if (balancer.starts_with("-"))
+        throw Error(fmt::format("'{}' is no balancer: name the balancer before the daemon's "
+                                "arguments (start-balancer lb -- {})",
+                                balancer, balancer));
+      lab_start_balancer(balancer, find_binaries(), daemon_args, std::cout);
       return 0;
     }
     if (*status) return cmd_status(json);

@@ -13,6 +13,8 @@ from testlib import lab, paths
 from testlib.command import run
 
 DOGFISH = paths.binary("DOGFISH", "balancer/dogfish")
+# The balancer compiled to other instructions, same maps and ABI (bpf/CMakeLists.txt): an upgrade.
+BALANCER_REBUILT = paths.binary("DOGFISH_BALANCER_REBUILT", "bpf/balancer_rebuilt.bpf.o")
 CLIENTS = Path(__file__).resolve().parents[1] / "clients"
 
 
@@ -69,13 +71,18 @@ class Lab(lab.Lab):
         self.refresh()
         return out
 
-    def stop_balancer(self, node):
-        out = self.cli("stop-balancer", node).stdout
+    def stop_balancer(self, node=None, kill=False):
+        args = ([node] if node else []) + (["--kill"] if kill else [])
+        out = self.cli("stop-balancer", *args).stdout
         self.refresh()
         return out
 
-    def start_balancer(self, node):
-        out = self.cli("start-balancer", node).stdout
+    def start_balancer(self, node=None, daemon_args=()):
+        """The daemon's arguments need the node named before them (the CLI's rule)."""
+        if daemon_args and not node:
+            node = self.status["balancer"]["node"]
+        args = ([node] if node else []) + (["--", *daemon_args] if daemon_args else [])
+        out = self.cli("start-balancer", *args).stdout
         self.refresh()
         return out
 
