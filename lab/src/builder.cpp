@@ -58,9 +58,9 @@ void start_balancer(LabState& st, const LabBalancer& b, const Binaries& bins,
   // A killed daemon leaves its socket file: it must not pass for a ready one.
   std::error_code ec;
   fs::remove(b.socket, ec);
-  std::vector<std::string> argv{bins.dogfish.string(), "run",           "--config",
-                                b.config.string(),     "--socket",      b.socket.string(),
-                                "--pin-dir",           b.pin_dir.string()};
+  std::vector<std::string> argv{
+      bins.dogfish.string(), "run",       "--config",        b.config.string(), "--socket",
+      b.socket.string(),     "--pin-dir", b.pin_dir.string()};
   argv.insert(argv.end(), extra.begin(), extra.end());
   const ProcessId id =
       spawn_in_netns(st.node_netns.at(b.node), argv, b.log, [&](const ProcessId& id) {

@@ -2,8 +2,8 @@
 // runs commands inside it, and takes it down again (DESIGN.md, "dogfish-lab").
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <csignal>
 #include <cstring>
@@ -172,9 +172,10 @@ int main(int argc, char** argv) {
     }
     if (*start) {
       if (balancer.starts_with("-"))
-        throw Error(fmt::format("'{}' is no balancer: name the balancer before the daemon's "
-                                "arguments (start-balancer lb -- {})",
-                                balancer, balancer));
+        throw Error(
+            fmt::format("'{}' is no balancer: name the balancer before the daemon's "
+                        "arguments (start-balancer lb -- {})",
+                        balancer, balancer));
       lab_start_balancer(balancer, find_binaries(), daemon_args, std::cout);
       return 0;
     }

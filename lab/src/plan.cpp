@@ -110,12 +110,12 @@ void emit_health(YAML::Emitter& y, const Service& s) {
 }
 
 // One `vips` entry of the balancer's configuration: a service of a VIP and its reals.
-void emit_vip(YAML::Emitter& y, const LabVip& v, const Service& s) {
+void emit_vip(YAML::Emitter& y, const LabVip& v, const Service& s, bool health_checks) {
   y << YAML::BeginMap;
   y << YAML::Key << "address" << YAML::Value << v.address.to_string();
   y << YAML::Key << "port" << YAML::Value << s.port;
   y << YAML::Key << "proto" << YAML::Value << std::string(to_string(s.proto));
-  emit_health(y, s);
+  if (health_checks) emit_health(y, s);
   y << YAML::Key << "reals" << YAML::Value << YAML::BeginSeq;
   for (const LabReal& r : v.reals)
     y << YAML::Flow << YAML::BeginMap << YAML::Key << "address" << YAML::Value
@@ -156,7 +156,7 @@ std::string balancer_config(const Topology& t, const PlannedBalancer& b,
   }
   y << YAML::Key << "vips" << YAML::Value << YAML::BeginSeq;
   for (const LabVip& v : t.vips)
-    for (const Service& s : v.services) emit_vip(y, v, s);
+    for (const Service& s : v.services) emit_vip(y, v, s, t.balancer.health_checks);
   y << YAML::EndSeq << YAML::EndMap;
   if (!y.good()) throw Error("writing the balancer's configuration: " + y.GetLastError());
   return std::string(y.c_str()) + "\n";

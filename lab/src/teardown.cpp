@@ -51,14 +51,14 @@ void teardown_balancers(const LabState& st, Removed& r) {
         !netns_exists(st.node_netns.at(b.node)))
       continue;
     try {
-      const int rc = run_in_netns(st.node_netns.at(b.node),
-                                  {find_binaries().dogfish.string(), "teardown", "--config",
-                                   b.config.string(), "--pin-dir", b.pin_dir.string(), "--socket",
-                                   b.socket.string()},
-                                  b.log);
+      const int rc =
+          run_in_netns(st.node_netns.at(b.node),
+                       {find_binaries().dogfish.string(), "teardown", "--config", b.config.string(),
+                        "--pin-dir", b.pin_dir.string(), "--socket", b.socket.string()},
+                       b.log);
       if (rc != 0)
-        r.problems.push_back(fmt::format("dogfish teardown on {} exited {}: {}", b.node, rc,
-                                         log_tail(b.log, 5)));
+        r.problems.push_back(
+            fmt::format("dogfish teardown on {} exited {}: {}", b.node, rc, log_tail(b.log, 5)));
     } catch (const std::exception& e) {
       r.problems.push_back(fmt::format("dogfish teardown on {}: {}", b.node, e.what()));
     }

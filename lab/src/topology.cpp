@@ -344,12 +344,15 @@ void TopologyParser::check_bgp(const YAML::Node& list, const Topology& t) const 
 
 BalancerSettings TopologyParser::balancer(const YAML::Node& n) const {
   auto m = entries(n, "balancer",
-                   {"source_prefixes", "xdp_mode", "conn_table_size", "conn_table_insert_rate"});
+                   {"source_prefixes", "xdp_mode", "conn_table_size", "conn_table_insert_rate",
+                    "health_checks"});
   BalancerSettings b;
   if (auto it = m.find("conn_table_size"); it != m.end())
     b.conn_table_size = number(it->second, "balancer.conn_table_size", 1, 1U << 28);
   if (auto it = m.find("conn_table_insert_rate"); it != m.end())
     b.conn_table_insert_rate = number(it->second, "balancer.conn_table_insert_rate", 0, 1U << 30);
+  if (auto it = m.find("health_checks"); it != m.end())
+    b.health_checks = boolean(it->second, "balancer.health_checks");
   if (auto it = m.find("source_prefixes"); it != m.end()) source_prefixes(it->second, b);
   if (auto it = m.find("xdp_mode"); it != m.end())
     b.xdp_mode = named(it->second, "balancer.xdp_mode", parse_xdp_mode,

@@ -77,6 +77,7 @@ struct BalancerSettings {
   // A lab sees few flows: a small table keeps the daemon's memory small.
   std::uint32_t conn_table_size = 65536;
   std::uint32_t conn_table_insert_rate = DF_DEFAULT_CONN_INSERT_RATE;
+  bool health_checks = true;  // every service checked (plan.cpp's settings)
 };
 
 // Routing by BGP (BIRD on the gateway and on each balancer): each balancer announces its
