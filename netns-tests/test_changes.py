@@ -179,10 +179,12 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
         assert [c for c in report["conns"] if c["moved"]] == []
         mine = {s: n for (m, s), n in states.items() if m}
         assert mine == {"reset": len(ours)}, f"the deleted real's connections ended as {mine}"
-        # Every RST from the VIP on the client's link went to one of the deleted real's connections,
-        # each of them got one. The client itself may answer a segment that arrives after its
-        # socket was reset (a reply of the deleted real still in flight, slow under emulation):
-        # such a RST must not name a connection that is still open.
+        # Each of the deleted real's connections got a RST from the VIP, and no other long-lived
+        # connection did. A port that names no long-lived connection is one of the last probe's
+        # closed connections (CI's VM run met 18 on IPv6 ports, under emulation): not ours to judge,
+        # as in the changes' capture above. The client itself may answer a segment that arrives
+        # after its socket was reset (a reply of the deleted real still in flight, slow under
+        # emulation): such a RST must not name a connection that is still open.
         vip_addrs = {ipaddress.ip_address(v["address"]) for v in vips}
         from_vip, from_client = set(), set()
         for p in rsts(caps[(lab.client, lab.gateway)]):
@@ -191,10 +193,18 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
                 from_vip.add((inner_ip(p).version, dport))
             else:
                 from_client.add((inner_ip(p).version, sport))
-        reset_ports = from_vip
-        assert reset_ports == {
-            (6 if t.startswith("[") else 4, port) for (t, port) in ours
-        }, "RSTs from the VIP for other connections, or none for some of the deleted real's"
+        deleted = {(6 if t.startswith("[") else 4, port) for (t, port) in ours}
+        missing = deleted - from_vip
+        assert missing == set(), f"no RST from the VIP for the deleted real's connections {missing}"
+        others = (from_vip - deleted) & talking
+        assert (
+            others == set()
+        ), f"RSTs from the VIP for long-lived connections of other reals: {others}"
+        strays = from_vip - deleted - talking
+        if strays:
+            progress(
+                f"{len(strays)} RSTs from the VIP to closed probe connections: {sorted(strays)[:5]}"
+            )
         still_open = {conn_key(c) for c in report["conns"] if c["state"] == "open"}
         assert (
             from_client & still_open == set()
@@ -204,7 +214,7 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
             DELETED not in c for c in new.values()
         ), f"new flows still reach {DELETED}: {new}"
         progress(
-            f"delete {DELETED}: its {len(ours)} connections reset ({len(reset_ports)} ports got a RST), "
+            f"delete {DELETED}: its {len(ours)} connections reset ({len(deleted & from_vip)} ports got a RST), "
             f"{len(from_client)} RSTs from the client after its sockets were reset; "
             f"the other {len(start) - len(ours)} open, 0 moved"
         )
