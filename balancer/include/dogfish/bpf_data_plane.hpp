@@ -35,7 +35,8 @@ class BpfDataPlane : public DataPlane {
 
   // Attaches to the interface, replacing any program there (atomically, so a
   // restarted daemon drops no packet). automatic tries native, then generic.
-  // Returns the mode in use.
+  // The probe encapsulation goes on the interface's tc egress beside it.
+  // Returns the XDP mode in use.
   XdpMode attach(const std::string& ifname, XdpMode mode);
   void detach();
   // Leaves the program attached and the maps pinned when this object dies.
@@ -45,6 +46,7 @@ class BpfDataPlane : public DataPlane {
 
   bool adopted() const { return adopted_; }
   int prog_fd() const;
+  int probe_prog_fd() const;  // tc egress: the health prober's marked packets
   int conn_table_fd() const;
 
   const DataPlaneLimits& limits() const override { return options_.limits; }
@@ -53,6 +55,7 @@ class BpfDataPlane : public DataPlane {
   void put_vip_addr(const df_vip_addr_key& key) override;
   void delete_vip_addr(const df_vip_addr_key& key) override;
   void put_real(uint32_t id, const df_real& real) override;
+  void put_probe_real(uint32_t slot, const df_real& real) override;
   void write_ring(uint32_t ring, std::span<const uint32_t> real_ids) override;
   void set_config(const df_config& config) override;
   void set_real_freed_at(uint32_t id, uint64_t ns) override;
@@ -75,6 +78,7 @@ class BpfDataPlane : public DataPlane {
   uint8_t* rings_ = nullptr;
   size_t rings_len_ = 0;
   int ifindex_ = 0;
+  std::string ifname_;
   XdpMode attached_mode_ = XdpMode::native;
   bool adopted_ = false;
   bool released_ = false;
