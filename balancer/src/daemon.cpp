@@ -90,7 +90,7 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
              reconciler.state().real_ids.size());
   }
   HealthMonitor health;
-  SocketProber prober;
+  SocketProber prober(config.interface);  // where probes via a VIP get encapsulated
   Controller controller(
       reconciler, dp, df_config_for, [&] { return load_config(options.config_path); }, &health);
   log_report("configured", controller.apply(config));
@@ -98,7 +98,8 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
   XdpMode used = dp.attach(config.interface, config.xdp_mode);
   if (used == XdpMode::generic && config.xdp_mode == XdpMode::automatic)
     log_warn("native XDP refused on {}: attached in generic mode (slower)", config.interface);
-  log_info("attached to {} ({} mode)", config.interface, to_string(used));
+  log_info("attached to {} ({} mode; tc egress for probes via a VIP)", config.interface,
+           to_string(used));
 
   HealthDriver probes(loop, health, prober, controller);
   loop.watch(signals.fd(), EPOLLIN, [&](std::uint32_t) {

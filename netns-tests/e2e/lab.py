@@ -3,6 +3,7 @@
 Paths come from the environment CTest sets: DOGFISH_LAB and DOGFISH (the binaries);
 DOGFISH_LAB_PREFIX and DOGFISH_LAB_DIR pass through to dogfish-lab, so the suite
 can run beside another lab."""
+import ipaddress
 import json
 import sys
 import time
@@ -67,6 +68,10 @@ class Lab(lab.Lab):
         out = self.cli("restart-balancer").stdout
         self.refresh()
         return out
+
+    def balancer_addresses(self):
+        """The balancer's own addresses, both families: the source of its health probes."""
+        return {ipaddress.ip_address(self.address(self.balancer, v)) for v in (4, 6)}
 
     # The balancer's CLI --------------------------------------------------------------------
 
