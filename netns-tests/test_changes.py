@@ -2,19 +2,22 @@
 opened, talking every 100 ms, kept open) to both VIPs of multi-real.yaml survive, each on
 the real it started on: adding a real, draining another (weight 0), changing weights, and
 SIGKILLing and restarting the balancer daemon (which adopts the pinned maps and applies the
-topology's configuration again). Zero resets: counted by the clients (ECONNRESET/EPIPE,
+topology's configuration again), stopping it (SIGTERM: the data plane goes on serving) and
+starting another, and upgrading the program (a rebuilt object over the same pinned maps, swapped
+in atomically). Zero resets: counted by the clients (ECONNRESET/EPIPE,
 timeouts, closes) and by a capture of every RST on the client's link. Then deleting a real
 breaks that real's connections (the next real answers them with a RST) and only those."""
 import ipaddress
+import json
 from collections import Counter
 
 import pytest
 
 from e2e.capture import capturing
-from e2e.lab import progress, vip_spec
+from e2e.lab import BALANCER_REBUILT, progress, vip_spec
 from e2e.packets import RST_FILTER, flow, has_rst, inner_ip, port_keys
 from e2e.traffic import Talker, broken, conn_key, shares
-from testlib.command import wait_for
+from testlib.command import run, wait_for
 
 PER_VIP = 64  # long-lived connections to each VIP
 PROBES = 300  # new connections to each VIP after a change
@@ -63,6 +66,36 @@ def restart(lab):
     assert lab.status["balancer"]["pid"] != old
 
 
+def xdp_prog(lab):
+    """The id and tag of the program on the balancer's interface."""
+    b = lab.status["balancer"]
+    out = run(["ip", "-n", b["netns"], "-j", "-d", "link", "show", b["interface"]]).stdout
+    prog = json.loads(out)[0]["xdp"]["prog"]
+    return prog["id"], prog["tag"]
+
+
+def stop_and_start(lab, *daemon_args):
+    """SIGTERM to the daemon, traffic served with none running, then a new one adopts."""
+    old, prog = lab.status["balancer"]["pid"], xdp_prog(lab)
+    out = lab.stop_balancer()
+    assert f"stopped (SIGTERM): pid {old} is gone" in out, out
+    assert xdp_prog(lab) == prog, "SIGTERM took the program off"
+    out = lab.start_balancer(*daemon_args)
+    assert "adopted the attached program" in out and lab.status["balancer"]["running"], out
+    return prog, xdp_prog(lab)
+
+
+def restart_on_sigterm(lab):
+    before, after = stop_and_start(lab)
+    assert after[1] == before[1], "the same object, the same program"
+
+
+def upgrade(lab):
+    before, after = stop_and_start(lab, "--bpf-object", BALANCER_REBUILT)
+    assert after[0] != before[0] and after[1] != before[1], f"not replaced: {before} -> {after}"
+    progress(f"upgraded: program {before[0]} (tag {before[1]}) -> {after[0]} (tag {after[1]})")
+
+
 def rsts(capture):
     return [p for p in capture.packets if has_rst(p)]
 
@@ -92,6 +125,8 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
                 set_real(lab, vips, r, "edit", w) for r, w in REWEIGHT.items()
             ]
             yield "restart the balancer (SIGKILL, adopt)", lambda: restart(lab)
+            yield "stop the balancer (SIGTERM) and start another", lambda: restart_on_sigterm(lab)
+            yield "upgrade the program (a rebuilt object, same maps)", lambda: upgrade(lab)
 
         with capturing(
             lab, [(lab.client, lab.gateway, RST_FILTER)], tmp_path / "changes", watch=lab.watch

@@ -286,6 +286,27 @@ std::string to_string(const ServiceKey& key) {
 
 std::string vip_name(const VipConfig& vip) { return to_string(ServiceKey::of(vip)); }
 
+ServiceKey parse_service(std::string_view text, std::optional<Proto> proto) {
+  std::string_view endpoint = text;
+  // "/" never occurs in an endpoint: after it comes the protocol.
+  if (auto slash = text.rfind('/'); slash != std::string_view::npos) {
+    endpoint = text.substr(0, slash);
+    auto named = parse_proto(text.substr(slash + 1));
+    if (!named)
+      throw Error(fmt::format("'{}': '{}' is not a protocol ({})", text, text.substr(slash + 1),
+                              proto_names()));
+    if (proto && *proto != *named)
+      throw Error(
+          fmt::format("'{}' says {}, --proto says {}", text, to_string(*named), to_string(*proto)));
+    proto = named;
+  }
+  auto ep = Endpoint::parse(endpoint);
+  if (!ep)
+    throw Error(fmt::format(
+        "'{}' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as [ADDRESS]:PORT)", text));
+  return {ep->address, ep->port, proto.value_or(Proto::tcp)};
+}
+
 const HealthCheck& health_of(const VipConfig& vip, const RealConfig& real) {
   return real.health ? *real.health : vip.health;
 }

@@ -23,18 +23,16 @@ std::string field(const json& request, const char* name) {
   return it->get<std::string>();
 }
 
-Proto proto_of(const json& request) {
-  if (!request.contains("proto")) return Proto::tcp;
+std::optional<Proto> proto_of(const json& request) {
+  if (!request.contains("proto")) return std::nullopt;
   std::string p = field(request, "proto");
   if (auto proto = parse_proto(p)) return *proto;
   throw Error(fmt::format("'{}' is not a protocol ({})", p, proto_names()));
 }
 
+// "vip": "ADDRESS:PORT" with "proto" (default tcp), or "ADDRESS:PORT/PROTO".
 ServiceKey vip_key_of(const json& request) {
-  std::string text = field(request, "vip");
-  auto ep = Endpoint::parse(text);
-  if (!ep) throw Error(fmt::format("'{}' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)", text));
-  return {ep->address, ep->port, proto_of(request)};
+  return parse_service(field(request, "vip"), proto_of(request));
 }
 
 IpAddress real_of(const json& request) {

@@ -1,5 +1,6 @@
 #include "dogfish/daemon.hpp"
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -24,6 +25,7 @@
 #include "dogfish/link.hpp"
 #include "dogfish/neighbors.hpp"
 #include "dogfish/reconciler.hpp"
+#include "dogfish/service_notify.hpp"
 
 namespace dogfish {
 namespace {
@@ -79,8 +81,14 @@ void log_report(std::string_view what, const ReconcileReport& r) {
       r.rings_written, r.flows_forgotten);
 }
 
+// READY=1 to systemd, with what is served.
+void notify_serving(const Controller& controller, const Config& config) {
+  notify_ready(
+      fmt::format("serving {} VIPs on {}", controller.config().vips.size(), config.interface));
+}
+
 // Reconciles, attaches, runs the event loop (signals, control clients, health probes) until
-// SIGTERM/SIGINT; then detaches and unpins.
+// SIGTERM/SIGINT; the data plane outlives it.
 void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
            const SignalFd& signals, EventLoop& loop, ControlServer& server) {
   Reconciler reconciler(dp);
@@ -95,24 +103,30 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
       reconciler, dp, df_config_for, [&] { return load_config(options.config_path); }, &health);
   log_report("configured", controller.apply(config));
 
-  XdpMode used = dp.attach(config.interface, config.xdp_mode);
+  XdpMode used = dp.attach(config.interface, config.xdp_mode, options.replace_foreign);
+  // Serving from here on: whatever becomes of this process, the program stays.
+  dp.release();
   if (used == XdpMode::generic && config.xdp_mode == XdpMode::automatic)
     log_warn("native XDP refused on {}: attached in generic mode (slower)", config.interface);
-  log_info("attached to {} ({} mode; tc egress for probes via a VIP)", config.interface,
-           to_string(used));
+  log_info("attached to {} ({} mode; tc egress for probes via a VIP): program {} (tag {})",
+           config.interface, to_string(used), dp.prog_id(), dp.prog_tag());
 
   HealthDriver probes(loop, health, prober, controller);
   loop.watch(signals.fd(), EPOLLIN, [&](std::uint32_t) {
     int sig = signals.read_signal();
     if (sig == SIGHUP) {
+      notify_reloading();
       try {
         log_report("reloaded " + options.config_path, controller.reload());
       } catch (const std::exception& e) {
         log_error("reload failed, keeping the running state: {}", e.what());
       }
       probes.kick();
+      notify_serving(controller, config);
     } else if (sig == SIGTERM || sig == SIGINT) {
-      log_info("stopping on {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      log_info("stopping on {}; the data plane goes on serving (`dogfish teardown` takes it down)",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      notify_stopping();
       loop.stop();
     }
   });
@@ -128,10 +142,9 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
   });
   log_info("serving {}", server.path());
   probes.kick();
+  notify_serving(controller, config);
   loop.run();
   loop.unwatch(signals.fd());
-  dp.detach();
-  dp.unpin();
 }
 
 }  // namespace
@@ -158,15 +171,27 @@ int run_daemon(const DaemonOptions& options) {
                                 .max_vips = config.max_vips,
                                 .max_reals = config.max_reals,
                                 .conn_entries = config.conn_table_size},
-                     .pin_dir = pin_dir});
+                     .pin_dir = pin_dir,
+                     .object_file = options.object_file});
     if (dp.adopted()) log_info("adopted the maps pinned in {}", pin_dir);
+    if (!options.object_file.empty()) log_info("loaded the program from {}", options.object_file);
     try {
       serve(dp, config, options, signals, loop, server);
     } catch (...) {
-      if (!dp.adopted()) dp.unpin();  // only pins this start made
+      // Pins this start made, while nothing serves from them; what was serving goes on.
+      if (!dp.adopted() && !dp.attached()) dp.unpin();
       throw;
     }
     return 0;
+  } catch (const XdpBusy& e) {
+    log_error(
+        "{}, and it is not dogfish's (it does not use the maps pinned for this interface): "
+        "refusing to replace it. Remove it, or run with --replace-foreign to replace it",
+        e.what());
+    return 3;
+  } catch (const AbiMismatch& e) {
+    log_error("{}", e.what());
+    return 3;
   } catch (const std::exception& e) {
     log_error("{}", e.what());
     return 1;

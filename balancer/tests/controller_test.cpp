@@ -73,7 +73,11 @@ TEST_F(ControllerTest, BadRequestsChangeNothing) {
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:80"}}),
             "VIP 10.0.0.1:80/tcp already exists");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1"}}),
-            "'10.0.0.1' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)");
+            "'10.0.0.1' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as [ADDRESS]:PORT)");
+  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:80/sctp"}}),
+            "'10.0.0.1:80/sctp': 'sctp' is not a protocol (tcp, udp)");
+  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:80/udp"}, {"proto", "tcp"}}),
+            "'10.0.0.1:80/udp' says udp, --proto says tcp");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.2:80"}, {"proto", "sctp"}}),
             "'sctp' is not a protocol (tcp, udp)");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.2:80"}, {"flags", {"fast"}}}),

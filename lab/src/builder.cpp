@@ -36,9 +36,6 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// The balancer daemon's pins, named like the lab's namespaces; down removes them.
-fs::path balancer_pins() { return fs::path(kBpffs) / (lab_prefix() + "lab"); }
-
 void attach_pass_xdp(const std::string& netns, const std::string& interface) {
   in_netns(netns, [&] {
     Skeleton<xdp_pass_bpf> skel({xdp_pass_bpf__open, xdp_pass_bpf__load, xdp_pass_bpf__destroy});
@@ -52,21 +49,30 @@ fs::path decap_pin_dir(const std::string& netns) {
   return in_netns(netns, [] { return decap_netns_pin_dir(current_netns_inode()); });
 }
 
-// Starts `dogfish run` in the balancer's namespace and waits until its socket accepts.
-void start_balancer(LabState& st, const std::string& node, const Binaries& bins) {
+// Starts `dogfish run` in the balancer's namespace and waits until it answers; `extra` goes to
+// it as is.
+void start_balancer(LabState& st, const std::string& node, const Binaries& bins,
+                    const std::vector<std::string>& extra = {}) {
   const fs::path log = note_file(st, "balancer.log");
   // A killed daemon leaves its socket file: it must not pass for a ready one.
   std::error_code ec;
   fs::remove(st.socket, ec);
-  const ProcessId id = spawn_in_netns(
-      st.node_netns.at(node),
-      {bins.dogfish.string(), "run", "--config", (state_dir() / "balancer.yaml").string(),
-       "--socket", st.socket.string(), "--pin-dir", (balancer_pins() / "balancer").string()},
-      log, [&](const ProcessId& id) {
-        st.processes.push_back(LabProcess{ProcessRole::balancer, node, id, log});
-        save_state(st);
-      });
-  wait_until("the balancer daemon", id, log, 20s, [&] { return unix_socket_accepts(st.socket); });
+  std::vector<std::string> argv{bins.dogfish.string(),
+                                "run",
+                                "--config",
+                                (state_dir() / "balancer.yaml").string(),
+                                "--socket",
+                                st.socket.string(),
+                                "--pin-dir",
+                                lab_balancer_pin_dir().string()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  const ProcessId id = spawn_in_netns(st.node_netns.at(node), argv, log, [&](const ProcessId& id) {
+    st.processes.push_back(LabProcess{ProcessRole::balancer, node, id, log});
+    save_state(st);
+  });
+  // Answered, not only accepted: the daemon listens before it attaches, answers once serving.
+  wait_until("the balancer daemon", id, log, 20s,
+             [&] { return unix_socket_answers(st.socket, R"({"cmd": "vip_list"})"); });
 }
 
 // Set before any link exists, so every interface inherits them.
@@ -313,6 +319,7 @@ class Builder {
 
   void balancer() {
     const fs::path config = note_file(st_, "balancer.yaml");
+    note_file(st_, "balancer.log");  // down's `dogfish teardown` writes there too
     save_state(st_);
     {
       std::ofstream out(config, std::ios::trunc);
@@ -321,7 +328,7 @@ class Builder {
     }
     step(fmt::format("balancer: dogfish run in {} on {} ({}), socket {}", ns(plan_.balancer_node),
                      plan_.balancer_interface, config.string(), st_.socket.string()));
-    st_.pin_dirs.push_back(balancer_pins());
+    st_.pin_dirs.push_back(lab_balancer_pin_root());
     save_state(st_);
     start_balancer(st_, plan_.balancer_node, bins_);
   }
@@ -439,6 +446,9 @@ void build_or_roll_back(Builder&& builder, LabState& st, std::ostream& out) {
 
 }  // namespace
 
+fs::path lab_balancer_pin_root() { return fs::path(kBpffs) / (lab_prefix() + "lab"); }
+fs::path lab_balancer_pin_dir() { return lab_balancer_pin_root() / "balancer"; }
+
 Binaries find_binaries() {
   const fs::path self = fs::read_symlink("/proc/self/exe").parent_path();
   auto find = [&](const char* name, const char* build_dir) {
@@ -469,22 +479,80 @@ void lab_up(const fs::path& topology_path, const Binaries& bins, std::ostream& o
   print_how_to_try(t, st, out);
 }
 
-void lab_restart_balancer(const Binaries& bins, std::ostream& out) {
+std::string lab_balancer_node(const LabState& st) {
+  for (const Node& n : load_topology(st.topology).nodes)
+    if (n.role == Role::balancer) return n.name;
+  throw Error("the lab's topology has no balancer");
+}
+
+namespace {
+
+LabState lab_that_is_up() {
   auto st = load_state();
   if (!st || st->phase != Phase::up) throw Error("no lab is up (dogfish-lab up brings one up)");
-  const auto it = std::find_if(st->processes.begin(), st->processes.end(),
+  return *st;
+}
+
+// Stops the recorded balancer daemon, if one runs; drops it from the record either way.
+std::optional<int> stop_recorded_balancer(LabState& st, StopHow how) {
+  const auto it = std::find_if(st.processes.begin(), st.processes.end(),
                                [](const LabProcess& p) { return p.role == ProcessRole::balancer; });
-  if (it == st->processes.end()) throw Error("the lab's record has no balancer");
+  if (it == st.processes.end()) return std::nullopt;
   const LabProcess old = *it;
+  const bool ran = how == StopHow::kill ? kill_process(old.id) : stop_process(old.id, 5s);
+  st.processes.erase(it);
+  save_state(st);
+  return ran ? std::optional<int>(old.id.pid) : std::nullopt;
+}
+
+bool balancer_recorded(const LabState& st) {
+  return std::any_of(st.processes.begin(), st.processes.end(),
+                     [](const LabProcess& p) { return p.role == ProcessRole::balancer; });
+}
+
+}  // namespace
+
+void lab_stop_balancer(StopHow how, std::ostream& out) {
+  LabState st = lab_that_is_up();
   const auto t0 = Clock::now();
-  kill_process(old.id);
-  st->processes.erase(it);
-  save_state(*st);
-  start_balancer(*st, old.node, bins);
+  const std::optional<int> pid = stop_recorded_balancer(st, how);
+  if (!pid) {
+    out << "dogfish-lab: no balancer daemon runs\n";
+    return;
+  }
+  out << fmt::format(
+      "dogfish-lab: balancer {}: pid {} is gone; its program stays attached and serving ({:.2f} "
+      "s); dogfish-lab start-balancer starts a new one\n",
+      how == StopHow::kill ? "killed (SIGKILL)" : "stopped (SIGTERM)", *pid, seconds_since(t0));
+}
+
+void lab_start_balancer(const Binaries& bins, const std::vector<std::string>& extra,
+                        std::ostream& out) {
+  LabState st = lab_that_is_up();
+  if (balancer_recorded(st) &&
+      is_running(std::find_if(st.processes.begin(), st.processes.end(), [](const LabProcess& p) {
+                   return p.role == ProcessRole::balancer;
+                 })->id))
+    throw Error("the lab's balancer daemon runs already (dogfish-lab stop-balancer stops it)");
+  stop_recorded_balancer(st, StopHow::kill);  // a dead one's record
+  const auto t0 = Clock::now();
+  start_balancer(st, lab_balancer_node(st), bins, extra);
+  out << fmt::format(
+      "dogfish-lab: balancer started: pid {} adopted the attached program and its maps ({:.2f} "
+      "s)\n",
+      st.processes.back().id.pid, seconds_since(t0));
+}
+
+void lab_restart_balancer(const Binaries& bins, std::ostream& out) {
+  LabState st = lab_that_is_up();
+  if (!balancer_recorded(st)) throw Error("the lab's record has no balancer");
+  const auto t0 = Clock::now();
+  const std::optional<int> old = stop_recorded_balancer(st, StopHow::kill);
+  start_balancer(st, lab_balancer_node(st), bins);
   out << fmt::format(
       "dogfish-lab: balancer restarted: pid {} killed, pid {} adopted the attached program and its "
       "maps ({:.2f} s)\n",
-      old.id.pid, st->processes.back().id.pid, seconds_since(t0));
+      old.value_or(0), st.processes.back().id.pid, seconds_since(t0));
 }
 
 }  // namespace dogfish::lab

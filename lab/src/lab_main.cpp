@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/version.hpp"
 #include "dogfish/lab/builder.hpp"
 #include "dogfish/lab/netns.hpp"
 #include "dogfish/lab/readiness.hpp"
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "dogfish-lab: a client, a gateway, a dogfish balancer and reals in network namespaces, "
       "serving VIPs by direct server return"};
+  app.set_version_flag("--version", version_text("dogfish-lab"));
   app.require_subcommand(1);
 
   std::string topology;
@@ -101,6 +103,19 @@ int main(int argc, char** argv) {
       app.add_subcommand("restart-balancer",
                          "kill the balancer daemon (SIGKILL) and start a new one that adopts its "
                          "attached program, maps and connection table");
+
+  bool kill = false;
+  auto* stop = app.add_subcommand(
+      "stop-balancer",
+      "stop the balancer daemon (SIGTERM): its program stays attached and serving");
+  stop->add_flag("--kill", kill, "SIGKILL instead, as a crash");
+
+  std::vector<std::string> daemon_args;
+  auto* start = app.add_subcommand(
+      "start-balancer",
+      "start a balancer daemon where none runs; it adopts the attached program and its maps");
+  start->add_option("daemon_args", daemon_args,
+                    "more arguments for `dogfish run`, after --: -- --bpf-object FILE");
 
   auto* down = app.add_subcommand(
       "down", "stop the lab's processes and remove everything up made (safe to repeat)");
@@ -127,6 +142,14 @@ int main(int argc, char** argv) {
     if (*down) return cmd_down();
     if (*restart) {
       lab_restart_balancer(find_binaries(), std::cout);
+      return 0;
+    }
+    if (*stop) {
+      lab_stop_balancer(kill ? StopHow::kill : StopHow::term, std::cout);
+      return 0;
+    }
+    if (*start) {
+      lab_start_balancer(find_binaries(), daemon_args, std::cout);
       return 0;
     }
     if (*status) return cmd_status(json);

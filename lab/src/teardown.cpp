@@ -11,8 +11,10 @@
 
 #include "dogfish/base/bpffs.hpp"
 #include "dogfish/base/errors.hpp"
+#include "dogfish/lab/builder.hpp"
 #include "dogfish/lab/netns.hpp"
 #include "dogfish/lab/process.hpp"
+#include "dogfish/lab/readiness.hpp"
 
 namespace dogfish::lab {
 namespace {
@@ -20,7 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// The balancer first: on SIGTERM it detaches and removes its pins and socket itself.
+// The balancer first: stopped, it leaves its data plane serving for teardown_balancer.
 std::size_t stop_processes(const LabState& st) {
   std::vector<LabProcess> order = st.processes;
   std::stable_partition(order.begin(), order.end(),
@@ -33,6 +35,29 @@ std::size_t stop_processes(const LabState& st) {
     for (int pid : pids_in_netns(name))
       if (pid != getpid()) stopped += kill_process({pid, process_start_time(pid)});
   return stopped;
+}
+
+// `dogfish teardown` in the balancer's namespace, as a user takes a stopped balancer down: its
+// program off the interface, its pins removed. Only where up started one (its pins recorded).
+void teardown_balancer(const LabState& st, Removed& r) {
+  const fs::path config = state_dir() / "balancer.yaml";
+  if (!fs::exists(config) || std::find(st.pin_dirs.begin(), st.pin_dirs.end(),
+                                       lab_balancer_pin_root()) == st.pin_dirs.end())
+    return;
+  try {
+    const std::string node = lab_balancer_node(st);
+    if (!st.node_netns.count(node) || !netns_exists(st.node_netns.at(node))) return;
+    const fs::path log = state_dir() / "balancer.log";  // noted at up, before the config
+    const int rc =
+        run_in_netns(st.node_netns.at(node),
+                     {find_binaries().dogfish.string(), "teardown", "--config", config.string(),
+                      "--pin-dir", lab_balancer_pin_dir().string(), "--socket", st.socket.string()},
+                     log);
+    if (rc != 0)
+      r.problems.push_back(fmt::format("dogfish teardown exited {}: {}", rc, log_tail(log, 5)));
+  } catch (const std::exception& e) {
+    r.problems.push_back(fmt::format("dogfish teardown: {}", e.what()));
+  }
 }
 
 // In reverse order of making. A namespace goes with the last process in it: processes first.
@@ -70,6 +95,7 @@ void remove_pins(const LabState& st, Removed& r) {
 Removed remove_lab(const LabState& st) {
   Removed r;
   r.processes = stop_processes(st);
+  teardown_balancer(st, r);
   delete_namespaces(st, r);
   remove_pins(st, r);
   std::error_code ec;

@@ -13,6 +13,8 @@ from testlib import lab, paths
 from testlib.command import run
 
 DOGFISH = paths.binary("DOGFISH", "balancer/dogfish")
+# The balancer compiled to other instructions, same maps and ABI (bpf/CMakeLists.txt): an upgrade.
+BALANCER_REBUILT = paths.binary("DOGFISH_BALANCER_REBUILT", "bpf/balancer_rebuilt.bpf.o")
 CLIENTS = Path(__file__).resolve().parents[1] / "clients"
 
 
@@ -66,6 +68,16 @@ class Lab(lab.Lab):
 
     def restart_balancer(self):
         out = self.cli("restart-balancer").stdout
+        self.refresh()
+        return out
+
+    def stop_balancer(self, kill=False):
+        out = self.cli("stop-balancer", *(["--kill"] if kill else [])).stdout
+        self.refresh()
+        return out
+
+    def start_balancer(self, *daemon_args):
+        out = self.cli("start-balancer", "--", *daemon_args).stdout
         self.refresh()
         return out
 

@@ -104,6 +104,10 @@ Config load_config(const std::filesystem::path& path);
 
 // "10.0.0.1:80/tcp", "[fd00::1]:53/udp"
 std::string to_string(const ServiceKey& key);
+// A VIP as a command names it: ADDRESS:PORT ([IPv6]:PORT) with the protocol given apart, or
+// with it, as to_string prints it ("10.0.0.1:53/udp"). Given both ways, they must agree; given
+// neither, tcp. Throws Error naming the text.
+ServiceKey parse_service(std::string_view text, std::optional<Proto> proto = std::nullopt);
 std::string vip_name(const VipConfig& vip);
 
 // The check a real of `vip` gets: its own, or the VIP's.

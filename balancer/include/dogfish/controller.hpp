@@ -4,6 +4,7 @@
 //
 // Requests ({"cmd": ...}):
 //   vip_add  {vip: "10.0.0.1:80", proto: "tcp", flags: ["no_conn_table", ...]}
+//            (everywhere: vip "10.0.0.1:80/tcp" names the protocol too; proto defaults to tcp)
 //   vip_del  {vip, proto}
 //   vip_list {}
 //   real_add {vip, proto, real: "10.1.0.1", weight: 1}   (a real already there is an error)

@@ -9,6 +9,13 @@
 
 #include <linux/types.h>
 
+/*
+ * The version of this ABI that pinned maps carry (their "abi" stamp): a daemon adopts the maps
+ * another left pinned only when it matches. Bump it when a pinned map's key, value, size rule
+ * or meaning changes; the C++ side also stamps a fingerprint of the struct sizes.
+ */
+#define DF_ABI_VERSION 2
+
 /* Address families as stored in keys: fixed values, not AF_* (which is libc's). */
 #define DF_FAMILY_V4 4
 #define DF_FAMILY_V6 6
