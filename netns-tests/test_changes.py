@@ -34,23 +34,6 @@ def targets(vips):
     return [vip_spec(v["address"], v["port"]) for v in vips]
 
 
-def set_real(lab, vips, node, op, weight=None):
-    """`dogfish real OP` for the node's address of each VIP's family."""
-    for v in vips:
-        version = ipaddress.ip_address(v["address"]).version
-        args = [
-            "real",
-            op,
-            vip_spec(v["address"], v["port"]),
-            lab.address(node, version),
-            "--proto",
-            "tcp",
-        ]
-        if weight is not None:
-            args += ["--weight", weight]
-        lab.dogfish(*args)
-
-
 def probe(lab, vips):
     """Where PROBES new connections to each VIP go: {target: Counter(real)}."""
     out = lab.client_script("tcp_flows.py", "--count", PROBES, *targets(vips))
@@ -80,7 +63,7 @@ def stop_and_start(lab, *daemon_args):
     out = lab.stop_balancer()
     assert f"stopped (SIGTERM): pid {old} is gone" in out, out
     assert xdp_prog(lab) == prog, "SIGTERM took the program off"
-    out = lab.start_balancer(*daemon_args)
+    out = lab.start_balancer(daemon_args=daemon_args)
     assert "adopted the attached program" in out and lab.status["balancer"]["running"], out
     return prog, xdp_prog(lab)
 
@@ -105,7 +88,7 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
 ):
     lab = multi_lab
     # The real to add must not be in the VIPs yet: take it out before any connection exists.
-    set_real(lab, vips, ADDED, "del")
+    lab.set_real(vips, ADDED, "del")
     assert all(ADDED not in c for c in probe(lab, vips).values())
 
     talker = Talker(lab, [f"{t}={PER_VIP}" for t in targets(vips)], interval=0.1, watch=lab.watch)
@@ -119,10 +102,10 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
         progress(f"{len(start)} long-lived connections, per real {dict(sorted(per_real.items()))}")
 
         def changes():
-            yield f"add {ADDED}", lambda: set_real(lab, vips, ADDED, "add", 4)
-            yield f"drain {DRAINED}", lambda: set_real(lab, vips, DRAINED, "edit", 0)
+            yield f"add {ADDED}", lambda: lab.set_real(vips, ADDED, "add", 4)
+            yield f"drain {DRAINED}", lambda: lab.set_real(vips, DRAINED, "edit", 0)
             yield "reweight " + ", ".join(f"{r}={w}" for r, w in REWEIGHT.items()), lambda: [
-                set_real(lab, vips, r, "edit", w) for r, w in REWEIGHT.items()
+                lab.set_real(vips, r, "edit", w) for r, w in REWEIGHT.items()
             ]
             yield "restart the balancer (SIGKILL, adopt)", lambda: restart(lab)
             yield "stop the balancer (SIGTERM) and start another", lambda: restart_on_sigterm(lab)
@@ -172,7 +155,7 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
         with capturing(
             lab, [(lab.client, lab.gateway, RST_FILTER)], tmp_path / "delete", watch=lab.watch
         ) as caps:
-            set_real(lab, vips, DELETED, "del")
+            lab.set_real(vips, DELETED, "del")
             ours = {k for k, real in start.items() if real == DELETED}
 
             def ours_broke():

@@ -113,6 +113,14 @@ void print_vips(const json& answer) {
   }
 }
 
+void print_ring(const json& a) {
+  fmt::print("{}: ring {}, {} slots, digest {}\n", a["vip"].get<std::string>(),
+             a["ring"].get<unsigned>(), a["size"].get<unsigned>(), a["digest"].get<std::string>());
+  for (const json& r : a["reals"])
+    fmt::print("  {:<39} id {:<5} weight {:<6} {} slots\n", r["address"].get<std::string>(),
+               r["id"].get<unsigned>(), r["weight"].get<unsigned>(), r["slots"].get<unsigned>());
+}
+
 // "up 12s (connected)", "down 3s (connection refused), serving: all down", "unchecked".
 std::string health_text(const json& h) {
   if (!h.is_object()) return "-";
@@ -191,6 +199,15 @@ int vip_del(const Client& c, const VipOptions& o) {
 int vip_list(const Client& c, const NoOptions&) {
   json a = c.call({{"cmd", "vip_list"}});
   c.as_json() ? fmt::print("{}\n", a["vips"].dump()) : print_vips(a);
+  return 0;
+}
+
+// The ring packets read, to compare balancers built from one configuration.
+int vip_ring(const Client& c, const VipOptions& o) {
+  json request{{"cmd", "ring"}};
+  put_vip(request, o.vip, o.proto);
+  json a = c.call(request);
+  c.as_json() ? fmt::print("{}\n", a.dump()) : print_ring(a);
   return 0;
 }
 
@@ -343,6 +360,11 @@ void add_vip(CLI::App& app, Command& command, const Global& g) {
   proto_option(del, d.proto);
 
   subcommand<NoOptions>(*vip, "list", "list VIPs with their reals", command, g, vip_list);
+
+  auto [ring, r] = subcommand<VipOptions>(*vip, "ring", "show a VIP's ring: slots per real, digest",
+                                          command, g, vip_ring);
+  ring->add_option("vip", r.vip, kVipHelp)->required();
+  proto_option(ring, r.proto);
 }
 
 void add_real(CLI::App& app, Command& command, const Global& g) {

@@ -341,16 +341,34 @@ void BpfDataPlane::put_probe_real(uint32_t slot, const df_real& real) {
             "writing a probe's real");
 }
 
-void BpfDataPlane::write_ring(uint32_t ring, std::span<const uint32_t> real_ids) {
-  const DataPlaneLimits& l = options_.limits;
+namespace {
+
+void check_ring_number(uint32_t ring, const DataPlaneLimits& l) {
   if (ring >= l.max_vips * DF_RINGS_PER_VIP)
     throw Error("ring " + std::to_string(ring) + " beyond the ring array");
+}
+
+}  // namespace
+
+void BpfDataPlane::write_ring(uint32_t ring, std::span<const uint32_t> real_ids) {
+  const DataPlaneLimits& l = options_.limits;
+  check_ring_number(ring, l);
   if (real_ids.size() != l.ring_size)
     throw Error("ring has " + std::to_string(real_ids.size()) + " slots, the program expects " +
                 std::to_string(l.ring_size));
   uint8_t* base = rings_ + size_t(ring) * l.ring_size * DF_RING_MMAP_STRIDE;
   for (size_t i = 0; i < real_ids.size(); i++)
     std::memcpy(base + i * DF_RING_MMAP_STRIDE, &real_ids[i], sizeof(uint32_t));
+}
+
+std::vector<uint32_t> BpfDataPlane::read_ring(uint32_t ring) const {
+  const DataPlaneLimits& l = options_.limits;
+  check_ring_number(ring, l);
+  const uint8_t* base = rings_ + size_t(ring) * l.ring_size * DF_RING_MMAP_STRIDE;
+  std::vector<uint32_t> out(l.ring_size);
+  for (size_t i = 0; i < out.size(); i++)
+    std::memcpy(&out[i], base + i * DF_RING_MMAP_STRIDE, sizeof(uint32_t));
+  return out;
 }
 
 void BpfDataPlane::set_config(const df_config& config) {

@@ -73,6 +73,7 @@ class ConfigParser : YamlReader {
   std::uint32_t flags(const YAML::Node& n, const std::string& path) const;
   RealConfig real(const YAML::Node& n, const std::string& path,
                   const HealthCheck& vip_health) const;
+  AnnounceConfig announce(const YAML::Node& n) const;
   // The keys `n` names, over `base` (the defaults, or a real's VIP's check).
   HealthCheck health(const YAML::Node& n, const std::string& path, HealthCheck base) const;
   std::uint32_t duration_ms(const YAML::Node& n, const std::string& path) const;
@@ -242,6 +243,17 @@ VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const 
   return v;
 }
 
+AnnounceConfig ConfigParser::announce(const YAML::Node& n) const {
+  auto m = entries(n, "announce", {"bird_socket", "include", "stop_delay"});
+  AnnounceConfig a;
+  a.bird_socket = scalar(require(m, n, "announce", "bird_socket"), "announce.bird_socket");
+  a.include = scalar(require(m, n, "announce", "include"), "announce.include");
+  if (auto node = entry(m, "stop_delay"))
+    a.stop_delay_s =
+        number(*node, "announce.stop_delay", 0, std::numeric_limits<std::uint32_t>::max());
+  return a;
+}
+
 std::vector<VipConfig> ConfigParser::vips(const YAML::Node& n) const {
   if (!n.IsSequence() && !n.IsNull()) fail(n, "vips", "expected a list of VIPs");
   std::vector<VipConfig> out;
@@ -251,17 +263,19 @@ std::vector<VipConfig> ConfigParser::vips(const YAML::Node& n) const {
 
 Config ConfigParser::parse(const YAML::Node& root) const {
   if (!root.IsDefined() || root.IsNull()) throw ConfigError(file(), 0, "the file is empty");
-  auto m = entries(root, "",
-                   {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
-                    "conn_table_insert_rate", "udp_idle_timeout", "max_packet_size", "icmp_echo",
-                    "icmp_errors_to_reals", "ring_size", "max_vips", "max_reals", "vips"},
-                   {"vips"});
+  auto m =
+      entries(root, "",
+              {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
+               "conn_table_insert_rate", "udp_idle_timeout", "max_packet_size", "icmp_echo",
+               "icmp_errors_to_reals", "ring_size", "max_vips", "max_reals", "vips", "announce"},
+              {"vips"});
   Config c;
   attachment(m, root, c);
   if (auto node = entry(m, "source_prefixes")) source_prefixes(*node, c);
   sizes(m, c);
   packets(m, c);
   if (auto node = entry(m, "vips")) c.vips = vips(*node);
+  if (auto node = entry(m, "announce")) c.announce = announce(*node);
   try {
     validate_config(c);
   } catch (const InvalidConfig& e) {

@@ -4,6 +4,7 @@
 #include <net/if.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -195,12 +196,23 @@ std::string not_a_prefix(std::string_view text, std::uint8_t family) {
                      family == DF_FAMILY_V4 ? "IPv4" : "IPv6");
 }
 
+// BIRD reads the include from its own working directory, the daemon writes it from its own:
+// only an absolute path means one file to both.
+void check_announce(const AnnounceConfig& a) {
+  for (const auto& [key, path] : {std::pair{"announce.bird_socket", &a.bird_socket},
+                                  std::pair{"announce.include", &a.include}})
+    if (!std::filesystem::path(*path).is_absolute())
+      throw InvalidConfig(key, fmt::format("'{}' is not an absolute path", *path));
+  check_range(a.stop_delay_s, {0, 600}, "announce.stop_delay");
+}
+
 void validate_config(const Config& config) {
   check_interface(config.interface);
   check_source_prefix(config.src4_prefix, DF_FAMILY_V4, "source_prefixes.ipv4");
   check_source_prefix(config.src6_prefix, DF_FAMILY_V6, "source_prefixes.ipv6");
   check_sizes(config);
   check_vips(config);
+  if (config.announce) check_announce(*config.announce);
 }
 
 }  // namespace dogfish

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 
 #include "dogfish/base/abi_names.hpp"
 #include "dogfish/base/balancer_schema.hpp"
@@ -163,6 +164,8 @@ ReconcileReport Controller::reload() {
                    next.max_vips != config_.max_vips || next.max_reals != config_.max_reals))
     throw Error(
         "conn_table_size, max_vips and max_reals are fixed at start: restart to change them");
+  if (applied_ && next.announce != config_.announce)
+    throw Error("announce is read at start: restart to change it");
   return apply(next);
 }
 
@@ -207,6 +210,36 @@ json Controller::real_list(const json& request) const {
   return {{"ok", true}, {"reals", reals}};
 }
 
+// The active ring as the program reads it, with a digest of its bytes (FNV-1a, 64 bits) so
+// balancers built from one configuration can be compared at a glance; slots by real id.
+json Controller::ring(const json& request) const {
+  const ServiceKey key = vip_key_of(request);
+  const VipConfig& vip = find_vip(config_, key);
+  const AppliedVip& applied = reconciler_.state().vips.at(key);
+  const std::vector<std::uint32_t> slots = dp_.read_ring(applied.ring);
+  std::uint64_t digest = 0xcbf29ce484222325ULL;
+  std::map<std::uint32_t, std::size_t> per_id;
+  for (std::uint32_t id : slots) {
+    for (int b = 0; b < 4; ++b) digest = (digest ^ ((id >> (8 * b)) & 0xff)) * 0x100000001b3ULL;
+    per_id[id]++;
+  }
+  json reals = json::array();
+  for (const RealConfig& r : vip.reals) {
+    const std::uint32_t id = reconciler_.real_id(r.address).value_or(0);
+    reals.push_back({{"address", r.address.to_string()},
+                     {"id", id},
+                     {"weight", r.weight},
+                     {"slots", per_id.contains(id) ? per_id[id] : 0}});
+  }
+  return {{"ok", true},
+          {"vip", vip_name(vip)},
+          {"ring", applied.ring},
+          {"size", slots.size()},
+          {"digest", fmt::format("{:016x}", digest)},
+          {"reals", reals},
+          {"slots", slots}};
+}
+
 json Controller::change(const json& request, const std::string& cmd) {
   Config next = config_;
   ServiceKey key = vip_key_of(request);
@@ -248,6 +281,7 @@ json Controller::handle(const json& request) {
     std::string cmd = field(request, "cmd");
     if (cmd == "vip_list") return vip_list();
     if (cmd == "real_list") return real_list(request);
+    if (cmd == "ring") return ring(request);
     if (cmd == "stats") {
       json s = stats_json(dp_.stats(), reconciler_.state());
       if (health_) s["health"] = health_stats_json(*health_);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string_view>
 
+#include "dogfish/announcer.hpp"
 #include "dogfish/base/bpffs.hpp"
 #include "dogfish/base/errors.hpp"
 #include "dogfish/base/event_loop.hpp"
@@ -110,8 +111,16 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
     log_warn("native XDP refused on {}: attached in generic mode (slower)", config.interface);
   log_info("attached to {} ({} mode; tc egress for probes via a VIP): program {} (tag {})",
            config.interface, to_string(used), dp.prog_id(), dp.prog_tag());
+  // Routes to the VIPs (announcer.hpp): after every apply while attached, withdrawn at stop
+  // (the data plane goes on serving what still comes).
+  const std::unique_ptr<VipAnnouncements> announcements =
+      make_announcements(config, [&](const VipConfig& vip) { return !health.all_down(vip); });
+  const auto announce = [&] {
+    if (announcements) announcements->applied(controller.config());
+  };
+  announce();
 
-  HealthDriver probes(loop, health, prober, controller);
+  HealthDriver probes(loop, health, prober, controller, announce);
   loop.watch(signals.fd(), EPOLLIN, [&](std::uint32_t) {
     int sig = signals.read_signal();
     if (sig == SIGHUP) {
@@ -122,6 +131,7 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
         log_error("reload failed, keeping the running state: {}", e.what());
       }
       probes.kick();
+      announce();
       notify_serving(controller, config);
     } else if (sig == SIGTERM || sig == SIGINT) {
       log_info("stopping on {}; the data plane goes on serving (`dogfish teardown` takes it down)",
@@ -138,6 +148,7 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
     else
       log_debug("request {}", printable(line));
     probes.kick();  // a real added, removed or re-checked changes what is due
+    announce();
     return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   });
   log_info("serving {}", server.path());
@@ -145,6 +156,7 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
   notify_serving(controller, config);
   loop.run();
   loop.unwatch(signals.fd());
+  if (announcements) announcements->stop();
 }
 
 }  // namespace

@@ -4,14 +4,19 @@
 
 #include <chrono>
 #include <exception>
+#include <utility>
 
 #include "dogfish/base/log.hpp"
 
 namespace dogfish {
 
 HealthDriver::HealthDriver(EventLoop& loop, HealthMonitor& health, Prober& prober,
-                           Controller& controller)
-    : loop_(loop), health_(health), prober_(prober), controller_(controller) {
+                           Controller& controller, std::function<void()> changed)
+    : loop_(loop),
+      health_(health),
+      prober_(prober),
+      controller_(controller),
+      changed_(std::move(changed)) {
   if (prober_.fd() >= 0) loop_.watch(prober_.fd(), EPOLLIN, [this](std::uint32_t) { kick(); });
 }
 
@@ -29,6 +34,7 @@ void HealthDriver::kick() {
     } catch (const std::exception& e) {
       log_error("applying a health change failed: {}", e.what());
     }
+    if (changed_) changed_();
   }
   loop_.cancel(timer_);
   timer_ = 0;

@@ -137,7 +137,10 @@ std::vector<ProbeResult> SocketProber::collect(HealthClock::time_point now) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw OsError(errno, "epoll_wait for health probes");
     for (int i = 0; i < n; ++i) {
-      auto it = probes_.find(events[i].data.u64);
+      // A copy: epoll_event is packed, and find() would bind a reference to a misaligned
+      // u64 (UBSan's finding).
+      const std::uint64_t id = events[i].data.u64;
+      auto it = probes_.find(id);
       if (it == probes_.end()) continue;
       if (auto result = step(it->first, it->second, events[i].events)) {
         results.push_back(std::move(*result));

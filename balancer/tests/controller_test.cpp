@@ -187,3 +187,33 @@ TEST(ControlSocket, RoundTripAndNoDaemon) {
 
 }  // namespace
 }  // namespace dogfish
+
+namespace dogfish {
+namespace {
+
+TEST_F(ControllerTest, RingIsTheOnePacketsReadWithSlotsPerReal) {
+  json r = ok({{"cmd", "ring"}, {"vip", "10.0.0.1:80"}, {"proto", "tcp"}});
+  EXPECT_EQ(r["vip"], "10.0.0.1:80/tcp");
+  ASSERT_EQ(r["slots"].size(), 13U);
+  EXPECT_EQ(r["size"], 13);
+  const auto& ring = dp.rings.at(r["ring"].get<std::uint32_t>());
+  EXPECT_EQ(r["slots"].get<std::vector<std::uint32_t>>(), ring);
+  ASSERT_EQ(r["reals"].size(), 2U);
+  EXPECT_EQ(r["reals"][0]["address"], "10.1.0.1");
+  EXPECT_EQ(r["reals"][0]["slots"].get<int>() + r["reals"][1]["slots"].get<int>(), 13);
+  EXPECT_EQ(r["digest"].get<std::string>().size(), 16U);
+  // A change of the ring changes the digest; the same ring gives the same one.
+  json again = ok({{"cmd", "ring"}, {"vip", "10.0.0.1:80"}});
+  EXPECT_EQ(again["digest"], r["digest"]);
+  ok({{"cmd", "real_edit"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.1"}, {"weight", 3}});
+  EXPECT_NE(ok({{"cmd", "ring"}, {"vip", "10.0.0.1:80"}})["digest"], r["digest"]);
+  EXPECT_EQ(error({{"cmd", "ring"}, {"vip", "10.0.0.9:80"}}), "unknown VIP 10.0.0.9:80/tcp");
+}
+
+TEST_F(ControllerTest, AnnounceIsFixedAtStart) {
+  file_text = std::string(kConfig) + "announce: {bird_socket: /b.ctl, include: /v.conf}\n";
+  EXPECT_EQ(error({{"cmd", "reload"}}), "announce is read at start: restart to change it");
+}
+
+}  // namespace
+}  // namespace dogfish

@@ -64,6 +64,10 @@ class FakeDataPlane : public DataPlane {
     ring_writes.push_back(ring);
     rings[ring].assign(ids.begin(), ids.end());
   }
+  std::vector<uint32_t> read_ring(uint32_t ring) const override {
+    auto it = rings.find(ring);
+    return it == rings.end() ? std::vector<uint32_t>(limits_.ring_size, 0) : it->second;
+  }
   void set_config(const df_config& c) override {
     write();
     config_ = c;

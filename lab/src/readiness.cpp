@@ -3,10 +3,8 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <atomic>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <thread>
@@ -14,6 +12,7 @@
 
 #include "dogfish/base/errors.hpp"
 #include "dogfish/base/fd.hpp"
+#include "dogfish/base/unix_socket.hpp"
 
 namespace dogfish::lab {
 namespace {
@@ -44,13 +43,13 @@ bool log_contains(const std::filesystem::path& log, std::string_view text) {
   return all.find(text) != std::string::npos;
 }
 
+bool unix_socket_accepts(const std::filesystem::path& path) {
+  return static_cast<bool>(unix_connect(path.string()));
+}
+
 bool unix_socket_answers(const std::filesystem::path& path, std::string_view request) {
-  const UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const UniqueFd fd = unix_connect(path.string());
   if (!fd) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return false;
   const std::string line = std::string(request) + "\n";
   if (send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
     return false;

@@ -22,13 +22,19 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// The balancer first: stopped, it leaves its data plane serving for teardown_balancer.
+// The balancers first, together: on SIGTERM each withdraws its VIPs (a BGP lab) and waits its
+// stop delay, leaving its data plane serving for teardown_balancers. Then BIRD, then the rest.
 std::size_t stop_processes(const LabState& st) {
-  std::vector<LabProcess> order = st.processes;
-  std::stable_partition(order.begin(), order.end(),
-                        [](const LabProcess& p) { return p.role == ProcessRole::balancer; });
+  auto rank = [](ProcessRole r) {
+    return r == ProcessRole::balancer ? 0 : r == ProcessRole::bird ? 1 : 2;
+  };
   std::size_t stopped = 0;
-  for (const LabProcess& p : order) stopped += stop_process(p.id, 5s);
+  for (int step = 0; step < 3; ++step) {
+    std::vector<ProcessId> ids;
+    for (const LabProcess& p : st.processes)
+      if (rank(p.role) == step) ids.push_back(p.id);
+    stopped += lab::stop_processes(ids, 5s);
+  }
   // And whatever else runs in the lab's namespaces: nothing may keep one alive once it is
   // deleted (a `dogfish-lab exec` shell, or what a killed `up` was running).
   for (const std::string& name : st.netns)
@@ -37,26 +43,25 @@ std::size_t stop_processes(const LabState& st) {
   return stopped;
 }
 
-// `dogfish teardown` in the balancer's namespace, as a user takes a stopped balancer down: its
-// program off the interface, its pins removed. Only where up started one (its pins recorded).
-void teardown_balancer(const LabState& st, Removed& r) {
-  const fs::path config = state_dir() / "balancer.yaml";
-  if (!fs::exists(config) || std::find(st.pin_dirs.begin(), st.pin_dirs.end(),
-                                       lab_balancer_pin_root()) == st.pin_dirs.end())
-    return;
-  try {
-    const std::string node = lab_balancer_node(st);
-    if (!st.node_netns.count(node) || !netns_exists(st.node_netns.at(node))) return;
-    const fs::path log = state_dir() / "balancer.log";  // noted at up, before the config
-    const int rc =
-        run_in_netns(st.node_netns.at(node),
-                     {find_binaries().dogfish.string(), "teardown", "--config", config.string(),
-                      "--pin-dir", lab_balancer_pin_dir().string(), "--socket", st.socket.string()},
-                     log);
-    if (rc != 0)
-      r.problems.push_back(fmt::format("dogfish teardown exited {}: {}", rc, log_tail(log, 5)));
-  } catch (const std::exception& e) {
-    r.problems.push_back(fmt::format("dogfish teardown: {}", e.what()));
+// `dogfish teardown` in each balancer's namespace, as a user takes a stopped balancer down: its
+// program off the interface, its pins removed. Only where up wrote its configuration.
+void teardown_balancers(const LabState& st, Removed& r) {
+  for (const LabBalancer& b : st.balancers) {
+    if (!fs::exists(b.config) || !st.node_netns.count(b.node) ||
+        !netns_exists(st.node_netns.at(b.node)))
+      continue;
+    try {
+      const int rc =
+          run_in_netns(st.node_netns.at(b.node),
+                       {find_binaries().dogfish.string(), "teardown", "--config", b.config.string(),
+                        "--pin-dir", b.pin_dir.string(), "--socket", b.socket.string()},
+                       b.log);
+      if (rc != 0)
+        r.problems.push_back(
+            fmt::format("dogfish teardown on {} exited {}: {}", b.node, rc, log_tail(b.log, 5)));
+    } catch (const std::exception& e) {
+      r.problems.push_back(fmt::format("dogfish teardown on {}: {}", b.node, e.what()));
+    }
   }
 }
 
@@ -95,11 +100,13 @@ void remove_pins(const LabState& st, Removed& r) {
 Removed remove_lab(const LabState& st) {
   Removed r;
   r.processes = stop_processes(st);
-  teardown_balancer(st, r);
+  teardown_balancers(st, r);
   delete_namespaces(st, r);
   remove_pins(st, r);
-  std::error_code ec;
-  fs::remove(st.socket, ec);
+  for (const LabBalancer& b : st.balancers) {
+    std::error_code ec;
+    fs::remove(b.socket, ec);
+  }
   return r;
 }
 

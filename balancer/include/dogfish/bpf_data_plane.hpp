@@ -95,6 +95,7 @@ class BpfDataPlane : public DataPlane {
   void put_real(uint32_t id, const df_real& real) override;
   void put_probe_real(uint32_t slot, const df_real& real) override;
   void write_ring(uint32_t ring, std::span<const uint32_t> real_ids) override;
+  std::vector<uint32_t> read_ring(uint32_t ring) const override;
   void set_config(const df_config& config) override;
   void set_real_freed_at(uint32_t id, uint64_t ns) override;
   std::vector<std::pair<uint32_t, uint64_t>> read_freed_reals() const override;

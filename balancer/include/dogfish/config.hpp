@@ -13,6 +13,10 @@
 //   ring_size: 65537
 //   max_vips: 64
 //   max_reals: 4096
+//   announce:                      # absent: the daemon announces nothing
+//     bird_socket: /run/bird/bird.ctl
+//     include: /etc/bird/dogfish-vips.conf
+//     stop_delay: 2                # seconds between the withdrawal at stop and the detach
 //   vips:
 //     - address: 10.100.0.1
 //       port: 80
@@ -64,6 +68,16 @@ struct VipConfig {
 // Not set, an address whose MAC the daemon resolves, or a MAC given outright.
 using Gateway = std::variant<std::monostate, IpAddress, MacAddress>;
 
+// How the daemon has BIRD announce its VIPs (announcer.hpp): the file BIRD includes, and the
+// control socket it is told to re-read its configuration on.
+struct AnnounceConfig {
+  std::string bird_socket;
+  std::string include;
+  std::uint32_t stop_delay_s = 2;
+
+  bool operator==(const AnnounceConfig&) const = default;
+};
+
 struct Config {
   std::string interface;
   XdpMode xdp_mode = XdpMode::automatic;
@@ -81,6 +95,7 @@ struct Config {
   std::uint32_t max_vips = DF_DEFAULT_MAX_VIPS;
   std::uint32_t max_reals = DF_DEFAULT_MAX_REALS;  // real ids 1..max_reals-1
   std::vector<VipConfig> vips;
+  std::optional<AnnounceConfig> announce;
 
   bool operator==(const Config&) const = default;
 };

@@ -11,6 +11,7 @@
 //   real_edit{vip, proto, real, weight}                   (reweight; 0 drains)
 //   real_del {vip, proto, real}
 //   real_list{[vip, proto]}
+//   ring     {vip, proto}                                 (the ring packets read, slot by slot)
 //   stats    {}
 //   reload   {}                                           (re-read the configuration file)
 // Responses: {"ok": true, ...} or {"error": "one line"}.
@@ -63,6 +64,7 @@ class Controller {
  private:
   nlohmann::json vip_list() const;
   nlohmann::json real_list(const nlohmann::json& request) const;
+  nlohmann::json ring(const nlohmann::json& request) const;
   nlohmann::json change(const nlohmann::json& request, const std::string& cmd);
 
   Reconciler& reconciler_;

@@ -44,6 +44,8 @@ class DataPlane {
   virtual void put_probe_real(uint32_t slot, const df_real& real) = 0;
   // Writes ring number `ring` (0 .. max_vips * DF_RINGS_PER_VIP - 1) whole.
   virtual void write_ring(uint32_t ring, std::span<const uint32_t> real_ids) = 0;
+  // Ring number `ring` as the program reads it (every balancer's, compared, must be the same).
+  virtual std::vector<uint32_t> read_ring(uint32_t ring) const = 0;
   virtual void set_config(const df_config& config) = 0;
   // When a real id was freed (CLOCK_MONOTONIC ns, the steady clock's and bpf_ktime_get_ns's
   // time; 0: not waiting), kept with the pins: a restarted daemon honours the quarantine.
