@@ -1,18 +1,23 @@
-"""Health checks in the lab: the balancer probes each real's own address (TCP connect for
-tcp/80, a UDP request for udp/53, every 500 ms, down after 2 failures, up after 2 passes, as
-the lab configures it). Stopping real1's responder takes it out of both families' TCP and UDP
-VIPs within fall x interval + 1 s, after which no new flow goes to it or fails, and real2's
-established connections see no reset; starting it again brings real1 back within
-rise x interval + 1 s."""
+"""Health checks in the lab: the balancer probes the VIP on each real, encapsulated to it as
+clients' packets are (TCP connect for tcp/80, a UDP request for udp/53, every 500 ms, down
+after 2 failures, up after 2 passes, as the lab configures it). Stopping real1's responder
+takes it out of both families' TCP and UDP VIPs within fall x interval + 1 s, after which no
+new flow goes to it or fails, and real2's established connections see no reset; starting it
+again brings real1 back within rise x interval + 1 s. Taking the VIPs off real1's loopback
+while its own address still answers does the same, and a capture on real1's link shows the
+probes arriving encapsulated; with `via: real` (probes to the real's own address) it stays up."""
 import ipaddress
 import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
+from e2e.capture import capturing
 from e2e.lab import progress, vip_spec
+from e2e.packets import encapsulated, flow
 from e2e.traffic import Talker
 from testlib import paths
 from testlib.command import wait_for
@@ -157,3 +162,112 @@ def test_a_stopped_real_leaves_and_comes_back(stoppable_real):
         held.stop()
     finally:
         held.kill()
+
+
+def loopback_vips(lab, node, verb):
+    """`ip addr add` or `del` of every VIP on the node's loopback, as the lab puts them there."""
+    for address in sorted({v["address"] for v in lab.status["vips"]}):
+        bits = ipaddress.ip_address(address).max_prefixlen
+        lab.exec(node, "ip", "addr", verb, f"{address}/{bits}", "dev", "lo")
+
+
+@pytest.fixture
+def vipless_real(stoppable_real):
+    """real1, serving (a responder started if an earlier test stopped the lab's), with the VIPs
+    taken off its loopback by the test (`take()`); they are put back at the end, also on
+    failure (or by the test: `give_back()`)."""
+    lab, start = stoppable_real
+    if not own_address_answers(lab, "real1"):
+        start()
+        wait_for(lambda: own_address_answers(lab, "real1"), "real1's responder", timeout=10)
+    taken = []
+
+    def take():
+        loopback_vips(lab, "real1", "del")
+        taken.append(True)
+
+    def give_back():
+        loopback_vips(lab, "real1", "add")
+        taken.clear()
+
+    yield lab, take, give_back
+    if taken:
+        give_back()
+
+
+def own_address_answers(lab, node):
+    """Whether TCP to the node's own addresses, both families, is answered by that node."""
+    targets = [vip_spec(lab.address(node, v), 80) for v in (4, 6)]
+    out = lab.client_script("tcp_flows.py", "--count", 2, "--timeout", 1, *targets)
+    return all(r["failed"] == [] and {x for _, x in r["flows"]} == {node} for r in out.values())
+
+
+def test_a_real_without_the_vip_is_found_by_the_probe_through_it(vipless_real, tmp_path):
+    lab, take, give_back = vipless_real
+    wait_state(lab, "real1", "up", timeout=10)
+    lb_addrs = lab.balancer_addresses()
+    vips = {ipaddress.ip_address(v["address"]) for v in services(lab)}
+    real1 = {ipaddress.ip_address(lab.address("real1", v)) for v in (4, 6)}
+    prefixes = lab.source_prefixes()
+    with capturing(lab, [(lab.gateway, "real1")], tmp_path / "probes", watch=lab.watch) as caps:
+        take()
+        down_s = wait_state(lab, "real1", "down", timeout=FALL * INTERVAL + 1)
+    assert own_address_answers(lab, "real1"), "only the VIPs should be gone"
+    progress(f"real1 without its VIPs: down in every VIP {down_s:.2f} s later")
+
+    probes = [
+        p for p in caps[(lab.gateway, "real1")].packets if (f := flow(p)) and f[0] in lb_addrs
+    ]
+    assert probes, "no probe crossed real1's link"
+    for p in probes:
+        pair = encapsulated(p)
+        assert pair, f"a probe arrived unencapsulated: {p.summary()}"
+        outer, inner = pair
+        outer_src = ipaddress.ip_address(outer.src)
+        assert ipaddress.ip_address(inner.dst) in vips, p.summary()
+        assert ipaddress.ip_address(outer.dst) in real1, p.summary()
+        assert outer_src in prefixes[outer_src.version], p.summary()
+    families = {ipaddress.ip_address(encapsulated(p)[1].dst).version for p in probes}
+    assert families == {4, 6}, f"probes of the IPv{families} VIPs only"
+    progress(f"{len(probes)} probes on real1's link, every one encapsulated to it, to a VIP")
+
+    give_back()
+    up_s = wait_state(lab, "real1", "up", timeout=RISE * INTERVAL + 1)
+    progress(f"real1 with its VIPs again: up in every VIP {up_s:.2f} s later")
+
+
+@pytest.fixture
+def via_real(vipless_real):
+    """The lab's configuration with `via: real` in every check, reloaded; the original at the
+    end, reloaded."""
+    lab, take, _ = vipless_real
+    pid = lab.status["balancer"]["pid"]
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    config = Path(argv[argv.index("--config") + 1])
+    original = config.read_text()
+    assert "health: {type:" in original, "the lab's checks changed shape"
+    config.write_text(original.replace("health: {type:", "health: {via: real, type:"))
+    try:
+        lab.dogfish("reload")
+        yield lab, take
+    finally:
+        config.write_text(original)
+        lab.dogfish("reload")
+
+
+def test_via_real_probes_the_reals_own_address(via_real):
+    lab, take = via_real
+    wait_state(lab, "real1", "up", timeout=10)
+    take()
+    # Enough rounds that a probe through the VIP would have taken real1 down twice over.
+    probes = lab.stats()["health"]["probes"]
+    wait_for(
+        lambda: lab.stats()["health"]["probes"] >= probes + 8 * (2 * FALL + 1),
+        "probe rounds",
+        timeout=10 * FALL * INTERVAL,
+        interval=0.1,
+    )
+    states = {health_of(lab, v, address_of(lab, v, "real1"))["state"] for v in services(lab)}
+    assert states == {"up"}, f"real1 went {states} though its own address answers"
+    assert own_address_answers(lab, "real1")
+    progress("via: real: real1 without its VIPs stays up (its own address answers)")

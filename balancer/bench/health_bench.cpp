@@ -107,8 +107,11 @@ int main(int argc, char** argv) {
     VipConfig vip{
         .address = *IpAddress::parse("10.0.0.1"),
         .port = 80,
-        .health = {
-            .type = HealthType::tcp, .interval_ms = interval_ms, .timeout_ms = interval_ms / 2}};
+        // Each real's own address: no balancer here to carry probes to the VIP through them.
+        .health = {.type = HealthType::tcp,
+                   .via = HealthVia::real,
+                   .interval_ms = interval_ms,
+                   .timeout_ms = interval_ms / 2}};
     for (int i = 0; i < reals; ++i)
       vip.reals.push_back(
           {.address = *IpAddress::parse(fmt::format("127.{}.{}.1", 1 + i / 250, i % 250))});

@@ -276,6 +276,7 @@ int teardown(const Global& g, const TeardownOptions& o) {
                             {"interface_found", r.interface_found},
                             {"detached", program_json(r.detached)},
                             {"left", program_json(r.left)},
+                            {"probe_encap_detached", r.probe_encap_detached},
                             {"pin_dir", r.pin_dir},
                             {"pins_removed", r.pins_removed.size()}}
                            .dump());
@@ -289,6 +290,8 @@ int teardown(const Global& g, const TeardownOptions& o) {
   else
     fmt::print("dogfish: {} runs no dogfish program{}\n", interface,
                r.interface_found ? "" : " (no such interface here)");
+  if (r.probe_encap_detached)
+    fmt::print("dogfish: took the health probes' tc program off {}'s egress\n", interface);
   fmt::print("dogfish: removed {} pinned objects from {}\n", r.pins_removed.size(), r.pin_dir);
   return 0;
 }

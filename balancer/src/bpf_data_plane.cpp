@@ -124,6 +124,10 @@ void pin_abi(const std::string& pin_dir) {
 
 }  // namespace
 
+TcSlot probe_encap_slot(int ifindex) {
+  return {.ifindex = ifindex, .direction = TcDirection::egress, .handle = 0xdf, .priority = 1};
+}
+
 std::vector<std::string> balancer_pin_names() {
   std::vector<std::string> names;
   for (const PinnedMap& p : kPinnedMaps) names.emplace_back(p.file);
@@ -161,6 +165,7 @@ BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options)
   check_bpf(bpf_map__set_max_entries(skel_->maps.vip_stats, l.max_vips), "sizing vip_stats");
   check_bpf(bpf_map__set_max_entries(skel_->maps.reals, l.max_reals), "sizing reals");
   check_bpf(bpf_map__set_max_entries(skel_->maps.real_stats, l.max_reals), "sizing real_stats");
+  check_bpf(bpf_map__set_max_entries(skel_->maps.probe_reals, l.max_reals), "sizing probe_reals");
   check_bpf(bpf_map__set_max_entries(skel_->maps.conn_table, l.conn_entries), "sizing conn_table");
   check_bpf(bpf_map__set_max_entries(skel_->maps.rings, uint32_t(ring_entries)), "sizing rings");
 
@@ -205,6 +210,8 @@ BpfDataPlane::~BpfDataPlane() {
 
 int BpfDataPlane::prog_fd() const { return bpf_program__fd(skel_->progs.balancer); }
 
+int BpfDataPlane::probe_prog_fd() const { return bpf_program__fd(skel_->progs.probe_encap); }
+
 int BpfDataPlane::conn_table_fd() const { return bpf_map__fd(skel_->maps.conn_table); }
 
 std::uint32_t BpfDataPlane::prog_id() const {
@@ -246,13 +253,17 @@ XdpMode BpfDataPlane::attach(const std::string& ifname, XdpMode mode, bool repla
   }
   attached_mode_ = attach_xdp(ifname, prog_fd(), mode, replace);
   ifindex_ = ifindex;
+  ifname_ = ifname;
+  attach_tc(probe_encap_slot(ifindex_), probe_prog_fd(), "'" + ifname + "'");
   return attached_mode_;
 }
 
 void BpfDataPlane::detach() {
   if (!ifindex_) return;
-  // Only our own program: a successor may have replaced it already.
-  detach_xdp(std::exchange(ifindex_, 0), attached_mode_, prog_fd());
+  // Only our own programs: a successor may have replaced them already.
+  int ifindex = std::exchange(ifindex_, 0);
+  detach_tc(probe_encap_slot(ifindex), "'" + ifname_ + "'", probe_prog_fd());
+  detach_xdp(ifindex, attached_mode_, prog_fd());
 }
 
 void BpfDataPlane::open_freed_reals() {
@@ -320,6 +331,14 @@ void BpfDataPlane::put_real(uint32_t id, const df_real& real) {
                 std::to_string(options_.limits.max_reals - 1));
   check_bpf(bpf_map_update_elem(bpf_map__fd(skel_->maps.reals), &id, &real, BPF_ANY),
             "writing a real");
+}
+
+void BpfDataPlane::put_probe_real(uint32_t slot, const df_real& real) {
+  if (slot >= options_.limits.max_reals)
+    throw Error("probe slot " + std::to_string(slot) + " beyond max_reals " +
+                std::to_string(options_.limits.max_reals));
+  check_bpf(bpf_map_update_elem(bpf_map__fd(skel_->maps.probe_reals), &slot, &real, BPF_ANY),
+            "writing a probe's real");
 }
 
 namespace {

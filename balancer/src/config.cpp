@@ -77,18 +77,22 @@ class ConfigParser : YamlReader {
   // The keys `n` names, over `base` (the defaults, or a real's VIP's check).
   HealthCheck health(const YAML::Node& n, const std::string& path, HealthCheck base) const;
   std::uint32_t duration_ms(const YAML::Node& n, const std::string& path) const;
+  // One of an enum's names: "'X' is not <what> (<names>)" otherwise.
+  template <typename E>
+  E named(const YAML::Node& n, const std::string& path, std::optional<E> (*parse)(std::string_view),
+          const std::string& names, std::string_view what) const {
+    auto text = scalar(n, path);
+    auto value = parse(text);
+    if (!value) fail(n, path, fmt::format("'{}' is not {} ({})", text, what, names));
+    return *value;
+  }
 };
 
 void ConfigParser::attachment(const Entries& m, const YAML::Node& root, Config& c) const {
   c.interface = scalar(require(m, root, "", "interface"), "interface");
 
-  if (auto node = entry(m, "xdp_mode")) {
-    auto mode = scalar(*node, "xdp_mode");
-    auto parsed = parse_xdp_mode(mode);
-    if (!parsed)
-      fail(*node, "xdp_mode", fmt::format("'{}' is not an XDP mode ({})", mode, xdp_mode_names()));
-    c.xdp_mode = *parsed;
-  }
+  if (auto node = entry(m, "xdp_mode"))
+    c.xdp_mode = named(*node, "xdp_mode", parse_xdp_mode, xdp_mode_names(), "an XDP mode");
 
   auto gateway = require(m, root, "", "gateway");
   auto gw = scalar(gateway, "gateway");
@@ -169,17 +173,15 @@ std::uint32_t ConfigParser::duration_ms(const YAML::Node& n, const std::string& 
 HealthCheck ConfigParser::health(const YAML::Node& n, const std::string& path,
                                  HealthCheck h) const {
   auto m = entries(n, path,
-                   {"type", "port", "path", "status", "payload", "expect", "interval", "timeout",
-                    "rise", "fall"},
+                   {"type", "via", "port", "path", "status", "payload", "expect", "interval",
+                    "timeout", "rise", "fall"},
                    {"payload", "expect"});
-  if (auto node = entry(m, "type")) {
-    auto text = scalar(*node, join(path, "type"));
-    auto type = parse_health_type(text);
-    if (!type)
-      fail(*node, join(path, "type"),
-           fmt::format("'{}' is not a health check type ({})", text, health_type_names()));
-    h.type = *type;
-  }
+  if (auto node = entry(m, "type"))
+    h.type = named(*node, join(path, "type"), parse_health_type, health_type_names(),
+                   "a health check type");
+  if (auto node = entry(m, "via"))
+    h.via =
+        named(*node, join(path, "via"), parse_health_via, health_via_names(), "where probes go");
   constexpr auto kMax = std::numeric_limits<std::uint32_t>::max();
   if (auto node = entry(m, "port"))
     h.port = static_cast<std::uint16_t>(number(*node, join(path, "port"), 0, 65535));
@@ -226,13 +228,8 @@ VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const 
     fail(port, join(path, "port"), fmt::format("{} is not a port (1-65535)", port_text));
   v.port = static_cast<std::uint16_t>(value);
 
-  auto proto = require(m, n, path, "proto");
-  auto proto_text = scalar(proto, join(path, "proto"));
-  auto parsed = parse_proto(proto_text);
-  if (!parsed)
-    fail(proto, join(path, "proto"),
-         fmt::format("'{}' is not a protocol ({})", proto_text, proto_names()));
-  v.proto = *parsed;
+  v.proto = named(require(m, n, path, "proto"), join(path, "proto"), parse_proto, proto_names(),
+                  "a protocol");
 
   if (auto flags_node = entry(m, "flags")) v.flags = flags(*flags_node, join(path, "flags"));
   if (auto h = entry(m, "health")) v.health = health(*h, join(path, "health"), HealthCheck{});

@@ -10,6 +10,7 @@
 #include "dogfish/base/balancer_schema.hpp"
 #include "dogfish/base/errors.hpp"
 #include "dogfish/config_validation.hpp"
+#include "dogfish/df_structs.hpp"
 #include "dogfish/health_json.hpp"
 
 namespace dogfish {
@@ -72,6 +73,16 @@ auto& find_vip(C& config, const ServiceKey& key) {
   throw Error(fmt::format("unknown VIP {}", to_string(key)));
 }
 
+// Points the probe slots the monitor added or moved at their reals and frees those it let go.
+void write_probe_reals(DataPlane& dp, const std::map<std::uint32_t, IpAddress>& before,
+                       const std::map<std::uint32_t, IpAddress>& after) {
+  for (const auto& [slot, address] : after)
+    if (auto it = before.find(slot); it == before.end() || it->second != address)
+      dp.put_probe_real(slot, to_df_real(address));
+  for (const auto& [slot, address] : before)
+    if (!after.contains(slot)) dp.put_probe_real(slot, df_real{});
+}
+
 json counter_json(const df_counter& c) { return {{"packets", c.packets}, {"bytes", c.bytes}}; }
 
 }  // namespace
@@ -129,7 +140,11 @@ ReconcileReport Controller::apply(const Config& config) {
   HealthMonitor health = health_ ? *health_ : HealthMonitor{};  // kept only when the apply worked
   health.sync(config, HealthClock::now());
   ReconcileReport report = reconciler_.apply(health.effective(config), df);
-  if (health_) *health_ = std::move(health);
+  if (health_) {
+    // After the apply: no probe starts before this returns, and a failed one changes nothing.
+    write_probe_reals(dp_, health_->probe_slots(), health.probe_slots());
+    *health_ = std::move(health);
+  }
   config_ = config;
   applied_ = true;
   return report;

@@ -99,7 +99,7 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
              reconciler.state().real_ids.size());
   }
   HealthMonitor health;
-  SocketProber prober;
+  SocketProber prober(config.interface);  // where probes via a VIP get encapsulated
   Controller controller(
       reconciler, dp, df_config_for, [&] { return load_config(options.config_path); }, &health);
   log_report("configured", controller.apply(config));
@@ -109,8 +109,8 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
   dp.release();
   if (used == XdpMode::generic && config.xdp_mode == XdpMode::automatic)
     log_warn("native XDP refused on {}: attached in generic mode (slower)", config.interface);
-  log_info("attached to {} ({} mode): program {} (tag {})", config.interface, to_string(used),
-           dp.prog_id(), dp.prog_tag());
+  log_info("attached to {} ({} mode; tc egress for probes via a VIP): program {} (tag {})",
+           config.interface, to_string(used), dp.prog_id(), dp.prog_tag());
   // Routes to the VIPs (announcer.hpp): after every apply while attached, withdrawn at stop
   // (the data plane goes on serving what still comes).
   const std::unique_ptr<VipAnnouncements> announcements =

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 
+#include "dogfish/base/abi.hpp"
 #include "dogfish/base/log.hpp"
 
 namespace dogfish {
@@ -22,9 +24,13 @@ std::chrono::milliseconds offset_of(const RealKey& key, std::uint32_t interval_m
   return std::chrono::milliseconds(h % interval_ms);
 }
 
-ProbeSpec spec_of(const VipConfig& vip, const RealConfig& real, const HealthCheck& h) {
+ProbeSpec spec_of(const VipConfig& vip, const RealConfig& real, const HealthCheck& h,
+                  std::uint32_t mark) {
   return {.type = h.type,
-          .target = {real.address, h.port != 0 ? h.port : vip.port},
+          .target = {h.via == HealthVia::vip ? vip.address : real.address,
+                     h.port != 0 ? h.port : vip.port},
+          .real = real.address,
+          .mark = mark,
           .path = h.path,
           .status = h.status,
           .payload = h.payload,
@@ -38,7 +44,26 @@ std::string to_string(const RealKey& key) {
   return fmt::format("real {} of VIP {}", key.real.to_string(), to_string(key.vip));
 }
 
+void HealthMonitor::assign_probe_slots(const Config& config) {
+  std::set<IpAddress> wanted;
+  for (const VipConfig& vip : config.vips)
+    for (const RealConfig& real : vip.reals)
+      if (const HealthCheck& h = health_of(vip, real);
+          h.type != HealthType::none && h.via == HealthVia::vip)
+        wanted.insert(real.address);
+  std::erase_if(probe_slots_, [&](const auto& slot) { return !wanted.contains(slot.second); });
+  for (const auto& [slot, address] : probe_slots_) wanted.erase(address);
+  std::uint32_t next = 0;
+  for (const IpAddress& address : wanted) {
+    while (probe_slots_.contains(next)) next++;
+    probe_slots_.emplace(next, address);
+  }
+}
+
 void HealthMonitor::sync(const Config& config, HealthClock::time_point now) {
+  assign_probe_slots(config);
+  std::map<IpAddress, std::uint32_t> marks;
+  for (const auto& [slot, address] : probe_slots_) marks.emplace(address, DF_PROBE_MARK | slot);
   std::map<RealKey, RealHealth> next;
   for (const VipConfig& vip : config.vips) {
     for (const RealConfig& real : vip.reals) {
@@ -46,12 +71,14 @@ void HealthMonitor::sync(const Config& config, HealthClock::time_point now) {
       if (check.type == HealthType::none) continue;
       RealKey key{ServiceKey::of(vip), real.address};
       auto old = reals_.find(key);
+      const std::uint32_t mark = check.via == HealthVia::vip ? marks.at(real.address) : 0;
       if (old != reals_.end() && old->second.check == check) {
-        next.emplace(key, std::move(old->second));
+        // Its address kept its slot; written again all the same, cheaper than proving it.
+        next.emplace(key, std::move(old->second)).first->second.spec.mark = mark;
         continue;
       }
       next.emplace(key, RealHealth{.check = check,
-                                   .spec = spec_of(vip, real, check),
+                                   .spec = spec_of(vip, real, check, mark),
                                    .probe_id = next_probe_id_++,
                                    .next_probe = now + offset_of(key, check.interval_ms),
                                    .since = now});

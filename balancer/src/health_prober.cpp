@@ -37,8 +37,15 @@ std::string http_request(const ProbeSpec& spec) {
 
 }  // namespace
 
-SocketProber::SocketProber() : epoll_(epoll_create1(EPOLL_CLOEXEC)) {
+SocketProber::SocketProber(std::string device)
+    : device_(std::move(device)), epoll_(epoll_create1(EPOLL_CLOEXEC)) {
   if (!epoll_) throw OsError(errno, "epoll_create1 for health probes");
+}
+
+bool SocketProber::mark(int socket, std::uint32_t mark) const {
+  if (setsockopt(socket, SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0) return false;
+  return device_.empty() || setsockopt(socket, SOL_SOCKET, SO_BINDTODEVICE, device_.data(),
+                                       static_cast<socklen_t>(device_.size())) == 0;
 }
 
 void SocketProber::start(std::uint64_t id, const ProbeSpec& spec, HealthClock::time_point now) {
@@ -48,6 +55,10 @@ void SocketProber::start(std::uint64_t id, const ProbeSpec& spec, HealthClock::t
   probe.socket.reset(
       socket(to.family(), (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!probe.socket) {
+    done_.push_back(failed(id, errno));
+    return;
+  }
+  if (spec.mark != 0 && !mark(probe.socket.get(), spec.mark)) {
     done_.push_back(failed(id, errno));
     return;
   }

@@ -43,11 +43,21 @@ std::vector<std::uint32_t> pinned_map_ids(const std::string& dir) {
   return ids;
 }
 
-bool uses_any(const XdpProgram& p, const std::vector<std::uint32_t>& maps) {
-  const std::vector<std::uint32_t> used = bpf_program_map_ids(p.id);
+bool uses_any(std::uint32_t prog_id, const std::vector<std::uint32_t>& maps) {
+  const std::vector<std::uint32_t> used = bpf_program_map_ids(prog_id);
   return std::any_of(used.begin(), used.end(), [&](std::uint32_t id) {
     return std::find(maps.begin(), maps.end(), id) != maps.end();
   });
+}
+
+// The health probes' tc egress program, when it is ours (it uses the pinned maps too).
+void detach_probe_encap(int ifindex, const TeardownOptions& o, const std::string& pin_dir,
+                        TeardownReport& r) {
+  const TcSlot slot = probe_encap_slot(ifindex);
+  const std::uint32_t id = tc_program_in(slot);
+  if (id == 0 || !uses_any(id, pinned_map_ids(pin_dir))) return;
+  UniqueFd fd(bpf_prog_get_fd_by_id(id));
+  if (fd) r.probe_encap_detached = detach_tc(slot, "'" + o.interface + "'", fd.get());
 }
 
 void detach_ours(const TeardownOptions& o, const std::string& pin_dir, TeardownReport& r) {
@@ -58,9 +68,10 @@ void detach_ours(const TeardownOptions& o, const std::string& pin_dir, TeardownR
     return;  // gone with its programs
   }
   r.interface_found = true;
+  detach_probe_encap(ifindex, o, pin_dir, r);
   std::optional<XdpProgram> there = xdp_program_on(ifindex);
   if (!there) return;
-  if (!uses_any(*there, pinned_map_ids(pin_dir))) {
+  if (!uses_any(there->id, pinned_map_ids(pin_dir))) {
     r.left = there;
     return;
   }

@@ -141,6 +141,10 @@ class Daemon:
         link = json.loads(run("ip", "-n", self.ns, "-j", "-d", "link", "show", IFACE).stdout)[0]
         return link.get("xdp", {}).get("prog", {}).get("id")
 
+    def egress_filters(self):
+        """`tc filter show` of IFACE's egress: where the probes' encapsulation sits."""
+        return run("tc", "-n", self.ns, "filter", "show", "dev", IFACE, "egress").stdout
+
     def dump(self, map_name):
         out = run("bpftool", "-j", "map", "dump", "pinned", f"{self.pin_dir}/{map_name}").stdout
         return json.loads(out)
@@ -305,9 +309,12 @@ def test_sigterm_leaves_the_data_plane_serving_and_teardown_takes_it_down(daemon
     assert not os.path.exists(daemon.socket)
     assert daemon.xdp_prog() == prog, "SIGTERM took the program off"
     assert os.path.exists(f"{daemon.pin_dir}/conn_table")
+    assert "probe_encap" in daemon.egress_filters(), "SIGTERM took the probes' tc program off"
     out = daemon.teardown()
     assert f"took the XDP program 'balancer' (id {prog}" in out
+    assert "took the health probes' tc program off" in out
     assert daemon.xdp_prog() is None
+    assert "probe_encap" not in daemon.egress_filters()
     assert not os.path.exists(daemon.pin_dir)
     # Again: nothing left to do, and it says so.
     assert "runs no dogfish program" in daemon.teardown()

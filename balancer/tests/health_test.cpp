@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <cstring>
 #include <set>
 #include <thread>
 
@@ -110,6 +111,20 @@ TEST(HealthConfig, DefaultIsNoCheck) {
   EXPECT_EQ(c.vips[0].health.type, HealthType::none);
 }
 
+TEST(HealthConfig, ProbesGoThroughTheVipUnlessToldTheRealsOwnAddress) {
+  Config c = parse_config(with_vip_lines(R"(    health: {type: tcp}
+    reals:
+      - {address: 10.1.0.1}
+      - {address: 10.1.0.2, health: {via: real}}
+)"),
+                          "t.yaml");
+  const VipConfig& v = c.vips.at(0);
+  EXPECT_EQ(v.health.via, HealthVia::vip);
+  EXPECT_EQ(health_of(v, v.reals[0]).via, HealthVia::vip);
+  EXPECT_EQ(health_of(v, v.reals[1]).via, HealthVia::real);
+  EXPECT_EQ(health_of(v, v.reals[1]).type, HealthType::tcp);
+}
+
 struct BadHealth {
   const char* name;
   std::string vip_lines;
@@ -130,6 +145,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadHealth{"UnknownType", "    health: {type: icmp}\n",
                   "t.yaml:7: vips[0].health.type: 'icmp' is not a health check type (none, tcp, "
                   "http, udp)"},
+        BadHealth{"UnknownVia", "    health: {type: tcp, via: tunnel}\n",
+                  "t.yaml:7: vips[0].health.via: 'tunnel' is not where probes go (vip, real)"},
         BadHealth{"UnknownKey", "    health: {type: tcp, intervall: 1s}\n",
                   "t.yaml:7: vips[0].health"},
         BadHealth{"BadDuration", "    health: {type: tcp, interval: 1h}\n",
@@ -169,11 +186,11 @@ class FakeProber : public Prober {
   std::optional<HealthClock::time_point> next_deadline() const override { return std::nullopt; }
   int fd() const override { return -1; }
 
-  // Answers every running probe whose target passes `passed_for`.
+  // Answers every running probe whose real passes `passed_for`.
   template <typename F>
   void answer(F passed_for) {
     for (const auto& [id, spec] : running) {
-      bool passed = passed_for(spec.target.address);
+      bool passed = passed_for(spec.real);
       finished.push_back({id, passed, passed ? "connected" : "Connection refused"});
     }
     running.clear();
@@ -248,13 +265,81 @@ class HealthControllerTest : public ::testing::Test {
   }
 };
 
-TEST_F(HealthControllerTest, OnlyCheckedRealsAreProbedAtTheirAddressAndPort) {
+// The real each running probe is marked for, through the data plane's probe slots.
+std::map<IpAddress, IpAddress> marked_for(const FakeProber& prober, const FakeDataPlane& dp) {
+  std::map<IpAddress, IpAddress> out;
+  for (const auto& [id, spec] : prober.running) {
+    EXPECT_EQ(spec.mark & DF_PROBE_MARK_MASK, DF_PROBE_MARK) << spec.real.to_string();
+    const df_real& r = dp.probe_reals.at(spec.mark & ~DF_PROBE_MARK_MASK);
+    IpAddress a{.family = r.family};
+    std::memcpy(a.bytes.data(), r.addr, a.size());
+    out[spec.real] = a;
+  }
+  return out;
+}
+
+TEST_F(HealthControllerTest, OnlyCheckedRealsAreProbedAtTheVipThroughThem) {
   t += 1s;
   health.run(prober, t);
   ASSERT_EQ(prober.started.size(), 2u) << "the udp VIP has no check";
   std::set<std::string> targets;
   for (const auto& [id, spec] : prober.running) targets.insert(spec.target.to_string());
+  EXPECT_EQ(targets, std::set<std::string>{"10.0.0.1:80"});
+  EXPECT_EQ(marked_for(prober, dp),
+            (std::map<IpAddress, IpAddress>{{ip("10.1.0.1"), ip("10.1.0.1")},
+                                            {ip("10.1.0.2"), ip("10.1.0.2")}}));
+  EXPECT_EQ(dp.probe_reals.size(), 2u);
+}
+
+TEST_F(HealthControllerTest, ViaRealProbesTheRealsOwnAddressUnmarked) {
+  file_text = std::string(kChecked).replace(std::string(kChecked).find("type: tcp"), 9,
+                                            "type: tcp, via: real");
+  ctl.reload();
+  t += 1s;
+  health.run(prober, t);
+  std::set<std::string> targets;
+  for (const auto& [id, spec] : prober.running) {
+    targets.insert(spec.target.to_string());
+    EXPECT_EQ(spec.mark, 0u);
+  }
   EXPECT_EQ(targets, (std::set<std::string>{"10.1.0.1:80", "10.1.0.2:80"}));
+  EXPECT_TRUE(dp.probe_reals.empty()) << "the slots were let go";
+}
+
+// A real down in every VIP leaves the reals map (its id freed), yet its probes still
+// reach it through their slot: that is how it comes back.
+TEST_F(HealthControllerTest, ARealDownEverywhereKeepsItsProbeSlotAndComesBack) {
+  json r = ctl.handle({{"cmd", "vip_del"}, {"vip", "10.0.0.1:53"}, {"proto", "udp"}});
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  dead = {ip("10.1.0.1")};
+  round();
+  round();
+  ASSERT_EQ(in_ring(), std::set{ip("10.1.0.2")});
+  EXPECT_FALSE(rec.real_id(ip("10.1.0.1"))) << "out of every VIP: its real id is freed";
+  t += 1s;
+  health.run(prober, t);
+  EXPECT_EQ(marked_for(prober, dp)[ip("10.1.0.1")], ip("10.1.0.1"));
+  dead.clear();
+  prober.answer([](const IpAddress&) { return true; });
+  health.run(prober, t + 1ms);
+  EXPECT_TRUE(round());
+  EXPECT_EQ(in_ring(), (std::set{ip("10.1.0.1"), ip("10.1.0.2")}));
+}
+
+TEST_F(HealthControllerTest, ProbeSlotsOutliveReloadsAndGoWithTheirReal) {
+  const std::map<std::uint32_t, df_real> before = dp.probe_reals;
+  ctl.reload();
+  EXPECT_EQ(dp.probe_reals.size(), before.size());
+  for (const auto& [slot, real] : before)
+    EXPECT_EQ(std::memcmp(&dp.probe_reals.at(slot), &real, sizeof real), 0) << slot;
+  json r = ctl.handle(
+      {{"cmd", "real_del"}, {"vip", "10.0.0.1:80"}, {"proto", "tcp"}, {"real", "10.1.0.1"}});
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  EXPECT_EQ(dp.probe_reals.size(), 1u) << "10.1.0.1 is probed no more";
+  r = ctl.handle(
+      {{"cmd", "real_add"}, {"vip", "10.0.0.1:80"}, {"proto", "tcp"}, {"real", "10.1.0.3"}});
+  ASSERT_FALSE(r.contains("error")) << r.dump();
+  EXPECT_EQ(dp.probe_reals.size(), 2u) << "the freed slot is taken again";
 }
 
 TEST_F(HealthControllerTest, DeadRealLeavesRingAfterFallAndItsFlowsAreForgotten) {
@@ -396,7 +481,7 @@ TEST(HealthMonitor, ProbesAreSpreadOverTheInterval) {
 // --- the socket prober on the loopback -------------------------------------------------
 
 class SocketProberTest : public ::testing::Test {
- protected:
+ public:
   SocketProber prober;
   std::uint64_t last_id_ = 0;
 
@@ -489,6 +574,32 @@ TEST_F(SocketProberTest, UdpSilenceTimesOutAndClosedPortIsRefused) {
   EXPECT_EQ(by_id[1].detail, "timed out after 50 ms");
   EXPECT_FALSE(by_id[2].passed);
   EXPECT_EQ(by_id[2].detail, "Connection refused");
+}
+
+// A marked probe (via a VIP) carries its mark and leaves by the prober's device.
+TEST(SocketProberMark, MarkedProbesAreBoundToTheDevice) {
+  auto [listener, port] = SocketProberTest::bound(SOCK_STREAM);
+  ProbeSpec marked = {.type = HealthType::tcp,
+                      .target = {ip("127.0.0.1"), port},
+                      .mark = DF_PROBE_MARK | 1,
+                      .timeout = 2s};
+  SocketProber nowhere("dogfish-none0");
+  nowhere.start(1, marked, HealthClock::now());
+  auto results = nowhere.collect(HealthClock::now());
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_FALSE(results[0].passed);
+  EXPECT_EQ(results[0].detail, "No such device");
+
+  SocketProber on_lo("lo");
+  on_lo.start(2, marked, HealthClock::now());
+  std::vector<ProbeResult> done;
+  for (auto deadline = HealthClock::now() + 5s; done.empty() && HealthClock::now() < deadline;) {
+    pollfd p{on_lo.fd(), POLLIN, 0};
+    poll(&p, 1, 10);
+    done = on_lo.collect(HealthClock::now());
+  }
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_TRUE(done[0].passed) << done[0].detail;
 }
 
 TEST_F(SocketProberTest, UdpReplyMustStartWithExpect) {

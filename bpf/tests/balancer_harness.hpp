@@ -18,7 +18,7 @@ namespace dogfish::testing {
 constexpr uint32_t kTestRingSize = 257;  // small prime: rings fill fast, hashing still spreads
 
 struct RunResult {
-  int verdict;  // XDP_*
+  int verdict;  // XDP_*, or TC_ACT_* from run_probe
   Bytes frame;
 };
 
@@ -33,6 +33,8 @@ class BalancerHarness {
   uint32_t add_vip(const std::string& addr, uint16_t port, uint8_t proto, uint32_t flags = 0);
   void add_real(uint32_t id, const std::string& addr);
   void remove_real(uint32_t id);
+  // The real that probes marked DF_PROBE_MARK | slot go to.
+  void add_probe_real(uint32_t slot, const std::string& addr);
   // Writes the VIP's inactive ring with `ids` repeated over all slots, then flips to it.
   void set_ring(uint32_t vip_id, const std::vector<uint32_t>& ids);
 
@@ -45,6 +47,8 @@ class BalancerHarness {
     dp_->set_config(c);
   }
   RunResult run(const Bytes& frame);
+  // `frame` through the tc egress program (probe_encap), as a packet with `mark`.
+  RunResult run_probe(const Bytes& frame, uint32_t mark);
 
   df_global_stats global_stats() const { return dp_->stats().global; }
   df_counter vip_stats(uint32_t vip_id) const { return dp_->stats().vips.at(vip_id); }

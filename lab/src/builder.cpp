@@ -142,6 +142,11 @@ void node_sysctls(const std::string& netns, const Node& n, bool several_paths) {
     set_sysctl(netns, "net/ipv4/conf/default/rp_filter", "0");
   }
   if (n.role == Role::real) {
+    // Not a router (a namespace starts with the host's ip_forward): a real that forwards
+    // sends a packet for a VIP it lost back towards the VIP, where the balancer hands it
+    // to another real, and a health probe through it passes.
+    set_sysctl(netns, "net/ipv4/ip_forward", "0");
+    set_sysctl(netns, "net/ipv6/conf/all/forwarding", "0");
     // The VIP sits on lo: never answer ARP for it, never use it as an ARP sender.
     for (const char* scope : {"all", "default"}) {
       set_sysctl(netns, fmt::format("net/ipv4/conf/{}/arp_ignore", scope), "1");

@@ -96,8 +96,9 @@ Plan make_plan(const Topology& t) {
 namespace {
 
 // Every service is health-checked the way its clients use it (TCP connect, UDP
-// request and answer) at each real's own address, often enough that stopping a
-// responder shows within about a second: down after 2 x 500 ms, up after 2.
+// request and answer), at the VIP through each real (the default `via`), often
+// enough that stopping a responder shows within about a second: down after
+// 2 x 500 ms, up after 2.
 void emit_health(YAML::Emitter& y, const Service& s) {
   y << YAML::Key << "health" << YAML::Value << YAML::Flow << YAML::BeginMap;
   y << YAML::Key << "type" << YAML::Value << std::string(to_string(s.proto));

@@ -86,6 +86,12 @@ class Lab(lab.Lab):
         self.refresh()
         return out
 
+    def balancer_addresses(self):
+        """Every balancer's own addresses, both families: the sources of their health probes."""
+        return {
+            ipaddress.ip_address(self.address(node, v)) for node in self.balancers for v in (4, 6)
+        }
+
     # The balancer's CLI: the first balancer's, or the named one's ---------------------------
 
     def dogfish(self, *args, check=True, balancer=None):

@@ -12,6 +12,7 @@
 #include "dogfish/base/errors.hpp"
 #include "dogfish/base/fd.hpp"
 #include "dogfish/base/skeleton.hpp"
+#include "dogfish/base/tc.hpp"
 #include "dogfish/base/xdp.hpp"
 #include "dogfish/data_plane.hpp"
 #include "dogfish/df_structs.hpp"
@@ -35,6 +36,10 @@ struct BpfDataPlaneOptions {
 // The files BpfDataPlane pins in its directory: the maps, the freed real ids "real_freed" and
 // the ABI stamp "abi".
 std::vector<std::string> balancer_pin_names();
+
+// Where the health probes' encapsulation (the tc program beside the XDP one) sits on an
+// interface: its clsact egress hook, in dogfish's filter slot.
+TcSlot probe_encap_slot(int ifindex);
 
 // The pinned maps were made by a build of another ABI (or of none): they cannot be adopted.
 class AbiMismatch : public Error {
@@ -62,7 +67,8 @@ class BpfDataPlane : public DataPlane {
   // Attaches to the interface. A program there that uses these maps (a predecessor's, on the
   // same pins) is replaced atomically, so a restart or an upgrade drops no packet; any other is
   // refused with XdpBusy naming it, unless `replace_foreign`. automatic tries native, then
-  // generic. Returns the mode in use.
+  // generic. The probe encapsulation goes on the interface's tc egress beside it.
+  // Returns the XDP mode in use.
   XdpMode attach(const std::string& ifname, XdpMode mode, bool replace_foreign = false);
   void detach();
   bool attached() const { return ifindex_ != 0; }
@@ -78,6 +84,7 @@ class BpfDataPlane : public DataPlane {
 
   bool adopted() const { return adopted_; }
   int prog_fd() const;
+  int probe_prog_fd() const;  // tc egress: the health prober's marked packets
   int conn_table_fd() const;
 
   const DataPlaneLimits& limits() const override { return options_.limits; }
@@ -86,6 +93,7 @@ class BpfDataPlane : public DataPlane {
   void put_vip_addr(const df_vip_addr_key& key) override;
   void delete_vip_addr(const df_vip_addr_key& key) override;
   void put_real(uint32_t id, const df_real& real) override;
+  void put_probe_real(uint32_t slot, const df_real& real) override;
   void write_ring(uint32_t ring, std::span<const uint32_t> real_ids) override;
   std::vector<uint32_t> read_ring(uint32_t ring) const override;
   void set_config(const df_config& config) override;
@@ -108,6 +116,7 @@ class BpfDataPlane : public DataPlane {
   uint8_t* rings_ = nullptr;
   size_t rings_len_ = 0;
   int ifindex_ = 0;
+  std::string ifname_;
   XdpMode attached_mode_ = XdpMode::native;
   bool adopted_ = false;
   bool released_ = false;

@@ -6,6 +6,7 @@
 //   health: { type: tcp, port: 80, interval: 1s, timeout: 500ms, rise: 2, fall: 3 }
 //   health: { type: http, path: /, status: 200 }
 //   health: { type: udp, payload: "ping", expect: "" }   # empty expect: any reply
+//   health: { type: tcp, via: real }   # the real's own address, not the VIP through it
 #pragma once
 
 #include <cstdint>
@@ -24,8 +25,19 @@ std::string_view to_string(HealthType type);
 std::optional<HealthType> parse_health_type(std::string_view name);
 std::string health_type_names();  // "none, tcp, http, udp", for errors
 
+// Where a probe goes. vip: to the VIP's address, encapsulated to the real as clients'
+// packets are (the balancer's tc egress program, by the probe socket's mark), so the
+// real's decap, the VIP on its loopback and its service all answer for it. real: to the
+// real's own address, which passes with a broken decap or a VIP missing from loopback.
+enum class HealthVia : std::uint8_t { vip, real };
+
+std::string_view to_string(HealthVia via);
+std::optional<HealthVia> parse_health_via(std::string_view name);
+std::string health_via_names();  // "vip, real", for errors
+
 struct HealthCheck {
   HealthType type = HealthType::none;  // none: always up
+  HealthVia via = HealthVia::vip;      // where probes go (see HealthVia)
   std::uint16_t port = 0;              // 0: the VIP's port
   std::string path = "/";              // http: the request's path
   std::uint32_t status = 200;          // http: the status a healthy real answers

@@ -8,6 +8,10 @@
 // of every real whose check it leaves alone; a real with a new or changed check
 // starts afresh (up).
 //
+// Probes via a VIP (health_check.hpp) carry DF_PROBE_MARK | slot: each real address
+// probed that way has a slot, kept while it is, which the controller points at the real
+// in the data plane (probe_slots()).
+//
 // All reals of a VIP down: the VIP fails open (every configured real stays in its
 // ring), since a checker that cannot reach the reals must not take the service
 // down with it. `all_down()` shows it.
@@ -69,13 +73,18 @@ class HealthMonitor {
   bool all_down(const VipConfig& vip) const;
   const HealthCounters& counters() const { return counters_; }
   const std::map<RealKey, RealHealth>& reals() const { return reals_; }
+  // The real each probe slot in use goes to.
+  const std::map<std::uint32_t, IpAddress>& probe_slots() const { return probe_slots_; }
 
  private:
+  // Slots for the addresses `config` probes via a VIP: kept ones first, then the lowest free.
+  void assign_probe_slots(const Config& config);
   void record(const RealKey& key, RealHealth& real, ProbeResult result, HealthClock::time_point now,
               bool& changed);
 
   std::map<RealKey, RealHealth> reals_;  // checked reals only (type not none)
   std::map<std::uint64_t, RealKey> by_probe_;
+  std::map<std::uint32_t, IpAddress> probe_slots_;
   std::uint64_t next_probe_id_ = 1;
   HealthCounters counters_;
 };

@@ -21,7 +21,9 @@ using HealthClock = std::chrono::steady_clock;
 // One probe: what to ask whom, and how long to wait.
 struct ProbeSpec {
   HealthType type = HealthType::tcp;  // never none
-  Endpoint target;
+  Endpoint target;                    // the VIP's address (via vip) or the real's
+  IpAddress real;                     // whose health it is
+  std::uint32_t mark = 0;  // via vip: DF_PROBE_MARK | slot, the socket's SO_MARK; 0: none
   std::string path = "/";  // http
   std::uint32_t status = 200;
   std::string payload, expect;  // udp
@@ -48,10 +50,12 @@ class Prober {
 };
 
 // Probes with non-blocking sockets on one epoll descriptor. The kernel picks the
-// source address, so the reals must route their answer back to the balancer.
+// source address, so the reals must route their answer back to the balancer. A marked
+// probe's socket is bound to `device`, the interface whose tc egress program
+// encapsulates it (empty: routed as the kernel likes).
 class SocketProber : public Prober {
  public:
-  SocketProber();
+  explicit SocketProber(std::string device = {});
   void start(std::uint64_t id, const ProbeSpec& spec, HealthClock::time_point now) override;
   std::vector<ProbeResult> collect(HealthClock::time_point now) override;
   std::optional<HealthClock::time_point> next_deadline() const override;
@@ -70,6 +74,10 @@ class SocketProber : public Prober {
   std::optional<ProbeResult> on_writable(std::uint64_t id, Probe& probe);
   std::optional<ProbeResult> on_readable(std::uint64_t id, Probe& probe);
 
+  // SO_MARK and the device for a marked probe; false with errno set when refused.
+  bool mark(int socket, std::uint32_t mark) const;
+
+  std::string device_;
   UniqueFd epoll_;
   std::map<std::uint64_t, Probe> probes_;
   std::vector<ProbeResult> done_;  // failed at the start: reported by the next collect()

@@ -1,7 +1,7 @@
 // `dogfish teardown`: takes the balancer's data plane down for good, once the daemon is stopped
-// (a stopped daemon leaves it serving: daemon.hpp). Its program comes off the interface, and its
-// pins go; every flow then re-hashes, as on a first start. A program that is not dogfish's is
-// left where it is.
+// (a stopped daemon leaves it serving: daemon.hpp). Its programs come off the interface (XDP, and
+// the health probes' tc egress program), and its pins go; every flow then re-hashes, as on a first
+// start. A program that is not dogfish's is left where it is.
 #pragma once
 
 #include <optional>
@@ -23,6 +23,7 @@ struct TeardownReport {
   bool interface_found = false;
   std::optional<XdpProgram> detached;  // dogfish's program, taken off the interface
   std::optional<XdpProgram> left;      // another program, left on it
+  bool probe_encap_detached = false;   // dogfish's tc egress program (health probes), taken off
   std::vector<std::string> pins_removed;
 };
 
