@@ -193,7 +193,7 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
                 from_vip.add((inner_ip(p).version, dport))
             else:
                 from_client.add((inner_ip(p).version, sport))
-        deleted = {(6 if t.startswith("[") else 4, port) for (t, port) in ours}
+        deleted = {conn_key(c) for c in report["conns"] if (c["target"], c["port"]) in ours}
         missing = deleted - from_vip
         assert missing == set(), f"no RST from the VIP for the deleted real's connections {missing}"
         others = (from_vip - deleted) & talking

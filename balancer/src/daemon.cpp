@@ -121,6 +121,11 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
   announce();
 
   HealthDriver probes(loop, health, prober, controller, announce);
+  // A real added, removed or re-checked changes which probes are due and which VIPs are announced.
+  const auto after_change = [&] {
+    probes.kick();
+    announce();
+  };
   loop.watch(signals.fd(), EPOLLIN, [&](std::uint32_t) {
     int sig = signals.read_signal();
     if (sig == SIGHUP) {
@@ -130,8 +135,7 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
       } catch (const std::exception& e) {
         log_error("reload failed, keeping the running state: {}", e.what());
       }
-      probes.kick();
-      announce();
+      after_change();
       notify_serving(controller, config);
     } else if (sig == SIGTERM || sig == SIGINT) {
       log_info("stopping on {}; the data plane goes on serving (`dogfish teardown` takes it down)",
@@ -147,8 +151,7 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
                printable(answer["error"].get<std::string>()));
     else
       log_debug("request {}", printable(line));
-    probes.kick();  // a real added, removed or re-checked changes what is due
-    announce();
+    after_change();
     return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   });
   log_info("serving {}", server.path());

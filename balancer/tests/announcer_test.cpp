@@ -11,6 +11,7 @@
 
 #include "dogfish/base/bird_control.hpp"
 #include "dogfish/base/errors.hpp"
+#include "param_name.hpp"
 
 namespace dogfish {
 namespace {
@@ -160,22 +161,40 @@ TEST(MakeAnnouncements, OffWithoutAnnounce) {
   EXPECT_NE(make_announcements(c), nullptr);
 }
 
-TEST(BirdLine, ParsesTheControlProtocol) {
+struct BirdLineRow {
+  const char* description;
+  const char* line;
+  int continuing;  // the code of the reply a continuation line belongs to
+  int code;
+  const char* text;
+  bool last;
+};
+
+const BirdLineRow kBirdLines[] = {
+    {"a one-line reply", "0001 BIRD 2.0.12 ready.", 0, 1, "BIRD 2.0.12 ready.", true},
+    {"a reply's first line of several", "0002-Reading configuration from /etc/bird.conf", 0, 2,
+     "Reading configuration from /etc/bird.conf", false},
+    {"a continuation keeps its reply's code", " more of the same", 1002, 1002, "more of the same",
+     false},
+    {"an error ends the reply", "8002 /etc/bird.conf:3:1 syntax error", 0, 8002,
+     "/etc/bird.conf:3:1 syntax error", true},
+};
+
+class BirdLines : public testing::TestWithParam<BirdLineRow> {};
+
+TEST_P(BirdLines, ParsesTheControlProtocol) {
+  const BirdLineRow& row = GetParam();
+  bool last = !row.last;
+  BirdLine l = parse_bird_line(row.line, row.continuing, last);
+  EXPECT_EQ(l.code, row.code);
+  EXPECT_EQ(l.text, row.text);
+  EXPECT_EQ(last, row.last);
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, BirdLines, testing::ValuesIn(kBirdLines), DescriptionName());
+
+TEST(BirdLine, NotTheProtocolIsAnError) {
   bool last = false;
-  BirdLine l = parse_bird_line("0001 BIRD 2.0.12 ready.", 0, last);
-  EXPECT_EQ(l.code, 1);
-  EXPECT_EQ(l.text, "BIRD 2.0.12 ready.");
-  EXPECT_TRUE(last);
-  l = parse_bird_line("0002-Reading configuration from /etc/bird.conf", 0, last);
-  EXPECT_EQ(l.code, 2);
-  EXPECT_FALSE(last);
-  l = parse_bird_line(" more of the same", 1002, last);
-  EXPECT_EQ(l.code, 1002);
-  EXPECT_EQ(l.text, "more of the same");
-  EXPECT_FALSE(last);
-  l = parse_bird_line("8002 /etc/bird.conf:3:1 syntax error", 0, last);
-  EXPECT_EQ(l.code, 8002);
-  EXPECT_TRUE(last);
   EXPECT_THROW(parse_bird_line("hello", 0, last), Error);
 }
 

@@ -7,6 +7,7 @@
 #include <regex>
 #include <string>
 
+#include "config_error.hpp"
 #include "dogfish/base/errors.hpp"
 #include "param_name.hpp"
 
@@ -303,14 +304,7 @@ TEST_P(ConfigErrors, NamesFileLineAndReason) {
 
 INSTANTIATE_TEST_SUITE_P(Table, ConfigErrors, testing::ValuesIn(kBad), DescriptionName());
 
-std::string error_of(const std::string& text) {
-  try {
-    parse_config(text, "c.yaml");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
-}
+std::string error_of(const std::string& text) { return config_error(text, "c.yaml"); }
 
 TEST(Config, DeepNestingIsAnErrorAtItsLine) {
   // yaml-cpp's depth limit is its own (500 in Debian 12's): the message names it and a line.

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "config_error.hpp"
 #include "dogfish/base/errors.hpp"
 #include "dogfish/config_validation.hpp"
 #include "dogfish/controller.hpp"
@@ -72,15 +73,6 @@ vips:
 
 std::string with_vip_lines(const std::string& lines) { return kHead + lines; }
 
-std::string config_error(const std::string& text) {
-  try {
-    parse_config(text, "t.yaml");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(HealthConfig, VipCheckAndRealOverride) {
   Config c = parse_config(
       with_vip_lines(
@@ -134,9 +126,9 @@ struct BadHealth {
 class HealthConfigError : public ::testing::TestWithParam<BadHealth> {};
 
 TEST_P(HealthConfigError, NamesLineAndValue) {
-  EXPECT_NE(config_error(with_vip_lines(GetParam().vip_lines)).find(GetParam().error),
+  EXPECT_NE(config_error(with_vip_lines(GetParam().vip_lines), "t.yaml").find(GetParam().error),
             std::string::npos)
-      << config_error(with_vip_lines(GetParam().vip_lines));
+      << config_error(with_vip_lines(GetParam().vip_lines), "t.yaml");
 }
 
 INSTANTIATE_TEST_SUITE_P(
