@@ -5,7 +5,8 @@ takes it out of both families' TCP and UDP VIPs within fall x interval + 1 s, af
 new flow goes to it or fails, and real2's established connections see no reset; starting it
 again brings real1 back within rise x interval + 1 s. Taking the VIPs off real1's loopback
 while its own address still answers does the same, and a capture on real1's link shows the
-probes arriving encapsulated; with `via: real` (probes to the real's own address) it stays up."""
+probes arriving encapsulated; with `via: real` (probes to the real's own address) it stays up.
+VIPs that come and go faster than fall x interval (a flap) fail probes but move no ring."""
 import ipaddress
 import os
 import signal
@@ -164,11 +165,17 @@ def test_a_stopped_real_leaves_and_comes_back(stoppable_real):
         held.kill()
 
 
+def loopback_vip_commands(lab, verb):
+    """`ip` commands that add or delete every VIP on a loopback, as the lab puts them there."""
+    return [
+        f"addr {verb} {a}/{ipaddress.ip_address(a).max_prefixlen} dev lo"
+        for a in sorted({v["address"] for v in lab.status["vips"]})
+    ]
+
+
 def loopback_vips(lab, node, verb):
-    """`ip addr add` or `del` of every VIP on the node's loopback, as the lab puts them there."""
-    for address in sorted({v["address"] for v in lab.status["vips"]}):
-        bits = ipaddress.ip_address(address).max_prefixlen
-        lab.exec(node, "ip", "addr", verb, f"{address}/{bits}", "dev", "lo")
+    for command in loopback_vip_commands(lab, verb):
+        lab.exec(node, "ip", *command.split())
 
 
 @pytest.fixture
@@ -271,3 +278,43 @@ def test_via_real_probes_the_reals_own_address(via_real):
     assert states == {"up"}, f"real1 went {states} though its own address answers"
     assert own_address_answers(lab, "real1")
     progress("via: real: real1 without its VIPs stays up (its own address answers)")
+
+
+FLAPS, OUTAGE, BETWEEN = 8, 0.15, 1.0  # each outage well inside one interval, rise x interval apart
+
+
+def test_a_flapping_real_does_not_flap_the_ring(vipless_real, tmp_path):
+    """real1 loses its VIPs for OUTAGE s every BETWEEN s: a probe may fail in an outage, never
+    FALL in a row, so real1 stays up and in every ring, and the failures were seen."""
+    lab, _take, _give_back = vipless_real
+    wait_state(lab, "real1", "up", timeout=10)
+    # One `ip -batch` each way, both families at once, so an outage is as short as asked.
+    drop, restore = tmp_path / "del", tmp_path / "add"
+    drop.write_text("".join(f"{c}\n" for c in loopback_vip_commands(lab, "del")))
+    restore.write_text("".join(f"{c}\n" for c in loopback_vip_commands(lab, "add")))
+    stats0 = lab.stats()["health"]
+    outages = []
+    try:
+        for _ in range(FLAPS):
+            t0 = time.monotonic()
+            lab.exec("real1", "ip", "-batch", str(drop))
+            time.sleep(OUTAGE)  # the stimulus: how long the VIPs are gone
+            lab.exec("real1", "ip", "-batch", str(restore))
+            outages.append(time.monotonic() - t0)
+            if outages[-1] >= INTERVAL:
+                pytest.skip(f"this machine took {outages[-1]:.2f} s for an outage: not a flap")
+            time.sleep(BETWEEN)
+            states = {
+                health_of(lab, v, address_of(lab, v, "real1"))["state"] for v in services(lab)
+            }
+            assert states == {"up"}, f"real1 went {states} in a flap of {outages[-1]:.2f} s"
+    finally:
+        lab.exec("real1", "ip", "-force", "-batch", str(restore), check=False)
+    stats = lab.stats()["health"]
+    failed = stats["failed"] - stats0["failed"]
+    assert stats["went_down"] == stats0["went_down"], f"a transition while flapping: {stats}"
+    assert failed > 0, "no probe failed: the flaps were not seen, the test proves nothing"
+    progress(
+        f"{FLAPS} outages of {min(outages):.2f}-{max(outages):.2f} s: {failed} probes failed, "
+        "real1 never left the ring"
+    )
