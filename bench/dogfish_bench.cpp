@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "baseline_target.hpp"
 #include "bench.skel.h"
 #include "bench_abi.h"
 #include "dogfish/base/address.hpp"
@@ -180,6 +181,7 @@ struct Options {
   std::vector<std::string> only;
   std::string katran_object;
   std::string katran_prog = "balancer_ingress";
+  std::string baseline_object;
   uint32_t insert_rate = DF_DEFAULT_CONN_INSERT_RATE;
   bool prefill = false;
 };
@@ -337,16 +339,25 @@ std::string kernel_release() {
 }
 
 nlohmann::ordered_json build_info(const Options& opt) {
-  return {{"build_type", DF_BUILD_TYPE},       {"cxx", DF_BUILD_CXX},
-          {"cxx_flags", DF_BUILD_CXX_FLAGS},   {"bpf_cflags", DF_BUILD_BPF_CFLAGS},
-          {"kernel", kernel_release()},        {"conn_entries", opt.conn_entries},
-          {"iterations", opt.iterations},      {"runs", opt.runs},
-          {"katran_object", opt.katran_object}};
+  return {{"build_type", DF_BUILD_TYPE},        {"cxx", DF_BUILD_CXX},
+          {"cxx_flags", DF_BUILD_CXX_FLAGS},    {"bpf_cflags", DF_BUILD_BPF_CFLAGS},
+          {"kernel", kernel_release()},         {"conn_entries", opt.conn_entries},
+          {"iterations", opt.iterations},       {"runs", opt.runs},
+          {"katran_object", opt.katran_object}, {"baseline_object", opt.baseline_object}};
 }
 
 // ---------------------------------------------------------------- output
 
 using Results = std::vector<std::pair<const Path*, std::vector<Result>>>;  // per target
+
+// The median of run-by-run ratios a / b: the two programs ran one after the other in each
+// run, so a burst of load from elsewhere lands on both and cancels.
+double paired_ratio(const Result& a, const Result& b) {
+  if (a.empty() || a.nets.size() != b.nets.size()) return std::nan("");
+  std::vector<double> r;
+  for (size_t i = 0; i < a.nets.size(); i++) r.push_back(a.nets[i] / b.nets[i]);
+  return median(r);
+}
 
 void print_table(const Results& results, const Result& floor, const Bench& bench,
                  const Options& opt) {
@@ -361,19 +372,36 @@ void print_table(const Results& results, const Result& floor, const Bench& bench
              info["cxx_flags"].get<std::string>(), info["bpf_cflags"].get<std::string>(),
              info["kernel"].get<std::string>(), opt.conn_entries);
   if (!opt.katran_object.empty()) fmt::print("katran: {}\n", opt.katran_object);
+  if (!opt.baseline_object.empty()) fmt::print("baseline: {}\n", opt.baseline_object);
+  // Ratios of dogfish (column 0) to Katran's figure, and to the baseline build's.
+  auto index_of = [&](const char* name) {
+    for (size_t i = 0; i < targets.size(); i++)
+      if (targets[i]->name() == name) return int(i);
+    return -1;
+  };
+  const int katran = index_of("katran"), baseline = index_of("baseline");
   std::string head = fmt::format("{:<14}", "path");
   for (const auto& t : targets) head += fmt::format(" {:>9} {:>8}", t->name(), "min");
-  if (targets.size() > 1) head += fmt::format(" {:>7}  {}", "ratio", "<= 0.8");
+  if (katran >= 0) head += fmt::format(" {:>7}  {}", "ratio", "<= 0.8");
+  if (baseline >= 0) head += fmt::format(" {:>8}", "/baseline");
   fmt::print("{}\n", head);
   for (const auto& [p, per_target] : results) {
     std::string line = fmt::format("{:<14}", p->name);
     for (const Result& r : per_target)
       line += r.empty() ? fmt::format(" {:>9} {:>8}", "-", "-")
                         : fmt::format(" {:>9.1f} {:>8.1f}", r.net(), r.net_min());
-    if (per_target.size() > 1 && !per_target[0].empty() && !per_target[1].empty()) {
-      const double ratio = per_target[0].net() / per_target[1].net();
-      line += fmt::format(" {:>7.2f}  {}", ratio, ratio <= 0.8 ? "ok" : "MISS");
+    auto ratio_to = [&](int i) {
+      return per_target[0].empty() || per_target[i].empty()
+                 ? std::nan("")
+                 : per_target[0].net() / per_target[i].net();
+    };
+    if (katran >= 0) {
+      const double ratio = ratio_to(katran);
+      line += std::isnan(ratio) ? fmt::format(" {:>7}  ", "-")
+                                : fmt::format(" {:>7.2f}  {}", ratio, ratio <= 0.8 ? "ok" : "MISS");
     }
+    if (baseline >= 0)
+      line += fmt::format(" {:>9.3f}", paired_ratio(per_target[0], per_target[baseline]));
     fmt::print("{}\n", line);
   }
   fmt::print("{:<14} {:>9.1f} {:>8.1f}   (swap MACs, XDP_TX: no balancer)\n", "floor_xdp_tx",
@@ -429,11 +457,21 @@ int run(const Options& opt) {
     timed([&] {
       return std::make_unique<KatranTarget>(opt.katran_object, opt.katran_prog, opt.conn_entries);
     });
-  if (!opt.json)
-    for (size_t i = 0; i < targets.size(); i++)
-      fmt::print("{}: loaded in {:.2f} s; connection table {:.0f} MiB, {:.0f} bytes an entry\n",
-                 targets[i]->name(), load_s[i], targets[i]->table_bytes() / 1048576.0,
-                 double(targets[i]->table_bytes()) / opt.conn_entries);
+  if (!opt.baseline_object.empty())
+    timed([&] {
+      return std::make_unique<BaselineTarget>(opt.baseline_object,
+                                              static_cast<DogfishTarget&>(*targets.front()));
+    });
+  if (!opt.json) {
+    for (size_t i = 0; i < targets.size(); i++) {
+      if (targets[i]->name() == "baseline")
+        fmt::print("baseline: loaded in {:.2f} s, over dogfish's maps\n", load_s[i]);
+      else
+        fmt::print("{}: loaded in {:.2f} s; connection table {:.0f} MiB, {:.0f} bytes an entry\n",
+                   targets[i]->name(), load_s[i], targets[i]->table_bytes() / 1048576.0,
+                   double(targets[i]->table_bytes()) / opt.conn_entries);
+    }
+  }
   Bench bench(opt, std::move(targets));
 
   Results results;
@@ -447,12 +485,17 @@ int run(const Options& opt) {
                                   [](const Path& p) { return p.kind == PathKind::nonsyn_miss; }),
                     *t, opt.conn_entries);
   // Round robin over the paths and programs: a burst of noise from the rest of
-  // the machine lands on one run of many, which their medians discard.
+  // the machine lands on one run of many, which their medians discard. The programs
+  // take turns going first: the first after another path pays for what that path left
+  // in the caches and branch predictors.
+  const size_t n = bench.targets().size();
   for (int r = 1; r <= opt.runs; r++) {
     for (auto& [p, per_target] : results)
-      for (size_t i = 0; i < per_target.size(); i++)
+      for (size_t k = 0; k < n; k++) {
+        const size_t i = r % 2 ? k : n - 1 - k;
         if (bench.targets()[i]->handles(p->kind))
           bench.measure(*p, *bench.targets()[i], per_target[i], r);
+      }
     bench.measure_floor(paths.front().frame, floor);
   }
   if (opt.json)
@@ -485,6 +528,10 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--katran-prog", opt.katran_prog, "the program in that object")
       ->capture_default_str();
+  app.add_option("--baseline", opt.baseline_object,
+                 "another build of dogfish's balancer.bpf.o (main's, say): timed too, over the "
+                 "same maps")
+      ->check(CLI::ExistingFile);
   app.add_option("--insert-rate", opt.insert_rate,
                  "dogfish's flood guard: table entries a CPU may write per second from misses "
                  "(0: no limit)")
