@@ -16,6 +16,7 @@
 #include <bpf/bpf_endian.h>
 #include <dogfish/abi.h>
 #include "csum.h"
+#include "words.h"
 
 #ifndef IP_DF
 #define IP_DF 0x4000
@@ -30,6 +31,20 @@ struct encap_in {
 	__u8 ttl; /* carried to the outer header */
 };
 
+/* Six bytes as a word and a half-word. */
+static __always_inline void copy_mac(void *dst, const void *src)
+{
+	put_word32(dst, 0, word32_at(src, 0));
+	*(df_word16 *)((__u8 *)dst + 4) = *(const df_word16 *)((const __u8 *)src + 4);
+}
+
+/* An IPv6 address (16 bytes) as four words. */
+static __always_inline void copy_addr6(void *dst, const void *src)
+{
+	for (int i = 0; i < 4; i++)
+		put_word32(dst, i, word32_at(src, i));
+}
+
 /*
  * After the head moved by delta bytes, the old Ethernet header sits at
  * data + delta: its destination (our MAC) becomes the new source before the
@@ -38,8 +53,8 @@ struct encap_in {
 static __always_inline void write_eth(struct ethhdr *eth, const __u8 *old_dst,
 				      const volatile struct df_config *cfg, __u16 proto)
 {
-	__builtin_memcpy(eth->h_source, old_dst, ETH_ALEN);
-	__builtin_memcpy(eth->h_dest, (const void *)cfg->gateway_mac, ETH_ALEN);
+	copy_mac(eth->h_source, old_dst);
+	copy_mac(eth->h_dest, (const void *)cfg->gateway_mac);
 	eth->h_proto = bpf_htons(proto);
 }
 
@@ -73,7 +88,7 @@ static __always_inline int encap_ipv4(struct xdp_md *ctx, const struct df_real *
 	ip->protocol = in->inner_proto;
 	ip->check = 0;
 	ip->saddr = cfg->src4_prefix | (bpf_htonl(in->hash) & cfg->src4_hostmask);
-	__builtin_memcpy(&ip->daddr, real->addr, 4);
+	ip->daddr = word32_at(real->addr, 0);
 	ip->check = ipv4_hdr_csum(ip);
 	return 0;
 }
@@ -84,10 +99,10 @@ static __always_inline int encap_ipv6(struct xdp_md *ctx, const struct df_real *
 				      const volatile struct df_config *cfg)
 {
 	const int delta = sizeof(struct ipv6hdr);
+	const volatile __u32 *pfx = (const volatile __u32 *)cfg->src6_prefix;
 	struct ethhdr *eth;
 	struct ipv6hdr *ip6;
 	void *data, *data_end;
-	__u32 last;
 
 	if (bpf_xdp_adjust_head(ctx, -delta))
 		return -1;
@@ -104,11 +119,11 @@ static __always_inline int encap_ipv6(struct xdp_md *ctx, const struct df_real *
 	ip6->payload_len = bpf_htons(in->inner_len);
 	ip6->nexthdr = in->inner_proto;
 	ip6->hop_limit = in->ttl;
-	__builtin_memcpy(&ip6->saddr, (const void *)cfg->src6_prefix, 12);
-	__builtin_memcpy(&last, (const void *)(cfg->src6_prefix + 12), 4);
-	last |= bpf_htonl(in->hash) & cfg->src6_hostmask;
-	__builtin_memcpy((__u8 *)&ip6->saddr + 12, &last, 4);
-	__builtin_memcpy(&ip6->daddr, real->addr, 16);
+	ip6->saddr.in6_u.u6_addr32[0] = pfx[0];
+	ip6->saddr.in6_u.u6_addr32[1] = pfx[1];
+	ip6->saddr.in6_u.u6_addr32[2] = pfx[2];
+	ip6->saddr.in6_u.u6_addr32[3] = pfx[3] | (bpf_htonl(in->hash) & cfg->src6_hostmask);
+	copy_addr6(&ip6->daddr, real->addr);
 	return 0;
 }
 
