@@ -21,6 +21,7 @@
 #include "encap.h"
 #include "conn_table.h"
 #include "icmp.h"
+#include "vip_cache.h"
 
 /* Fixed at load: the verifier and JIT see it as a constant. */
 const volatile __u32 ring_size = DF_DEFAULT_RING_SIZE;
@@ -380,7 +381,7 @@ static __always_inline int balance(struct xdp_md *ctx, struct df_global_stats *g
 			       ? icmp_echo_reply(ctx, pkt.flow.vip.family, pkt.l3_len)
 			       : DF_DROP_BAD_L3;
 
-	vip = bpf_map_lookup_elem(&vips, &pkt.flow.vip);
+	vip = vip_lookup(&pkt.flow.vip);
 	if (!vip)
 		return pkt.icmp ? DF_PASS_ICMP_NO_FLOW : DF_PASS_NOT_VIP;
 	count(&vip_stats, vip->vip_id, frame_len);

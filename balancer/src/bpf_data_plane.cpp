@@ -62,6 +62,7 @@ BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options) : options_(option
       const char* file;
     } pins[] = {
         {skel_->maps.vips, "vips"},
+        {skel_->maps.vip_gen, "vip_gen"},
         {skel_->maps.vip_addrs, "vip_addrs"},
         {skel_->maps.reals, "reals"},
         {skel_->maps.rings, "rings"},
@@ -157,11 +158,22 @@ void BpfDataPlane::put_vip(const df_vip_key& key, const df_vip_meta& meta) {
     throw Error("vip id " + std::to_string(meta.vip_id) + " beyond max VIPs");
   check_bpf(bpf_map_update_elem(bpf_map__fd(skel_->maps.vips), &key, &meta, BPF_ANY),
             "writing a VIP");
+  vips_changed();
 }
 
 void BpfDataPlane::delete_vip(const df_vip_key& key) {
   int err = bpf_map_delete_elem(bpf_map__fd(skel_->maps.vips), &key);
   if (err && errno != ENOENT) throw OsError(errno, "deleting a VIP");
+  if (!err) vips_changed();
+}
+
+void BpfDataPlane::vips_changed() {
+  // The program's per-CPU copies of the VIP map hold while this does (bpf/vip_cache.h).
+  int fd = bpf_map__fd(skel_->maps.vip_gen);
+  uint32_t zero = 0, gen = 0;
+  check_bpf(bpf_map_lookup_elem(fd, &zero, &gen), "reading the VIP generation");
+  gen++;
+  check_bpf(bpf_map_update_elem(fd, &zero, &gen, BPF_ANY), "advancing the VIP generation");
 }
 
 void BpfDataPlane::put_vip_addr(const df_vip_addr_key& key) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dogfish/abi.h>
+#include <sched.h>
 
 #include <cstdint>
 #include <memory>
@@ -31,6 +32,8 @@ class BalancerHarness {
 
   // A VIP on (address, port, proto) with the given DF_VIP_* flags; returns its vip_id.
   uint32_t add_vip(const std::string& addr, uint16_t port, uint8_t proto, uint32_t flags = 0);
+  void remove_vip(uint32_t vip_id);
+  void set_vip_flags(uint32_t vip_id, uint32_t flags);
   void add_real(uint32_t id, const std::string& addr);
   void remove_real(uint32_t id);
   // Writes the VIP's inactive ring with `ids` repeated over all slots, then flips to it.
@@ -63,6 +66,23 @@ class BalancerHarness {
   std::unique_ptr<BpfDataPlane> dp_;
   std::vector<Vip> vips_;
   mutable std::vector<int> map_fds_;
+};
+
+// What the connection-table and VIP-copy tests start from: a TCP VIP on kVip4:80, reals 1
+// (kReal4a) and 2 (kReal4b), the VIP's ring all real 1. Returns the VIP's id.
+uint32_t add_tcp80_two_reals(BalancerHarness& lb);
+
+// Keeps the thread on the CPU it runs on while it lives, for tests of what the program
+// keeps per CPU (the flood guard's buckets, the VIP map's copies).
+class PinnedToOneCpu {
+ public:
+  PinnedToOneCpu();
+  ~PinnedToOneCpu();
+  PinnedToOneCpu(const PinnedToOneCpu&) = delete;
+  PinnedToOneCpu& operator=(const PinnedToOneCpu&) = delete;
+
+ private:
+  cpu_set_t saved_;
 };
 
 // Runs `frame` and checks, as gtest failures, that it leaves untouched with `verdict`,

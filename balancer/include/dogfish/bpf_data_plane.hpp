@@ -68,6 +68,8 @@ class BpfDataPlane : public DataPlane {
   // When each freed real id was freed, pinned as pin_dir/real_freed.
   static constexpr const char* kFreedRealsPin = "real_freed";
   void open_freed_reals();
+  // After every write to the VIP map: the program's copies of it are stale.
+  void vips_changed();
 
   BpfDataPlaneOptions options_;
   Skeleton<balancer_bpf> skel_{{balancer_bpf__open, balancer_bpf__load, balancer_bpf__destroy}};
