@@ -86,6 +86,37 @@ static __always_inline int parse_icmp(struct cursor *c, struct packet *pkt)
 	return icmp_quoted_flow(c, &pkt->flow);
 }
 
+/*
+ * The ports into the flow key, each in a word written whole with what shares it
+ * (the protocol and family; the padding): the next reads of the key are by words
+ * (the VIP copy's slot and compare, the kernel's hash), and a word read over
+ * narrower stores still in flight waits for them to land.
+ */
+static __always_inline void set_ports(struct df_flow_key *flow, __be16 sport, __be16 dport)
+{
+	union {
+		struct {
+			__be16 port;
+			__u8 proto;
+			__u8 family;
+		} f;
+		__u32 w;
+	} vip_tail = { .f = { dport, flow->vip.proto, flow->vip.family } };
+	union {
+		struct {
+			__be16 port;
+			__u8 pad[2];
+		} f;
+		__u32 w;
+	} src_tail = { .f = { sport } };
+
+	_Static_assert(__builtin_offsetof(struct df_vip_key, family) ==
+			       __builtin_offsetof(struct df_vip_key, port) + 3,
+		       "port, proto and family make one word");
+	put_word32(&flow->vip.port, 0, vip_tail.w);
+	put_word32(&flow->sport, 0, src_tail.w);
+}
+
 static __always_inline int parse_l4(struct cursor *c, struct packet *pkt)
 {
 	if (pkt->flow.vip.proto == IPPROTO_TCP) {
@@ -93,8 +124,7 @@ static __always_inline int parse_l4(struct cursor *c, struct packet *pkt)
 
 		if (!th)
 			return drop_if_vip_addr(pkt, DF_DROP_TRUNCATED_L4);
-		pkt->flow.sport = th->source;
-		pkt->flow.vip.port = th->dest;
+		set_ports(&pkt->flow, th->source, th->dest);
 		pkt->l4_hdr_len = sizeof(*th);
 		pkt->tcp_flags = ((const __u8 *)th)[13];
 		pkt->tcp_seq = bpf_ntohl(th->seq);
@@ -105,8 +135,7 @@ static __always_inline int parse_l4(struct cursor *c, struct packet *pkt)
 
 		if (!uh)
 			return drop_if_vip_addr(pkt, DF_DROP_TRUNCATED_L4);
-		pkt->flow.sport = uh->source;
-		pkt->flow.vip.port = uh->dest;
+		set_ports(&pkt->flow, uh->source, uh->dest);
 		pkt->l4_hdr_len = sizeof(*uh);
 		return CONTINUE;
 	}
