@@ -27,6 +27,8 @@ class BaselineTarget : public Target {
   void before_warm(PathKind kind) override { maps_from_.before_warm(kind); }
   void after_warm(PathKind kind) override { maps_from_.after_warm(kind); }
   uint64_t table_bytes() const override { return maps_from_.table_bytes(); }
+  std::vector<size_t> table_entries() const override { return maps_from_.table_entries(); }
+  void point_ring_at(uint32_t real_id) override { maps_from_.point_ring_at(real_id); }
   std::vector<std::string> counter_names() const override { return maps_from_.counter_names(); }
   Counts counters() const override { return maps_from_.counters(); }
   std::vector<int64_t> expect(PathKind kind) const override { return maps_from_.expect(kind); }

@@ -184,6 +184,7 @@ struct Options {
   std::string baseline_object;
   uint32_t insert_rate = DF_DEFAULT_CONN_INSERT_RATE;
   bool prefill = false;
+  bool cpu_move = false;
 };
 
 double median(std::vector<double> v) {
@@ -199,6 +200,13 @@ struct Result {
   double net() const { return median(nets); }
   double net_min() const { return *std::min_element(nets.begin(), nets.end()); }
 };
+
+void pin_to(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  check_call(sched_setaffinity(0, sizeof(set), &set), fmt::format("pinning to CPU {}", cpu));
+}
 
 double thread_ns() {
   timespec ts;
@@ -309,6 +317,13 @@ class Bench {
     t.after_warm(miss.kind);
   }
 
+  // One packet of a path through a program on one CPU: the frame it sent.
+  std::vector<uint8_t> send_on(int cpu, const Path& path, Target& t) {
+    pin_to(cpu);
+    wrapper_.select(path.frame, false, t.prog_fd());
+    return wrapper_.run(label(path, t), path.frame, 1, path.xdp_ret, path.out_len).frame;
+  }
+
   // The floor: swap MACs and XDP_TX, no balancer behind the wrapper.
   void measure_floor(const Frame& frame, Result& res) {
     wrapper_.select(frame, false, wrapper_.empty_fd());
@@ -329,6 +344,50 @@ class Bench {
   std::vector<std::unique_ptr<Target>> targets_;
   Wrapper wrapper_;
 };
+
+// ---------------------------------------------------------------- a flow that moves CPU
+
+// "N", or "N + M" for a table per CPU.
+std::string table_entries_text(const Target& t) {
+  std::string text;
+  for (size_t n : t.table_entries()) text += fmt::format("{}{}", text.empty() ? "" : " + ", n);
+  return text;
+}
+
+// The outer IPv4 destination of an IPIP frame: the real it went to.
+std::string outer_dst4(const std::vector<uint8_t>& frame) {
+  return fmt::format("{}.{}.{}.{}", frame.at(30), frame.at(31), frame.at(32), frame.at(33));
+}
+
+// What a flow gets when its packets move from one CPU to another (RSS change, IRQ
+// rebalancing) after its VIP's ring changed: an ACK of a flow on cpu_a (remembered
+// there), the ring pointed at the other real, then the same ACK on cpu_b and on cpu_a.
+int cpu_move(const Options& opt, Bench& bench, const std::vector<Path>& paths) {
+  const int ncpu = libbpf_num_possible_cpus();
+  const int cpu_a = opt.cpu >= 0 ? opt.cpu : 0, cpu_b = (cpu_a + 1) % ncpu;
+  if (ncpu < 2) throw std::runtime_error("--cpu-move needs two CPUs");
+  const Path& ack = *std::find_if(paths.begin(), paths.end(),
+                                  [](const Path& p) { return p.kind == PathKind::table_hit; });
+  fmt::print(
+      "cpu-move: one TCP flow's ACK on CPU {0}; its VIP's ring pointed at the other real; the "
+      "same ACK on CPU {1}, then on CPU {0} again\n",
+      cpu_a, cpu_b);
+  fmt::print("{:<9} {:>14} {:>14} {:>14}  {}\n", "program", fmt::format("CPU {}", cpu_a),
+             fmt::format("CPU {}", cpu_b), fmt::format("CPU {} again", cpu_a),
+             "table entries (per table)");
+  for (const auto& t : bench.targets()) {
+    if (t->name() == "baseline") continue;
+    t->before_warm(ack.kind);
+    const std::string first = outer_dst4(bench.send_on(cpu_a, ack, *t));
+    t->point_ring_at(first == Service::real4[0] ? 2 : 1);  // the other real
+    t->before_warm(ack.kind);
+    const std::string moved = outer_dst4(bench.send_on(cpu_b, ack, *t));
+    const std::string back = outer_dst4(bench.send_on(cpu_a, ack, *t));
+    fmt::print("{:<9} {:>14} {:>14} {:>14}  {}\n", t->name(), first, moved, back,
+               table_entries_text(*t));
+  }
+  return 0;
+}
 
 // ---------------------------------------------------------------- what it was built with
 
@@ -434,10 +493,7 @@ void print_json(const Results& results, const Result& floor, const Bench& bench,
 
 int run(const Options& opt) {
   // Pinned: a per-CPU table (Katran's) must see the warm-up and the runs on one CPU.
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(opt.cpu >= 0 ? opt.cpu : sched_getcpu(), &set);
-  check_call(sched_setaffinity(0, sizeof(set), &set), "sched_setaffinity");
+  pin_to(opt.cpu >= 0 ? opt.cpu : sched_getcpu());
   const std::vector<Path> paths = all_paths();
   for (const auto& name : opt.only)
     if (std::none_of(paths.begin(), paths.end(), [&](const Path& p) { return name == p.name; }))
@@ -473,6 +529,7 @@ int run(const Options& opt) {
     }
   }
   Bench bench(opt, std::move(targets));
+  if (opt.cpu_move) return cpu_move(opt, bench, paths);
 
   Results results;
   for (const auto& p : paths)
@@ -480,10 +537,13 @@ int run(const Options& opt) {
       results.emplace_back(&p, std::vector<Result>(bench.targets().size()));
   Result floor;
   if (opt.prefill)
-    for (const auto& t : bench.targets())
+    for (const auto& t : bench.targets()) {
+      if (t->name() == "baseline") continue;  // dogfish's table
       bench.prefill(*std::find_if(paths.begin(), paths.end(),
                                   [](const Path& p) { return p.kind == PathKind::nonsyn_miss; }),
                     *t, opt.conn_entries);
+      if (!opt.json) fmt::print("{}: prefilled: {} entries\n", t->name(), table_entries_text(*t));
+    }
   // Round robin over the paths and programs: a burst of noise from the rest of
   // the machine lands on one run of many, which their medians discard. The programs
   // take turns going first: the first after another path pays for what that path left
@@ -539,6 +599,9 @@ int main(int argc, char** argv) {
   app.add_flag("--prefill", opt.prefill,
                "before the runs, put as many flows in each table as it has entries");
   app.add_option("--cpu", opt.cpu, "pin the bench to this CPU (default: the one it starts on)");
+  app.add_flag("--cpu-move", opt.cpu_move,
+               "instead of timing: where a remembered flow's packets go when they move CPU "
+               "after its VIP's ring changed (from --cpu, default 0, to the next CPU)");
   app.add_option("--only", opt.only, "run just these paths")->delimiter(',');
   app.add_flag("--json", opt.json, "print JSON: what it was built with, path -> program -> net ns");
   bool verbose = false;
