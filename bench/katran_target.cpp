@@ -202,7 +202,11 @@ std::vector<size_t> KatranTarget::table_entries() const {
 // Katran stops remembering new flows above 125k a second per CPU; the warm-up
 // packet of a hit path must be remembered, whatever ran before it.
 void KatranTarget::before_warm(PathKind kind) {
-  if (kind != PathKind::table_hit && kind != PathKind::udp_hit && kind != PathKind::v6_hit) return;
+  if (kind == PathKind::table_hit || kind == PathKind::udp_hit || kind == PathKind::v6_hit)
+    reset_guard();
+}
+
+void KatranTarget::reset_guard() {
   std::vector<LbStats> zero(libbpf_num_possible_cpus());
   uint32_t k = max_vips_ + kNewConnRate;
   check(bpf_map_update_elem(map_fd("stats"), &k, zero.data(), BPF_ANY), "resetting its guard");

@@ -27,6 +27,7 @@ class KatranTarget : public Target {
   int prog_fd() const override { return prog_fd_; }
   bool handles(PathKind kind) const override;
   void before_warm(PathKind kind) override;
+  void before_prefill() override { reset_guard(); }
   uint64_t table_bytes() const override;
   std::vector<size_t> table_entries() const override;
   void point_ring_at(uint32_t real_id) override;
@@ -38,6 +39,7 @@ class KatranTarget : public Target {
   void create_lrus(uint32_t per_cpu);
   void configure();
   void write_ring(uint32_t vip_num, uint32_t a, uint32_t b);
+  void reset_guard();
   int map_fd(const char* name) const;
 
   bpf_object* obj_ = nullptr;

@@ -64,6 +64,8 @@ class Target {
   // Before a path's warm-up packet: whatever lets that packet's flow into the table.
   virtual void before_warm(PathKind) {}
   virtual void after_warm(PathKind) {}
+  // Before each chunk of --prefill's flows: whatever lets them all into the table.
+  virtual void before_prefill() {}
   // The kernel's memory charge for the program's connection table(s).
   virtual uint64_t table_bytes() const = 0;
   // Entries in each of the program's connection tables (one, or one per CPU).
