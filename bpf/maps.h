@@ -83,8 +83,8 @@ struct {
  * The connection table: flow -> real id, written by the program (conn_table.h
  * says when). One table for every CPU, so a flow that moves CPU keeps its real,
  * with one LRU: any CPU may fill all of it. Per-CPU LRU lists
- * (BPF_F_NO_COMMON_LRU) would give each CPU a share alone and cost more an
- * insert; bench/README.md has the measurements.
+ * (BPF_F_NO_COMMON_LRU) or Katran's table per CPU would give each CPU a share
+ * alone; bench/README.md weighs the designs by measurement.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
