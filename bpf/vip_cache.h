@@ -10,7 +10,9 @@
  * A copy holds while vip_gen (maps.h) is what it was when the copy was made. The
  * program reads vip_gen before it asks the VIP map, and the control plane adds one
  * after every write to the map: a copy that carries the newest generation was
- * therefore made after the last write and holds what the map holds.
+ * therefore made after the last write and holds what the map holds. (A weakly
+ * ordered CPU may let the map's loads pass the generation's, by far less than the
+ * syscall that parts a write from its bump.)
  */
 #ifndef DOGFISH_BPF_VIP_CACHE_H
 #define DOGFISH_BPF_VIP_CACHE_H

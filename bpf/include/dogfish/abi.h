@@ -90,7 +90,11 @@ struct df_vip_key {
 	__u8 family; /* DF_FAMILY_* */
 };
 
-/* Value of the VIP map: replaced whole, so switching ring_slot is atomic. */
+/*
+ * Value of the VIP map: replaced whole, so switching ring_slot is atomic. After
+ * every write to the VIP map the control plane adds one to the map vip_gen (a
+ * __u32 at key 0): the program's per-CPU copies of the VIP map hold until it does.
+ */
 struct df_vip_meta {
 	__u32 vip_id; /* index into vip_stats */
 	__u32 flags; /* DF_VIP_* */
