@@ -40,6 +40,7 @@
 #include "dogfish/base/errors.hpp"
 #include "dogfish/base/log.hpp"
 #include "dogfish/base/skeleton.hpp"
+#include "dogfish/base/version.hpp"
 #include "dogfish_target.hpp"
 #include "katran_target.hpp"
 #include "support/packet.hpp"
@@ -582,6 +583,7 @@ int main(int argc, char** argv) {
       "dogfish-bench: ns/packet of the balancer's paths via BPF_PROG_TEST_RUN.\n"
       "Each figure is the median over runs of (wrapper+program) - (wrapper+empty);\n"
       "each program's counters must prove every iteration took its path."};
+  app.set_version_flag("--version", dogfish::version_text("dogfish-bench"));
   app.add_option("-n,--iterations", opt.iterations, "iterations per run")
       ->check(CLI::Range(1000, 1 << 30));
   app.add_option("-r,--runs", opt.runs, "runs per path (the median is reported)")

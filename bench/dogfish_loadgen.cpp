@@ -47,6 +47,7 @@
 #include "dogfish/base/log.hpp"
 #include "dogfish/base/skeleton.hpp"
 #include "dogfish/base/socket_address.hpp"
+#include "dogfish/base/version.hpp"
 #include "dogfish/base/xdp.hpp"
 #include "lab_bench.skel.h"
 #include "lab_bench_abi.h"
@@ -293,6 +294,7 @@ int main(int argc, char** argv) {
       "dogfish-loadgen: load for lab-bench, one JSON object on stdout: UDP frames out of a veth "
       "(pps) or new TCP connections (cps); or a pinned XDP program swapped in (attach)",
       "dogfish-loadgen"};
+  app.set_version_flag("--version", dogfish::version_text("dogfish-loadgen"));
   app.require_subcommand(1);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "libbpf's debug messages too");

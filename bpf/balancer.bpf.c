@@ -2,8 +2,10 @@
 /*
  * dogfish's balancer: an XDP program that sends each packet for a VIP to one
  * real, encapsulated (IPIP / IP6IP6 / IPv4-in-IPv6), back out of the interface
- * it came in on. Everything else goes to the stack untouched. DESIGN.md has the
- * packet's path; the ABI is <dogfish/abi.h>.
+ * it came in on. Everything else goes to the stack untouched. Beside it, on the
+ * same interface's tc egress, the health prober's marked packets get the same
+ * encapsulation (probe.h). DESIGN.md has the packet's path; the ABI is
+ * <dogfish/abi.h>.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -12,6 +14,7 @@
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <dogfish/abi.h>
@@ -22,6 +25,7 @@
 #include "conn_table.h"
 #include "icmp.h"
 #include "vip_cache.h"
+#include "probe.h"
 
 /* Fixed at load: the verifier and JIT see it as a constant. */
 const volatile __u32 ring_size = DF_DEFAULT_RING_SIZE;
@@ -465,6 +469,26 @@ int balancer(struct xdp_md *ctx)
 	if (reason < DF_FIRST_PASS)
 		return XDP_TX;
 	return reason < DF_FIRST_DROP ? XDP_PASS : XDP_DROP;
+}
+
+/* tc egress: the health prober's marked packets; anything else passes untouched, uncounted. */
+SEC("tc")
+int probe_encap(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	struct df_global_stats *gs;
+	__u32 reason;
+
+	if ((skb->mark & DF_PROBE_MARK_MASK) != DF_PROBE_MARK)
+		return TC_ACT_OK;
+	gs = bpf_map_lookup_elem(&global_stats, &zero);
+	if (!gs)
+		return TC_ACT_SHOT;
+	reason = probe_encap_reason(skb, &df_cfg);
+	if (reason >= DF_REASON_MAX)
+		return TC_ACT_SHOT;
+	gs->reason[reason]++;
+	return reason < DF_FIRST_DROP ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
 char LICENSE[] SEC("license") = "GPL";

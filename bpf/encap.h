@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Encapsulation: grow the frame at the head with bpf_xdp_adjust_head and write
- * a new Ethernet header and an outer IPv4 or IPv6 header in front of the
- * client's packet, which stays byte for byte as it arrived.
+ * Encapsulation: grow the frame at the head (XDP: bpf_xdp_adjust_head; tc, for
+ * the health prober's packets: bpf_skb_adjust_room) and write a new Ethernet
+ * header and an outer IPv4 or IPv6 header in front of the packet, which stays
+ * byte for byte as it was. One set of outer-header rules for both.
  */
 #ifndef DOGFISH_BPF_ENCAP_H
 #define DOGFISH_BPF_ENCAP_H
@@ -45,6 +46,51 @@ static __always_inline void copy_addr6(void *dst, const void *src)
 		put_word32(dst, i, word32_at(src, i));
 }
 
+/* The outer IPv4 header to an IPv4 real. */
+static __always_inline void outer_ipv4(struct iphdr *ip, const struct df_real *real,
+				       const struct encap_in *in,
+				       const volatile struct df_config *cfg)
+{
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tos = in->tos;
+	ip->tot_len = bpf_htons(in->inner_len + sizeof(*ip));
+	ip->id = 0;
+	ip->frag_off = bpf_htons(IP_DF);
+	ip->ttl = in->ttl;
+	ip->protocol = in->inner_proto;
+	ip->check = 0;
+	ip->saddr = cfg->src4_prefix | (bpf_htonl(in->hash) & cfg->src4_hostmask);
+	ip->daddr = word32_at(real->addr, 0);
+	ip->check = ipv4_hdr_csum(ip);
+}
+
+/* The outer IPv6 header to an IPv6 real, around an IPv4 or IPv6 packet. */
+static __always_inline void outer_ipv6(struct ipv6hdr *ip6, const struct df_real *real,
+				       const struct encap_in *in,
+				       const volatile struct df_config *cfg)
+{
+	const volatile __u32 *pfx = (const volatile __u32 *)cfg->src6_prefix;
+
+	/* version 6, traffic class, and a flow label from the flow hash for the reals' RSS */
+	*(__be32 *)ip6 = bpf_htonl((6U << 28) | ((__u32)in->tos << 20) | (in->hash & 0xfffff));
+	ip6->payload_len = bpf_htons(in->inner_len);
+	ip6->nexthdr = in->inner_proto;
+	ip6->hop_limit = in->ttl;
+	ip6->saddr.in6_u.u6_addr32[0] = pfx[0];
+	ip6->saddr.in6_u.u6_addr32[1] = pfx[1];
+	ip6->saddr.in6_u.u6_addr32[2] = pfx[2];
+	ip6->saddr.in6_u.u6_addr32[3] = pfx[3] | (bpf_htonl(in->hash) & cfg->src6_hostmask);
+	copy_addr6(&ip6->daddr, real->addr);
+}
+
+static __always_inline void eth_to_gateway(struct ethhdr *eth, const volatile struct df_config *cfg,
+					   __u16 proto)
+{
+	copy_mac(eth->h_dest, (const void *)cfg->gateway_mac);
+	eth->h_proto = bpf_htons(proto);
+}
+
 /*
  * After the head moved by delta bytes, the old Ethernet header sits at
  * data + delta: its destination (our MAC) becomes the new source before the
@@ -54,11 +100,10 @@ static __always_inline void write_eth(struct ethhdr *eth, const __u8 *old_dst,
 				      const volatile struct df_config *cfg, __u16 proto)
 {
 	copy_mac(eth->h_source, old_dst);
-	copy_mac(eth->h_dest, (const void *)cfg->gateway_mac);
-	eth->h_proto = bpf_htons(proto);
+	eth_to_gateway(eth, cfg, proto);
 }
 
-/* IPv4 outer header to an IPv4 real. Returns 0, or -1 when the head cannot grow. */
+/* XDP: an IPv4 outer header to an IPv4 real. Returns 0, or -1 when the head cannot grow. */
 static __always_inline int encap_ipv4(struct xdp_md *ctx, const struct df_real *real,
 				      const struct encap_in *in,
 				      const volatile struct df_config *cfg)
@@ -76,30 +121,17 @@ static __always_inline int encap_ipv4(struct xdp_md *ctx, const struct df_real *
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > data_end)
 		return -1;
-
 	write_eth(eth, (const __u8 *)data + delta, cfg, ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->tos = in->tos;
-	ip->tot_len = bpf_htons(in->inner_len + delta);
-	ip->id = 0;
-	ip->frag_off = bpf_htons(IP_DF);
-	ip->ttl = in->ttl;
-	ip->protocol = in->inner_proto;
-	ip->check = 0;
-	ip->saddr = cfg->src4_prefix | (bpf_htonl(in->hash) & cfg->src4_hostmask);
-	ip->daddr = word32_at(real->addr, 0);
-	ip->check = ipv4_hdr_csum(ip);
+	outer_ipv4(ip, real, in, cfg);
 	return 0;
 }
 
-/* IPv6 outer header to an IPv6 real, around an IPv4 or IPv6 packet. */
+/* XDP: an IPv6 outer header to an IPv6 real, around an IPv4 or IPv6 packet. */
 static __always_inline int encap_ipv6(struct xdp_md *ctx, const struct df_real *real,
 				      const struct encap_in *in,
 				      const volatile struct df_config *cfg)
 {
 	const int delta = sizeof(struct ipv6hdr);
-	const volatile __u32 *pfx = (const volatile __u32 *)cfg->src6_prefix;
 	struct ethhdr *eth;
 	struct ipv6hdr *ip6;
 	void *data, *data_end;
@@ -112,18 +144,47 @@ static __always_inline int encap_ipv6(struct xdp_md *ctx, const struct df_real *
 	ip6 = (void *)(eth + 1);
 	if ((void *)(ip6 + 1) > data_end)
 		return -1;
-
 	write_eth(eth, (const __u8 *)data + delta, cfg, ETH_P_IPV6);
-	/* version 6, traffic class, and a flow label from the flow hash for the reals' RSS */
-	*(__be32 *)ip6 = bpf_htonl((6U << 28) | ((__u32)in->tos << 20) | (in->hash & 0xfffff));
-	ip6->payload_len = bpf_htons(in->inner_len);
-	ip6->nexthdr = in->inner_proto;
-	ip6->hop_limit = in->ttl;
-	ip6->saddr.in6_u.u6_addr32[0] = pfx[0];
-	ip6->saddr.in6_u.u6_addr32[1] = pfx[1];
-	ip6->saddr.in6_u.u6_addr32[2] = pfx[2];
-	ip6->saddr.in6_u.u6_addr32[3] = pfx[3] | (bpf_htonl(in->hash) & cfg->src6_hostmask);
-	copy_addr6(&ip6->daddr, real->addr);
+	outer_ipv6(ip6, real, in, cfg);
+	return 0;
+}
+
+/*
+ * tc: the outer header for the real's family, room made after the Ethernet header
+ * (which keeps our MAC as its source) with bpf_skb_adjust_room, which also marks the
+ * skb encapsulated so checksum offload and GSO see the inner headers, and for
+ * IPv4-in-IPv6 sets its protocol to the outer family. Returns 0, or -1 when it
+ * cannot grow.
+ */
+static __always_inline int encap_skb(struct __sk_buff *skb, const struct df_real *real,
+				     const struct encap_in *in,
+				     const volatile struct df_config *cfg)
+{
+	const int v4 = real->family == DF_FAMILY_V4;
+	struct ethhdr *eth;
+	void *data_end;
+
+	if (bpf_skb_adjust_room(skb, v4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr),
+				BPF_ADJ_ROOM_MAC,
+				v4 ? BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 : BPF_F_ADJ_ROOM_ENCAP_L3_IPV6))
+		return -1;
+	eth = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	if (v4) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > data_end)
+			return -1;
+		eth_to_gateway(eth, cfg, ETH_P_IP);
+		outer_ipv4(ip, real, in, cfg);
+	} else {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > data_end)
+			return -1;
+		eth_to_gateway(eth, cfg, ETH_P_IPV6);
+		outer_ipv6(ip6, real, in, cfg);
+	}
 	return 0;
 }
 

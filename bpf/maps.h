@@ -66,6 +66,18 @@ struct {
 } reals SEC(".maps");
 
 /*
+ * Reals of the health prober's marked packets, by the mark's slot (probe.h); family 0
+ * marks a free slot. Apart from `reals`, since a real down in every VIP leaves that
+ * one and must still be probed. Written by the control plane.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DF_DEFAULT_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct df_real);
+} probe_reals SEC(".maps");
+
+/*
  * Maglev rings, ring_size real ids each, DF_RINGS_PER_VIP per VIP: ring r holds
  * slots [r * ring_size, (r + 1) * ring_size). Written by the control plane into a
  * ring no VIP points at, then published by rewriting the VIP's meta. Mmapable,

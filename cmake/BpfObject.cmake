@@ -1,9 +1,10 @@
-# dogfish_bpf_object(NAME SOURCE [INCLUDES dir...])
+# dogfish_bpf_object(NAME SOURCE [INCLUDES dir...] [FLAGS flag...])
 #
 # Compiles SOURCE with clang -target bpf (-O2 -g, so the object carries BTF) into
 # NAME.bpf.o, generates NAME.skel.h with bpftool, and defines the INTERFACE target
 # NAME_skel that puts the skeleton on the include path. Header dependencies come
-# from clang's depfile, so editing any included header rebuilds the object.
+# from clang's depfile, so editing any included header rebuilds the object. FLAGS go to clang
+# after the defaults (e.g. -mcpu=v2: the same program compiled to other instructions).
 
 find_program(BPF_CLANG NAMES clang-14 clang REQUIRED)
 find_program(BPFTOOL NAMES bpftool REQUIRED PATHS /usr/sbin /usr/local/sbin)
@@ -15,7 +16,7 @@ set(BPF_MULTIARCH_INCLUDE /usr/include/${_bpf_uname_m}-linux-gnu)
 set(DOGFISH_BPF_CFLAGS -g -O2 -target bpf -mcpu=v3)
 
 function(dogfish_bpf_object name source)
-  cmake_parse_arguments(ARG "" "" "INCLUDES" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "INCLUDES;FLAGS" ${ARGN})
   get_filename_component(src ${source} ABSOLUTE)
   set(obj ${CMAKE_CURRENT_BINARY_DIR}/${name}.bpf.o)
   set(skel ${CMAKE_CURRENT_BINARY_DIR}/${name}.skel.h)
@@ -28,7 +29,7 @@ function(dogfish_bpf_object name source)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${BPF_CLANG} ${DOGFISH_BPF_CFLAGS} -Wall -Werror ${incs}
-            -MD -MF ${dep} -MT ${obj} -c ${src} -o ${obj}
+            ${ARG_FLAGS} -MD -MF ${dep} -MT ${obj} -c ${src} -o ${obj}
     DEPENDS ${src}
     DEPFILE ${dep}
     COMMENT "BPF ${name}.bpf.o"

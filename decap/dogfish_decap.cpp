@@ -6,6 +6,7 @@
 
 #include "dogfish/base/abi_names.hpp"
 #include "dogfish/base/log.hpp"
+#include "dogfish/base/version.hpp"
 #include "loader.hpp"
 
 namespace {
@@ -74,6 +75,7 @@ int print_stats(const std::string& iface, bool json) {
 
 int main(int argc, char** argv) {
   CLI::App app{"dogfish-decap: strip dogfish's IPIP / IPv6 encapsulation on a real (XDP or tc)"};
+  app.set_version_flag("--version", dogfish::version_text("dogfish-decap"));
   app.require_subcommand(1);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "libbpf's debug messages too");

@@ -15,6 +15,7 @@
 #include "dogfish/base/fd.hpp"
 #include "dogfish/base/log.hpp"
 #include "dogfish/base/name_table.hpp"
+#include "dogfish/base/tc.hpp"
 #include "skeleton.hpp"
 
 namespace dogfish::decap {
@@ -35,20 +36,12 @@ constexpr uint32_t kTcPriority = 1;
   throw OsError(err < 0 ? -err : err, what);
 }
 
-bpf_tc_hook ingress_hook(unsigned ifindex) {
-  bpf_tc_hook hook{};
-  hook.sz = sizeof(hook);
-  hook.ifindex = static_cast<int>(ifindex);
-  hook.attach_point = BPF_TC_INGRESS;
-  return hook;
-}
-
-// The id of the program in our tc filter slot, 0 if none.
-uint32_t tc_attached(unsigned ifindex) {
-  bpf_tc_hook hook = ingress_hook(ifindex);
-  LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
-  QuietLibbpf quiet;  // no clsact qdisc or no filter: both mean "none"
-  return bpf_tc_query(&hook, &opts) == 0 ? opts.prog_id : 0;
+// That slot on one interface.
+TcSlot ingress_slot(unsigned ifindex) {
+  return {.ifindex = static_cast<int>(ifindex),
+          .direction = TcDirection::ingress,
+          .handle = kTcHandle,
+          .priority = kTcPriority};
 }
 
 std::optional<XdpProgram> ours_on(unsigned ifindex) {
@@ -57,7 +50,7 @@ std::optional<XdpProgram> ours_on(unsigned ifindex) {
 }
 
 bool tc_is_ours(unsigned ifindex) {
-  uint32_t id = tc_attached(ifindex);
+  uint32_t id = tc_program_in(ingress_slot(ifindex));
   return id && bpf_program_name(id) == kTcProgName;
 }
 
@@ -79,29 +72,14 @@ void attach_ours_xdp(int prog_fd, XdpMode want, AttachResult& res, const std::st
   res.how = fmt::format("xdp ({})", to_string(attach_xdp(iface, prog_fd, want)));
 }
 
-void attach_tc(unsigned ifindex, int prog_fd, AttachResult& res, const std::string& iface) {
-  bpf_tc_hook hook = ingress_hook(ifindex);
-  int err;
-  {
-    QuietLibbpf quiet;  // an existing clsact qdisc is fine
-    err = bpf_tc_hook_create(&hook);
-  }
-  if (err && err != -EEXIST) fail("create clsact qdisc on '" + iface + "'", err);
-  res.replaced = tc_attached(ifindex) != 0;
-  LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE, .handle = kTcHandle,
-              .priority = kTcPriority);
-  err = bpf_tc_attach(&hook, &opts);
-  if (err) fail("attach tc program to ingress of '" + iface + "'", err);
+void attach_ours_tc(unsigned ifindex, int prog_fd, AttachResult& res, const std::string& iface) {
+  res.replaced = tc_program_in(ingress_slot(ifindex)) != 0;
+  attach_tc(ingress_slot(ifindex), prog_fd, "'" + iface + "'");
   res.how = "tc (clsact ingress)";
 }
 
-bool detach_tc(unsigned ifindex, const std::string& iface) {
-  if (!tc_is_ours(ifindex)) return false;
-  bpf_tc_hook hook = ingress_hook(ifindex);
-  LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
-  int err = bpf_tc_detach(&hook, &opts);
-  if (err) fail("detach tc program from ingress of '" + iface + "'", err);
-  return true;
+bool detach_ours_tc(unsigned ifindex, const std::string& iface) {
+  return tc_is_ours(ifindex) && detach_tc(ingress_slot(ifindex), "'" + iface + "'");
 }
 
 // Keys first added, then the ones no longer wanted removed: no moment without them.
@@ -251,9 +229,9 @@ AttachResult attach(const AttachConfig& cfg) {
   int prog_fd = bpf_program__fd(skel.prog());
   if (cfg.mode == Mode::kXdp) {
     attach_ours_xdp(prog_fd, cfg.xdp_mode, res, cfg.iface);
-    if (detach_tc(ifindex, cfg.iface)) res.replaced = true;
+    if (detach_ours_tc(ifindex, cfg.iface)) res.replaced = true;
   } else {
-    attach_tc(ifindex, prog_fd, res, cfg.iface);
+    attach_ours_tc(ifindex, prog_fd, res, cfg.iface);
     if (detach_ours_xdp(ifindex)) res.replaced = true;
   }
   // The program's pin says which mode is attached, for stats.
@@ -269,7 +247,7 @@ bool detach(const std::string& iface) {
   unsigned ifindex = if_nametoindex(iface.c_str());
   if (ifindex) {
     found |= detach_ours_xdp(ifindex);
-    found |= detach_tc(ifindex, iface);
+    found |= detach_ours_tc(ifindex, iface);
   }
   fs::path dir = pin_dir(iface);
   std::error_code ec;

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "dogfish/base/version.hpp"
+
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
@@ -88,6 +90,7 @@ struct Conn {
 
 int main(int argc, char** argv) {
   CLI::App app{"dogfish-responder: answers with this real's name on TCP (HTTP) and UDP ports"};
+  app.set_version_flag("--version", dogfish::version_text("dogfish-responder"));
   std::string name;
   std::vector<uint16_t> tcp_ports, udp_ports;
   app.add_option("--name", name, "the real's name, sent back in every answer")->required();

@@ -40,10 +40,18 @@ def host():
     progress("host clean: no namespaces, pins, processes, record or links of the suite left")
 
 
-def _lab(topology):
+def _lab(topology, variant=None):
+    """A module's lab from topologies/TOPOLOGY; variant(text) -> text makes a copy of it with
+    something changed."""
+
     @pytest.fixture(scope="module")
-    def fixture(host):
-        lab = Lab(TOPOLOGIES / topology, watch=host)
+    def fixture(host, tmp_path_factory):
+        path = TOPOLOGIES / topology
+        if variant:
+            copy = tmp_path_factory.mktemp("topology") / topology
+            copy.write_text(variant(path.read_text()))
+            path = copy
+        lab = Lab(path, watch=host)
         try:
             lab.up()
         except LabAlreadyUp:
@@ -62,3 +70,12 @@ def _lab(topology):
 basic_lab = _lab("basic.yaml")
 multi_lab = _lab("multi-real.yaml")
 flood_lab = _lab("flood.yaml")
+ecmp_lab = _lab("ecmp.yaml")
+
+
+def _without_bfd(text):
+    assert text.count("\n  bfd: true\n") == 1, "ecmp.yaml no longer says bgp.bfd: true once"
+    return text.replace("\n  bfd: true\n", "\n  bfd: false\n")
+
+
+ecmp_hold_lab = _lab("ecmp.yaml", _without_bfd)

@@ -2,23 +2,25 @@
 opened, talking every 100 ms, kept open) to both VIPs of multi-real.yaml survive, each on
 the real it started on: adding a real, draining another (weight 0), changing weights, and
 SIGKILLing and restarting the balancer daemon (which adopts the pinned maps and applies the
-topology's configuration again). Zero resets: counted by the clients (ECONNRESET/EPIPE,
+topology's configuration again), stopping it (SIGTERM: the data plane goes on serving) and
+starting another, and upgrading the program (a rebuilt object over the same pinned maps, swapped
+in atomically). Zero resets: counted by the clients (ECONNRESET/EPIPE,
 timeouts, closes) and by a capture of every RST on the client's link. Then deleting a real
 breaks that real's connections (the next real answers them with a RST) and only those."""
 import ipaddress
+import json
 from collections import Counter
 
 import pytest
 
 from e2e.capture import capturing
-from e2e.lab import progress, vip_spec
-from e2e.packets import flow, has_rst, inner_ip
-from e2e.traffic import Talker, broken, shares
-from testlib.command import wait_for
+from e2e.lab import BALANCER_REBUILT, progress, vip_spec
+from e2e.packets import RST_FILTER, flow, has_rst, inner_ip, port_keys
+from e2e.traffic import Talker, broken, conn_key, shares
+from testlib.command import run, wait_for
 
 PER_VIP = 64  # long-lived connections to each VIP
 PROBES = 300  # new connections to each VIP after a change
-RST_FILTER = "(ip and tcp[13] & 4 != 0) or (ip6 and ip6[6] == 6 and ip6[53] & 4 != 0)"
 ADDED, DRAINED, DELETED = "real8", "real1", "real7"
 REWEIGHT = {"real3": 4, "real5": 1}
 
@@ -30,23 +32,6 @@ def vips(multi_lab):
 
 def targets(vips):
     return [vip_spec(v["address"], v["port"]) for v in vips]
-
-
-def set_real(lab, vips, node, op, weight=None):
-    """`dogfish real OP` for the node's address of each VIP's family."""
-    for v in vips:
-        version = ipaddress.ip_address(v["address"]).version
-        args = [
-            "real",
-            op,
-            vip_spec(v["address"], v["port"]),
-            lab.address(node, version),
-            "--proto",
-            "tcp",
-        ]
-        if weight is not None:
-            args += ["--weight", weight]
-        lab.dogfish(*args)
 
 
 def probe(lab, vips):
@@ -64,19 +49,38 @@ def restart(lab):
     assert lab.status["balancer"]["pid"] != old
 
 
+def xdp_prog(lab):
+    """The id and tag of the program on the balancer's interface."""
+    b = lab.status["balancer"]
+    out = run(["ip", "-n", b["netns"], "-j", "-d", "link", "show", b["interface"]]).stdout
+    prog = json.loads(out)[0]["xdp"]["prog"]
+    return prog["id"], prog["tag"]
+
+
+def stop_and_start(lab, *daemon_args):
+    """SIGTERM to the daemon, traffic served with none running, then a new one adopts."""
+    old, prog = lab.status["balancer"]["pid"], xdp_prog(lab)
+    out = lab.stop_balancer()
+    assert f"stopped (SIGTERM): pid {old} is gone" in out, out
+    assert xdp_prog(lab) == prog, "SIGTERM took the program off"
+    out = lab.start_balancer(daemon_args=daemon_args)
+    assert "adopted the attached program" in out and lab.status["balancer"]["running"], out
+    return prog, xdp_prog(lab)
+
+
+def restart_on_sigterm(lab):
+    before, after = stop_and_start(lab)
+    assert after[1] == before[1], "the same object, the same program"
+
+
+def upgrade(lab):
+    before, after = stop_and_start(lab, "--bpf-object", BALANCER_REBUILT)
+    assert after[0] != before[0] and after[1] != before[1], f"not replaced: {before} -> {after}"
+    progress(f"upgraded: program {before[0]} (tag {before[1]}) -> {after[0]} (tag {after[1]})")
+
+
 def rsts(capture):
     return [p for p in capture.packets if has_rst(p)]
-
-
-def conn_key(conn):
-    """(IP version, client port) of one of the Talker's connections."""
-    return (6 if conn["target"].startswith("[") else 4, conn["port"])
-
-
-def rst_keys(pkt):
-    """The (IP version, port) keys a RST on the client's link may name, either direction."""
-    _src, sport, _dst, dport = flow(pkt)
-    return {(inner_ip(pkt).version, sport), (inner_ip(pkt).version, dport)}
 
 
 def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own(
@@ -84,7 +88,7 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
 ):
     lab = multi_lab
     # The real to add must not be in the VIPs yet: take it out before any connection exists.
-    set_real(lab, vips, ADDED, "del")
+    lab.set_real(vips, ADDED, "del")
     assert all(ADDED not in c for c in probe(lab, vips).values())
 
     talker = Talker(lab, [f"{t}={PER_VIP}" for t in targets(vips)], interval=0.1, watch=lab.watch)
@@ -98,12 +102,14 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
         progress(f"{len(start)} long-lived connections, per real {dict(sorted(per_real.items()))}")
 
         def changes():
-            yield f"add {ADDED}", lambda: set_real(lab, vips, ADDED, "add", 4)
-            yield f"drain {DRAINED}", lambda: set_real(lab, vips, DRAINED, "edit", 0)
+            yield f"add {ADDED}", lambda: lab.set_real(vips, ADDED, "add", 4)
+            yield f"drain {DRAINED}", lambda: lab.set_real(vips, DRAINED, "edit", 0)
             yield "reweight " + ", ".join(f"{r}={w}" for r, w in REWEIGHT.items()), lambda: [
-                set_real(lab, vips, r, "edit", w) for r, w in REWEIGHT.items()
+                lab.set_real(vips, r, "edit", w) for r, w in REWEIGHT.items()
             ]
             yield "restart the balancer (SIGKILL, adopt)", lambda: restart(lab)
+            yield "stop the balancer (SIGTERM) and start another", lambda: restart_on_sigterm(lab)
+            yield "upgrade the program (a rebuilt object, same maps)", lambda: upgrade(lab)
 
         with capturing(
             lab, [(lab.client, lab.gateway, RST_FILTER)], tmp_path / "changes", watch=lab.watch
@@ -139,7 +145,7 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
         # A connection is named by its family and client port: a probe to the IPv6 VIP may take
         # the port of a long-lived connection to the IPv4 VIP (the CI's VM run met one).
         talking = {conn_key(c) for c in report["conns"]}
-        theirs = [p for p in rsts(caps[(lab.client, lab.gateway)]) if rst_keys(p) & talking]
+        theirs = [p for p in rsts(caps[(lab.client, lab.gateway)]) if port_keys(p) & talking]
         assert (
             theirs == []
         ), f"RSTs of the long-lived connections on the client's link during the changes: {theirs[:3]}"
@@ -149,7 +155,7 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
         with capturing(
             lab, [(lab.client, lab.gateway, RST_FILTER)], tmp_path / "delete", watch=lab.watch
         ) as caps:
-            set_real(lab, vips, DELETED, "del")
+            lab.set_real(vips, DELETED, "del")
             ours = {k for k, real in start.items() if real == DELETED}
 
             def ours_broke():
@@ -173,10 +179,12 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
         assert [c for c in report["conns"] if c["moved"]] == []
         mine = {s: n for (m, s), n in states.items() if m}
         assert mine == {"reset": len(ours)}, f"the deleted real's connections ended as {mine}"
-        # Every RST from the VIP on the client's link went to one of the deleted real's connections,
-        # each of them got one. The client itself may answer a segment that arrives after its
-        # socket was reset (a reply of the deleted real still in flight, slow under emulation):
-        # such a RST must not name a connection that is still open.
+        # Each of the deleted real's connections got a RST from the VIP, and no other long-lived
+        # connection did. A port that names no long-lived connection is one of the last probe's
+        # closed connections (CI's VM run met 18 on IPv6 ports, under emulation): not ours to judge,
+        # as in the changes' capture above. The client itself may answer a segment that arrives
+        # after its socket was reset (a reply of the deleted real still in flight, slow under
+        # emulation): such a RST must not name a connection that is still open.
         vip_addrs = {ipaddress.ip_address(v["address"]) for v in vips}
         from_vip, from_client = set(), set()
         for p in rsts(caps[(lab.client, lab.gateway)]):
@@ -185,10 +193,18 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
                 from_vip.add((inner_ip(p).version, dport))
             else:
                 from_client.add((inner_ip(p).version, sport))
-        reset_ports = from_vip
-        assert reset_ports == {
-            (6 if t.startswith("[") else 4, port) for (t, port) in ours
-        }, "RSTs from the VIP for other connections, or none for some of the deleted real's"
+        deleted = {(6 if t.startswith("[") else 4, port) for (t, port) in ours}
+        missing = deleted - from_vip
+        assert missing == set(), f"no RST from the VIP for the deleted real's connections {missing}"
+        others = (from_vip - deleted) & talking
+        assert (
+            others == set()
+        ), f"RSTs from the VIP for long-lived connections of other reals: {others}"
+        strays = from_vip - deleted - talking
+        if strays:
+            progress(
+                f"{len(strays)} RSTs from the VIP to closed probe connections: {sorted(strays)[:5]}"
+            )
         still_open = {conn_key(c) for c in report["conns"] if c["state"] == "open"}
         assert (
             from_client & still_open == set()
@@ -198,7 +214,7 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
             DELETED not in c for c in new.values()
         ), f"new flows still reach {DELETED}: {new}"
         progress(
-            f"delete {DELETED}: its {len(ours)} connections reset ({len(reset_ports)} ports got a RST), "
+            f"delete {DELETED}: its {len(ours)} connections reset ({len(deleted & from_vip)} ports got a RST), "
             f"{len(from_client)} RSTs from the client after its sockets were reset; "
             f"the other {len(start) - len(ours)} open, 0 moved"
         )

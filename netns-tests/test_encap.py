@@ -15,7 +15,7 @@ from scapy.layers.inet6 import IPv6
 
 from e2e.capture import capturing
 from e2e.lab import progress, vip_spec
-from e2e.packets import encapsulated, flow, inner_ip, l4
+from e2e.packets import encapsulated, flow, inner_ip, l4, without_probes
 
 TCP_FLOWS, REQUESTS, PAD, TOS = 40, 3, 1350, 0x48
 UDP_FLOWS, DATAGRAMS = 20, 2
@@ -102,7 +102,7 @@ def test_encapsulated_frames_on_the_reals_links(basic_lab, tmp_path, version):
     frames = full_size = 0
     for real in lab.reals:
         real_addr = ipaddress.ip_address(lab.address(real, version))
-        for p in caps[(gw, real)].packets:
+        for p in without_probes(caps[(gw, real)].packets, lab.balancer_addresses()):
             pair = encapsulated(p)
             if pair is None:
                 continue

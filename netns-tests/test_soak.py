@@ -9,7 +9,9 @@ reals reweighted and drained and restored; `dogfish reload`; and every third of 
 `dogfish-lab restart-balancer` (SIGKILL, then a new daemon adopting the pinned maps).
 
 What must hold: no long-lived connection breaks (no reset, timeout or close), no new
-connection fails, no UDP request goes unanswered; a real deleted only ever from the VIP
+connection fails, no UDP request goes unanswered, and a capture of every RST on the client's
+link finds none from a VIP (a real answering a segment of a flow it does not hold: a flow
+sent to the wrong real) and none of the long-lived connections'; a real deleted only ever from the VIP
 that no traffic uses, so every reset would be unexplained. And the daemon's memory stays
 flat: each daemon's RSS at its end is within SLACK_KB of its RSS after its first full cycle.
 
@@ -22,8 +24,10 @@ import time
 
 import pytest
 
+from e2e.capture import capturing
 from e2e.lab import progress, vip_spec
-from e2e.traffic import Talker, broken
+from e2e.packets import RST_FILTER, flow, has_rst, port_keys
+from e2e.traffic import Talker, broken, conn_key
 
 SECONDS = float(os.environ.get("DOGFISH_SOAK_SECONDS", "60"))
 PER_VIP = 16  # long-lived connections to each TCP VIP
@@ -94,7 +98,37 @@ def udp_round(lab):
     return sum(r["lost"] for r in out.values()), sum(len(r["flows"]) for r in out.values())
 
 
-def test_soak(basic_lab):
+def run_changes(lab, changes, talker, figures, rss, restart_every):
+    """The cycle of changes until SECONDS are over; UDP rounds and checks at each cycle's end."""
+    t0 = next_restart = time.monotonic()
+    next_restart += restart_every
+    while time.monotonic() - t0 < SECONDS:
+        changes.step()
+        if changes.at_cycle_end():
+            lost, flows = udp_round(lab)
+            figures["udp_lost"] += lost
+            figures["udp_requests"] += flows
+            pid = lab.status["balancer"]["pid"]
+            rss.setdefault(pid, []).append(rss_kb(pid))
+            report = talker.report()
+            assert not broken(report), f"long-lived connections broke: {broken(report)}"
+            if time.monotonic() >= next_restart:
+                lab.restart_balancer()
+                figures["restarts"] += 1
+                next_restart += restart_every
+
+
+def rst_verdicts(capture, vips, conns):
+    """(RSTs sent from a VIP, RSTs naming a long-lived connection) among the capture's."""
+    vip_addrs = {ipaddress.ip_address(v["address"]) for v in vips}
+    talking = {conn_key(c) for c in conns}
+    resets = [p for p in capture.packets if has_rst(p)]
+    from_vip = [p for p in resets if flow(p)[0] in vip_addrs]
+    long_lived = [p for p in resets if port_keys(p) & talking]
+    return from_vip, long_lived
+
+
+def test_soak(basic_lab, tmp_path):
     lab = basic_lab
     changes = Changes(lab)
     targets = [f"{vip_spec(v['address'], v['port'])}={PER_VIP}" for v in changes.busy]
@@ -102,26 +136,17 @@ def test_soak(basic_lab):
     figures = {"seconds": SECONDS, "restarts": 0, "changes": 0, "udp_requests": 0, "udp_lost": 0}
     rss = {}  # daemon pid: [RSS at each cycle end]
     restart_every = SECONDS / 3
+    link = (lab.client, lab.gateway)
     try:
-        t0 = next_restart = time.monotonic()
-        next_restart += restart_every
-        while time.monotonic() - t0 < SECONDS:
-            changes.step()
-            if changes.at_cycle_end():
-                lost, flows = udp_round(lab)
-                figures["udp_lost"] += lost
-                figures["udp_requests"] += flows
-                pid = lab.status["balancer"]["pid"]
-                rss.setdefault(pid, []).append(rss_kb(pid))
-                report = talker.report()
-                assert not broken(report), f"long-lived connections broke: {broken(report)}"
-                if time.monotonic() >= next_restart:
-                    lab.restart_balancer()
-                    figures["restarts"] += 1
-                    next_restart += restart_every
+        with capturing(lab, [(*link, RST_FILTER)], tmp_path / "soak", watch=lab.watch) as caps:
+            run_changes(lab, changes, talker, figures, rss, restart_every)
+            report = talker.report()
         final = talker.stop()
     finally:
         talker.kill()
+    from_vip, long_lived = rst_verdicts(caps[link], changes.busy, report["conns"])
+    figures["rst_from_vips"] = len(from_vip)
+    figures["rst_long_lived"] = len(long_lived)
     figures["changes"] = changes.done
     figures["long_lived"] = len(final["conns"])
     figures["exchanges"] = sum(c["exchanges"] for c in final["conns"])
@@ -135,6 +160,8 @@ def test_soak(basic_lab):
             json.dump(figures, f, indent=2)
 
     assert figures["broken"] == {}, figures
+    assert from_vip == [], f"RSTs from a VIP on the client's link: {from_vip[:3]}"
+    assert long_lived == [], f"RSTs of long-lived connections: {long_lived[:3]}"
     assert figures["new_failed"] == 0, [c["failed"][:3] for c in final["churn"].values()]
     assert figures["new_connections"] > 0 and figures["exchanges"] > 0, figures
     assert figures["udp_lost"] == 0 and figures["udp_requests"] > 0, figures

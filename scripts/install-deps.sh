@@ -16,6 +16,9 @@ PACKAGES=(
 	clang-format black flake8
 	# lab and its tools
 	iproute2 ethtool tcpdump curl iperf3 xdp-tools util-linux procps
+	# scale-out labs: BIRD routes the VIPs by BGP (the lab runs its own, never the system's);
+	# nftables silences a balancer's link in the failover test
+	bird2 nftables
 	# lab-bench: the user-space TCP proxy it compares with
 	haproxy
 )

@@ -101,6 +101,19 @@ class Lab:
         return self.status["balancer"]["node"]
 
     @property
+    def balancers(self):
+        """Every balancer's node, the first first (standby ones too)."""
+        return [b["node"] for b in self.status["balancers"]]
+
+    def balancer_status(self, node):
+        """A balancer's object of `status --json`: node, netns, interface, gateway_interface,
+        socket, pid, running, standby, bgp."""
+        for b in self.status["balancers"]:
+            if b["node"] == node:
+                return b
+        raise AssertionError(f"the lab has no balancer {node}: {self.balancers}")
+
+    @property
     def reals(self):
         return self.nodes("real")
 

@@ -13,15 +13,20 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 #include "dogfish/base/abi_names.hpp"
 #include "dogfish/base/balancer_schema.hpp"
 #include "dogfish/base/errors.hpp"
 #include "dogfish/base/log.hpp"
 #include "dogfish/base/proto.hpp"
+#include "dogfish/base/version.hpp"
+#include "dogfish/base/xdp.hpp"
+#include "dogfish/config.hpp"
 #include "dogfish/control_socket.hpp"
 #include "dogfish/controller.hpp"
 #include "dogfish/daemon.hpp"
+#include "dogfish/teardown.hpp"
 
 namespace {
 
@@ -31,48 +36,65 @@ using nlohmann::json;
 // What the parsed subcommand does: its exit status.
 using Command = std::function<int()>;
 
-// What the client commands share.
-struct Client {
+// The options every command takes, before or after its name (`dogfish --socket S vip list`).
+struct Global {
   std::string socket = dogfish::kDefaultSocket;
   bool as_json = false;
+};
 
+// What the client commands share: the global options, read once the line is parsed.
+struct Client {
+  const Global& global;
+
+  bool as_json() const { return global.as_json; }
   // Sends a request; an {"error"} answer throws it as an Error.
   json call(const json& request) const {
-    std::string line = dogfish::control_request(socket, request.dump());
+    std::string line = dogfish::control_request(global.socket, request.dump());
     json answer = json::parse(line, nullptr, false);
     if (answer.is_discarded()) throw Error("the daemon's answer is not JSON");
     if (answer.contains("error")) throw Error(answer["error"].get<std::string>());
     answer.erase("ok");
     return answer;
   }
+  // What a command that changes something prints: its answer with --json, else nothing.
+  void print_change(const json& answer) const {
+    if (as_json()) fmt::print("{}\n", answer.dump());
+  }
 };
 
 // The options of each subcommand.
 struct RunOptions {
-  dogfish::DaemonOptions daemon{.socket_path = dogfish::kDefaultSocket};
+  dogfish::DaemonOptions daemon;
   bool verbose = false;
 };
 struct VipOptions {
-  Client client;
   std::string vip;
-  std::string proto{dogfish::to_string(dogfish::Proto::tcp)};
+  std::optional<std::string> proto;
   std::vector<std::string> flags;
 };
 struct RealOptions {
-  Client client;
   std::string vip, real;
-  std::string proto{dogfish::to_string(dogfish::Proto::tcp)};
+  std::optional<std::string> proto;
   std::optional<std::uint32_t> weight;  // add and edit only
 };
 struct StatsOptions {
-  Client client;
   double watch = 0;
 };
+struct TeardownOptions {
+  std::string config = dogfish::kDefaultConfig;
+  std::string interface, pin_dir;
+};
+struct NoOptions {};
 
 // Client-side checks, so a typo gets its one line even with no daemon running.
-void check_endpoint(const std::string& text) {
-  if (!dogfish::Endpoint::parse(text))
-    throw Error(fmt::format("'{}' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)", text));
+
+// The VIP as the request carries it: "ADDRESS:PORT" and "proto", whichever way it was typed.
+void put_vip(json& request, const std::string& vip, const std::optional<std::string>& proto) {
+  std::optional<dogfish::Proto> given;
+  if (proto) given = dogfish::parse_proto(*proto);
+  const dogfish::ServiceKey key = dogfish::parse_service(vip, given);
+  request["vip"] = dogfish::Endpoint{key.address, key.port}.to_string();
+  request["proto"] = dogfish::to_string(key.proto);
 }
 void check_address(const std::string& text) {
   if (!dogfish::IpAddress::parse(text)) throw Error(fmt::format("'{}' is not an IP address", text));
@@ -91,12 +113,31 @@ void print_vips(const json& answer) {
   }
 }
 
+void print_ring(const json& a) {
+  fmt::print("{}: ring {}, {} slots, digest {}\n", a["vip"].get<std::string>(),
+             a["ring"].get<unsigned>(), a["size"].get<unsigned>(), a["digest"].get<std::string>());
+  for (const json& r : a["reals"])
+    fmt::print("  {:<39} id {:<5} weight {:<6} {} slots\n", r["address"].get<std::string>(),
+               r["id"].get<unsigned>(), r["weight"].get<unsigned>(), r["slots"].get<unsigned>());
+}
+
+// "up 12s (connected)", "down 3s (connection refused), serving: all down", "unchecked".
+std::string health_text(const json& h) {
+  if (!h.is_object()) return "-";
+  std::string state = h.value("state", "?");
+  if (state == "unchecked") return state;
+  std::string text = fmt::format("{} {:.0f}s", state, h.value("for_s", 0.0));
+  if (h.contains("last")) text += fmt::format(" ({})", h["last"].get<std::string>());
+  if (state == "down" && h.value("serving", false)) text += ", serving: all down";
+  return text;
+}
+
 void print_reals(const json& answer) {
-  fmt::print("{:<28} {:<39} {:<7} {}\n", "VIP", "REAL", "WEIGHT", "ID");
+  fmt::print("{:<28} {:<39} {:<7} {:<4} {}\n", "VIP", "REAL", "WEIGHT", "ID", "HEALTH");
   for (const json& r : answer["reals"])
-    fmt::print("{:<28} {:<39} {:<7} {}\n", r["vip"].get<std::string>(),
+    fmt::print("{:<28} {:<39} {:<7} {:<4} {}\n", r["vip"].get<std::string>(),
                r["address"].get<std::string>(), r["weight"].get<unsigned>(),
-               r["id"].get<unsigned>());
+               r["id"].get<unsigned>(), health_text(r.value("health", json())));
 }
 
 void print_stats(const json& s) {
@@ -121,6 +162,12 @@ void print_stats(const json& s) {
   fmt::print("flood guard: {} misses not remembered, engaged {} s; at most {} entries/s per CPU\n",
              c["skipped"].get<uint64_t>(), c["guard_engaged_s"].get<uint64_t>(),
              c["insert_rate"].get<uint64_t>());
+  if (const json& h = s.value("health", json()); h.is_object())
+    fmt::print(
+        "health: {} probes ({} passed, {} failed), {} went down, {} came up; {} of {} reals down\n",
+        h["probes"].get<uint64_t>(), h["passed"].get<uint64_t>(), h["failed"].get<uint64_t>(),
+        h["went_down"].get<uint64_t>(), h["went_up"].get<uint64_t>(),
+        h["reals_down"].get<uint64_t>(), h["reals_checked"].get<uint64_t>());
   fmt::print("\n{:<24} {:>14}  {}\n", "REASON", "PACKETS", "MEANING");
   for (const dogfish::ReasonName& r : dogfish::balancer_reasons())
     fmt::print("{:<24} {:>14}  {}\n", r.name, s["reasons"].value(r.name, uint64_t{0}), r.help);
@@ -128,55 +175,64 @@ void print_stats(const json& s) {
 
 // The subcommands, each on its own options.
 
-int run(const RunOptions& o) {
+int run(const Global& g, const RunOptions& o) {
   dogfish::set_log_verbose(o.verbose);
-  return dogfish::run_daemon(o.daemon);
+  dogfish::DaemonOptions daemon = o.daemon;
+  daemon.socket_path = g.socket;
+  return dogfish::run_daemon(daemon);
 }
 
-int vip_add(const VipOptions& o) {
-  check_endpoint(o.vip);
-  o.client.call({{"cmd", "vip_add"}, {"vip", o.vip}, {"proto", o.proto}, {"flags", o.flags}});
+int vip_add(const Client& c, const VipOptions& o) {
+  json request{{"cmd", "vip_add"}, {"flags", o.flags}};
+  put_vip(request, o.vip, o.proto);
+  c.print_change(c.call(request));
   return 0;
 }
 
-int vip_del(const VipOptions& o) {
-  check_endpoint(o.vip);
-  o.client.call({{"cmd", "vip_del"}, {"vip", o.vip}, {"proto", o.proto}});
+int vip_del(const Client& c, const VipOptions& o) {
+  json request{{"cmd", "vip_del"}};
+  put_vip(request, o.vip, o.proto);
+  c.print_change(c.call(request));
   return 0;
 }
 
-int vip_list(const Client& client) {
-  json a = client.call({{"cmd", "vip_list"}});
-  client.as_json ? fmt::print("{}\n", a["vips"].dump()) : print_vips(a);
+int vip_list(const Client& c, const NoOptions&) {
+  json a = c.call({{"cmd", "vip_list"}});
+  c.as_json() ? fmt::print("{}\n", a["vips"].dump()) : print_vips(a);
+  return 0;
+}
+
+// The ring packets read, to compare balancers built from one configuration.
+int vip_ring(const Client& c, const VipOptions& o) {
+  json request{{"cmd", "ring"}};
+  put_vip(request, o.vip, o.proto);
+  json a = c.call(request);
+  c.as_json() ? fmt::print("{}\n", a.dump()) : print_ring(a);
   return 0;
 }
 
 // real add, real edit, real del: `cmd` is the request's ("real_add", ...).
-int real_change(const std::string& cmd, const RealOptions& o) {
-  check_endpoint(o.vip);
+int real_change(const std::string& cmd, const Client& c, const RealOptions& o) {
   check_address(o.real);
-  json request{{"cmd", cmd}, {"vip", o.vip}, {"proto", o.proto}, {"real", o.real}};
+  json request{{"cmd", cmd}, {"real", o.real}};
+  put_vip(request, o.vip, o.proto);
   if (o.weight) request["weight"] = *o.weight;
-  o.client.call(request);
+  c.print_change(c.call(request));
   return 0;
 }
 
-int real_list(const RealOptions& o) {
+int real_list(const Client& c, const RealOptions& o) {
   json request{{"cmd", "real_list"}};
-  if (!o.vip.empty()) {
-    check_endpoint(o.vip);
-    request["vip"] = o.vip;
-    request["proto"] = o.proto;
-  }
-  json a = o.client.call(request);
-  o.client.as_json ? fmt::print("{}\n", a["reals"].dump()) : print_reals(a);
+  if (!o.vip.empty()) put_vip(request, o.vip, o.proto);
+  json a = c.call(request);
+  c.as_json() ? fmt::print("{}\n", a["reals"].dump()) : print_reals(a);
   return 0;
 }
 
-int stats(const StatsOptions& o) {
+int stats(const Client& c, const StatsOptions& o) {
   for (;;) {
-    json s = o.client.call({{"cmd", "stats"}});
-    if (o.client.as_json) {
+    json s = c.call({{"cmd", "stats"}});
+    if (c.as_json()) {
       fmt::print("{}\n", s.dump());
     } else {
       if (o.watch > 0) {
@@ -193,11 +249,50 @@ int stats(const StatsOptions& o) {
   }
 }
 
-int reload(const Client& client) {
-  json a = client.call({{"cmd", "reload"}});
+int reload(const Client& c, const NoOptions&) {
+  json a = c.call({{"cmd", "reload"}});
+  if (c.as_json()) {
+    fmt::print("{}\n", a.dump());
+    return 0;
+  }
   fmt::print("reloaded: {} VIPs added, {} removed, {} changed, {} rings written\n",
              a["vips_added"].get<int>(), a["vips_removed"].get<int>(), a["vips_changed"].get<int>(),
              a["rings_written"].get<int>());
+  return 0;
+}
+
+json program_json(const std::optional<dogfish::XdpProgram>& p) {
+  if (!p) return nullptr;
+  return {{"id", p->id}, {"name", p->name}, {"mode", dogfish::to_string(p->mode)}};
+}
+
+int teardown(const Global& g, const TeardownOptions& o) {
+  std::string interface = o.interface;
+  if (interface.empty()) interface = dogfish::load_config(o.config).interface;
+  const dogfish::TeardownReport r =
+      dogfish::teardown({.interface = interface, .pin_dir = o.pin_dir, .socket_path = g.socket});
+  if (g.as_json) {
+    fmt::print("{}\n", json{{"interface", interface},
+                            {"interface_found", r.interface_found},
+                            {"detached", program_json(r.detached)},
+                            {"left", program_json(r.left)},
+                            {"probe_encap_detached", r.probe_encap_detached},
+                            {"pin_dir", r.pin_dir},
+                            {"pins_removed", r.pins_removed.size()}}
+                           .dump());
+    return 0;
+  }
+  if (r.detached)
+    fmt::print("dogfish: took the XDP program {} off {}\n", describe(*r.detached), interface);
+  else if (r.left)
+    fmt::print("dogfish: {} runs the XDP program {}, which is not dogfish's: left as it is\n",
+               interface, describe(*r.left));
+  else
+    fmt::print("dogfish: {} runs no dogfish program{}\n", interface,
+               r.interface_found ? "" : " (no such interface here)");
+  if (r.probe_encap_detached)
+    fmt::print("dogfish: took the health probes' tc program off {}'s egress\n", interface);
+  fmt::print("dogfish: removed {} pinned objects from {}\n", r.pins_removed.size(), r.pin_dir);
   return 0;
 }
 
@@ -210,60 +305,69 @@ struct Registered {
   O& options;
 };
 
-template <typename O>
+// A subcommand whose body takes the global options and its own.
+template <typename O, typename Body>
 Registered<O> subcommand(CLI::App& parent, const char* name, const char* help, Command& command,
-                         std::function<int(const O&)> body) {
+                         const Global& global, Body body) {
   auto options = std::make_shared<O>();
   CLI::App* app = parent.add_subcommand(name, help);
-  app->callback(
-      [&command, options, body] { command = [options, body] { return body(*options); }; });
+  app->callback([&command, &global, options, body] {
+    command = [&global, options, body] {
+      if constexpr (std::is_invocable_v<Body, const Client&, const O&>)
+        return body(Client{global}, *options);
+      else
+        return body(global, *options);
+    };
+  });
   return {app, *options};
 }
 
-void client_options(CLI::App* cmd, Client& client, bool printing) {
-  cmd->add_option("--socket", client.socket, "control socket of the daemon")->capture_default_str();
-  if (printing) cmd->add_flag("--json", client.as_json, "print JSON");
+void proto_option(CLI::App* cmd, std::optional<std::string>& proto) {
+  cmd->add_option("--proto", proto, "protocol (default tcp, or as the VIP names it)")
+      ->check(CLI::IsMember(dogfish::names(dogfish::protos())));
 }
 
-void proto_option(CLI::App* cmd, std::string& proto) {
-  cmd->add_option("--proto", proto, "protocol")
-      ->check(CLI::IsMember(dogfish::names(dogfish::protos())))
-      ->capture_default_str();
-}
+constexpr const char* kVipHelp = "ADDRESS:PORT ([IPv6]:PORT), or ADDRESS:PORT/PROTO as listed";
 
-void add_run(CLI::App& app, Command& command) {
+void add_run(CLI::App& app, Command& command, const Global& g) {
   auto [cmd, o] = subcommand<RunOptions>(
-      app, "run", "run the balancer: attach, reconcile, serve the socket", command, run);
+      app, "run", "run the balancer: attach, reconcile, serve the socket", command, g, run);
   cmd->add_option("--config", o.daemon.config_path, "YAML configuration file")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--socket", o.daemon.socket_path, "control socket")->capture_default_str();
   cmd->add_option("--pin-dir", o.daemon.pin_dir,
                   "bpffs directory for the maps (default /sys/fs/bpf/dogfish/<interface>)");
+  cmd->add_option("--bpf-object", o.daemon.object_file,
+                  "load this balancer BPF object instead of the built-in one (same maps and ABI)")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--replace-foreign", o.daemon.replace_foreign,
+                "replace another XDP program found on the interface (refused otherwise)");
   cmd->add_flag("--verbose,-v", o.verbose, "debug logging, libbpf's too");
 }
 
-void add_vip(CLI::App& app, Command& command) {
+void add_vip(CLI::App& app, Command& command, const Global& g) {
   auto* vip = app.add_subcommand("vip", "add, delete or list VIPs")->require_subcommand(1);
 
-  auto [add, a] = subcommand<VipOptions>(*vip, "add", "add a VIP (no reals yet)", command, vip_add);
-  add->add_option("vip", a.vip, "ADDRESS:PORT ([IPv6]:PORT)")->required();
+  auto [add, a] =
+      subcommand<VipOptions>(*vip, "add", "add a VIP (no reals yet)", command, g, vip_add);
+  add->add_option("vip", a.vip, kVipHelp)->required();
   proto_option(add, a.proto);
   add->add_option("--flags", a.flags, dogfish::vip_flag_list())->delimiter(',');
-  client_options(add, a.client, false);
 
   auto [del, d] =
-      subcommand<VipOptions>(*vip, "del", "delete a VIP and its reals", command, vip_del);
-  del->add_option("vip", d.vip, "ADDRESS:PORT ([IPv6]:PORT)")->required();
+      subcommand<VipOptions>(*vip, "del", "delete a VIP and its reals", command, g, vip_del);
+  del->add_option("vip", d.vip, kVipHelp)->required();
   proto_option(del, d.proto);
-  client_options(del, d.client, false);
 
-  auto [list, l] =
-      subcommand<Client>(*vip, "list", "list VIPs with their reals", command, vip_list);
-  client_options(list, l, true);
+  subcommand<NoOptions>(*vip, "list", "list VIPs with their reals", command, g, vip_list);
+
+  auto [ring, r] = subcommand<VipOptions>(*vip, "ring", "show a VIP's ring: slots per real, digest",
+                                          command, g, vip_ring);
+  ring->add_option("vip", r.vip, kVipHelp)->required();
+  proto_option(ring, r.proto);
 }
 
-void add_real(CLI::App& app, Command& command) {
+void add_real(CLI::App& app, Command& command, const Global& g) {
   auto* real =
       app.add_subcommand("real", "add, reweight, delete or list reals")->require_subcommand(1);
   struct Change {
@@ -275,12 +379,12 @@ void add_real(CLI::App& app, Command& command) {
        {Change{"add", "add a real to a VIP", true, false},
         Change{"edit", "change a real's weight (0 drains it)", true, true},
         Change{"del", "delete a real from a VIP (its flows move)", false, false}}) {
-    auto [cmd, o] =
-        subcommand<RealOptions>(*real, c.name, c.help, command,
-                                [request = std::string("real_") + c.name](const RealOptions& o) {
-                                  return real_change(request, o);
-                                });
-    cmd->add_option("vip", o.vip, "ADDRESS:PORT of the VIP")->required();
+    auto [cmd, o] = subcommand<RealOptions>(
+        *real, c.name, c.help, command, g,
+        [request = std::string("real_") + c.name](const Client& client, const RealOptions& o) {
+          return real_change(request, client, o);
+        });
+    cmd->add_option("vip", o.vip, kVipHelp)->required();
     cmd->add_option("real", o.real, "the real's address")->required();
     proto_option(cmd, o.proto);
     if (c.weighted) {
@@ -290,40 +394,62 @@ void add_real(CLI::App& app, Command& command) {
                          ->capture_default_str();
       if (c.weight_required) weight->required();
     }
-    client_options(cmd, o.client, false);
   }
 
-  auto [list, l] =
-      subcommand<RealOptions>(*real, "list", "list reals, of one VIP or all", command, real_list);
-  list->add_option("vip", l.vip, "ADDRESS:PORT of the VIP");
+  auto [list, l] = subcommand<RealOptions>(*real, "list", "list reals, of one VIP or all", command,
+                                           g, real_list);
+  list->add_option("vip", l.vip, kVipHelp);
   proto_option(list, l.proto);
-  client_options(list, l.client, true);
 }
 
-void add_stats(CLI::App& app, Command& command) {
+void add_stats(CLI::App& app, Command& command, const Global& g) {
   auto [cmd, o] = subcommand<StatsOptions>(
-      app, "stats", "counters: per VIP, per real, connection table, reasons", command, stats);
-  client_options(cmd, o.client, true);
+      app, "stats", "counters: per VIP, per real, connection table, reasons", command, g, stats);
   cmd->add_option("--watch", o.watch, "print again every SECONDS")->check(CLI::PositiveNumber);
 }
 
-void add_reload(CLI::App& app, Command& command) {
-  auto [cmd, o] = subcommand<Client>(app, "reload", "re-read the configuration file (as SIGHUP)",
-                                     command, reload);
-  client_options(cmd, o, false);
+void add_reload(CLI::App& app, Command& command, const Global& g) {
+  subcommand<NoOptions>(app, "reload", "re-read the configuration file (as SIGHUP)", command, g,
+                        reload);
+}
+
+void add_teardown(CLI::App& app, Command& command, const Global& g) {
+  auto [cmd, o] = subcommand<TeardownOptions>(
+      app, "teardown",
+      "take the stopped balancer's data plane down: its XDP program off the interface, its pins "
+      "removed (every flow re-hashes afterwards)",
+      command, g, teardown);
+  cmd->add_option("--config", o.config, "the configuration that names the interface")
+      ->capture_default_str();
+  cmd->add_option("--interface", o.interface, "the interface (instead of the configuration's)");
+  cmd->add_option("--pin-dir", o.pin_dir,
+                  "bpffs directory of the maps (default /sys/fs/bpf/dogfish/<interface>)");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"dogfish: an XDP layer-4 load balancer (Maglev, IPIP, DSR)", "dogfish"};
+  app.set_version_flag("--version", dogfish::version_text("dogfish"));
   app.require_subcommand(1);
+  Global global;
+  app.add_option("--socket", global.socket, "control socket of the daemon")
+      ->envname("DOGFISH_SOCKET")
+      ->capture_default_str();
+  app.add_flag("--json", global.as_json, "print JSON");
+  // Subcommands inherit these: the global options may come after a subcommand's name too, and
+  // every subcommand's help names them.
+  app.fallthrough();
+  app.footer(
+      "Global options, before or after the subcommand: --socket PATH (or $DOGFISH_SOCKET), "
+      "--json.");
   Command command;
-  add_run(app, command);
-  add_vip(app, command);
-  add_real(app, command);
-  add_stats(app, command);
-  add_reload(app, command);
+  add_run(app, command, global);
+  add_vip(app, command, global);
+  add_real(app, command, global);
+  add_stats(app, command, global);
+  add_reload(app, command, global);
+  add_teardown(app, command, global);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

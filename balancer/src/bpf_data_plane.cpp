@@ -2,17 +2,23 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fmt/format.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/fd.hpp"
+#include "dogfish/base/log.hpp"
 #include "dogfish/base/xdp.hpp"
 
 namespace dogfish {
@@ -35,9 +41,127 @@ T sum_over_cpus(int fd, uint32_t key, std::vector<T>& scratch) {
   return total;
 }
 
+// The stateful maps, pinned under the pin directory by these names (".bss" holds df_cfg).
+struct PinnedMap {
+  const char* map;
+  const char* file;
+};
+constexpr PinnedMap kPinnedMaps[] = {
+    {"vips", "vips"},
+    {"vip_gen", "vip_gen"},  // a program left attached sees its successor's VIP writes
+    {"vip_addrs", "vip_addrs"},
+    {"reals", "reals"},
+    {"rings", "rings"},
+    {"conn_table", "conn_table"},
+    {"syn_recs", "syn_recs"},  // handshakes in flight keep their real across a restart
+    {"conn_guard", "conn_guard"},
+    {"vip_stats", "vip_stats"},
+    {"real_stats", "real_stats"},
+    {"global_stats", "global_stats"},
+    {".bss", "config"},
+};
+constexpr const char* kAbiPin = "abi";
+// User space's own map: when each freed real id was freed (the id quarantine).
+constexpr const char* kFreedRealsPin = "real_freed";
+
+// The ELF bytes of --bpf-object, read before the skeleton opens them; kept for the process's
+// life (libbpf reads them until the object is loaded).
+std::string object_bytes;
+
+// The skeleton's own open, with the file's bytes in place of the built-in ones: the skeleton
+// then binds the file's maps and programs by name, so a file without them fails here.
+balancer_bpf* open_object_file() {
+  auto* obj = static_cast<balancer_bpf*>(calloc(1, sizeof(balancer_bpf)));
+  if (!obj) return nullptr;
+  int err = balancer_bpf__create_skeleton(obj);
+  if (!err) {
+    obj->skeleton->data = object_bytes.data();
+    obj->skeleton->data_sz = object_bytes.size();
+    err = bpf_object__open_skeleton(obj->skeleton, nullptr);
+  }
+  if (err) {
+    balancer_bpf__destroy(obj);
+    errno = -err;
+    return nullptr;
+  }
+  return obj;
+}
+
+Skeleton<balancer_bpf>::Ops skeleton_ops(const std::string& object_file) {
+  if (object_file.empty()) return {balancer_bpf__open, balancer_bpf__load, balancer_bpf__destroy};
+  std::ifstream in(object_file, std::ios::binary);
+  if (!in) throw OsError(errno, "reading BPF object " + object_file);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  object_bytes = bytes.str();
+  return {open_object_file, balancer_bpf__load, balancer_bpf__destroy};
+}
+
+// Refuses maps pinned by a build of another ABI, before libbpf would reuse them.
+void check_pinned_abi(const std::string& pin_dir) {
+  const AbiStamp ours = this_abi();
+  const std::optional<AbiStamp> theirs = pinned_abi(pin_dir);
+  if (theirs == ours) return;
+  const std::string what =
+      theirs ? fmt::format("ABI version {} (layout {:08x})", theirs->version, theirs->layout)
+             : std::string("no ABI stamp (made by a build older than the stamps)");
+  throw AbiMismatch(fmt::format(
+      "the maps pinned in {} have {}, this dogfish has ABI version {} (layout {:08x}): it cannot "
+      "adopt them. Take the old data plane down first (`dogfish teardown --pin-dir {}` with the "
+      "interface; every connection then re-hashes), or start the dogfish that made them",
+      pin_dir, what, ours.version, ours.layout, pin_dir));
+}
+
+// The stamp of a fresh pin directory: a one-entry array the data plane never reads.
+void pin_abi(const std::string& pin_dir) {
+  const AbiStamp stamp = this_abi();
+  UniqueFd fd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "dogfish_abi", sizeof(std::uint32_t),
+                             sizeof(AbiStamp), 1, nullptr));
+  if (!fd) throw OsError(errno, "creating the ABI stamp map");
+  const std::uint32_t zero = 0;
+  check_bpf(bpf_map_update_elem(fd.get(), &zero, &stamp, BPF_ANY), "writing the ABI stamp");
+  check_bpf(bpf_obj_pin(fd.get(), (pin_dir + "/" + kAbiPin).c_str()), "pinning the ABI stamp");
+}
+
 }  // namespace
 
-BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options) : options_(options) {
+TcSlot probe_encap_slot(int ifindex) {
+  return {.ifindex = ifindex, .direction = TcDirection::egress, .handle = 0xdf, .priority = 1};
+}
+
+std::vector<std::string> balancer_pin_names() {
+  std::vector<std::string> names;
+  for (const PinnedMap& p : kPinnedMaps) names.emplace_back(p.file);
+  names.emplace_back(kFreedRealsPin);
+  names.emplace_back(kAbiPin);
+  return names;
+}
+
+AbiStamp this_abi() {
+  // Which maps are pinned is layout too: a build that pins another set shares them with no one.
+  std::uint32_t layout = balancer_layout_fingerprint();
+  for (const std::string& name : balancer_pin_names()) {
+    for (char c : name) layout = fnv1a(layout, static_cast<unsigned char>(c));
+    layout = fnv1a(layout, 0);
+  }
+  return {DF_ABI_VERSION, layout};
+}
+
+std::optional<AbiStamp> pinned_abi(const std::string& pin_dir) {
+  UniqueFd fd(bpf_obj_get((pin_dir + "/" + kAbiPin).c_str()));
+  if (!fd) return std::nullopt;
+  bpf_map_info info{};
+  std::uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0 || info.value_size != sizeof(AbiStamp))
+    return AbiStamp{};  // something else sits there: matches no build
+  AbiStamp stamp;
+  const std::uint32_t zero = 0;
+  if (bpf_map_lookup_elem(fd.get(), &zero, &stamp) != 0) return AbiStamp{};
+  return stamp;
+}
+
+BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options)
+    : options_(options), skel_(skeleton_ops(options.object_file)) {
   const DataPlaneLimits& l = options_.limits;
   if (l.ring_size < 2 || l.max_vips == 0 || l.max_reals < 2 || l.conn_entries == 0)
     throw Error("data plane limits must be positive (ring size at least 2)");
@@ -50,6 +174,7 @@ BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options) : options_(option
   check_bpf(bpf_map__set_max_entries(skel_->maps.vip_stats, l.max_vips), "sizing vip_stats");
   check_bpf(bpf_map__set_max_entries(skel_->maps.reals, l.max_reals), "sizing reals");
   check_bpf(bpf_map__set_max_entries(skel_->maps.real_stats, l.max_reals), "sizing real_stats");
+  check_bpf(bpf_map__set_max_entries(skel_->maps.probe_reals, l.max_reals), "sizing probe_reals");
   check_bpf(bpf_map__set_max_entries(skel_->maps.conn_table, l.conn_entries), "sizing conn_table");
   check_bpf(bpf_map__set_max_entries(skel_->maps.rings, uint32_t(ring_entries)), "sizing rings");
 
@@ -57,30 +182,20 @@ BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options) : options_(option
     std::error_code ec;
     std::filesystem::create_directories(options_.pin_dir, ec);
     if (ec) throw OsError(ec.value(), "creating pin directory " + options_.pin_dir);
-    struct Pin {
-      bpf_map* map;
-      const char* file;
-    } pins[] = {
-        {skel_->maps.vips, "vips"},
-        {skel_->maps.vip_gen, "vip_gen"},
-        {skel_->maps.vip_addrs, "vip_addrs"},
-        {skel_->maps.reals, "reals"},
-        {skel_->maps.rings, "rings"},
-        {skel_->maps.conn_table, "conn_table"},
-        {skel_->maps.vip_stats, "vip_stats"},
-        {skel_->maps.real_stats, "real_stats"},
-        {skel_->maps.global_stats, "global_stats"},
-        {skel_->maps.bss, "config"},
-    };
     adopted_ = std::filesystem::exists(options_.pin_dir + "/conn_table");
-    for (const Pin& p : pins)
-      check_bpf(bpf_map__set_pin_path(p.map, (options_.pin_dir + "/" + p.file).c_str()),
+    if (adopted_) check_pinned_abi(options_.pin_dir);
+    for (const PinnedMap& p : kPinnedMaps) {
+      bpf_map* map = bpf_object__find_map_by_name(skel_->obj, p.map);
+      if (!map) throw Error(fmt::format("the BPF object has no map '{}'", p.map));
+      check_bpf(bpf_map__set_pin_path(map, (options_.pin_dir + "/" + p.file).c_str()),
                 std::string("pin path for ") + p.file);
+    }
   }
 
   skel_.load(adopted_ ? "loading the balancer over the maps pinned in " + options_.pin_dir +
                             " (sizes changed? unpin them first)"
                       : "loading the balancer BPF program");
+  if (!options_.pin_dir.empty() && !adopted_) pin_abi(options_.pin_dir);
 
   open_freed_reals();
 
@@ -104,18 +219,60 @@ BpfDataPlane::~BpfDataPlane() {
 
 int BpfDataPlane::prog_fd() const { return bpf_program__fd(skel_->progs.balancer); }
 
+int BpfDataPlane::probe_prog_fd() const { return bpf_program__fd(skel_->progs.probe_encap); }
+
 int BpfDataPlane::conn_table_fd() const { return bpf_map__fd(skel_->maps.conn_table); }
 
-XdpMode BpfDataPlane::attach(const std::string& ifname, XdpMode mode) {
-  attached_mode_ = attach_xdp(ifname, prog_fd(), mode);
-  ifindex_ = ifindex_of(ifname);
+std::uint32_t BpfDataPlane::prog_id() const {
+  bpf_prog_info info{};
+  std::uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_fd(), &info, &len) != 0) return 0;
+  return info.id;
+}
+
+std::string BpfDataPlane::prog_tag() const {
+  bpf_prog_info info{};
+  std::uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_fd(), &info, &len) != 0) return "";
+  std::string tag;
+  for (std::uint8_t b : info.tag) tag += fmt::format("{:02x}", b);
+  return tag;
+}
+
+bool BpfDataPlane::uses_our_maps(std::uint32_t id) const {
+  bpf_map_info info{};
+  std::uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(conn_table_fd(), &info, &len) != 0) return false;
+  const std::vector<std::uint32_t> ids = bpf_program_map_ids(id);
+  return std::find(ids.begin(), ids.end(), info.id) != ids.end();
+}
+
+XdpMode BpfDataPlane::attach(const std::string& ifname, XdpMode mode, bool replace_foreign) {
+  const int ifindex = ifindex_of(ifname);
+  XdpReplace replace = XdpReplace::nothing();
+  if (std::optional<XdpProgram> there = xdp_program_on(ifindex)) {
+    if (uses_our_maps(there->id)) {
+      replace = XdpReplace::program(there->id);
+    } else if (replace_foreign) {
+      log_warn("replacing the XDP program {} on {}, as asked", describe(*there), ifname);
+      replace = XdpReplace::program(there->id);
+    } else {
+      throw XdpBusy(ifname, *there);
+    }
+  }
+  attached_mode_ = attach_xdp(ifname, prog_fd(), mode, replace);
+  ifindex_ = ifindex;
+  ifname_ = ifname;
+  attach_tc(probe_encap_slot(ifindex_), probe_prog_fd(), "'" + ifname + "'");
   return attached_mode_;
 }
 
 void BpfDataPlane::detach() {
   if (!ifindex_) return;
-  // Only our own program: a successor may have replaced it already.
-  detach_xdp(std::exchange(ifindex_, 0), attached_mode_, prog_fd());
+  // Only our own programs: a successor may have replaced them already.
+  int ifindex = std::exchange(ifindex_, 0);
+  detach_tc(probe_encap_slot(ifindex), "'" + ifname_ + "'", probe_prog_fd());
+  detach_xdp(ifindex, attached_mode_, prog_fd());
 }
 
 void BpfDataPlane::open_freed_reals() {
@@ -150,6 +307,7 @@ void BpfDataPlane::unpin() {
   if (options_.pin_dir.empty()) return;
   unlink((options_.pin_dir + "/" + kFreedRealsPin).c_str());
   bpf_object__unpin_maps(skel_->obj, nullptr);
+  unlink((options_.pin_dir + "/" + kAbiPin).c_str());
   rmdir(options_.pin_dir.c_str());
 }
 
@@ -195,16 +353,42 @@ void BpfDataPlane::put_real(uint32_t id, const df_real& real) {
             "writing a real");
 }
 
-void BpfDataPlane::write_ring(uint32_t ring, std::span<const uint32_t> real_ids) {
-  const DataPlaneLimits& l = options_.limits;
+void BpfDataPlane::put_probe_real(uint32_t slot, const df_real& real) {
+  if (slot >= options_.limits.max_reals)
+    throw Error("probe slot " + std::to_string(slot) + " beyond max_reals " +
+                std::to_string(options_.limits.max_reals));
+  check_bpf(bpf_map_update_elem(bpf_map__fd(skel_->maps.probe_reals), &slot, &real, BPF_ANY),
+            "writing a probe's real");
+}
+
+namespace {
+
+void check_ring_number(uint32_t ring, const DataPlaneLimits& l) {
   if (ring >= l.max_vips * DF_RINGS_PER_VIP)
     throw Error("ring " + std::to_string(ring) + " beyond the ring array");
+}
+
+}  // namespace
+
+void BpfDataPlane::write_ring(uint32_t ring, std::span<const uint32_t> real_ids) {
+  const DataPlaneLimits& l = options_.limits;
+  check_ring_number(ring, l);
   if (real_ids.size() != l.ring_size)
     throw Error("ring has " + std::to_string(real_ids.size()) + " slots, the program expects " +
                 std::to_string(l.ring_size));
   uint8_t* base = rings_ + size_t(ring) * l.ring_size * DF_RING_MMAP_STRIDE;
   for (size_t i = 0; i < real_ids.size(); i++)
     std::memcpy(base + i * DF_RING_MMAP_STRIDE, &real_ids[i], sizeof(uint32_t));
+}
+
+std::vector<uint32_t> BpfDataPlane::read_ring(uint32_t ring) const {
+  const DataPlaneLimits& l = options_.limits;
+  check_ring_number(ring, l);
+  const uint8_t* base = rings_ + size_t(ring) * l.ring_size * DF_RING_MMAP_STRIDE;
+  std::vector<uint32_t> out(l.ring_size);
+  for (size_t i = 0; i < out.size(); i++)
+    std::memcpy(&out[i], base + i * DF_RING_MMAP_STRIDE, sizeof(uint32_t));
+  return out;
 }
 
 void BpfDataPlane::set_config(const df_config& config) {

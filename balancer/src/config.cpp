@@ -71,19 +71,28 @@ class ConfigParser : YamlReader {
   std::vector<VipConfig> vips(const YAML::Node& n) const;
   VipConfig vip(const YAML::Node& n, const std::string& path) const;
   std::uint32_t flags(const YAML::Node& n, const std::string& path) const;
-  RealConfig real(const YAML::Node& n, const std::string& path) const;
+  RealConfig real(const YAML::Node& n, const std::string& path,
+                  const HealthCheck& vip_health) const;
+  AnnounceConfig announce(const YAML::Node& n) const;
+  // The keys `n` names, over `base` (the defaults, or a real's VIP's check).
+  HealthCheck health(const YAML::Node& n, const std::string& path, HealthCheck base) const;
+  std::uint32_t duration_ms(const YAML::Node& n, const std::string& path) const;
+  // One of an enum's names: "'X' is not <what> (<names>)" otherwise.
+  template <typename E>
+  E named(const YAML::Node& n, const std::string& path, std::optional<E> (*parse)(std::string_view),
+          const std::string& names, std::string_view what) const {
+    auto text = scalar(n, path);
+    auto value = parse(text);
+    if (!value) fail(n, path, fmt::format("'{}' is not {} ({})", text, what, names));
+    return *value;
+  }
 };
 
 void ConfigParser::attachment(const Entries& m, const YAML::Node& root, Config& c) const {
   c.interface = scalar(require(m, root, "", "interface"), "interface");
 
-  if (auto node = entry(m, "xdp_mode")) {
-    auto mode = scalar(*node, "xdp_mode");
-    auto parsed = parse_xdp_mode(mode);
-    if (!parsed)
-      fail(*node, "xdp_mode", fmt::format("'{}' is not an XDP mode ({})", mode, xdp_mode_names()));
-    c.xdp_mode = *parsed;
-  }
+  if (auto node = entry(m, "xdp_mode"))
+    c.xdp_mode = named(*node, "xdp_mode", parse_xdp_mode, xdp_mode_names(), "an XDP mode");
 
   auto gateway = require(m, root, "", "gateway");
   auto gw = scalar(gateway, "gateway");
@@ -136,12 +145,61 @@ void ConfigParser::packets(const Entries& m, Config& c) const {
     c.icmp_errors_to_reals = boolean(*node, "icmp_errors_to_reals");
 }
 
-RealConfig ConfigParser::real(const YAML::Node& n, const std::string& path) const {
-  auto m = entries(n, path, {"address", "weight"});
+RealConfig ConfigParser::real(const YAML::Node& n, const std::string& path,
+                              const HealthCheck& vip_health) const {
+  auto m = entries(n, path, {"address", "weight", "health"});
   RealConfig r{.address = address(require(m, n, path, "address"), join(path, "address"))};
   if (auto weight = entry(m, "weight"))
     r.weight = number(*weight, join(path, "weight"), 0, std::numeric_limits<std::uint32_t>::max());
+  // An override that changes nothing is none: the real follows the VIP's check.
+  if (auto h = entry(m, "health"))
+    if (HealthCheck own = health(*h, join(path, "health"), vip_health); own != vip_health)
+      r.health = std::move(own);
   return r;
+}
+
+// "500ms", "2s", or a number of seconds.
+std::uint32_t ConfigParser::duration_ms(const YAML::Node& n, const std::string& path) const {
+  const std::string text = scalar(n, path);
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  const std::string_view unit(end, text.data() + text.size() - end);
+  const std::uint64_t scale = unit == "ms" ? 1 : (unit == "s" || unit.empty()) ? 1000 : 0;
+  if (ec != std::errc() || end == text.data() || scale == 0 || value > UINT32_MAX / 1000)
+    fail(n, path, fmt::format("'{}' is not a duration (500ms, 2s, or seconds)", text));
+  return static_cast<std::uint32_t>(value * scale);
+}
+
+HealthCheck ConfigParser::health(const YAML::Node& n, const std::string& path,
+                                 HealthCheck h) const {
+  auto m = entries(n, path,
+                   {"type", "via", "port", "path", "status", "payload", "expect", "interval",
+                    "timeout", "rise", "fall"},
+                   {"payload", "expect"});
+  if (auto node = entry(m, "type"))
+    h.type = named(*node, join(path, "type"), parse_health_type, health_type_names(),
+                   "a health check type");
+  if (auto node = entry(m, "via"))
+    h.via =
+        named(*node, join(path, "via"), parse_health_via, health_via_names(), "where probes go");
+  constexpr auto kMax = std::numeric_limits<std::uint32_t>::max();
+  if (auto node = entry(m, "port"))
+    h.port = static_cast<std::uint16_t>(number(*node, join(path, "port"), 0, 65535));
+  const std::pair<const char*, std::uint32_t HealthCheck::*> numbers[] = {
+      {"status", &HealthCheck::status}, {"rise", &HealthCheck::rise}, {"fall", &HealthCheck::fall}};
+  for (const auto& [key, field] : numbers)
+    if (auto node = entry(m, key)) h.*field = number(*node, join(path, key), 0, kMax);
+  const std::pair<const char*, std::uint32_t HealthCheck::*> durations[] = {
+      {"interval", &HealthCheck::interval_ms}, {"timeout", &HealthCheck::timeout_ms}};
+  for (const auto& [key, field] : durations)
+    if (auto node = entry(m, key)) h.*field = duration_ms(*node, join(path, key));
+  const std::pair<const char*, std::string HealthCheck::*> texts[] = {
+      {"path", &HealthCheck::path},
+      {"payload", &HealthCheck::payload},
+      {"expect", &HealthCheck::expect}};
+  for (const auto& [key, field] : texts)
+    if (auto node = entry(m, key)) h.*field = node->IsNull() ? "" : scalar(*node, join(path, key));
+  return h;
 }
 
 std::uint32_t ConfigParser::flags(const YAML::Node& n, const std::string& path) const {
@@ -159,7 +217,7 @@ std::uint32_t ConfigParser::flags(const YAML::Node& n, const std::string& path) 
 }
 
 VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const {
-  auto m = entries(n, path, {"address", "port", "proto", "flags", "reals"}, {"reals"});
+  auto m = entries(n, path, {"address", "port", "proto", "flags", "health", "reals"}, {"reals"});
   VipConfig v;
   v.address = address(require(m, n, path, "address"), join(path, "address"));
   auto port = require(m, n, path, "port");
@@ -170,23 +228,30 @@ VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const 
     fail(port, join(path, "port"), fmt::format("{} is not a port (1-65535)", port_text));
   v.port = static_cast<std::uint16_t>(value);
 
-  auto proto = require(m, n, path, "proto");
-  auto proto_text = scalar(proto, join(path, "proto"));
-  auto parsed = parse_proto(proto_text);
-  if (!parsed)
-    fail(proto, join(path, "proto"),
-         fmt::format("'{}' is not a protocol ({})", proto_text, proto_names()));
-  v.proto = *parsed;
+  v.proto = named(require(m, n, path, "proto"), join(path, "proto"), parse_proto, proto_names(),
+                  "a protocol");
 
   if (auto flags_node = entry(m, "flags")) v.flags = flags(*flags_node, join(path, "flags"));
+  if (auto h = entry(m, "health")) v.health = health(*h, join(path, "health"), HealthCheck{});
 
   if (auto reals = entry(m, "reals")) {
     if (!reals->IsSequence() && !reals->IsNull())
       fail(*reals, join(path, "reals"), "expected a list of reals");
     for (std::size_t i = 0; i < reals->size(); ++i)
-      v.reals.push_back(real((*reals)[i], fmt::format("{}.reals[{}]", path, i)));
+      v.reals.push_back(real((*reals)[i], fmt::format("{}.reals[{}]", path, i), v.health));
   }
   return v;
+}
+
+AnnounceConfig ConfigParser::announce(const YAML::Node& n) const {
+  auto m = entries(n, "announce", {"bird_socket", "include", "stop_delay"});
+  AnnounceConfig a;
+  a.bird_socket = scalar(require(m, n, "announce", "bird_socket"), "announce.bird_socket");
+  a.include = scalar(require(m, n, "announce", "include"), "announce.include");
+  if (auto node = entry(m, "stop_delay"))
+    a.stop_delay_s =
+        number(*node, "announce.stop_delay", 0, std::numeric_limits<std::uint32_t>::max());
+  return a;
 }
 
 std::vector<VipConfig> ConfigParser::vips(const YAML::Node& n) const {
@@ -198,17 +263,19 @@ std::vector<VipConfig> ConfigParser::vips(const YAML::Node& n) const {
 
 Config ConfigParser::parse(const YAML::Node& root) const {
   if (!root.IsDefined() || root.IsNull()) throw ConfigError(file(), 0, "the file is empty");
-  auto m = entries(root, "",
-                   {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
-                    "conn_table_insert_rate", "udp_idle_timeout", "max_packet_size", "icmp_echo",
-                    "icmp_errors_to_reals", "ring_size", "max_vips", "max_reals", "vips"},
-                   {"vips"});
+  auto m =
+      entries(root, "",
+              {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
+               "conn_table_insert_rate", "udp_idle_timeout", "max_packet_size", "icmp_echo",
+               "icmp_errors_to_reals", "ring_size", "max_vips", "max_reals", "vips", "announce"},
+              {"vips"});
   Config c;
   attachment(m, root, c);
   if (auto node = entry(m, "source_prefixes")) source_prefixes(*node, c);
   sizes(m, c);
   packets(m, c);
   if (auto node = entry(m, "vips")) c.vips = vips(*node);
+  if (auto node = entry(m, "announce")) c.announce = announce(*node);
   try {
     validate_config(c);
   } catch (const InvalidConfig& e) {
@@ -232,5 +299,30 @@ std::string to_string(const ServiceKey& key) {
 }
 
 std::string vip_name(const VipConfig& vip) { return to_string(ServiceKey::of(vip)); }
+
+ServiceKey parse_service(std::string_view text, std::optional<Proto> proto) {
+  std::string_view endpoint = text;
+  // "/" never occurs in an endpoint: after it comes the protocol.
+  if (auto slash = text.rfind('/'); slash != std::string_view::npos) {
+    endpoint = text.substr(0, slash);
+    auto named = parse_proto(text.substr(slash + 1));
+    if (!named)
+      throw Error(fmt::format("'{}': '{}' is not a protocol ({})", text, text.substr(slash + 1),
+                              proto_names()));
+    if (proto && *proto != *named)
+      throw Error(
+          fmt::format("'{}' says {}, --proto says {}", text, to_string(*named), to_string(*proto)));
+    proto = named;
+  }
+  auto ep = Endpoint::parse(endpoint);
+  if (!ep)
+    throw Error(fmt::format(
+        "'{}' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as [ADDRESS]:PORT)", text));
+  return {ep->address, ep->port, proto.value_or(Proto::tcp)};
+}
+
+const HealthCheck& health_of(const VipConfig& vip, const RealConfig& real) {
+  return real.health ? *real.health : vip.health;
+}
 
 }  // namespace dogfish

@@ -4,6 +4,7 @@
 #include <net/if.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -72,6 +73,56 @@ std::uint32_t known_vip_flags() {
   return known;
 }
 
+// Probes: at least 10 a second per real at most, none rarer than once an hour.
+constexpr Range kHealthInterval{100, 3'600'000};
+constexpr std::size_t kMaxHealthText = 512;
+
+void check_health_text(const std::string& text, const std::string& path,
+                       const std::string& subject) {
+  if (text.size() > kMaxHealthText)
+    throw InvalidConfig(path, fmt::format("{} bytes, more than {}", text.size(), kMaxHealthText),
+                        subject);
+}
+
+// A key that only one type reads, set for another: a mistake, not something to ignore.
+void check_health_keys(const HealthCheck& h, const std::string& path, const std::string& subject) {
+  const HealthCheck defaults;
+  struct Only {
+    const char* key;
+    HealthType type;  // the one that reads it
+    bool set;
+  };
+  const Only only[] = {{"path", HealthType::http, h.path != defaults.path},
+                       {"status", HealthType::http, h.status != defaults.status},
+                       {"payload", HealthType::udp, !h.payload.empty()},
+                       {"expect", HealthType::udp, !h.expect.empty()}};
+  for (const Only& o : only)
+    if (o.set && h.type != o.type)
+      throw InvalidConfig(
+          path + "." + o.key,
+          fmt::format("'{}' is for {} checks, not {}", o.key, to_string(o.type), to_string(h.type)),
+          subject);
+}
+
+void check_health(const HealthCheck& h, const std::string& path, const std::string& subject) {
+  check_health_keys(h, path, subject);
+  if (h.type == HealthType::none) return;
+  check_range(h.interval_ms, kHealthInterval, path + ".interval", subject);
+  check_range(h.timeout_ms, {1, h.interval_ms}, path + ".timeout", subject);
+  check_range(h.rise, {1, 100}, path + ".rise", subject);
+  check_range(h.fall, {1, 100}, path + ".fall", subject);
+  if (h.type == HealthType::http) {
+    check_range(h.status, {100, 599}, path + ".status", subject);
+    if (h.path.empty() || h.path[0] != '/' || h.path.find_first_of(" \t\r\n") != std::string::npos)
+      throw InvalidConfig(path + ".path",
+                          fmt::format("'{}' is not a request path (/..., no spaces)", h.path),
+                          subject);
+    check_health_text(h.path, path + ".path", subject);
+  }
+  check_health_text(h.payload, path + ".payload", subject);
+  check_health_text(h.expect, path + ".expect", subject);
+}
+
 void check_real(const VipConfig& vip, const RealConfig& real, const std::string& path) {
   if (vip.address.is_v6() && real.address.is_v4())
     throw InvalidConfig(
@@ -80,6 +131,10 @@ void check_real(const VipConfig& vip, const RealConfig& real, const std::string&
                     real.address.to_string(), vip.address.to_string()));
   check_range(real.weight, {0, kMaxWeight}, path + ".weight",
               fmt::format("weight of real {} in VIP {}", real.address.to_string(), vip_name(vip)));
+  if (real.health)
+    check_health(
+        *real.health, path + ".health",
+        fmt::format("health of real {} in VIP {}", real.address.to_string(), vip_name(vip)));
 }
 
 void check_vip(const VipConfig& vip, const std::string& path) {
@@ -88,6 +143,7 @@ void check_vip(const VipConfig& vip, const std::string& path) {
         path + ".flags",
         fmt::format("{:#x} has bits that are not VIP flags ({})", vip.flags, vip_flag_list()),
         "VIP " + vip_name(vip));
+  check_health(vip.health, path + ".health", "health of VIP " + vip_name(vip));
   std::map<IpAddress, std::size_t> seen;
   for (std::size_t i = 0; i < vip.reals.size(); ++i) {
     const RealConfig& real = vip.reals[i];
@@ -140,12 +196,23 @@ std::string not_a_prefix(std::string_view text, std::uint8_t family) {
                      family == DF_FAMILY_V4 ? "IPv4" : "IPv6");
 }
 
+// BIRD reads the include from its own working directory, the daemon writes it from its own:
+// only an absolute path means one file to both.
+void check_announce(const AnnounceConfig& a) {
+  for (const auto& [key, path] : {std::pair{"announce.bird_socket", &a.bird_socket},
+                                  std::pair{"announce.include", &a.include}})
+    if (!std::filesystem::path(*path).is_absolute())
+      throw InvalidConfig(key, fmt::format("'{}' is not an absolute path", *path));
+  check_range(a.stop_delay_s, {0, 600}, "announce.stop_delay");
+}
+
 void validate_config(const Config& config) {
   check_interface(config.interface);
   check_source_prefix(config.src4_prefix, DF_FAMILY_V4, "source_prefixes.ipv4");
   check_source_prefix(config.src6_prefix, DF_FAMILY_V6, "source_prefixes.ipv6");
   check_sizes(config);
   check_vips(config);
+  if (config.announce) check_announce(*config.announce);
 }
 
 }  // namespace dogfish

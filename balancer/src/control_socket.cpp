@@ -17,59 +17,10 @@
 #include "dogfish/base/fd.hpp"
 #include "dogfish/base/log.hpp"
 #include "dogfish/base/printable.hpp"
+#include "dogfish/base/unix_socket.hpp"
 
 namespace dogfish {
 namespace {
-
-sockaddr_un address_of(const std::string& path) {
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(sa.sun_path))
-    throw Error(fmt::format("socket path {} is too long", path));
-  std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-  return sa;
-}
-
-void set_timeout(int fd, std::chrono::milliseconds timeout) {
-  timeval tv{.tv_sec = timeout.count() / 1000, .tv_usec = (timeout.count() % 1000) * 1000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-void write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw OsError(errno, "writing to the control socket");
-    data.remove_prefix(size_t(n));
-  }
-}
-
-// Reads up to the next '\n' (kept out of the result); false on EOF before one.
-bool read_line(int fd, std::string& buffer, std::string& line) {
-  for (;;) {
-    if (auto nl = buffer.find('\n'); nl != std::string::npos) {
-      line = buffer.substr(0, nl);
-      buffer.erase(0, nl + 1);
-      return true;
-    }
-    char chunk[4096];
-    ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw OsError(errno, "reading the control socket");
-    if (n == 0) return false;
-    buffer.append(chunk, size_t(n));
-    if (buffer.size() > (1 << 20)) throw Error("control request over 1 MiB");
-  }
-}
-
-int connect_to(const std::string& path) {
-  sockaddr_un sa = address_of(path);
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) throw OsError(errno, "socket");
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return -errno;
-  return fd.release();
-}
 
 // Removes what is at `path` only when it is a socket nothing listens on (a daemon that died
 // left it); anything else there is somebody's, and a refusal.
@@ -84,17 +35,15 @@ void remove_stale_socket(const std::string& path) {
         "{} exists and is not a socket: refusing to replace it (remove it, or give another "
         "--socket)",
         path));
-  int live = connect_to(path);
-  if (live >= 0) {
-    ::close(live);
+  if (unix_connect(path))
     throw Error(
         fmt::format("something already answers on {} (another `dogfish run`?): "
                     "refusing to replace it",
                     path));
-  }
-  if (-live == EAGAIN)  // a listener with a full backlog is alive too
+  const int err = errno;
+  if (err == EAGAIN)  // a listener with a full backlog is alive too
     throw Error(fmt::format("something already answers on {} (its backlog is full)", path));
-  if (-live != ECONNREFUSED) throw OsError(-live, "probing " + path);
+  if (err != ECONNREFUSED) throw OsError(err, "probing " + path);
   if (unlink(path.c_str()) != 0) throw OsError(errno, "removing the stale socket " + path);
 }
 
@@ -110,7 +59,7 @@ struct ControlServer::Connection {
 
 ControlServer::ControlServer(std::string path, EventLoop& loop, ControlLimits limits)
     : path_(std::move(path)), loop_(loop), limits_(limits) {
-  sockaddr_un sa = address_of(path_);
+  sockaddr_un sa = unix_address(path_);
   auto dir = std::filesystem::path(path_).parent_path();
   if (!dir.empty()) {
     std::error_code ec;
@@ -278,16 +227,16 @@ std::string error_answer(std::string_view reason) {
 
 std::string control_request(const std::string& path, const std::string& line,
                             std::chrono::milliseconds timeout) {
-  int raw = connect_to(path);
-  if (raw < 0)
+  UniqueFd fd = unix_connect(path);
+  if (!fd)
     throw Error(fmt::format("cannot connect to {}: {} (is `dogfish run` running?)", path,
-                            std::strerror(-raw)));
-  UniqueFd fd(raw);
-  set_timeout(fd.get(), timeout);
-  write_all(fd.get(), line + "\n");
+                            std::strerror(errno)));
+  set_socket_timeout(fd.get(), timeout);
+  send_all(fd.get(), line + "\n", "the control socket");
   shutdown(fd.get(), SHUT_WR);
-  std::string buffer, answer;
-  if (!read_line(fd.get(), buffer, answer))
+  LineReader lines(fd.get(), "the control socket");
+  std::string answer;
+  if (!lines.next(answer))
     throw Error(fmt::format("the daemon on {} closed the connection without an answer", path));
   return answer;
 }

@@ -4,11 +4,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 
 #include "dogfish/base/abi_names.hpp"
 #include "dogfish/base/balancer_schema.hpp"
 #include "dogfish/base/errors.hpp"
 #include "dogfish/config_validation.hpp"
+#include "dogfish/df_structs.hpp"
+#include "dogfish/health_json.hpp"
 
 namespace dogfish {
 namespace {
@@ -21,18 +24,16 @@ std::string field(const json& request, const char* name) {
   return it->get<std::string>();
 }
 
-Proto proto_of(const json& request) {
-  if (!request.contains("proto")) return Proto::tcp;
+std::optional<Proto> proto_of(const json& request) {
+  if (!request.contains("proto")) return std::nullopt;
   std::string p = field(request, "proto");
   if (auto proto = parse_proto(p)) return *proto;
   throw Error(fmt::format("'{}' is not a protocol ({})", p, proto_names()));
 }
 
+// "vip": "ADDRESS:PORT" with "proto" (default tcp), or "ADDRESS:PORT/PROTO".
 ServiceKey vip_key_of(const json& request) {
-  std::string text = field(request, "vip");
-  auto ep = Endpoint::parse(text);
-  if (!ep) throw Error(fmt::format("'{}' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)", text));
-  return {ep->address, ep->port, proto_of(request)};
+  return parse_service(field(request, "vip"), proto_of(request));
 }
 
 IpAddress real_of(const json& request) {
@@ -70,6 +71,16 @@ auto& find_vip(C& config, const ServiceKey& key) {
   for (auto& v : config.vips)
     if (ServiceKey::of(v) == key) return v;
   throw Error(fmt::format("unknown VIP {}", to_string(key)));
+}
+
+// Points the probe slots the monitor added or moved at their reals and frees those it let go.
+void write_probe_reals(DataPlane& dp, const std::map<std::uint32_t, IpAddress>& before,
+                       const std::map<std::uint32_t, IpAddress>& after) {
+  for (const auto& [slot, address] : after)
+    if (auto it = before.find(slot); it == before.end() || it->second != address)
+      dp.put_probe_real(slot, to_df_real(address));
+  for (const auto& [slot, address] : before)
+    if (!after.contains(slot)) dp.put_probe_real(slot, df_real{});
 }
 
 json counter_json(const df_counter& c) { return {{"packets", c.packets}, {"bytes", c.bytes}}; }
@@ -111,11 +122,12 @@ json stats_json(const DataPlaneStats& stats, const AppliedState& state) {
 }
 
 Controller::Controller(Reconciler& reconciler, DataPlane& data_plane, DfConfigFor df_config_for,
-                       Loader loader)
+                       Loader loader, HealthMonitor* health)
     : reconciler_(reconciler),
       dp_(data_plane),
       df_config_for_(std::move(df_config_for)),
-      loader_(std::move(loader)) {}
+      loader_(std::move(loader)),
+      health_(health) {}
 
 ReconcileReport Controller::apply(const Config& config) {
   try {
@@ -125,10 +137,22 @@ ReconcileReport Controller::apply(const Config& config) {
   }
   reconciler_.check_limits(config);
   df_config df = df_config_for_(config);
-  ReconcileReport report = reconciler_.apply(config, df);
+  HealthMonitor health = health_ ? *health_ : HealthMonitor{};  // kept only when the apply worked
+  health.sync(config, HealthClock::now());
+  ReconcileReport report = reconciler_.apply(health.effective(config), df);
+  if (health_) {
+    // After the apply: no probe starts before this returns, and a failed one changes nothing.
+    write_probe_reals(dp_, health_->probe_slots(), health.probe_slots());
+    *health_ = std::move(health);
+  }
   config_ = config;
   applied_ = true;
   return report;
+}
+
+ReconcileReport Controller::health_changed() {
+  if (!applied_ || !health_) return {};
+  return reconciler_.apply(health_->effective(config_), *reconciler_.state().config);
 }
 
 ReconcileReport Controller::reload() {
@@ -140,6 +164,8 @@ ReconcileReport Controller::reload() {
                    next.max_vips != config_.max_vips || next.max_reals != config_.max_reals))
     throw Error(
         "conn_table_size, max_vips and max_reals are fixed at start: restart to change them");
+  if (applied_ && next.announce != config_.announce)
+    throw Error("announce is read at start: restart to change it");
   return apply(next);
 }
 
@@ -159,6 +185,7 @@ json Controller::vip_list() const {
                     {"flags", vip_flag_names(v.flags)},
                     {"id", applied.vip_id},
                     {"ring", applied.ring},
+                    {"health", vip_health_json(health_, v)},
                     {"reals", reals}});
   }
   return {{"ok", true}, {"vips", vips}};
@@ -177,9 +204,40 @@ json Controller::real_list(const json& request) const {
       reals.push_back({{"vip", vip_name(v)},
                        {"address", r.address.to_string()},
                        {"weight", r.weight},
-                       {"id", reconciler_.real_id(r.address).value_or(0)}});
+                       {"id", reconciler_.real_id(r.address).value_or(0)},
+                       {"health", real_health_json(health_, v, r)}});
   }
   return {{"ok", true}, {"reals", reals}};
+}
+
+// The active ring as the program reads it, with a digest of its bytes (FNV-1a, 64 bits) so
+// balancers built from one configuration can be compared at a glance; slots by real id.
+json Controller::ring(const json& request) const {
+  const ServiceKey key = vip_key_of(request);
+  const VipConfig& vip = find_vip(config_, key);
+  const AppliedVip& applied = reconciler_.state().vips.at(key);
+  const std::vector<std::uint32_t> slots = dp_.read_ring(applied.ring);
+  std::uint64_t digest = 0xcbf29ce484222325ULL;
+  std::map<std::uint32_t, std::size_t> per_id;
+  for (std::uint32_t id : slots) {
+    for (int b = 0; b < 4; ++b) digest = (digest ^ ((id >> (8 * b)) & 0xff)) * 0x100000001b3ULL;
+    per_id[id]++;
+  }
+  json reals = json::array();
+  for (const RealConfig& r : vip.reals) {
+    const std::uint32_t id = reconciler_.real_id(r.address).value_or(0);
+    reals.push_back({{"address", r.address.to_string()},
+                     {"id", id},
+                     {"weight", r.weight},
+                     {"slots", per_id.contains(id) ? per_id[id] : 0}});
+  }
+  return {{"ok", true},
+          {"vip", vip_name(vip)},
+          {"ring", applied.ring},
+          {"size", slots.size()},
+          {"digest", fmt::format("{:016x}", digest)},
+          {"reals", reals},
+          {"slots", slots}};
 }
 
 json Controller::change(const json& request, const std::string& cmd) {
@@ -223,8 +281,10 @@ json Controller::handle(const json& request) {
     std::string cmd = field(request, "cmd");
     if (cmd == "vip_list") return vip_list();
     if (cmd == "real_list") return real_list(request);
+    if (cmd == "ring") return ring(request);
     if (cmd == "stats") {
       json s = stats_json(dp_.stats(), reconciler_.state());
+      if (health_) s["health"] = health_stats_json(*health_);
       // One LRU for the whole table: any CPU may fill all of it.
       s["conn_table"]["capacity"] = dp_.limits().conn_entries;
       s["conn_table"]["capacity_per_cpu"] = dp_.limits().conn_entries;

@@ -1,5 +1,6 @@
 #include "dogfish/daemon.hpp"
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -9,6 +10,7 @@
 #include <memory>
 #include <string_view>
 
+#include "dogfish/announcer.hpp"
 #include "dogfish/base/bpffs.hpp"
 #include "dogfish/base/errors.hpp"
 #include "dogfish/base/event_loop.hpp"
@@ -18,9 +20,13 @@
 #include "dogfish/control_socket.hpp"
 #include "dogfish/controller.hpp"
 #include "dogfish/df_structs.hpp"
+#include "dogfish/health_driver.hpp"
+#include "dogfish/health_monitor.hpp"
+#include "dogfish/health_prober.hpp"
 #include "dogfish/link.hpp"
 #include "dogfish/neighbors.hpp"
 #include "dogfish/reconciler.hpp"
+#include "dogfish/service_notify.hpp"
 
 namespace dogfish {
 namespace {
@@ -76,8 +82,14 @@ void log_report(std::string_view what, const ReconcileReport& r) {
       r.rings_written, r.flows_forgotten);
 }
 
-// Reconciles, attaches, runs the event loop (signals, control clients) until
-// SIGTERM/SIGINT; then detaches and unpins.
+// READY=1 to systemd, with what is served.
+void notify_serving(const Controller& controller, const Config& config) {
+  notify_ready(
+      fmt::format("serving {} VIPs on {}", controller.config().vips.size(), config.interface));
+}
+
+// Reconciles, attaches, runs the event loop (signals, control clients, health probes) until
+// SIGTERM/SIGINT; the data plane outlives it.
 void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
            const SignalFd& signals, EventLoop& loop, ControlServer& server) {
   Reconciler reconciler(dp);
@@ -86,25 +98,45 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
     log_info("adopted {} VIPs and {} reals from the pinned maps", reconciler.state().vips.size(),
              reconciler.state().real_ids.size());
   }
-  Controller controller(reconciler, dp, df_config_for,
-                        [&] { return load_config(options.config_path); });
+  HealthMonitor health;
+  SocketProber prober(config.interface);  // where probes via a VIP get encapsulated
+  Controller controller(
+      reconciler, dp, df_config_for, [&] { return load_config(options.config_path); }, &health);
   log_report("configured", controller.apply(config));
 
-  XdpMode used = dp.attach(config.interface, config.xdp_mode);
+  XdpMode used = dp.attach(config.interface, config.xdp_mode, options.replace_foreign);
+  // Serving from here on: whatever becomes of this process, the program stays.
+  dp.release();
   if (used == XdpMode::generic && config.xdp_mode == XdpMode::automatic)
     log_warn("native XDP refused on {}: attached in generic mode (slower)", config.interface);
-  log_info("attached to {} ({} mode)", config.interface, to_string(used));
+  log_info("attached to {} ({} mode; tc egress for probes via a VIP): program {} (tag {})",
+           config.interface, to_string(used), dp.prog_id(), dp.prog_tag());
+  // Routes to the VIPs (announcer.hpp): after every apply while attached, withdrawn at stop
+  // (the data plane goes on serving what still comes).
+  const std::unique_ptr<VipAnnouncements> announcements =
+      make_announcements(config, [&](const VipConfig& vip) { return !health.all_down(vip); });
+  const auto announce = [&] {
+    if (announcements) announcements->applied(controller.config());
+  };
+  announce();
 
+  HealthDriver probes(loop, health, prober, controller, announce);
   loop.watch(signals.fd(), EPOLLIN, [&](std::uint32_t) {
     int sig = signals.read_signal();
     if (sig == SIGHUP) {
+      notify_reloading();
       try {
         log_report("reloaded " + options.config_path, controller.reload());
       } catch (const std::exception& e) {
         log_error("reload failed, keeping the running state: {}", e.what());
       }
+      probes.kick();
+      announce();
+      notify_serving(controller, config);
     } else if (sig == SIGTERM || sig == SIGINT) {
-      log_info("stopping on {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      log_info("stopping on {}; the data plane goes on serving (`dogfish teardown` takes it down)",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      notify_stopping();
       loop.stop();
     }
   });
@@ -115,13 +147,16 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
                printable(answer["error"].get<std::string>()));
     else
       log_debug("request {}", printable(line));
+    probes.kick();  // a real added, removed or re-checked changes what is due
+    announce();
     return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   });
   log_info("serving {}", server.path());
+  probes.kick();
+  notify_serving(controller, config);
   loop.run();
   loop.unwatch(signals.fd());
-  dp.detach();
-  dp.unpin();
+  if (announcements) announcements->stop();
 }
 
 }  // namespace
@@ -148,15 +183,27 @@ int run_daemon(const DaemonOptions& options) {
                                 .max_vips = config.max_vips,
                                 .max_reals = config.max_reals,
                                 .conn_entries = config.conn_table_size},
-                     .pin_dir = pin_dir});
+                     .pin_dir = pin_dir,
+                     .object_file = options.object_file});
     if (dp.adopted()) log_info("adopted the maps pinned in {}", pin_dir);
+    if (!options.object_file.empty()) log_info("loaded the program from {}", options.object_file);
     try {
       serve(dp, config, options, signals, loop, server);
     } catch (...) {
-      if (!dp.adopted()) dp.unpin();  // only pins this start made
+      // Pins this start made, while nothing serves from them; what was serving goes on.
+      if (!dp.adopted() && !dp.attached()) dp.unpin();
       throw;
     }
     return 0;
+  } catch (const XdpBusy& e) {
+    log_error(
+        "{}, and it is not dogfish's (it does not use the maps pinned for this interface): "
+        "refusing to replace it. Remove it, or run with --replace-foreign to replace it",
+        e.what());
+    return 3;
+  } catch (const AbiMismatch& e) {
+    log_error("{}", e.what());
+    return 3;
   } catch (const std::exception& e) {
     log_error("{}", e.what());
     return 1;

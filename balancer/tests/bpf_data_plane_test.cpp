@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <linux/if_link.h>
 #include <net/if.h>
@@ -19,6 +20,7 @@
 
 #include "dogfish/base/errors.hpp"
 #include "support/packet.hpp"
+#include "support/pinned_cpu.hpp"
 
 namespace dogfish {
 namespace {
@@ -174,6 +176,23 @@ TEST_F(PinnedTest, ARestartAdoptsPinnedMapsAndKeepsConnections) {
   EXPECT_FALSE(std::filesystem::exists(pin_dir_ + "/conn_table"));
 }
 
+// A restart loads its program and reconciles before it swaps it in; until then the old program
+// serves from the maps the new daemon writes, its per-CPU copies of the VIP map included.
+TEST_F(PinnedTest, TheProgramStillAttachedSeesItsSuccessorsVipWrites) {
+  pkt::PinnedToOneCpu pin;  // the copies are per CPU: the old program's must be warm here
+  BpfDataPlane first(small_options(pin_dir_));
+  configure(first);
+  ASSERT_EQ(run(first, tcp(pkt::tcp_flags::SYN)), "10.200.0.1");
+  first.release();
+  BpfDataPlane second(small_options(pin_dir_));
+  ASSERT_TRUE(second.adopted());
+  second.write_ring(1, std::vector<uint32_t>(kRing, 2));
+  second.put_vip(vip_key(), {.vip_id = 0, .flags = 0, .ring_slot = 1});
+  EXPECT_EQ(run(first, tcp(pkt::tcp_flags::SYN)), "10.200.0.2") << "the VIP's new ring";
+  second.delete_vip(vip_key());
+  EXPECT_EQ(run(first, tcp(pkt::tcp_flags::SYN)), "") << "the VIP is gone";
+}
+
 TEST_F(PinnedTest, AdoptingMapsOfAnotherSizeFailsWithAHint) {
   { BpfDataPlane(small_options(pin_dir_)).release(); }
   BpfDataPlaneOptions other = small_options(pin_dir_);
@@ -184,6 +203,30 @@ TEST_F(PinnedTest, AdoptingMapsOfAnotherSizeFailsWithAHint) {
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("unpin"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(PinnedTest, MapsOfAnotherAbiAreRefusedWithWhatToDo) {
+  { BpfDataPlane(small_options(pin_dir_)).release(); }
+  ASSERT_EQ(pinned_abi(pin_dir_), this_abi());
+  // What an older build left: a stamp of another version in the "abi" pin.
+  const int fd = bpf_obj_get((pin_dir_ + "/abi").c_str());
+  ASSERT_GE(fd, 0);
+  const AbiStamp old{.version = this_abi().version + 1, .layout = 1};
+  const uint32_t zero = 0;
+  ASSERT_EQ(bpf_map_update_elem(fd, &zero, &old, BPF_ANY), 0);
+  close(fd);
+  try {
+    BpfDataPlane dp(small_options(pin_dir_));
+    FAIL() << "maps of another ABI were adopted";
+  } catch (const AbiMismatch& e) {
+    EXPECT_NE(std::string(e.what()).find("dogfish teardown"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(fmt::format("ABI version {}", old.version)),
+              std::string::npos)
+        << e.what();
+  }
+  // Without a stamp at all (a build older than the stamps): refused too.
+  std::filesystem::remove(pin_dir_ + "/abi");
+  EXPECT_THROW(BpfDataPlane(small_options(pin_dir_)), AbiMismatch);
 }
 
 uint32_t attached_prog_id(const char* ifname) {
@@ -202,19 +245,39 @@ class VethTest : public ::testing::Test {
   }
 };
 
-TEST_F(VethTest, AttachesNativeReplacesAndDetaches) {
-  auto dp = std::make_unique<BpfDataPlane>(small_options());
+TEST_F(VethTest, ASuccessorOnThePinsReplacesAtomicallyAndOnlyItsOwn) {
+  const std::string pins = "/sys/fs/bpf/dogfish-test-veth-" + std::to_string(getpid());
+  auto dp = std::make_unique<BpfDataPlane>(small_options(pins));
   EXPECT_EQ(dp->attach("dfa", XdpMode::automatic), XdpMode::native);
   uint32_t first = attached_prog_id("dfa");
   EXPECT_NE(first, 0u);
   {
-    BpfDataPlane successor(small_options());
+    BpfDataPlane successor(small_options(pins));
+    ASSERT_TRUE(successor.adopted());
     successor.attach("dfa", XdpMode::automatic);
-    EXPECT_NE(attached_prog_id("dfa"), first) << "the successor replaced the program";
+    EXPECT_EQ(attached_prog_id("dfa"), successor.prog_id()) << "the successor replaced it";
+    EXPECT_NE(successor.prog_id(), first);
     dp.reset();  // the predecessor's detach must not remove its successor
-    EXPECT_NE(attached_prog_id("dfa"), 0u);
+    EXPECT_EQ(attached_prog_id("dfa"), successor.prog_id());
+    successor.unpin();
   }
   EXPECT_EQ(attached_prog_id("dfa"), 0u) << "destroyed without release: detached";
+}
+
+TEST_F(VethTest, AForeignProgramIsRefusedByNameUnlessReplacingIsAsked) {
+  BpfDataPlane foreign(small_options());  // no shared pins: not this data plane's maps
+  foreign.attach("dfa", XdpMode::automatic);
+  BpfDataPlane dp(small_options());
+  try {
+    dp.attach("dfa", XdpMode::automatic);
+    FAIL() << "a foreign program was replaced";
+  } catch (const XdpBusy& e) {
+    EXPECT_EQ(e.there().id, foreign.prog_id());
+    EXPECT_NE(std::string(e.what()).find("'balancer' (id "), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(attached_prog_id("dfa"), foreign.prog_id()) << "left as it was";
+  dp.attach("dfa", XdpMode::automatic, /*replace_foreign=*/true);
+  EXPECT_EQ(attached_prog_id("dfa"), dp.prog_id());
 }
 
 TEST_F(VethTest, AttachesGenericWhenAsked) {

@@ -106,6 +106,18 @@ TEST(Config, IPv4VipMayHaveIPv6Reals) {
   EXPECT_EQ(c.vips[0].reals[0].address, ip("fd00::1"));
 }
 
+TEST(Config, AnnounceIsOffUnlessGiven) {
+  EXPECT_FALSE(parse_config("interface: lo\ngateway: 10.0.0.1\n", "x.yaml").announce);
+  auto c = parse_config(
+      "interface: lo\ngateway: 10.0.0.1\nannounce:\n  bird_socket: /run/b/bird.ctl\n"
+      "  include: /run/b/vips.conf\n",
+      "x.yaml");
+  ASSERT_TRUE(c.announce);
+  EXPECT_EQ(*c.announce, (AnnounceConfig{.bird_socket = "/run/b/bird.ctl",
+                                         .include = "/run/b/vips.conf",
+                                         .stop_delay_s = 2}));
+}
+
 TEST(Config, MaxPacketSizeIsAutoUnlessGiven) {
   const std::string top = "interface: eth0\ngateway: 10.0.0.1\n";
   EXPECT_EQ(parse_config(top, "x").max_packet_size, std::nullopt) << "auto by default";
@@ -165,7 +177,8 @@ const BadConfig kBad[] = {
     {"unknown top-level key", "colour: blue\n",
      "c.yaml:3: colour: unknown key (expected one of: interface, xdp_mode, "
      "gateway, source_prefixes, conn_table_size, conn_table_insert_rate, udp_idle_timeout, "
-     "max_packet_size, icmp_echo, icmp_errors_to_reals, ring_size, max_vips, max_reals, vips)"},
+     "max_packet_size, icmp_echo, icmp_errors_to_reals, ring_size, max_vips, max_reals, vips, "
+     "announce)"},
     {"max packet size neither auto nor a number", "max_packet_size: mtu\n",
      "c.yaml:3: max_packet_size: 'mtu' is not a whole number"},
     {"max packet size too large", "max_packet_size: 70000\n",
@@ -209,7 +222,7 @@ const BadConfig kBad[] = {
     {"unknown VIP key",
      "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n    sheduler: rr\n",
      "c.yaml:7: vips[0].sheduler: unknown key (expected one of: address, port, proto, flags, "
-     "reals)"},
+     "health, reals)"},
     {"bad flag",
      "vips:\n  - {address: 10.0.0.1, port: 80, proto: tcp, flags: [no_conn_table, sticky]}\n",
      "c.yaml:4: vips[0].flags[1]: 'sticky' is not a VIP flag (no_conn_table, src_hash_only)"},
@@ -249,6 +262,19 @@ const BadConfig kBad[] = {
      "10.0.1.1}, "
      "{address: 10.0.1.2}]}\n",
      "c.yaml:5: vips: 2 distinct reals, more than max_reals - 1 (1; id 0 is never a real)"},
+    {"announce without an include", "announce:\n  bird_socket: /run/bird/bird.ctl\n",
+     "c.yaml:4: announce: missing key 'include'"},
+    {"announce with a relative include",
+     "announce: {bird_socket: /run/bird/bird.ctl, include: vips.conf}\n",
+     "c.yaml:3: announce.include: 'vips.conf' is not an absolute path"},
+    {"announce with an unknown key",
+     "announce: {bird_socket: /b.ctl, include: /v.conf, protocol: bgp}\n",
+     "c.yaml:3: announce.protocol: unknown key (expected one of: bird_socket, include, "
+     "stop_delay)"},
+    {"announce stop delay too long",
+     "announce: {bird_socket: /b.ctl, include: /v.conf, "
+     "stop_delay: 3600}\n",
+     "c.yaml:3: announce.stop_delay: 3600 is out of range (0-600)"},
     {"value missing", "conn_table_size:\n", "c.yaml:3: conn_table_size: a value is needed"},
     {"VIP address missing a value", "vips:\n  - address:\n    port: 80\n    proto: tcp\n",
      "c.yaml:4: vips[0].address: a value is needed"},

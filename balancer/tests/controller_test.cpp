@@ -73,7 +73,11 @@ TEST_F(ControllerTest, BadRequestsChangeNothing) {
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:80"}}),
             "VIP 10.0.0.1:80/tcp already exists");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1"}}),
-            "'10.0.0.1' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)");
+            "'10.0.0.1' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as [ADDRESS]:PORT)");
+  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:80/sctp"}}),
+            "'10.0.0.1:80/sctp': 'sctp' is not a protocol (tcp, udp)");
+  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:80/udp"}, {"proto", "tcp"}}),
+            "'10.0.0.1:80/udp' says udp, --proto says tcp");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.2:80"}, {"proto", "sctp"}}),
             "'sctp' is not a protocol (tcp, udp)");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.2:80"}, {"flags", {"fast"}}}),
@@ -179,6 +183,36 @@ TEST(ControlSocket, RoundTripAndNoDaemon) {
   }
   EXPECT_FALSE(std::filesystem::exists(path));  // removed with the server
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace dogfish
+
+namespace dogfish {
+namespace {
+
+TEST_F(ControllerTest, RingIsTheOnePacketsReadWithSlotsPerReal) {
+  json r = ok({{"cmd", "ring"}, {"vip", "10.0.0.1:80"}, {"proto", "tcp"}});
+  EXPECT_EQ(r["vip"], "10.0.0.1:80/tcp");
+  ASSERT_EQ(r["slots"].size(), 13U);
+  EXPECT_EQ(r["size"], 13);
+  const auto& ring = dp.rings.at(r["ring"].get<std::uint32_t>());
+  EXPECT_EQ(r["slots"].get<std::vector<std::uint32_t>>(), ring);
+  ASSERT_EQ(r["reals"].size(), 2U);
+  EXPECT_EQ(r["reals"][0]["address"], "10.1.0.1");
+  EXPECT_EQ(r["reals"][0]["slots"].get<int>() + r["reals"][1]["slots"].get<int>(), 13);
+  EXPECT_EQ(r["digest"].get<std::string>().size(), 16U);
+  // A change of the ring changes the digest; the same ring gives the same one.
+  json again = ok({{"cmd", "ring"}, {"vip", "10.0.0.1:80"}});
+  EXPECT_EQ(again["digest"], r["digest"]);
+  ok({{"cmd", "real_edit"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.1"}, {"weight", 3}});
+  EXPECT_NE(ok({{"cmd", "ring"}, {"vip", "10.0.0.1:80"}})["digest"], r["digest"]);
+  EXPECT_EQ(error({{"cmd", "ring"}, {"vip", "10.0.0.9:80"}}), "unknown VIP 10.0.0.9:80/tcp");
+}
+
+TEST_F(ControllerTest, AnnounceIsFixedAtStart) {
+  file_text = std::string(kConfig) + "announce: {bird_socket: /b.ctl, include: /v.conf}\n";
+  EXPECT_EQ(error({{"cmd", "reload"}}), "announce is read at start: restart to change it");
 }
 
 }  // namespace

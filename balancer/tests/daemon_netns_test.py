@@ -24,6 +24,7 @@ from testlib.command import wait_for
 from testlib.leftovers import BPFFS
 
 DOGFISH = paths.binary("DOGFISH", "balancer/dogfish")
+XDP_PASS = paths.binary("DOGFISH_XDP_PASS", "lab/xdp_pass.bpf.o")
 IFACE = "dfbal"
 PEER = "dfgw"
 
@@ -74,9 +75,9 @@ class Daemon:
         self.log = tmp_path / "dogfish.log"
         self.proc = None
 
-    def start(self):
+    def start(self, *extra):
         self.proc = subprocess.Popen(
-            netns.enter(self.ns, *self.run_argv()),
+            netns.enter(self.ns, *self.run_argv(), *extra),
             stdout=self.log.open("a"),
             stderr=subprocess.STDOUT,
         )
@@ -102,6 +103,27 @@ class Daemon:
             self.pin_dir,
         ]
 
+    def teardown_argv(self):
+        return [
+            DOGFISH,
+            "teardown",
+            "--interface",
+            IFACE,
+            "--pin-dir",
+            self.pin_dir,
+            "--socket",
+            self.socket,
+        ]
+
+    def teardown(self):
+        """`dogfish teardown` in the namespace; its output."""
+        return run(*netns.enter(self.ns, *self.teardown_argv())).stdout
+
+    def attach_foreign(self):
+        """Another XDP program on IFACE (the lab's pass-through); its id."""
+        run("ip", "-n", self.ns, "link", "set", IFACE, "xdp", "obj", XDP_PASS, "sec", "xdp")
+        return self.xdp_prog()
+
     def stop(self, sig=signal.SIGTERM):
         self.proc.send_signal(sig)
         return self.proc.wait(timeout=10)
@@ -118,6 +140,10 @@ class Daemon:
     def xdp_prog(self):
         link = json.loads(run("ip", "-n", self.ns, "-j", "-d", "link", "show", IFACE).stdout)[0]
         return link.get("xdp", {}).get("prog", {}).get("id")
+
+    def egress_filters(self):
+        """`tc filter show` of IFACE's egress: where the probes' encapsulation sits."""
+        return run("tc", "-n", self.ns, "filter", "show", "dev", IFACE, "egress").stdout
 
     def dump(self, map_name):
         out = run("bpftool", "-j", "map", "dump", "pinned", f"{self.pin_dir}/{map_name}").stdout
@@ -221,7 +247,8 @@ def test_cli_changes_show_in_the_maps(daemon):
         (("vip", "add", "10.100.0.1:80"), "dogfish: VIP 10.100.0.1:80/tcp already exists"),
         (
             ("vip", "add", "10.100.0.1"),
-            "dogfish: '10.100.0.1' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT)",
+            "dogfish: '10.100.0.1' is not ADDRESS:PORT or ADDRESS:PORT/PROTO "
+            "(IPv6 as [ADDRESS]:PORT)",
         ),
         (
             ("real", "add", "10.100.0.1:80", "10.0.1.999"),
@@ -276,11 +303,52 @@ def test_second_daemon_on_the_socket_touches_nothing(daemon):
     assert daemon.cli_ok("vip", "list")
 
 
-def test_sigterm_leaves_nothing_behind(daemon):
+def test_sigterm_leaves_the_data_plane_serving_and_teardown_takes_it_down(daemon):
+    prog = daemon.xdp_prog()
     assert daemon.stop() == 0
     assert not os.path.exists(daemon.socket)
-    assert not os.path.exists(daemon.pin_dir)
+    assert daemon.xdp_prog() == prog, "SIGTERM took the program off"
+    assert os.path.exists(f"{daemon.pin_dir}/conn_table")
+    assert "probe_encap" in daemon.egress_filters(), "SIGTERM took the probes' tc program off"
+    out = daemon.teardown()
+    assert f"took the XDP program 'balancer' (id {prog}" in out
+    assert "took the health probes' tc program off" in out
     assert daemon.xdp_prog() is None
+    assert "probe_encap" not in daemon.egress_filters()
+    assert not os.path.exists(daemon.pin_dir)
+    # Again: nothing left to do, and it says so.
+    assert "runs no dogfish program" in daemon.teardown()
+
+
+def test_teardown_refuses_while_a_daemon_answers(daemon):
+    r = run(*netns.enter(daemon.ns, *daemon.teardown_argv()), check=False)
+    assert r.returncode != 0
+    assert f"a dogfish daemon answers on {daemon.socket}: stop it first" in r.stderr
+    assert daemon.xdp_prog() is not None and daemon.cli_ok("vip", "list")
+
+
+def test_teardown_leaves_a_foreign_program(daemon):
+    assert daemon.stop() == 0
+    daemon.cleanup()  # ours off, pins gone
+    foreign = daemon.attach_foreign()
+    out = daemon.teardown()
+    assert "which is not dogfish's: left as it is" in out
+    assert daemon.xdp_prog() == foreign
+
+
+def test_a_foreign_program_is_refused_unless_replacing_is_asked(daemon):
+    assert daemon.stop() == 0
+    daemon.cleanup()
+    foreign = daemon.attach_foreign()
+    r = run(*netns.enter(daemon.ns, *daemon.run_argv()), check=False)
+    assert r.returncode == 3
+    assert f"{IFACE} already runs the XDP program 'lab_xdp_pass' (id {foreign}" in r.stderr
+    assert "--replace-foreign" in r.stderr
+    assert daemon.xdp_prog() == foreign
+    assert not os.path.exists(daemon.pin_dir), "a refused start left its pins"
+    daemon.start("--replace-foreign")
+    assert daemon.xdp_prog() not in (None, foreign)
+    assert "replacing the XDP program 'lab_xdp_pass'" in daemon.log.read_text()
 
 
 def test_pinned_restart_keeps_program_and_connections(daemon):

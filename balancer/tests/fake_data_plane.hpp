@@ -50,11 +50,23 @@ class FakeDataPlane : public DataPlane {
     if (real.family != 0 && before_real_written) before_real_written(id);
     reals.at(id) = real;
   }
+  // Not counted as a write: the controller's, not the reconciler's, whose tests count them.
+  void put_probe_real(uint32_t slot, const df_real& real) override {
+    if (slot >= limits_.max_reals) throw std::logic_error("probe slot");
+    if (real.family == 0)
+      probe_reals.erase(slot);
+    else
+      probe_reals[slot] = real;
+  }
   void write_ring(uint32_t ring, std::span<const uint32_t> ids) override {
     if (ids.size() != limits_.ring_size) throw std::logic_error("ring size");
     write();
     ring_writes.push_back(ring);
     rings[ring].assign(ids.begin(), ids.end());
+  }
+  std::vector<uint32_t> read_ring(uint32_t ring) const override {
+    auto it = rings.find(ring);
+    return it == rings.end() ? std::vector<uint32_t>(limits_.ring_size, 0) : it->second;
   }
   void set_config(const df_config& c) override {
     write();
@@ -103,6 +115,7 @@ class FakeDataPlane : public DataPlane {
   std::map<df_vip_addr_key, uint32_t, BytesLess> vip_addrs;
   std::vector<df_real> reals;
   std::map<uint32_t, std::vector<uint32_t>> rings;
+  std::map<uint32_t, df_real> probe_reals;  // the written slots only
   std::vector<uint32_t> ring_writes;
   std::map<df_flow_key, df_conn, BytesLess> conns;  // the connection table, filled by tests
   int forget_scans = 0;

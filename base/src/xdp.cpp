@@ -6,6 +6,7 @@
 #include <linux/if_link.h>
 #include <net/if.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "dogfish/base/errors.hpp"
@@ -46,6 +47,32 @@ std::string bpf_program_name(std::uint32_t id) {
   return info.name;
 }
 
+std::vector<std::uint32_t> bpf_program_map_ids(std::uint32_t id) {
+  UniqueFd fd(bpf_prog_get_fd_by_id(id));
+  if (!fd) return {};
+  bpf_prog_info info{};
+  std::uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) return {};
+  // Asked again with room for them: the kernel fills only as many as nr_map_ids says.
+  std::vector<std::uint32_t> ids(info.nr_map_ids);
+  info = {};
+  info.nr_map_ids = static_cast<std::uint32_t>(ids.size());
+  info.map_ids = reinterpret_cast<std::uintptr_t>(ids.data());
+  len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) return {};
+  ids.resize(std::min<std::size_t>(ids.size(), info.nr_map_ids));
+  return ids;
+}
+
+std::string describe(const XdpProgram& p) {
+  return fmt::format("'{}' (id {}, {} mode)", p.name.empty() ? "?" : p.name, p.id,
+                     to_string(p.mode));
+}
+
+XdpBusy::XdpBusy(const std::string& ifname, XdpProgram there)
+    : Error(fmt::format("{} already runs the XDP program {}", ifname, describe(there))),
+      there_(std::move(there)) {}
+
 std::optional<XdpProgram> xdp_program_on(int ifindex) {
   LIBBPF_OPTS(bpf_xdp_query_opts, q);
   int err = bpf_xdp_query(ifindex, 0, &q);
@@ -70,19 +97,53 @@ std::optional<XdpProgram> xdp_program_on(int ifindex) {
   return p;
 }
 
-XdpMode attach_xdp(const std::string& ifname, int prog_fd, XdpMode mode) {
+XdpMode attach_xdp(const std::string& ifname, int prog_fd, XdpMode mode, XdpReplace replace) {
   const int ifindex = ifindex_of(ifname);
   std::optional<XdpProgram> there = xdp_program_on(ifindex);
+  if (replace.kind == XdpReplace::Kind::nothing && there) throw XdpBusy(ifname, *there);
+  if (replace.kind == XdpReplace::Kind::program && (!there || there->id != replace.id))
+    throw Error(fmt::format("the XDP program on {} changed meanwhile: expected id {}, found {}",
+                            ifname, replace.id, there ? describe(*there) : "none"));
   if (mode == XdpMode::automatic && there) mode = there->mode;
-  if (there && mode != XdpMode::automatic && there->mode != mode) detach_xdp(ifindex, there->mode);
 
-  auto attach = [&](XdpMode m) { return bpf_xdp_attach(ifindex, prog_fd, flags_of(m), nullptr); };
+  // The one program we may replace, held open so the kernel can check it is still the one there.
+  UniqueFd old;
+  if (there && replace.kind == XdpReplace::Kind::program) {
+    old.reset(bpf_prog_get_fd_by_id(there->id));
+    if (!old) throw OsError(errno, fmt::format("opening XDP program {} on {}", there->id, ifname));
+  }
+  if (there && mode != XdpMode::automatic && there->mode != mode) {
+    if (!detach_xdp(ifindex, there->mode, old ? old.get() : -1))
+      throw Error(fmt::format("the XDP program on {} changed meanwhile", ifname));
+    old.reset();
+    there.reset();
+  }
+
+  auto attach = [&](XdpMode m) {
+    std::uint32_t flags = flags_of(m);
+    LIBBPF_OPTS(bpf_xdp_attach_opts, opts);
+    if (old) {
+      flags |= XDP_FLAGS_REPLACE;
+      opts.old_prog_fd = old.get();
+    } else if (replace.kind != XdpReplace::Kind::anything) {
+      flags |= XDP_FLAGS_UPDATE_IF_NOEXIST;
+    }
+    return bpf_xdp_attach(ifindex, prog_fd, flags, &opts);
+  };
+  // With REPLACE or UPDATE_IF_NOEXIST, the kernel's EEXIST / EBUSY say someone came between.
+  const bool checked = replace.kind != XdpReplace::Kind::anything;
+  auto fail = [&](int err, XdpMode m) {
+    if (checked && (err == -EEXIST || err == -EBUSY))
+      throw Error(fmt::format("another XDP program was attached to {} meanwhile", ifname));
+    throw OsError(-err, fmt::format("attaching XDP to {} in {} mode", ifname, to_string(m)));
+  };
   if (mode == XdpMode::automatic) {
-    if (attach(XdpMode::native) == 0) return XdpMode::native;
+    const int err = attach(XdpMode::native);
+    if (err == 0) return XdpMode::native;
+    if (checked && (err == -EEXIST || err == -EBUSY)) fail(err, XdpMode::native);
     mode = XdpMode::generic;
   }
-  if (int err = attach(mode))
-    throw OsError(-err, fmt::format("attaching XDP to {} in {} mode", ifname, to_string(mode)));
+  if (int err = attach(mode)) fail(err, mode);
   return mode;
 }
 

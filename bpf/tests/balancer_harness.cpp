@@ -75,6 +75,12 @@ void BalancerHarness::add_real(uint32_t id, const std::string& addr) {
 
 void BalancerHarness::remove_real(uint32_t id) { dp_->put_real(id, df_real{}); }
 
+void BalancerHarness::add_probe_real(uint32_t slot, const std::string& addr) {
+  df_real r{};
+  fill_addr(r.addr, &r.family, addr);
+  dp_->put_probe_real(slot, r);
+}
+
 void BalancerHarness::set_ring(uint32_t vip_id, const std::vector<uint32_t>& ids) {
   Vip& v = vips_.at(vip_id);
   uint32_t next =
@@ -86,15 +92,30 @@ void BalancerHarness::set_ring(uint32_t vip_id, const std::vector<uint32_t>& ids
   dp_->put_vip(v.key, v.meta);
 }
 
-RunResult BalancerHarness::run(const Bytes& frame) {
+namespace {
+
+RunResult test_run(int prog_fd, const Bytes& frame, __sk_buff* skb) {
   Bytes in = frame;
   Bytes out(frame.size() + 256);
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_out = out.data(),
-              .data_size_in = (__u32)in.size(), .data_size_out = (__u32)out.size(), .repeat = 1);
-  if (int err = bpf_prog_test_run_opts(dp_->prog_fd(), &opts))
+              .data_size_in = (__u32)in.size(), .data_size_out = (__u32)out.size(), .ctx_in = skb,
+              .ctx_size_in = skb ? (__u32)sizeof(*skb) : 0u, .repeat = 1);
+  if (int err = bpf_prog_test_run_opts(prog_fd, &opts))
     throw std::runtime_error(std::string("BPF_PROG_TEST_RUN: ") + std::strerror(-err));
   out.resize(opts.data_size_out);
   return {static_cast<int>(opts.retval), out};
+}
+
+}  // namespace
+
+RunResult BalancerHarness::run(const Bytes& frame) {
+  return test_run(dp_->prog_fd(), frame, nullptr);
+}
+
+RunResult BalancerHarness::run_probe(const Bytes& frame, uint32_t mark) {
+  __sk_buff skb{};
+  skb.mark = mark;
+  return test_run(dp_->probe_prog_fd(), frame, &skb);
 }
 
 bool BalancerHarness::conn_lookup(const df_flow_key& key, df_conn* out) const {
@@ -149,16 +170,6 @@ uint32_t add_tcp80_two_reals(BalancerHarness& lb) {
   lb.set_ring(vip, {1});
   return vip;
 }
-
-PinnedToOneCpu::PinnedToOneCpu() {
-  sched_getaffinity(0, sizeof(saved_), &saved_);
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(sched_getcpu(), &one);
-  sched_setaffinity(0, sizeof(one), &one);
-}
-
-PinnedToOneCpu::~PinnedToOneCpu() { sched_setaffinity(0, sizeof(saved_), &saved_); }
 
 void expect_untouched(BalancerHarness& lb, const Bytes& frame, int verdict, df_reason reason) {
   const df_global_stats before = lb.global_stats();

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <dogfish/abi.h>
-#include <sched.h>
 
 #include <cstdint>
 #include <memory>
@@ -19,7 +18,7 @@ namespace dogfish::testing {
 constexpr uint32_t kTestRingSize = 257;  // small prime: rings fill fast, hashing still spreads
 
 struct RunResult {
-  int verdict;  // XDP_*
+  int verdict;  // XDP_*, or TC_ACT_* from run_probe
   Bytes frame;
 };
 
@@ -36,6 +35,8 @@ class BalancerHarness {
   void set_vip_flags(uint32_t vip_id, uint32_t flags);
   void add_real(uint32_t id, const std::string& addr);
   void remove_real(uint32_t id);
+  // The real that probes marked DF_PROBE_MARK | slot go to.
+  void add_probe_real(uint32_t slot, const std::string& addr);
   // Writes the VIP's inactive ring with `ids` repeated over all slots, then flips to it.
   void set_ring(uint32_t vip_id, const std::vector<uint32_t>& ids);
 
@@ -48,6 +49,8 @@ class BalancerHarness {
     dp_->set_config(c);
   }
   RunResult run(const Bytes& frame);
+  // `frame` through the tc egress program (probe_encap), as a packet with `mark`.
+  RunResult run_probe(const Bytes& frame, uint32_t mark);
 
   df_global_stats global_stats() const { return dp_->stats().global; }
   df_counter vip_stats(uint32_t vip_id) const { return dp_->stats().vips.at(vip_id); }
@@ -71,19 +74,6 @@ class BalancerHarness {
 // What the connection-table and VIP-copy tests start from: a TCP VIP on kVip4:80, reals 1
 // (kReal4a) and 2 (kReal4b), the VIP's ring all real 1. Returns the VIP's id.
 uint32_t add_tcp80_two_reals(BalancerHarness& lb);
-
-// Keeps the thread on the CPU it runs on while it lives, for tests of what the program
-// keeps per CPU (the flood guard's buckets, the VIP map's copies).
-class PinnedToOneCpu {
- public:
-  PinnedToOneCpu();
-  ~PinnedToOneCpu();
-  PinnedToOneCpu(const PinnedToOneCpu&) = delete;
-  PinnedToOneCpu& operator=(const PinnedToOneCpu&) = delete;
-
- private:
-  cpu_set_t saved_;
-};
 
 // Runs `frame` and checks, as gtest failures, that it leaves untouched with `verdict`,
 // counted under `reason` alone, and that no connection was remembered.

@@ -9,6 +9,7 @@
 #include "balancer_harness.hpp"
 #include "frames.hpp"
 #include "support/packet.hpp"
+#include "support/pinned_cpu.hpp"
 
 namespace dogfish::testing {
 namespace {

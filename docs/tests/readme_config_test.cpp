@@ -77,6 +77,9 @@ std::string minimal(const std::string& level, const std::string& extra,
   if (level == "source_prefixes") return extra.empty() ? top : top + "source_prefixes:\n  " + extra;
   std::string vip = "vips:\n  - " + keep("address", "address: 10.100.0.1\n    ") +
                     keep("port", "port: 80\n    ") + keep("proto", "proto: tcp\n    ");
+  if (level == "announce")
+    return top + "announce:\n  " + keep("bird_socket", "bird_socket: /run/bird/bird.ctl\n  ") +
+           keep("include", "include: /etc/bird/dogfish.conf\n  ") + extra;
   if (level == "vips[]") return top + vip + extra;
   // Without its address a real still needs some key, or it is not a mapping at all.
   if (level == "vips[].reals[]")
@@ -118,7 +121,8 @@ TEST(ReadmeConfig, KeysAreTheParsersAtEveryLevel) {
       documented[level].insert(key);
     }
   }
-  ASSERT_EQ(documented.size(), 4U) << "levels: top, source_prefixes, vips[], vips[].reals[]";
+  ASSERT_EQ(documented.size(), 5U)
+      << "levels: top, source_prefixes, vips[], vips[].reals[], announce";
   for (const auto& [level, keys] : documented)
     EXPECT_EQ(keys, parser_keys(level)) << "level '" << level << "'";
 }
@@ -133,6 +137,9 @@ std::string describe(const Config& c) {
     << c.icmp_echo << ", icmp_errors_to_reals " << c.icmp_errors_to_reals << ", ring_size "
     << c.ring_size << ", max_vips " << c.max_vips << ", max_reals " << c.max_reals << ", vips "
     << c.vips.size();
+  if (c.announce)
+    o << ", announce " << c.announce->bird_socket << " " << c.announce->include << " "
+      << c.announce->stop_delay_s;
   for (const auto& v : c.vips) {
     o << " [" << dogfish::vip_name(v) << " flags " << v.flags << " reals";
     for (const auto& r : v.reals) o << " " << r.address.to_string() << "/" << r.weight;
@@ -169,8 +176,8 @@ TEST(ReadmeConfig, RequiredKeysAreRequired) {
     }
     checked++;
   }
-  EXPECT_EQ(checked, 6)
-      << "interface, gateway, and a VIP's address, port, proto and a real's address";
+  EXPECT_EQ(checked, 8) << "interface, gateway, a VIP's address, port, proto, a real's address, "
+                           "and announce's bird_socket and include";
 }
 
 TEST(ReadmeConfig, ExampleParses) {

@@ -83,15 +83,16 @@ std::string addr_text(const std::uint8_t* bytes, std::uint8_t family) {
 
 // ---- the balancer ----------------------------------------------------------
 
-// The client's packet as the balancer must have seen it to send it on: plain
-// IPv4 (no options, no fragment) or IPv6 (no extension header), TCP or UDP, its
-// length claim inside the frame and over its headers.
+// The client's packet as the balancer must have seen it to send it on: a plain IP
+// header (plain_ip), TCP or UDP, its length claim inside the frame and over its headers.
 struct ClientPacket {
   IpView ip;
   df_vip_key vip{};
 };
 
-std::optional<ClientPacket> client_packet(const Bytes& in, std::string& why) {
+// The input's IP header when the balancer may send the packet on whole: plain IPv4 (no
+// options, no fragment) or IPv6, whatever it carries (a client's segment, an ICMP error).
+std::optional<IpView> plain_ip(const Bytes& in, std::string& why) {
   auto ip = ip_at(in, kEthLen, ethertype(in));
   if (!ip) return why = "the input is no IP packet", std::nullopt;
   if (ip->family == 4 && (ip->version != 4 || ip->header_len != 20))
@@ -99,6 +100,12 @@ std::optional<ClientPacket> client_packet(const Bytes& in, std::string& why) {
   if (ip->family == 6 && ip->version != 6)
     return why = "the input's IPv6 header has version " + std::to_string(ip->version), std::nullopt;
   if (ip->fragment) return why = "the input is a fragment", std::nullopt;
+  return ip;
+}
+
+std::optional<ClientPacket> client_packet(const Bytes& in, std::string& why) {
+  auto ip = plain_ip(in, why);
+  if (!ip) return std::nullopt;
   if (ip->proto != kProtoTcp && ip->proto != kProtoUdp)
     return why = fmt::format("the input carries protocol {}", ip->proto), std::nullopt;
   std::size_t l4 = ip->proto == kProtoTcp ? 20 : 8;
@@ -165,17 +172,17 @@ std::string ethernet_to_gateway(const BalancerWorld& w, const Outcome& o) {
 
 std::string outer_header_well_formed(const BalancerWorld&, const Outcome& o) {
   std::string why;
-  auto c = client_packet(o.in, why);
+  auto in = plain_ip(o.in, why);
   auto outer = ip_at(o.out, kEthLen, ethertype(o.out));
-  if (!c || !outer) return why.empty() ? "no outer header" : why;
-  std::uint8_t want_proto = c->ip.family == 4 ? kProtoIpip : kProtoIpv6;
-  if (c->ip.family == 6 && outer->family != 6) return "an IPv6 packet in an IPv4 header";
+  if (!in || !outer) return why.empty() ? "no outer header" : why;
+  std::uint8_t want_proto = in->family == 4 ? kProtoIpip : kProtoIpv6;
+  if (in->family == 6 && outer->family != 6) return "an IPv6 packet in an IPv4 header";
   if (outer->proto != want_proto)
-    return fmt::format("protocol {} around an IPv{} packet", outer->proto, c->ip.family);
-  if (outer->total_len != c->ip.total_len + outer->header_len)
-    return fmt::format("length {} around a packet of {}", outer->total_len, c->ip.total_len);
-  if (outer->tos != c->ip.tos || outer->ttl != c->ip.ttl)
-    return "TOS or TTL not carried from the client's packet";
+    return fmt::format("protocol {} around an IPv{} packet", outer->proto, in->family);
+  if (outer->total_len != in->total_len + outer->header_len)
+    return fmt::format("length {} around a packet of {}", outer->total_len, in->total_len);
+  if (outer->tos != in->tos || outer->ttl != in->ttl)
+    return "TOS or TTL not carried from the input packet";
   if (outer->family == 4) {
     if (o.out[kEthLen] != 0x45) return fmt::format("first byte {:#04x}", o.out[kEthLen]);
     if (outer->fragment) return "the outer header says fragment";

@@ -59,6 +59,37 @@ Bytes encapsulated(const std::string& outer_dst, std::uint8_t proto, const Bytes
   return p.payload(inner).bytes();
 }
 
+// ICMP to a VIP's address: an echo request, and a router's errors about the VIP's reply to
+// the client (too big, unreachable) quoting that reply's first bytes, as the balancer sends on.
+void add_icmp_seeds(const std::string& vip, std::uint16_t port, std::uint8_t proto,
+                    std::vector<Bytes>& out) {
+  bool v6 = vip.find(':') != std::string::npos;
+  t::Packet reply;
+  if (v6)
+    reply.ipv6({.src = vip, .dst = kClient6});
+  else
+    reply.ipv4({.src = vip, .dst = kClient4, .frag_off = 0x4000});
+  if (proto == IPPROTO_UDP)
+    reply.udp({.sport = port, .dport = 5353});
+  else
+    reply.tcp({.sport = port, .dport = 40000, .flags = t::tcp_flags::ACK});
+  Bytes quote = reply.payload(Bytes(64, 'q')).bytes();
+  auto icmp = [&](const t::Icmp& h, const Bytes& data) {
+    t::Packet p;
+    p.eth(kOurMac, kPeerMac);
+    if (v6)
+      p.ipv6({.src = kStranger6, .dst = vip});
+    else
+      p.ipv4({.src = kStranger4, .dst = vip});
+    out.push_back(p.icmp(h).payload(data).bytes());
+  };
+  // Types: echo request 8 / 128; unreachable 3 / 1 (code 4: fragmentation needed, port
+  // unreachable); packet too big 2 (IPv6).
+  icmp({.type = std::uint8_t(v6 ? 128 : 8), .rest = 0x1234'0001}, Bytes(32, 'e'));
+  icmp({.type = std::uint8_t(v6 ? 1 : 3), .code = 4, .rest = v6 ? 0u : 1400u}, quote);
+  if (v6) icmp({.type = 2, .rest = 1280}, quote);
+}
+
 void add_vip_seeds(const WorldVip& v, std::vector<Bytes>& out) {
   using namespace t::tcp_flags;
   std::string dst = text(v.key.addr, v.key.family);
@@ -75,6 +106,7 @@ void add_vip_seeds(const WorldVip& v, std::vector<Bytes>& out) {
   }
   out.push_back(client(dst, port + 1, v.key.proto));  // no VIP on that port
   out.push_back(client(dst, 1, IPPROTO_ICMP, 0, 8));  // not TCP or UDP
+  add_icmp_seeds(dst, port, v.key.proto, out);
   if (v.key.family == DF_FAMILY_V4) {
     t::Packet p;  // IPv4 options, then a fragment, as the golden tests build them
     out.push_back(p.eth(kOurMac, kPeerMac)

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "dogfish/base/log.hpp"
+#include "dogfish/base/version.hpp"
 #include "frame_view.hpp"
 #include "fuzzer.hpp"
 
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "dogfish-fuzz-dataplane: random and mutated frames through the balancer and decap BPF "
       "objects, every frame checked (needs root)"};
+  app.set_version_flag("--version", dogfish::version_text("dogfish-fuzz-dataplane"));
   FuzzOptions opt;
   opt.seed = std::random_device{}();
   std::string frame_hex;

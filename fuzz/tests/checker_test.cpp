@@ -66,6 +66,24 @@ class BalancerChecker : public ::testing::Test {
 
 TEST_F(BalancerChecker, ARightEncapsulationHolds) { EXPECT_EQ(check(tx(in, out)), std::nullopt); }
 
+// A router's "fragmentation needed" about the VIP's reply, sent on to the real: the outer
+// header wraps an ICMP packet, not a client's segment (the fuzzer's seeds found the checker
+// judging it as one).
+TEST_F(BalancerChecker, ARightIcmpErrorToTheRealHolds) {
+  Bytes quote = t::Packet()
+                    .ipv4({.src = "10.100.0.1", .dst = "10.0.0.10", .frag_off = 0x4000})
+                    .tcp({.sport = 80, .dport = 40000})
+                    .bytes();
+  Bytes error = t::Packet()
+                    .eth(kOurMac, kPeerMac)
+                    .ipv4({.src = "10.9.9.9", .dst = "10.100.0.1", .ttl = 63, .tos = 0x10})
+                    .icmp({.type = 3, .code = 4, .rest = 1400})
+                    .payload(quote)
+                    .bytes();
+  EXPECT_EQ(check(outcome(XDP_TX, DF_TX_ICMP_ERROR, DF_REASON_MAX, error, encapsulated(error))),
+            std::nullopt);
+}
+
 TEST_F(BalancerChecker, AbortedIsAViolation) {
   EXPECT_EQ(broken(check(outcome(XDP_ABORTED, DF_TX, DF_REASON_MAX, in, out))),
             "XDP_ABORTED (never allowed)");

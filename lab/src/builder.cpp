@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "dogfish/base/bpffs.hpp"
 #include "dogfish/base/skeleton.hpp"
 #include "dogfish/base/xdp.hpp"
+#include "dogfish/lab/bird.hpp"
 #include "dogfish/lab/netlink.hpp"
 #include "dogfish/lab/netns.hpp"
 #include "dogfish/lab/plan.hpp"
@@ -36,9 +38,6 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// The balancer daemon's pins, named like the lab's namespaces; down removes them.
-fs::path balancer_pins() { return fs::path(kBpffs) / (lab_prefix() + "lab"); }
-
 void attach_pass_xdp(const std::string& netns, const std::string& interface) {
   in_netns(netns, [&] {
     Skeleton<xdp_pass_bpf> skel({xdp_pass_bpf__open, xdp_pass_bpf__load, xdp_pass_bpf__destroy});
@@ -52,28 +51,87 @@ fs::path decap_pin_dir(const std::string& netns) {
   return in_netns(netns, [] { return decap_netns_pin_dir(current_netns_inode()); });
 }
 
-// Starts `dogfish run` in the balancer's namespace and waits until its socket accepts.
-void start_balancer(LabState& st, const std::string& node, const Binaries& bins) {
-  const fs::path log = note_file(st, "balancer.log");
+// Starts `dogfish run` in the balancer's namespace and waits until it answers; `extra` goes to
+// it as is.
+void start_balancer(LabState& st, const LabBalancer& b, const Binaries& bins,
+                    const std::vector<std::string>& extra = {}) {
   // A killed daemon leaves its socket file: it must not pass for a ready one.
   std::error_code ec;
-  fs::remove(st.socket, ec);
-  const ProcessId id = spawn_in_netns(
-      st.node_netns.at(node),
-      {bins.dogfish.string(), "run", "--config", (state_dir() / "balancer.yaml").string(),
-       "--socket", st.socket.string(), "--pin-dir", (balancer_pins() / "balancer").string()},
-      log, [&](const ProcessId& id) {
-        st.processes.push_back(LabProcess{ProcessRole::balancer, node, id, log});
+  fs::remove(b.socket, ec);
+  std::vector<std::string> argv{
+      bins.dogfish.string(), "run",       "--config",        b.config.string(), "--socket",
+      b.socket.string(),     "--pin-dir", b.pin_dir.string()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  const ProcessId id =
+      spawn_in_netns(st.node_netns.at(b.node), argv, b.log, [&](const ProcessId& id) {
+        st.processes.push_back(LabProcess{ProcessRole::balancer, b.node, id, b.log});
         save_state(st);
       });
-  wait_until("the balancer daemon", id, log, 20s, [&] { return unix_socket_accepts(st.socket); });
+  // Answered, not only accepted: the daemon listens before it attaches, answers once serving.
+  wait_until("the balancer daemon on " + b.node, id, b.log, 20s,
+             [&] { return unix_socket_answers(b.socket, R"({"cmd": "vip_list"})"); });
+}
+
+// Debian's bird2 (scripts/install-deps.sh); only a BGP lab needs it.
+fs::path find_bird() {
+  for (const char* p : {"/usr/sbin/bird", "/usr/local/sbin/bird"})
+    if (fs::exists(p)) return p;
+  throw Error("this topology routes by BGP and BIRD is not installed (apt-get install bird2)");
+}
+
+// A node's BIRD files, noted in the record (the directory first) and saved before any is made.
+BirdFiles note_bird_files(LabState& st, const std::string& node) {
+  const BirdFiles f = bird_files(node);
+  const fs::path dir = f.dir.filename();
+  note_file(st, dir);
+  for (const fs::path& p : {f.config, f.socket, f.pid, f.include, f.log})
+    note_file(st, dir / p.filename());
+  note_file(st, dir / (f.include.filename().string() + ".tmp"));  // the daemon's, renamed at once
+  save_state(st);
+  return f;
+}
+
+// Starts BIRD in a node's namespace and waits until its control socket accepts.
+void start_bird(LabState& st, const std::string& node, const BirdFiles& f) {
+  std::error_code ec;
+  fs::remove(f.socket, ec);
+  st.bird_sockets[node] = f.socket;
+  const ProcessId id =
+      spawn_in_netns(st.node_netns.at(node),
+                     {find_bird().string(), "-f", "-c", f.config.string(), "-s", f.socket.string(),
+                      "-P", f.pid.string()},
+                     f.log, [&](const ProcessId& id) {
+                       st.processes.push_back(LabProcess{ProcessRole::bird, node, id, f.log});
+                       save_state(st);
+                     });
+  wait_until("BIRD on " + node, id, f.log, 10s, [&] { return unix_socket_accepts(f.socket); });
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  if (!out) throw Error("cannot write " + path.string());
+}
+
+// The running balancer daemon of a node, if any.
+std::vector<LabProcess>::iterator daemon_of(LabState& st, const std::string& node) {
+  return std::find_if(st.processes.begin(), st.processes.end(), [&](const LabProcess& p) {
+    return p.role == ProcessRole::balancer && p.node == node;
+  });
 }
 
 // Set before any link exists, so every interface inherits them.
-void node_sysctls(const std::string& netns, const Node& n) {
+void node_sysctls(const std::string& netns, const Node& n, bool several_paths) {
   // IPv6 addresses usable at once: no duplicate address detection in a private lab.
   set_sysctl(netns, "net/ipv6/conf/all/accept_dad", "0");
   set_sysctl(netns, "net/ipv6/conf/default/accept_dad", "0");
+  if (n.role == Role::gateway && several_paths) {
+    // ECMP over the balancers by the L4 hash, not L3 only, or every flow of one client takes one
+    // balancer (lab facts 9).
+    set_sysctl(netns, "net/ipv4/fib_multipath_hash_policy", "1");
+    set_sysctl(netns, "net/ipv6/fib_multipath_hash_policy", "1");
+  }
   if (n.role == Role::gateway) {
     set_sysctl(netns, "net/ipv4/ip_forward", "1");
     set_sysctl(netns, "net/ipv6/conf/all/forwarding", "1");
@@ -84,6 +142,11 @@ void node_sysctls(const std::string& netns, const Node& n) {
     set_sysctl(netns, "net/ipv4/conf/default/rp_filter", "0");
   }
   if (n.role == Role::real) {
+    // Not a router (a namespace starts with the host's ip_forward): a real that forwards
+    // sends a packet for a VIP it lost back towards the VIP, where the balancer hands it
+    // to another real, and a health probe through it passes.
+    set_sysctl(netns, "net/ipv4/ip_forward", "0");
+    set_sysctl(netns, "net/ipv6/conf/all/forwarding", "0");
     // The VIP sits on lo: never answer ARP for it, never use it as an ARP sender.
     for (const char* scope : {"all", "default"}) {
       set_sysctl(netns, fmt::format("net/ipv4/conf/{}/arp_ignore", scope), "1");
@@ -117,7 +180,9 @@ class Builder {
     gateway();
     decap();
     responders();
-    balancer();
+    routing();
+    balancers();
+    wait_for_routes();
     wait_for_vips();
   }
 
@@ -139,7 +204,7 @@ class Builder {
       st_.node_netns[n.name] = name;
       save_state(st_);
       create_netns(name);
-      node_sysctls(name, n);
+      node_sysctls(name, n, t_.bgp.has_value());
       Netlink(name).set_up("lo");
     }
   }
@@ -180,15 +245,18 @@ class Builder {
 
   void gateway() {
     const std::string& gw_ns = ns(plan_.gateway_node);
-    step(fmt::format(
-        "gateway: forwarding on, rp_filter off; on {}: TX checksum offload off, pass-through XDP",
-        plan_.gateway_interface));
-    // The client's segments leave with their checksum still to be filled in (veth
-    // offload); native XDP_TX on the balancer loses that state and every real then
-    // drops the packet. Filling it in before the balancer sees it fixes every client
-    // (lab facts 2); it also turns TSO off, which a generic-mode balancer needs.
-    set_tx_checksum(gw_ns, plan_.gateway_interface, false);
-    attach_pass_xdp(gw_ns, plan_.gateway_interface);
+    for (const PlannedBalancer& b : plan_.balancers) {
+      step(
+          fmt::format("gateway: forwarding on, rp_filter off; on {}: TX checksum offload off, "
+                      "pass-through XDP",
+                      b.gateway_interface));
+      // The client's segments leave with their checksum still to be filled in (veth
+      // offload); native XDP_TX on the balancer loses that state and every real then
+      // drops the packet. Filling it in before the balancer sees it fixes every client
+      // (lab facts 2); it also turns TSO off, which a generic-mode balancer needs.
+      set_tx_checksum(gw_ns, b.gateway_interface, false);
+      attach_pass_xdp(gw_ns, b.gateway_interface);
+    }
   }
 
   void decap() {
@@ -306,19 +374,96 @@ class Builder {
                [&] { return log_contains(log, "ready"); });
   }
 
-  void balancer() {
-    const fs::path config = note_file(st_, "balancer.yaml");
-    save_state(st_);
-    {
-      std::ofstream out(config, std::ios::trunc);
-      out << balancer_config(t_, plan_);
-      if (!out) throw Error("cannot write " + config.string());
+  // BIRD on the gateway and on each balancer, each balancer's include empty until its daemon
+  // announces.
+  void routing() {
+    if (!t_.bgp) return;
+    const BirdFiles gw = note_bird_files(st_, plan_.gateway_node);
+    step(fmt::format("routing: BIRD on {} ({}), BGP{} with each balancer, ECMP", plan_.gateway_node,
+                     gw.config.string(), t_.bgp->bfd ? " and BFD" : ""));
+    write_file(gw.config, gateway_bird_config(t_, plan_));
+    start_bird(st_, plan_.gateway_node, gw);
+    for (const PlannedBalancer& b : plan_.balancers) {
+      const BirdFiles f = note_bird_files(st_, b.node);
+      step(fmt::format("routing: BIRD on {} ({})", b.node, f.config.string()));
+      write_file(f.include, "# The balancer's daemon writes its VIPs here once it runs.\n");
+      write_file(f.config, balancer_bird_config(t_, b, f.include));
+      start_bird(st_, b.node, f);
     }
-    step(fmt::format("balancer: dogfish run in {} on {} ({}), socket {}", ns(plan_.balancer_node),
-                     plan_.balancer_interface, config.string(), st_.socket.string()));
-    st_.pin_dirs.push_back(balancer_pins());
+  }
+
+  void balancers() {
+    st_.pin_dirs.push_back(lab_balancer_pin_root());
     save_state(st_);
-    start_balancer(st_, plan_.balancer_node, bins_);
+    const bool sole = plan_.balancers.size() == 1;
+    for (const PlannedBalancer& b : plan_.balancers) {
+      // A lab of one balancer keeps the names it always had.
+      const std::string suffix = sole ? "" : "-" + b.node;
+      LabBalancer lb{.node = b.node,
+                     .interface = b.interface,
+                     .gateway_interface = b.gateway_interface,
+                     .config = note_file(st_, fmt::format("balancer{}.yaml", suffix)),
+                     .socket = note_file(st_, fmt::format("dogfish{}.sock", suffix)),
+                     .pin_dir = lab_balancer_pin_root() / fmt::format("balancer{}", suffix),
+                     .log = note_file(st_, fmt::format("balancer{}.log", suffix)),
+                     .standby = b.standby};
+      st_.balancers.push_back(lb);
+      save_state(st_);
+      std::optional<AnnouncePaths> announce;
+      if (t_.bgp) {
+        const BirdFiles f = bird_files(b.node);
+        announce = AnnouncePaths{f.socket.string(), f.include.string()};
+      }
+      write_file(lb.config, balancer_config(t_, b, announce));
+      if (b.standby) {
+        step(fmt::format("balancer {}: standby (dogfish-lab start-balancer {} starts it)", b.node,
+                         b.node));
+        continue;
+      }
+      step(fmt::format("balancer: dogfish run in {} on {} ({}), socket {}", ns(b.node), b.interface,
+                       lb.config.string(), lb.socket.string()));
+      start_balancer(st_, lb, bins_);
+    }
+  }
+
+  // With BGP: every balancer's sessions up, and the gateway has learned the VIPs from each
+  // balancer that runs: the lab starts with every path in the ECMP group.
+  void wait_for_routes() {
+    if (!t_.bgp) return;
+    step("waiting for BGP: every session established, every VIP learned from every balancer");
+    std::size_t v4 = 0, v6 = 0;
+    for (const LabVip& v : t_.vips) ++(v.address.is_v4() ? v4 : v6);
+    const fs::path gw = st_.bird_sockets.at(plan_.gateway_node);
+    const auto deadline = Clock::now() + 30s;
+    std::string missing;
+    while (!(missing = routes_missing(gw, v4, v6)).empty()) {
+      check_stop();
+      if (Clock::now() >= deadline)
+        throw Error(fmt::format("BGP not ready after 30 s: {}; BIRD's log on {}:\n{}", missing,
+                                plan_.gateway_node,
+                                log_tail(bird_files(plan_.gateway_node).log, 15)));
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+
+  // What the gateway does not have yet: "" when every session is up and has its routes.
+  std::string routes_missing(const fs::path& gw, std::size_t v4, std::size_t v6) const {
+    std::map<std::string, BgpSession> sessions;
+    try {
+      sessions = bgp_sessions(gw);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    for (const PlannedBalancer& b : plan_.balancers)
+      for (bool is_v4 : {true, false}) {
+        const auto it = sessions.find(session_name(b.node, is_v4));
+        if (it == sessions.end()) continue;
+        const std::size_t want = b.standby ? 0 : is_v4 ? v4 : v6;
+        if (it->second.state != "Established" || it->second.imported != want)
+          return fmt::format("session {} is {} with {} of {} routes", it->first, it->second.state,
+                             it->second.imported, want);
+      }
+    return "";
   }
 
   void wait_for_vips() {
@@ -343,7 +488,7 @@ class Builder {
         throw Error(
             fmt::format("{} {} does not answer from {} after 30 s ({}); the balancer's log:\n{}",
                         to_string(proto), at.to_string(), client.name, a.error,
-                        log_tail(state_dir() / "balancer.log", 15)));
+                        log_tail(st_.balancers.front().log, 15)));
       std::this_thread::sleep_for(100ms);
     }
     return a;
@@ -367,7 +512,9 @@ void print_how_to_try(const Topology& t, const LabState& st, std::ostream& out) 
       if (s.proto == Proto::tcp)
         out << fmt::format("  dogfish-lab exec {} -- curl -g http://{}/\n", client.name,
                            Endpoint{v.address, s.port}.to_string());
-  out << fmt::format("  dogfish stats --socket {}\n", st.socket.string());
+  for (const LabBalancer& b : st.balancers)
+    if (!b.standby) out << fmt::format("  dogfish stats --socket {}\n", b.socket.string());
+  if (!st.bird_sockets.empty()) out << "  dogfish-lab exec gw -- birdc show route\n";
   out << "  dogfish-lab status\n  dogfish-lab down\n";
 }
 
@@ -403,15 +550,13 @@ void refuse_foreign_namespaces(const Topology& t) {
 }
 
 // The record of a lab about to be built, with its own copy of the topology, saved.
-LabState new_record(const Topology& t, const Plan& plan, const fs::path& topology_path) {
+LabState new_record(const Topology& t, const fs::path& topology_path) {
   LabState st;
   st.name = t.name;
   st.started =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  st.balancer_interface = plan.balancer_interface;
   st.made_record_dir = !fs::exists(state_dir());
   st.topology = note_file(st, "topology.yaml");
-  st.socket = note_file(st, "dogfish.sock");
   save_state(st);
   fs::copy_file(topology_path, st.topology, fs::copy_options::overwrite_existing);
   return st;
@@ -433,6 +578,8 @@ void build_or_roll_back(Builder&& builder, LabState& st, std::ostream& out) {
 }
 
 }  // namespace
+
+fs::path lab_balancer_pin_root() { return fs::path(kBpffs) / (lab_prefix() + "lab"); }
 
 Binaries find_binaries() {
   const fs::path self = fs::read_symlink("/proc/self/exe").parent_path();
@@ -458,28 +605,90 @@ void lab_up(const fs::path& topology_path, const Binaries& bins, std::ostream& o
 
   out << fmt::format("dogfish-lab: building lab '{}' from {}\n", t.name, topology_path.string())
       << std::flush;
-  LabState st = new_record(t, plan, topology_path);
+  LabState st = new_record(t, topology_path);
   build_or_roll_back(Builder(t, plan, bins, decap == Decap::kernel, st, out), st, out);
   out << fmt::format("dogfish-lab: lab '{}' is up ({:.1f} s)\n", t.name, seconds_since(t0));
   print_how_to_try(t, st, out);
 }
 
-void lab_restart_balancer(const Binaries& bins, std::ostream& out) {
+namespace {
+
+LabState lab_that_is_up() {
   auto st = load_state();
   if (!st || st->phase != Phase::up) throw Error("no lab is up (dogfish-lab up brings one up)");
-  const auto it = std::find_if(st->processes.begin(), st->processes.end(),
-                               [](const LabProcess& p) { return p.role == ProcessRole::balancer; });
-  if (it == st->processes.end()) throw Error("the lab's record has no balancer");
+  return *st;
+}
+
+// "balancer" in a lab of one, "balancer lb2" in a lab of several.
+std::string balancer_title(const LabState& st, const std::string& node) {
+  return st.balancers.size() == 1 ? "balancer" : "balancer " + node;
+}
+
+// The balancer named (the first when `name` is empty).
+const LabBalancer& named_balancer(const LabState& st, const std::string& name) {
+  return st.balancer(name.empty() ? st.balancers.at(0).node : name);
+}
+
+// Stops a balancer's recorded daemon and drops it from the record; its pid if it still ran.
+std::optional<int> stop_recorded_balancer(LabState& st, const std::string& node, StopHow how) {
+  const auto it = daemon_of(st, node);
+  if (it == st.processes.end()) return std::nullopt;
   const LabProcess old = *it;
+  // SIGTERM: the daemon withdraws its VIPs (a BGP lab) and waits its stop_delay first.
+  const bool ran = how == StopHow::kill ? kill_process(old.id) : stop_process(old.id, 30s);
+  st.processes.erase(it);
+  save_state(st);
+  return ran ? std::optional<int>(old.id.pid) : std::nullopt;
+}
+
+}  // namespace
+
+void lab_stop_balancer(const std::string& name, StopHow how, std::ostream& out) {
+  LabState st = lab_that_is_up();
+  const LabBalancer& b = named_balancer(st, name);
   const auto t0 = Clock::now();
-  kill_process(old.id);
-  st->processes.erase(it);
-  save_state(*st);
-  start_balancer(*st, old.node, bins);
+  const std::optional<int> pid = stop_recorded_balancer(st, b.node, how);
+  if (!pid) {
+    out << fmt::format("dogfish-lab: the {} daemon does not run\n", balancer_title(st, b.node));
+    return;
+  }
   out << fmt::format(
-      "dogfish-lab: balancer restarted: pid {} killed, pid {} adopted the attached program and its "
+      "dogfish-lab: {} {}: pid {} is gone; its program stays attached and serving ({:.2f} s); "
+      "dogfish-lab start-balancer starts a new one\n",
+      balancer_title(st, b.node), how == StopHow::kill ? "killed (SIGKILL)" : "stopped (SIGTERM)",
+      *pid, seconds_since(t0));
+}
+
+void lab_start_balancer(const std::string& name, const Binaries& bins,
+                        const std::vector<std::string>& extra, std::ostream& out) {
+  LabState st = lab_that_is_up();
+  const LabBalancer& b = named_balancer(st, name);
+  const auto it = daemon_of(st, b.node);
+  if (it != st.processes.end() && is_running(it->id))
+    throw Error(fmt::format("the {} daemon runs already (dogfish-lab stop-balancer stops it)",
+                            balancer_title(st, b.node)));
+  stop_recorded_balancer(st, b.node, StopHow::kill);  // a dead one's record
+  const auto t0 = Clock::now();
+  start_balancer(st, b, bins, extra);
+  out << fmt::format(
+      "dogfish-lab: {} started: pid {} adopted the attached program and its maps, if any ({:.2f} "
+      "s)\n",
+      balancer_title(st, b.node), st.processes.back().id.pid, seconds_since(t0));
+}
+
+void lab_restart_balancer(const std::string& name, const Binaries& bins, std::ostream& out) {
+  LabState st = lab_that_is_up();
+  const LabBalancer& b = named_balancer(st, name);
+  if (daemon_of(st, b.node) == st.processes.end())
+    throw Error(fmt::format("the {} does not run (dogfish-lab start-balancer {} starts it)",
+                            balancer_title(st, b.node), b.node));
+  const auto t0 = Clock::now();
+  const std::optional<int> old = stop_recorded_balancer(st, b.node, StopHow::kill);
+  start_balancer(st, b, bins);
+  out << fmt::format(
+      "dogfish-lab: {} restarted: pid {} killed, pid {} adopted the attached program and its "
       "maps ({:.2f} s)\n",
-      old.id.pid, st->processes.back().id.pid, seconds_since(t0));
+      balancer_title(st, b.node), old.value_or(0), st.processes.back().id.pid, seconds_since(t0));
 }
 
 }  // namespace dogfish::lab

@@ -183,14 +183,26 @@ bool is_running(const ProcessId& id) {
 }
 
 bool stop_process(const ProcessId& id, std::chrono::milliseconds grace) {
-  if (!is_running(id)) return false;
-  kill(id.pid, SIGTERM);
+  return stop_processes({id}, grace) == 1;
+}
+
+std::size_t stop_processes(const std::vector<ProcessId>& ids, std::chrono::milliseconds grace) {
+  std::vector<ProcessId> running;
+  for (const ProcessId& id : ids)
+    if (is_running(id)) {
+      kill(id.pid, SIGTERM);
+      running.push_back(id);
+    }
   const auto deadline = std::chrono::steady_clock::now() + grace;
-  while (is_running(id)) {
-    if (std::chrono::steady_clock::now() >= deadline) return kill_process(id);
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
+  for (const ProcessId& id : running)
+    while (is_running(id)) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        kill_process(id);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  return running.size();
 }
 
 bool kill_process(const ProcessId& id) {

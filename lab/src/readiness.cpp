@@ -1,11 +1,10 @@
 #include "dogfish/lab/readiness.hpp"
 
 #include <fmt/format.h>
+#include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <atomic>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <thread>
@@ -13,6 +12,7 @@
 
 #include "dogfish/base/errors.hpp"
 #include "dogfish/base/fd.hpp"
+#include "dogfish/base/unix_socket.hpp"
 
 namespace dogfish::lab {
 namespace {
@@ -44,12 +44,19 @@ bool log_contains(const std::filesystem::path& log, std::string_view text) {
 }
 
 bool unix_socket_accepts(const std::filesystem::path& path) {
-  const UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  return static_cast<bool>(unix_connect(path.string()));
+}
+
+bool unix_socket_answers(const std::filesystem::path& path, std::string_view request) {
+  const UniqueFd fd = unix_connect(path.string());
   if (!fd) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  return connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  const std::string line = std::string(request) + "\n";
+  if (send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
+    return false;
+  // Only the first byte of the answer: that the server reached its loop is what counts.
+  pollfd p{.fd = fd.get(), .events = POLLIN};
+  char c = 0;
+  return poll(&p, 1, 200) == 1 && recv(fd.get(), &c, 1, 0) == 1;
 }
 
 void wait_until(const std::string& what, const ProcessId& id, const std::filesystem::path& log,

@@ -18,7 +18,8 @@ using nlohmann::json;
 namespace {
 
 constexpr Named<ProcessRole> kProcessRoles[] = {{ProcessRole::responder, "responder"},
-                                                {ProcessRole::balancer, "balancer"}};
+                                                {ProcessRole::balancer, "balancer"},
+                                                {ProcessRole::bird, "bird"}};
 constexpr Named<Phase> kPhases[] = {{Phase::building, "building"}, {Phase::up, "up"}};
 
 template <typename E>
@@ -28,6 +29,17 @@ void from_name(const json& j, E& value, std::optional<E> (*parse)(std::string_vi
   const std::optional<E> parsed = parse(name);
   if (!parsed) throw Error(fmt::format("'{}' is not a {}", name, what));
   value = *parsed;
+}
+
+// A record from before labs had several balancers: one, under the names it had then.
+LabBalancer record_of_one_balancer(const json& j, const LabState& s) {
+  LabBalancer b{.interface = j.at("balancer_interface"),
+                .config = state_dir() / "balancer.yaml",
+                .socket = j.at("socket").get<std::string>(),
+                .log = state_dir() / "balancer.log"};
+  for (const LabProcess& p : s.processes)
+    if (p.role == ProcessRole::balancer) b.node = p.node;
+  return b;
 }
 
 }  // namespace
@@ -73,8 +85,21 @@ std::optional<LabState> load_state() {
                                        p.at("log").get<std::string>()});
     s.node_netns = j.at("node_netns").get<std::map<std::string, std::string>>();
     s.decap = j.at("decap").get<std::map<std::string, Decap>>();
-    s.balancer_interface = j.at("balancer_interface");
-    s.socket = j.at("socket").get<std::string>();
+    if (j.contains("balancers")) {
+      for (const auto& b : j.at("balancers"))
+        s.balancers.push_back(LabBalancer{.node = b.at("node"),
+                                          .interface = b.at("interface"),
+                                          .gateway_interface = b.value("gateway_interface", ""),
+                                          .config = b.at("config").get<std::string>(),
+                                          .socket = b.at("socket").get<std::string>(),
+                                          .pin_dir = b.at("pin_dir").get<std::string>(),
+                                          .log = b.at("log").get<std::string>(),
+                                          .standby = b.at("standby")});
+      for (const auto& [node, socket] : j.at("bird_sockets").items())
+        s.bird_sockets[node] = socket.get<std::string>();
+    } else {
+      s.balancers.push_back(record_of_one_balancer(j, s));
+    }
     for (const auto& f : j.value("files", json::array()))
       s.files.emplace_back(f.get<std::string>());
     s.made_record_dir = j.value("made_record_dir", false);
@@ -96,6 +121,18 @@ void save_state(const LabState& s) {
                          {"log", p.log.string()}});
   json pins = json::array();
   for (const auto& p : s.pin_dirs) pins.push_back(p.string());
+  json balancers = json::array();
+  for (const auto& b : s.balancers)
+    balancers.push_back({{"node", b.node},
+                         {"interface", b.interface},
+                         {"gateway_interface", b.gateway_interface},
+                         {"config", b.config.string()},
+                         {"socket", b.socket.string()},
+                         {"pin_dir", b.pin_dir.string()},
+                         {"log", b.log.string()},
+                         {"standby", b.standby}});
+  json birds = json::object();
+  for (const auto& [node, socket] : s.bird_sockets) birds[node] = socket.string();
   json files = json::array();
   for (const auto& f : s.files) files.push_back(f.string());
   const json j = {{"name", s.name},
@@ -107,8 +144,8 @@ void save_state(const LabState& s) {
                   {"processes", processes},
                   {"node_netns", s.node_netns},
                   {"decap", s.decap},
-                  {"balancer_interface", s.balancer_interface},
-                  {"socket", s.socket.string()},
+                  {"balancers", balancers},
+                  {"bird_sockets", birds},
                   {"files", files},
                   {"made_record_dir", s.made_record_dir}};
   fs::create_directories(state_dir());
@@ -122,6 +159,14 @@ void save_state(const LabState& s) {
   fs::rename(tmp, state_file());
 }
 
+const LabBalancer& LabState::balancer(const std::string& node) const {
+  for (const LabBalancer& b : balancers)
+    if (b.node == node) return b;
+  std::string known;
+  for (const LabBalancer& b : balancers) known += (known.empty() ? "" : ", ") + b.node;
+  throw Error(fmt::format("lab '{}' has no balancer '{}' (it has {})", name, node, known));
+}
+
 fs::path note_file(LabState& s, const std::string& name) {
   const fs::path path = state_dir() / name;
   if (std::find(s.files.begin(), s.files.end(), path) == s.files.end()) s.files.push_back(path);
@@ -130,9 +175,12 @@ fs::path note_file(LabState& s, const std::string& name) {
 
 void remove_record(const LabState& s) {
   std::error_code ec;
-  for (const fs::path& f : s.files) {
-    fs::remove(f, ec);
-    if (ec) throw OsError(ec.value(), "remove " + f.string());
+  // Last made, first removed: a directory noted before its files goes after them, and stays
+  // when something else is in it.
+  for (auto f = s.files.rbegin(); f != s.files.rend(); ++f) {
+    fs::remove(*f, ec);
+    if (ec && ec != std::errc::directory_not_empty)
+      throw OsError(ec.value(), "remove " + f->string());
   }
   fs::remove(state_file().string() + ".tmp", ec);
   fs::remove(state_file(), ec);

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "dogfish/base/bpffs.hpp"
+#include "dogfish/lab/bird.hpp"
 #include "dogfish/lab/netlink.hpp"
 #include "dogfish/lab/netns.hpp"
 #include "dogfish/lab/plan.hpp"
@@ -32,6 +33,40 @@ std::optional<std::string> decap_pins_of(const std::string& netns, const LabStat
   return dir.string();
 }
 
+// The states of a balancer's BGP sessions, by family, as its BIRD says; null without BGP.
+json bgp_status(const LabState& st, const std::string& node) {
+  const auto socket = st.bird_sockets.find(node);
+  if (socket == st.bird_sockets.end()) return nullptr;
+  json out = json::object();
+  try {
+    for (const auto& [name, session] : bgp_sessions(socket->second))
+      for (bool v4 : {true, false})
+        if (name == session_name("gw", v4)) out[v4 ? "ipv4" : "ipv6"] = session.state;
+  } catch (const std::exception& e) {
+    out["error"] = e.what();
+  }
+  return out;
+}
+
+json balancer_status(const LabState& st, const LabBalancer& b) {
+  const auto netns = st.node_netns.find(b.node);
+  json out = {{"node", b.node},
+              {"netns", netns == st.node_netns.end() ? "" : netns->second},
+              {"interface", b.interface},
+              {"gateway_interface", b.gateway_interface},
+              {"socket", b.socket.string()},
+              {"standby", b.standby},
+              {"pid", nullptr},
+              {"running", false},
+              {"bgp", bgp_status(st, b.node)}};
+  for (const LabProcess& p : st.processes)
+    if (p.role == ProcessRole::balancer && p.node == b.node) {
+      out["pid"] = p.id.pid;
+      out["running"] = is_running(p.id);
+    }
+  return out;
+}
+
 }  // namespace
 
 json no_lab_status() {
@@ -55,6 +90,8 @@ std::optional<json> lab_status() {
         {"name", n.name}, {"role", to_string(n.role)}, {"netns", netns}, {"addresses", addresses}};
     if (auto it = st->decap.find(n.name); it != st->decap.end()) node["decap"] = it->second;
     if (auto pins = decap_pins_of(netns, *st)) node["decap_pin_dir"] = *pins;
+    if (auto it = st->bird_sockets.find(n.name); it != st->bird_sockets.end())
+      node["bird_socket"] = it->second.string();
     nodes.push_back(node);
   }
   json vips = json::array();
@@ -70,32 +107,17 @@ std::optional<json> lab_status() {
                       {"reals", reals}});
     }
   json processes = json::array();
-  json balancer = {{"node", ""},
-                   {"netns", ""},
-                   {"interface", st->balancer_interface},
-                   {"socket", st->socket.string()},
-                   {"pid", nullptr},
-                   {"running", false},
-                   {"source_prefixes",
-                    {{"ipv4", t.balancer.src4_prefix.to_string()},
-                     {"ipv6", t.balancer.src6_prefix.to_string()}}}};
-  for (const Node& n : t.nodes)
-    if (n.role == Role::balancer) {
-      balancer["node"] = n.name;
-      balancer["netns"] = st->node_netns.count(n.name) ? st->node_netns.at(n.name) : "";
-    }
-  for (const LabProcess& p : st->processes) {
-    const bool running = is_running(p.id);
+  for (const LabProcess& p : st->processes)
     processes.push_back({{"role", p.role},
                          {"node", p.node},
                          {"pid", p.id.pid},
-                         {"running", running},
+                         {"running", is_running(p.id)},
                          {"log", p.log.string()}});
-    if (p.role == ProcessRole::balancer) {
-      balancer["pid"] = p.id.pid;
-      balancer["running"] = running;
-    }
-  }
+  json balancers = json::array();
+  for (const LabBalancer& b : st->balancers) balancers.push_back(balancer_status(*st, b));
+  json balancer = balancers.empty() ? json::object() : balancers[0];
+  balancer["source_prefixes"] = {{"ipv4", t.balancer.src4_prefix.to_string()},
+                                 {"ipv6", t.balancer.src6_prefix.to_string()}};
   json pin_dirs = json::array();
   for (const auto& d : st->pin_dirs) pin_dirs.push_back(d.string());
   json out = {{"up", st->phase == Phase::up},
@@ -105,6 +127,7 @@ std::optional<json> lab_status() {
               {"nodes", nodes},
               {"vips", vips},
               {"balancer", balancer},
+              {"balancers", balancers},
               {"processes", processes},
               {"pin_dirs", pin_dirs}};
   out.update(place());
@@ -139,7 +162,16 @@ void print_status(const json& s, std::ostream& out) {
     out << fmt::format("{} on {}: pid {}, {}\n", p["role"].get<std::string>(),
                        p["node"].get<std::string>(), p["pid"].get<int>(),
                        p["running"].get<bool>() ? "running" : "NOT RUNNING");
-  out << fmt::format("balancer socket: {}\n", s["balancer"]["socket"].get<std::string>());
+  for (const auto& b : s["balancers"]) {
+    std::string bgp;
+    if (b["bgp"].is_object())
+      for (const auto& [family, state] : b["bgp"].items())
+        bgp +=
+            fmt::format("{}{} {}", bgp.empty() ? ", BGP " : ", ", family, state.get<std::string>());
+    out << fmt::format("balancer {}socket: {}{}\n",
+                       s["balancers"].size() == 1 ? "" : b["node"].get<std::string>() + " ",
+                       b["socket"].get<std::string>(), bgp);
+  }
 }
 
 }  // namespace dogfish::lab

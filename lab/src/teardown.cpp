@@ -11,8 +11,10 @@
 
 #include "dogfish/base/bpffs.hpp"
 #include "dogfish/base/errors.hpp"
+#include "dogfish/lab/builder.hpp"
 #include "dogfish/lab/netns.hpp"
 #include "dogfish/lab/process.hpp"
+#include "dogfish/lab/readiness.hpp"
 
 namespace dogfish::lab {
 namespace {
@@ -20,19 +22,47 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// The balancer first: on SIGTERM it detaches and removes its pins and socket itself.
+// The balancers first, together: on SIGTERM each withdraws its VIPs (a BGP lab) and waits its
+// stop delay, leaving its data plane serving for teardown_balancers. Then BIRD, then the rest.
 std::size_t stop_processes(const LabState& st) {
-  std::vector<LabProcess> order = st.processes;
-  std::stable_partition(order.begin(), order.end(),
-                        [](const LabProcess& p) { return p.role == ProcessRole::balancer; });
+  auto rank = [](ProcessRole r) {
+    return r == ProcessRole::balancer ? 0 : r == ProcessRole::bird ? 1 : 2;
+  };
   std::size_t stopped = 0;
-  for (const LabProcess& p : order) stopped += stop_process(p.id, 5s);
+  for (int step = 0; step < 3; ++step) {
+    std::vector<ProcessId> ids;
+    for (const LabProcess& p : st.processes)
+      if (rank(p.role) == step) ids.push_back(p.id);
+    stopped += lab::stop_processes(ids, 5s);
+  }
   // And whatever else runs in the lab's namespaces: nothing may keep one alive once it is
   // deleted (a `dogfish-lab exec` shell, or what a killed `up` was running).
   for (const std::string& name : st.netns)
     for (int pid : pids_in_netns(name))
       if (pid != getpid()) stopped += kill_process({pid, process_start_time(pid)});
   return stopped;
+}
+
+// `dogfish teardown` in each balancer's namespace, as a user takes a stopped balancer down: its
+// program off the interface, its pins removed. Only where up wrote its configuration.
+void teardown_balancers(const LabState& st, Removed& r) {
+  for (const LabBalancer& b : st.balancers) {
+    if (!fs::exists(b.config) || !st.node_netns.count(b.node) ||
+        !netns_exists(st.node_netns.at(b.node)))
+      continue;
+    try {
+      const int rc =
+          run_in_netns(st.node_netns.at(b.node),
+                       {find_binaries().dogfish.string(), "teardown", "--config", b.config.string(),
+                        "--pin-dir", b.pin_dir.string(), "--socket", b.socket.string()},
+                       b.log);
+      if (rc != 0)
+        r.problems.push_back(
+            fmt::format("dogfish teardown on {} exited {}: {}", b.node, rc, log_tail(b.log, 5)));
+    } catch (const std::exception& e) {
+      r.problems.push_back(fmt::format("dogfish teardown on {}: {}", b.node, e.what()));
+    }
+  }
 }
 
 // In reverse order of making. A namespace goes with the last process in it: processes first.
@@ -70,10 +100,13 @@ void remove_pins(const LabState& st, Removed& r) {
 Removed remove_lab(const LabState& st) {
   Removed r;
   r.processes = stop_processes(st);
+  teardown_balancers(st, r);
   delete_namespaces(st, r);
   remove_pins(st, r);
-  std::error_code ec;
-  fs::remove(st.socket, ec);
+  for (const LabBalancer& b : st.balancers) {
+    std::error_code ec;
+    fs::remove(b.socket, ec);
+  }
   return r;
 }
 

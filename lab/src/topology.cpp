@@ -39,6 +39,8 @@ class TopologyParser : YamlReader {
   void vips(const YAML::Node& list, Topology& t) const;
   BalancerSettings balancer(const YAML::Node& n) const;
   void source_prefixes(const YAML::Node& n, BalancerSettings& b) const;
+  BgpSettings bgp(const YAML::Node& n) const;
+  void check_bgp(const YAML::Node& list, const Topology& t) const;
 
   Node node(const YAML::Node& n, const std::string& path) const;
   Route route(const YAML::Node& n, const std::string& path) const;
@@ -50,6 +52,7 @@ class TopologyParser : YamlReader {
   LabReal real(const YAML::Node& n, const std::string& path, const Topology& t,
                const IpAddress& vip) const;
   IpPrefix prefix(const YAML::Node& n, const std::string& path, bool host_bits_allowed) const;
+  bool boolean(const YAML::Node& n, const std::string& path) const;
 
   // The enum value a name stands for (parse is the enum's own); "'text' is not <expected>"
   // otherwise.
@@ -76,6 +79,13 @@ std::string TopologyParser::name(const YAML::Node& n, const std::string& path) c
   return text;
 }
 
+bool TopologyParser::boolean(const YAML::Node& n, const std::string& path) const {
+  const std::string text = scalar(n, path);
+  if (text != "true" && text != "false")
+    fail(n, path, fmt::format("'{}' is not true or false", text));
+  return text == "true";
+}
+
 IpPrefix TopologyParser::prefix(const YAML::Node& n, const std::string& path,
                                 bool host_bits_allowed) const {
   auto text = scalar(n, path);
@@ -100,7 +110,7 @@ Route TopologyParser::route(const YAML::Node& n, const std::string& path) const 
 }
 
 Node TopologyParser::node(const YAML::Node& n, const std::string& path) const {
-  auto m = entries(n, path, {"name", "role", "decap", "routes"}, {"routes"});
+  auto m = entries(n, path, {"name", "role", "decap", "standby", "routes"}, {"routes"});
   Node out;
   out.name = name(require(m, n, path, "name"), join(path, "name"));
   out.role = named(require(m, n, path, "role"), join(path, "role"), parse_role,
@@ -110,6 +120,11 @@ Node TopologyParser::node(const YAML::Node& n, const std::string& path) const {
     scalar(it->second, at);
     if (out.role != Role::real) fail(it->second, at, "only reals decapsulate");
     out.decap = named(it->second, at, parse_decap, decap_names());
+  }
+  if (auto it = m.find("standby"); it != m.end()) {
+    const std::string at = join(path, "standby");
+    out.standby = boolean(it->second, at);
+    if (out.role != Role::balancer) fail(it->second, at, "only balancers stand by");
   }
   if (auto it = m.find("routes"); it != m.end() && !it->second.IsNull())
     each(it->second, join(path, "routes"),
@@ -131,11 +146,10 @@ void TopologyParser::check_roles(const YAML::Node& list, const Topology& t) cons
     return std::count_if(t.nodes.begin(), t.nodes.end(),
                          [r](const Node& n) { return n.role == r; });
   };
-  for (Role r : {Role::gateway, Role::balancer})
-    if (count(r) != 1)
-      fail(list, "nodes",
-           fmt::format("a lab has exactly one {} ({} given)", to_string(r), count(r)));
-  for (Role r : {Role::client, Role::real})
+  if (count(Role::gateway) != 1)
+    fail(list, "nodes",
+         fmt::format("a lab has exactly one gateway ({} given)", count(Role::gateway)));
+  for (Role r : {Role::client, Role::balancer, Role::real})
     if (count(r) < 1) fail(list, "nodes", fmt::format("a lab needs at least one {}", to_string(r)));
 }
 
@@ -294,14 +308,51 @@ void TopologyParser::source_prefixes(const YAML::Node& n, BalancerSettings& b) c
   if (!b.src6_prefix.address.is_v6()) fail(n, join(path, "ipv6"), "not an IPv6 prefix");
 }
 
+BgpSettings TopologyParser::bgp(const YAML::Node& n) const {
+  auto m = entries(n, "bgp", {"gateway_as", "balancer_as", "bfd", "hold_time"});
+  BgpSettings b;
+  if (auto it = m.find("gateway_as"); it != m.end())
+    b.gateway_as = number(it->second, "bgp.gateway_as", 1, 4294967294U);
+  if (auto it = m.find("balancer_as"); it != m.end())
+    b.balancer_as = number(it->second, "bgp.balancer_as", 1, 4294967294U);
+  if (b.gateway_as == b.balancer_as)
+    fail(n, "bgp",
+         fmt::format("the gateway and the balancers share AS {}: the sessions are eBGP",
+                     b.gateway_as));
+  if (auto it = m.find("bfd"); it != m.end()) b.bfd = boolean(it->second, "bgp.bfd");
+  if (auto it = m.find("hold_time"); it != m.end()) {
+    // BGP's rule: 0 (never) or at least 3 seconds; a lab wants a balancer gone, so not 0.
+    b.hold_time = number(it->second, "bgp.hold_time", 3, 65535);
+  }
+  return b;
+}
+
+// Several balancers share the VIPs only through routing; a standby one joins that way too.
+void TopologyParser::check_bgp(const YAML::Node& list, const Topology& t) const {
+  if (t.bgp) return;
+  const auto balancers = t.balancers();
+  if (balancers.size() > 1)
+    fail(list, "nodes",
+         fmt::format("{} balancers need a `bgp` section: the gateway spreads the VIPs over them "
+                     "by ECMP of the routes they announce",
+                     balancers.size()));
+  for (const Node* b : balancers)
+    if (b->standby)
+      fail(list, "nodes",
+           fmt::format("the standby balancer '{}' needs a `bgp` section to join later", b->name));
+}
+
 BalancerSettings TopologyParser::balancer(const YAML::Node& n) const {
   auto m = entries(n, "balancer",
-                   {"source_prefixes", "xdp_mode", "conn_table_size", "conn_table_insert_rate"});
+                   {"source_prefixes", "xdp_mode", "conn_table_size", "conn_table_insert_rate",
+                    "health_checks"});
   BalancerSettings b;
   if (auto it = m.find("conn_table_size"); it != m.end())
     b.conn_table_size = number(it->second, "balancer.conn_table_size", 1, 1U << 28);
   if (auto it = m.find("conn_table_insert_rate"); it != m.end())
     b.conn_table_insert_rate = number(it->second, "balancer.conn_table_insert_rate", 0, 1U << 30);
+  if (auto it = m.find("health_checks"); it != m.end())
+    b.health_checks = boolean(it->second, "balancer.health_checks");
   if (auto it = m.find("source_prefixes"); it != m.end()) source_prefixes(it->second, b);
   if (auto it = m.find("xdp_mode"); it != m.end())
     b.xdp_mode = named(it->second, "balancer.xdp_mode", parse_xdp_mode,
@@ -311,13 +362,15 @@ BalancerSettings TopologyParser::balancer(const YAML::Node& n) const {
 
 Topology TopologyParser::parse(const YAML::Node& root) {
   if (!root.IsDefined() || root.IsNull()) throw ConfigError(file(), 0, "the file is empty");
-  auto m = entries(root, "", {"name", "nodes", "links", "vips", "balancer"});
+  auto m = entries(root, "", {"name", "nodes", "links", "vips", "balancer", "bgp"});
   Topology t;
   t.name = name(require(m, root, "", "name"), "name");
   nodes(require(m, root, "", "nodes"), t);
   links(require(m, root, "", "links"), t);
   if (auto it = m.find("vips"); it != m.end()) vips(it->second, t);
   if (auto it = m.find("balancer"); it != m.end()) t.balancer = balancer(it->second);
+  if (auto it = m.find("bgp"); it != m.end()) t.bgp = bgp(it->second);
+  check_bgp(m["nodes"], t);
   return t;
 }
 
@@ -347,6 +400,13 @@ std::vector<const Link*> Topology::links_of(std::string_view node) const {
   std::vector<const Link*> out;
   for (const Link& l : links)
     if (l.a.node == node || l.b.node == node) out.push_back(&l);
+  return out;
+}
+
+std::vector<const Node*> Topology::balancers() const {
+  std::vector<const Node*> out;
+  for (const Node& n : nodes)
+    if (n.role == Role::balancer) out.push_back(&n);
   return out;
 }
 

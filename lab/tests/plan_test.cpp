@@ -23,11 +23,14 @@ TEST(Plan, NamesInterfacesAfterThePeerAndNamespacesWithThePrefix) {
   EXPECT_EQ(plan.links[0].a.netns, "df-client");
   EXPECT_EQ(plan.links[0].a.interface, "gw");
   EXPECT_EQ(plan.links[0].b.interface, "client");
-  EXPECT_EQ(plan.balancer_node, "lb");
-  EXPECT_EQ(plan.balancer_interface, "gw");
+  ASSERT_EQ(plan.balancers.size(), 1u);
+  const PlannedBalancer& b = plan.balancers[0];
+  EXPECT_EQ(b.node, "lb");
+  EXPECT_EQ(b.interface, "gw");
   EXPECT_EQ(plan.gateway_node, "gw");
-  EXPECT_EQ(plan.gateway_interface, "lb");
-  EXPECT_EQ(plan.gateway_address.to_string(), "10.0.2.1");
+  EXPECT_EQ(b.gateway_interface, "lb");
+  EXPECT_EQ(b.gateway_address.to_string(), "10.0.2.1");
+  EXPECT_FALSE(b.standby);
   const auto gw = plan.ends_of("gw");
   ASSERT_EQ(gw.size(), 4u);
   EXPECT_EQ(gw[3]->interface, "real2");
@@ -100,19 +103,26 @@ links:
 }
 
 TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
-  for (const char* file : {"basic.yaml", "multi-real.yaml", "flood.yaml"}) {
+  for (const char* file : {"basic.yaml", "multi-real.yaml", "flood.yaml", "ecmp.yaml"}) {
     SCOPED_TRACE(file);
     const Topology t = load_topology(kTopologies + file);
     const Plan plan = make_plan(t);
-    const Config c = parse_config(balancer_config(t, plan), "generated.yaml");
-    EXPECT_EQ(c.interface, plan.balancer_interface);
+    const PlannedBalancer& b = plan.balancers.back();
+    const std::optional<AnnouncePaths> announce =
+        t.bgp ? std::optional(AnnouncePaths{"/run/b/bird.ctl", "/run/b/vips.conf"}) : std::nullopt;
+    const Config c = parse_config(balancer_config(t, b, announce), "generated.yaml");
+    EXPECT_EQ(c.interface, b.interface);
     ASSERT_TRUE(std::holds_alternative<IpAddress>(c.gateway));
-    EXPECT_EQ(std::get<IpAddress>(c.gateway), plan.gateway_address);
+    EXPECT_EQ(std::get<IpAddress>(c.gateway), b.gateway_address);
     EXPECT_EQ(c.src4_prefix, t.balancer.src4_prefix);
     EXPECT_EQ(c.src6_prefix, t.balancer.src6_prefix);
     EXPECT_EQ(c.max_packet_size, std::nullopt) << "auto: the daemon reads the link's MTU";
     EXPECT_EQ(c.conn_table_size, t.balancer.conn_table_size);
     EXPECT_EQ(c.conn_table_insert_rate, t.balancer.conn_table_insert_rate);
+    EXPECT_EQ(c.announce.has_value(), t.bgp.has_value());
+    if (c.announce) {
+      EXPECT_EQ(c.announce->include, "/run/b/vips.conf");
+    }
     std::size_t k = 0;
     for (const LabVip& v : t.vips)
       for (const Service& s : v.services) {
@@ -121,6 +131,16 @@ TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
         EXPECT_EQ(vc.address, v.address);
         EXPECT_EQ(vc.port, s.port);
         EXPECT_EQ(vc.proto, s.proto);
+        // Health checked as clients use the service, fast enough to see in a test; or,
+        // where the topology says so (health_checks: false), not at all.
+        if (t.balancer.health_checks) {
+          EXPECT_EQ(to_string(vc.health.type), to_string(s.proto));
+          EXPECT_LE(vc.health.interval_ms, 1000u);
+          EXPECT_LE(vc.health.fall, 3u);
+          EXPECT_LE(vc.health.rise, 3u);
+        } else {
+          EXPECT_EQ(to_string(vc.health.type), "none");
+        }
         ASSERT_EQ(vc.reals.size(), v.reals.size());
         for (std::size_t i = 0; i < v.reals.size(); ++i) {
           EXPECT_EQ(vc.reals[i].address, v.reals[i].address);

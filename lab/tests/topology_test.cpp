@@ -99,13 +99,14 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{with(kGood, "name: t", "name: Lab_1"),
             "t.yaml:1: name: 'Lab_1' is not 1-8 lowercase letters and digits, from a letter"},
         Bad{with(kGood, "name: t\n", "name: t\ncolour: red\n"),
-            "t.yaml:2: colour: unknown key (expected one of: name, nodes, links, vips, balancer)"},
+            "t.yaml:2: colour: unknown key (expected one of: name, nodes, links, vips, balancer, "
+            "bgp)"},
         Bad{with(kGood, "{name: c, role: client}", "{name: c, role: router}"),
             "t.yaml:3: nodes[0].role: 'router' is not a role (client, gateway, balancer, real)"},
         Bad{with(kGood, "{name: g, role: gateway}", "{name: c, role: gateway}"),
             "t.yaml:4: nodes[1]: a second node named 'c'"},
         Bad{with(kGood, "{name: b, role: balancer}", "{name: b, role: real}"),
-            "t.yaml:3: nodes: a lab has exactly one balancer (0 given)"},
+            "t.yaml:3: nodes: a lab needs at least one balancer"},
         Bad{with(kGood, "{name: c, role: client}", "{name: c, role: client, decap: bpf}"),
             "t.yaml:3: nodes[0].decap: only reals decapsulate"},
         Bad{with(kGood, "via: 10.0.3.1", "via: 10.0.3"),
@@ -154,7 +155,46 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{kGood + "balancer: {source_prefixes: {ipv4: 172.16.0.1/12}}\n",
             "t.yaml:13: balancer.source_prefixes.ipv4: 172.16.0.1/12 has bits set past the prefix "
             "length"},
+        Bad{with(kGood, "{name: b, role: balancer}", "{name: b, role: balancer, standby: true}"),
+            "t.yaml:3: nodes: the standby balancer 'b' needs a `bgp` section to join later"},
+        Bad{with(kGood, "{name: r, role: real,", "{name: r, role: real, standby: false,"),
+            "t.yaml:6: nodes[3].standby: only balancers stand by"},
+        Bad{kGood + "bgp: {gateway_as: 65001, balancer_as: 65001}\n",
+            "t.yaml:13: bgp: the gateway and the balancers share AS 65001: the sessions are eBGP"},
+        Bad{kGood + "bgp: {bfd: yes}\n", "t.yaml:13: bgp.bfd: 'yes' is not true or false"},
+        Bad{kGood + "bgp: {hold_time: 1}\n",
+            "t.yaml:13: bgp.hold_time: 1 is out of range (3-65535)"},
         Bad{"name: t\nnodes: [\n", "t.yaml:3: end of sequence flow not found"}));
+
+TEST(Topology, EcmpHasThreeBalancersAndAStandbyByBgp) {
+  Topology t = load_topology(kTopologies + "ecmp.yaml");
+  std::vector<std::string> running, standby;
+  for (const Node* b : t.balancers()) (b->standby ? standby : running).push_back(b->name);
+  EXPECT_EQ(running, (std::vector<std::string>{"lb1", "lb2", "lb3"}));
+  EXPECT_EQ(standby, std::vector<std::string>{"lb4"});
+  ASSERT_TRUE(t.bgp);
+  EXPECT_EQ(*t.bgp, (BgpSettings{.gateway_as = 65000, .balancer_as = 65001, .bfd = true}));
+  EXPECT_EQ(t.vips.size(), 2u);
+  EXPECT_EQ(t.vips[0].reals.size(), 4u);
+  EXPECT_TRUE(t.node("gw")->routes.empty()) << "BGP brings the VIPs' routes";
+}
+
+TEST(Topology, SeveralBalancersNeedBgp) {
+  std::string two = with(kGood, "  - {name: b, role: balancer}\n",
+                         "  - {name: b, role: balancer}\n  - {name: b2, role: balancer}\n");
+  two = with(two, "links:\n",
+             "links:\n  - ends: [{node: g, addresses: [10.0.9.1/24]}, {node: b2, addresses: "
+             "[10.0.9.2/24]}]\n");
+  try {
+    parse_topology(two, "t.yaml");
+    FAIL() << "two balancers without bgp were accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(),
+                 "t.yaml:3: nodes: 2 balancers need a `bgp` section: the gateway spreads the VIPs "
+                 "over them by ECMP of the routes they announce");
+  }
+  EXPECT_EQ(parse_topology(two + "bgp: {}\n", "t.yaml").balancers().size(), 2u);
+}
 
 TEST(Topology, AMissingFileIsNamed) {
   try {

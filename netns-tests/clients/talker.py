@@ -4,16 +4,20 @@ target, each asking GET / every INTERVAL seconds and noting which real answered,
 
 Controlled over stdin, one command a line; each answer is one JSON line on stdout:
   (at start, once every connection has its first answer)  {"ready": true, ...report}
-  report   ->  {"conns": [{"target", "port", "real", "exchanges", "state", "moved"}, ...],
+  report   ->  {"conns": [{"target", "port", "real", "exchanges", "state", "moved",
+                           "longest_wait"}, ...],
                 "churn": {target: {"ok": n, "failed": [...], "reals": {real: n}}}}
   stop     ->  the last report; every connection closed
 A connection's state is "open" until it breaks: "reset" (RST: ECONNRESET or EPIPE),
 "timeout" (no answer within --timeout), "closed" (FIN from the server) or "error: ..."; a
-broken connection is not reopened. "moved" counts answers from another real than its first."""
+broken connection is not reopened. "moved" counts answers from another real than its first;
+"longest_wait" is the longest time one request waited for its answer (seconds): the stall a
+connection saw while its path changed."""
 import argparse
 import json
 import sys
 import threading
+import time
 
 from http_client import Http, parse_target
 
@@ -25,9 +29,11 @@ class Conn:
         self.http = Http(host, port, timeout)
         self.real = self.http.get(keep_alive=True)
         self.exchanges, self.moved, self.state = 1, 0, "open"
+        self.longest_wait = 0.0
 
     def talk(self, interval, stop):
         while not stop.is_set():
+            asked = time.monotonic()
             try:
                 real = self.http.get(keep_alive=True)
             except (ConnectionResetError, BrokenPipeError):
@@ -39,6 +45,7 @@ class Conn:
             except (OSError, RuntimeError) as e:
                 self.state = f"error: {e}"
             else:
+                self.longest_wait = max(self.longest_wait, time.monotonic() - asked)
                 self.exchanges += 1
                 self.moved += real != self.real
                 stop.wait(interval)  # pacing, not synchronisation
@@ -53,6 +60,7 @@ class Conn:
             "exchanges": self.exchanges,
             "state": self.state,
             "moved": self.moved,
+            "longest_wait": round(self.longest_wait, 3),
         }
 
 

@@ -3,6 +3,7 @@
 Paths come from the environment CTest sets: DOGFISH_LAB and DOGFISH (the binaries);
 DOGFISH_LAB_PREFIX and DOGFISH_LAB_DIR pass through to dogfish-lab, so the suite
 can run beside another lab."""
+import ipaddress
 import json
 import sys
 import time
@@ -12,6 +13,8 @@ from testlib import lab, paths
 from testlib.command import run
 
 DOGFISH = paths.binary("DOGFISH", "balancer/dogfish")
+# The balancer compiled to other instructions, same maps and ABI (bpf/CMakeLists.txt): an upgrade.
+BALANCER_REBUILT = paths.binary("DOGFISH_BALANCER_REBUILT", "bpf/balancer_rebuilt.bpf.o")
 CLIENTS = Path(__file__).resolve().parents[1] / "clients"
 
 
@@ -68,13 +71,44 @@ class Lab(lab.Lab):
         self.refresh()
         return out
 
-    # The balancer's CLI --------------------------------------------------------------------
+    def stop_balancer(self, node=None, kill=False):
+        args = ([node] if node else []) + (["--kill"] if kill else [])
+        out = self.cli("stop-balancer", *args).stdout
+        self.refresh()
+        return out
 
-    def dogfish(self, *args, check=True):
-        return run([DOGFISH, *args, "--socket", self.socket], check=check)
+    def start_balancer(self, node=None, daemon_args=()):
+        """The daemon's arguments need the node named before them (the CLI's rule)."""
+        if daemon_args and not node:
+            node = self.status["balancer"]["node"]
+        args = ([node] if node else []) + (["--", *daemon_args] if daemon_args else [])
+        out = self.cli("start-balancer", *args).stdout
+        self.refresh()
+        return out
 
-    def stats(self):
-        return json.loads(self.dogfish("stats", "--json").stdout)
+    def balancer_addresses(self):
+        """Every balancer's own addresses, both families: the sources of their health probes."""
+        return {
+            ipaddress.ip_address(self.address(node, v)) for node in self.balancers for v in (4, 6)
+        }
+
+    # The balancer's CLI: the first balancer's, or the named one's ---------------------------
+
+    def dogfish(self, *args, check=True, balancer=None):
+        socket = self.balancer_status(balancer)["socket"] if balancer else self.socket
+        return run([DOGFISH, *args, "--socket", socket], check=check)
+
+    def stats(self, balancer=None):
+        return json.loads(self.dogfish("stats", "--json", balancer=balancer).stdout)
+
+    def set_real(self, vips, node, op, weight=None, balancer=None):
+        """`dogfish real OP` (add, edit, del) of the node's address of each VIP's family (VIPs
+        as `status --json` gives them), on one balancer."""
+        for v in vips:
+            version = ipaddress.ip_address(v["address"]).version
+            args = ["real", op, vip_spec(v["address"], v["port"]), self.address(node, version)]
+            args += ["--proto", v["proto"]] + ([] if weight is None else ["--weight", weight])
+            self.dogfish(*args, balancer=balancer)
 
     def reals_of(self, vip_spec, proto):
         return json.loads(self.dogfish("real", "list", vip_spec, "--proto", proto, "--json").stdout)

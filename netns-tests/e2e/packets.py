@@ -43,6 +43,14 @@ def flow(pkt):
     return ipaddress.ip_address(ip.src), seg.sport, ipaddress.ip_address(ip.dst), seg.dport
 
 
+def without_probes(packets, balancer_addrs):
+    """The frames that are not the balancer's own health probes or their answers: probes go
+    from its address to the VIPs through the reals (encapsulated, as clients' packets) or to
+    the reals' own addresses, beside the clients' traffic. A frame is one when its innermost
+    flow has a balancer address at either end."""
+    return [p for p in packets if not ((f := flow(p)) and balancer_addrs & {f[0], f[2]})]
+
+
 def tcp_flags(pkt):
     """The innermost TCP header's flags (scapy's FlagValue), or None if it carries no TCP."""
     ip = inner_ip(pkt)
@@ -55,6 +63,17 @@ def is_syn(pkt):
 
 def is_synack(pkt):
     return tcp_flags(pkt) == "SA"
+
+
+# tcpdump's filter for TCP segments with RST set, IPv4 and IPv6 (no extension headers).
+RST_FILTER = "(ip and tcp[13] & 4 != 0) or (ip6 and ip6[6] == 6 and ip6[53] & 4 != 0)"
+
+
+def port_keys(pkt):
+    """(IP version, port) of both ends of the innermost TCP/UDP segment: a client port names
+    its connection on the client's link, whichever way the segment goes."""
+    src, sport, _dst, dport = flow(pkt)
+    return {(src.version, sport), (src.version, dport)}
 
 
 def has_rst(pkt):

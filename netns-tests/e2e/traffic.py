@@ -63,8 +63,9 @@ class LineClient:
 class Talker(LineClient):
     """clients/talker.py: long-lived connections that keep talking, asked for reports."""
 
-    def __init__(self, lab, targets, *, interval=0.1, churn=False, watch=None):
-        args = [*targets, "--interval", interval] + (["--churn"] if churn else [])
+    def __init__(self, lab, targets, *, interval=0.1, timeout=3.0, churn=False, watch=None):
+        args = [*targets, "--interval", interval, "--timeout", timeout]
+        args += ["--churn"] if churn else []
         super().__init__(lab, "talker.py", *args, watch=watch)
         self.ready = self.answer(timeout=30)
 
@@ -109,3 +110,8 @@ def broken(report):
 def shares(flows):
     """{real: number of flows} of tcp_flows' [[port, real], ...]."""
     return Counter(real for _port, real in flows)
+
+
+def conn_key(conn):
+    """(IP version, client port) of one of the Talker's connections: what port_keys() matches."""
+    return (6 if conn["target"].startswith("[") else 4, conn["port"])

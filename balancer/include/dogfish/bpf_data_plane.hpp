@@ -6,10 +6,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "dogfish/base/abi.hpp"
+#include "dogfish/base/errors.hpp"
 #include "dogfish/base/fd.hpp"
 #include "dogfish/base/skeleton.hpp"
+#include "dogfish/base/tc.hpp"
 #include "dogfish/base/xdp.hpp"
 #include "dogfish/data_plane.hpp"
 #include "dogfish/df_structs.hpp"
@@ -22,9 +25,37 @@ namespace dogfish {
 struct BpfDataPlaneOptions {
   DataPlaneLimits limits;
   // Directory under bpffs where the stateful maps are pinned; empty: no pinning.
-  // Maps already pinned there are adopted (a restart keeps VIPs and connections).
+  // Maps already pinned there are adopted (a restart keeps VIPs and connections), once their
+  // ABI stamp (the pinned map "abi") says this build's layout.
   std::string pin_dir;
+  // A BPF object file to load instead of the one built in: a rebuilt balancer.bpf.o with the
+  // same maps and ABI (an upgrade of the data plane alone). Empty: the built-in one.
+  std::string object_file;
 };
+
+// The files BpfDataPlane pins in its directory: the maps, the freed real ids "real_freed" and
+// the ABI stamp "abi".
+std::vector<std::string> balancer_pin_names();
+
+// Where the health probes' encapsulation (the tc program beside the XDP one) sits on an
+// interface: its clsact egress hook, in dogfish's filter slot.
+TcSlot probe_encap_slot(int ifindex);
+
+// The pinned maps were made by a build of another ABI (or of none): they cannot be adopted.
+class AbiMismatch : public Error {
+ public:
+  using Error::Error;
+};
+
+// The ABI stamp of a pin directory: DF_ABI_VERSION and a fingerprint of the layouts.
+struct AbiStamp {
+  std::uint32_t version = 0;
+  std::uint32_t layout = 0;
+  bool operator==(const AbiStamp&) const = default;
+};
+AbiStamp this_abi();
+// What the directory's "abi" says; nothing when it has none.
+std::optional<AbiStamp> pinned_abi(const std::string& pin_dir);
 
 class BpfDataPlane : public DataPlane {
  public:
@@ -33,18 +64,27 @@ class BpfDataPlane : public DataPlane {
   BpfDataPlane(const BpfDataPlane&) = delete;
   BpfDataPlane& operator=(const BpfDataPlane&) = delete;
 
-  // Attaches to the interface, replacing any program there (atomically, so a
-  // restarted daemon drops no packet). automatic tries native, then generic.
-  // Returns the mode in use.
-  XdpMode attach(const std::string& ifname, XdpMode mode);
+  // Attaches to the interface. A program there that uses these maps (a predecessor's, on the
+  // same pins) is replaced atomically, so a restart or an upgrade drops no packet; any other is
+  // refused with XdpBusy naming it, unless `replace_foreign`. automatic tries native, then
+  // generic. The probe encapsulation goes on the interface's tc egress beside it.
+  // Returns the XDP mode in use.
+  XdpMode attach(const std::string& ifname, XdpMode mode, bool replace_foreign = false);
   void detach();
+  bool attached() const { return ifindex_ != 0; }
+  // True when program `id` uses this object's maps (the connection table).
+  bool uses_our_maps(std::uint32_t prog_id) const;
   // Leaves the program attached and the maps pinned when this object dies.
   void release() { released_ = true; }
+  // The loaded program's id and tag (hex), for logs.
+  std::uint32_t prog_id() const;
+  std::string prog_tag() const;
   // Removes the pinned maps (after detach, when shutting down for good).
   void unpin();
 
   bool adopted() const { return adopted_; }
   int prog_fd() const;
+  int probe_prog_fd() const;  // tc egress: the health prober's marked packets
   int conn_table_fd() const;
 
   const DataPlaneLimits& limits() const override { return options_.limits; }
@@ -53,7 +93,9 @@ class BpfDataPlane : public DataPlane {
   void put_vip_addr(const df_vip_addr_key& key) override;
   void delete_vip_addr(const df_vip_addr_key& key) override;
   void put_real(uint32_t id, const df_real& real) override;
+  void put_probe_real(uint32_t slot, const df_real& real) override;
   void write_ring(uint32_t ring, std::span<const uint32_t> real_ids) override;
+  std::vector<uint32_t> read_ring(uint32_t ring) const override;
   void set_config(const df_config& config) override;
   void set_real_freed_at(uint32_t id, uint64_t ns) override;
   std::vector<std::pair<uint32_t, uint64_t>> read_freed_reals() const override;
@@ -66,17 +108,17 @@ class BpfDataPlane : public DataPlane {
 
  private:
   // When each freed real id was freed, pinned as pin_dir/real_freed.
-  static constexpr const char* kFreedRealsPin = "real_freed";
   void open_freed_reals();
   // After every write to the VIP map: the program's copies of it are stale.
   void vips_changed();
 
   BpfDataPlaneOptions options_;
-  Skeleton<balancer_bpf> skel_{{balancer_bpf__open, balancer_bpf__load, balancer_bpf__destroy}};
+  Skeleton<balancer_bpf> skel_;
   UniqueFd freed_reals_;
   uint8_t* rings_ = nullptr;
   size_t rings_len_ = 0;
   int ifindex_ = 0;
+  std::string ifname_;
   XdpMode attached_mode_ = XdpMode::native;
   bool adopted_ = false;
   bool released_ = false;

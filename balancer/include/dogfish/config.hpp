@@ -13,13 +13,19 @@
 //   ring_size: 65537
 //   max_vips: 64
 //   max_reals: 4096
+//   announce:                      # absent: the daemon announces nothing
+//     bird_socket: /run/bird/bird.ctl
+//     include: /etc/bird/dogfish-vips.conf
+//     stop_delay: 2                # seconds between the withdrawal at stop and the detach
 //   vips:
 //     - address: 10.100.0.1
 //       port: 80
 //       proto: tcp                 # tcp | udp
 //       flags: [no_conn_table, src_hash_only]
+//       health: { type: tcp, interval: 1s, timeout: 500ms, rise: 2, fall: 3 }  # health_check.hpp
 //       reals:
 //         - { address: 10.0.1.1, weight: 2 }   # weight defaults to 1; 0 drains
+//         - { address: 10.0.1.2, health: { port: 8080 } }  # overrides the VIP's keys it names
 #pragma once
 
 #include <netinet/in.h>
@@ -36,12 +42,14 @@
 #include "dogfish/base/balancer_schema.hpp"
 #include "dogfish/base/proto.hpp"
 #include "dogfish/base/xdp.hpp"
+#include "dogfish/health_check.hpp"
 
 namespace dogfish {
 
 struct RealConfig {
   IpAddress address;
   std::uint32_t weight = 1;
+  std::optional<HealthCheck> health;  // the VIP's, with this real's keys over it; none: the VIP's
 
   bool operator==(const RealConfig&) const = default;
 };
@@ -51,6 +59,7 @@ struct VipConfig {
   std::uint16_t port = 0;  // host byte order
   Proto proto = Proto::tcp;
   std::uint32_t flags = 0;  // DF_VIP_*
+  HealthCheck health;       // for every real that does not override it
   std::vector<RealConfig> reals;
 
   bool operator==(const VipConfig&) const = default;
@@ -58,6 +67,16 @@ struct VipConfig {
 
 // Not set, an address whose MAC the daemon resolves, or a MAC given outright.
 using Gateway = std::variant<std::monostate, IpAddress, MacAddress>;
+
+// How the daemon has BIRD announce its VIPs (announcer.hpp): the file BIRD includes, and the
+// control socket it is told to re-read its configuration on.
+struct AnnounceConfig {
+  std::string bird_socket;
+  std::string include;
+  std::uint32_t stop_delay_s = 2;
+
+  bool operator==(const AnnounceConfig&) const = default;
+};
 
 struct Config {
   std::string interface;
@@ -76,6 +95,7 @@ struct Config {
   std::uint32_t max_vips = DF_DEFAULT_MAX_VIPS;
   std::uint32_t max_reals = DF_DEFAULT_MAX_REALS;  // real ids 1..max_reals-1
   std::vector<VipConfig> vips;
+  std::optional<AnnounceConfig> announce;
 
   bool operator==(const Config&) const = default;
 };
@@ -99,6 +119,13 @@ Config load_config(const std::filesystem::path& path);
 
 // "10.0.0.1:80/tcp", "[fd00::1]:53/udp"
 std::string to_string(const ServiceKey& key);
+// A VIP as a command names it: ADDRESS:PORT ([IPv6]:PORT) with the protocol given apart, or
+// with it, as to_string prints it ("10.0.0.1:53/udp"). Given both ways, they must agree; given
+// neither, tcp. Throws Error naming the text.
+ServiceKey parse_service(std::string_view text, std::optional<Proto> proto = std::nullopt);
 std::string vip_name(const VipConfig& vip);
+
+// The check a real of `vip` gets: its own, or the VIP's.
+const HealthCheck& health_of(const VipConfig& vip, const RealConfig& real);
 
 }  // namespace dogfish

@@ -4,12 +4,14 @@
 //
 // Requests ({"cmd": ...}):
 //   vip_add  {vip: "10.0.0.1:80", proto: "tcp", flags: ["no_conn_table", ...]}
+//            (everywhere: vip "10.0.0.1:80/tcp" names the protocol too; proto defaults to tcp)
 //   vip_del  {vip, proto}
 //   vip_list {}
 //   real_add {vip, proto, real: "10.1.0.1", weight: 1}   (a real already there is an error)
 //   real_edit{vip, proto, real, weight}                   (reweight; 0 drains)
 //   real_del {vip, proto, real}
 //   real_list{[vip, proto]}
+//   ring     {vip, proto}                                 (the ring packets read, slot by slot)
 //   stats    {}
 //   reload   {}                                           (re-read the configuration file)
 // Responses: {"ok": true, ...} or {"error": "one line"}.
@@ -25,6 +27,7 @@
 
 #include "dogfish/config.hpp"
 #include "dogfish/data_plane.hpp"
+#include "dogfish/health_monitor.hpp"
 #include "dogfish/reconciler.hpp"
 
 namespace dogfish {
@@ -39,14 +42,18 @@ class Controller {
   // Reads the configuration file again (throws ConfigError).
   using Loader = std::function<Config()>;
 
+  // `health`, when given, is kept in step with every applied Config, and its down
+  // reals are left out of what reaches the data plane (health_monitor.hpp).
   Controller(Reconciler& reconciler, DataPlane& data_plane, DfConfigFor df_config_for,
-             Loader loader);
+             Loader loader, HealthMonitor* health = nullptr);
 
   // Validates (validate_config, then the data plane's limits) and reconciles to
   // `config`; keeps it only when that worked. Throws Error.
   ReconcileReport apply(const Config& config);
   // reload: load, check what cannot change live, apply. Throws Error.
   ReconcileReport reload();
+  // Applies the running Config again after a real's health changed. Throws Error.
+  ReconcileReport health_changed();
 
   // Never throws: errors become {"error": ...}.
   nlohmann::json handle(const nlohmann::json& request);
@@ -57,12 +64,14 @@ class Controller {
  private:
   nlohmann::json vip_list() const;
   nlohmann::json real_list(const nlohmann::json& request) const;
+  nlohmann::json ring(const nlohmann::json& request) const;
   nlohmann::json change(const nlohmann::json& request, const std::string& cmd);
 
   Reconciler& reconciler_;
   DataPlane& dp_;
   DfConfigFor df_config_for_;
   Loader loader_;
+  HealthMonitor* health_;
   Config config_;
   bool applied_ = false;
 };

@@ -40,8 +40,12 @@ class DataPlane {
   virtual void delete_vip_addr(const df_vip_addr_key& key) = 0;
   // A real with family 0 frees the id.
   virtual void put_real(uint32_t id, const df_real& real) = 0;
+  // The real that health probes marked DF_PROBE_MARK | slot go to; family 0 frees the slot.
+  virtual void put_probe_real(uint32_t slot, const df_real& real) = 0;
   // Writes ring number `ring` (0 .. max_vips * DF_RINGS_PER_VIP - 1) whole.
   virtual void write_ring(uint32_t ring, std::span<const uint32_t> real_ids) = 0;
+  // Ring number `ring` as the program reads it (every balancer's, compared, must be the same).
+  virtual std::vector<uint32_t> read_ring(uint32_t ring) const = 0;
   virtual void set_config(const df_config& config) = 0;
   // When a real id was freed (CLOCK_MONOTONIC ns, the steady clock's and bpf_ktime_get_ns's
   // time; 0: not waiting), kept with the pins: a restarted daemon honours the quarantine.

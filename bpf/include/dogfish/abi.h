@@ -9,6 +9,13 @@
 
 #include <linux/types.h>
 
+/*
+ * The version of this ABI that pinned maps carry (their "abi" stamp): a daemon adopts the maps
+ * another left pinned only when it matches. Bump it when a pinned map's key, value, size rule
+ * or meaning changes; the C++ side also stamps a fingerprint of the struct sizes.
+ */
+#define DF_ABI_VERSION 3 /* 3: vip_gen pinned; every writer of vips bumps it after each write */
+
 /* Address families as stored in keys: fixed values, not AF_* (which is libc's). */
 #define DF_FAMILY_V4 4
 #define DF_FAMILY_V6 6
@@ -39,12 +46,22 @@
 #define DF_ICMP_NO_ECHO (1U << 0) /* echo requests to VIP addresses */
 #define DF_ICMP_NO_ERRORS (1U << 1) /* ICMP errors about a VIP's flows, to its real */
 
+/*
+ * Health probes to a VIP through a real's decap: the daemon's probe sockets carry
+ * SO_MARK DF_PROBE_MARK | slot, and the balancer's tc egress program encapsulates each
+ * such packet to probe_reals[slot] as the XDP program would a client's. Packets with
+ * other marks pass untouched. The slot is the mark's low 24 bits.
+ */
+#define DF_PROBE_MARK 0xdf000000U
+#define DF_PROBE_MARK_MASK 0xff000000U
+
 /* Per-VIP flags (df_vip_meta.flags). */
 #define DF_VIP_NO_CONN_TABLE (1U << 0) /* hash every packet, never remember */
 #define DF_VIP_SRC_HASH_ONLY (1U << 1) /* hash the source address only */
 
 /*
- * Why a packet left the program the way it did. Every exit counts exactly one
+ * Why a packet left the program the way it did: the XDP program, or the tc
+ * program for marked health probes (those marked "(tc)"). Every exit counts exactly one
  * reason. The X-macro keeps the names next to the values for the C++ side.
  */
 #define DF_REASONS(X)                                                                \
@@ -52,6 +69,7 @@
 	X(TX_ICMP_ECHO, "tx_icmp_echo", "echo request to a VIP address, answered")   \
 	X(TX_ICMP_TOO_BIG, "tx_icmp_too_big", "too big: ICMP too-big sent back")     \
 	X(TX_ICMP_ERROR, "tx_icmp_error", "ICMP error sent to its flow's real")      \
+	X(TX_PROBE, "tx_probe", "health probe encapsulated to its real (tc)")        \
 	X(PASS_NOT_IP, "pass_not_ip", "not IPv4 or IPv6")                            \
 	X(PASS_NOT_VIP, "pass_not_vip", "no VIP on this address, port, protocol")    \
 	X(PASS_TRUNCATED, "pass_truncated", "frame ends inside the L2 or L3 header") \
@@ -69,7 +87,8 @@
 	X(DROP_ADJUST_HEAD, "drop_adjust_head", "no headroom for the outer header")  \
 	X(DROP_NO_GATEWAY, "drop_no_gateway", "gateway MAC not configured")          \
 	X(DROP_ICMP_QUOTE, "drop_icmp_quote", "ICMP error to a VIP, bad quote")      \
-	X(DROP_ICMP_CHECKSUM, "drop_icmp_checksum", "bad ICMP checksum, to a VIP")
+	X(DROP_ICMP_CHECKSUM, "drop_icmp_checksum", "bad ICMP checksum, to a VIP")   \
+	X(DROP_PROBE_NO_REAL, "drop_probe_no_real", "health probe marked for no real (tc)")
 
 enum df_reason {
 #define DF_REASON_ENUM(id, name, help) DF_##id,
@@ -78,7 +97,10 @@ enum df_reason {
 	DF_REASON_MAX
 };
 
-/* Reasons before DF_FIRST_PASS send a frame (XDP_TX); from DF_FIRST_DROP on, drops; passes between. */
+/*
+ * Reasons before DF_FIRST_PASS send a frame (XDP_TX; tc sends tx_probe on); from
+ * DF_FIRST_DROP on, drops; passes between.
+ */
 #define DF_FIRST_PASS DF_PASS_NOT_IP
 #define DF_FIRST_DROP DF_DROP_BAD_L3
 

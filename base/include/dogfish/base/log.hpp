@@ -1,9 +1,13 @@
-// The project's logging: one line per event on stderr, "PROGRAM: LEVEL: text";
-// debug lines only when verbose. libbpf's own log is routed here too.
+// The project's logging: one line per event on stderr, "PROGRAM: LEVEL: text"; debug lines only
+// when verbose. libbpf's own log is routed here too. Where stderr goes shapes the line: to the
+// journal (systemd's JOURNAL_STREAM names stderr) it starts with the syslog priority systemd
+// reads ("<6>dogfish: info: ..."); on a terminal with the local time ("2025-01-31 12:00:00.123
+// dogfish: info: ..."); into a file or a pipe with both.
 #pragma once
 
 #include <fmt/format.h>
 
+#include <string>
 #include <string_view>
 
 namespace dogfish {
@@ -15,6 +19,11 @@ void set_log_program(std::string_view name);
 void set_log_verbose(bool verbose);
 bool log_verbose();
 void log_line(LogLevel level, std::string_view text);
+
+// The pieces of a line, for tests: syslog's priority of a level (debug 7 ... error 3), and a
+// whole line with or without the "<N>" prefix and the time.
+int syslog_priority(LogLevel level);
+std::string format_log_line(LogLevel level, std::string_view text, bool priority, bool timestamp);
 
 // Sends libbpf's messages through log_line (its debug lines only when verbose).
 void route_libbpf_log();

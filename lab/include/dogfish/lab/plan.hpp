@@ -37,24 +37,39 @@ struct PlannedLink {
   std::uint32_t mtu = 1500;
 };
 
+// A balancer and its one link, to the gateway.
+struct PlannedBalancer {
+  std::string node;
+  std::string interface;                    // the balancer's end, where XDP attaches
+  std::string gateway_interface;            // the gateway's end: gets the pass-through XDP program
+  IpAddress gateway_address;                // the gateway's on that link, of the config's `gateway`
+  std::vector<IpPrefix> addresses;          // the balancer's on that link
+  std::vector<IpPrefix> gateway_addresses;  // the gateway's on that link
+  bool standby = false;
+};
+
 struct Plan {
   std::vector<PlannedLink> links;
-  std::string balancer_node;
-  std::string balancer_interface;  // the balancer's one link, where XDP attaches
+  std::vector<PlannedBalancer> balancers;  // in file order; the first is `status`'s `balancer`
   std::string gateway_node;
-  std::string
-      gateway_interface;  // the gateway's end of that link: gets the pass-through XDP program
-  IpAddress
-      gateway_address;  // the gateway's address on that link, of the balancer config's `gateway`
 
   // The interfaces of a node, in link order.
   std::vector<const PlannedEnd*> ends_of(const std::string& node) const;
 };
 
-// Throws Error when the balancer's one link does not lead to the gateway.
+// Throws Error when a balancer's one link does not lead to the gateway, or (with BGP) the
+// link has no IPv4 address at either end (BGP's router id and the IPv4 session).
 Plan make_plan(const Topology& topology);
 
-// The YAML that `dogfish run --config` reads, one VIP entry per service.
-std::string balancer_config(const Topology& topology, const Plan& plan);
+// Where a balancer's daemon has BIRD announce its VIPs: `announce` in its configuration.
+struct AnnouncePaths {
+  std::string bird_socket;
+  std::string include;
+};
+
+// The YAML that `dogfish run --config` reads for one balancer, one VIP entry per service;
+// with `announce`, the daemon has that BIRD announce the VIPs.
+std::string balancer_config(const Topology& topology, const PlannedBalancer& balancer,
+                            const std::optional<AnnouncePaths>& announce);
 
 }  // namespace dogfish::lab

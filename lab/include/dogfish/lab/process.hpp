@@ -37,6 +37,9 @@ bool is_running(const ProcessId& id);
 
 // SIGTERM, then SIGKILL once `grace` has passed; true when it was running.
 bool stop_process(const ProcessId& id, std::chrono::milliseconds grace);
+// stop_process for several at once: SIGTERM to each, then each gets `grace` together; how many
+// were running.
+std::size_t stop_processes(const std::vector<ProcessId>& ids, std::chrono::milliseconds grace);
 // SIGKILL at once, as a crash would; waits until it is gone. True when it was running.
 bool kill_process(const ProcessId& id);
 

@@ -21,8 +21,11 @@ void check_stop();
 // The last `lines` lines of a log, each as "    | line\n": what a failure message quotes.
 std::string log_tail(const std::filesystem::path& log, std::size_t lines);
 bool log_contains(const std::filesystem::path& log, std::string_view text);
-// Whether a unix stream socket at `path` accepts a connection now.
+// Whether something accepts connections on that socket now (BIRD's control socket).
 bool unix_socket_accepts(const std::filesystem::path& path);
+// Whether a server on that socket answers a one-line request now (within 200 ms). A daemon may
+// accept connections before it serves them: dogfish run listens before it attaches.
+bool unix_socket_answers(const std::filesystem::path& path, std::string_view request);
 
 // Polls ready() until it holds. Throws Error quoting the log's tail when the process
 // exited or `limit` passed first, and Error("interrupted") on a stop request.

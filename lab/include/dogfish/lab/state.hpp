@@ -17,8 +17,9 @@
 
 namespace dogfish::lab {
 
-// What a lab's process is there for; the record and status spell it "responder", "balancer".
-enum class ProcessRole { responder, balancer };
+// What a lab's process is there for; the record and status spell it "responder", "balancer",
+// "bird" (the routing daemon on the gateway and on each balancer of a BGP lab).
+enum class ProcessRole { responder, balancer, bird };
 std::string_view to_string(ProcessRole role);
 std::optional<ProcessRole> parse_process_role(std::string_view name);
 
@@ -43,6 +44,15 @@ struct LabProcess {
   std::filesystem::path log;
 };
 
+// A balancer's daemon: what it runs with. Its process, while it runs, is in `processes`.
+struct LabBalancer {
+  std::string node;
+  std::string interface;          // its link to the gateway
+  std::string gateway_interface;  // the gateway's end of that link
+  std::filesystem::path config, socket, pin_dir, log;
+  bool standby = false;  // not started by `up`
+};
+
 struct LabState {
   std::string name;
   std::filesystem::path
@@ -52,14 +62,16 @@ struct LabState {
   std::vector<std::string> netns;
   std::vector<std::filesystem::path> pin_dirs;  // bpffs directories to remove
   std::vector<LabProcess> processes;
-  std::map<std::string, std::string> node_netns;  // node name → namespace
-  std::map<std::string, Decap> decap;             // real node → how it decapsulates
-  std::string balancer_interface;
-  std::filesystem::path socket;
+  std::map<std::string, std::string> node_netns;              // node name → namespace
+  std::map<std::string, Decap> decap;                         // real node → how it decapsulates
+  std::vector<LabBalancer> balancers;                         // in the topology's order
+  std::map<std::string, std::filesystem::path> bird_sockets;  // node → BIRD's control socket
   // What `up` made in the record directory, noted before it was made: `down` removes these
   // and the directory (if `up` made it and nothing else is in it), nothing more.
   std::vector<std::filesystem::path> files;
   bool made_record_dir = false;
+
+  const LabBalancer& balancer(const std::string& node) const;  // throws Error when none
 };
 
 std::filesystem::path state_dir();
@@ -69,10 +81,11 @@ std::filesystem::path state_file();
 std::optional<LabState> load_state();
 // Written to a temporary file and renamed over the old one: never half a record.
 void save_state(const LabState& state);
-// The path of `name` in the record directory, noted in the state as the lab's (once): save
-// the state before making it.
+// The path of `name` (a file, or a directory noted before what goes in it) in the record
+// directory, noted in the state as the lab's (once): save the state before making it.
 std::filesystem::path note_file(LabState& state, const std::string& name);
-// The noted files, the record, and the directory when the lab made it and it is empty.
+// The noted files (in reverse order), the record, and the directory when the lab made it and it is
+// empty.
 void remove_record(const LabState& state);
 
 }  // namespace dogfish::lab

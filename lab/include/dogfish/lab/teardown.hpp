@@ -16,7 +16,7 @@ struct Removed {
   std::vector<std::string> problems;  // what could not be removed; the rest still was
 };
 
-// Stops the recorded processes (the balancer first), deletes the recorded namespaces and
+// Stops the recorded processes (the balancers first), deletes the recorded namespaces and
 // removes the recorded pins. Goes on past a problem and lists it.
 Removed remove_lab(const LabState& state);
 

@@ -39,6 +39,7 @@ struct Node {
   std::string name;
   Role role = Role::client;
   Decap decap = Decap::bpf;  // reals only
+  bool standby = false;      // balancers only: built, its daemon not started by `up`
   std::vector<Route> routes;
 };
 
@@ -76,6 +77,18 @@ struct BalancerSettings {
   // A lab sees few flows: a small table keeps the daemon's memory small.
   std::uint32_t conn_table_size = 65536;
   std::uint32_t conn_table_insert_rate = DF_DEFAULT_CONN_INSERT_RATE;
+  bool health_checks = true;  // every service checked (plan.cpp's settings)
+};
+
+// Routing by BGP (BIRD on the gateway and on each balancer): each balancer announces its
+// VIPs, the gateway spreads them over every balancer that does (ECMP, L4 hash).
+struct BgpSettings {
+  std::uint32_t gateway_as = 65000;
+  std::uint32_t balancer_as = 65001;
+  bool bfd = true;              // BFD on every session: a silent balancer is gone in 0.5 s
+  std::uint32_t hold_time = 3;  // seconds; without BFD, how long a silent balancer is kept
+
+  bool operator==(const BgpSettings&) const = default;
 };
 
 struct Topology {
@@ -84,10 +97,13 @@ struct Topology {
   std::vector<Link> links;
   std::vector<LabVip> vips;
   BalancerSettings balancer;
+  std::optional<BgpSettings> bgp;  // nothing: the gateway's static routes lead to the balancer
 
   const Node* node(std::string_view name) const;
   // The links that touch a node, in file order.
   std::vector<const Link*> links_of(std::string_view node) const;
+  // The balancer nodes, in file order.
+  std::vector<const Node*> balancers() const;
 };
 
 Topology parse_topology(std::string_view text, const std::string& file);

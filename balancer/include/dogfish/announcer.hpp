@@ -1,0 +1,93 @@
+// What the balancer tells the network: the VIP addresses it serves, announced by a routing
+// daemon (BIRD) to the routers in front, which spread the VIPs' traffic over every balancer
+// that announces them (ECMP).
+//
+// The daemon decides: a VIP address is announced while the program is attached and a VIP on
+// it is configured (and ready: the hook for health checks); everything is withdrawn at stop.
+// BIRD does the routing: the announcer writes a file BIRD includes, two static protocols
+// with one route per address,
+//
+//   protocol static dogfish_vips4 { ipv4; route 10.100.0.1/32 blackhole; }
+//   protocol static dogfish_vips6 { ipv6; route fd00:100::1/128 blackhole; }
+//
+// and asks BIRD to re-read its configuration (`configure` on its control socket). BIRD's own
+// configuration includes the file and exports those protocols' routes by BGP. The file is
+// the truth: a BIRD that starts or restarts reads the current set, and a daemon killed with
+// its program left attached (a restart) leaves its VIPs announced, as they still forward.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "dogfish/base/address.hpp"
+#include "dogfish/config.hpp"
+
+namespace dogfish {
+
+// Announces a set of VIP addresses, replacing the set announced before.
+class Announcer {
+ public:
+  virtual ~Announcer() = default;
+  // Never throws: a failure is logged and the set is tried again on the next call.
+  virtual void announce(const std::set<IpAddress>& vips) = 0;
+};
+
+// Whether a VIP can take traffic: the daemon says "not every real down" (health checks);
+// without that, every configured VIP can.
+using VipReady = std::function<bool(const VipConfig&)>;
+bool every_vip_ready(const VipConfig&);
+
+// The addresses to announce for a Config: those with at least one ready VIP service.
+std::set<IpAddress> addresses_to_announce(const Config& config, const VipReady& ready);
+
+// The include file's text for a set of addresses.
+std::string bird_include(const std::set<IpAddress>& vips);
+
+// Through BIRD: writes the include (atomically, by rename) and has BIRD re-read it.
+class BirdAnnouncer : public Announcer {
+ public:
+  // Asks BIRD to re-read its configuration; throws Error when it cannot or will not.
+  using Reconfigure = std::function<void()>;
+
+  // `reconfigure` defaults to `configure` on config.bird_socket.
+  explicit BirdAnnouncer(AnnounceConfig config, Reconfigure reconfigure = {});
+  void announce(const std::set<IpAddress>& vips) override;
+
+ private:
+  AnnounceConfig config_;
+  Reconfigure reconfigure_;
+  std::optional<std::set<IpAddress>> told_;  // what BIRD last took; nothing after a failure
+};
+
+// The daemon's one hook. Told the applied Config after every apply while the program is
+// attached, it announces what is ready; stop() withdraws everything and waits `stop_delay`
+// for the routers to move the traffic before the caller detaches. An error that ends the
+// daemon withdraws too (the destructor), without waiting.
+class VipAnnouncements {
+ public:
+  VipAnnouncements(std::unique_ptr<Announcer> announcer, std::chrono::milliseconds stop_delay,
+                   VipReady ready = every_vip_ready);
+  ~VipAnnouncements();
+  VipAnnouncements(const VipAnnouncements&) = delete;
+  VipAnnouncements& operator=(const VipAnnouncements&) = delete;
+
+  void applied(const Config& config);
+  void stop();
+
+ private:
+  std::unique_ptr<Announcer> announcer_;
+  std::chrono::milliseconds stop_delay_;
+  VipReady ready_;
+  bool announced_ = false;
+};
+
+// The daemon's announcements for a configuration: BIRD's when `announce` is set, none
+// otherwise (nullptr).
+std::unique_ptr<VipAnnouncements> make_announcements(const Config& config,
+                                                     VipReady ready = every_vip_ready);
+
+}  // namespace dogfish

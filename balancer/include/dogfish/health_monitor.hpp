@@ -1,0 +1,94 @@
+// The health of every checked real, per VIP: which probes are due, what they
+// found, and the configuration the data plane should see because of it.
+//
+// Precedence: the configuration (file, reload, CLI) says which reals a VIP has and
+// their weights; health only takes a down real out of what is applied, never edits
+// the configuration. So a CLI change does not bring a down real back, and a
+// health change does not undo a CLI change. A reload or CLI change keeps the state
+// of every real whose check it leaves alone; a real with a new or changed check
+// starts afresh (up).
+//
+// Probes via a VIP (health_check.hpp) carry DF_PROBE_MARK | slot: each real address
+// probed that way has a slot, kept while it is, which the controller points at the real
+// in the data plane (probe_slots()).
+//
+// All reals of a VIP down: the VIP fails open (every configured real stays in its
+// ring), since a checker that cannot reach the reals must not take the service
+// down with it. `all_down()` shows it.
+#pragma once
+
+#include <chrono>
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "dogfish/config.hpp"
+#include "dogfish/health_prober.hpp"
+#include "dogfish/health_state.hpp"
+
+namespace dogfish {
+
+// A real as one VIP has it: the same address in two VIPs is checked twice.
+struct RealKey {
+  ServiceKey vip;
+  IpAddress real;
+  auto operator<=>(const RealKey&) const = default;
+};
+
+struct RealHealth {
+  HealthCheck check;
+  ProbeSpec spec;
+  HealthState state;
+  std::uint64_t probe_id = 0;  // unique to this entry: a late result of a replaced one is ignored
+  bool in_flight = false;
+  HealthClock::time_point next_probe{};
+  HealthClock::time_point since{};  // of the current state
+  std::optional<ProbeResult> last;  // the last finished probe
+  HealthClock::time_point last_at{};
+};
+
+struct HealthCounters {
+  std::uint64_t probes = 0, passed = 0, failed = 0, went_down = 0, went_up = 0;
+};
+
+class HealthMonitor {
+ public:
+  // Checks what `config` asks for (see the precedence above).
+  void sync(const Config& config, HealthClock::time_point now);
+  // `config` as the data plane should have it: down reals out of their VIP (unless
+  // that leaves none: fail open), and no health keys, which the data plane never reads.
+  Config effective(const Config& config) const;
+  // Takes finished probes and starts due ones; true when some real changed state.
+  bool run(Prober& prober, HealthClock::time_point now);
+  // When run() has work next: a probe due or one timing out.
+  std::optional<HealthClock::time_point> next_wakeup(const Prober& prober) const;
+  // How long an event loop may sleep before run() has work (poll's timeout: -1 is forever).
+  int wait_ms(const Prober& prober, HealthClock::time_point now) const;
+
+  const RealHealth* find(const RealKey& key) const;
+  bool is_down(const VipConfig& vip, const RealConfig& real) const;
+  // Every real of the VIP is down: it fails open.
+  bool all_down(const VipConfig& vip) const;
+  const HealthCounters& counters() const { return counters_; }
+  const std::map<RealKey, RealHealth>& reals() const { return reals_; }
+  // The real each probe slot in use goes to.
+  const std::map<std::uint32_t, IpAddress>& probe_slots() const { return probe_slots_; }
+
+ private:
+  // Slots for the addresses `config` probes via a VIP: kept ones first, then the lowest free.
+  void assign_probe_slots(const Config& config);
+  void record(const RealKey& key, RealHealth& real, ProbeResult result, HealthClock::time_point now,
+              bool& changed);
+
+  std::map<RealKey, RealHealth> reals_;  // checked reals only (type not none)
+  std::map<std::uint64_t, RealKey> by_probe_;
+  std::map<std::uint32_t, IpAddress> probe_slots_;
+  std::uint64_t next_probe_id_ = 1;
+  HealthCounters counters_;
+};
+
+std::string to_string(const RealKey& key);
+
+}  // namespace dogfish

@@ -1,0 +1,106 @@
+#include "dogfish/announcer.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "dogfish/base/bird_control.hpp"
+#include "dogfish/base/errors.hpp"
+#include "dogfish/base/log.hpp"
+
+namespace dogfish {
+namespace {
+
+namespace fs = std::filesystem;
+
+void write_atomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) throw Error(fmt::format("cannot write {}", tmp.string()));
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw OsError(ec.value(), fmt::format("renaming {} to {}", tmp.string(), path.string()));
+}
+
+std::string list(const std::set<IpAddress>& vips) {
+  std::string out;
+  for (const IpAddress& a : vips) out += (out.empty() ? "" : ", ") + a.to_string();
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+bool every_vip_ready(const VipConfig&) { return true; }
+
+std::set<IpAddress> addresses_to_announce(const Config& config, const VipReady& ready) {
+  std::set<IpAddress> out;
+  for (const VipConfig& v : config.vips)
+    if (ready(v)) out.insert(v.address);
+  return out;
+}
+
+std::string bird_include(const std::set<IpAddress>& vips) {
+  std::string v4, v6;
+  for (const IpAddress& a : vips)
+    (a.is_v4() ? v4 : v6) +=
+        fmt::format("  route {}/{} blackhole;\n", a.to_string(), a.is_v4() ? 32 : 128);
+  return fmt::format(
+      "# Written by dogfish: the VIP addresses this balancer announces. Do not edit.\n"
+      "protocol static dogfish_vips4 {{\n  ipv4;\n{}}}\n"
+      "protocol static dogfish_vips6 {{\n  ipv6;\n{}}}\n",
+      v4, v6);
+}
+
+BirdAnnouncer::BirdAnnouncer(AnnounceConfig config, Reconfigure reconfigure)
+    : config_(std::move(config)), reconfigure_(std::move(reconfigure)) {
+  if (!reconfigure_) reconfigure_ = [socket = config_.bird_socket] { bird_configure(socket); };
+}
+
+void BirdAnnouncer::announce(const std::set<IpAddress>& vips) {
+  if (told_ == vips) return;
+  told_.reset();
+  try {
+    write_atomically(config_.include, bird_include(vips));
+    reconfigure_();
+    told_ = vips;
+    log_info("announcing {} (BIRD {})", list(vips), config_.bird_socket);
+  } catch (const std::exception& e) {
+    log_error("announcing {} failed, tried again on the next change: {}", list(vips), e.what());
+  }
+}
+
+VipAnnouncements::VipAnnouncements(std::unique_ptr<Announcer> announcer,
+                                   std::chrono::milliseconds stop_delay, VipReady ready)
+    : announcer_(std::move(announcer)), stop_delay_(stop_delay), ready_(std::move(ready)) {}
+
+VipAnnouncements::~VipAnnouncements() {
+  if (announced_) announcer_->announce({});
+}
+
+void VipAnnouncements::applied(const Config& config) {
+  announcer_->announce(addresses_to_announce(config, ready_));
+  announced_ = true;
+}
+
+void VipAnnouncements::stop() {
+  if (!announced_) return;
+  announcer_->announce({});
+  announced_ = false;
+  log_info("withdrawn; waiting {} ms for the routers to move the traffic", stop_delay_.count());
+  std::this_thread::sleep_for(stop_delay_);
+}
+
+std::unique_ptr<VipAnnouncements> make_announcements(const Config& config, VipReady ready) {
+  if (!config.announce) return nullptr;
+  return std::make_unique<VipAnnouncements>(std::make_unique<BirdAnnouncer>(*config.announce),
+                                            std::chrono::seconds(config.announce->stop_delay_s),
+                                            std::move(ready));
+}
+
+}  // namespace dogfish

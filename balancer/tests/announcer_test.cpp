@@ -1,0 +1,183 @@
+// The announcer without BIRD: what it writes for BIRD to include, when it asks BIRD to re-read
+// it (a fake reconfigure), what it announces for a configuration, withdrawal at stop and on an
+// error, and a BIRD that refuses.
+#include "dogfish/announcer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "dogfish/base/bird_control.hpp"
+#include "dogfish/base/errors.hpp"
+
+namespace dogfish {
+namespace {
+
+namespace fs = std::filesystem;
+
+IpAddress ip(const char* text) { return *IpAddress::parse(text); }
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class BirdAnnouncerTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ =
+        fs::temp_directory_path() / ("announcer_test-" + std::to_string(getpid()) + "-" +
+                                     testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  BirdAnnouncer announcer() {
+    return BirdAnnouncer({.bird_socket = "/nonexistent/bird.ctl", .include = include().string()},
+                         [this] {
+                           if (refuse_) throw Error("BIRD says no");
+                           seen_.push_back(read(include()));
+                         });
+  }
+  fs::path include() const { return dir_ / "vips.conf"; }
+
+  fs::path dir_;
+  bool refuse_ = false;
+  std::vector<std::string> seen_;  // the include as BIRD read it, at each reconfigure
+};
+
+TEST(BirdInclude, TwoStaticProtocolsOneRouteAnAddress) {
+  EXPECT_EQ(bird_include({ip("10.100.0.2"), ip("fd00:100::1"), ip("10.100.0.1")}),
+            "# Written by dogfish: the VIP addresses this balancer announces. Do not edit.\n"
+            "protocol static dogfish_vips4 {\n  ipv4;\n"
+            "  route 10.100.0.1/32 blackhole;\n  route 10.100.0.2/32 blackhole;\n}\n"
+            "protocol static dogfish_vips6 {\n  ipv6;\n"
+            "  route fd00:100::1/128 blackhole;\n}\n");
+  EXPECT_EQ(bird_include({}),
+            "# Written by dogfish: the VIP addresses this balancer announces. Do not edit.\n"
+            "protocol static dogfish_vips4 {\n  ipv4;\n}\n"
+            "protocol static dogfish_vips6 {\n  ipv6;\n}\n");
+}
+
+TEST(AddressesToAnnounce, EachAddressWithAReadyServiceOnce) {
+  Config c;
+  c.vips = {{.address = ip("10.100.0.1"), .port = 80},
+            {.address = ip("10.100.0.1"), .port = 53, .proto = Proto::udp},
+            {.address = ip("fd00:100::1"), .port = 80},
+            {.address = ip("10.100.0.9"), .port = 80}};
+  EXPECT_EQ(addresses_to_announce(c, every_vip_ready),
+            (std::set{ip("10.100.0.1"), ip("fd00:100::1"), ip("10.100.0.9")}));
+  // The health hook: only port 80 is "up" here, so 10.100.0.1 stays for its port 80.
+  auto only_udp = [](const VipConfig& v) { return v.proto == Proto::udp; };
+  EXPECT_EQ(addresses_to_announce(c, only_udp), std::set{ip("10.100.0.1")});
+  EXPECT_TRUE(addresses_to_announce(Config{}, every_vip_ready).empty());
+}
+
+TEST_F(BirdAnnouncerTest, WritesBeforeBirdRereadsAndOnlyOnChange) {
+  auto a = announcer();
+  a.announce({ip("10.100.0.1")});
+  a.announce({ip("10.100.0.1")});  // the same set: BIRD is not asked again
+  a.announce({ip("10.100.0.1"), ip("fd00:100::1")});
+  a.announce({});
+  ASSERT_EQ(seen_.size(), 3U);
+  EXPECT_EQ(seen_[0], bird_include({ip("10.100.0.1")}));
+  EXPECT_EQ(seen_[1], bird_include({ip("10.100.0.1"), ip("fd00:100::1")}));
+  EXPECT_EQ(seen_[2], bird_include({}));
+  EXPECT_FALSE(fs::exists(include().string() + ".tmp"));
+}
+
+TEST_F(BirdAnnouncerTest, ARefusalIsLoggedAndTriedAgain) {
+  auto a = announcer();
+  refuse_ = true;
+  EXPECT_NO_THROW(a.announce({ip("10.100.0.1")}));
+  // The file holds the set anyway: a BIRD that starts later reads it.
+  EXPECT_EQ(read(include()), bird_include({ip("10.100.0.1")}));
+  refuse_ = false;
+  a.announce({ip("10.100.0.1")});  // the same set, but BIRD never took it
+  EXPECT_EQ(seen_.size(), 1U);
+}
+
+TEST_F(BirdAnnouncerTest, WithoutBirdTheFileIsStillWritten) {
+  BirdAnnouncer a({.bird_socket = (dir_ / "no-bird.ctl").string(), .include = include().string()});
+  EXPECT_NO_THROW(a.announce({ip("10.100.0.1")}));
+  EXPECT_EQ(read(include()), bird_include({ip("10.100.0.1")}));
+}
+
+// Records every set it is told.
+class RecordingAnnouncer : public Announcer {
+ public:
+  explicit RecordingAnnouncer(std::vector<std::set<IpAddress>>& log) : log_(log) {}
+  void announce(const std::set<IpAddress>& vips) override { log_.push_back(vips); }
+
+ private:
+  std::vector<std::set<IpAddress>>& log_;
+};
+
+TEST(VipAnnouncements, AnnouncedWhileAppliedWithdrawnAtStop) {
+  std::vector<std::set<IpAddress>> log;
+  Config c;
+  c.vips = {{.address = ip("10.100.0.1"), .port = 80}};
+  {
+    VipAnnouncements a(std::make_unique<RecordingAnnouncer>(log), std::chrono::milliseconds(0));
+    a.applied(c);
+    c.vips.clear();  // a VIP deleted
+    a.applied(c);
+    c.vips = {{.address = ip("fd00:100::1"), .port = 80}};
+    a.applied(c);
+    a.stop();
+  }  // nothing more after stop
+  EXPECT_EQ(log,
+            (std::vector<std::set<IpAddress>>{{ip("10.100.0.1")}, {}, {ip("fd00:100::1")}, {}}));
+}
+
+TEST(VipAnnouncements, AnErrorThatEndsTheDaemonWithdraws) {
+  std::vector<std::set<IpAddress>> log;
+  Config c;
+  c.vips = {{.address = ip("10.100.0.1"), .port = 80}};
+  try {
+    VipAnnouncements a(std::make_unique<RecordingAnnouncer>(log), std::chrono::hours(1));
+    a.applied(c);
+    throw Error("the daemon fails");
+  } catch (const Error&) {
+  }
+  EXPECT_EQ(log, (std::vector<std::set<IpAddress>>{{ip("10.100.0.1")}, {}}));
+}
+
+TEST(VipAnnouncements, NothingAnnouncedBeforeTheFirstApply) {
+  std::vector<std::set<IpAddress>> log;
+  { VipAnnouncements a(std::make_unique<RecordingAnnouncer>(log), std::chrono::hours(1)); }
+  EXPECT_TRUE(log.empty());
+}
+
+TEST(MakeAnnouncements, OffWithoutAnnounce) {
+  EXPECT_EQ(make_announcements(Config{}), nullptr);
+  Config c;
+  c.announce = AnnounceConfig{.bird_socket = "/b.ctl", .include = "/v.conf"};
+  EXPECT_NE(make_announcements(c), nullptr);
+}
+
+TEST(BirdLine, ParsesTheControlProtocol) {
+  bool last = false;
+  BirdLine l = parse_bird_line("0001 BIRD 2.0.12 ready.", 0, last);
+  EXPECT_EQ(l.code, 1);
+  EXPECT_EQ(l.text, "BIRD 2.0.12 ready.");
+  EXPECT_TRUE(last);
+  l = parse_bird_line("0002-Reading configuration from /etc/bird.conf", 0, last);
+  EXPECT_EQ(l.code, 2);
+  EXPECT_FALSE(last);
+  l = parse_bird_line(" more of the same", 1002, last);
+  EXPECT_EQ(l.code, 1002);
+  EXPECT_EQ(l.text, "more of the same");
+  EXPECT_FALSE(last);
+  l = parse_bird_line("8002 /etc/bird.conf:3:1 syntax error", 0, last);
+  EXPECT_EQ(l.code, 8002);
+  EXPECT_TRUE(last);
+  EXPECT_THROW(parse_bird_line("hello", 0, last), Error);
+}
+
+}  // namespace
+}  // namespace dogfish
