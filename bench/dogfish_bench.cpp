@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "baseline_target.hpp"
 #include "bench.skel.h"
 #include "bench_abi.h"
 #include "dogfish/base/address.hpp"
@@ -181,8 +182,10 @@ struct Options {
   std::vector<std::string> only;
   std::string katran_object;
   std::string katran_prog = "balancer_ingress";
+  std::string baseline_object;
   uint32_t insert_rate = DF_DEFAULT_CONN_INSERT_RATE;
   bool prefill = false;
+  bool cpu_move = false;
 };
 
 double median(std::vector<double> v) {
@@ -198,6 +201,13 @@ struct Result {
   double net() const { return median(nets); }
   double net_min() const { return *std::min_element(nets.begin(), nets.end()); }
 };
+
+void pin_to(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  check_call(sched_setaffinity(0, sizeof(set), &set), fmt::format("pinning to CPU {}", cpu));
+}
 
 double thread_ns() {
   timespec ts;
@@ -301,11 +311,25 @@ class Bench {
   }
 
   // Fills the table with `count` flows the way random ACKs do, the guard off.
+  // In chunks a flood guard lets through, each after letting inserts in again (Katran's
+  // stops remembering above 125k new flows a second).
   void prefill(const Path& miss, Target& t, uint32_t count) {
+    constexpr uint32_t kChunk = 100000;
     t.before_warm(miss.kind);
     wrapper_.select(miss.frame, true, t.prog_fd());
-    wrapper_.run("prefill", miss.frame, count, miss.xdp_ret, miss.out_len);
+    for (uint32_t done = 0; done < count; done += kChunk) {
+      t.before_prefill();
+      wrapper_.run("prefill", miss.frame, std::min(kChunk, count - done), miss.xdp_ret,
+                   miss.out_len);
+    }
     t.after_warm(miss.kind);
+  }
+
+  // One packet of a path through a program on one CPU: the frame it sent.
+  std::vector<uint8_t> send_on(int cpu, const Path& path, Target& t) {
+    pin_to(cpu);
+    wrapper_.select(path.frame, false, t.prog_fd());
+    return wrapper_.run(label(path, t), path.frame, 1, path.xdp_ret, path.out_len).frame;
   }
 
   // The floor: swap MACs and XDP_TX, no balancer behind the wrapper.
@@ -329,6 +353,50 @@ class Bench {
   Wrapper wrapper_;
 };
 
+// ---------------------------------------------------------------- a flow that moves CPU
+
+// "N", or "N + M" for a table per CPU.
+std::string table_entries_text(const Target& t) {
+  std::string text;
+  for (size_t n : t.table_entries()) text += fmt::format("{}{}", text.empty() ? "" : " + ", n);
+  return text;
+}
+
+// The outer IPv4 destination of an IPIP frame: the real it went to.
+std::string outer_dst4(const std::vector<uint8_t>& frame) {
+  return fmt::format("{}.{}.{}.{}", frame.at(30), frame.at(31), frame.at(32), frame.at(33));
+}
+
+// What a flow gets when its packets move from one CPU to another (RSS change, IRQ
+// rebalancing) after its VIP's ring changed: an ACK of a flow on cpu_a (remembered
+// there), the ring pointed at the other real, then the same ACK on cpu_b and on cpu_a.
+int cpu_move(const Options& opt, Bench& bench, const std::vector<Path>& paths) {
+  const int ncpu = libbpf_num_possible_cpus();
+  const int cpu_a = opt.cpu >= 0 ? opt.cpu : 0, cpu_b = (cpu_a + 1) % ncpu;
+  if (ncpu < 2) throw std::runtime_error("--cpu-move needs two CPUs");
+  const Path& ack = *std::find_if(paths.begin(), paths.end(),
+                                  [](const Path& p) { return p.kind == PathKind::table_hit; });
+  fmt::print(
+      "cpu-move: one TCP flow's ACK on CPU {0}; its VIP's ring pointed at the other real; the "
+      "same ACK on CPU {1}, then on CPU {0} again\n",
+      cpu_a, cpu_b);
+  fmt::print("{:<9} {:>14} {:>14} {:>14}  {}\n", "program", fmt::format("CPU {}", cpu_a),
+             fmt::format("CPU {}", cpu_b), fmt::format("CPU {} again", cpu_a),
+             "table entries (per table)");
+  for (const auto& t : bench.targets()) {
+    if (t->name() == "baseline") continue;
+    t->before_warm(ack.kind);
+    const std::string first = outer_dst4(bench.send_on(cpu_a, ack, *t));
+    t->point_ring_at(first == Service::real4[0] ? 2 : 1);  // the other real
+    t->before_warm(ack.kind);
+    const std::string moved = outer_dst4(bench.send_on(cpu_b, ack, *t));
+    const std::string back = outer_dst4(bench.send_on(cpu_a, ack, *t));
+    fmt::print("{:<9} {:>14} {:>14} {:>14}  {}\n", t->name(), first, moved, back,
+               table_entries_text(*t));
+  }
+  return 0;
+}
+
 // ---------------------------------------------------------------- what it was built with
 
 std::string kernel_release() {
@@ -338,16 +406,25 @@ std::string kernel_release() {
 }
 
 nlohmann::ordered_json build_info(const Options& opt) {
-  return {{"build_type", DF_BUILD_TYPE},       {"cxx", DF_BUILD_CXX},
-          {"cxx_flags", DF_BUILD_CXX_FLAGS},   {"bpf_cflags", DF_BUILD_BPF_CFLAGS},
-          {"kernel", kernel_release()},        {"conn_entries", opt.conn_entries},
-          {"iterations", opt.iterations},      {"runs", opt.runs},
-          {"katran_object", opt.katran_object}};
+  return {{"build_type", DF_BUILD_TYPE},        {"cxx", DF_BUILD_CXX},
+          {"cxx_flags", DF_BUILD_CXX_FLAGS},    {"bpf_cflags", DF_BUILD_BPF_CFLAGS},
+          {"kernel", kernel_release()},         {"conn_entries", opt.conn_entries},
+          {"iterations", opt.iterations},       {"runs", opt.runs},
+          {"katran_object", opt.katran_object}, {"baseline_object", opt.baseline_object}};
 }
 
 // ---------------------------------------------------------------- output
 
 using Results = std::vector<std::pair<const Path*, std::vector<Result>>>;  // per target
+
+// The median of run-by-run ratios a / b: the two programs ran one after the other in each
+// run, so a burst of load from elsewhere lands on both and cancels.
+double paired_ratio(const Result& a, const Result& b) {
+  if (a.empty() || a.nets.size() != b.nets.size()) return std::nan("");
+  std::vector<double> r;
+  for (size_t i = 0; i < a.nets.size(); i++) r.push_back(a.nets[i] / b.nets[i]);
+  return median(r);
+}
 
 void print_table(const Results& results, const Result& floor, const Bench& bench,
                  const Options& opt) {
@@ -362,19 +439,36 @@ void print_table(const Results& results, const Result& floor, const Bench& bench
              info["cxx_flags"].get<std::string>(), info["bpf_cflags"].get<std::string>(),
              info["kernel"].get<std::string>(), opt.conn_entries);
   if (!opt.katran_object.empty()) fmt::print("katran: {}\n", opt.katran_object);
+  if (!opt.baseline_object.empty()) fmt::print("baseline: {}\n", opt.baseline_object);
+  // Ratios of dogfish (column 0) to Katran's figure, and to the baseline build's.
+  auto index_of = [&](const char* name) {
+    for (size_t i = 0; i < targets.size(); i++)
+      if (targets[i]->name() == name) return int(i);
+    return -1;
+  };
+  const int katran = index_of("katran"), baseline = index_of("baseline");
   std::string head = fmt::format("{:<14}", "path");
   for (const auto& t : targets) head += fmt::format(" {:>9} {:>8}", t->name(), "min");
-  if (targets.size() > 1) head += fmt::format(" {:>7}  {}", "ratio", "<= 0.8");
+  if (katran >= 0) head += fmt::format(" {:>7}  {}", "ratio", "<= 0.8");
+  if (baseline >= 0) head += fmt::format(" {:>8}", "/baseline");
   fmt::print("{}\n", head);
   for (const auto& [p, per_target] : results) {
     std::string line = fmt::format("{:<14}", p->name);
     for (const Result& r : per_target)
       line += r.empty() ? fmt::format(" {:>9} {:>8}", "-", "-")
                         : fmt::format(" {:>9.1f} {:>8.1f}", r.net(), r.net_min());
-    if (per_target.size() > 1 && !per_target[0].empty() && !per_target[1].empty()) {
-      const double ratio = per_target[0].net() / per_target[1].net();
-      line += fmt::format(" {:>7.2f}  {}", ratio, ratio <= 0.8 ? "ok" : "MISS");
+    auto ratio_to = [&](int i) {
+      return per_target[0].empty() || per_target[i].empty()
+                 ? std::nan("")
+                 : per_target[0].net() / per_target[i].net();
+    };
+    if (katran >= 0) {
+      const double ratio = ratio_to(katran);
+      line += std::isnan(ratio) ? fmt::format(" {:>7}  ", "-")
+                                : fmt::format(" {:>7.2f}  {}", ratio, ratio <= 0.8 ? "ok" : "MISS");
     }
+    if (baseline >= 0)
+      line += fmt::format(" {:>9.3f}", paired_ratio(per_target[0], per_target[baseline]));
     fmt::print("{}\n", line);
   }
   fmt::print("{:<14} {:>9.1f} {:>8.1f}   (swap MACs, XDP_TX: no balancer)\n", "floor_xdp_tx",
@@ -407,10 +501,7 @@ void print_json(const Results& results, const Result& floor, const Bench& bench,
 
 int run(const Options& opt) {
   // Pinned: a per-CPU table (Katran's) must see the warm-up and the runs on one CPU.
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(opt.cpu >= 0 ? opt.cpu : sched_getcpu(), &set);
-  check_call(sched_setaffinity(0, sizeof(set), &set), "sched_setaffinity");
+  pin_to(opt.cpu >= 0 ? opt.cpu : sched_getcpu());
   const std::vector<Path> paths = all_paths();
   for (const auto& name : opt.only)
     if (std::none_of(paths.begin(), paths.end(), [&](const Path& p) { return name == p.name; }))
@@ -430,12 +521,23 @@ int run(const Options& opt) {
     timed([&] {
       return std::make_unique<KatranTarget>(opt.katran_object, opt.katran_prog, opt.conn_entries);
     });
-  if (!opt.json)
-    for (size_t i = 0; i < targets.size(); i++)
-      fmt::print("{}: loaded in {:.2f} s; connection table {:.0f} MiB, {:.0f} bytes an entry\n",
-                 targets[i]->name(), load_s[i], targets[i]->table_bytes() / 1048576.0,
-                 double(targets[i]->table_bytes()) / opt.conn_entries);
+  if (!opt.baseline_object.empty())
+    timed([&] {
+      return std::make_unique<BaselineTarget>(opt.baseline_object,
+                                              static_cast<DogfishTarget&>(*targets.front()));
+    });
+  if (!opt.json) {
+    for (size_t i = 0; i < targets.size(); i++) {
+      if (targets[i]->name() == "baseline")
+        fmt::print("baseline: loaded in {:.2f} s, over dogfish's maps\n", load_s[i]);
+      else
+        fmt::print("{}: loaded in {:.2f} s; connection table {:.0f} MiB, {:.0f} bytes an entry\n",
+                   targets[i]->name(), load_s[i], targets[i]->table_bytes() / 1048576.0,
+                   double(targets[i]->table_bytes()) / opt.conn_entries);
+    }
+  }
   Bench bench(opt, std::move(targets));
+  if (opt.cpu_move) return cpu_move(opt, bench, paths);
 
   Results results;
   for (const auto& p : paths)
@@ -443,17 +545,25 @@ int run(const Options& opt) {
       results.emplace_back(&p, std::vector<Result>(bench.targets().size()));
   Result floor;
   if (opt.prefill)
-    for (const auto& t : bench.targets())
+    for (const auto& t : bench.targets()) {
+      if (t->name() == "baseline") continue;  // dogfish's table
       bench.prefill(*std::find_if(paths.begin(), paths.end(),
                                   [](const Path& p) { return p.kind == PathKind::nonsyn_miss; }),
                     *t, opt.conn_entries);
+      if (!opt.json) fmt::print("{}: prefilled: {} entries\n", t->name(), table_entries_text(*t));
+    }
   // Round robin over the paths and programs: a burst of noise from the rest of
-  // the machine lands on one run of many, which their medians discard.
+  // the machine lands on one run of many, which their medians discard. The programs
+  // take turns going first: the first after another path pays for what that path left
+  // in the caches and branch predictors.
+  const size_t n = bench.targets().size();
   for (int r = 1; r <= opt.runs; r++) {
     for (auto& [p, per_target] : results)
-      for (size_t i = 0; i < per_target.size(); i++)
+      for (size_t k = 0; k < n; k++) {
+        const size_t i = r % 2 ? k : n - 1 - k;
         if (bench.targets()[i]->handles(p->kind))
           bench.measure(*p, *bench.targets()[i], per_target[i], r);
+      }
     bench.measure_floor(paths.front().frame, floor);
   }
   if (opt.json)
@@ -487,6 +597,10 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--katran-prog", opt.katran_prog, "the program in that object")
       ->capture_default_str();
+  app.add_option("--baseline", opt.baseline_object,
+                 "another build of dogfish's balancer.bpf.o (main's, say): timed too, over the "
+                 "same maps")
+      ->check(CLI::ExistingFile);
   app.add_option("--insert-rate", opt.insert_rate,
                  "dogfish's flood guard: table entries a CPU may write per second from misses "
                  "(0: no limit)")
@@ -494,6 +608,9 @@ int main(int argc, char** argv) {
   app.add_flag("--prefill", opt.prefill,
                "before the runs, put as many flows in each table as it has entries");
   app.add_option("--cpu", opt.cpu, "pin the bench to this CPU (default: the one it starts on)");
+  app.add_flag("--cpu-move", opt.cpu_move,
+               "instead of timing: where a remembered flow's packets go when they move CPU "
+               "after its VIP's ring changed (from --cpu, default 0, to the next CPU)");
   app.add_option("--only", opt.only, "run just these paths")->delimiter(',');
   app.add_flag("--json", opt.json, "print JSON: what it was built with, path -> program -> net ns");
   bool verbose = false;

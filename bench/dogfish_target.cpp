@@ -85,6 +85,19 @@ void DogfishTarget::configure() {
 
 uint64_t DogfishTarget::table_bytes() const { return map_memlock(dp_->conn_table_fd()); }
 
+std::vector<size_t> DogfishTarget::table_entries() const {
+  return {map_entries(dp_->conn_table_fd())};
+}
+
+void DogfishTarget::point_ring_at(uint32_t real_id) {
+  // A ring no VIP reads (configure() uses 0 and 1), then the VIP flips to it.
+  const uint32_t spare = 2;
+  dp_->write_ring(spare, std::vector<uint32_t>(Service::ring_size, real_id));
+  for (const auto& [key, meta] : dp_->read_vips())
+    if (key.proto == IPPROTO_TCP && key.family == DF_FAMILY_V4)
+      dp_->put_vip(key, {.vip_id = meta.vip_id, .flags = meta.flags, .ring_slot = spare, .pad = 0});
+}
+
 std::vector<std::string> DogfishTarget::counter_names() const {
   return {"tx",           "pass_not_vip",    "reasons",      "conn_hit",
           "conn_miss",    "conn_expired",    "hash",         "proven",

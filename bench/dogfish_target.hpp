@@ -23,6 +23,8 @@ class DogfishTarget : public Target {
   void before_warm(PathKind kind) override { set_limits(kind, 0); }
   void after_warm(PathKind kind) override { set_limits(kind, insert_rate_); }
   uint64_t table_bytes() const override;
+  std::vector<size_t> table_entries() const override;
+  void point_ring_at(uint32_t real_id) override;
   std::vector<std::string> counter_names() const override;
   Counts counters() const override;
   std::vector<int64_t> expect(PathKind kind) const override;

@@ -158,16 +158,9 @@ void KatranTarget::configure() {
   }
 
   // Rings as the bench gives dogfish: vip_num n's ring alternates between two reals.
-  auto ring = [&](uint32_t vip_num, uint32_t a, uint32_t b) {
-    int fd = map_fd("ch_rings");
-    for (uint32_t i = 0; i < S::ring_size; i++) {
-      uint32_t k = vip_num * S::ring_size + i, id = i % 2 ? b : a;
-      check(bpf_map_update_elem(fd, &k, &id, BPF_ANY), "ch_rings");
-    }
-  };
-  ring(0, 1, 2);
-  ring(1, 1, 2);
-  ring(2, 3, 4);
+  write_ring(0, 1, 2);
+  write_ring(1, 1, 2);
+  write_ring(2, 3, 4);
 
   auto vip = [&](const char* text, uint16_t port, uint8_t proto, uint32_t vip_num) {
     const IpAddress a = addr(text);
@@ -189,10 +182,31 @@ void KatranTarget::configure() {
   check(bpf_map_update_elem(map_fd("ctl_array"), &zero, mac.data(), BPF_ANY), "ctl_array");
 }
 
+void KatranTarget::write_ring(uint32_t vip_num, uint32_t a, uint32_t b) {
+  int fd = map_fd("ch_rings");
+  for (uint32_t i = 0; i < Service::ring_size; i++) {
+    uint32_t k = vip_num * Service::ring_size + i, id = i % 2 ? b : a;
+    check(bpf_map_update_elem(fd, &k, &id, BPF_ANY), "ch_rings");
+  }
+}
+
+// The IPv4 TCP VIP is vip_num 0; Katran reads its ring in place.
+void KatranTarget::point_ring_at(uint32_t real_id) { write_ring(0, real_id, real_id); }
+
+std::vector<size_t> KatranTarget::table_entries() const {
+  std::vector<size_t> n;
+  for (int fd : lru_fds_) n.push_back(map_entries(fd));
+  return n;
+}
+
 // Katran stops remembering new flows above 125k a second per CPU; the warm-up
 // packet of a hit path must be remembered, whatever ran before it.
 void KatranTarget::before_warm(PathKind kind) {
-  if (kind != PathKind::table_hit && kind != PathKind::udp_hit && kind != PathKind::v6_hit) return;
+  if (kind == PathKind::table_hit || kind == PathKind::udp_hit || kind == PathKind::v6_hit)
+    reset_guard();
+}
+
+void KatranTarget::reset_guard() {
   std::vector<LbStats> zero(libbpf_num_possible_cpus());
   uint32_t k = max_vips_ + kNewConnRate;
   check(bpf_map_update_elem(map_fd("stats"), &k, zero.data(), BPF_ANY), "resetting its guard");

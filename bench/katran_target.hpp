@@ -27,7 +27,10 @@ class KatranTarget : public Target {
   int prog_fd() const override { return prog_fd_; }
   bool handles(PathKind kind) const override;
   void before_warm(PathKind kind) override;
+  void before_prefill() override { reset_guard(); }
   uint64_t table_bytes() const override;
+  std::vector<size_t> table_entries() const override;
+  void point_ring_at(uint32_t real_id) override;
   std::vector<std::string> counter_names() const override;
   Counts counters() const override;
   std::vector<int64_t> expect(PathKind kind) const override;
@@ -35,6 +38,8 @@ class KatranTarget : public Target {
  private:
   void create_lrus(uint32_t per_cpu);
   void configure();
+  void write_ring(uint32_t vip_num, uint32_t a, uint32_t b);
+  void reset_guard();
   int map_fd(const char* name) const;
 
   bpf_object* obj_ = nullptr;

@@ -64,8 +64,14 @@ class Target {
   // Before a path's warm-up packet: whatever lets that packet's flow into the table.
   virtual void before_warm(PathKind) {}
   virtual void after_warm(PathKind) {}
+  // Before each chunk of --prefill's flows: whatever lets them all into the table.
+  virtual void before_prefill() {}
   // The kernel's memory charge for the program's connection table(s).
   virtual uint64_t table_bytes() const = 0;
+  // Entries in each of the program's connection tables (one, or one per CPU).
+  virtual std::vector<size_t> table_entries() const = 0;
+  // Points every slot of the IPv4 TCP VIP's ring at one real (an id of Service's).
+  virtual void point_ring_at(uint32_t real_id) = 0;
   virtual std::vector<std::string> counter_names() const = 0;
   virtual Counts counters() const = 0;
   // Per-iteration deltas of counter_names() that prove one iteration of `kind`.
@@ -74,6 +80,9 @@ class Target {
 
 // The memory the kernel charges for a map (its fdinfo's memlock).
 uint64_t map_memlock(int map_fd);
+
+// The entries in a hash map, counted by reading it.
+size_t map_entries(int map_fd);
 
 // Empty when after - before is n times expect(kind); otherwise what differs.
 std::string verify_counts(const Target& t, PathKind kind, const Counts& before, const Counts& after,

@@ -24,6 +24,7 @@
 #include "encap.h"
 #include "conn_table.h"
 #include "icmp.h"
+#include "vip_cache.h"
 #include "probe.h"
 
 /* Fixed at load: the verifier and JIT see it as a constant. */
@@ -89,6 +90,37 @@ static __always_inline int parse_icmp(struct cursor *c, struct packet *pkt)
 	return icmp_quoted_flow(c, &pkt->flow);
 }
 
+/*
+ * The ports into the flow key, each in a word written whole with what shares it
+ * (the protocol and family; the padding): the next reads of the key are by words
+ * (the VIP copy's slot and compare, the kernel's hash), and a word read over
+ * narrower stores still in flight waits for them to land.
+ */
+static __always_inline void set_ports(struct df_flow_key *flow, __be16 sport, __be16 dport)
+{
+	union {
+		struct {
+			__be16 port;
+			__u8 proto;
+			__u8 family;
+		} f;
+		__u32 w;
+	} vip_tail = { .f = { dport, flow->vip.proto, flow->vip.family } };
+	union {
+		struct {
+			__be16 port;
+			__u8 pad[2];
+		} f;
+		__u32 w;
+	} src_tail = { .f = { sport } };
+
+	_Static_assert(__builtin_offsetof(struct df_vip_key, family) ==
+			       __builtin_offsetof(struct df_vip_key, port) + 3,
+		       "port, proto and family make one word");
+	put_word32(&flow->vip.port, 0, vip_tail.w);
+	put_word32(&flow->sport, 0, src_tail.w);
+}
+
 static __always_inline int parse_l4(struct cursor *c, struct packet *pkt)
 {
 	if (pkt->flow.vip.proto == IPPROTO_TCP) {
@@ -96,8 +128,7 @@ static __always_inline int parse_l4(struct cursor *c, struct packet *pkt)
 
 		if (!th)
 			return drop_if_vip_addr(pkt, DF_DROP_TRUNCATED_L4);
-		pkt->flow.sport = th->source;
-		pkt->flow.vip.port = th->dest;
+		set_ports(&pkt->flow, th->source, th->dest);
 		pkt->l4_hdr_len = sizeof(*th);
 		pkt->tcp_flags = ((const __u8 *)th)[13];
 		pkt->tcp_seq = bpf_ntohl(th->seq);
@@ -108,8 +139,7 @@ static __always_inline int parse_l4(struct cursor *c, struct packet *pkt)
 
 		if (!uh)
 			return drop_if_vip_addr(pkt, DF_DROP_TRUNCATED_L4);
-		pkt->flow.sport = uh->source;
-		pkt->flow.vip.port = uh->dest;
+		set_ports(&pkt->flow, uh->source, uh->dest);
 		pkt->l4_hdr_len = sizeof(*uh);
 		return CONTINUE;
 	}
@@ -384,7 +414,7 @@ static __always_inline int balance(struct xdp_md *ctx, struct df_global_stats *g
 			       ? icmp_echo_reply(ctx, pkt.flow.vip.family, pkt.l3_len)
 			       : DF_DROP_BAD_L3;
 
-	vip = bpf_map_lookup_elem(&vips, &pkt.flow.vip);
+	vip = vip_lookup(&pkt.flow.vip);
 	if (!vip)
 		return pkt.icmp ? DF_PASS_ICMP_NO_FLOW : DF_PASS_NOT_VIP;
 	count(&vip_stats, vip->vip_id, frame_len);

@@ -17,6 +17,7 @@
 #include <bpf/bpf_endian.h>
 #include <dogfish/abi.h>
 #include "csum.h"
+#include "words.h"
 
 #ifndef IP_DF
 #define IP_DF 0x4000
@@ -30,6 +31,20 @@ struct encap_in {
 	__u8 tos; /* carried to the outer header */
 	__u8 ttl; /* carried to the outer header */
 };
+
+/* Six bytes as a word and a half-word. */
+static __always_inline void copy_mac(void *dst, const void *src)
+{
+	put_word32(dst, 0, word32_at(src, 0));
+	*(df_word16 *)((__u8 *)dst + 4) = *(const df_word16 *)((const __u8 *)src + 4);
+}
+
+/* An IPv6 address (16 bytes) as four words. */
+static __always_inline void copy_addr6(void *dst, const void *src)
+{
+	for (int i = 0; i < 4; i++)
+		put_word32(dst, i, word32_at(src, i));
+}
 
 /* The outer IPv4 header to an IPv4 real. */
 static __always_inline void outer_ipv4(struct iphdr *ip, const struct df_real *real,
@@ -46,7 +61,7 @@ static __always_inline void outer_ipv4(struct iphdr *ip, const struct df_real *r
 	ip->protocol = in->inner_proto;
 	ip->check = 0;
 	ip->saddr = cfg->src4_prefix | (bpf_htonl(in->hash) & cfg->src4_hostmask);
-	__builtin_memcpy(&ip->daddr, real->addr, 4);
+	ip->daddr = word32_at(real->addr, 0);
 	ip->check = ipv4_hdr_csum(ip);
 }
 
@@ -55,24 +70,24 @@ static __always_inline void outer_ipv6(struct ipv6hdr *ip6, const struct df_real
 				       const struct encap_in *in,
 				       const volatile struct df_config *cfg)
 {
-	__u32 last;
+	const volatile __u32 *pfx = (const volatile __u32 *)cfg->src6_prefix;
 
 	/* version 6, traffic class, and a flow label from the flow hash for the reals' RSS */
 	*(__be32 *)ip6 = bpf_htonl((6U << 28) | ((__u32)in->tos << 20) | (in->hash & 0xfffff));
 	ip6->payload_len = bpf_htons(in->inner_len);
 	ip6->nexthdr = in->inner_proto;
 	ip6->hop_limit = in->ttl;
-	__builtin_memcpy(&ip6->saddr, (const void *)cfg->src6_prefix, 12);
-	__builtin_memcpy(&last, (const void *)(cfg->src6_prefix + 12), 4);
-	last |= bpf_htonl(in->hash) & cfg->src6_hostmask;
-	__builtin_memcpy((__u8 *)&ip6->saddr + 12, &last, 4);
-	__builtin_memcpy(&ip6->daddr, real->addr, 16);
+	ip6->saddr.in6_u.u6_addr32[0] = pfx[0];
+	ip6->saddr.in6_u.u6_addr32[1] = pfx[1];
+	ip6->saddr.in6_u.u6_addr32[2] = pfx[2];
+	ip6->saddr.in6_u.u6_addr32[3] = pfx[3] | (bpf_htonl(in->hash) & cfg->src6_hostmask);
+	copy_addr6(&ip6->daddr, real->addr);
 }
 
 static __always_inline void eth_to_gateway(struct ethhdr *eth, const volatile struct df_config *cfg,
 					   __u16 proto)
 {
-	__builtin_memcpy(eth->h_dest, (const void *)cfg->gateway_mac, ETH_ALEN);
+	copy_mac(eth->h_dest, (const void *)cfg->gateway_mac);
 	eth->h_proto = bpf_htons(proto);
 }
 
@@ -84,7 +99,7 @@ static __always_inline void eth_to_gateway(struct ethhdr *eth, const volatile st
 static __always_inline void write_eth(struct ethhdr *eth, const __u8 *old_dst,
 				      const volatile struct df_config *cfg, __u16 proto)
 {
-	__builtin_memcpy(eth->h_source, old_dst, ETH_ALEN);
+	copy_mac(eth->h_source, old_dst);
 	eth_to_gateway(eth, cfg, proto);
 }
 

@@ -18,6 +18,37 @@ struct {
 	__type(value, struct df_vip_meta);
 } vips SEC(".maps");
 
+/*
+ * The VIP map's generation: the control plane adds one after every write to `vips`,
+ * which makes every CPU's copies in vip_cache stale. Pinned with the VIP map, so a
+ * program left attached by a restart sees the new daemon's changes too.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} vip_gen SEC(".maps");
+
+/* What the VIP map said about one key, copied by the program (vip_cache.h). */
+struct df_vip_cached {
+	struct df_vip_key key;
+	__u32 gen; /* vip_gen when copied: the copy holds while vip_gen does */
+	struct df_vip_meta meta;
+	__u32 found; /* 0: the key is no VIP */
+};
+
+#define DF_VIP_CACHE_BITS 8
+#define DF_VIP_CACHE_SLOTS (1 << DF_VIP_CACHE_BITS)
+
+/* The VIP map's answers, per CPU, in slots by a hash of the key; written by the program. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DF_VIP_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct df_vip_cached);
+} vip_cache SEC(".maps");
+
 /* Addresses that carry at least one VIP; read only to classify malformed packets. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -64,8 +95,8 @@ struct {
  * The connection table: flow -> real id, written by the program (conn_table.h
  * says when). One table for every CPU, so a flow that moves CPU keeps its real,
  * with one LRU: any CPU may fill all of it. Per-CPU LRU lists
- * (BPF_F_NO_COMMON_LRU) would give each CPU a share alone and cost more an
- * insert; bench/README.md has the measurements.
+ * (BPF_F_NO_COMMON_LRU) or Katran's table per CPU would give each CPU a share
+ * alone; bench/README.md weighs the designs by measurement.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

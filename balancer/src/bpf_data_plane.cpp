@@ -48,6 +48,7 @@ struct PinnedMap {
 };
 constexpr PinnedMap kPinnedMaps[] = {
     {"vips", "vips"},
+    {"vip_gen", "vip_gen"},  // a program left attached sees its successor's VIP writes
     {"vip_addrs", "vip_addrs"},
     {"reals", "reals"},
     {"rings", "rings"},
@@ -136,7 +137,15 @@ std::vector<std::string> balancer_pin_names() {
   return names;
 }
 
-AbiStamp this_abi() { return {DF_ABI_VERSION, balancer_layout_fingerprint()}; }
+AbiStamp this_abi() {
+  // Which maps are pinned is layout too: a build that pins another set shares them with no one.
+  std::uint32_t layout = balancer_layout_fingerprint();
+  for (const std::string& name : balancer_pin_names()) {
+    for (char c : name) layout = fnv1a(layout, static_cast<unsigned char>(c));
+    layout = fnv1a(layout, 0);
+  }
+  return {DF_ABI_VERSION, layout};
+}
 
 std::optional<AbiStamp> pinned_abi(const std::string& pin_dir) {
   UniqueFd fd(bpf_obj_get((pin_dir + "/" + kAbiPin).c_str()));
@@ -307,11 +316,22 @@ void BpfDataPlane::put_vip(const df_vip_key& key, const df_vip_meta& meta) {
     throw Error("vip id " + std::to_string(meta.vip_id) + " beyond max VIPs");
   check_bpf(bpf_map_update_elem(bpf_map__fd(skel_->maps.vips), &key, &meta, BPF_ANY),
             "writing a VIP");
+  vips_changed();
 }
 
 void BpfDataPlane::delete_vip(const df_vip_key& key) {
   int err = bpf_map_delete_elem(bpf_map__fd(skel_->maps.vips), &key);
   if (err && errno != ENOENT) throw OsError(errno, "deleting a VIP");
+  if (!err) vips_changed();
+}
+
+void BpfDataPlane::vips_changed() {
+  // The program's per-CPU copies of the VIP map hold while this does (bpf/vip_cache.h).
+  int fd = bpf_map__fd(skel_->maps.vip_gen);
+  uint32_t zero = 0, gen = 0;
+  check_bpf(bpf_map_lookup_elem(fd, &zero, &gen), "reading the VIP generation");
+  gen++;
+  check_bpf(bpf_map_update_elem(fd, &zero, &gen, BPF_ANY), "advancing the VIP generation");
 }
 
 void BpfDataPlane::put_vip_addr(const df_vip_addr_key& key) {

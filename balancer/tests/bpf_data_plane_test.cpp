@@ -20,6 +20,7 @@
 
 #include "dogfish/base/errors.hpp"
 #include "support/packet.hpp"
+#include "support/pinned_cpu.hpp"
 
 namespace dogfish {
 namespace {
@@ -173,6 +174,23 @@ TEST_F(PinnedTest, ARestartAdoptsPinnedMapsAndKeepsConnections) {
   EXPECT_EQ(second.stats().global.reason[DF_TX], 3u) << "counters survive too";
   second.unpin();
   EXPECT_FALSE(std::filesystem::exists(pin_dir_ + "/conn_table"));
+}
+
+// A restart loads its program and reconciles before it swaps it in; until then the old program
+// serves from the maps the new daemon writes, its per-CPU copies of the VIP map included.
+TEST_F(PinnedTest, TheProgramStillAttachedSeesItsSuccessorsVipWrites) {
+  pkt::PinnedToOneCpu pin;  // the copies are per CPU: the old program's must be warm here
+  BpfDataPlane first(small_options(pin_dir_));
+  configure(first);
+  ASSERT_EQ(run(first, tcp(pkt::tcp_flags::SYN)), "10.200.0.1");
+  first.release();
+  BpfDataPlane second(small_options(pin_dir_));
+  ASSERT_TRUE(second.adopted());
+  second.write_ring(1, std::vector<uint32_t>(kRing, 2));
+  second.put_vip(vip_key(), {.vip_id = 0, .flags = 0, .ring_slot = 1});
+  EXPECT_EQ(run(first, tcp(pkt::tcp_flags::SYN)), "10.200.0.2") << "the VIP's new ring";
+  second.delete_vip(vip_key());
+  EXPECT_EQ(run(first, tcp(pkt::tcp_flags::SYN)), "") << "the VIP is gone";
 }
 
 TEST_F(PinnedTest, AdoptingMapsOfAnotherSizeFailsWithAHint) {

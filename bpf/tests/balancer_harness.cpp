@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "dogfish/base/address.hpp"
+#include "frames.hpp"
 
 namespace dogfish::testing {
 namespace {
@@ -55,6 +57,14 @@ uint32_t BalancerHarness::add_vip(const std::string& addr, uint16_t port, uint8_
   dp_->put_vip_addr(ak);
   vips_.push_back(v);
   return v.meta.vip_id;
+}
+
+void BalancerHarness::remove_vip(uint32_t vip_id) { dp_->delete_vip(vips_.at(vip_id).key); }
+
+void BalancerHarness::set_vip_flags(uint32_t vip_id, uint32_t flags) {
+  Vip& v = vips_.at(vip_id);
+  v.meta.flags = flags;
+  dp_->put_vip(v.key, v.meta);
 }
 
 void BalancerHarness::add_real(uint32_t id, const std::string& addr) {
@@ -151,6 +161,14 @@ int BalancerHarness::map_fd(const std::string& name) const {
 
 BalancerHarness::~BalancerHarness() {
   for (int fd : map_fds_) close(fd);
+}
+
+uint32_t add_tcp80_two_reals(BalancerHarness& lb) {
+  uint32_t vip = lb.add_vip(kVip4, 80, IPPROTO_TCP);
+  lb.add_real(1, kReal4a);
+  lb.add_real(2, kReal4b);
+  lb.set_ring(vip, {1});
+  return vip;
 }
 
 void expect_untouched(BalancerHarness& lb, const Bytes& frame, int verdict, df_reason reason) {

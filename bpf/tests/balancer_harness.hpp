@@ -31,6 +31,8 @@ class BalancerHarness {
 
   // A VIP on (address, port, proto) with the given DF_VIP_* flags; returns its vip_id.
   uint32_t add_vip(const std::string& addr, uint16_t port, uint8_t proto, uint32_t flags = 0);
+  void remove_vip(uint32_t vip_id);
+  void set_vip_flags(uint32_t vip_id, uint32_t flags);
   void add_real(uint32_t id, const std::string& addr);
   void remove_real(uint32_t id);
   // The real that probes marked DF_PROBE_MARK | slot go to.
@@ -68,6 +70,10 @@ class BalancerHarness {
   std::vector<Vip> vips_;
   mutable std::vector<int> map_fds_;
 };
+
+// What the connection-table and VIP-copy tests start from: a TCP VIP on kVip4:80, reals 1
+// (kReal4a) and 2 (kReal4b), the VIP's ring all real 1. Returns the VIP's id.
+uint32_t add_tcp80_two_reals(BalancerHarness& lb);
 
 // Runs `frame` and checks, as gtest failures, that it leaves untouched with `verdict`,
 // counted under `reason` alone, and that no connection was remembered.

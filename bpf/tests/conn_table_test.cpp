@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
-#include <sched.h>
 
 #include <string>
 #include <unordered_map>
@@ -17,6 +16,7 @@
 #include "balancer_harness.hpp"
 #include "frames.hpp"
 #include "support/packet.hpp"
+#include "support/pinned_cpu.hpp"
 
 namespace dogfish::testing {
 namespace {
@@ -35,30 +35,9 @@ Bytes ack(const std::string& src, uint16_t sport, uint32_t seq) {
   return tcp4(src, sport, kVip4, 80, ACK, 64, 0, seq);
 }
 
-// The guard's buckets are per CPU: a test of its counts runs on one.
-class PinnedToOneCpu {
- public:
-  PinnedToOneCpu() {
-    sched_getaffinity(0, sizeof(saved_), &saved_);
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(sched_getcpu(), &one);
-    sched_setaffinity(0, sizeof(one), &one);
-  }
-  ~PinnedToOneCpu() { sched_setaffinity(0, sizeof(saved_), &saved_); }
-
- private:
-  cpu_set_t saved_;
-};
-
 class ConnTableTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    vip_ = lb_.add_vip(kVip4, 80, IPPROTO_TCP);
-    lb_.add_real(1, kReal4a);
-    lb_.add_real(2, kReal4b);
-    lb_.set_ring(vip_, {1});
-  }
+  void SetUp() override { vip_ = add_tcp80_two_reals(lb_); }
 
   void set_rate(uint32_t rate) {
     lb_.update_config([&](df_config& c) { c.conn_insert_rate = rate; });

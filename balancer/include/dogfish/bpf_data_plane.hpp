@@ -109,6 +109,8 @@ class BpfDataPlane : public DataPlane {
  private:
   // When each freed real id was freed, pinned as pin_dir/real_freed.
   void open_freed_reals();
+  // After every write to the VIP map: the program's copies of it are stale.
+  void vips_changed();
 
   BpfDataPlaneOptions options_;
   Skeleton<balancer_bpf> skel_;

@@ -14,7 +14,7 @@
  * another left pinned only when it matches. Bump it when a pinned map's key, value, size rule
  * or meaning changes; the C++ side also stamps a fingerprint of the struct sizes.
  */
-#define DF_ABI_VERSION 2
+#define DF_ABI_VERSION 3 /* 3: vip_gen pinned; every writer of vips bumps it after each write */
 
 /* Address families as stored in keys: fixed values, not AF_* (which is libc's). */
 #define DF_FAMILY_V4 4
@@ -112,7 +112,11 @@ struct df_vip_key {
 	__u8 family; /* DF_FAMILY_* */
 };
 
-/* Value of the VIP map: replaced whole, so switching ring_slot is atomic. */
+/*
+ * Value of the VIP map: replaced whole, so switching ring_slot is atomic. After
+ * every write to the VIP map the control plane adds one to the map vip_gen (a
+ * __u32 at key 0): the program's per-CPU copies of the VIP map hold until it does.
+ */
 struct df_vip_meta {
 	__u32 vip_id; /* index into vip_stats */
 	__u32 flags; /* DF_VIP_* */

@@ -58,17 +58,24 @@ static_assert(offsetof(df_decap_stats, decap_bytes) == 8 * DF_DECAP_REASON_MAX);
 
 namespace dogfish {
 
+// One step of FNV-1a over a 32-bit value, from kFnvBasis.
+inline constexpr std::uint32_t kFnvBasis = 2166136261u;
+inline constexpr std::uint32_t fnv1a(std::uint32_t h, std::uint64_t v) {
+  return (h ^ static_cast<std::uint32_t>(v)) * 16777619u;
+}
+
 // A fingerprint of what the balancer's pinned maps hold: each struct's size and the constants
-// that size or index them. Changing any changes it, DF_ABI_VERSION bumped or not (FNV-1a).
+// that size or index them. Changing any changes it, DF_ABI_VERSION bumped or not. The stamp
+// also folds in which maps are pinned (bpf_data_plane.cpp).
 inline constexpr std::uint32_t balancer_layout_fingerprint() {
-  std::uint32_t h = 2166136261u;
+  std::uint32_t h = kFnvBasis;
   for (std::uint64_t v :
        {sizeof(df_vip_key), sizeof(df_vip_meta), sizeof(df_vip_addr_key), sizeof(df_real),
         sizeof(df_flow_key), sizeof(df_conn), sizeof(df_counter), sizeof(df_global_stats),
         sizeof(df_config), sizeof(df_syn_rec), std::size_t{DF_SYN_SLOTS},
         std::size_t{DF_REASON_MAX}, std::size_t{DF_RINGS_PER_VIP}, std::size_t{DF_RING_MMAP_STRIDE},
         std::size_t{DF_TICK_SHIFT}}) {
-    h = (h ^ static_cast<std::uint32_t>(v)) * 16777619u;
+    h = fnv1a(h, v);
   }
   return h;
 }
