@@ -5,10 +5,13 @@ SIGKILLing and restarting the balancer daemon (which adopts the pinned maps and 
 topology's configuration again), stopping it (SIGTERM: the data plane goes on serving) and
 starting another, and upgrading the program (a rebuilt object over the same pinned maps, swapped
 in atomically). Zero resets: counted by the clients (ECONNRESET/EPIPE,
-timeouts, closes) and by a capture of every RST on the client's link. Then deleting a real
+timeouts, closes) and by a capture of every RST on the client's link. A UDP stream to both UDP
+VIPs crosses the same changes: no flow changes real and, once the answers in flight have come,
+no request is lost. Then deleting a real
 breaks that real's connections (the next real answers them with a RST) and only those."""
 import ipaddress
 import json
+import time
 from collections import Counter
 
 import pytest
@@ -16,10 +19,11 @@ import pytest
 from e2e.capture import capturing
 from e2e.lab import BALANCER_REBUILT, progress, vip_spec
 from e2e.packets import RST_FILTER, flow, has_rst, inner_ip, port_keys
-from e2e.traffic import Talker, broken, conn_key, shares
+from e2e.traffic import Talker, UdpStream, broken, conn_key, shares
 from testlib.command import run, wait_for
 
 PER_VIP = 64  # long-lived connections to each VIP
+UDP_PER_VIP = 16  # UDP flows to each UDP VIP, a request every 50 ms each
 PROBES = 300  # new connections to each VIP after a change
 ADDED, DRAINED, DELETED = "real8", "real1", "real7"
 REWEIGHT = {"real3": 4, "real5": 1}
@@ -92,7 +96,12 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
     assert all(ADDED not in c for c in probe(lab, vips).values())
 
     talker = Talker(lab, [f"{t}={PER_VIP}" for t in targets(vips)], interval=0.1, watch=lab.watch)
+    stream = None
     try:
+        udp_vips = [lab.vip(v, "udp") for v in (4, 6)]
+        stream = UdpStream(
+            lab, [f"{t}={UDP_PER_VIP}" for t in targets(udp_vips)], duration=600, watch=lab.watch
+        )
         report = talker.ready
         start = {(c["target"], c["port"]): c["real"] for c in report["conns"]}
         per_real = Counter(start.values())
@@ -117,6 +126,7 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
             for what, change in changes():
                 before = report
                 change()
+                stream.answered_since(time.monotonic())
                 report = talker.wait_exchanges(3, before)
                 assert (
                     broken(report) == Counter()
@@ -139,6 +149,20 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
                     assert all(
                         DRAINED not in c for c in new.values()
                     ), f"new flows reached {DRAINED}: {new}"
+        # The UDP stream crossed every change (an answer on each flow after each): none moved,
+        # none lost once the answers in flight came.
+        udp = stream.stop()
+        several = [f for f in udp["flows"] if len(f["reals"]) != 1 or f["wrong_source"]]
+        assert (
+            several == []
+        ), f"UDP flows answered by several reals or not by the VIP: {several[:3]}"
+        sent = sum(f["sent"] for f in udp["flows"])
+        lost = sent - sum(f["answered"] for f in udp["flows"])
+        silence = max(f["longest_silence"] for f in udp["flows"])
+        progress(
+            f"UDP: {len(udp['flows'])} flows, {sent} requests, {lost} lost, longest silence {silence} s"
+        )
+        assert lost == 0, f"{lost} UDP requests of {sent} lost across the changes"
         # The long-lived connections' own RSTs, either way. A short probe connection may draw
         # one after it closed (a late segment on a slow, emulated machine); each probe is
         # checked for failure by probe() itself.
@@ -220,3 +244,5 @@ def test_long_lived_connections_survive_changes_and_a_delete_breaks_only_its_own
         )
     finally:
         talker.kill()
+        if stream:
+            stream.kill()

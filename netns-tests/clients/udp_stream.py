@@ -6,7 +6,8 @@ Controlled over stdin like talker.py; each answer is one JSON line on stdout:
   (at start, once every flow has its first answer)  {"ready": true, ...report}
   report  ->  {"flows": [{"target", "port", "sent", "answered", "reals": {real: n},
                "longest_silence", "last_answer", "wrong_source"}, ...]}
-  stop    ->  the last report (also after --duration)
+  stop    ->  the last report (also after --duration), once every request sent has had its
+              answer or --drain seconds have passed: sent - answered is the loss, nothing in flight
 "longest_silence" is the longest time between two answers of a flow (seconds): the gap its
 path change made; "last_answer" is time.monotonic() at its last answer (one clock for every
 namespace of the host). An answer must come from the VIP itself (DSR)."""
@@ -73,8 +74,8 @@ class Flow:
 
 
 class Stream:
-    def __init__(self, flows, interval):
-        self.flows, self.interval = flows, interval
+    def __init__(self, flows, interval, drain):
+        self.flows, self.interval, self.drain = flows, interval, drain
         self.lock = threading.Lock()
         self.selector = selectors.DefaultSelector()
         for f in flows:
@@ -94,6 +95,11 @@ class Stream:
                     key.data.receive()
             if not ready.is_set() and all(f.answered for f in self.flows):
                 ready.set()
+        deadline = time.monotonic() + self.drain
+        while any(f.answered < f.sent for f in self.flows) and time.monotonic() < deadline:
+            for key, _ in self.selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                with self.lock:
+                    key.data.receive()
 
     def report(self, **extra):
         with self.lock:
@@ -105,12 +111,15 @@ def main():
     ap.add_argument("targets", nargs="+", help="HOST:PORT=COUNT, IPv6 as [ADDR]:PORT=COUNT")
     ap.add_argument("--interval", type=float, default=0.05)
     ap.add_argument("--duration", type=float, default=120.0, help="stop by itself after this")
+    ap.add_argument(
+        "--drain", type=float, default=1.0, help="at stop, wait this long for answers in flight"
+    )
     args = ap.parse_args()
     flows = []
     for spec in args.targets:
         target, _, count = spec.rpartition("=")
         flows += [Flow(target) for _ in range(int(count))]
-    stream = Stream(flows, args.interval)
+    stream = Stream(flows, args.interval, args.drain)
     stop, ready = threading.Event(), threading.Event()
     runner = threading.Thread(target=stream.run, args=(stop, ready))
     runner.start()

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from e2e.capture import capturing
 from e2e.lab import vip_spec
 from e2e.packets import flow, has_rst
-from e2e.traffic import LineClient, Talker, broken
+from e2e.traffic import Talker, UdpStream, broken
 from testlib.command import wait_for
 
 # Every packet into, through and out of the node's stack dropped, before any other rule.
@@ -94,26 +94,6 @@ def wait_for_traffic_through(lab, node, at_least=100):
         f"traffic through {node}",
         timeout=10,
     )
-
-
-class UdpStream(LineClient):
-    """clients/udp_stream.py: UDP flows that each send a request every `interval` seconds."""
-
-    def __init__(self, lab, targets, *, interval=0.05, duration=120, watch=None):
-        args = [*targets, "--interval", interval, "--duration", duration]
-        super().__init__(lab, "udp_stream.py", *args, watch=watch)
-        self.ready = self.answer(timeout=30)
-        assert self.ready["ready"], f"UDP flows without a first answer: {self.ready}"
-
-    def report(self):
-        self.send("report")
-        return self.answer()
-
-    def stop(self):
-        self.send("stop")
-        final = self.answer(timeout=30)
-        self.wait()
-        return final
 
 
 # The traffic every change runs under.
@@ -203,15 +183,7 @@ class Traffic:
         """Waits until every TCP connection has talked 3 times more than in `since` (a talker
         report), then for an answer on every UDP flow; returns both clients' reports."""
         tcp = self.talker.wait_exchanges(3, since, timeout=60)
-        after = time.monotonic()
-        last = {}
-
-        def answered():
-            last["r"] = self.stream.report()
-            return all(f["last_answer"] > after for f in last["r"]["flows"])
-
-        wait_for(answered, "an answer on every UDP flow", timeout=30, interval=0.05)
-        return tcp, last["r"]
+        return tcp, self.stream.answered_since(time.monotonic())
 
     def check(self, what, tcp, udp):
         """After the traffic ended: no TCP connection broke or changed real, no RST for one on

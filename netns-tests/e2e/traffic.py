@@ -115,3 +115,35 @@ def shares(flows):
 def conn_key(conn):
     """(IP version, client port) of one of the Talker's connections: what port_keys() matches."""
     return (6 if conn["target"].startswith("[") else 4, conn["port"])
+
+
+class UdpStream(LineClient):
+    """clients/udp_stream.py: UDP flows that each send a request every `interval` seconds."""
+
+    def __init__(self, lab, targets, *, interval=0.05, duration=120, watch=None):
+        args = [*targets, "--interval", interval, "--duration", duration]
+        super().__init__(lab, "udp_stream.py", *args, watch=watch)
+        self.ready = self.answer(timeout=30)
+        assert self.ready["ready"], f"UDP flows without a first answer: {self.ready}"
+
+    def report(self):
+        self.send("report")
+        return self.answer()
+
+    def answered_since(self, t, timeout=30):
+        """Waits until every flow has had an answer after time.monotonic() `t`; the report."""
+        last = {}
+
+        def answered():
+            last["r"] = self.report()
+            return all(f["last_answer"] > t for f in last["r"]["flows"])
+
+        wait_for(answered, "an answer on every UDP flow", timeout=timeout, interval=0.05)
+        return last["r"]
+
+    def stop(self):
+        """The last report, once the answers in flight have come (sent - answered is lost)."""
+        self.send("stop")
+        final = self.answer(timeout=30)
+        self.wait()
+        return final
