@@ -59,6 +59,17 @@ class LineClient:
             self.proc.kill()
             self.proc.wait()
 
+    def report(self):
+        self.send("report")
+        return self.answer()
+
+    def stop(self):
+        """The last report (udp_stream.py's once the answers in flight have come)."""
+        self.send("stop")
+        final = self.answer(timeout=30)
+        self.wait()
+        return final
+
 
 class Talker(LineClient):
     """clients/talker.py: long-lived connections that keep talking, asked for reports."""
@@ -68,10 +79,6 @@ class Talker(LineClient):
         args += ["--churn"] if churn else []
         super().__init__(lab, "talker.py", *args, watch=watch)
         self.ready = self.answer(timeout=30)
-
-    def report(self):
-        self.send("report")
-        return self.answer()
 
     def wait_exchanges(self, more, baseline, timeout=20):
         """Waits until every connection still open has talked `more` times since `baseline`
@@ -94,12 +101,6 @@ class Talker(LineClient):
             interval=0.05,
         )
         return last["r"]
-
-    def stop(self):
-        self.send("stop")
-        final = self.answer(timeout=30)
-        self.wait()
-        return final
 
 
 def broken(report):
@@ -126,10 +127,6 @@ class UdpStream(LineClient):
         self.ready = self.answer(timeout=30)
         assert self.ready["ready"], f"UDP flows without a first answer: {self.ready}"
 
-    def report(self):
-        self.send("report")
-        return self.answer()
-
     def answered_since(self, t, timeout=30):
         """Waits until every flow has had an answer after time.monotonic() `t`; the report."""
         last = {}
@@ -140,10 +137,3 @@ class UdpStream(LineClient):
 
         wait_for(answered, "an answer on every UDP flow", timeout=timeout, interval=0.05)
         return last["r"]
-
-    def stop(self):
-        """The last report, once the answers in flight have come (sent - answered is lost)."""
-        self.send("stop")
-        final = self.answer(timeout=30)
-        self.wait()
-        return final
