@@ -24,7 +24,7 @@ from e2e.ecmp import (
     wait_for_next_hops,
     wait_for_traffic_through,
 )
-from e2e.lab import progress, vip_spec
+from e2e.lab import DOGFISH, progress, vip_spec
 from testlib.command import wait_for
 
 SPREAD_FLOWS = 300  # new connections to each TCP VIP
@@ -153,6 +153,47 @@ def test_a_joining_balancer_takes_flows_and_breaks_none(ecmp_lab, vips, tmp_path
         f"({joined['conn_table']['miss']} table misses, {joined['reasons']['tx']} packets); "
         f"{len(tcp['conns'])} TCP connections, 0 reset, 0 moved; {len(udp['flows'])} UDP flows, "
         f"{figures['udp_lost']} requests lost"
+    )
+
+
+def test_teardown_after_a_crash_takes_the_routes_before_the_program(ecmp_lab, vips, tmp_path):
+    """A daemon that dies leaves its program serving and its VIPs announced; `dogfish teardown`
+    withdraws them and waits stop_delay before it detaches, so the traffic has moved first."""
+    lab = ecmp_lab
+    node = running(lab)[-1]
+    b = lab.balancer_status(node)
+    with Traffic(lab, vips, tmp_path) as traffic:
+        wait_for_traffic_through(lab, node)
+        lab.stop_balancer(node, kill=True)
+        for v in vips.values():
+            assert node in next_hops(lab, v), f"{v['address']}: {node}'s route left with its daemon"
+        since = traffic.talker.report()
+        t0 = time.monotonic()
+        teardown = ["teardown", "--config", b["config"], "--pin-dir", b["pin_dir"]]
+        out = json.loads(
+            lab.exec(node, DOGFISH, "--json", "--socket", b["socket"], *teardown).stdout
+        )
+        took = time.monotonic() - t0
+        assert out["routes_withdrawn"] and out["detached"], out
+        for v in vips.values():
+            assert node not in next_hops(lab, v), f"{v['address']}: still routed to {node}"
+        tcp, udp = traffic.settle(since)
+    try:
+        figures = traffic.check(f"{node} torn down", tcp, udp)
+        # At most the request each flow had in flight; a program gone before its routes would
+        # have lost every request to it until BFD or BGP noticed (BIRD is alive: never).
+        assert figures["udp_lost"] <= len(udp["flows"]), f"UDP requests lost: {figures}"
+    finally:
+        lab.start_balancer(node)
+        wait_for(
+            lambda: all(node in next_hops(lab, v) for v in vips.values()),
+            f"the gateway to route to {node} again",
+            timeout=30,
+        )
+    progress(
+        f"{node} killed, then torn down in {took:.2f} s (routes withdrawn first): "
+        f"{len(tcp['conns'])} TCP connections, 0 reset, 0 moved, {figures['tcp_stalled']} "
+        f"stalled; {len(udp['flows'])} UDP flows, {figures['udp_lost']} requests unanswered"
     )
 
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -266,22 +267,46 @@ json program_json(const std::optional<dogfish::XdpProgram>& p) {
   return {{"id", p->id}, {"name", p->name}, {"mode", dogfish::to_string(p->mode)}};
 }
 
+// The configuration's routes to withdraw, when it is for this interface. With --interface the
+// configuration is optional: one that is missing or does not parse withdraws nothing.
+std::optional<dogfish::AnnounceConfig> routes_of(const TeardownOptions& o,
+                                                 const std::string& interface) {
+  if (!o.interface.empty() && !std::filesystem::exists(o.config)) return std::nullopt;
+  try {
+    const dogfish::Config c = dogfish::load_config(o.config);
+    if (c.interface == interface) return c.announce;
+  } catch (const dogfish::ConfigError& e) {
+    if (o.interface.empty()) throw;
+    fmt::print(stderr, "dogfish: {}: withdrawing no route\n", e.what());
+  }
+  return std::nullopt;
+}
+
 int teardown(const Global& g, const TeardownOptions& o) {
   std::string interface = o.interface;
   if (interface.empty()) interface = dogfish::load_config(o.config).interface;
-  const dogfish::TeardownReport r =
-      dogfish::teardown({.interface = interface, .pin_dir = o.pin_dir, .socket_path = g.socket});
+  const dogfish::TeardownReport r = dogfish::teardown({.interface = interface,
+                                                       .pin_dir = o.pin_dir,
+                                                       .socket_path = g.socket,
+                                                       .announce = routes_of(o, interface)});
   if (g.as_json) {
-    fmt::print("{}\n", json{{"interface", interface},
-                            {"interface_found", r.interface_found},
-                            {"detached", program_json(r.detached)},
-                            {"left", program_json(r.left)},
-                            {"probe_encap_detached", r.probe_encap_detached},
-                            {"pin_dir", r.pin_dir},
-                            {"pins_removed", r.pins_removed.size()}}
-                           .dump());
+    fmt::print("{}\n",
+               json{{"interface", interface},
+                    {"interface_found", r.interface_found},
+                    {"detached", program_json(r.detached)},
+                    {"left", program_json(r.left)},
+                    {"probe_encap_detached", r.probe_encap_detached},
+                    {"pin_dir", r.pin_dir},
+                    {"pins_removed", r.pins_removed.size()},
+                    {"routes_withdrawn", r.routes_withdrawn},
+                    {"routes_error", r.routes_error.empty() ? json(nullptr) : json(r.routes_error)}}
+                   .dump());
     return 0;
   }
+  if (r.routes_withdrawn)
+    fmt::print("dogfish: withdrew the VIPs' routes (BIRD), then waited for the routers\n");
+  else if (!r.routes_error.empty())
+    fmt::print("dogfish: the VIPs' routes: {} (the include BIRD reads is empty)\n", r.routes_error);
   if (r.detached)
     fmt::print("dogfish: took the XDP program {} off {}\n", describe(*r.detached), interface);
   else if (r.left)
@@ -419,7 +444,9 @@ void add_teardown(CLI::App& app, Command& command, const Global& g) {
       "take the stopped balancer's data plane down: its XDP program off the interface, its pins "
       "removed (every flow re-hashes afterwards)",
       command, g, teardown);
-  cmd->add_option("--config", o.config, "the configuration that names the interface")
+  cmd->add_option("--config", o.config,
+                  "the configuration that names the interface and, with `announce`, the VIPs' "
+                  "routes to withdraw first (with --interface: read if it exists and names it)")
       ->capture_default_str();
   cmd->add_option("--interface", o.interface, "the interface (instead of the configuration's)");
   cmd->add_option("--pin-dir", o.pin_dir,

@@ -57,6 +57,10 @@ std::string bird_include(const std::set<IpAddress>& vips) {
       v4, v6);
 }
 
+void write_bird_include(const AnnounceConfig& config, const std::set<IpAddress>& vips) {
+  write_atomically(config.include, bird_include(vips));
+}
+
 BirdAnnouncer::BirdAnnouncer(AnnounceConfig config, Reconfigure reconfigure)
     : config_(std::move(config)), reconfigure_(std::move(reconfigure)) {
   if (!reconfigure_) reconfigure_ = [socket = config_.bird_socket] { bird_configure(socket); };
@@ -66,7 +70,7 @@ void BirdAnnouncer::announce(const std::set<IpAddress>& vips) {
   if (told_ == vips) return;
   told_.reset();
   try {
-    write_atomically(config_.include, bird_include(vips));
+    write_bird_include(config_, vips);
     reconfigure_();
     told_ = vips;
     log_info("announcing {} (BIRD {})", list(vips), config_.bird_socket);

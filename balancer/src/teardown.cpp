@@ -10,7 +10,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
+#include "dogfish/announcer.hpp"
+#include "dogfish/base/bird_control.hpp"
 #include "dogfish/base/bpffs.hpp"
 #include "dogfish/base/errors.hpp"
 #include "dogfish/base/fd.hpp"
@@ -95,6 +98,18 @@ void remove_pins(const std::string& pin_dir, bool default_dir, TeardownReport& r
   if (default_dir) rmdir(fs::path(pin_dir).parent_path().c_str());
 }
 
+void withdraw_routes(const AnnounceConfig& announce, TeardownReport& r) {
+  try {
+    write_bird_include(announce, {});
+    bird_configure(announce.bird_socket);
+  } catch (const std::exception& e) {
+    r.routes_error = e.what();
+    return;
+  }
+  r.routes_withdrawn = true;
+  std::this_thread::sleep_for(std::chrono::seconds(announce.stop_delay_s));
+}
+
 }  // namespace
 
 TeardownReport teardown(const TeardownOptions& o) {
@@ -106,7 +121,8 @@ TeardownReport teardown(const TeardownOptions& o) {
   TeardownReport r;
   const bool default_dir = o.pin_dir.empty();
   r.pin_dir = default_dir ? balancer_pin_dir(o.interface).string() : o.pin_dir;
-  // The program first, while the pins still tell which one is ours.
+  if (o.announce) withdraw_routes(*o.announce, r);
+  // The program before the pins, while they still tell which one is ours.
   detach_ours(o, r.pin_dir, r);
   remove_pins(r.pin_dir, default_dir, r);
   return r;

@@ -55,6 +55,8 @@ json balancer_status(const LabState& st, const LabBalancer& b) {
               {"interface", b.interface},
               {"gateway_interface", b.gateway_interface},
               {"socket", b.socket.string()},
+              {"config", b.config.string()},
+              {"pin_dir", b.pin_dir.string()},
               {"standby", b.standby},
               {"pid", nullptr},
               {"running", false},

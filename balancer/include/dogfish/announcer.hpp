@@ -47,7 +47,10 @@ std::set<IpAddress> addresses_to_announce(const Config& config, const VipReady& 
 // The include file's text for a set of addresses.
 std::string bird_include(const std::set<IpAddress>& vips);
 
-// Through BIRD: writes the include (atomically, by rename) and has BIRD re-read it.
+// Writes the include for a set of addresses (atomically, by rename); throws Error.
+void write_bird_include(const AnnounceConfig& config, const std::set<IpAddress>& vips);
+
+// Through BIRD: writes the include and has BIRD re-read it.
 class BirdAnnouncer : public Announcer {
  public:
   // Asks BIRD to re-read its configuration; throws Error when it cannot or will not.
