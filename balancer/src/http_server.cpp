@@ -133,10 +133,12 @@ void HttpServer::read_request(Connection& c) {
     if (n < 0 && errno == EAGAIN) return;
     if (n <= 0) return close(fd);  // gone before its request was whole: nobody to answer
     c.in.append(chunk, std::size_t(n));
-    if (head_end(c.in) != std::string::npos) break;
-    if (c.in.size() > limits_.max_request_bytes)
+    const std::size_t end = head_end(c.in);
+    if (end == std::string::npos ? c.in.size() > limits_.max_request_bytes
+                                 : end > limits_.max_request_bytes)
       return respond(c, plain(431, fmt::format("request over {} bytes", limits_.max_request_bytes)),
                      false);
+    if (end != std::string::npos) break;
   }
   // "METHOD TARGET HTTP/1.x": headers are not needed to answer.
   const std::string line = c.in.substr(0, c.in.find_first_of("\r\n"));

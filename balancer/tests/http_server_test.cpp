@@ -108,6 +108,10 @@ TEST_F(HttpServerTest, AnOversizeRequestIsRefused) {
   send_text(fd.get(), "GET /metrics HTTP/1.1\r\nX-Long: " + std::string(200, 'a'));
   const std::string a = answer(fd.get());
   EXPECT_TRUE(a.starts_with("HTTP/1.1 431 ")) << a;
+  // Whole, in one go, but over the bound all the same.
+  const std::string b =
+      get("GET /metrics HTTP/1.1\r\nX-Long: " + std::string(200, 'a') + "\r\n\r\n");
+  EXPECT_TRUE(b.starts_with("HTTP/1.1 431 ")) << b;
   EXPECT_EQ(handled, 0);
 }
 
