@@ -21,6 +21,9 @@ PACKAGES=(
 	bird2 nftables
 	# lab-bench: the user-space TCP proxy it compares with
 	haproxy
+	# e2e_metrics: a real Prometheus server (run by the test on its own address; where systemd
+	# runs the package's own service, that one listens on :9090) scrapes /metrics; promtool checks it
+	prometheus
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -35,9 +35,11 @@ def run(argv, *, check=True, timeout=120, input=None, env=None):
 
 
 def wait_for(predicate, what, timeout=10.0, interval=0.02):
-    """Polls until predicate() is true; fails naming what was awaited."""
+    """Polls until predicate() is true; returns what it gave then. Fails naming what was
+    awaited."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while not (value := predicate()):
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+    return value

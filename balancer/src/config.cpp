@@ -74,6 +74,7 @@ class ConfigParser : YamlReader {
   RealConfig real(const YAML::Node& n, const std::string& path,
                   const HealthCheck& vip_health) const;
   AnnounceConfig announce(const YAML::Node& n) const;
+  Endpoint endpoint(const YAML::Node& n, const std::string& path) const;
   // The keys `n` names, over `base` (the defaults, or a real's VIP's check).
   HealthCheck health(const YAML::Node& n, const std::string& path, HealthCheck base) const;
   std::uint32_t duration_ms(const YAML::Node& n, const std::string& path) const;
@@ -254,6 +255,14 @@ AnnounceConfig ConfigParser::announce(const YAML::Node& n) const {
   return a;
 }
 
+Endpoint ConfigParser::endpoint(const YAML::Node& n, const std::string& path) const {
+  auto text = scalar(n, path);
+  auto ep = Endpoint::parse(text);
+  if (!ep)
+    fail(n, path, fmt::format("'{}' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT) or off", text));
+  return *ep;
+}
+
 std::vector<VipConfig> ConfigParser::vips(const YAML::Node& n) const {
   if (!n.IsSequence() && !n.IsNull()) fail(n, "vips", "expected a list of VIPs");
   std::vector<VipConfig> out;
@@ -263,12 +272,12 @@ std::vector<VipConfig> ConfigParser::vips(const YAML::Node& n) const {
 
 Config ConfigParser::parse(const YAML::Node& root) const {
   if (!root.IsDefined() || root.IsNull()) throw ConfigError(file(), 0, "the file is empty");
-  auto m =
-      entries(root, "",
-              {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
-               "conn_table_insert_rate", "udp_idle_timeout", "max_packet_size", "icmp_echo",
-               "icmp_errors_to_reals", "ring_size", "max_vips", "max_reals", "vips", "announce"},
-              {"vips"});
+  auto m = entries(root, "",
+                   {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
+                    "conn_table_insert_rate", "udp_idle_timeout", "max_packet_size", "icmp_echo",
+                    "icmp_errors_to_reals", "ring_size", "max_vips", "max_reals", "vips",
+                    "announce", "metrics_listen"},
+                   {"vips"});
   Config c;
   attachment(m, root, c);
   if (auto node = entry(m, "source_prefixes")) source_prefixes(*node, c);
@@ -276,6 +285,8 @@ Config ConfigParser::parse(const YAML::Node& root) const {
   packets(m, c);
   if (auto node = entry(m, "vips")) c.vips = vips(*node);
   if (auto node = entry(m, "announce")) c.announce = announce(*node);
+  if (auto node = entry(m, "metrics_listen"); node && scalar(*node, "metrics_listen") != "off")
+    c.metrics_listen = endpoint(*node, "metrics_listen");
   try {
     validate_config(c);
   } catch (const InvalidConfig& e) {

@@ -9,6 +9,7 @@
 #include "dogfish/base/abi_names.hpp"
 #include "dogfish/base/balancer_schema.hpp"
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/log.hpp"
 #include "dogfish/config_validation.hpp"
 #include "dogfish/df_structs.hpp"
 #include "dogfish/health_json.hpp"
@@ -130,6 +131,8 @@ Controller::Controller(Reconciler& reconciler, DataPlane& data_plane, DfConfigFo
       health_(health) {}
 
 ReconcileReport Controller::apply(const Config& config) {
+  ++counters_.applies;
+  ++counters_.apply_failures;  // taken back below when it worked
   try {
     validate_config(config);
   } catch (const InvalidConfig& e) {
@@ -147,6 +150,7 @@ ReconcileReport Controller::apply(const Config& config) {
   }
   config_ = config;
   applied_ = true;
+  --counters_.apply_failures;
   return report;
 }
 
@@ -156,6 +160,8 @@ ReconcileReport Controller::health_changed() {
 }
 
 ReconcileReport Controller::reload() {
+  ++counters_.reloads;
+  ++counters_.reload_failures;  // taken back below when it worked
   Config next = loader_();
   if (applied_ && next.interface != config_.interface)
     throw Error(fmt::format("interface changed ({} -> {}): restart the daemon to move it",
@@ -166,7 +172,13 @@ ReconcileReport Controller::reload() {
         "conn_table_size, max_vips and max_reals are fixed at start: restart to change them");
   if (applied_ && next.announce != config_.announce)
     throw Error("announce is read at start: restart to change it");
-  return apply(next);
+  if (applied_ && next.metrics_listen != config_.metrics_listen) {
+    log_warn("metrics_listen is read at start: /metrics stays where it is until a restart");
+    next.metrics_listen = config_.metrics_listen;
+  }
+  ReconcileReport report = apply(next);
+  --counters_.reload_failures;
+  return report;
 }
 
 json Controller::vip_list() const {
@@ -289,6 +301,10 @@ json Controller::handle(const json& request) {
       s["conn_table"]["capacity"] = dp_.limits().conn_entries;
       s["conn_table"]["capacity_per_cpu"] = dp_.limits().conn_entries;
       s["conn_table"]["insert_rate"] = config_.conn_table_insert_rate;
+      s["control"] = {{"applies", counters_.applies},
+                      {"apply_failures", counters_.apply_failures},
+                      {"reloads", counters_.reloads},
+                      {"reload_failures", counters_.reload_failures}};
       s["ok"] = true;
       return s;
     }

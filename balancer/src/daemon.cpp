@@ -23,7 +23,9 @@
 #include "dogfish/health_driver.hpp"
 #include "dogfish/health_monitor.hpp"
 #include "dogfish/health_prober.hpp"
+#include "dogfish/http_server.hpp"
 #include "dogfish/link.hpp"
+#include "dogfish/metrics.hpp"
 #include "dogfish/neighbors.hpp"
 #include "dogfish/reconciler.hpp"
 #include "dogfish/service_notify.hpp"
@@ -88,10 +90,19 @@ void notify_serving(const Controller& controller, const Config& config) {
       fmt::format("serving {} VIPs on {}", controller.config().vips.size(), config.interface));
 }
 
-// Reconciles, attaches, runs the event loop (signals, control clients, health probes) until
-// SIGTERM/SIGINT; the data plane outlives it.
+// GET /metrics: what `stats` and `real_list` answer, in the Prometheus text format.
+HttpResponse metrics_response(Controller& controller, std::string_view path) {
+  if (path != "/metrics") return {.status = 404, .body = "not here: GET /metrics\n"};
+  const nlohmann::json stats = controller.handle({{"cmd", "stats"}});
+  if (stats.contains("error")) throw Error(stats["error"].get<std::string>());
+  const nlohmann::json reals = controller.handle({{"cmd", "real_list"}});
+  return {.content_type = kExpositionContentType, .body = metrics_exposition(stats, reals).text()};
+}
+
+// Reconciles, attaches, runs the event loop (signals, control clients, health probes, the
+// metrics endpoint when there is one) until SIGTERM/SIGINT; the data plane outlives it.
 void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
-           const SignalFd& signals, EventLoop& loop, ControlServer& server) {
+           const SignalFd& signals, EventLoop& loop, ControlServer& server, HttpServer* metrics) {
   Reconciler reconciler(dp);
   if (dp.adopted()) {
     reconciler.adopt();
@@ -155,6 +166,10 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
     return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   });
   log_info("serving {}", server.path());
+  if (metrics) {
+    metrics->start([&](std::string_view path) { return metrics_response(controller, path); });
+    log_info("serving http://{}/metrics", config.metrics_listen->to_string());
+  }
   probes.kick();
   notify_serving(controller, config);
   loop.run();
@@ -179,6 +194,9 @@ int run_daemon(const DaemonOptions& options) {
     // before it could replace (and on its way out detach) the first one's program.
     EventLoop loop;
     ControlServer server(options.socket_path, loop);
+    // Bound before anything is loaded too: an address taken stops the start here.
+    std::unique_ptr<HttpServer> metrics;
+    if (config.metrics_listen) metrics = std::make_unique<HttpServer>(*config.metrics_listen, loop);
     std::string pin_dir =
         options.pin_dir.empty() ? balancer_pin_dir(config.interface).string() : options.pin_dir;
     if (ensure_bpffs()) log_info("mounted bpffs on {}", kBpffs);
@@ -191,7 +209,7 @@ int run_daemon(const DaemonOptions& options) {
     if (dp.adopted()) log_info("adopted the maps pinned in {}", pin_dir);
     if (!options.object_file.empty()) log_info("loaded the program from {}", options.object_file);
     try {
-      serve(dp, config, options, signals, loop, server);
+      serve(dp, config, options, signals, loop, server, metrics.get());
     } catch (...) {
       // Pins this start made, while nothing serves from them; what was serving goes on.
       if (!dp.adopted() && !dp.attached()) dp.unpin();

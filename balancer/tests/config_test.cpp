@@ -119,6 +119,16 @@ TEST(Config, AnnounceIsOffUnlessGiven) {
                                          .stop_delay_s = 2}));
 }
 
+TEST(Config, MetricsAreOffUnlessGiven) {
+  const std::string top = "interface: lo\ngateway: 10.0.0.1\n";
+  EXPECT_FALSE(parse_config(top, "x.yaml").metrics_listen);
+  EXPECT_FALSE(parse_config(top + "metrics_listen: off\n", "x.yaml").metrics_listen);
+  EXPECT_EQ(parse_config(top + "metrics_listen: 127.0.0.1:9773\n", "x.yaml").metrics_listen,
+            Endpoint::parse("127.0.0.1:9773"));
+  EXPECT_EQ(parse_config(top + "metrics_listen: '[::1]:9773'\n", "x.yaml").metrics_listen,
+            Endpoint::parse("[::1]:9773"));
+}
+
 TEST(Config, MaxPacketSizeIsAutoUnlessGiven) {
   const std::string top = "interface: eth0\ngateway: 10.0.0.1\n";
   EXPECT_EQ(parse_config(top, "x").max_packet_size, std::nullopt) << "auto by default";
@@ -179,7 +189,11 @@ const BadConfig kBad[] = {
      "c.yaml:3: colour: unknown key (expected one of: interface, xdp_mode, "
      "gateway, source_prefixes, conn_table_size, conn_table_insert_rate, udp_idle_timeout, "
      "max_packet_size, icmp_echo, icmp_errors_to_reals, ring_size, max_vips, max_reals, vips, "
-     "announce)"},
+     "announce, metrics_listen)"},
+    {"metrics_listen without a port", "metrics_listen: 127.0.0.1\n",
+     "c.yaml:3: metrics_listen: '127.0.0.1' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT) or off"},
+    {"metrics_listen with port 0", "metrics_listen: '[::1]:0'\n",
+     "c.yaml:3: metrics_listen: '[::1]:0' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT) or off"},
     {"max packet size neither auto nor a number", "max_packet_size: mtu\n",
      "c.yaml:3: max_packet_size: 'mtu' is not a whole number"},
     {"max packet size too large", "max_packet_size: 70000\n",

@@ -210,6 +210,24 @@ TEST_F(ControllerTest, RingIsTheOnePacketsReadWithSlotsPerReal) {
   EXPECT_EQ(error({{"cmd", "ring"}, {"vip", "10.0.0.9:80"}}), "unknown VIP 10.0.0.9:80/tcp");
 }
 
+TEST_F(ControllerTest, MetricsListenIsKeptOnReload) {
+  file_text = std::string(kConfig) + "metrics_listen: 127.0.0.1:9773\n";
+  ok({{"cmd", "reload"}});
+  EXPECT_EQ(ctl.config().metrics_listen, std::nullopt) << "bound at start: a reload keeps it";
+}
+
+TEST_F(ControllerTest, StatsCountAppliesAndReloads) {
+  const json before = ok({{"cmd", "stats"}})["control"];
+  ok({{"cmd", "reload"}});
+  file_text = "interface: eth0\ngateway: 10.0.0.1\nvips: [ {address: nope} ]\n";
+  error({{"cmd", "reload"}});
+  const json after = ok({{"cmd", "stats"}})["control"];
+  EXPECT_EQ(after["reloads"], before["reloads"].get<int>() + 2);
+  EXPECT_EQ(after["reload_failures"], before["reload_failures"].get<int>() + 1);
+  EXPECT_EQ(after["applies"], before["applies"].get<int>() + 1);
+  EXPECT_EQ(after["apply_failures"], before["apply_failures"]);
+}
+
 TEST_F(ControllerTest, AnnounceIsFixedAtStart) {
   file_text = std::string(kConfig) + "announce: {bird_socket: /b.ctl, include: /v.conf}\n";
   EXPECT_EQ(error({{"cmd", "reload"}}), "announce is read at start: restart to change it");

@@ -140,6 +140,7 @@ std::string describe(const Config& c) {
   if (c.announce)
     o << ", announce " << c.announce->bird_socket << " " << c.announce->include << " "
       << c.announce->stop_delay_s;
+  if (c.metrics_listen) o << ", metrics_listen " << c.metrics_listen->to_string();
   for (const auto& v : c.vips) {
     o << " [" << dogfish::vip_name(v) << " flags " << v.flags << " reals";
     for (const auto& r : v.reals) o << " " << r.address.to_string() << "/" << r.weight;

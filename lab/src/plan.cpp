@@ -144,6 +144,8 @@ std::string balancer_config(const Topology& t, const PlannedBalancer& b,
   y << YAML::Newline
     << YAML::Comment(
            "max_packet_size is left to its default: the balancer link's MTU, read by the daemon.");
+  y << YAML::Newline << YAML::Comment("GET /metrics (Prometheus), in this balancer's namespace.");
+  y << YAML::Key << "metrics_listen" << YAML::Value << kLabMetricsListen;
   if (announce) {
     y << YAML::Newline
       << YAML::Comment(

@@ -57,6 +57,7 @@ json balancer_status(const LabState& st, const LabBalancer& b) {
               {"socket", b.socket.string()},
               {"config", b.config.string()},
               {"pin_dir", b.pin_dir.string()},
+              {"metrics", kLabMetricsListen},
               {"standby", b.standby},
               {"pid", nullptr},
               {"running", false},
@@ -170,9 +171,9 @@ void print_status(const json& s, std::ostream& out) {
       for (const auto& [family, state] : b["bgp"].items())
         bgp +=
             fmt::format("{}{} {}", bgp.empty() ? ", BGP " : ", ", family, state.get<std::string>());
-    out << fmt::format("balancer {}socket: {}{}\n",
+    out << fmt::format("balancer {}socket: {}, metrics: http://{}/metrics in its namespace{}\n",
                        s["balancers"].size() == 1 ? "" : b["node"].get<std::string>() + " ",
-                       b["socket"].get<std::string>(), bgp);
+                       b["socket"].get<std::string>(), b["metrics"].get<std::string>(), bgp);
   }
 }
 

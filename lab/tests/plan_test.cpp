@@ -119,6 +119,7 @@ TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
     EXPECT_EQ(c.max_packet_size, std::nullopt) << "auto: the daemon reads the link's MTU";
     EXPECT_EQ(c.conn_table_size, t.balancer.conn_table_size);
     EXPECT_EQ(c.conn_table_insert_rate, t.balancer.conn_table_insert_rate);
+    EXPECT_EQ(c.metrics_listen, Endpoint::parse(kLabMetricsListen));
     EXPECT_EQ(c.announce.has_value(), t.bgp.has_value());
     if (c.announce) {
       EXPECT_EQ(c.announce->include, "/run/b/vips.conf");

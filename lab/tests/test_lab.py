@@ -109,6 +109,7 @@ def test_status_says_what_the_topology_says(clean_host):
         assert [r["node"] for r in v["reals"]] == ["real1", "real2"]
     assert st["balancer"]["running"] is True
     assert os.path.exists(st["balancer"]["socket"])
+    assert st["balancer"]["metrics"] == "127.0.0.1:9773"  # in the balancer's namespace
     # The table says the same.
     text = lab("status").stdout
     assert "real1" in text and "10.100.0.1" in text and "running" in text

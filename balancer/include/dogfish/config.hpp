@@ -17,6 +17,7 @@
 //     bird_socket: /run/bird/bird.ctl
 //     include: /etc/bird/dogfish-vips.conf
 //     stop_delay: 2                # seconds between the withdrawal at stop and the detach
+//   metrics_listen: 127.0.0.1:9773 # GET /metrics (http_server.hpp); off (the default): none
 //   vips:
 //     - address: 10.100.0.1
 //       port: 80
@@ -96,6 +97,7 @@ struct Config {
   std::uint32_t max_reals = DF_DEFAULT_MAX_REALS;  // real ids 1..max_reals-1
   std::vector<VipConfig> vips;
   std::optional<AnnounceConfig> announce;
+  std::optional<Endpoint> metrics_listen;  // where GET /metrics is served; read at start only
 
   bool operator==(const Config&) const = default;
 };

@@ -35,6 +35,12 @@ namespace dogfish {
 // The counters by name: per VIP, per real, connection table, every reason (DF_REASONS).
 nlohmann::json stats_json(const DataPlaneStats& stats, const AppliedState& state);
 
+// How often the configuration was applied (a change, a reload, the start) and reloaded.
+struct ControlCounters {
+  std::uint64_t applies = 0, apply_failures = 0;
+  std::uint64_t reloads = 0, reload_failures = 0;
+};
+
 class Controller {
  public:
   // The data plane configuration for a Config: gateway resolved (may throw Error).
@@ -50,7 +56,8 @@ class Controller {
   // Validates (validate_config, then the data plane's limits) and reconciles to
   // `config`; keeps it only when that worked. Throws Error.
   ReconcileReport apply(const Config& config);
-  // reload: load, check what cannot change live, apply. Throws Error.
+  // reload: load, check what cannot change live, apply. Throws Error. A changed
+  // metrics_listen is logged and kept as it was: the endpoint is bound at start.
   ReconcileReport reload();
   // Applies the running Config again after a real's health changed. Throws Error.
   ReconcileReport health_changed();
@@ -60,6 +67,7 @@ class Controller {
   nlohmann::json handle_line(std::string_view line);
 
   const Config& config() const { return config_; }
+  const ControlCounters& counters() const { return counters_; }
 
  private:
   nlohmann::json vip_list() const;
@@ -74,6 +82,7 @@ class Controller {
   HealthMonitor* health_;
   Config config_;
   bool applied_ = false;
+  ControlCounters counters_;
 };
 
 }  // namespace dogfish

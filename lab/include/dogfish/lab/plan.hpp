@@ -67,6 +67,10 @@ struct AnnouncePaths {
   std::string include;
 };
 
+// Where every lab balancer serves GET /metrics, inside its own namespace (`metrics_listen`;
+// `status --json` gives it as balancer.metrics).
+inline constexpr const char* kLabMetricsListen = "127.0.0.1:9773";
+
 // The YAML that `dogfish run --config` reads for one balancer, one VIP entry per service;
 // with `announce`, the daemon has that BIRD announce the VIPs.
 std::string balancer_config(const Topology& topology, const PlannedBalancer& balancer,
