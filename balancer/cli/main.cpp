@@ -27,6 +27,7 @@
 #include "dogfish/control_socket.hpp"
 #include "dogfish/controller.hpp"
 #include "dogfish/daemon.hpp"
+#include "dogfish/flow_query.hpp"
 #include "dogfish/teardown.hpp"
 
 namespace {
@@ -78,6 +79,10 @@ struct RealOptions {
   std::optional<std::string> proto;
   std::optional<std::uint32_t> weight;  // add and edit only
 };
+struct FlowOptions {
+  std::string client, vip;
+  std::optional<std::string> proto;
+};
 struct StatsOptions {
   double watch = 0;
 };
@@ -89,13 +94,16 @@ struct NoOptions {};
 
 // Client-side checks, so a typo gets its one line even with no daemon running.
 
-// The VIP as the request carries it: "ADDRESS:PORT" and "proto", whichever way it was typed.
-void put_vip(json& request, const std::string& vip, const std::optional<std::string>& proto) {
+// The VIP as the request carries it: "ADDRESS:PORT" and "proto", whichever way it was typed;
+// returned parsed.
+dogfish::ServiceKey put_vip(json& request, const std::string& vip,
+                            const std::optional<std::string>& proto) {
   std::optional<dogfish::Proto> given;
   if (proto) given = dogfish::parse_proto(*proto);
   const dogfish::ServiceKey key = dogfish::parse_service(vip, given);
   request["vip"] = dogfish::Endpoint{key.address, key.port}.to_string();
   request["proto"] = dogfish::to_string(key.proto);
+  return key;
 }
 void check_address(const std::string& text) {
   if (!dogfish::IpAddress::parse(text)) throw Error(fmt::format("'{}' is not an IP address", text));
@@ -209,6 +217,33 @@ int vip_ring(const Client& c, const VipOptions& o) {
   put_vip(request, o.vip, o.proto);
   json a = c.call(request);
   c.as_json() ? fmt::print("{}\n", a.dump()) : print_ring(a);
+  return 0;
+}
+
+// "10.0.0.2:40000 -> 10.100.0.1:80/tcp: real 10.200.0.11 (id 1), from the connection table".
+void print_flow(const json& a) {
+  std::string real = a["real"].is_null() ? "no real" : "real " + a["real"].get<std::string>();
+  std::string why = "from the connection table";
+  if (a["from"] == "ring") {
+    why = fmt::format("from ring {} slot {} (hash {:#010x})", a["ring"].get<unsigned>(),
+                      a["slot"].get<unsigned>(), a["ring_hash"].get<std::uint32_t>());
+    if (a.contains("stale_real_id"))
+      why += fmt::format("; the table's entry names real id {}, no longer in the data plane",
+                         a["stale_real_id"].get<unsigned>());
+    else if (a.value("expired", false))
+      why += "; the table's entry idled out";
+  }
+  fmt::print("{} -> {}: {} (id {}), {}\n", a["client"].get<std::string>(),
+             a["vip"].get<std::string>(), real, a["real_id"].get<unsigned>(), why);
+}
+
+// Which real a flow goes to now, and why.
+int flow(const Client& c, const FlowOptions& o) {
+  const dogfish::Endpoint client = dogfish::parse_client(o.client);
+  json request{{"cmd", "flow"}, {"client", client.to_string()}};
+  dogfish::check_client_family(put_vip(request, o.vip, o.proto), client);
+  json a = c.call(request);
+  c.as_json() ? fmt::print("{}\n", a.dump()) : print_flow(a);
   return 0;
 }
 
@@ -427,6 +462,16 @@ void add_real(CLI::App& app, Command& command, const Global& g) {
   proto_option(list, l.proto);
 }
 
+void add_flow(CLI::App& app, Command& command, const Global& g) {
+  auto [cmd, o] = subcommand<FlowOptions>(
+      app, "flow",
+      "which real a client's flow to a VIP goes to now, and why (connection table or ring slot)",
+      command, g, flow);
+  cmd->add_option("client", o.client, "the client's ADDRESS:PORT ([IPv6]:PORT)")->required();
+  cmd->add_option("vip", o.vip, kVipHelp)->required();
+  proto_option(cmd, o.proto);
+}
+
 void add_stats(CLI::App& app, Command& command, const Global& g) {
   auto [cmd, o] = subcommand<StatsOptions>(
       app, "stats", "counters: per VIP, per real, connection table, reasons", command, g, stats);
@@ -474,6 +519,7 @@ int main(int argc, char** argv) {
   add_run(app, command, global);
   add_vip(app, command, global);
   add_real(app, command, global);
+  add_flow(app, command, global);
   add_stats(app, command, global);
   add_reload(app, command, global);
   add_teardown(app, command, global);

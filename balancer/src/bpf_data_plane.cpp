@@ -440,6 +440,14 @@ std::size_t BpfDataPlane::forget_flows(const FlowFilter& forget) {
   return forgotten;
 }
 
+std::optional<df_conn> BpfDataPlane::find_flow(const df_flow_key& key) const {
+  // A lookup from user space does not mark the entry used: asking keeps no flow alive.
+  df_conn conn{};
+  if (bpf_map_lookup_elem(conn_table_fd(), &key, &conn) == 0) return conn;
+  if (errno != ENOENT) throw OsError(errno, "reading the connection table");
+  return std::nullopt;
+}
+
 std::vector<std::pair<df_vip_key, df_vip_meta>> BpfDataPlane::read_vips() const {
   std::vector<std::pair<df_vip_key, df_vip_meta>> out;
   int fd = bpf_map__fd(skel_->maps.vips);

@@ -12,6 +12,7 @@
 #include "dogfish/base/log.hpp"
 #include "dogfish/config_validation.hpp"
 #include "dogfish/df_structs.hpp"
+#include "dogfish/flow_query.hpp"
 #include "dogfish/health_json.hpp"
 
 namespace dogfish {
@@ -252,6 +253,28 @@ json Controller::ring(const json& request) const {
           {"slots", slots}};
 }
 
+json Controller::flow(const json& request) const {
+  const ServiceKey key = vip_key_of(request);
+  const Endpoint client = parse_client(field(request, "client"));
+  const FlowAnswer a =
+      find_flow_real(dp_, reconciler_.state(), key, client, conn_table_now_ticks());
+  json answer{{"ok", true},
+              {"client", client.to_string()},
+              {"vip", to_string(key)},
+              {"real", a.real ? json(a.real->to_string()) : json(nullptr)},
+              {"real_id", a.real_id},
+              {"from", to_string(a.from)},
+              {"hash", a.hash}};
+  if (a.from == FlowAnswer::From::ring) {
+    answer["ring"] = a.ring;
+    answer["slot"] = a.slot;
+    answer["ring_hash"] = a.ring_hash;
+  }
+  if (a.stale_real_id) answer["stale_real_id"] = *a.stale_real_id;
+  if (a.expired) answer["expired"] = true;
+  return answer;
+}
+
 json Controller::change(const json& request, const std::string& cmd) {
   Config next = config_;
   ServiceKey key = vip_key_of(request);
@@ -294,6 +317,7 @@ json Controller::handle(const json& request) {
     if (cmd == "vip_list") return vip_list();
     if (cmd == "real_list") return real_list(request);
     if (cmd == "ring") return ring(request);
+    if (cmd == "flow") return flow(request);
     if (cmd == "stats") {
       json s = stats_json(dp_.stats(), reconciler_.state());
       if (health_) s["health"] = health_stats_json(*health_);

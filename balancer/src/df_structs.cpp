@@ -45,6 +45,14 @@ df_real to_df_real(const IpAddress& address) {
   return r;
 }
 
+df_flow_key to_df_flow_key(const ServiceKey& vip, const Endpoint& client) {
+  df_flow_key k{};
+  k.vip = to_df_key(vip);
+  std::memcpy(k.src, client.address.bytes.data(), sizeof(k.src));
+  k.sport = htons(client.port);
+  return k;
+}
+
 IpAddress address_of(const df_vip_addr_key& key) { return address_from(key.family, key.addr); }
 
 IpAddress address_of(const df_real& real) { return address_from(real.family, real.addr); }

@@ -1,15 +1,19 @@
 #include "dogfish/controller.hpp"
 
+#include <arpa/inet.h>
+#include <dogfish/flow_hash.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
 #include "dogfish/base/errors.hpp"
 #include "dogfish/control_socket.hpp"
 #include "dogfish/df_structs.hpp"
+#include "dogfish/flow_query.hpp"
 #include "fake_data_plane.hpp"
 
 namespace dogfish {
@@ -231,6 +235,119 @@ TEST_F(ControllerTest, StatsCountAppliesAndReloads) {
 TEST_F(ControllerTest, AnnounceIsFixedAtStart) {
   file_text = std::string(kConfig) + "announce: {bird_socket: /b.ctl, include: /v.conf}\n";
   EXPECT_EQ(error({{"cmd", "reload"}}), "announce is read at start: restart to change it");
+}
+
+// The flow key as the program lays it out for 10.0.0.2:port -> 10.0.0.1:80 over TCP, made by
+// hand here so that the controller's own key building is under test.
+df_flow_key client_flow(std::uint16_t port, std::uint8_t proto = 6) {
+  df_flow_key k{};
+  const std::uint8_t vip[4] = {10, 0, 0, 1}, client[4] = {10, 0, 0, 2};
+  std::memcpy(k.vip.addr, vip, 4);
+  k.vip.port = htons(80);
+  k.vip.proto = proto;
+  k.vip.family = DF_FAMILY_V4;
+  std::memcpy(k.src, client, 4);
+  k.sport = htons(port);
+  return k;
+}
+
+class FlowTest : public ControllerTest {
+ protected:
+  json flow(std::uint16_t port) {
+    return ok({{"cmd", "flow"},
+               {"client", fmt::format("10.0.0.2:{}", port)},
+               {"vip", "10.0.0.1:80/tcp"}});
+  }
+  std::uint32_t id_of(const char* real) { return rec.real_id(*IpAddress::parse(real)).value(); }
+  std::uint32_t ring() { return rec.state().vips.begin()->second.ring; }
+};
+
+TEST_F(FlowTest, AFlowTheTableDoesNotHoldIsAnsweredByTheSlotItsHashPicks) {
+  for (std::uint16_t port = 40000; port < 40040; port++) {
+    const df_flow_key k = client_flow(port);
+    const std::uint32_t hash = df_flow_hash(&k), slot = df_ring_slot(hash, 13);
+    const std::uint32_t id = dp.rings.at(ring())[slot];
+    json a = flow(port);
+    EXPECT_EQ(a["from"], "ring");
+    EXPECT_EQ(a["slot"], slot);
+    EXPECT_EQ(a["ring"], ring());
+    EXPECT_EQ(a["hash"], hash);
+    EXPECT_EQ(a["real_id"], id);
+    EXPECT_EQ(a["real"], id == id_of("10.1.0.1") ? "10.1.0.1" : "10.1.0.2");
+    EXPECT_EQ(a["client"], fmt::format("10.0.0.2:{}", port));
+    EXPECT_EQ(a["vip"], "10.0.0.1:80/tcp");
+    EXPECT_FALSE(a.contains("stale_real_id"));
+  }
+}
+
+TEST_F(FlowTest, ATableEntryWinsOverTheRing) {
+  const std::uint16_t port = 40000;
+  const std::uint32_t by_ring = flow(port)["real_id"];
+  const char* other = by_ring == id_of("10.1.0.1") ? "10.1.0.2" : "10.1.0.1";
+  dp.conns[client_flow(port)] = {.real_id = id_of(other), .atime = 0, .hash = 0x1234};
+  json a = flow(port);
+  EXPECT_EQ(a["from"], "table");
+  EXPECT_EQ(a["real"], other);
+  EXPECT_EQ(a["real_id"], id_of(other));
+  EXPECT_EQ(a["hash"], 0x1234) << "the entry's hash, as the program uses it";
+  EXPECT_FALSE(a.contains("slot"));
+  EXPECT_EQ(flow(port + 1)["from"], "ring") << "another port is another flow";
+}
+
+TEST_F(FlowTest, AnEntryWhoseRealIsGoneIsStaleAndTheRingAnswers) {
+  dp.conns[client_flow(40000)] = {.real_id = 7, .atime = 0, .hash = 0};
+  json a = flow(40000);
+  EXPECT_EQ(a["from"], "ring");
+  EXPECT_EQ(a["stale_real_id"], 7);
+  EXPECT_NE(a["real"], nullptr);
+}
+
+TEST_F(FlowTest, AnIdleUdpEntryIsExpiredAndAFreshOneAnswers) {
+  file_text = std::string(kConfig) + "  - address: 10.0.0.1\n    port: 80\n    proto: udp\n" +
+              "    reals: [{ address: 10.1.0.1 }, { address: 10.1.0.2 }]\n" +
+              "udp_idle_timeout: 1\n";
+  ok({{"cmd", "reload"}});
+  const df_flow_key k = client_flow(53000, 17);
+  const std::uint32_t now = conn_table_now_ticks();
+  const json request{{"cmd", "flow"}, {"client", "10.0.0.2:53000"}, {"vip", "10.0.0.1:80/udp"}};
+  dp.conns[k] = {.real_id = id_of("10.1.0.2"), .atime = now, .hash = 1};
+  EXPECT_EQ(ok(request)["from"], "table");
+  dp.conns[k].atime = now - seconds_to_ticks(1) - 100;
+  json a = ok(request);
+  EXPECT_EQ(a["from"], "ring");
+  EXPECT_EQ(a["expired"], true);
+}
+
+TEST_F(FlowTest, ASourceHashVipHashesTheClientAddressAlone) {
+  ok({{"cmd", "vip_add"}, {"vip", "10.0.0.1:443/tcp"}, {"flags", json::array({"src_hash_only"})}});
+  ok({{"cmd", "real_add"}, {"vip", "10.0.0.1:443/tcp"}, {"real", "10.1.0.1"}});
+  df_flow_key k = client_flow(40000);
+  k.vip.port = htons(443);
+  for (std::uint16_t port : {40000, 50000, 60000}) {
+    json a = ok({{"cmd", "flow"},
+                 {"client", fmt::format("10.0.0.2:{}", port)},
+                 {"vip", "10.0.0.1:443/tcp"}});
+    EXPECT_EQ(a["ring_hash"], df_src_hash(&k));
+    EXPECT_EQ(a["slot"], df_ring_slot(df_src_hash(&k), 13));
+    EXPECT_EQ(a["real"], "10.1.0.1");
+  }
+}
+
+TEST_F(FlowTest, ErrorsNameTheValue) {
+  auto ask = [&](const char* client, const char* vip) {
+    return error({{"cmd", "flow"}, {"client", client}, {"vip", vip}});
+  };
+  EXPECT_EQ(ask("10.0.0.2:4000", "10.0.0.9:80/tcp"), "unknown VIP 10.0.0.9:80/tcp");
+  EXPECT_EQ(ask("10.0.0.2:4000", "10.0.0.1:80/udp"), "unknown VIP 10.0.0.1:80/udp");
+  EXPECT_EQ(ask("[fd00::2]:4000", "10.0.0.1:80/tcp"),
+            "client [fd00::2]:4000 is IPv6, VIP 10.0.0.1:80/tcp is IPv4");
+  EXPECT_EQ(ask("10.0.0.2:0", "10.0.0.1:80"),
+            "'10.0.0.2:0' is not a client ADDRESS:PORT (IPv6 as [ADDRESS]:PORT, port 1..65535)");
+  EXPECT_EQ(ask("10.0.0.2", "10.0.0.1:80"),
+            "'10.0.0.2' is not a client ADDRESS:PORT (IPv6 as [ADDRESS]:PORT, port 1..65535)");
+  EXPECT_NE(ask("10.0.0.2:4000", "10.0.0.1").find("'10.0.0.1' is not ADDRESS:PORT"),
+            std::string::npos);
+  EXPECT_EQ(error({{"cmd", "flow"}, {"vip", "10.0.0.1:80"}}), "missing \"client\"");
 }
 
 }  // namespace

@@ -77,6 +77,11 @@ class FakeDataPlane : public DataPlane {
     forget_scans++;
     return std::erase_if(conns, [&](const auto& kv) { return forget(kv.first, kv.second); });
   }
+  std::optional<df_conn> find_flow(const df_flow_key& key) const override {
+    auto it = conns.find(key);
+    if (it == conns.end()) return std::nullopt;
+    return it->second;
+  }
   void set_real_freed_at(uint32_t id, uint64_t ns) override {
     write();
     if (ns)

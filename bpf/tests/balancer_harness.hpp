@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,11 @@ class BalancerHarness {
   df_counter vip_stats(uint32_t vip_id) const { return dp_->stats().vips.at(vip_id); }
   df_counter real_stats(uint32_t real_id) const { return dp_->stats().reals.at(real_id); }
   bool conn_lookup(const df_flow_key& key, df_conn* out) const;
+  // The control plane's own reads: its connection-table lookup and the VIP's live ring.
+  std::optional<df_conn> find_flow(const df_flow_key& key) const { return dp_->find_flow(key); }
+  std::vector<uint32_t> live_ring(uint32_t vip_id) const {
+    return dp_->read_ring(vips_.at(vip_id).meta.ring_slot);
+  }
   void conn_update(const df_flow_key& key, const df_conn& value);
   size_t conn_count() const;
   // A map of the loaded program by name (the program's own, not a copy); -1 if none.

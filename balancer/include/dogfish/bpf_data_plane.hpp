@@ -100,6 +100,7 @@ class BpfDataPlane : public DataPlane {
   void set_real_freed_at(uint32_t id, uint64_t ns) override;
   std::vector<std::pair<uint32_t, uint64_t>> read_freed_reals() const override;
   std::size_t forget_flows(const FlowFilter& forget) override;
+  std::optional<df_conn> find_flow(const df_flow_key& key) const override;
   std::vector<std::pair<df_vip_key, df_vip_meta>> read_vips() const override;
   std::vector<std::pair<uint32_t, df_real>> read_reals() const override;
   std::vector<df_vip_addr_key> read_vip_addrs() const override;

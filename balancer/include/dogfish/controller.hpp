@@ -12,6 +12,7 @@
 //   real_del {vip, proto, real}
 //   real_list{[vip, proto]}
 //   ring     {vip, proto}                                 (the ring packets read, slot by slot)
+//   flow     {client: "10.0.0.2:40000", vip, proto}       (the real it goes to now: flow_query.hpp)
 //   stats    {}
 //   reload   {}                                           (re-read the configuration file)
 // Responses: {"ok": true, ...} or {"error": "one line"}.
@@ -73,6 +74,7 @@ class Controller {
   nlohmann::json vip_list() const;
   nlohmann::json real_list(const nlohmann::json& request) const;
   nlohmann::json ring(const nlohmann::json& request) const;
+  nlohmann::json flow(const nlohmann::json& request) const;
   nlohmann::json change(const nlohmann::json& request, const std::string& cmd);
 
   Reconciler& reconciler_;

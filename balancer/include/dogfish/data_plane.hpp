@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -54,6 +55,8 @@ class DataPlane {
   // Deletes the connection-table entries `forget` picks; returns how many went.
   using FlowFilter = std::function<bool(const df_flow_key&, const df_conn&)>;
   virtual std::size_t forget_flows(const FlowFilter& forget) = 0;
+  // The connection table's entry for one flow, read only; nothing when it holds none.
+  virtual std::optional<df_conn> find_flow(const df_flow_key& key) const = 0;
   // What the maps hold now: for a restarted daemon adopting pinned maps.
   virtual std::vector<std::pair<df_vip_key, df_vip_meta>> read_vips() const = 0;
   virtual std::vector<std::pair<uint32_t, df_real>> read_reals() const = 0;  // family != 0 only

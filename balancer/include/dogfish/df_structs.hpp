@@ -14,6 +14,9 @@ df_vip_key to_df_key(const ServiceKey& key);
 ServiceKey service_key_of(const df_vip_key& key);
 df_vip_addr_key to_df_addr_key(const IpAddress& address);
 df_real to_df_real(const IpAddress& address);
+// The connection-table key the program builds for a packet from `client` to `vip`: byte for
+// byte, padding zeroed (the table compares keys as bytes).
+df_flow_key to_df_flow_key(const ServiceKey& vip, const Endpoint& client);
 
 // The address a map key or value holds.
 IpAddress address_of(const df_vip_addr_key& key);
