@@ -114,7 +114,8 @@ class Prometheus:
         does not answer yet."""
         args = [a for k, v in params.items() for a in ("--data-urlencode", f"{k}={v}")]
         url = f"http://{PROMETHEUS_LISTEN}/api/v1/{path}"
-        proc = self.lab.exec(self.node, "curl", "-sS", "-m", "2", "-G", url, *args, check=False)
+        # -f: a Prometheus still starting answers 503 "Service Unavailable", not JSON.
+        proc = self.lab.exec(self.node, "curl", "-fsS", "-m", "2", "-G", url, *args, check=False)
         if proc.returncode != 0:
             assert self.proc.poll() is None, f"prometheus exited:\n{self.log_tail()}"
             return None

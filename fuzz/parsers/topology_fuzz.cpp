@@ -22,14 +22,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const dogfish::Error&) {
     return 0;
   }
-  std::string config = dogfish::lab::balancer_config(topology, plan);
-  try {
-    dogfish::parse_config(config, "balancer.yaml");
-  } catch (const dogfish::ConfigError& e) {
-    DOGFISH_EXPECT(false,
-                   "the lab accepted a topology whose balancer configuration the balancer "
-                   "refuses: %s\n%s",
-                   e.what(), config.c_str());
+  for (const dogfish::lab::PlannedBalancer& balancer : plan.balancers) {
+    const std::string config = dogfish::lab::balancer_config(topology, balancer, std::nullopt);
+    try {
+      dogfish::parse_config(config, "balancer.yaml");
+    } catch (const dogfish::ConfigError& e) {
+      DOGFISH_EXPECT(false,
+                     "the lab accepted a topology whose balancer configuration the balancer "
+                     "refuses: %s\n%s",
+                     e.what(), config.c_str());
+    }
   }
   return 0;
 }
