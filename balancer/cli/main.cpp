@@ -302,14 +302,12 @@ json program_json(const std::optional<dogfish::XdpProgram>& p) {
   return {{"id", p->id}, {"name", p->name}, {"mode", dogfish::to_string(p->mode)}};
 }
 
-// The configuration's routes to withdraw, when it is for this interface. With --interface the
-// configuration is optional: one that is missing or does not parse withdraws nothing.
-std::optional<dogfish::AnnounceConfig> routes_of(const TeardownOptions& o,
-                                                 const std::string& interface) {
+// The configuration, read once: it names the interface, or (with --interface) is optional, and
+// one that is missing or does not parse then withdraws no route.
+std::optional<dogfish::Config> teardown_config(const TeardownOptions& o) {
   if (!o.interface.empty() && !std::filesystem::exists(o.config)) return std::nullopt;
   try {
-    const dogfish::Config c = dogfish::load_config(o.config);
-    if (c.interface == interface) return c.announce;
+    return dogfish::load_config(o.config);
   } catch (const dogfish::ConfigError& e) {
     if (o.interface.empty()) throw;
     fmt::print(stderr, "dogfish: {}: withdrawing no route\n", e.what());
@@ -318,12 +316,15 @@ std::optional<dogfish::AnnounceConfig> routes_of(const TeardownOptions& o,
 }
 
 int teardown(const Global& g, const TeardownOptions& o) {
-  std::string interface = o.interface;
-  if (interface.empty()) interface = dogfish::load_config(o.config).interface;
-  const dogfish::TeardownReport r = dogfish::teardown({.interface = interface,
-                                                       .pin_dir = o.pin_dir,
-                                                       .socket_path = g.socket,
-                                                       .announce = routes_of(o, interface)});
+  const std::optional<dogfish::Config> config = teardown_config(o);
+  const std::string interface = o.interface.empty() ? config->interface : o.interface;
+  // Its routes only when the configuration is this interface's.
+  const bool ours = config && config->interface == interface;
+  const dogfish::TeardownReport r =
+      dogfish::teardown({.interface = interface,
+                         .pin_dir = o.pin_dir,
+                         .socket_path = g.socket,
+                         .announce = ours ? config->announce : std::nullopt});
   if (g.as_json) {
     fmt::print("{}\n",
                json{{"interface", interface},

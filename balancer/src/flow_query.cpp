@@ -49,9 +49,7 @@ FlowAnswer find_flow_real(const DataPlane& dp, const AppliedState& state, const 
                           const Endpoint& client, std::uint32_t now_ticks) {
   auto applied = state.vips.find(vip);
   if (applied == state.vips.end()) throw Error(fmt::format("unknown VIP {}", to_string(vip)));
-  if (client.address.family != vip.address.family)
-    throw Error(fmt::format("client {} is {}, VIP {} is {}", client.to_string(),
-                            family_name(client.address), to_string(vip), family_name(vip.address)));
+  check_client_family(vip, client);
   const df_flow_key key = to_df_flow_key(vip, client);
   const std::uint32_t flags = applied->second.flags;
   FlowAnswer a;
