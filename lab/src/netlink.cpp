@@ -52,6 +52,20 @@ using RouteRef = Ref<rtnl_route, rtnl_route_put>;
 using NlAddrRef = Ref<nl_addr, nl_addr_put>;
 using CacheRef = Ref<nl_cache, nl_cache_free>;
 
+// rtnl_*_alloc_cache take a dump that a change interrupted again without emptying the cache
+// first (nl_cache_refill, libnl 3.7): every object came back once per try. Here each try
+// starts empty; a namespace that changes without pause for 100 tries gives the error.
+// 0 or a libnl error.
+int dump(nl_sock* sock, const char* kind, int request, CacheRef& cache) {
+  if (int error = nl_cache_alloc_name(kind, cache.out()); error < 0) return error;
+  for (int tries = 1;; ++tries) {
+    int error = nl_rtgen_request(sock, request, AF_UNSPEC, NLM_F_DUMP);
+    if (error >= 0) error = nl_cache_pickup(sock, cache.get());
+    if (error != -NLE_DUMP_INTR || tries == 100) return std::min(error, 0);
+    nl_cache_clear(cache.get());
+  }
+}
+
 int address_family(const IpAddress& address) { return address.is_v4() ? AF_INET : AF_INET6; }
 
 NlAddrRef to_nl_addr(const IpAddress& address, int prefix_length) {
@@ -202,7 +216,7 @@ void Netlink::add_address(const std::string& link, const IpPrefix& address) {
 std::vector<IpPrefix> Netlink::addresses(const std::string& link) const {
   int index = link.empty() ? 0 : ifindex(link);
   CacheRef cache;
-  check(rtnl_addr_alloc_cache(sock_.get(), cache.out()),
+  check(dump(sock_.get(), "route/addr", RTM_GETADDR, cache),
         link.empty() ? "list the addresses in " + describe_netns(netns_)
                      : "list the addresses of " + on(link));
   std::vector<IpPrefix> result;
@@ -249,7 +263,7 @@ void Netlink::add_route(const std::optional<IpPrefix>& to, const IpAddress& via,
 
 std::vector<LinkInfo> Netlink::links() const {
   CacheRef cache;
-  check(rtnl_link_alloc_cache(sock_.get(), AF_UNSPEC, cache.out()),
+  check(dump(sock_.get(), "route/link", RTM_GETLINK, cache),
         "list the links in " + describe_netns(netns_));
   std::vector<LinkInfo> result;
   for (nl_object* object = nl_cache_get_first(cache.get()); object;
