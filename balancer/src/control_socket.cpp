@@ -83,45 +83,36 @@ ControlServer::ControlServer(std::string path, EventLoop& loop, ControlLimits li
 
 void ControlServer::start(Handler handler) {
   handler_ = std::move(handler);
-  loop_.watch(fd_, EPOLLIN, [this](std::uint32_t) { accept_all(); });
+  acceptor_.emplace(loop_, fd_, "the control socket " + path_,
+                    [this](UniqueFd conn) { on_accept(std::move(conn)); });
 }
 
 ControlServer::~ControlServer() {
   while (!connections_.empty()) close(connections_.begin()->first);
-  loop_.unwatch(fd_);
+  acceptor_.reset();
   ::close(fd_);
   struct stat st {};
   if (stat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_)
     unlink(path_.c_str());
 }
 
-void ControlServer::accept_all() {
-  for (;;) {
-    UniqueFd conn(accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!conn) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EAGAIN || errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-          errno == ENOMEM)
-        return;  // out of descriptors too: the deadlines free some
-      throw OsError(errno, "accepting on " + path_);
-    }
-    if (connections_.size() >= limits_.max_connections) {
-      // Best effort: a full socket buffer on a brand-new connection is not worth waiting for.
-      std::string line = error_answer(
-          fmt::format("too many connections ({}): try again later", limits_.max_connections));
-      line += '\n';
-      [[maybe_unused]] ssize_t n = send(conn.get(), line.data(), line.size(), MSG_NOSIGNAL);
-      log_warn("control socket: refused a connection, {} open (the cap)", connections_.size());
-      continue;
-    }
-    int fd = conn.get();
-    auto c = std::make_unique<Connection>();
-    c->fd = std::move(conn);
-    loop_.watch(fd, EPOLLIN, [this, fd](std::uint32_t events) { on_ready(fd, events); });
-    Connection& ref = *c;
-    connections_[fd] = std::move(c);
-    start_deadline(ref);
+void ControlServer::on_accept(UniqueFd conn) {
+  if (connections_.size() >= limits_.max_connections) {
+    // Best effort: a full socket buffer on a brand-new connection is not worth waiting for.
+    std::string line = error_answer(
+        fmt::format("too many connections ({}): try again later", limits_.max_connections));
+    line += '\n';
+    [[maybe_unused]] ssize_t n = send(conn.get(), line.data(), line.size(), MSG_NOSIGNAL);
+    log_warn("control socket: refused a connection, {} open (the cap)", connections_.size());
+    return;
   }
+  int fd = conn.get();
+  auto c = std::make_unique<Connection>();
+  c->fd = std::move(conn);
+  loop_.watch(fd, EPOLLIN, [this, fd](std::uint32_t events) { on_ready(fd, events); });
+  Connection& ref = *c;
+  connections_[fd] = std::move(c);
+  start_deadline(ref);
 }
 
 void ControlServer::start_deadline(Connection& c) {

@@ -79,40 +79,30 @@ HttpServer::HttpServer(const Endpoint& listen, EventLoop& loop, HttpLimits limit
 
 HttpServer::~HttpServer() {
   while (!connections_.empty()) close(connections_.begin()->first);
-  loop_.unwatch(fd_.get());
 }
 
 void HttpServer::start(Handler handler) {
   handler_ = std::move(handler);
-  loop_.watch(fd_.get(), EPOLLIN, [this](std::uint32_t) { accept_all(); });
+  acceptor_.emplace(loop_, fd_.get(), "the metrics endpoint",
+                    [this](UniqueFd conn) { on_accept(std::move(conn)); });
 }
 
-void HttpServer::accept_all() {
-  for (;;) {
-    UniqueFd conn(accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!conn) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EAGAIN || errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-          errno == ENOMEM)
-        return;  // out of descriptors too: the deadlines free some
-      throw OsError(errno, "accepting on the metrics endpoint");
-    }
-    if (connections_.size() >= limits_.max_connections) {
-      log_warn("metrics endpoint: refused a connection, {} open (the cap)", connections_.size());
-      continue;  // closed: a scraper retries at its next interval
-    }
-    const int fd = conn.get();
-    auto c = std::make_unique<Connection>();
-    c->fd = std::move(conn);
-    c->deadline = loop_.after(limits_.deadline, [this, fd] {
-      Connection& c = *connections_.at(fd);
-      c.deadline = 0;
-      if (c.answered) return close(fd);  // it did not read its answer either
-      respond(c, plain(408, "request not complete in time"), false);
-    });
-    loop_.watch(fd, EPOLLIN, [this, fd](std::uint32_t events) { on_ready(fd, events); });
-    connections_[fd] = std::move(c);
+void HttpServer::on_accept(UniqueFd conn) {
+  if (connections_.size() >= limits_.max_connections) {
+    log_warn("metrics endpoint: refused a connection, {} open (the cap)", connections_.size());
+    return;  // closed: a scraper retries at its next interval
   }
+  const int fd = conn.get();
+  auto c = std::make_unique<Connection>();
+  c->fd = std::move(conn);
+  c->deadline = loop_.after(limits_.deadline, [this, fd] {
+    Connection& c = *connections_.at(fd);
+    c.deadline = 0;
+    if (c.answered) return close(fd);  // it did not read its answer either
+    respond(c, plain(408, "request not complete in time"), false);
+  });
+  loop_.watch(fd, EPOLLIN, [this, fd](std::uint32_t events) { on_ready(fd, events); });
+  connections_[fd] = std::move(c);
 }
 
 void HttpServer::on_ready(int fd, std::uint32_t events) {

@@ -10,9 +10,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "dogfish/base/acceptor.hpp"
 #include "dogfish/base/event_loop.hpp"
 
 namespace dogfish {
@@ -51,7 +53,7 @@ class ControlServer {
  private:
   struct Connection;
 
-  void accept_all();
+  void on_accept(UniqueFd conn);
   void on_ready(int fd, std::uint32_t events);
   void read_requests(Connection& c);
   void answer(Connection& c, std::string_view line);
@@ -69,6 +71,7 @@ class ControlServer {
   dev_t dev_ = 0;  // the socket file made, so that only it is removed
   ino_t ino_ = 0;
   std::map<int, std::unique_ptr<Connection>> connections_;
+  std::optional<Acceptor> acceptor_;  // from start() on
 };
 
 // An answer {"error": reason}, one line without its newline.

@@ -8,9 +8,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "dogfish/base/acceptor.hpp"
 #include "dogfish/base/address.hpp"
 #include "dogfish/base/event_loop.hpp"
 #include "dogfish/base/fd.hpp"
@@ -51,7 +53,7 @@ class HttpServer {
  private:
   struct Connection;
 
-  void accept_all();
+  void on_accept(UniqueFd conn);
   void on_ready(int fd, std::uint32_t events);
   void read_request(Connection& c);
   void respond(Connection& c, const HttpResponse& response, bool head);
@@ -64,6 +66,7 @@ class HttpServer {
   UniqueFd fd_;
   std::uint16_t port_ = 0;
   std::map<int, std::unique_ptr<Connection>> connections_;
+  std::optional<Acceptor> acceptor_;  // from start() on
 };
 
 // "HTTP/1.1 404 Not Found" and such: the reason phrase of the statuses this server sends.
