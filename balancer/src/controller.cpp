@@ -20,6 +20,8 @@ namespace {
 
 using nlohmann::json;
 
+double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
 std::string field(const json& request, const char* name) {
   auto it = request.find(name);
   if (it == request.end() || !it->is_string()) throw Error(fmt::format("missing \"{}\"", name));
@@ -132,6 +134,12 @@ Controller::Controller(Reconciler& reconciler, DataPlane& data_plane, DfConfigFo
       health_(health) {}
 
 ReconcileReport Controller::apply(const Config& config) {
+  const auto started = std::chrono::steady_clock::now();
+  struct Timed {
+    std::chrono::steady_clock::time_point started;
+    std::chrono::nanoseconds& total;
+    ~Timed() { total += std::chrono::steady_clock::now() - started; }
+  } timed{started, counters_.applying};
   ++counters_.applies;
   ++counters_.apply_failures;  // taken back below when it worked
   try {
@@ -328,7 +336,10 @@ json Controller::handle(const json& request) {
       s["control"] = {{"applies", counters_.applies},
                       {"apply_failures", counters_.apply_failures},
                       {"reloads", counters_.reloads},
-                      {"reload_failures", counters_.reload_failures}};
+                      {"reload_failures", counters_.reload_failures},
+                      {"apply_s", seconds(counters_.applying)},
+                      {"rings_built", reconciler_.rings_built()},
+                      {"ring_build_s", seconds(reconciler_.ring_build_time())}};
       s["ok"] = true;
       return s;
     }

@@ -69,6 +69,11 @@ const Scalar kScalars[] = {
      "Reloads asked for (SIGHUP or `dogfish reload`)."},
     {"control", "reload_failures", "config_reload_failures_total", C,
      "Reloads refused; the running configuration stayed."},
+    {"control", "apply_s", "config_apply_seconds_total", C,
+     "Seconds spent applying configurations, refused ones included."},
+    {"control", "rings_built", "ring_builds_total", C, "Maglev rings built."},
+    {"control", "ring_build_s", "ring_build_seconds_total", C,
+     "Seconds spent building Maglev rings (not writing them)."},
     {"health", "probes", "health_probes_total", C, "Health probes finished."},
     {"health", "passed", "health_probes_passed_total", C, "Health probes that passed."},
     {"health", "failed", "health_probes_failed_total", C, "Health probes that failed."},
@@ -79,10 +84,15 @@ const Scalar kScalars[] = {
 };
 
 void scalars(Exposition& e, const json& stats) {
-  for (const Scalar& s : kScalars)
-    if (stats.contains(s.section) && stats[s.section].contains(s.key))
-      e.family(std::string("dogfish_") + s.name, s.type, s.help)
-          .add({}, count(stats[s.section], s.key));
+  for (const Scalar& s : kScalars) {
+    if (!stats.contains(s.section) || !stats[s.section].contains(s.key)) continue;
+    auto& family = e.family(std::string("dogfish_") + s.name, s.type, s.help);
+    const json& value = stats[s.section][s.key];
+    if (value.is_number_float())
+      family.add({}, value.get<double>());
+    else
+      family.add({}, count(stats[s.section], s.key));
+  }
 }
 
 // Per (VIP, real): weight, health (an unchecked real counts as up) and whether it serves.

@@ -158,7 +158,10 @@ void Reconciler::write_ring(std::uint32_t ring, const std::vector<RealConfig>& r
   input.reserve(reals.size());
   for (const RealConfig& r : reals)
     input.push_back({.address = r.address, .weight = r.weight, .id = next.real_ids.at(r.address)});
+  const auto started = std::chrono::steady_clock::now();
   std::vector<std::uint32_t> slots = Maglev(dp_.limits().ring_size).build(input);
+  ring_build_time_ += std::chrono::steady_clock::now() - started;
+  ++rings_built_;
   if (auto it = retired_.find(ring); it != retired_.end())
     std::this_thread::sleep_until(it->second + options_.ring_grace);
   dp_.write_ring(ring, slots);

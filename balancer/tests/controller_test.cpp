@@ -230,6 +230,18 @@ TEST_F(ControllerTest, StatsCountAppliesAndReloads) {
   EXPECT_EQ(after["reload_failures"], before["reload_failures"].get<int>() + 1);
   EXPECT_EQ(after["applies"], before["applies"].get<int>() + 1);
   EXPECT_EQ(after["apply_failures"], before["apply_failures"]);
+  EXPECT_GT(after["apply_s"].get<double>(), before["apply_s"].get<double>());
+}
+
+TEST_F(ControllerTest, StatsCountRingBuilds) {
+  const json before = ok({{"cmd", "stats"}})["control"];
+  EXPECT_GE(before["rings_built"].get<int>(), 1) << "the start built the VIP's ring";
+  ok({{"cmd", "real_edit"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.1"}, {"weight", 3}});
+  ok({{"cmd", "reload"}});  // the file's weights again: another ring
+  ok({{"cmd", "reload"}});  // nothing changed: no ring
+  const json after = ok({{"cmd", "stats"}})["control"];
+  EXPECT_EQ(after["rings_built"], before["rings_built"].get<int>() + 2);
+  EXPECT_GT(after["ring_build_s"].get<double>(), before["ring_build_s"].get<double>());
 }
 
 TEST_F(ControllerTest, AnnounceIsFixedAtStart) {

@@ -60,7 +60,8 @@ const json kStats = json::parse(R"({
   "conn_table": {"hit": 4, "miss": 6, "expired": 0, "hash_decisions": 6, "proven": 1,
                  "inserted": 5, "skipped": 0, "replaced": 0, "guard_engaged_s": 0,
                  "capacity": 1000, "capacity_per_cpu": 1000, "insert_rate": 100},
-  "control": {"applies": 3, "apply_failures": 1, "reloads": 2, "reload_failures": 1},
+  "control": {"applies": 3, "apply_failures": 1, "reloads": 2, "reload_failures": 1,
+              "apply_s": 0.25, "rings_built": 4, "ring_build_s": 0.0125},
   "health": {"probes": 9, "passed": 8, "failed": 1, "went_down": 1, "went_up": 0,
              "reals_checked": 2, "reals_down": 1}
 })");
@@ -88,6 +89,9 @@ TEST(Metrics, SaysWhatStatsSays) {
            "dogfish_conn_table_capacity 1000\n",
            "dogfish_config_reloads_total 2\n",
            "dogfish_config_reload_failures_total 1\n",
+           "dogfish_config_apply_seconds_total 0.25\n",
+           "dogfish_ring_builds_total 4\n",
+           "dogfish_ring_build_seconds_total 0.0125\n",
            "dogfish_health_probes_total 9\n",
            "dogfish_real_up{vip=\"10.100.0.1:80/tcp\",real=\"10.0.3.2\"} 1\n",
            "dogfish_real_up{vip=\"10.100.0.1:80/tcp\",real=\"10.0.3.3\"} 0\n",

@@ -18,6 +18,7 @@
 // Responses: {"ok": true, ...} or {"error": "one line"}.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -40,6 +41,7 @@ nlohmann::json stats_json(const DataPlaneStats& stats, const AppliedState& state
 struct ControlCounters {
   std::uint64_t applies = 0, apply_failures = 0;
   std::uint64_t reloads = 0, reload_failures = 0;
+  std::chrono::nanoseconds applying{0};  // in apply(), refused applies included
 };
 
 class Controller {

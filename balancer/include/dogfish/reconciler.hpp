@@ -101,6 +101,9 @@ class Reconciler {
   // True after a write failed, until an apply() has re-read the maps and succeeded.
   bool state_unknown() const { return unknown_; }
   std::optional<std::uint32_t> real_id(const IpAddress& address) const;
+  // Maglev rings built since start, and the time their building took (not their writes).
+  std::uint64_t rings_built() const { return rings_built_; }
+  std::chrono::nanoseconds ring_build_time() const { return ring_build_time_; }
 
  private:
   struct Plan;
@@ -133,6 +136,8 @@ class Reconciler {
   ReconcilerOptions options_;
   AppliedState state_;
   bool unknown_ = false;
+  std::uint64_t rings_built_ = 0;
+  std::chrono::nanoseconds ring_build_time_{0};
   // When each ring last stopped being read.
   std::map<std::uint32_t, std::chrono::steady_clock::time_point> retired_;
 };
