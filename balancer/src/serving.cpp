@@ -38,7 +38,7 @@ void ServingWatch::poll() {
   if (now.serving())
     log_info("{}: serving again; VIPs announced as their health settles", to_string(now));
   else
-    log_warn("{}: not serving, every VIP withdrawn", to_string(now));
+    log_warn("{}: not serving; VIPs withdrawn where announced", to_string(now));
   changed_(now);
 }
 

@@ -92,7 +92,6 @@ class VipAnnouncements {
   void applied(const Config& config);
   void set_serving(bool serving, const Config& config);
   void stop();
-  const std::set<IpAddress>& announced() const { return announced_; }
 
  private:
   std::unique_ptr<Announcer> announcer_;

@@ -53,8 +53,8 @@ struct RealHealth {
   std::uint64_t probe_id = 0;  // unique to this entry: a late result of a replaced one is ignored
   bool in_flight = false;
   bool settled = false;  // see above
-  std::uint64_t started_generation =
-      0;  // the monitor's generation when the probe in flight started
+  // The monitor's generation (unsettle() calls) when the probe in flight started.
+  std::uint64_t started_generation = 0;
   HealthClock::time_point next_probe{};
   HealthClock::time_point since{};  // of the current state
   std::optional<ProbeResult> last;  // the last finished probe
