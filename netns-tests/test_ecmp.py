@@ -14,7 +14,9 @@ import pytest
 from e2e.ecmp import (
     Traffic,
     a_balancer_dies,
+    attach_xdp,
     deltas,
+    detach_xdp,
     global_stats,
     link_down,
     next_hops,
@@ -23,6 +25,7 @@ from e2e.ecmp import (
     targets,
     wait_for_next_hops,
     wait_for_traffic_through,
+    xdp_on,
 )
 from e2e.lab import DOGFISH, progress, vip_spec
 from testlib.command import wait_for
@@ -75,7 +78,9 @@ def test_new_flows_spread_over_every_balancer(ecmp_lab, vips):
 def test_a_balancer_whose_link_goes_down_and_up_breaks_no_connection(ecmp_lab, vips, tmp_path):
     """The last balancer's link to the gateway goes down (a pulled cable) and comes back, its
     daemon and program running throughout: the gateway withdraws it (BIRD's BGP watches the
-    link), the others take its flows; back up, it takes flows again. No connection breaks."""
+    link, the daemon its link too), the others take its flows; back up, it announces the VIPs
+    again once its health checks have settled, with its peers' rings, and takes flows again.
+    No connection breaks."""
     lab = ecmp_lab
     nodes = running(lab)
     cut, others = nodes[-1], nodes[:-1]
@@ -90,6 +95,13 @@ def test_a_balancer_whose_link_goes_down_and_up_breaks_no_connection(ecmp_lab, v
             tcp, udp = traffic.settle(since)
         taken = {b: d["miss"] for b, d in deltas(before, global_stats(lab, others)).items()}
         back = wait_for_next_hops(lab, vips, nodes, f"route to {cut} again")
+        # Its probes failed while the link was down: routed again, it has settled on new ones.
+        for (_, proto), v in vips.items():
+            theirs, its = by_address(ring(lab, v, others[0])), by_address(ring(lab, v, cut))
+            differ = sum(x != y for x, y in zip(theirs, its))
+            assert (
+                differ == 0
+            ), f"{cut} rejoined with {differ} slots of {v['address']} {proto} apart"
         wait_for_traffic_through(lab, cut)
         tcp, udp = traffic.settle(tcp)
     figures = traffic.check(f"{cut}'s link down and up", tcp, udp)
@@ -100,6 +112,33 @@ def test_a_balancer_whose_link_goes_down_and_up_breaks_no_connection(ecmp_lab, v
         f"{figures['tcp_stalled']} stalled (longest wait {figures['tcp_longest_wait']:.2f} s); "
         f"{len(udp['flows'])} UDP flows: {figures['udp_lost']} requests lost; table misses on "
         f"the others {taken}"
+    )
+
+
+def test_a_program_detached_under_a_live_daemon_is_withdrawn_and_announced_when_back(
+    ecmp_lab, vips
+):
+    """Something else than `dogfish teardown` detaches a balancer's program while its daemon
+    and BIRD live on: BFD and BGP see nothing wrong, the daemon sees it (it polls) and withdraws
+    the VIPs, which its node no longer forwards; the same program attached again, it announces
+    them again."""
+    lab = ecmp_lab
+    nodes = running(lab)
+    node, others = nodes[-1], nodes[:-1]
+    program = xdp_on(lab, node)
+    assert program is not None, f"{node} runs no XDP program"
+    t0 = time.monotonic()
+    detach_xdp(lab, node)
+    try:
+        wait_for_next_hops(lab, vips, others, f"withdraw {node}")
+        withdrawn = time.monotonic() - t0
+    finally:
+        if xdp_on(lab, node) is None:
+            attach_xdp(lab, node, program)
+    back = wait_for_next_hops(lab, vips, nodes, f"route to {node} again")
+    progress(
+        f"{node}'s program detached under a live daemon: withdrawn by the gateway "
+        f"{withdrawn:.2f} s after the detach began; attached again, routed again after {back:.2f} s"
     )
 
 

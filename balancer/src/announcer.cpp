@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "dogfish/base/bird_control.hpp"
@@ -36,12 +37,21 @@ std::string list(const std::set<IpAddress>& vips) {
 
 }  // namespace
 
-bool every_vip_ready(const VipConfig&) { return true; }
+VipHealth unchecked(const VipConfig&) { return {}; }
 
-std::set<IpAddress> addresses_to_announce(const Config& config, const VipReady& ready) {
+std::set<IpAddress> addresses_to_announce(const Config& config, const VipHealthOf& health,
+                                          const std::set<IpAddress>& announced) {
+  std::map<IpAddress, VipHealth> by_address;  // up: some service; settled: every service
+  for (const VipConfig& v : config.vips) {
+    const VipHealth h = health(v);
+    auto [it, first] = by_address.try_emplace(v.address, h);
+    if (first) continue;
+    it->second.up |= h.up;
+    it->second.settled &= h.settled;
+  }
   std::set<IpAddress> out;
-  for (const VipConfig& v : config.vips)
-    if (ready(v)) out.insert(v.address);
+  for (const auto& [address, h] : by_address)
+    if (h.up && (h.settled || announced.contains(address))) out.insert(address);
   return out;
 }
 
@@ -80,31 +90,44 @@ void BirdAnnouncer::announce(const std::set<IpAddress>& vips) {
 }
 
 VipAnnouncements::VipAnnouncements(std::unique_ptr<Announcer> announcer,
-                                   std::chrono::milliseconds stop_delay, VipReady ready)
-    : announcer_(std::move(announcer)), stop_delay_(stop_delay), ready_(std::move(ready)) {}
+                                   std::chrono::milliseconds stop_delay, VipHealthOf health)
+    : announcer_(std::move(announcer)), stop_delay_(stop_delay), health_(std::move(health)) {}
 
 VipAnnouncements::~VipAnnouncements() {
-  if (announced_) announcer_->announce({});
+  if (told_) announcer_->announce({});
 }
 
 void VipAnnouncements::applied(const Config& config) {
-  announcer_->announce(addresses_to_announce(config, ready_));
-  announced_ = true;
+  if (!serving_) return;
+  announced_ = addresses_to_announce(config, health_, announced_);
+  announcer_->announce(announced_);
+  told_ = true;
+}
+
+void VipAnnouncements::set_serving(bool serving, const Config& config) {
+  serving_ = serving;
+  if (serving) {
+    applied(config);
+  } else if (told_) {
+    announced_.clear();
+    announcer_->announce({});
+  }
 }
 
 void VipAnnouncements::stop() {
-  if (!announced_) return;
+  if (!told_) return;
   announcer_->announce({});
-  announced_ = false;
+  announced_.clear();
+  told_ = false;
   log_info("withdrawn; waiting {} ms for the routers to move the traffic", stop_delay_.count());
   std::this_thread::sleep_for(stop_delay_);
 }
 
-std::unique_ptr<VipAnnouncements> make_announcements(const Config& config, VipReady ready) {
+std::unique_ptr<VipAnnouncements> make_announcements(const Config& config, VipHealthOf health) {
   if (!config.announce) return nullptr;
   return std::make_unique<VipAnnouncements>(std::make_unique<BirdAnnouncer>(*config.announce),
                                             std::chrono::seconds(config.announce->stop_delay_s),
-                                            std::move(ready));
+                                            std::move(health));
 }
 
 }  // namespace dogfish

@@ -29,6 +29,7 @@
 #include "dogfish/neighbors.hpp"
 #include "dogfish/reconciler.hpp"
 #include "dogfish/service_notify.hpp"
+#include "dogfish/serving.hpp"
 
 namespace dogfish {
 namespace {
@@ -122,14 +123,25 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
     log_warn("native XDP refused on {}: attached in generic mode (slower)", config.interface);
   log_info("attached to {} ({} mode; tc egress for probes via a VIP): program {} (tag {})",
            config.interface, to_string(used), dp.prog_id(), dp.prog_tag());
-  // Routes to the VIPs (announcer.hpp): after every apply while attached, withdrawn at stop
-  // (the data plane goes on serving what still comes).
+  // Routes to the VIPs (announcer.hpp): after every apply and health change while the program
+  // serves, withdrawn at stop (the data plane goes on serving what still comes).
   const std::unique_ptr<VipAnnouncements> announcements =
-      make_announcements(config, [&](const VipConfig& vip) { return !health.all_down(vip); });
+      make_announcements(config, [&](const VipConfig& vip) { return health.vip_health(vip); });
   const auto announce = [&] {
     if (announcements) announcements->applied(controller.config());
   };
   announce();
+  ServingWatch serving(
+      [&] {
+        return read_serving(config.interface, [&](std::uint32_t id) {
+          return id == dp.prog_id() || dp.uses_our_maps(id);
+        });
+      },
+      health,
+      [&](const ServingState& now) {
+        if (announcements) announcements->set_serving(now.serving(), controller.config());
+      });
+  const EventLoop::TimerId serving_timer = loop.every(kServingPoll, [&] { serving.poll(); });
 
   HealthDriver probes(loop, health, prober, controller, announce);
   // A real added, removed or re-checked changes which probes are due and which VIPs are announced.
@@ -173,6 +185,7 @@ void serve(BpfDataPlane& dp, const Config& config, const DaemonOptions& options,
   probes.kick();
   notify_serving(controller, config);
   loop.run();
+  loop.cancel(serving_timer);
   loop.unwatch(signals.fd());
   if (announcements) announcements->stop();
 }

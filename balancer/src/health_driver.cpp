@@ -26,7 +26,8 @@ HealthDriver::~HealthDriver() {
 }
 
 void HealthDriver::kick() {
-  if (health_.run(prober_, HealthClock::now())) {
+  const bool changed = health_.run(prober_, HealthClock::now());
+  if (changed) {
     try {
       ReconcileReport r = controller_.health_changed();  // the monitor logged each transition
       log_debug("health change: {} rings written, {} connections re-hash", r.rings_written,
@@ -34,8 +35,8 @@ void HealthDriver::kick() {
     } catch (const std::exception& e) {
       log_error("applying a health change failed: {}", e.what());
     }
-    if (changed_) changed_();
   }
+  if ((health_.take_newly_settled() || changed) && changed_) changed_();
   loop_.cancel(timer_);
   timer_ = 0;
   int ms = health_.wait_ms(prober_, HealthClock::now());

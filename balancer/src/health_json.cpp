@@ -31,6 +31,7 @@ json real_health_json(const HealthMonitor* monitor, const VipConfig& vip, const 
   out["since"] = wall_seconds(h->since);
   out["for_s"] = std::chrono::duration<double>(HealthClock::now() - h->since).count();
   out["streak"] = h->state.streak();
+  out["settled"] = h->settled;
   if (h->last) {
     out["last"] = h->last->detail;
     out["last_passed"] = h->last->passed;
@@ -41,7 +42,10 @@ json real_health_json(const HealthMonitor* monitor, const VipConfig& vip, const 
 
 json vip_health_json(const HealthMonitor* monitor, const VipConfig& vip) {
   const bool all_down = monitor && monitor->all_down(vip);
-  return {{"check", to_string(vip.health.type)}, {"all_down", all_down}, {"fail_open", all_down}};
+  return {{"check", to_string(vip.health.type)},
+          {"all_down", all_down},
+          {"fail_open", all_down},
+          {"settled", !monitor || monitor->settled(vip)}};
 }
 
 json health_stats_json(const HealthMonitor& monitor) {

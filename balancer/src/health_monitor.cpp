@@ -99,6 +99,18 @@ bool HealthMonitor::all_down(const VipConfig& vip) const {
                                            [&](const RealConfig& r) { return is_down(vip, r); });
 }
 
+bool HealthMonitor::settled(const VipConfig& vip) const {
+  return std::all_of(vip.reals.begin(), vip.reals.end(), [&](const RealConfig& r) {
+    const RealHealth* h = find({ServiceKey::of(vip), r.address});
+    return !h || h->settled;
+  });
+}
+
+void HealthMonitor::unsettle() {
+  generation_++;
+  for (auto& [key, real] : reals_) real.settled = false;
+}
+
 Config HealthMonitor::effective(const Config& config) const {
   Config out = config;
   for (VipConfig& vip : out.vips) {
@@ -115,6 +127,10 @@ void HealthMonitor::record(const RealKey& key, RealHealth& real, ProbeResult res
   real.in_flight = false;
   (result.passed ? counters_.passed : counters_.failed)++;
   const bool flipped = real.state.observe(result.passed, real.check.rise, real.check.fall);
+  if (real.started_generation == generation_) {
+    const bool was = std::exchange(real.settled, real.state.streak() == 0);
+    newly_settled_ |= real.settled && !was;
+  }
   real.last = std::move(result);
   real.last_at = now;
   if (!flipped) return;
@@ -141,6 +157,7 @@ bool HealthMonitor::run(Prober& prober, HealthClock::time_point now) {
     if (real.next_probe <= now) real.next_probe = now + interval;  // the loop stalled: no burst
     if (real.in_flight) continue;                                  // still waiting: skip a turn
     real.in_flight = true;
+    real.started_generation = generation_;
     counters_.probes++;
     prober.start(real.probe_id, real.spec, now);
   }

@@ -64,18 +64,34 @@ TEST(BirdInclude, TwoStaticProtocolsOneRouteAnAddress) {
             "protocol static dogfish_vips6 {\n  ipv6;\n}\n");
 }
 
-TEST(AddressesToAnnounce, EachAddressWithAReadyServiceOnce) {
+TEST(AddressesToAnnounce, EachAddressWithAServiceUpOnce) {
   Config c;
   c.vips = {{.address = ip("10.100.0.1"), .port = 80},
             {.address = ip("10.100.0.1"), .port = 53, .proto = Proto::udp},
             {.address = ip("fd00:100::1"), .port = 80},
             {.address = ip("10.100.0.9"), .port = 80}};
-  EXPECT_EQ(addresses_to_announce(c, every_vip_ready),
+  EXPECT_EQ(addresses_to_announce(c, unchecked),
             (std::set{ip("10.100.0.1"), ip("fd00:100::1"), ip("10.100.0.9")}));
-  // The health hook: only port 80 is "up" here, so 10.100.0.1 stays for its port 80.
-  auto only_udp = [](const VipConfig& v) { return v.proto == Proto::udp; };
+  // Only the UDP services have a real up: 10.100.0.1 stays for its port 53.
+  auto only_udp = [](const VipConfig& v) { return VipHealth{.up = v.proto == Proto::udp}; };
   EXPECT_EQ(addresses_to_announce(c, only_udp), std::set{ip("10.100.0.1")});
-  EXPECT_TRUE(addresses_to_announce(Config{}, every_vip_ready).empty());
+  EXPECT_TRUE(addresses_to_announce(Config{}, unchecked).empty());
+}
+
+TEST(AddressesToAnnounce, AnAddressWaitsForEveryServiceToSettleUnlessAnnouncedAlready) {
+  Config c;
+  c.vips = {{.address = ip("10.100.0.1"), .port = 80},
+            {.address = ip("10.100.0.1"), .port = 53, .proto = Proto::udp},
+            {.address = ip("10.100.0.2"), .port = 80}};
+  auto udp_unsettled = [](const VipConfig& v) {
+    return VipHealth{.settled = v.proto != Proto::udp};
+  };
+  EXPECT_EQ(addresses_to_announce(c, udp_unsettled), std::set{ip("10.100.0.2")});
+  EXPECT_EQ(addresses_to_announce(c, udp_unsettled, {ip("10.100.0.1")}),
+            (std::set{ip("10.100.0.1"), ip("10.100.0.2")}))
+      << "announced, it stays while a service is up";
+  auto down = [](const VipConfig&) { return VipHealth{.up = false}; };
+  EXPECT_TRUE(addresses_to_announce(c, down, {ip("10.100.0.1")}).empty());
 }
 
 TEST_F(BirdAnnouncerTest, WritesBeforeBirdRereadsAndOnlyOnChange) {

@@ -24,5 +24,15 @@ TEST(InterfaceMtu, NamesAMissingInterface) {
   EXPECT_THROW(interface_mtu("a-name-far-too-long-for-linux"), Error);
 }
 
+TEST(InterfaceRunning, LoopbackIsUpAndAMissingInterfaceIsNamed) {
+  EXPECT_TRUE(interface_running("lo"));
+  try {
+    interface_running("dfnosuch0");
+    ADD_FAILURE() << "no error for a missing interface";
+  } catch (const OsError& e) {
+    EXPECT_NE(std::string(e.what()).find("dfnosuch0"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace dogfish

@@ -44,10 +44,35 @@ def go_dark(lab, node):
     b = lab.balancer_status(node)
     lab.exec(node, "nft", DARK)
     os.kill(b["pid"], signal.SIGKILL)
-    for mode in ("xdp", "xdpgeneric"):
-        lab.exec(node, "ip", "link", "set", "dev", b["interface"], mode, "off")
-    out = lab.exec(node, "ip", "-j", "link", "show", "dev", b["interface"]).stdout
-    assert "xdp" not in json.loads(out)[0], f"{node}: an XDP program is still attached: {out}"
+    detach_xdp(lab, node)
+
+
+# `ip -j link`'s XDP attach modes, as `ip link set ... MODE` and bpftool name them.
+XDP_MODES = {1: "xdp", 2: "xdpgeneric"}
+
+
+def xdp_on(lab, node):
+    """The balancer interface's XDP program: (its id, its mode as ip link names it), or None."""
+    interface = lab.balancer_status(node)["interface"]
+    link = json.loads(lab.exec(node, "ip", "-j", "link", "show", "dev", interface).stdout)[0]
+    if "xdp" not in link:
+        return None
+    return link["xdp"]["prog"]["id"], XDP_MODES[link["xdp"]["mode"]]
+
+
+def detach_xdp(lab, node):
+    """Detaches whatever XDP program the balancer's interface runs, as an operator would."""
+    interface = lab.balancer_status(node)["interface"]
+    for mode in XDP_MODES.values():  # `xdp off` leaves a generic-mode program
+        lab.exec(node, "ip", "link", "set", "dev", interface, mode, "off")
+    assert xdp_on(lab, node) is None, f"{node}: an XDP program is still attached"
+
+
+def attach_xdp(lab, node, program):
+    """Attaches a loaded program, (id, mode) as xdp_on() gave it, to the balancer's interface."""
+    prog_id, mode = program
+    interface = lab.balancer_status(node)["interface"]
+    lab.exec(node, "bpftool", "net", "attach", mode, "id", str(prog_id), "dev", interface)
 
 
 @contextmanager

@@ -2,8 +2,14 @@
 // daemon (BIRD) to the routers in front, which spread the VIPs' traffic over every balancer
 // that announces them (ECMP).
 //
-// The daemon decides: a VIP address is announced while the program is attached and a VIP on
-// it is configured (and ready: the hook for health checks); everything is withdrawn at stop.
+// The daemon decides: a VIP address is announced while the program serves (attached, its
+// link up: serving.hpp) and a VIP service on it is configured with a real up (health checks);
+// everything is withdrawn at stop. A balancer joins or rejoins only once its checks have
+// settled (health_monitor.hpp): an address not announced is announced when every service on
+// it is settled; announced, it stays while a service has a real up. So a balancer that starts,
+// or whose link comes back, places no flow on a ring its peers do not have (a real its checks
+// have not yet seen come up), while a real dying, seen by every balancer at once, withdraws
+// nothing.
 // BIRD does the routing: the announcer writes a file BIRD includes, two static protocols
 // with one route per address,
 //
@@ -25,6 +31,7 @@
 
 #include "dogfish/base/address.hpp"
 #include "dogfish/config.hpp"
+#include "dogfish/health_monitor.hpp"
 
 namespace dogfish {
 
@@ -36,13 +43,15 @@ class Announcer {
   virtual void announce(const std::set<IpAddress>& vips) = 0;
 };
 
-// Whether a VIP can take traffic: the daemon says "not every real down" (health checks);
-// without that, every configured VIP can.
-using VipReady = std::function<bool(const VipConfig&)>;
-bool every_vip_ready(const VipConfig&);
+// What the health checks say of a VIP service (HealthMonitor::vip_health).
+using VipHealthOf = std::function<VipHealth(const VipConfig&)>;
+// Without health checks: every service up and settled.
+VipHealth unchecked(const VipConfig&);
 
-// The addresses to announce for a Config: those with at least one ready VIP service.
-std::set<IpAddress> addresses_to_announce(const Config& config, const VipReady& ready);
+// The addresses to announce for a Config, given those announced now: an address with a
+// service up, if it is announced already or every service on it has settled.
+std::set<IpAddress> addresses_to_announce(const Config& config, const VipHealthOf& health,
+                                          const std::set<IpAddress>& announced = {});
 
 // The include file's text for a set of addresses.
 std::string bird_include(const std::set<IpAddress>& vips);
@@ -66,31 +75,36 @@ class BirdAnnouncer : public Announcer {
   std::optional<std::set<IpAddress>> told_;  // what BIRD last took; nothing after a failure
 };
 
-// The daemon's one hook. Told the applied Config after every apply while the program is
-// attached, it announces what is ready; stop() withdraws everything and waits `stop_delay`
-// for the routers to move the traffic before the caller detaches. An error that ends the
-// daemon withdraws too (the destructor), without waiting.
+// The daemon's one hook. Told the applied Config after every apply and health change while
+// the program is attached, it announces what is ready (addresses_to_announce); told that the
+// program no longer serves (serving.hpp), it withdraws everything until it does again.
+// stop() withdraws everything and waits `stop_delay` for the routers to move the traffic
+// before the caller detaches. An error that ends the daemon withdraws too (the destructor),
+// without waiting.
 class VipAnnouncements {
  public:
   VipAnnouncements(std::unique_ptr<Announcer> announcer, std::chrono::milliseconds stop_delay,
-                   VipReady ready = every_vip_ready);
+                   VipHealthOf health = unchecked);
   ~VipAnnouncements();
   VipAnnouncements(const VipAnnouncements&) = delete;
   VipAnnouncements& operator=(const VipAnnouncements&) = delete;
 
   void applied(const Config& config);
+  void set_serving(bool serving, const Config& config);
   void stop();
 
  private:
   std::unique_ptr<Announcer> announcer_;
   std::chrono::milliseconds stop_delay_;
-  VipReady ready_;
-  bool announced_ = false;
+  VipHealthOf health_;
+  bool serving_ = true;
+  bool told_ = false;  // something was announced since the start or the stop: withdraw at the end
+  std::set<IpAddress> announced_;
 };
 
 // The daemon's announcements for a configuration: BIRD's when `announce` is set, none
 // otherwise (nullptr).
 std::unique_ptr<VipAnnouncements> make_announcements(const Config& config,
-                                                     VipReady ready = every_vip_ready);
+                                                     VipHealthOf health = unchecked);
 
 }  // namespace dogfish

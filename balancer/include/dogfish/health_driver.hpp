@@ -1,7 +1,8 @@
 // Runs the health monitor on the daemon's event loop: the prober's descriptor wakes it when
 // a probe has news, and one timer when the next probe is due or times out. Anything that may
 // change what is probed (a control request, a reload) calls kick() so the timer follows.
-// `changed` runs after a health change was applied (the announcements follow it).
+// `changed` runs after a health change was applied, and when a real settled (the
+// announcements follow both).
 #pragma once
 
 #include <functional>

@@ -15,6 +15,14 @@
 // All reals of a VIP down: the VIP fails open (every configured real stays in its
 // ring), since a checker that cannot reach the reals must not take the service
 // down with it. `all_down()` shows it.
+//
+// Settled: a real's state stands on results the monitor trusts, so every balancer that
+// checks it agrees on it. A real is settled once a probe started since it was last
+// unsettled has finished and its state agrees with its latest result (no rise or fall
+// under way). It is unsettled when its check starts (a new daemon, a new real, a changed
+// check) and by unsettle(), for every real, when what the probes found says more about
+// the balancer than about the reals (its link was down). The announcements (announcer.hpp)
+// wait for it.
 #pragma once
 
 #include <chrono>
@@ -23,6 +31,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "dogfish/config.hpp"
 #include "dogfish/health_prober.hpp"
@@ -43,10 +52,19 @@ struct RealHealth {
   HealthState state;
   std::uint64_t probe_id = 0;  // unique to this entry: a late result of a replaced one is ignored
   bool in_flight = false;
+  bool settled = false;  // see above
+  // The monitor's generation (unsettle() calls) when the probe in flight started.
+  std::uint64_t started_generation = 0;
   HealthClock::time_point next_probe{};
   HealthClock::time_point since{};  // of the current state
   std::optional<ProbeResult> last;  // the last finished probe
   HealthClock::time_point last_at{};
+};
+
+// A VIP service as the announcements see it (announcer.hpp).
+struct VipHealth {
+  bool up = true;       // not every real down (a VIP without checks: always)
+  bool settled = true;  // every checked real settled
 };
 
 struct HealthCounters {
@@ -71,6 +89,16 @@ class HealthMonitor {
   bool is_down(const VipConfig& vip, const RealConfig& real) const;
   // Every real of the VIP is down: it fails open.
   bool all_down(const VipConfig& vip) const;
+  // Every checked real of the VIP is settled (a VIP without checks always is).
+  bool settled(const VipConfig& vip) const;
+  VipHealth vip_health(const VipConfig& vip) const {
+    return {.up = !all_down(vip), .settled = settled(vip)};
+  }
+  // Results of probes started before now no longer settle a real: every real waits for a
+  // new one.
+  void unsettle();
+  // Whether some real settled since the last call (the announcements may have news).
+  bool take_newly_settled() { return std::exchange(newly_settled_, false); }
   const HealthCounters& counters() const { return counters_; }
   const std::map<RealKey, RealHealth>& reals() const { return reals_; }
   // The real each probe slot in use goes to.
@@ -86,6 +114,8 @@ class HealthMonitor {
   std::map<std::uint64_t, RealKey> by_probe_;
   std::map<std::uint32_t, IpAddress> probe_slots_;
   std::uint64_t next_probe_id_ = 1;
+  std::uint64_t generation_ = 0;  // unsettle() calls so far
+  bool newly_settled_ = false;
   HealthCounters counters_;
 };
 
