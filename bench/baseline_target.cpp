@@ -62,6 +62,7 @@ BaselineTarget::BaselineTarget(const std::string& object_path, DogfishTarget& ma
   std::map<std::string, int> fds;
   try {
     fds = maps_of(maps_from.prog_fd());
+    fds.merge(maps_of(maps_from.probe_prog_fd()));  // probe_reals: only the tc program reads it
     bpf_map* map;
     bpf_object__for_each_map(map, obj_) {
       const std::string name = bpf_map__name(map);

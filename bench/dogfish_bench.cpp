@@ -168,6 +168,9 @@ std::vector<Path> all_paths() {
        DF_BENCH_FRAME_LEN + 48},
       {"icmp_to_real", "IPv4 frag needed about a flow the table lacks: to the ring's real",
        PathKind::icmp_to_real, make_frag_needed(v4, c4, 40011), false, XDP_TX, tx4},
+      {"any_port_hit", "IPv4 TCP ACK of a flow in the table, to an any-port VIP",
+       PathKind::any_port_hit, f(c4, addr(S::any_port_vip4), L4::tcp_ack, 40012, S::any_port_asked),
+       false, XDP_TX, tx4},
   };
 }
 

@@ -69,6 +69,7 @@ void DogfishTarget::configure() {
   vip(S::vip4, S::tcp_port, IPPROTO_TCP, 0, 0);
   vip(S::vip4, S::udp_port, IPPROTO_UDP, 1, 0);
   vip(S::vip6, S::tcp_port, IPPROTO_TCP, 2, 1);
+  vip(S::any_port_vip4, DF_VIP_ANY_PORT, IPPROTO_TCP, 3, 0);
 
   df_config c{};
   std::memcpy(c.gateway_mac, S::gateway_mac, 6);
@@ -141,6 +142,7 @@ std::vector<int64_t> DogfishTarget::expect(PathKind kind) const {
     case PathKind::table_hit:
     case PathKind::udp_hit:
     case PathKind::v6_hit:
+    case PathKind::any_port_hit:
       return {1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     case PathKind::not_vip:
       return {0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};

@@ -19,6 +19,7 @@ class DogfishTarget : public Target {
 
   std::string name() const override { return "dogfish"; }
   int prog_fd() const override { return dp_->prog_fd(); }
+  int probe_prog_fd() const { return dp_->probe_prog_fd(); }  // the maps only tc uses
   // Warm-ups have no flood guard; each path runs with its own max_packet_size.
   void before_warm(PathKind kind) override { set_limits(kind, 0); }
   void after_warm(PathKind kind) override { set_limits(kind, insert_rate_); }

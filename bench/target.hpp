@@ -26,6 +26,7 @@ enum class PathKind {
   too_big,       // TCP ACK of a flow the table knows, over max_packet_size: answered
   v6_too_big,    // the same in IPv6
   icmp_to_real,  // fragmentation needed about a VIP's flow: sent to the flow's real
+  any_port_hit,  // TCP ACK of a flow the table knows, to a port only an any-port VIP serves
 };
 
 // What every program is configured with, so each sees the same service. Real
@@ -36,6 +37,9 @@ struct Service {
   static constexpr const char* vip4 = "10.0.0.10";
   static constexpr const char* vip6 = "fd00::10";
   static constexpr const char* not_vip4 = "10.0.0.99";
+  // An any-port TCP VIP (on the IPv4 ring) and a port it serves; dogfish's own.
+  static constexpr const char* any_port_vip4 = "10.0.0.11";
+  static constexpr uint16_t any_port_asked = 8080;
   static constexpr const char* client4 = "10.0.1.1";
   static constexpr const char* client6 = "fd00:1::1";
   static constexpr const char* real4[2] = {"10.100.0.1", "10.100.0.2"};

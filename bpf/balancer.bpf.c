@@ -207,7 +207,7 @@ static __always_inline void count(void *stats_map, __u32 id, __u64 bytes)
 static __always_inline __u32 ring_lookup(const struct df_vip_meta *vip, const struct packet *pkt,
 					 __u32 flow_hash)
 {
-	__u32 hash = vip->flags & DF_VIP_SRC_HASH_ONLY ? df_src_hash(&pkt->flow) : flow_hash;
+	__u32 hash = df_ring_hash(&pkt->flow, vip->flags, flow_hash);
 	__u32 idx = vip->ring_slot * ring_size + df_ring_slot(hash, ring_size);
 	__u32 *id = bpf_map_lookup_elem(&rings, &idx);
 

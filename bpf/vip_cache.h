@@ -39,7 +39,20 @@ static __always_inline int vip_key_equal(const struct df_vip_key *a, const struc
 		 (word32_at(a, 4) ^ word32_at(b, 4)));
 }
 
-/* The VIP's meta, or NULL when the key is no VIP; as the VIP map says. */
+/* The VIP the map holds for a packet's key: the exact one, else its address's any-port VIP. */
+static __always_inline const struct df_vip_meta *vip_map_lookup(const struct df_vip_key *key)
+{
+	const struct df_vip_meta *meta = bpf_map_lookup_elem(&vips, key);
+	struct df_vip_key any;
+
+	if (meta || key->port == DF_VIP_ANY_PORT)
+		return meta;
+	__builtin_memcpy(&any, key, sizeof(any));
+	any.port = DF_VIP_ANY_PORT;
+	return bpf_map_lookup_elem(&vips, &any);
+}
+
+/* The VIP's meta, or NULL when the key is no VIP; as vip_map_lookup answers. */
 static __always_inline const struct df_vip_meta *vip_lookup(const struct df_vip_key *key)
 {
 	__u32 zero = 0, slot = vip_cache_slot(key);
@@ -49,12 +62,12 @@ static __always_inline const struct df_vip_meta *vip_lookup(const struct df_vip_
 	__u32 now;
 
 	if (!gen || !c)
-		return bpf_map_lookup_elem(&vips, key);
+		return vip_map_lookup(key);
 	now = *(volatile __u32 *)gen;
 	/* A zeroed slot never matches: a packet's key has a family. */
 	if (c->gen == now && vip_key_equal(&c->key, key))
 		return c->found ? &c->meta : NULL;
-	meta = bpf_map_lookup_elem(&vips, key);
+	meta = vip_map_lookup(key);
 	for (int i = 0; i < (int)(sizeof(*key) / 4); i++)
 		put_word32(&c->key, i, word32_at(key, i));
 	c->gen = now;

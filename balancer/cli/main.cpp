@@ -101,7 +101,7 @@ dogfish::ServiceKey put_vip(json& request, const std::string& vip,
   std::optional<dogfish::Proto> given;
   if (proto) given = dogfish::parse_proto(*proto);
   const dogfish::ServiceKey key = dogfish::parse_service(vip, given);
-  request["vip"] = dogfish::Endpoint{key.address, key.port}.to_string();
+  request["vip"] = dogfish::vip_endpoint(key);
   request["proto"] = dogfish::to_string(key.proto);
   return key;
 }
@@ -193,6 +193,15 @@ int run(const Global& g, const RunOptions& o) {
 
 int vip_add(const Client& c, const VipOptions& o) {
   json request{{"cmd", "vip_add"}, {"flags", o.flags}};
+  put_vip(request, o.vip, o.proto);
+  c.print_change(c.call(request));
+  return 0;
+}
+
+// `--flags none` clears them: an empty list is no option to CLI11.
+int vip_edit(const Client& c, const VipOptions& o) {
+  const bool none = o.flags == std::vector<std::string>{"none"};
+  json request{{"cmd", "vip_edit"}, {"flags", none ? std::vector<std::string>{} : o.flags}};
   put_vip(request, o.vip, o.proto);
   c.print_change(c.call(request));
   return 0;
@@ -388,7 +397,8 @@ void proto_option(CLI::App* cmd, std::optional<std::string>& proto) {
       ->check(CLI::IsMember(dogfish::names(dogfish::protos())));
 }
 
-constexpr const char* kVipHelp = "ADDRESS:PORT ([IPv6]:PORT), or ADDRESS:PORT/PROTO as listed";
+constexpr const char* kVipHelp =
+    "ADDRESS:PORT ([IPv6]:PORT; PORT * for every port), or ADDRESS:PORT/PROTO as listed";
 
 void add_run(CLI::App& app, Command& command, const Global& g) {
   auto [cmd, o] = subcommand<RunOptions>(
@@ -407,13 +417,21 @@ void add_run(CLI::App& app, Command& command, const Global& g) {
 }
 
 void add_vip(CLI::App& app, Command& command, const Global& g) {
-  auto* vip = app.add_subcommand("vip", "add, delete or list VIPs")->require_subcommand(1);
+  auto* vip = app.add_subcommand("vip", "add, edit, delete or list VIPs")->require_subcommand(1);
 
   auto [add, a] =
       subcommand<VipOptions>(*vip, "add", "add a VIP (no reals yet)", command, g, vip_add);
   add->add_option("vip", a.vip, kVipHelp)->required();
   proto_option(add, a.proto);
   add->add_option("--flags", a.flags, dogfish::vip_flag_list())->delimiter(',');
+
+  auto [edit, e] = subcommand<VipOptions>(*vip, "edit", "replace a VIP's flags (its reals stay)",
+                                          command, g, vip_edit);
+  edit->add_option("vip", e.vip, kVipHelp)->required();
+  proto_option(edit, e.proto);
+  edit->add_option("--flags", e.flags, dogfish::vip_flag_list() + "; none clears them")
+      ->delimiter(',')
+      ->required();
 
   auto [del, d] =
       subcommand<VipOptions>(*vip, "del", "delete a VIP and its reals", command, g, vip_del);

@@ -53,6 +53,18 @@ YAML::Node node_at(const YAML::Node& root, const std::string& path) {
   return at;
 }
 
+// A VIP's port: 1-65535, or "*" (also "any", which YAML takes unquoted) for every port.
+std::optional<std::uint16_t> parse_vip_port(std::string_view text) {
+  if (text == "*" || text == "any") return DF_VIP_ANY_PORT;
+  std::uint32_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 1 || value > 65535)
+    return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
+
+constexpr const char* kVipPortRule = "1-65535, or * for every port";
+
 // Reads one YAML document into a Config, naming file, line and key path in every error. It reads
 // values and their types; the rules on them are validate_config's.
 class ConfigParser : YamlReader {
@@ -223,11 +235,10 @@ VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const 
   v.address = address(require(m, n, path, "address"), join(path, "address"));
   auto port = require(m, n, path, "port");
   auto port_text = scalar(port, join(path, "port"));
-  std::uint32_t value = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || value < 1 || value > 65535)
-    fail(port, join(path, "port"), fmt::format("{} is not a port (1-65535)", port_text));
-  v.port = static_cast<std::uint16_t>(value);
+  auto value = parse_vip_port(port_text);
+  if (!value)
+    fail(port, join(path, "port"), fmt::format("{} is not a port ({})", port_text, kVipPortRule));
+  v.port = *value;
 
   v.proto = named(require(m, n, path, "proto"), join(path, "proto"), parse_proto, proto_names(),
                   "a protocol");
@@ -306,7 +317,13 @@ Config load_config(const std::filesystem::path& path) {
 }
 
 std::string to_string(const ServiceKey& key) {
-  return fmt::format("{}/{}", Endpoint{key.address, key.port}.to_string(), to_string(key.proto));
+  return fmt::format("{}/{}", vip_endpoint(key), to_string(key.proto));
+}
+
+std::string vip_endpoint(const ServiceKey& key) {
+  if (key.port != DF_VIP_ANY_PORT) return Endpoint{key.address, key.port}.to_string();
+  return key.address.is_v6() ? fmt::format("[{}]:*", key.address.to_string())
+                             : fmt::format("{}:*", key.address.to_string());
 }
 
 std::string vip_name(const VipConfig& vip) { return to_string(ServiceKey::of(vip)); }
@@ -325,11 +342,21 @@ ServiceKey parse_service(std::string_view text, std::optional<Proto> proto) {
           fmt::format("'{}' says {}, --proto says {}", text, to_string(*named), to_string(*proto)));
     proto = named;
   }
-  auto ep = Endpoint::parse(endpoint);
-  if (!ep)
-    throw Error(fmt::format(
-        "'{}' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as [ADDRESS]:PORT)", text));
-  return {ep->address, ep->port, proto.value_or(Proto::tcp)};
+  // The address is what comes before the last ':' (IPv6 in brackets), as Endpoint reads it.
+  const auto colon = endpoint.rfind(':');
+  const bool v6 = endpoint.starts_with('[');
+  std::optional<IpAddress> address;
+  std::optional<std::uint16_t> port;
+  if (colon != std::string_view::npos && (!v6 || (colon > 0 && endpoint[colon - 1] == ']'))) {
+    address = IpAddress::parse(v6 ? endpoint.substr(1, colon - 2) : endpoint.substr(0, colon));
+    port = parse_vip_port(endpoint.substr(colon + 1));
+  }
+  if (!address || !port || address->is_v6() != v6)
+    throw Error(
+        fmt::format("'{}' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as "
+                    "[ADDRESS]:PORT; PORT {})",
+                    text, kVipPortRule));
+  return {*address, *port, proto.value_or(Proto::tcp)};
 }
 
 const HealthCheck& health_of(const VipConfig& vip, const RealConfig& real) {

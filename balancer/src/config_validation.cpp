@@ -1,6 +1,7 @@
 #include "dogfish/config_validation.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <net/if.h>
 
 #include <algorithm>
@@ -123,6 +124,31 @@ void check_health(const HealthCheck& h, const std::string& path, const std::stri
   check_health_text(h.expect, path + ".expect", subject);
 }
 
+// The hash choices: one at most, and the destination port alone only where ports differ.
+void check_hash_flags(const VipConfig& vip, const std::string& path) {
+  const std::vector<std::string> choices = vip_flag_names(vip.flags & DF_VIP_HASH_CHOICES);
+  if (choices.size() > 1)
+    throw InvalidConfig(
+        path + ".flags",
+        fmt::format("{} each choose what the ring hashes: give one", fmt::join(choices, " and ")),
+        "VIP " + vip_name(vip));
+  if ((vip.flags & DF_VIP_HASH_DPORT_ONLY) && vip.port != DF_VIP_ANY_PORT)
+    throw InvalidConfig(path + ".flags",
+                        fmt::format("dport_hash_only is for any-port VIPs (port *): on port {} it "
+                                    "would send every flow to one real",
+                                    vip.port),
+                        "VIP " + vip_name(vip));
+}
+
+// A probe of an any-port VIP has no port to borrow from it: each check names its own.
+void check_health_port(const VipConfig& vip, const HealthCheck& h, const std::string& path,
+                       const std::string& subject) {
+  if (vip.port == DF_VIP_ANY_PORT && h.type != HealthType::none && h.port == 0)
+    throw InvalidConfig(path + ".port",
+                        "an any-port VIP's health check needs a port (health.port: 1-65535)",
+                        subject);
+}
+
 void check_real(const VipConfig& vip, const RealConfig& real, const std::string& path) {
   if (vip.address.is_v6() && real.address.is_v4())
     throw InvalidConfig(
@@ -131,10 +157,12 @@ void check_real(const VipConfig& vip, const RealConfig& real, const std::string&
                     real.address.to_string(), vip.address.to_string()));
   check_range(real.weight, {0, kMaxWeight}, path + ".weight",
               fmt::format("weight of real {} in VIP {}", real.address.to_string(), vip_name(vip)));
-  if (real.health)
-    check_health(
-        *real.health, path + ".health",
-        fmt::format("health of real {} in VIP {}", real.address.to_string(), vip_name(vip)));
+  if (real.health) {
+    const std::string subject =
+        fmt::format("health of real {} in VIP {}", real.address.to_string(), vip_name(vip));
+    check_health(*real.health, path + ".health", subject);
+    check_health_port(vip, *real.health, path + ".health", subject);
+  }
 }
 
 void check_vip(const VipConfig& vip, const std::string& path) {
@@ -143,7 +171,9 @@ void check_vip(const VipConfig& vip, const std::string& path) {
         path + ".flags",
         fmt::format("{:#x} has bits that are not VIP flags ({})", vip.flags, vip_flag_list()),
         "VIP " + vip_name(vip));
+  check_hash_flags(vip, path);
   check_health(vip.health, path + ".health", "health of VIP " + vip_name(vip));
+  check_health_port(vip, vip.health, path + ".health", "health of VIP " + vip_name(vip));
   std::map<IpAddress, std::size_t> seen;
   for (std::size_t i = 0; i < vip.reals.size(); ++i) {
     const RealConfig& real = vip.reals[i];

@@ -292,6 +292,9 @@ json Controller::change(const json& request, const std::string& cmd) {
         throw Error(fmt::format("VIP {} already exists", to_string(key)));
     next.vips.push_back(
         {.address = key.address, .port = key.port, .proto = key.proto, .flags = flags_of(request)});
+  } else if (cmd == "vip_edit") {
+    if (!request.contains("flags")) throw Error("missing \"flags\"");
+    find_vip(next, key).flags = flags_of(request);
   } else if (cmd == "vip_del") {
     find_vip(next, key);
     std::erase_if(next.vips, [&](const VipConfig& v) { return ServiceKey::of(v) == key; });
@@ -351,8 +354,8 @@ json Controller::handle(const json& request) {
               {"vips_changed", r.vips_changed},
               {"rings_written", r.rings_written}};
     }
-    if (cmd == "vip_add" || cmd == "vip_del" || cmd == "real_add" || cmd == "real_edit" ||
-        cmd == "real_del")
+    if (cmd == "vip_add" || cmd == "vip_edit" || cmd == "vip_del" || cmd == "real_add" ||
+        cmd == "real_edit" || cmd == "real_del")
       return change(request, cmd);
     throw Error(fmt::format("unknown command '{}'", cmd));
   } catch (const std::exception& e) {

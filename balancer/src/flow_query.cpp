@@ -40,14 +40,18 @@ void check_client_family(const ServiceKey& vip, const Endpoint& client) {
 }
 
 RingPick ring_pick(const df_flow_key& key, std::uint32_t vip_flags, std::uint32_t ring_size) {
-  const std::uint32_t hash =
-      vip_flags & DF_VIP_SRC_HASH_ONLY ? df_src_hash(&key) : df_flow_hash(&key);
+  const std::uint32_t hash = df_ring_hash(&key, vip_flags, df_flow_hash(&key));
   return {hash, df_ring_slot(hash, ring_size)};
 }
 
 FlowAnswer find_flow_real(const DataPlane& dp, const AppliedState& state, const ServiceKey& vip,
                           const Endpoint& client, std::uint32_t now_ticks) {
+  if (vip.port == DF_VIP_ANY_PORT)
+    throw Error(fmt::format("{}: name the port the client asks (a flow has one)", to_string(vip)));
+  // The program's rule: the exact VIP, else its address's any-port VIP.
   auto applied = state.vips.find(vip);
+  if (applied == state.vips.end())
+    applied = state.vips.find({vip.address, DF_VIP_ANY_PORT, vip.proto});
   if (applied == state.vips.end()) throw Error(fmt::format("unknown VIP {}", to_string(vip)));
   check_client_family(vip, client);
   const df_flow_key key = to_df_flow_key(vip, client);

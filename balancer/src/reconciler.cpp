@@ -383,9 +383,23 @@ std::size_t Reconciler::forget_lost_flows(
     members.emplace_back(to_df_key(ServiceKey::of(v)), std::move(ids));
   }
   if (members.empty()) return 0;
+  // A flow is its port's exact VIP's, else its address's any-port VIP's (as the program looked
+  // it up: with the VIPs there were before this change).
+  const bool any_port = std::any_of(members.begin(), members.end(),
+                                    [](const auto& m) { return m.first.port == DF_VIP_ANY_PORT; });
+  std::vector<df_vip_key> exact;
+  for (const auto& [key, vip] : state_.vips)
+    if (any_port && key.port != DF_VIP_ANY_PORT) exact.push_back(to_df_key(key));
+  auto same = [](const df_vip_key& a, const df_vip_key& b) {
+    return std::memcmp(&a, &b, sizeof(a)) == 0;
+  };
   return dp_.forget_flows([&](const df_flow_key& flow, const df_conn& conn) {
+    df_vip_key owner = flow.vip;
+    if (any_port && std::none_of(exact.begin(), exact.end(),
+                                 [&](const df_vip_key& k) { return same(k, owner); }))
+      owner.port = DF_VIP_ANY_PORT;
     for (const auto& [key, ids] : members)
-      if (std::memcmp(&flow.vip, &key, sizeof(key)) == 0) return !ids.contains(conn.real_id);
+      if (same(owner, key)) return !ids.contains(conn.real_id);
     return false;
   });
 }

@@ -99,6 +99,38 @@ TEST(Config, VipWithoutRealsAndEmptyLists) {
   EXPECT_TRUE(std::holds_alternative<IpAddress>(c.gateway));
 }
 
+TEST(Config, AnyPortVipsAndHashChoices) {
+  Config c =
+      parse_config(std::string("interface: lo\ngateway: fe80::1\n") +
+                       "vips:\n"
+                       "  - {address: 10.0.0.1, port: '*', proto: tcp, flags: [dport_hash_only],"
+                       " health: {type: tcp, port: 22}}\n"
+                       "  - {address: 10.0.0.1, port: any, proto: udp}\n"
+                       "  - {address: 10.0.0.1, port: 80, proto: tcp, flags: "
+                       "[no_src_port_hash]}\n",
+                   "c.yaml");
+  ASSERT_EQ(c.vips.size(), 3u);
+  EXPECT_EQ(c.vips[0].port, DF_VIP_ANY_PORT);
+  EXPECT_EQ(c.vips[0].flags, DF_VIP_HASH_DPORT_ONLY);
+  EXPECT_EQ(c.vips[0].health.port, 22);
+  EXPECT_EQ(vip_name(c.vips[0]), "10.0.0.1:*/tcp");
+  EXPECT_EQ(c.vips[1].port, DF_VIP_ANY_PORT);
+  EXPECT_EQ(c.vips[2].flags, DF_VIP_HASH_NO_SRC_PORT);
+}
+
+TEST(Config, ServicesNameEveryPortWithAStar) {
+  EXPECT_EQ(parse_service("10.0.0.1:*/udp"),
+            (ServiceKey{*IpAddress::parse("10.0.0.1"), 0, Proto::udp}));
+  EXPECT_EQ(parse_service("[fd00::1]:*"),
+            (ServiceKey{*IpAddress::parse("fd00::1"), 0, Proto::tcp}));
+  EXPECT_EQ(parse_service("[fd00::1]:443", Proto::udp),
+            (ServiceKey{*IpAddress::parse("fd00::1"), 443, Proto::udp}));
+  EXPECT_EQ(to_string(parse_service("[fd00::1]:*/udp")), "[fd00::1]:*/udp");
+  for (const char* bad : {"10.0.0.1:0", "10.0.0.1:**", "10.0.0.1", "fd00::1:80", "[10.0.0.1]:80",
+                          "[fd00::1]", "10.0.0.1:65536"})
+    EXPECT_THROW(parse_service(bad), Error) << bad;
+}
+
 TEST(Config, IPv4VipMayHaveIPv6Reals) {
   auto c = parse_config(
       "interface: lo\ngateway: 10.0.0.1\nvips:\n  - address: 10.0.0.1\n    port: 80\n"
@@ -158,7 +190,8 @@ TEST(Config, LoadsAFileAndNamesItInErrors) {
     load_config(path);
     FAIL() << "no error";
   } catch (const ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()), path.string() + ":4: vips[0].port: 0 is not a port (1-65535)");
+    EXPECT_EQ(std::string(e.what()),
+              path.string() + ":4: vips[0].port: 0 is not a port (1-65535, or * for every port)");
     EXPECT_EQ(e.line(), 4U);
   }
   std::filesystem::remove_all(dir);
@@ -203,9 +236,9 @@ const BadConfig kBad[] = {
     {"port out of range",
      "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n  - address: 10.0.0.2\n    port: "
      "70000\n    proto: tcp\n",
-     "c.yaml:8: vips[1].port: 70000 is not a port (1-65535)"},
+     "c.yaml:8: vips[1].port: 70000 is not a port (1-65535, or * for every port)"},
     {"port not a number", "vips:\n  - {address: 10.0.0.1, port: http, proto: tcp}\n",
-     "c.yaml:4: vips[0].port: http is not a port (1-65535)"},
+     "c.yaml:4: vips[0].port: http is not a port (1-65535, or * for every port)"},
     {"missing interface", "!gateway: 10.0.0.1\n", "c.yaml:1: missing key 'interface'"},
     {"missing gateway", "!interface: eth0\n", "c.yaml:1: missing key 'gateway'"},
     {"bad gateway", "!interface: eth0\ngateway: router\n",
@@ -240,7 +273,30 @@ const BadConfig kBad[] = {
      "health, reals)"},
     {"bad flag",
      "vips:\n  - {address: 10.0.0.1, port: 80, proto: tcp, flags: [no_conn_table, sticky]}\n",
-     "c.yaml:4: vips[0].flags[1]: 'sticky' is not a VIP flag (no_conn_table, src_hash_only)"},
+     "c.yaml:4: vips[0].flags[1]: 'sticky' is not a VIP flag (no_conn_table, src_hash_only, "
+     "no_src_port_hash, dport_hash_only)"},
+    {"VIP port a word", "vips:\n  - {address: 10.0.0.1, port: all, proto: tcp}\n",
+     "c.yaml:4: vips[0].port: all is not a port (1-65535, or * for every port)"},
+    {"two hash choices",
+     "vips:\n  - address: 10.0.0.1\n    port: '*'\n    proto: tcp\n"
+     "    flags: [src_hash_only, dport_hash_only]\n",
+     "c.yaml:7: vips[0].flags: src_hash_only and dport_hash_only each choose what the ring "
+     "hashes: give one"},
+    {"dport hash on one port",
+     "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n    flags: [dport_hash_only]\n",
+     "c.yaml:7: vips[0].flags: dport_hash_only is for any-port VIPs (port *): on port 80 it "
+     "would send every flow to one real"},
+    {"any-port VIP's health check without a port",
+     "vips:\n  - address: 10.0.0.1\n    port: any\n    proto: tcp\n"
+     "    health: {type: tcp, interval: 1s}\n",
+     "c.yaml:7: vips[0].health.port: an any-port VIP's health check needs a port (health.port: "
+     "1-65535)"},
+    {"any-port VIP's real's health check without a port",
+     "vips:\n  - address: 10.0.0.1\n    port: any\n    proto: tcp\n"
+     "    health: {type: tcp, port: 22}\n    reals:\n      - address: 10.0.1.1\n"
+     "        health: {port: 0}\n",
+     "c.yaml:10: vips[0].reals[0].health.port: an any-port VIP's health check needs a port "
+     "(health.port: 1-65535)"},
     {"duplicate VIP",
      "vips:\n  - {address: 10.0.0.1, port: 80, proto: tcp}\n  - {address: 10.0.0.1, port: 80, "
      "proto: udp}\n"

@@ -62,7 +62,8 @@ const Bad kBad[] = {
      "10.0.0.1:80/tcp is already vips[0]"},
     {"unknown flags", config({VipConfig{.address = ip("10.0.0.1"), .port = 80, .flags = 0x80}}),
      "vips[0].flags",
-     "VIP 10.0.0.1:80/tcp: 0x80 has bits that are not VIP flags (no_conn_table, src_hash_only)"},
+     "VIP 10.0.0.1:80/tcp: 0x80 has bits that are not VIP flags (no_conn_table, src_hash_only, "
+     "no_src_port_hash, dport_hash_only)"},
     {"more VIPs than max_vips",
      config({vip("10.0.0.1", 80), vip("10.0.0.2", 80), vip("10.0.0.3", 80)}), "vips",
      "3 VIPs, more than max_vips (2)"},

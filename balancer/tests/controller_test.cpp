@@ -72,12 +72,39 @@ TEST_F(ControllerTest, VipAddListDel) {
   EXPECT_EQ(dp.vips.size(), 1u);
 }
 
+TEST_F(ControllerTest, AnyPortVipIsAddedEditedAndListedByName) {
+  ok({{"cmd", "vip_add"}, {"vip", "10.0.0.1:*/tcp"}, {"flags", {"dport_hash_only"}}});
+  json list = ok({{"cmd", "vip_list"}});
+  ASSERT_EQ(list["vips"].size(), 2u);
+  EXPECT_EQ(list["vips"][1]["vip"], "10.0.0.1:*/tcp");
+  EXPECT_EQ(list["vips"][1]["port"], 0);
+  EXPECT_EQ(list["vips"][1]["flags"], json({"dport_hash_only"}));
+  ok({{"cmd", "vip_edit"}, {"vip", "10.0.0.1:*"}, {"flags", {"no_src_port_hash"}}});
+  list = ok({{"cmd", "vip_list"}});
+  EXPECT_EQ(list["vips"][1]["flags"], json({"no_src_port_hash"}));
+  ok({{"cmd", "vip_edit"}, {"vip", "10.0.0.1:80/tcp"}, {"flags", json::array()}});
+  EXPECT_EQ(ok({{"cmd", "vip_list"}})["vips"][0]["flags"], json::array());
+  EXPECT_EQ(error({{"cmd", "vip_edit"},
+                   {"vip", "10.0.0.1:80"},
+                   {"flags", {"src_hash_only", "no_src_port_hash"}}}),
+            "VIP 10.0.0.1:80/tcp: src_hash_only and no_src_port_hash each choose what the ring "
+            "hashes: give one");
+  EXPECT_EQ(error({{"cmd", "vip_edit"}, {"vip", "10.0.0.1:80"}}), "missing \"flags\"");
+  EXPECT_EQ(error({{"cmd", "vip_edit"}, {"vip", "10.0.0.9:*"}, {"flags", json::array()}}),
+            "unknown VIP 10.0.0.9:*/tcp");
+  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:0"}}),
+            "'10.0.0.1:0' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as [ADDRESS]:PORT; PORT "
+            "1-65535, or * for every port)");
+  EXPECT_EQ(dp.vips.size(), 2u);
+}
+
 TEST_F(ControllerTest, BadRequestsChangeNothing) {
   EXPECT_EQ(error({{"cmd", "vip_del"}, {"vip", "10.0.0.9:80"}}), "unknown VIP 10.0.0.9:80/tcp");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:80"}}),
             "VIP 10.0.0.1:80/tcp already exists");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1"}}),
-            "'10.0.0.1' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as [ADDRESS]:PORT)");
+            "'10.0.0.1' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as [ADDRESS]:PORT; PORT "
+            "1-65535, or * for every port)");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:80/sctp"}}),
             "'10.0.0.1:80/sctp': 'sctp' is not a protocol (tcp, udp)");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:80/udp"}, {"proto", "tcp"}}),
@@ -85,7 +112,8 @@ TEST_F(ControllerTest, BadRequestsChangeNothing) {
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.2:80"}, {"proto", "sctp"}}),
             "'sctp' is not a protocol (tcp, udp)");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.2:80"}, {"flags", {"fast"}}}),
-            "'fast' is not a VIP flag (no_conn_table, src_hash_only)");
+            "'fast' is not a VIP flag (no_conn_table, src_hash_only, no_src_port_hash, "
+            "dport_hash_only)");
   EXPECT_EQ(error({{"cmd", "real_add"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.1"}}),
             "real 10.1.0.1 is already in VIP 10.0.0.1:80/tcp (weight 1; use `real edit`)");
   EXPECT_EQ(error({{"cmd", "real_add"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0"}}),
@@ -343,6 +371,25 @@ TEST_F(FlowTest, ASourceHashVipHashesTheClientAddressAlone) {
     EXPECT_EQ(a["slot"], df_ring_slot(df_src_hash(&k), 13));
     EXPECT_EQ(a["real"], "10.1.0.1");
   }
+}
+
+TEST_F(FlowTest, APortOnlyAnAnyPortVipServesIsItsFlowHashedOnItsChoice) {
+  ok({{"cmd", "vip_add"}, {"vip", "10.0.0.1:*/tcp"}, {"flags", json::array({"dport_hash_only"})}});
+  ok({{"cmd", "real_add"}, {"vip", "10.0.0.1:*/tcp"}, {"real", "10.1.0.2"}});
+  const std::uint32_t any_ring = rec.state().vips.at(parse_service("10.0.0.1:*/tcp")).ring;
+  df_flow_key k = client_flow(40000);
+  k.vip.port = htons(8080);
+  json a = ok({{"cmd", "flow"}, {"client", "10.0.0.2:40000"}, {"vip", "10.0.0.1:8080/tcp"}});
+  EXPECT_EQ(a["ring"], any_ring) << "the any-port VIP's ring";
+  EXPECT_EQ(a["ring_hash"], df_dport_hash(&k));
+  EXPECT_EQ(a["hash"], df_flow_hash(&k));
+  EXPECT_EQ(a["real"], "10.1.0.2");
+  EXPECT_EQ(flow(40000)["ring"], rec.state().vips.at(parse_service("10.0.0.1:80/tcp")).ring)
+      << "port 80 is the exact VIP's";
+  EXPECT_EQ(error({{"cmd", "flow"}, {"client", "10.0.0.2:40000"}, {"vip", "10.0.0.1:*/tcp"}}),
+            "10.0.0.1:*/tcp: name the port the client asks (a flow has one)");
+  EXPECT_EQ(error({{"cmd", "flow"}, {"client", "10.0.0.2:40000"}, {"vip", "10.0.0.1:8080/udp"}}),
+            "unknown VIP 10.0.0.1:8080/udp");
 }
 
 TEST_F(FlowTest, ErrorsNameTheValue) {

@@ -240,6 +240,22 @@ def test_cli_changes_show_in_the_maps(daemon):
     assert len(daemon.dump("vips")) == 2
 
 
+def test_any_port_vip_and_hash_flags_from_the_cli(daemon):
+    daemon.cli("vip", "add", "10.100.0.1:*/tcp", "--flags", "dport_hash_only")
+    daemon.cli("vip", "edit", "10.100.0.1:80", "--flags", "no_src_port_hash")
+    vips = {v["vip"]: v for v in daemon.vips()}
+    assert vips["10.100.0.1:*/tcp"]["port"] == 0
+    assert vips["10.100.0.1:*/tcp"]["flags"] == ["dport_hash_only"]
+    assert vips["10.100.0.1:80/tcp"]["flags"] == ["no_src_port_hash"]
+    # The key's bytes as bpftool prints them ("0x0a", ...): the port, big-endian, at 16.
+    ports = {int(e["key"][16], 16) << 8 | int(e["key"][17], 16) for e in daemon.dump("vips")}
+    assert ports == {0, 80}, "port 0 in the map is the any-port VIP"
+    listed = daemon.cli("vip", "list").stdout
+    assert "10.100.0.1:*/tcp" in listed and "dport_hash_only" in listed
+    daemon.cli("vip", "edit", "10.100.0.1:*/tcp", "--flags", "none")
+    assert {v["vip"]: v for v in daemon.vips()}["10.100.0.1:*/tcp"]["flags"] == []
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -248,7 +264,12 @@ def test_cli_changes_show_in_the_maps(daemon):
         (
             ("vip", "add", "10.100.0.1"),
             "dogfish: '10.100.0.1' is not ADDRESS:PORT or ADDRESS:PORT/PROTO "
-            "(IPv6 as [ADDRESS]:PORT)",
+            "(IPv6 as [ADDRESS]:PORT; PORT 1-65535, or * for every port)",
+        ),
+        (
+            ("vip", "edit", "10.100.0.1:80", "--flags", "src_hash_only,no_src_port_hash"),
+            "dogfish: VIP 10.100.0.1:80/tcp: src_hash_only and no_src_port_hash each choose "
+            "what the ring hashes: give one",
         ),
         (
             ("real", "add", "10.100.0.1:80", "10.0.1.999"),

@@ -233,6 +233,27 @@ TEST_F(ReconcilerTest, RemovedVipLosesItsFlows) {
   EXPECT_TRUE(dp.conns.contains(kept));
 }
 
+// A flow is remembered under the port it asked; it is the exact VIP's where one has that port,
+// the any-port VIP's otherwise.
+TEST_F(ReconcilerTest, RealTakenOutOfAnAnyPortVipLosesTheFlowsOfItsPortsOnly) {
+  auto with = [](bool both) {
+    std::vector<RealConfig> reals = {real("10.1.0.2")};
+    if (both) reals.push_back(real("10.1.0.1"));
+    return config({vip("10.0.0.1", 80, {real("10.1.0.1")}),
+                   vip("10.0.0.1", DF_VIP_ANY_PORT, std::move(reals))});
+  };
+  rec.apply(with(true), df);
+  auto gone = remember("10.0.0.1", 8080, Proto::tcp, 1000, "10.1.0.1");
+  auto gone_too = remember("10.0.0.1", 443, Proto::tcp, 1000, "10.1.0.1");
+  auto exact = remember("10.0.0.1", 80, Proto::tcp, 1000, "10.1.0.1");
+  auto other_real = remember("10.0.0.1", 8080, Proto::tcp, 1001, "10.1.0.2");
+  EXPECT_EQ(rec.apply(with(false), df).flows_forgotten, 2u);
+  EXPECT_FALSE(dp.conns.contains(gone));
+  EXPECT_FALSE(dp.conns.contains(gone_too));
+  EXPECT_TRUE(dp.conns.contains(exact)) << "port 80 is the exact VIP's, which keeps the real";
+  EXPECT_TRUE(dp.conns.contains(other_real));
+}
+
 TEST_F(ReconcilerTest, AdoptedVipLosesFlowsOfRealsTheNewConfigDropped) {
   rec.apply(both_serve(), df);
   auto gone = remember("10.0.0.1", 80, Proto::tcp, 1000, "10.1.0.1");

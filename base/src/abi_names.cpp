@@ -6,7 +6,9 @@ namespace dogfish {
 namespace {
 
 constexpr Named<std::uint32_t> kVipFlags[] = {{DF_VIP_NO_CONN_TABLE, "no_conn_table"},
-                                              {DF_VIP_SRC_HASH_ONLY, "src_hash_only"}};
+                                              {DF_VIP_SRC_HASH_ONLY, "src_hash_only"},
+                                              {DF_VIP_HASH_NO_SRC_PORT, "no_src_port_hash"},
+                                              {DF_VIP_HASH_DPORT_ONLY, "dport_hash_only"}};
 
 constexpr ReasonName kBalancerReasons[] = {
 #define DF_REASON_NAME(id, name, help) {DF_##id, name, help},

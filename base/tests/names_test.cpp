@@ -29,9 +29,12 @@ TEST(Names, XdpMode) {
 TEST(Names, VipFlags) {
   EXPECT_EQ(parse_vip_flag("no_conn_table"), DF_VIP_NO_CONN_TABLE);
   EXPECT_EQ(parse_vip_flag("src_hash_only"), DF_VIP_SRC_HASH_ONLY);
+  EXPECT_EQ(parse_vip_flag("no_src_port_hash"), DF_VIP_HASH_NO_SRC_PORT);
+  EXPECT_EQ(parse_vip_flag("dport_hash_only"), DF_VIP_HASH_DPORT_ONLY);
   EXPECT_FALSE(parse_vip_flag("bogus"));
   EXPECT_EQ(vip_flag_names(DF_VIP_NO_CONN_TABLE | DF_VIP_SRC_HASH_ONLY),
             (std::vector<std::string>{"no_conn_table", "src_hash_only"}));
+  EXPECT_EQ(vip_flag_names(DF_VIP_HASH_DPORT_ONLY), (std::vector<std::string>{"dport_hash_only"}));
   EXPECT_TRUE(vip_flag_names(0).empty());
 }
 

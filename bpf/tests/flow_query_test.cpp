@@ -107,6 +107,14 @@ TEST_P(FlowQueryTest, ASourceHashVipsSlotToo) {
   expect_ring_picks_as_the_program(DF_VIP_SRC_HASH_ONLY);
 }
 
+TEST_P(FlowQueryTest, ANoSourcePortHashVipsSlotToo) {
+  expect_ring_picks_as_the_program(DF_VIP_HASH_NO_SRC_PORT);
+}
+
+TEST_P(FlowQueryTest, ADestinationPortHashVipsSlotToo) {
+  expect_ring_picks_as_the_program(DF_VIP_HASH_DPORT_ONLY);
+}
+
 INSTANTIATE_TEST_SUITE_P(Families, FlowQueryTest, ::testing::Values(kV4, kV6),
                          [](const auto& info) { return std::string(info.param.name); });
 

@@ -389,6 +389,18 @@ TEST_F(IcmpTest, ErrorAboutAnIpv4VipsFlowGoesToAnIpv6Real) {
   expect(in, XDP_TX, DF_TX_ICMP_ERROR, encapsulated(in, key, kReal6a));
 }
 
+TEST_F(IcmpTest, ErrorAboutAnAnyPortVipsFlowGoesToItsReal) {
+  uint32_t any = lb_.add_vip(kVip4, DF_VIP_ANY_PORT, IPPROTO_TCP);
+  lb_.set_ring(any, {2});
+  Bytes in = frag_needed(1400, reply(kVip4, kClient4, 8080));
+  auto key = flow_key(kClient4, 40000, kVip4, 8080, IPPROTO_TCP);
+  expect(in, XDP_TX, DF_TX_ICMP_ERROR, encapsulated(in, key, kReal4b));
+  Bytes exact = frag_needed(1400, reply(kVip4, kClient4, 80));
+  expect(exact, XDP_TX, DF_TX_ICMP_ERROR,
+         encapsulated(exact, flow_key(kClient4, 40000, kVip4, 80, IPPROTO_TCP), kReal4a));
+  EXPECT_EQ(lb_.vip_stats(any).packets, 1u);
+}
+
 TEST_F(IcmpTest, ErrorsTurnedOffGoToTheStack) {
   lb_.update_config([](df_config& c) { c.icmp_off = DF_ICMP_NO_ERRORS; });
   expect_untouched(lb_, frag_needed(1280, reply(kVip4, kClient4)), XDP_PASS, DF_PASS_L4_PROTO);

@@ -52,5 +52,23 @@ TEST_F(VipCacheTest, NewFlagsApplyToTheNextPacket) {
   EXPECT_EQ(lb_.conn_count(), 1u) << "not remembered: the VIP no longer has one";
 }
 
+TEST_F(VipCacheTest, AnExactVipOverAnAnyPortOneTakesItsPortFromTheNextPacket) {
+  uint32_t any = lb_.add_vip(kVip4, DF_VIP_ANY_PORT, IPPROTO_TCP);
+  lb_.set_ring(any, {2});
+  ASSERT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 8080, SYN))), kReal4b);
+  uint32_t exact = lb_.add_vip(kVip4, 8080, IPPROTO_TCP);
+  lb_.set_ring(exact, {1});
+  EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 8080, SYN))), kReal4a);
+  lb_.remove_vip(exact);
+  EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 8080, SYN))), kReal4b);
+}
+
+TEST_F(VipCacheTest, APortPassedAsNoVipIsBalancedOnceAnAnyPortVipCovers) {
+  expect_untouched(lb_, tcp4(kClient4, 40000, kVip4, 8080, SYN), XDP_PASS, DF_PASS_NOT_VIP);
+  uint32_t any = lb_.add_vip(kVip4, DF_VIP_ANY_PORT, IPPROTO_TCP);
+  lb_.set_ring(any, {2});
+  EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 8080, SYN))), kReal4b);
+}
+
 }  // namespace
 }  // namespace dogfish::testing

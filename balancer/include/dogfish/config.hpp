@@ -20,9 +20,9 @@
 //   metrics_listen: 127.0.0.1:9773 # GET /metrics (http_server.hpp); off (the default): none
 //   vips:
 //     - address: 10.100.0.1
-//       port: 80
+//       port: 80                   # or "*" / any: every port the address's other VIPs leave
 //       proto: tcp                 # tcp | udp
-//       flags: [no_conn_table, src_hash_only]
+//       flags: [no_conn_table, src_hash_only]  # and no_src_port_hash, dport_hash_only
 //       health: { type: tcp, interval: 1s, timeout: 500ms, rise: 2, fall: 3 }  # health_check.hpp
 //       reals:
 //         - { address: 10.0.1.1, weight: 2 }   # weight defaults to 1; 0 drains
@@ -57,7 +57,7 @@ struct RealConfig {
 
 struct VipConfig {
   IpAddress address;
-  std::uint16_t port = 0;  // host byte order
+  std::uint16_t port = 0;  // host byte order; DF_VIP_ANY_PORT (0): every port
   Proto proto = Proto::tcp;
   std::uint32_t flags = 0;  // DF_VIP_*
   HealthCheck health;       // for every real that does not override it
@@ -119,11 +119,13 @@ Config parse_config(std::string_view text, const std::string& file);
 // Reads and parses a file. Throws ConfigError (also when the file cannot be read).
 Config load_config(const std::filesystem::path& path);
 
-// "10.0.0.1:80/tcp", "[fd00::1]:53/udp"
+// "10.0.0.1:80/tcp", "[fd00::1]:53/udp", "10.0.0.1:*/tcp" (any port)
 std::string to_string(const ServiceKey& key);
-// A VIP as a command names it: ADDRESS:PORT ([IPv6]:PORT) with the protocol given apart, or
-// with it, as to_string prints it ("10.0.0.1:53/udp"). Given both ways, they must agree; given
-// neither, tcp. Throws Error naming the text.
+// "10.0.0.1:80", "[fd00::1]:*": the VIP's address and port, as a request carries them.
+std::string vip_endpoint(const ServiceKey& key);
+// A VIP as a command names it: ADDRESS:PORT ([IPv6]:PORT; PORT * or any for an any-port VIP)
+// with the protocol given apart, or with it, as to_string prints it ("10.0.0.1:53/udp"). Given
+// both ways, they must agree; given neither, tcp. Throws Error naming the text.
 ServiceKey parse_service(std::string_view text, std::optional<Proto> proto = std::nullopt);
 std::string vip_name(const VipConfig& vip);
 

@@ -4,7 +4,9 @@
 //
 // Requests ({"cmd": ...}):
 //   vip_add  {vip: "10.0.0.1:80", proto: "tcp", flags: ["no_conn_table", ...]}
-//            (everywhere: vip "10.0.0.1:80/tcp" names the protocol too; proto defaults to tcp)
+//            (everywhere: vip "10.0.0.1:80/tcp" names the protocol too; proto defaults to tcp;
+//            "10.0.0.1:*" is the any-port VIP, listed with port 0)
+//   vip_edit {vip, proto, flags: [...]}                   (replaces the flags)
 //   vip_del  {vip, proto}
 //   vip_list {}
 //   real_add {vip, proto, real: "10.1.0.1", weight: 1}   (a real already there is an error)
@@ -12,7 +14,8 @@
 //   real_del {vip, proto, real}
 //   real_list{[vip, proto]}
 //   ring     {vip, proto}                                 (the ring packets read, slot by slot)
-//   flow     {client: "10.0.0.2:40000", vip, proto}       (the real it goes to now: flow_query.hpp)
+//   flow     {client: "10.0.0.2:40000", vip, proto}       (the real it goes to now: flow_query.hpp;
+//            vip names the port asked, which an any-port VIP may serve)
 //   stats    {}
 //   reload   {}                                           (re-read the configuration file)
 // Responses: {"ok": true, ...} or {"error": "one line"}.

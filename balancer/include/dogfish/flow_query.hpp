@@ -25,8 +25,8 @@ struct FlowAnswer {
   std::uint32_t real_id = DF_REAL_NONE;  // DF_REAL_NONE: the ring's slot is empty
   std::optional<IpAddress> real;         // the real_id's address, when it has one
   std::uint32_t hash = 0;                // the flow's df_flow_hash (the entry's, on a hit)
-  // From the ring: which one, the hash that picked the slot (df_src_hash for a
-  // source-hash VIP), and the slot.
+  // From the ring: which one, the hash that picked the slot (df_ring_hash: the VIP's hash
+  // choice), and the slot.
   std::uint32_t ring = 0;
   std::uint32_t ring_hash = 0;
   std::uint32_t slot = 0;
@@ -50,9 +50,10 @@ struct RingPick {
 };
 RingPick ring_pick(const df_flow_key& key, std::uint32_t vip_flags, std::uint32_t ring_size);
 
-// The answer for `client` to `vip`, at `now_ticks` (CLOCK_MONOTONIC_COARSE >> DF_TICK_SHIFT, the
-// program's clock). Throws Error for a VIP the data plane does not have or a client of another
-// address family.
+// The answer for `client` to `vip` (a port the client asks: the exact VIP's, else the any-port
+// VIP's on its address, as the program looks it up), at `now_ticks` (CLOCK_MONOTONIC_COARSE >>
+// DF_TICK_SHIFT, the program's clock). Throws Error for a VIP the data plane does not have, an
+// any-port key (no flow has port *), or a client of another address family.
 FlowAnswer find_flow_real(const DataPlane& dp, const AppliedState& state, const ServiceKey& vip,
                           const Endpoint& client, std::uint32_t now_ticks);
 

@@ -14,7 +14,7 @@
  * another left pinned only when it matches. Bump it when a pinned map's key, value, size rule
  * or meaning changes; the C++ side also stamps a fingerprint of the struct sizes.
  */
-#define DF_ABI_VERSION 3 /* 3: vip_gen pinned; every writer of vips bumps it after each write */
+#define DF_ABI_VERSION 4 /* 4: port 0 in a VIP key is any port; hash choice flags (DF_VIP_HASH_*) */
 
 /* Address families as stored in keys: fixed values, not AF_* (which is libc's). */
 #define DF_FAMILY_V4 4
@@ -58,6 +58,11 @@
 /* Per-VIP flags (df_vip_meta.flags). */
 #define DF_VIP_NO_CONN_TABLE (1U << 0) /* hash every packet, never remember */
 #define DF_VIP_SRC_HASH_ONLY (1U << 1) /* hash the source address only */
+#define DF_VIP_HASH_NO_SRC_PORT (1U << 2) /* hash the 5-tuple with the source port left out */
+#define DF_VIP_HASH_DPORT_ONLY (1U << 3) /* hash the destination port only */
+/* What the ring is hashed on: at most one of these per VIP; none is the whole 5-tuple. */
+#define DF_VIP_HASH_CHOICES \
+	(DF_VIP_SRC_HASH_ONLY | DF_VIP_HASH_NO_SRC_PORT | DF_VIP_HASH_DPORT_ONLY)
 
 /*
  * Why a packet left the program the way it did: the XDP program, or the tc
@@ -104,10 +109,16 @@ enum df_reason {
 #define DF_FIRST_PASS DF_PASS_NOT_IP
 #define DF_FIRST_DROP DF_DROP_BAD_L3
 
-/* Key of the VIP map. IPv4 addresses use addr[0..3]; the rest is zero. */
+/*
+ * Key of the VIP map. IPv4 addresses use addr[0..3]; the rest is zero. Port 0 is an
+ * any-port VIP: a packet whose (address, port, protocol) is no VIP takes the VIP at
+ * (address, 0, protocol), so an exact VIP wins over an any-port VIP on its address.
+ */
+#define DF_VIP_ANY_PORT 0
+
 struct df_vip_key {
 	__u8 addr[16];
-	__be16 port;
+	__be16 port; /* DF_VIP_ANY_PORT: every port */
 	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
 	__u8 family; /* DF_FAMILY_* */
 };

@@ -77,20 +77,20 @@ DF_INLINE __u32 df_load32(const __u8 *p)
 }
 
 /* The ports and protocol as one word, in a fixed order of the key's bytes. */
-DF_INLINE __u32 df_ports_word(const struct df_flow_key *k)
+DF_INLINE __u32 df_ports_word(const struct df_flow_key *k, __be16 sport)
 {
-	return ((__u32)k->sport << 16) ^ (__u32)k->vip.port ^ ((__u32)k->vip.proto << 8);
+	return ((__u32)sport << 16) ^ (__u32)k->vip.port ^ ((__u32)k->vip.proto << 8);
 }
 
-/* Hash of the whole 5-tuple: spreads flows over the ring and over outer sources. */
-DF_INLINE __u32 df_flow_hash(const struct df_flow_key *k)
+/* Hash of the 5-tuple with `sport` for the source port (0 leaves it out). */
+DF_INLINE __u32 df_tuple_hash(const struct df_flow_key *k, __be16 sport)
 {
 	__u32 a, b, c;
 
 	if (k->vip.family == DF_FAMILY_V4) {
 		a = df_load32(k->src) + DF_JHASH_INITVAL + DF_HASH_SEED;
 		b = df_load32(k->vip.addr) + DF_JHASH_INITVAL + DF_HASH_SEED;
-		c = df_ports_word(k) + DF_JHASH_INITVAL + DF_HASH_SEED;
+		c = df_ports_word(k, sport) + DF_JHASH_INITVAL + DF_HASH_SEED;
 		DF_JHASH_FINAL(a, b, c);
 		return c;
 	}
@@ -105,9 +105,15 @@ DF_INLINE __u32 df_flow_hash(const struct df_flow_key *k)
 	DF_JHASH_MIX(a, b, c);
 	a += df_load32(k->vip.addr + 8);
 	b += df_load32(k->vip.addr + 12);
-	c += df_ports_word(k);
+	c += df_ports_word(k, sport);
 	DF_JHASH_FINAL(a, b, c);
 	return c;
+}
+
+/* Hash of the whole 5-tuple: spreads flows over the ring and over outer sources. */
+DF_INLINE __u32 df_flow_hash(const struct df_flow_key *k)
+{
+	return df_tuple_hash(k, k->sport);
 }
 
 /* Hash of the source address alone: one client, one real, whatever its ports. */
@@ -127,6 +133,32 @@ DF_INLINE __u32 df_src_hash(const struct df_flow_key *k)
 	a += df_load32(k->src + 12);
 	DF_JHASH_FINAL(a, b, c);
 	return c;
+}
+
+/* Hash of the destination port (and protocol) alone: one port, one real, whoever asks. */
+DF_INLINE __u32 df_dport_hash(const struct df_flow_key *k)
+{
+	__u32 a, b, c;
+
+	a = b = c = DF_JHASH_INITVAL + DF_HASH_SEED + 4;
+	a += df_ports_word(k, 0);
+	DF_JHASH_FINAL(a, b, c);
+	return c;
+}
+
+/*
+ * The hash a VIP's ring is asked with, by its DF_VIP_HASH_CHOICES flag (at most one is
+ * set); `flow_hash` is the flow's df_flow_hash, the default.
+ */
+DF_INLINE __u32 df_ring_hash(const struct df_flow_key *k, __u32 vip_flags, __u32 flow_hash)
+{
+	if (vip_flags & DF_VIP_SRC_HASH_ONLY)
+		return df_src_hash(k);
+	if (vip_flags & DF_VIP_HASH_NO_SRC_PORT)
+		return df_tuple_hash(k, 0);
+	if (vip_flags & DF_VIP_HASH_DPORT_ONLY)
+		return df_dport_hash(k);
+	return flow_hash;
 }
 
 /* A hash's slot on a ring: multiply-shift is uniform over [0, ring_size) and needs no divide. */

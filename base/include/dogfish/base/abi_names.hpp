@@ -14,10 +14,10 @@
 
 namespace dogfish {
 
-// A per-VIP flag (DF_VIP_*): no_conn_table, src_hash_only.
+// A per-VIP flag (DF_VIP_*): no_conn_table, src_hash_only, no_src_port_hash, dport_hash_only.
 std::optional<std::uint32_t> parse_vip_flag(std::string_view name);
 std::vector<std::string> vip_flag_names(std::uint32_t flags);
-std::string vip_flag_list();  // "no_conn_table, src_hash_only", for errors
+std::string vip_flag_list();  // "no_conn_table, src_hash_only, ...", for errors
 
 // Why a packet left a program: the balancer's DF_REASONS, the decap's DF_DECAP_REASONS.
 struct ReasonName {
