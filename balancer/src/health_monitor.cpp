@@ -108,7 +108,10 @@ bool HealthMonitor::settled(const VipConfig& vip) const {
 
 void HealthMonitor::unsettle() {
   generation_++;
-  for (auto& [key, real] : reals_) real.settled = false;
+  for (auto& [key, real] : reals_) {
+    real.settled = false;
+    real.fresh_run = 0;
+  }
 }
 
 Config HealthMonitor::effective(const Config& config) const {
@@ -128,7 +131,13 @@ void HealthMonitor::record(const RealKey& key, RealHealth& real, ProbeResult res
   (result.passed ? counters_.passed : counters_.failed)++;
   const bool flipped = real.state.observe(result.passed, real.check.rise, real.check.fall);
   if (real.started_generation == generation_) {
-    const bool was = std::exchange(real.settled, real.state.streak() == 0);
+    real.fresh_run =
+        real.fresh_run > 0 && real.fresh_passed == result.passed ? real.fresh_run + 1 : 1;
+    real.fresh_passed = result.passed;
+    const std::uint32_t needed = real.state.up() ? real.check.rise : real.check.fall;
+    const bool now_settled =
+        real.fresh_passed == real.state.up() && real.fresh_run >= std::max(needed, 1u);
+    const bool was = std::exchange(real.settled, now_settled);
     newly_settled_ |= real.settled && !was;
   }
   real.last = std::move(result);

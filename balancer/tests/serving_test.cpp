@@ -74,8 +74,9 @@ class ServingTest : public testing::Test {
     watch.poll();
   }
   const Addresses& now() const { return log.back(); }
-  // Settles every check: the state the tests start from.
+  // Settles every check (rise is 2: two passes each): the state the tests start from.
   void settle() {
+    round();
     round();
     ASSERT_EQ(now(), (Addresses{kChecked, kUnchecked}));
   }
@@ -114,7 +115,46 @@ TEST_F(ServingTest, ALinkDownBrieflyWithdrawsAndWaitsForResultsFromAfterIt) {
   set({});
   EXPECT_EQ(now(), Addresses{kUnchecked}) << "the checked VIP waits for new results";
   round();
+  EXPECT_EQ(now(), Addresses{kUnchecked}) << "one new pass each: an up real needs rise (2)";
+  round();
   EXPECT_EQ(now(), (Addresses{kChecked, kUnchecked}));
+}
+
+// The race main had: probes are spread over the interval, so after a link came back one
+// real could rise while another had given one result only, a failure (a neighbour not yet
+// resolved, a slow answer). That settled it as down while its peers saw it up, and the
+// balancer rejoined the group with another ring than theirs. Here real 1 rises on one pass
+// (its own check), which is what the spread looks like in lockstep rounds.
+TEST_F(ServingTest, OneFailureJustAfterTheLinkCameBackDoesNotSettleARealDown) {
+  config = parse_config(R"(
+interface: eth0
+gateway: 02:00:00:00:00:01
+vips:
+  - {address: 10.0.0.1, port: 80, proto: tcp,
+     health: {type: tcp, interval: 1s, timeout: 500ms, rise: 2, fall: 2},
+     reals: [{address: 10.1.0.1,
+              health: {type: tcp, interval: 1s, timeout: 500ms, rise: 1, fall: 2}},
+             {address: 10.1.0.2}]}
+  - {address: 10.0.0.2, port: 80, proto: tcp, reals: [{address: 10.1.0.1}]}
+)",
+                        "test.yaml");
+  health.sync(config, t);
+  announcements.applied(config);
+  settle();
+  set({.link_up = false});
+  for (int i = 0; i < 3; i++) round();
+  ASSERT_TRUE(health.all_down(config.vips[0]));
+  set({});
+  dead = {kReal2};
+  round();  // real 1 rises; real 2's first probe since fails
+  EXPECT_FALSE(health.is_down(config.vips[0], config.vips[0].reals[0]));
+  EXPECT_EQ(now(), Addresses{kUnchecked}) << "real 2 has failed once, not fall (2) times";
+  dead = {};
+  round();
+  EXPECT_EQ(now(), Addresses{kUnchecked}) << "real 2 is rising";
+  round();
+  EXPECT_FALSE(health.is_down(config.vips[0], config.vips[0].reals[1]));
+  EXPECT_EQ(now(), (Addresses{kChecked, kUnchecked})) << "both reals in the ring, as its peers";
 }
 
 TEST_F(ServingTest, ALinkDownForLongerThanFallWaitsForEveryRealToRise) {
@@ -140,6 +180,7 @@ TEST_F(ServingTest, AProbeStartedBeforeTheLinkCameBackSettlesNothing) {
   finish();  // ...and passed once it was up
   EXPECT_EQ(now(), Addresses{kUnchecked});
   round();
+  round();  // two new passes each (rise)
   EXPECT_EQ(now(), (Addresses{kChecked, kUnchecked}));
 }
 

@@ -17,12 +17,13 @@
 // down with it. `all_down()` shows it.
 //
 // Settled: a real's state stands on results the monitor trusts, so every balancer that
-// checks it agrees on it. A real is settled once a probe started since it was last
-// unsettled has finished and its state agrees with its latest result (no rise or fall
-// under way). It is unsettled when its check starts (a new daemon, a new real, a changed
-// check) and by unsettle(), for every real, when what the probes found says more about
-// the balancer than about the reals (its link was down). The announcements (announcer.hpp)
-// wait for it.
+// checks it agrees on it. A real is settled once the probes started since it was last
+// unsettled have given as many results in a row as its state needs (rise when up, fall
+// when down), all agreeing with that state: one failed probe just after a link came back
+// does not settle a real as down that its peers see up. It is unsettled when its check
+// starts (a new daemon, a new real, a changed check) and by unsettle(), for every real, when
+// what the probes found says more about the balancer than about the reals (its link was
+// down). The announcements (announcer.hpp) wait for it.
 #pragma once
 
 #include <chrono>
@@ -53,6 +54,9 @@ struct RealHealth {
   std::uint64_t probe_id = 0;  // unique to this entry: a late result of a replaced one is ignored
   bool in_flight = false;
   bool settled = false;  // see above
+  // Results in a row, all alike, from probes started since the real was last unsettled.
+  std::uint32_t fresh_run = 0;
+  bool fresh_passed = false;  // what they were
   // The monitor's generation (unsettle() calls) when the probe in flight started.
   std::uint64_t started_generation = 0;
   HealthClock::time_point next_probe{};
