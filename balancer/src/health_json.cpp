@@ -31,7 +31,7 @@ json real_health_json(const HealthMonitor* monitor, const VipConfig& vip, const 
   out["since"] = wall_seconds(h->since);
   out["for_s"] = std::chrono::duration<double>(HealthClock::now() - h->since).count();
   out["streak"] = h->state.streak();
-  out["settled"] = h->settled;
+  out["settled"] = h->settled();
   if (h->last) {
     out["last"] = h->last->detail;
     out["last_passed"] = h->last->passed;

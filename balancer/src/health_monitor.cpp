@@ -102,16 +102,13 @@ bool HealthMonitor::all_down(const VipConfig& vip) const {
 bool HealthMonitor::settled(const VipConfig& vip) const {
   return std::all_of(vip.reals.begin(), vip.reals.end(), [&](const RealConfig& r) {
     const RealHealth* h = find({ServiceKey::of(vip), r.address});
-    return !h || h->settled;
+    return !h || h->settled();
   });
 }
 
 void HealthMonitor::unsettle() {
   generation_++;
-  for (auto& [key, real] : reals_) {
-    real.settled = false;
-    real.fresh_run = 0;
-  }
+  for (auto& [key, real] : reals_) real.fresh_run = 0;
 }
 
 Config HealthMonitor::effective(const Config& config) const {
@@ -129,16 +126,13 @@ void HealthMonitor::record(const RealKey& key, RealHealth& real, ProbeResult res
                            HealthClock::time_point now, bool& changed) {
   real.in_flight = false;
   (result.passed ? counters_.passed : counters_.failed)++;
+  const bool was = real.settled();
   const bool flipped = real.state.observe(result.passed, real.check.rise, real.check.fall);
   if (real.started_generation == generation_) {
     real.fresh_run =
         real.fresh_run > 0 && real.fresh_passed == result.passed ? real.fresh_run + 1 : 1;
     real.fresh_passed = result.passed;
-    const std::uint32_t needed = real.state.up() ? real.check.rise : real.check.fall;
-    const bool now_settled =
-        real.fresh_passed == real.state.up() && real.fresh_run >= std::max(needed, 1u);
-    const bool was = std::exchange(real.settled, now_settled);
-    newly_settled_ |= real.settled && !was;
+    newly_settled_ |= real.settled() && !was;
   }
   real.last = std::move(result);
   real.last_at = now;

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "dogfish/announcer.hpp"
@@ -126,18 +127,12 @@ TEST_F(ServingTest, ALinkDownBrieflyWithdrawsAndWaitsForResultsFromAfterIt) {
 // balancer rejoined the group with another ring than theirs. Here real 1 rises on one pass
 // (its own check), which is what the spread looks like in lockstep rounds.
 TEST_F(ServingTest, OneFailureJustAfterTheLinkCameBackDoesNotSettleARealDown) {
-  config = parse_config(R"(
-interface: eth0
-gateway: 02:00:00:00:00:01
-vips:
-  - {address: 10.0.0.1, port: 80, proto: tcp,
-     health: {type: tcp, interval: 1s, timeout: 500ms, rise: 2, fall: 2},
-     reals: [{address: 10.1.0.1,
-              health: {type: tcp, interval: 1s, timeout: 500ms, rise: 1, fall: 2}},
-             {address: 10.1.0.2}]}
-  - {address: 10.0.0.2, port: 80, proto: tcp, reals: [{address: 10.1.0.1}]}
-)",
-                        "test.yaml");
+  std::string text = kConfig;
+  const std::string real1 = "{address: 10.1.0.1}";
+  text.replace(text.find(real1), real1.size(),
+               "{address: 10.1.0.1, health: {type: tcp, interval: 1s, timeout: 500ms, rise: 1, "
+               "fall: 2}}");
+  config = parse_config(text, "test.yaml");
   health.sync(config, t);
   announcements.applied(config);
   settle();

@@ -53,7 +53,6 @@ struct RealHealth {
   HealthState state;
   std::uint64_t probe_id = 0;  // unique to this entry: a late result of a replaced one is ignored
   bool in_flight = false;
-  bool settled = false;  // see above
   // Results in a row, all alike, from probes started since the real was last unsettled.
   std::uint32_t fresh_run = 0;
   bool fresh_passed = false;  // what they were
@@ -63,6 +62,12 @@ struct RealHealth {
   HealthClock::time_point since{};  // of the current state
   std::optional<ProbeResult> last;  // the last finished probe
   HealthClock::time_point last_at{};
+
+  // See above: enough fresh results in a row, all agreeing with the state.
+  bool settled() const {
+    const std::uint32_t needed = state.up() ? check.rise : check.fall;
+    return fresh_run > 0 && fresh_passed == state.up() && fresh_run >= needed;
+  }
 };
 
 // A VIP service as the announcements see it (announcer.hpp).
