@@ -322,8 +322,7 @@ std::string to_string(const ServiceKey& key) {
 
 std::string vip_endpoint(const ServiceKey& key) {
   if (key.port != DF_VIP_ANY_PORT) return Endpoint{key.address, key.port}.to_string();
-  return key.address.is_v6() ? fmt::format("[{}]:*", key.address.to_string())
-                             : fmt::format("{}:*", key.address.to_string());
+  return HostPort::join(key.address, "*");
 }
 
 std::string vip_name(const VipConfig& vip) { return to_string(ServiceKey::of(vip)); }
@@ -342,21 +341,14 @@ ServiceKey parse_service(std::string_view text, std::optional<Proto> proto) {
           fmt::format("'{}' says {}, --proto says {}", text, to_string(*named), to_string(*proto)));
     proto = named;
   }
-  // The address is what comes before the last ':' (IPv6 in brackets), as Endpoint reads it.
-  const auto colon = endpoint.rfind(':');
-  const bool v6 = endpoint.starts_with('[');
-  std::optional<IpAddress> address;
-  std::optional<std::uint16_t> port;
-  if (colon != std::string_view::npos && (!v6 || (colon > 0 && endpoint[colon - 1] == ']'))) {
-    address = IpAddress::parse(v6 ? endpoint.substr(1, colon - 2) : endpoint.substr(0, colon));
-    port = parse_vip_port(endpoint.substr(colon + 1));
-  }
-  if (!address || !port || address->is_v6() != v6)
+  const auto split = HostPort::split(endpoint);
+  const auto port = split ? parse_vip_port(split->port) : std::nullopt;
+  if (!port)
     throw Error(
         fmt::format("'{}' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as "
                     "[ADDRESS]:PORT; PORT {})",
                     text, kVipPortRule));
-  return {*address, *port, proto.value_or(Proto::tcp)};
+  return {split->address, *port, proto.value_or(Proto::tcp)};
 }
 
 const HealthCheck& health_of(const VipConfig& vip, const RealConfig& real) {

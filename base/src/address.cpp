@@ -79,7 +79,7 @@ std::string MacAddress::to_string() const {
                      bytes[3], bytes[4], bytes[5]);
 }
 
-std::optional<Endpoint> Endpoint::parse(std::string_view text) {
+std::optional<HostPort> HostPort::split(std::string_view text) {
   std::string_view host, port;
   if (text.starts_with('[')) {
     auto close = text.find("]:");
@@ -93,19 +93,27 @@ std::optional<Endpoint> Endpoint::parse(std::string_view text) {
     port = text.substr(colon + 1);
   }
   auto address = IpAddress::parse(host);
-  if (!address || (address->is_v6() && !text.starts_with('['))) return std::nullopt;
-  if (address->is_v4() && text.starts_with('[')) return std::nullopt;
+  if (!address || address->is_v6() != text.starts_with('[')) return std::nullopt;
+  return HostPort{*address, port};
+}
+
+std::string HostPort::join(const IpAddress& address, std::string_view port) {
+  if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), port);
+  return fmt::format("{}:{}", address.to_string(), port);
+}
+
+std::optional<Endpoint> Endpoint::parse(std::string_view text) {
+  auto split = HostPort::split(text);
+  if (!split) return std::nullopt;
+  std::string_view port = split->port;
   unsigned value = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
       value > 65535)
     return std::nullopt;
-  return Endpoint{*address, static_cast<std::uint16_t>(value)};
+  return Endpoint{split->address, static_cast<std::uint16_t>(value)};
 }
 
-std::string Endpoint::to_string() const {
-  if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), port);
-  return fmt::format("{}:{}", address.to_string(), port);
-}
+std::string Endpoint::to_string() const { return HostPort::join(address, std::to_string(port)); }
 
 }  // namespace dogfish

@@ -55,6 +55,16 @@ struct MacAddress {
 };
 
 // An address and a port: "10.0.0.1:80" or "[fd00::1]:80" (IPv6 always in brackets).
+// "ADDRESS:PORT" or "[IPv6]:PORT" split: the address (IPv6 only in brackets, IPv4 never) and
+// the port's text, unparsed (what a port may be is the caller's: Endpoint's 1-65535, a VIP's *).
+struct HostPort {
+  IpAddress address;
+  std::string_view port;
+  static std::optional<HostPort> split(std::string_view text);
+  // The reverse: "ADDRESS:PORT", IPv6 in brackets.
+  static std::string join(const IpAddress& address, std::string_view port);
+};
+
 struct Endpoint {
   IpAddress address;
   std::uint16_t port = 0;  // host byte order, 1..65535
