@@ -4,8 +4,11 @@ A test's namespaces get names no other run uses (unique()) and are removed when 
 ends, also when it fails. Commands run in one through nsenter, which keeps the host's
 mounts: pins made under /sys/fs/bpf outlive the command (`ip netns exec` would give it a
 private mount namespace, and the pins would vanish with it; DESIGN.md, lab facts 5)."""
+import ctypes
 import itertools
 import os
+import socket
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -52,6 +55,39 @@ def enter(target, *argv):
 def run_in(target, *argv, **kw):
     """command.run of argv in the namespace (enter())."""
     return run(enter(target, *argv), **kw)
+
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def socket_in(target, family, kind, proto=0):
+    """A socket made in the namespace (as enter() names it), for this process to use: no
+    command to start, which in CI's emulated guest costs seconds. setns() moves only the
+    thread that calls it, so a thread of its own enters, makes the socket and ends; the
+    socket stays in the namespace it was made in."""
+    path = target if str(target).startswith("/") else RUN_DIR / target
+    made = {}
+
+    def make():
+        try:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                if _libc.setns(fd, CLONE_NEWNET):
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns into {path}: {os.strerror(err)}")
+            finally:
+                os.close(fd)
+            made["socket"] = socket.socket(family, kind, proto)
+        except OSError as e:
+            made["error"] = e
+
+    t = threading.Thread(target=make)
+    t.start()
+    t.join()
+    if "error" in made:
+        raise made["error"]
+    return made["socket"]
 
 
 def unique(stem):

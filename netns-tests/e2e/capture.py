@@ -6,17 +6,17 @@ stop() fails when the kernel dropped packets."""
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 from contextlib import contextmanager
 
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
-from scapy.utils import rdpcap, wrpcap
+from scapy.utils import rdpcap
 
-from e2e.lab import CLIENTS
+from testlib import netns
 from testlib.command import wait_for
-from testlib.paths import PYTHON
 
 MARKER_TYPE = 0x88B5  # IEEE 802 local experimental EtherType: every stack ignores it
 MARKER_MAC = "02:df:00:00:00:01"
@@ -80,12 +80,14 @@ class Capture:
         """Sends a marker frame out of the captured interface. Once the file holds it, it holds
         every packet that crossed the interface before: the capture is complete up to now."""
         self.token = b"dogfish-e2e-marker-" + os.urandom(8).hex().encode()
-        path = f"{self.path}.marker"
-        wrpcap(
-            path,
-            [Ether(dst="ff:ff:ff:ff:ff:ff", src=MARKER_MAC, type=MARKER_TYPE) / Raw(self.token)],
+        frame = bytes(
+            Ether(dst="ff:ff:ff:ff:ff:ff", src=MARKER_MAC, type=MARKER_TYPE) / Raw(self.token)
         )
-        self.lab.exec(self.node, PYTHON, CLIENTS / "send_frames.py", self.iface, path)
+        with netns.socket_in(
+            self.lab.node(self.node)["netns"], socket.AF_PACKET, socket.SOCK_RAW
+        ) as s:
+            s.bind((self.iface, 0))
+            s.send(frame)
 
     def _holds_token(self):
         try:
