@@ -9,12 +9,14 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from contextlib import contextmanager
 
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 
+from e2e.lab import progress
 from testlib import netns
 from testlib.command import wait_for
 
@@ -142,6 +144,7 @@ def capturing(lab, points, directory, watch=None, **kw):
     directory.mkdir(parents=True, exist_ok=True)
     caps = {}
     try:
+        started = time.monotonic()
         for point in points:
             node, iface, flt = (*point, None)[:3]
             cap = Capture(lab, node, iface, directory / f"{node}-{iface}.pcap", flt, **kw)
@@ -149,11 +152,17 @@ def capturing(lab, points, directory, watch=None, **kw):
             cap.start()
             if watch:
                 watch.note_pid(cap.proc.pid)
+        progress(f"{len(caps)} captures listening in {time.monotonic() - started:.1f} s")
         yield caps
+        started = time.monotonic()
         for cap in caps.values():
             cap.mark()
         for cap in caps.values():
             cap.stop()
+        read = sum(len(cap.packets) for cap in caps.values())
+        progress(
+            f"{len(caps)} captures stopped, {read} packets read in {time.monotonic() - started:.1f} s"
+        )
     finally:
         for cap in caps.values():
             cap.kill()

@@ -18,9 +18,14 @@ BALANCER_REBUILT = paths.binary("DOGFISH_BALANCER_REBUILT", "bpf/balancer_rebuil
 CLIENTS = Path(__file__).resolve().parents[1] / "clients"
 
 
+_START = time.monotonic()
+
+
 def progress(line):
-    """A progress line on long work, visible with pytest -s and in CTest's output on failure."""
-    print(f"[e2e] {line}", file=sys.stderr, flush=True)
+    """A progress line on long work, visible with pytest -s and in CTest's output on failure;
+    stamped with the seconds since the test process started, to show where a slow run's time
+    went (CI's emulated guest runs its e2e checks with -s)."""
+    print(f"[e2e {time.monotonic() - _START:6.1f}s] {line}", file=sys.stderr, flush=True)
 
 
 class LabAlreadyUp(AssertionError):
