@@ -27,8 +27,10 @@
 #include "vip_cache.h"
 #include "probe.h"
 
-/* Fixed at load: the verifier and JIT see it as a constant. */
+/* Fixed at load: the verifier and JIT see them as constants. */
 const volatile __u32 ring_size = DF_DEFAULT_RING_SIZE;
+/* Row length of vip_real_stats (max_reals); 0: per-(VIP, real) counters are not kept. */
+const volatile __u32 vip_real_stride = DF_DEFAULT_MAX_REALS;
 
 /* Changed at run time by the control plane through the mmap'd .bss map. */
 volatile struct df_config df_cfg;
@@ -450,6 +452,8 @@ static __always_inline int balance(struct xdp_md *ctx, struct df_global_stats *g
 					 : encap_ipv6(ctx, real, &in, &df_cfg))
 		return DF_DROP_ADJUST_HEAD;
 	count(&real_stats, real_id, frame_len);
+	if (vip_real_stride)
+		count(&vip_real_stats, vip->vip_id * vip_real_stride + real_id, frame_len);
 	return pkt.icmp ? DF_TX_ICMP_ERROR : DF_TX;
 }
 

@@ -147,6 +147,17 @@ struct {
 	__type(value, struct df_counter);
 } real_stats SEC(".maps");
 
+/*
+ * Packets and bytes per (VIP, real), at vip_id * vip_real_stride + real_id (balancer.bpf.c);
+ * written by the program. Sized max_vips x max_reals at load, or 1 when they are not kept.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DF_DEFAULT_MAX_VIPS *DF_DEFAULT_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct df_counter);
+} vip_real_stats SEC(".maps");
+
 /* Reason and connection-table counters, one entry; written by the program. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -50,6 +50,11 @@ def by_stats(stats):
     for r in stats["reals"]:
         for unit in ("packets", "bytes"):
             out[(f"dogfish_real_{unit}_total", (("real", r["real"]),))] = r[unit]
+    for p in stats["vip_reals"]:
+        for unit in ("packets", "bytes"):
+            out[(f"dogfish_vip_real_{unit}_total", (("real", p["real"]), ("vip", p["vip"])))] = p[
+                unit
+            ]
     for reason, n in stats["reasons"].items():
         out[("dogfish_packets_total", (("reason", reason),))] = n
     ct = stats["conn_table"]
@@ -60,8 +65,8 @@ def by_stats(stats):
 
 
 def traffic_keys(stats):
-    """The samples only the test's traffic moves: the VIPs' and the reals' (probes via the VIP
-    leave the balancer's stack at tc egress, past the XDP counters)."""
+    """The samples only the test's traffic moves: the VIPs', the reals' and the pairs' (probes
+    via the VIP leave the balancer's stack at tc egress, past the XDP counters)."""
     return {k for k in by_stats(stats) if k[0].startswith(("dogfish_vip_", "dogfish_real_"))}
 
 
@@ -168,6 +173,11 @@ def test_prometheus_scrapes_what_stats_says(basic_lab):
         assert want_before.get(key, 0) <= scraped[key] <= want_after[key], key
     for key in traffic_keys(after):
         assert scraped[key] == want_after[key] == want_before[key], key
+    # Each VIP's traffic is its reals' (no probe passes XDP), pair by pair.
+    for v in after["vips"]:
+        pairs = [p for p in after["vip_reals"] if p["vip"] == v["vip"]]
+        assert sum(p["packets"] for p in pairs) == v["packets"], (v, pairs)
+    assert any(p["packets"] for p in after["vip_reals"]), after["vip_reals"]
     up = [k for k in scraped if k[0] == "dogfish_real_up"]
     assert len(up) == sum(len(v["reals"]) for v in lab.status["vips"]), up
 

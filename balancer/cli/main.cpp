@@ -159,6 +159,11 @@ void print_stats(const json& s) {
     fmt::print("{:<40} {:>14} {:>16}\n",
                fmt::format("{} ({})", r["real"].get<std::string>(), r["id"].get<unsigned>()),
                r["packets"].get<uint64_t>(), r["bytes"].get<uint64_t>());
+  fmt::print("\n{:<40} {:>14} {:>16}\n", "VIP -> REAL", "PACKETS", "BYTES");
+  for (const json& p : s.value("vip_reals", json::array()))
+    fmt::print("{:<40} {:>14} {:>16}\n",
+               fmt::format("{} -> {}", p["vip"].get<std::string>(), p["real"].get<std::string>()),
+               p["packets"].get<uint64_t>(), p["bytes"].get<uint64_t>());
   const json& c = s["conn_table"];
   fmt::print("\nconnection table: {} hit, {} miss, {} expired, {} hashed\n",
              c["hit"].get<uint64_t>(), c["miss"].get<uint64_t>(), c["expired"].get<uint64_t>(),

@@ -57,6 +57,7 @@ constexpr PinnedMap kPinnedMaps[] = {
     {"conn_guard", "conn_guard"},
     {"vip_stats", "vip_stats"},
     {"real_stats", "real_stats"},
+    {"vip_real_stats", "vip_real_stats"},
     {"global_stats", "global_stats"},
     {".bss", "config"},
 };
@@ -174,6 +175,11 @@ BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options)
   check_bpf(bpf_map__set_max_entries(skel_->maps.vip_stats, l.max_vips), "sizing vip_stats");
   check_bpf(bpf_map__set_max_entries(skel_->maps.reals, l.max_reals), "sizing reals");
   check_bpf(bpf_map__set_max_entries(skel_->maps.real_stats, l.max_reals), "sizing real_stats");
+  const bool pairs = keeps_vip_real_stats(l);
+  skel_->rodata->vip_real_stride = pairs ? l.max_reals : 0;
+  check_bpf(
+      bpf_map__set_max_entries(skel_->maps.vip_real_stats, pairs ? l.max_vips * l.max_reals : 1),
+      "sizing vip_real_stats");
   check_bpf(bpf_map__set_max_entries(skel_->maps.probe_reals, l.max_reals), "sizing probe_reals");
   check_bpf(bpf_map__set_max_entries(skel_->maps.conn_table, l.conn_entries), "sizing conn_table");
   check_bpf(bpf_map__set_max_entries(skel_->maps.rings, uint32_t(ring_entries)), "sizing rings");
@@ -504,6 +510,14 @@ DataPlaneStats BpfDataPlane::stats() const {
   for (uint32_t i = 0; i < options_.limits.max_reals; i++)
     s.reals[i] = sum_over_cpus(bpf_map__fd(skel_->maps.real_stats), i, scratch);
   return s;
+}
+
+df_counter BpfDataPlane::vip_real_stats(uint32_t vip_id, uint32_t real_id) const {
+  const DataPlaneLimits& l = options_.limits;
+  if (!keeps_vip_real_stats(l) || vip_id >= l.max_vips || real_id >= l.max_reals) return {};
+  std::vector<df_counter> scratch(libbpf_num_possible_cpus());
+  return sum_over_cpus(bpf_map__fd(skel_->maps.vip_real_stats), vip_id * l.max_reals + real_id,
+                       scratch);
 }
 
 }  // namespace dogfish

@@ -108,10 +108,22 @@ json stats_json(const DataPlaneStats& stats, const AppliedState& state) {
     r["id"] = id;
     reals.push_back(r);
   }
+  json vip_reals = json::array();
+  for (const auto& [key, vip] : state.vips)
+    for (const RealConfig& real : vip.reals) {
+      auto id = state.real_ids.find(real.address);
+      if (id == state.real_ids.end()) continue;
+      auto c = stats.vip_reals.find({vip.vip_id, id->second});
+      json r = counter_json(c == stats.vip_reals.end() ? df_counter{} : c->second);
+      r["vip"] = to_string(key);
+      r["real"] = real.address.to_string();
+      vip_reals.push_back(r);
+    }
   json reasons = json::object();
   for (const ReasonName& r : balancer_reasons()) reasons[r.name] = stats.global.reason[r.id];
   return {{"vips", vips},
           {"reals", reals},
+          {"vip_reals", vip_reals},
           {"conn_table",
            {{"hit", stats.global.conn_hit},
             {"miss", stats.global.conn_miss},
@@ -123,6 +135,16 @@ json stats_json(const DataPlaneStats& stats, const AppliedState& state) {
             {"replaced", stats.global.conn_replaced},
             {"guard_engaged_s", stats.global.guard_engaged}}},
           {"reasons", reasons}};
+}
+
+DataPlaneStats read_stats(const DataPlane& data_plane, const AppliedState& state) {
+  DataPlaneStats stats = data_plane.stats();
+  for (const auto& [key, vip] : state.vips)
+    for (const RealConfig& real : vip.reals)
+      if (auto id = state.real_ids.find(real.address); id != state.real_ids.end())
+        stats.vip_reals[{vip.vip_id, id->second}] =
+            data_plane.vip_real_stats(vip.vip_id, id->second);
+  return stats;
 }
 
 Controller::Controller(Reconciler& reconciler, DataPlane& data_plane, DfConfigFor df_config_for,
@@ -330,7 +352,7 @@ json Controller::handle(const json& request) {
     if (cmd == "ring") return ring(request);
     if (cmd == "flow") return flow(request);
     if (cmd == "stats") {
-      json s = stats_json(dp_.stats(), reconciler_.state());
+      json s = stats_json(read_stats(dp_, reconciler_.state()), reconciler_.state());
       if (health_) s["health"] = health_stats_json(*health_);
       // One LRU for the whole table: any CPU may fill all of it.
       s["conn_table"]["capacity"] = dp_.limits().conn_entries;

@@ -1,6 +1,7 @@
 #include "dogfish/metrics.hpp"
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 namespace dogfish {
@@ -13,16 +14,18 @@ std::uint64_t count(const json& j, const char* key) {
 }
 
 // dogfish_<what>_packets_total and dogfish_<what>_bytes_total, one sample per row, labelled
-// with the row's `key` as `label`.
-void traffic(Exposition& e, const json& rows, const std::string& what, const char* key,
-             const char* label, const std::string& help) {
+// with the row's fields of the labels' names.
+void traffic(Exposition& e, const json& rows, const std::string& what,
+             std::initializer_list<const char*> labels, const std::string& help) {
   auto& packets =
       e.family("dogfish_" + what + "_packets_total", MetricType::counter, "Packets " + help + ".");
   auto& bytes =
       e.family("dogfish_" + what + "_bytes_total", MetricType::counter, "Bytes " + help + ".");
   for (const json& r : rows) {
-    packets.add({{label, r[key].get<std::string>()}}, count(r, "packets"));
-    bytes.add({{label, r[key].get<std::string>()}}, count(r, "bytes"));
+    Labels values;
+    for (const char* label : labels) values.push_back({label, r[label].get<std::string>()});
+    packets.add(values, count(r, "packets"));
+    bytes.add(values, count(r, "bytes"));
   }
 }
 
@@ -116,9 +119,11 @@ void reals(Exposition& e, const json& rows) {
 
 Exposition metrics_exposition(const json& stats, const json& real_list) {
   Exposition e;
-  traffic(e, stats.value("vips", json::array()), "vip", "vip", "vip", "sent to a VIP");
-  traffic(e, stats.value("reals", json::array()), "real", "real", "real",
+  traffic(e, stats.value("vips", json::array()), "vip", {"vip"}, "sent to a VIP");
+  traffic(e, stats.value("reals", json::array()), "real", {"real"},
           "encapsulated to a real, over all its VIPs");
+  traffic(e, stats.value("vip_reals", json::array()), "vip_real", {"vip", "real"},
+          "of a VIP encapsulated to one of its reals");
   auto& reasons =
       e.family("dogfish_packets_total", MetricType::counter,
                "Packets by what became of them (reason: tx, or why dropped or passed).");

@@ -186,6 +186,20 @@ TEST_F(ControllerTest, StatsNamesEveryReason) {
   EXPECT_EQ(s["conn_table"]["capacity_per_cpu"], s["conn_table"]["capacity"]);
 }
 
+TEST_F(ControllerTest, StatsGiveEveryVipsRealsTheirOwnCounters) {
+  const AppliedState& state = rec.state();
+  const AppliedVip& vip = state.vips.begin()->second;
+  const RealConfig& first = vip.reals.at(0);
+  dp.vip_real_counters[{vip.vip_id, state.real_ids.at(first.address)}] = {5, 500};
+  json pairs = ok({{"cmd", "stats"}})["vip_reals"];
+  ASSERT_EQ(pairs.size(), vip.reals.size());
+  EXPECT_EQ(pairs[0]["vip"], to_string(state.vips.begin()->first));
+  EXPECT_EQ(pairs[0]["real"], first.address.to_string());
+  EXPECT_EQ(pairs[0]["packets"], 5);
+  EXPECT_EQ(pairs[0]["bytes"], 500);
+  EXPECT_EQ(pairs[1]["packets"], 0);
+}
+
 TEST(ControlSocket, RoundTripAndNoDaemon) {
   std::string dir = fmt::format("/tmp/dogfish-sock-test-{}", getpid());
   std::string path = dir + "/ctl.sock";

@@ -114,8 +114,13 @@ class FakeDataPlane : public DataPlane {
     s.reals.resize(limits_.max_reals);
     return s;
   }
+  df_counter vip_real_stats(uint32_t vip_id, uint32_t real_id) const override {
+    auto it = vip_real_counters.find({vip_id, real_id});
+    return it == vip_real_counters.end() ? df_counter{} : it->second;
+  }
 
   DataPlaneLimits limits_;
+  std::map<std::pair<uint32_t, uint32_t>, df_counter> vip_real_counters;  // what the tests set
   std::map<df_vip_key, df_vip_meta, BytesLess> vips;
   std::map<df_vip_addr_key, uint32_t, BytesLess> vip_addrs;
   std::vector<df_real> reals;

@@ -56,6 +56,9 @@ class BalancerHarness {
   df_global_stats global_stats() const { return dp_->stats().global; }
   df_counter vip_stats(uint32_t vip_id) const { return dp_->stats().vips.at(vip_id); }
   df_counter real_stats(uint32_t real_id) const { return dp_->stats().reals.at(real_id); }
+  df_counter vip_real_stats(uint32_t vip_id, uint32_t real_id) const {
+    return dp_->vip_real_stats(vip_id, real_id);
+  }
   bool conn_lookup(const df_flow_key& key, df_conn* out) const;
   // The control plane's own reads: its connection-table lookup and the VIP's live ring.
   std::optional<df_conn> find_flow(const df_flow_key& key) const { return dp_->find_flow(key); }

@@ -342,6 +342,26 @@ TEST_F(BalancerTest, StatsMoveByExactlyTheExpectedAmounts) {
   EXPECT_EQ(lb_.real_stats(2).packets, 0u);
 }
 
+TEST_F(BalancerTest, ARealOfTwoVipsIsCountedPerVip) {
+  uint32_t other = lb_.add_vip(kVip4, 8080, IPPROTO_TCP);
+  lb_.set_ring(vip4_, {1});
+  lb_.set_ring(other, {1});
+  Bytes to_80 = tcp4(kClient4, 40000, kVip4, 80);
+  Bytes to_8080 = tcp4(kClient4, 40000, kVip4, 8080);
+  for (int i = 0; i < 3; i++) lb_.run(to_80);
+  for (int i = 0; i < 2; i++) lb_.run(to_8080);
+  lb_.run(tcp4(kClient4, 40000, "10.9.9.9", 80));  // not a VIP: nobody's
+
+  df_counter a = lb_.vip_real_stats(vip4_, 1), b = lb_.vip_real_stats(other, 1);
+  EXPECT_EQ(a.packets, 3u);
+  EXPECT_EQ(a.bytes, to_80.size() * 3);
+  EXPECT_EQ(b.packets, 2u);
+  EXPECT_EQ(b.bytes, to_8080.size() * 2);
+  EXPECT_EQ(lb_.real_stats(1).packets, a.packets + b.packets) << "the real's own sums its VIPs'";
+  EXPECT_EQ(lb_.vip_real_stats(vip4_, 2).packets, 0u);
+  EXPECT_EQ(lb_.vip_real_stats(other, 2).packets, 0u);
+}
+
 // icmp_test.cpp has the too-big answers byte by byte.
 TEST_F(BalancerTest, OversizePacketIsAnsweredAndOneAtTheLimitIsSent) {
   Bytes in = tcp4(kClient4, 40000, kVip4, 80);

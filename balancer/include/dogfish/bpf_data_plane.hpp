@@ -106,6 +106,7 @@ class BpfDataPlane : public DataPlane {
   std::vector<df_vip_addr_key> read_vip_addrs() const override;
   df_config config() const override;
   DataPlaneStats stats() const override;
+  df_counter vip_real_stats(uint32_t vip_id, uint32_t real_id) const override;
 
  private:
   // When each freed real id was freed, pinned as pin_dir/real_freed.

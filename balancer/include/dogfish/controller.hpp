@@ -37,8 +37,11 @@
 
 namespace dogfish {
 
-// The counters by name: per VIP, per real, connection table, every reason (DF_REASONS).
+// The counters by name: per VIP, per real, per (VIP, real) of the applied state, connection
+// table, every reason (DF_REASONS).
 nlohmann::json stats_json(const DataPlaneStats& stats, const AppliedState& state);
+// The data plane's counters, with those of every (VIP, real) pair in the applied state.
+DataPlaneStats read_stats(const DataPlane& data_plane, const AppliedState& state);
 
 // How often the configuration was applied (a change, a reload, the start) and reloaded.
 struct ControlCounters {

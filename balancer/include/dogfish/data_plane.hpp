@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <utility>
@@ -27,6 +28,8 @@ struct DataPlaneStats {
   df_global_stats global{};
   std::vector<df_counter> vips;   // by vip_id
   std::vector<df_counter> reals;  // by real id
+  // By (vip_id, real id), for the pairs asked for (vip_real_stats() below).
+  std::map<std::pair<uint32_t, uint32_t>, df_counter> vip_reals;
 };
 
 class DataPlane {
@@ -63,6 +66,14 @@ class DataPlane {
   virtual std::vector<df_vip_addr_key> read_vip_addrs() const = 0;
   virtual df_config config() const = 0;
   virtual DataPlaneStats stats() const = 0;
+  // Packets and bytes sent to one real for one VIP (zero when such counters are not kept).
+  virtual df_counter vip_real_stats(uint32_t vip_id, uint32_t real_id) const = 0;
 };
+
+// True when the data plane keeps per-(VIP, real) counters for these limits: its array of
+// max_vips x max_reals would not be over DF_MAX_VIP_REAL_COUNTERS.
+inline bool keeps_vip_real_stats(const DataPlaneLimits& l) {
+  return uint64_t(l.max_vips) * l.max_reals <= DF_MAX_VIP_REAL_COUNTERS;
+}
 
 }  // namespace dogfish

@@ -26,6 +26,11 @@
 #define DF_DEFAULT_CONN_ENTRIES 1000000
 #define DF_DEFAULT_CONN_INSERT_RATE 100000 /* table entries a CPU may write per second */
 #define DF_MAX_VIP_ADDRS 1024
+/*
+ * Counters per (VIP, real) are one per-CPU array of max_vips x max_reals, at
+ * vip_id * max_reals + real_id; above this many entries (16 MiB a CPU) they are not kept.
+ */
+#define DF_MAX_VIP_REAL_COUNTERS (1U << 20)
 
 /* Real id 0 is never a real: an empty ring slot or a missing connection reads as 0. */
 #define DF_REAL_NONE 0
