@@ -8,7 +8,7 @@ PACKAGES=(
 	cmake make g++ pkg-config clang llvm bpftool
 	libbpf-dev libelf-dev zlib1g-dev linux-libc-dev
 	libmnl-dev libnl-3-dev libnl-route-3-dev
-	libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+	libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libfmt-dev prometheus-cpp-dev
 	# tests and benchmarks; libFuzzer and the sanitizers' runtimes for scripts/sanitize
 	googletest libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
 	python3 python3-pytest python3-scapy

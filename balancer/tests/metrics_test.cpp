@@ -24,22 +24,21 @@ TEST(Exposition, WritesHelpAndTypeOncePerFamily) {
   e.family("dogfish_vip_packets_total", MetricType::counter, "Packets to a VIP.")
       .add({{"vip", "10.100.0.1:80/tcp"}}, std::uint64_t{42})
       .add({{"vip", "[fd00:100::1]:80/tcp"}}, std::uint64_t{7});
-  e.family("dogfish_up", MetricType::gauge, "Back\\slash and\nnewline.").add({}, 1.5);
+  e.family("dogfish_up", MetricType::gauge, "Up, \"quoted\".").add({}, 1.5);
   EXPECT_EQ(e.text(),
             "# HELP dogfish_vip_packets_total Packets to a VIP.\n"
             "# TYPE dogfish_vip_packets_total counter\n"
             "dogfish_vip_packets_total{vip=\"10.100.0.1:80/tcp\"} 42\n"
             "dogfish_vip_packets_total{vip=\"[fd00:100::1]:80/tcp\"} 7\n"
-            "# HELP dogfish_up Back\\\\slash and\\nnewline.\n"
+            "# HELP dogfish_up Up, \"quoted\".\n"
             "# TYPE dogfish_up gauge\n"
             "dogfish_up 1.5\n");
 }
 
 TEST(Exposition, EscapesLabelValues) {
-  EXPECT_EQ(escape_label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
   Exposition e;
-  e.family("x", MetricType::gauge, "h").add({{"a", "q\""}, {"b", "2"}}, std::uint64_t{0});
-  EXPECT_EQ(e.text(), "# HELP x h\n# TYPE x gauge\nx{a=\"q\\\"\",b=\"2\"} 0\n");
+  e.family("x", MetricType::gauge, "h").add({{"a", "q\"b\\c\nd"}, {"b", "2"}}, std::uint64_t{0});
+  EXPECT_EQ(e.text(), "# HELP x h\n# TYPE x gauge\nx{a=\"q\\\"b\\\\c\\nd\",b=\"2\"} 0\n");
 }
 
 TEST(Exposition, RefusesBadNamesAndAFamilyTwice) {
@@ -49,6 +48,8 @@ TEST(Exposition, RefusesBadNamesAndAFamilyTwice) {
   EXPECT_THROW(e.family("1abc", MetricType::gauge, "h"), std::logic_error);
   EXPECT_THROW(e.family("a-b", MetricType::gauge, "h"), std::logic_error);
   EXPECT_THROW(e.family("ok", MetricType::gauge, "h").add({{"le:x", "1"}}, 1.0), std::logic_error);
+  EXPECT_THROW(e.family("ok2", MetricType::gauge, "a\nb"), std::logic_error);
+  EXPECT_THROW(e.family("ok3", MetricType::gauge, "a\\b"), std::logic_error);
 }
 
 const json kStats = json::parse(R"({

@@ -130,7 +130,15 @@ def test_deb_holds_the_install_tree(deb):
 def test_deb_depends_on_the_libraries_the_binaries_link(deb):
     depends = field(deb, "Depends")
     names = {d.strip().split()[0] for d in depends.split(",")}
-    for lib in ["libbpf1", "libyaml-cpp0.7", "libfmt9", "libmnl0", "libc6", "iproute2"]:
+    for lib in [
+        "libbpf1",
+        "libyaml-cpp0.7",
+        "libfmt9",
+        "libmnl0",
+        "libprometheus-cpp-core1.0",
+        "libc6",
+        "iproute2",
+    ]:
         assert lib in names, depends
 
 
