@@ -171,6 +171,9 @@ std::vector<Path> all_paths() {
       {"any_port_hit", "IPv4 TCP ACK of a flow in the table, to an any-port VIP",
        PathKind::any_port_hit, f(c4, addr(S::any_port_vip4), L4::tcp_ack, 40012, S::any_port_asked),
        false, XDP_TX, tx4},
+      {"prefix_hit", "IPv4 TCP ACK of a flow in the table, to an address of a prefix VIP",
+       PathKind::prefix_hit, f(c4, addr(S::prefix_asked4), L4::tcp_ack, 40013, S::tcp_port), false,
+       XDP_TX, tx4},
   };
 }
 

@@ -15,6 +15,9 @@ namespace {
 
 IpAddress addr(const char* text) { return *IpAddress::parse(text); }
 
+// The prefix VIP's id: its packet counter proves a path took the prefix lookup.
+constexpr uint32_t kPrefixVipId = 4;
+
 }  // namespace
 
 DogfishTarget::DogfishTarget(uint32_t conn_entries, uint32_t insert_rate)
@@ -70,6 +73,10 @@ void DogfishTarget::configure() {
   vip(S::vip4, S::udp_port, IPPROTO_UDP, 1, 0);
   vip(S::vip6, S::tcp_port, IPPROTO_TCP, 2, 1);
   vip(S::any_port_vip4, DF_VIP_ANY_PORT, IPPROTO_TCP, 3, 0);
+  const IpPrefix prefix = *IpPrefix::parse(S::prefix_vip4);
+  dp_->put_vip_prefix(to_df_prefix_key({prefix.address, S::tcp_port, Proto::tcp, prefix.length}),
+                      {.vip_id = kPrefixVipId, .flags = 0, .ring_slot = 0, .pad = 0});
+  dp_->put_vip_addr_prefix(to_df_addr_prefix_key(prefix));
 
   df_config c{};
   std::memcpy(c.gateway_mac, S::gateway_mac, 6);
@@ -97,17 +104,21 @@ void DogfishTarget::point_ring_at(uint32_t real_id) {
   for (const auto& [key, meta] : dp_->read_vips())
     if (key.proto == IPPROTO_TCP && key.family == DF_FAMILY_V4)
       dp_->put_vip(key, {.vip_id = meta.vip_id, .flags = meta.flags, .ring_slot = spare, .pad = 0});
+  for (const auto& [key, meta] : dp_->read_vip_prefixes())
+    dp_->put_vip_prefix(key,
+                        {.vip_id = meta.vip_id, .flags = meta.flags, .ring_slot = spare, .pad = 0});
 }
 
 std::vector<std::string> DogfishTarget::counter_names() const {
-  return {"tx",           "pass_not_vip",    "reasons",      "conn_hit",
-          "conn_miss",    "conn_expired",    "hash",         "proven",
-          "inserted",     "skipped",         "replaced",     "inserted+skipped",
-          "tx_icmp_echo", "tx_icmp_too_big", "tx_icmp_error"};
+  return {"tx",           "pass_not_vip",    "reasons",       "conn_hit",
+          "conn_miss",    "conn_expired",    "hash",          "proven",
+          "inserted",     "skipped",         "replaced",      "inserted+skipped",
+          "tx_icmp_echo", "tx_icmp_too_big", "tx_icmp_error", "prefix_vip"};
 }
 
 Counts DogfishTarget::counters() const {
-  const df_global_stats s = dp_->stats().global;  // summed over CPUs
+  const DataPlaneStats stats = dp_->stats();
+  const df_global_stats& s = stats.global;  // summed over CPUs
   uint64_t reasons = 0;
   for (uint64_t r : s.reason) reasons += r;
   return {s.reason[DF_TX],
@@ -124,36 +135,40 @@ Counts DogfishTarget::counters() const {
           s.conn_inserted + s.conn_skipped,
           s.reason[DF_TX_ICMP_ECHO],
           s.reason[DF_TX_ICMP_TOO_BIG],
-          s.reason[DF_TX_ICMP_ERROR]};
+          s.reason[DF_TX_ICMP_ERROR],
+          stats.vips.at(kPrefixVipId).packets};
 }
 
 std::vector<int64_t> DogfishTarget::expect(PathKind kind) const {
   // A miss is remembered or skipped, as the flood guard's budget allows. An echo or
   // an ICMP error touches no table; a too-big packet finds its flow's entry first.
   //        tx pass reasons hit miss expired hash proven ins  skip  repl ins+skip echo big error
+  //        prefix_vip (packets counted under the prefix VIP)
   switch (kind) {
     case PathKind::syn_fixed:
     case PathKind::syn_random:
     case PathKind::v6_syn:
-      return {1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
+      return {1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     case PathKind::nonsyn_miss:
     case PathKind::udp_random:
-      return {1, 0, 1, 0, 1, 0, 1, 0, kAny, kAny, 0, 1, 0, 0, 0};
+      return {1, 0, 1, 0, 1, 0, 1, 0, kAny, kAny, 0, 1, 0, 0, 0, 0};
     case PathKind::table_hit:
     case PathKind::udp_hit:
     case PathKind::v6_hit:
     case PathKind::any_port_hit:
-      return {1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+      return {1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    case PathKind::prefix_hit:
+      return {1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     case PathKind::not_vip:
-      return {0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+      return {0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     case PathKind::icmp_echo:
     case PathKind::v6_icmp_echo:
-      return {0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
+      return {0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0};
     case PathKind::too_big:
     case PathKind::v6_too_big:
-      return {0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+      return {0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
     case PathKind::icmp_to_real:
-      return {0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+      return {0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
   }
   return {};
 }

@@ -255,6 +255,7 @@ bool KatranTarget::handles(PathKind kind) const {
     case PathKind::v6_too_big:
     case PathKind::icmp_to_real:
     case PathKind::any_port_hit:  // Katran's port-0 VIPs take a flag per address: not set up
+    case PathKind::prefix_hit:    // Katran has no prefix VIPs
       return false;
     default:
       return true;

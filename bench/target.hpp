@@ -27,6 +27,7 @@ enum class PathKind {
   v6_too_big,    // the same in IPv6
   icmp_to_real,  // fragmentation needed about a VIP's flow: sent to the flow's real
   any_port_hit,  // TCP ACK of a flow the table knows, to a port only an any-port VIP serves
+  prefix_hit,    // TCP ACK of a flow the table knows, to an address only a prefix VIP serves
 };
 
 // What every program is configured with, so each sees the same service. Real
@@ -40,6 +41,9 @@ struct Service {
   // An any-port TCP VIP (on the IPv4 ring) and a port it serves; dogfish's own.
   static constexpr const char* any_port_vip4 = "10.0.0.11";
   static constexpr uint16_t any_port_asked = 8080;
+  // A prefix TCP VIP on port tcp_port (on the IPv4 ring) and an address in it; dogfish's own.
+  static constexpr const char* prefix_vip4 = "10.0.2.0/24";
+  static constexpr const char* prefix_asked4 = "10.0.2.77";
   static constexpr const char* client4 = "10.0.1.1";
   static constexpr const char* client6 = "fd00:1::1";
   static constexpr const char* real4[2] = {"10.100.0.1", "10.100.0.2"};

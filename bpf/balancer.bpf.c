@@ -51,13 +51,14 @@ struct packet {
 	__u8 icmp; /* ICMP_ECHO, or ICMP_ERROR with the quoted flow in `flow` */
 };
 
+/* Some VIP lives on the destination: on the address alone, or on a prefix that holds it. */
 static __always_inline int is_vip_addr(const struct packet *pkt)
 {
 	struct df_vip_addr_key key = {};
 
 	__builtin_memcpy(key.addr, pkt->flow.vip.addr, sizeof(key.addr));
 	key.family = pkt->flow.vip.family;
-	return bpf_map_lookup_elem(&vip_addrs, &key) != NULL;
+	return bpf_map_lookup_elem(&vip_addrs, &key) != NULL || in_vip_prefix(&pkt->flow.vip);
 }
 
 /*

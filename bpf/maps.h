@@ -57,6 +57,28 @@ struct {
 	__type(value, __u32);
 } vip_addrs SEC(".maps");
 
+/*
+ * Prefix VIPs by (family, protocol, port, prefix), asked only when the VIP map has no VIP for a
+ * packet (vip_cache.h); written by the control plane, which bumps vip_gen after each write as
+ * after one to `vips`. Tries allocate as they grow (the kernel requires BPF_F_NO_PREALLOC).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, DF_DEFAULT_MAX_VIPS);
+	__type(key, struct df_prefix_key);
+	__type(value, struct df_vip_meta);
+} vip_prefixes SEC(".maps");
+
+/* Prefixes that carry at least one prefix VIP (vip_addrs' counterpart); the control plane's. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, DF_MAX_VIP_ADDRS);
+	__type(key, struct df_prefix_key);
+	__type(value, __u32);
+} vip_addr_pfxs SEC(".maps");
+
 /* Reals by id (index); family 0 marks a free id. Written by the control plane. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -79,3 +79,27 @@ def _without_bfd(text):
 
 
 ecmp_hold_lab = _lab("ecmp.yaml", _without_bfd)
+
+# Prefix VIPs of each family beside basic.yaml's own, served by both reals, and the gateway's
+# routes to them (test_prefix.py).
+PREFIX_VIPS = {4: "10.100.1.0/24", 6: "fd00:101::/120"}
+
+
+def _with_prefix_vips(text):
+    last_route = '      - {to: "fd00:100::1/128", via: "fd00:2::2"}\n'
+    assert text.count(last_route) == 1, "basic.yaml's gateway no longer routes fd00:100::1 last"
+    assert text.count("\nbalancer:\n") == 1, "basic.yaml has no balancer section after its VIPs"
+    routes = "".join(
+        f'      - {{to: "{PREFIX_VIPS[v]}", via: "{via}"}}\n'
+        for v, via in ((4, "10.0.2.2"), (6, "fd00:2::2"))
+    )
+    vips = "".join(
+        f'  - address: "{p}"\n    services: [{{port: 80, proto: tcp}}]\n'
+        "    reals: [{node: real1}, {node: real2}]\n"
+        for p in PREFIX_VIPS.values()
+    )
+    text = text.replace(last_route, last_route + routes)
+    return text.replace("\nbalancer:\n", vips + "\nbalancer:\n")
+
+
+prefix_lab = _lab("basic.yaml", _with_prefix_vips)

@@ -403,7 +403,8 @@ void proto_option(CLI::App* cmd, std::optional<std::string>& proto) {
 }
 
 constexpr const char* kVipHelp =
-    "ADDRESS:PORT ([IPv6]:PORT; PORT * for every port), or ADDRESS:PORT/PROTO as listed";
+    "ADDRESS:PORT ([IPv6]:PORT; PORT * for every port; ADDRESS/LENGTH for every address of a "
+    "prefix), or ADDRESS:PORT/PROTO as listed";
 
 void add_run(CLI::App& app, Command& command, const Global& g) {
   auto [cmd, o] = subcommand<RunOptions>(

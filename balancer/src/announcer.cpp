@@ -29,9 +29,9 @@ void write_atomically(const fs::path& path, const std::string& text) {
   if (ec) throw OsError(ec.value(), fmt::format("renaming {} to {}", tmp.string(), path.string()));
 }
 
-std::string list(const std::set<IpAddress>& vips) {
+std::string list(const VipRoutes& vips) {
   std::string out;
-  for (const IpAddress& a : vips) out += (out.empty() ? "" : ", ") + a.to_string();
+  for (const IpPrefix& p : vips) out += (out.empty() ? "" : ", ") + p.to_string();
   return out.empty() ? "none" : out;
 }
 
@@ -39,27 +39,26 @@ std::string list(const std::set<IpAddress>& vips) {
 
 VipHealth unchecked(const VipConfig&) { return {}; }
 
-std::set<IpAddress> addresses_to_announce(const Config& config, const VipHealthOf& health,
-                                          const std::set<IpAddress>& announced) {
-  std::map<IpAddress, VipHealth> by_address;  // up: some service; settled: every service
+VipRoutes addresses_to_announce(const Config& config, const VipHealthOf& health,
+                                const VipRoutes& announced) {
+  std::map<IpPrefix, VipHealth> by_route;  // up: some service; settled: every service
   for (const VipConfig& v : config.vips) {
     const VipHealth h = health(v);
-    auto [it, first] = by_address.try_emplace(v.address, h);
+    auto [it, first] = by_route.try_emplace(ServiceKey::of(v).addresses(), h);
     if (first) continue;
     it->second.up |= h.up;
     it->second.settled &= h.settled;
   }
-  std::set<IpAddress> out;
-  for (const auto& [address, h] : by_address)
-    if (h.up && (h.settled || announced.contains(address))) out.insert(address);
+  VipRoutes out;
+  for (const auto& [route, h] : by_route)
+    if (h.up && (h.settled || announced.contains(route))) out.insert(route);
   return out;
 }
 
-std::string bird_include(const std::set<IpAddress>& vips) {
+std::string bird_include(const VipRoutes& vips) {
   std::string v4, v6;
-  for (const IpAddress& a : vips)
-    (a.is_v4() ? v4 : v6) +=
-        fmt::format("  route {}/{} blackhole;\n", a.to_string(), a.is_v4() ? 32 : 128);
+  for (const IpPrefix& p : vips)
+    (p.address.is_v4() ? v4 : v6) += fmt::format("  route {} blackhole;\n", p.to_string());
   return fmt::format(
       "# Written by dogfish: the VIP addresses this balancer announces. Do not edit.\n"
       "protocol static dogfish_vips4 {{\n  ipv4;\n{}}}\n"
@@ -67,7 +66,7 @@ std::string bird_include(const std::set<IpAddress>& vips) {
       v4, v6);
 }
 
-void write_bird_include(const AnnounceConfig& config, const std::set<IpAddress>& vips) {
+void write_bird_include(const AnnounceConfig& config, const VipRoutes& vips) {
   write_atomically(config.include, bird_include(vips));
 }
 
@@ -76,7 +75,7 @@ BirdAnnouncer::BirdAnnouncer(AnnounceConfig config, Reconfigure reconfigure)
   if (!reconfigure_) reconfigure_ = [socket = config_.bird_socket] { bird_configure(socket); };
 }
 
-void BirdAnnouncer::announce(const std::set<IpAddress>& vips) {
+void BirdAnnouncer::announce(const VipRoutes& vips) {
   if (told_ == vips) return;
   told_.reset();
   try {

@@ -29,6 +29,17 @@ int check_bpf(int ret, const std::string& what) {
   return ret;
 }
 
+void put(const bpf_map* map, const void* key, const void* value, const char* what) {
+  check_bpf(bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY), what);
+}
+
+// True when the key was there.
+bool erase(const bpf_map* map, const void* key, const char* what) {
+  if (bpf_map_delete_elem(bpf_map__fd(map), key) == 0) return true;
+  if (errno != ENOENT) throw OsError(errno, what);
+  return false;
+}
+
 template <typename T>
 T sum_over_cpus(int fd, uint32_t key, std::vector<T>& scratch) {
   T total{};
@@ -50,6 +61,8 @@ constexpr PinnedMap kPinnedMaps[] = {
     {"vips", "vips"},
     {"vip_gen", "vip_gen"},  // a program left attached sees its successor's VIP writes
     {"vip_addrs", "vip_addrs"},
+    {"vip_prefixes", "vip_prefixes"},
+    {"vip_addr_pfxs", "vip_addr_pfxs"},
     {"reals", "reals"},
     {"rings", "rings"},
     {"conn_table", "conn_table"},
@@ -172,6 +185,7 @@ BpfDataPlane::BpfDataPlane(const BpfDataPlaneOptions& options)
 
   skel_->rodata->ring_size = l.ring_size;
   check_bpf(bpf_map__set_max_entries(skel_->maps.vips, l.max_vips), "sizing vips");
+  check_bpf(bpf_map__set_max_entries(skel_->maps.vip_prefixes, l.max_vips), "sizing vip_prefixes");
   check_bpf(bpf_map__set_max_entries(skel_->maps.vip_stats, l.max_vips), "sizing vip_stats");
   check_bpf(bpf_map__set_max_entries(skel_->maps.reals, l.max_reals), "sizing reals");
   check_bpf(bpf_map__set_max_entries(skel_->maps.real_stats, l.max_reals), "sizing real_stats");
@@ -317,18 +331,28 @@ void BpfDataPlane::unpin() {
   rmdir(options_.pin_dir.c_str());
 }
 
-void BpfDataPlane::put_vip(const df_vip_key& key, const df_vip_meta& meta) {
+void BpfDataPlane::write_vip(const bpf_map* map, const void* key, const df_vip_meta& meta,
+                             const char* what) {
   if (meta.vip_id >= options_.limits.max_vips)
     throw Error("vip id " + std::to_string(meta.vip_id) + " beyond max VIPs");
-  check_bpf(bpf_map_update_elem(bpf_map__fd(skel_->maps.vips), &key, &meta, BPF_ANY),
-            "writing a VIP");
+  put(map, key, &meta, what);
   vips_changed();
 }
 
+void BpfDataPlane::put_vip(const df_vip_key& key, const df_vip_meta& meta) {
+  write_vip(skel_->maps.vips, &key, meta, "writing a VIP");
+}
+
 void BpfDataPlane::delete_vip(const df_vip_key& key) {
-  int err = bpf_map_delete_elem(bpf_map__fd(skel_->maps.vips), &key);
-  if (err && errno != ENOENT) throw OsError(errno, "deleting a VIP");
-  if (!err) vips_changed();
+  if (erase(skel_->maps.vips, &key, "deleting a VIP")) vips_changed();
+}
+
+void BpfDataPlane::put_vip_prefix(const df_prefix_key& key, const df_vip_meta& meta) {
+  write_vip(skel_->maps.vip_prefixes, &key, meta, "writing a prefix VIP");
+}
+
+void BpfDataPlane::delete_vip_prefix(const df_prefix_key& key) {
+  if (erase(skel_->maps.vip_prefixes, &key, "deleting a prefix VIP")) vips_changed();
 }
 
 void BpfDataPlane::vips_changed() {
@@ -341,14 +365,21 @@ void BpfDataPlane::vips_changed() {
 }
 
 void BpfDataPlane::put_vip_addr(const df_vip_addr_key& key) {
-  uint32_t one = 1;
-  check_bpf(bpf_map_update_elem(bpf_map__fd(skel_->maps.vip_addrs), &key, &one, BPF_ANY),
-            "writing a VIP address");
+  const uint32_t one = 1;
+  put(skel_->maps.vip_addrs, &key, &one, "writing a VIP address");
 }
 
 void BpfDataPlane::delete_vip_addr(const df_vip_addr_key& key) {
-  int err = bpf_map_delete_elem(bpf_map__fd(skel_->maps.vip_addrs), &key);
-  if (err && errno != ENOENT) throw OsError(errno, "deleting a VIP address");
+  erase(skel_->maps.vip_addrs, &key, "deleting a VIP address");
+}
+
+void BpfDataPlane::put_vip_addr_prefix(const df_prefix_key& key) {
+  const uint32_t one = 1;
+  put(skel_->maps.vip_addr_pfxs, &key, &one, "writing a VIP prefix");
+}
+
+void BpfDataPlane::delete_vip_addr_prefix(const df_prefix_key& key) {
+  erase(skel_->maps.vip_addr_pfxs, &key, "deleting a VIP prefix");
 }
 
 void BpfDataPlane::put_real(uint32_t id, const df_real& real) {
@@ -454,24 +485,13 @@ std::optional<df_conn> BpfDataPlane::find_flow(const df_flow_key& key) const {
   return std::nullopt;
 }
 
-std::vector<std::pair<df_vip_key, df_vip_meta>> BpfDataPlane::read_vips() const {
-  std::vector<std::pair<df_vip_key, df_vip_meta>> out;
-  int fd = bpf_map__fd(skel_->maps.vips);
-  df_vip_key key{}, next{};
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    df_vip_meta meta{};
-    if (bpf_map_lookup_elem(fd, &next, &meta) == 0) out.emplace_back(next, meta);
-    key = next;
-    prev = &key;
-  }
-  return out;
-}
+namespace {
 
-std::vector<df_vip_addr_key> BpfDataPlane::read_vip_addrs() const {
-  std::vector<df_vip_addr_key> out;
-  int fd = bpf_map__fd(skel_->maps.vip_addrs);
-  df_vip_addr_key key{}, next{};
+// Every key of a hash map or trie, in the kernel's order.
+template <typename K>
+std::vector<K> keys_of(int fd) {
+  std::vector<K> out;
+  K key{}, next{};
   const void* prev = nullptr;
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
     out.push_back(next);
@@ -479,6 +499,35 @@ std::vector<df_vip_addr_key> BpfDataPlane::read_vip_addrs() const {
     prev = &key;
   }
   return out;
+}
+
+// Every entry of a hash map or trie; one deleted while it is read is left out.
+template <typename K, typename V>
+std::vector<std::pair<K, V>> entries_of(int fd) {
+  std::vector<std::pair<K, V>> out;
+  for (const K& key : keys_of<K>(fd)) {
+    V value{};
+    if (bpf_map_lookup_elem(fd, &key, &value) == 0) out.emplace_back(key, value);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<df_vip_key, df_vip_meta>> BpfDataPlane::read_vips() const {
+  return entries_of<df_vip_key, df_vip_meta>(bpf_map__fd(skel_->maps.vips));
+}
+
+std::vector<df_vip_addr_key> BpfDataPlane::read_vip_addrs() const {
+  return keys_of<df_vip_addr_key>(bpf_map__fd(skel_->maps.vip_addrs));
+}
+
+std::vector<std::pair<df_prefix_key, df_vip_meta>> BpfDataPlane::read_vip_prefixes() const {
+  return entries_of<df_prefix_key, df_vip_meta>(bpf_map__fd(skel_->maps.vip_prefixes));
+}
+
+std::vector<df_prefix_key> BpfDataPlane::read_vip_addr_prefixes() const {
+  return keys_of<df_prefix_key>(bpf_map__fd(skel_->maps.vip_addr_pfxs));
 }
 
 std::vector<std::pair<uint32_t, df_real>> BpfDataPlane::read_reals() const {

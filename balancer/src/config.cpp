@@ -64,6 +64,9 @@ std::optional<std::uint16_t> parse_vip_port(std::string_view text) {
 }
 
 constexpr const char* kVipPortRule = "1-65535, or * for every port";
+constexpr const char* kVipAddressRule =
+    "ADDRESS, or ADDRESS/LENGTH for every address of a prefix, LENGTH at most 32 for IPv4 and 128 "
+    "for IPv6";
 
 // Reads one YAML document into a Config, naming file, line and key path in every error. It reads
 // values and their types; the rules on them are validate_config's.
@@ -232,7 +235,14 @@ std::uint32_t ConfigParser::flags(const YAML::Node& n, const std::string& path) 
 VipConfig ConfigParser::vip(const YAML::Node& n, const std::string& path) const {
   auto m = entries(n, path, {"address", "port", "proto", "flags", "health", "reals"}, {"reals"});
   VipConfig v;
-  v.address = address(require(m, n, path, "address"), join(path, "address"));
+  const YAML::Node address_node = require(m, n, path, "address");
+  const std::string address_text = scalar(address_node, join(path, "address"));
+  const auto address = parse_vip_address(address_text);
+  if (!address)
+    fail(address_node, join(path, "address"),
+         fmt::format("'{}' is not an IP address or a prefix ({})", address_text, kVipAddressRule));
+  v.address = address->address;
+  v.prefix_len = address->prefix_len;
   auto port = require(m, n, path, "port");
   auto port_text = scalar(port, join(path, "port"));
   auto value = parse_vip_port(port_text);
@@ -316,21 +326,41 @@ Config load_config(const std::filesystem::path& path) {
   return parse_config(YamlReader::read_file(path.string()), path.string());
 }
 
+IpPrefix ServiceKey::addresses() const {
+  return {address, prefix_len.value_or(static_cast<std::uint8_t>(address.size() * 8))};
+}
+
+std::optional<VipAddress> parse_vip_address(std::string_view text) {
+  if (text.find('/') == std::string_view::npos) {
+    auto address = IpAddress::parse(text);
+    if (!address) return std::nullopt;
+    return VipAddress{*address, std::nullopt};
+  }
+  auto prefix = IpPrefix::parse(text);
+  if (!prefix) return std::nullopt;
+  return VipAddress{prefix->address, prefix->length};
+}
+
+std::string vip_address_text(const ServiceKey& key) {
+  return key.prefix_len ? key.addresses().to_string() : key.address.to_string();
+}
+
 std::string to_string(const ServiceKey& key) {
   return fmt::format("{}/{}", vip_endpoint(key), to_string(key.proto));
 }
 
 std::string vip_endpoint(const ServiceKey& key) {
-  if (key.port != DF_VIP_ANY_PORT) return Endpoint{key.address, key.port}.to_string();
-  return HostPort::join(key.address, "*");
+  const std::string port = key.port == DF_VIP_ANY_PORT ? "*" : std::to_string(key.port);
+  return HostPort::join_text(vip_address_text(key), key.address.is_v6(), port);
 }
 
 std::string vip_name(const VipConfig& vip) { return to_string(ServiceKey::of(vip)); }
 
 ServiceKey parse_service(std::string_view text, std::optional<Proto> proto) {
   std::string_view endpoint = text;
-  // "/" never occurs in an endpoint: after it comes the protocol.
-  if (auto slash = text.rfind('/'); slash != std::string_view::npos) {
+  // A "/" past the port's ":" starts the protocol; one before it is a prefix's length.
+  const auto slash = text.rfind('/'), colon = text.rfind(':');
+  if (slash != std::string_view::npos && (colon == std::string_view::npos || slash > colon)) {
     endpoint = text.substr(0, slash);
     auto named = parse_proto(text.substr(slash + 1));
     if (!named)
@@ -341,14 +371,16 @@ ServiceKey parse_service(std::string_view text, std::optional<Proto> proto) {
           fmt::format("'{}' says {}, --proto says {}", text, to_string(*named), to_string(*proto)));
     proto = named;
   }
-  const auto split = HostPort::split(endpoint);
+  const auto split = HostPort::split_text(endpoint);
+  const auto address = split ? parse_vip_address(split->host) : std::nullopt;
   const auto port = split ? parse_vip_port(split->port) : std::nullopt;
-  if (!port)
+  if (!address || address->address.is_v6() != split->bracketed || !port)
     throw Error(
         fmt::format("'{}' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as "
-                    "[ADDRESS]:PORT; PORT {})",
+                    "[ADDRESS]:PORT; PORT {}; ADDRESS/LENGTH for a prefix VIP, as in "
+                    "10.100.1.0/24:80/tcp)",
                     text, kVipPortRule));
-  return {split->address, *port, proto.value_or(Proto::tcp)};
+  return {address->address, *port, proto.value_or(Proto::tcp), address->prefix_len};
 }
 
 const HealthCheck& health_of(const VipConfig& vip, const RealConfig& real) {

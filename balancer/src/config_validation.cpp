@@ -165,7 +165,29 @@ void check_real(const VipConfig& vip, const RealConfig& real, const std::string&
   }
 }
 
+// A prefix VIP holds more than one address and fewer than all: a single address is written
+// without a length (it is the more specific VIP, vip_cache.h), and a prefix that held every
+// address would take the balancer's own traffic.
+void check_vip_prefix(const VipConfig& vip, const std::string& path) {
+  if (!vip.prefix_len) return;
+  const IpPrefix prefix = ServiceKey::of(vip).addresses();
+  const unsigned bits = vip.address.size() * 8;
+  if (*vip.prefix_len < 1 || *vip.prefix_len >= bits)
+    throw InvalidConfig(
+        path + ".address",
+        fmt::format("{}: a prefix VIP's length is 1-{} for {} (an address alone takes none: {})",
+                    prefix.to_string(), bits - 1, vip.address.is_v4() ? "IPv4" : "IPv6",
+                    vip.address.to_string()),
+        "VIP " + vip_name(vip));
+  if (!prefix.host_bits_zero())
+    throw InvalidConfig(path + ".address",
+                        fmt::format("{} has bits set past the prefix length (the prefix is {})",
+                                    prefix.to_string(), prefix.network().to_string()),
+                        "VIP " + vip_name(vip));
+}
+
 void check_vip(const VipConfig& vip, const std::string& path) {
+  check_vip_prefix(vip, path);
   if (vip.flags & ~known_vip_flags())
     throw InvalidConfig(
         path + ".flags",

@@ -223,6 +223,7 @@ json Controller::vip_list() const {
                        {"id", reconciler_.real_id(r.address).value_or(0)}});
     vips.push_back({{"vip", vip_name(v)},
                     {"address", v.address.to_string()},
+                    {"prefix_len", v.prefix_len ? json(*v.prefix_len) : json(nullptr)},
                     {"port", v.port},
                     {"proto", to_string(v.proto)},
                     {"flags", vip_flag_names(v.flags)},
@@ -312,8 +313,11 @@ json Controller::change(const json& request, const std::string& cmd) {
     for (const VipConfig& v : next.vips)
       if (ServiceKey::of(v) == key)
         throw Error(fmt::format("VIP {} already exists", to_string(key)));
-    next.vips.push_back(
-        {.address = key.address, .port = key.port, .proto = key.proto, .flags = flags_of(request)});
+    next.vips.push_back({.address = key.address,
+                         .port = key.port,
+                         .proto = key.proto,
+                         .flags = flags_of(request),
+                         .prefix_len = key.prefix_len});
   } else if (cmd == "vip_edit") {
     if (!request.contains("flags")) throw Error("missing \"flags\"");
     find_vip(next, key).flags = flags_of(request);

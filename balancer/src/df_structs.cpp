@@ -31,6 +31,31 @@ ServiceKey service_key_of(const df_vip_key& key) {
   return {address_from(key.family, key.addr), ntohs(key.port), static_cast<Proto>(key.proto)};
 }
 
+df_prefix_key to_df_prefix_key(const ServiceKey& key) {
+  df_prefix_key k = to_df_addr_prefix_key(key.addresses());
+  k.proto = static_cast<std::uint8_t>(key.proto);
+  k.port = htons(key.port);
+  return k;
+}
+
+ServiceKey service_key_of(const df_prefix_key& key) {
+  const IpPrefix prefix = prefix_of(key);
+  return {prefix.address, ntohs(key.port), static_cast<Proto>(key.proto), prefix.length};
+}
+
+df_prefix_key to_df_addr_prefix_key(const IpPrefix& prefix) {
+  df_prefix_key k{};
+  k.prefixlen = DF_PREFIX_HEAD_BITS + prefix.length;
+  k.family = prefix.address.family;
+  std::memcpy(k.addr, prefix.address.bytes.data(), sizeof(k.addr));
+  return k;
+}
+
+IpPrefix prefix_of(const df_prefix_key& key) {
+  return {address_from(key.family, key.addr),
+          static_cast<std::uint8_t>(key.prefixlen - DF_PREFIX_HEAD_BITS)};
+}
+
 df_vip_addr_key to_df_addr_key(const IpAddress& address) {
   df_vip_addr_key k{};
   std::memcpy(k.addr, address.bytes.data(), sizeof(k.addr));

@@ -7,6 +7,7 @@
 
 #include "dogfish/base/errors.hpp"
 #include "dogfish/df_structs.hpp"
+#include "dogfish/vip_match.hpp"
 
 namespace dogfish {
 namespace {
@@ -48,11 +49,13 @@ FlowAnswer find_flow_real(const DataPlane& dp, const AppliedState& state, const 
                           const Endpoint& client, std::uint32_t now_ticks) {
   if (vip.port == DF_VIP_ANY_PORT)
     throw Error(fmt::format("{}: name the port the client asks (a flow has one)", to_string(vip)));
-  // The program's rule: the exact VIP, else its address's any-port VIP.
-  auto applied = state.vips.find(vip);
-  if (applied == state.vips.end())
-    applied = state.vips.find({vip.address, DF_VIP_ANY_PORT, vip.proto});
-  if (applied == state.vips.end()) throw Error(fmt::format("unknown VIP {}", to_string(vip)));
+  if (vip.prefix_len)
+    throw Error(
+        fmt::format("{}: name the address the client asks (a flow has one)", to_string(vip)));
+  // The program's rule (vip_match.hpp): the exact VIP, any-port, then prefix VIPs.
+  const std::optional<ServiceKey> owner = VipMatcher::of(state.vips).owner(vip);
+  if (!owner) throw Error(fmt::format("unknown VIP {}", to_string(vip)));
+  const auto applied = state.vips.find(*owner);
   check_client_family(vip, client);
   const df_flow_key key = to_df_flow_key(vip, client);
   const std::uint32_t flags = applied->second.flags;

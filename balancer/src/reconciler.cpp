@@ -11,6 +11,7 @@
 #include "dogfish/base/errors.hpp"
 #include "dogfish/df_structs.hpp"
 #include "dogfish/maglev.hpp"
+#include "dogfish/vip_match.hpp"
 
 namespace dogfish {
 namespace {
@@ -28,6 +29,47 @@ std::uint32_t other_ring(std::uint32_t vip_id, std::uint32_t ring) {
 
 df_vip_meta meta_of(const AppliedVip& vip) {
   return {.vip_id = vip.vip_id, .flags = vip.flags, .ring_slot = vip.ring};
+}
+
+// A VIP of one address lives in the VIP map, a prefix VIP in the prefix trie.
+void put_vip(DataPlane& dp, const ServiceKey& key, const df_vip_meta& meta) {
+  key.prefix_len ? dp.put_vip_prefix(to_df_prefix_key(key), meta)
+                 : dp.put_vip(to_df_key(key), meta);
+}
+
+void delete_vip(DataPlane& dp, const ServiceKey& key) {
+  key.prefix_len ? dp.delete_vip_prefix(to_df_prefix_key(key)) : dp.delete_vip(to_df_key(key));
+}
+
+// The addresses VIPs live on: single ones in the address set, prefixes in its trie.
+bool single_address(const IpPrefix& p) { return p.length == p.address.size() * 8; }
+
+void put_vip_addresses(DataPlane& dp, const IpPrefix& p) {
+  single_address(p) ? dp.put_vip_addr(to_df_addr_key(p.address))
+                    : dp.put_vip_addr_prefix(to_df_addr_prefix_key(p));
+}
+
+void delete_vip_addresses(DataPlane& dp, const IpPrefix& p) {
+  single_address(p) ? dp.delete_vip_addr(to_df_addr_key(p.address))
+                    : dp.delete_vip_addr_prefix(to_df_addr_prefix_key(p));
+}
+
+// What the data plane holds: both VIP maps, and both address sets.
+std::vector<std::pair<ServiceKey, df_vip_meta>> vips_in(const DataPlane& dp) {
+  std::vector<std::pair<ServiceKey, df_vip_meta>> out;
+  for (const auto& [k, meta] : dp.read_vips()) out.emplace_back(service_key_of(k), meta);
+  for (const auto& [k, meta] : dp.read_vip_prefixes()) out.emplace_back(service_key_of(k), meta);
+  return out;
+}
+
+std::set<IpPrefix> vip_addresses_in(const DataPlane& dp) {
+  std::set<IpPrefix> out;
+  for (const df_vip_addr_key& k : dp.read_vip_addrs()) {
+    const IpAddress a = address_of(k);
+    out.insert({a, static_cast<std::uint8_t>(a.size() * 8)});
+  }
+  for (const df_prefix_key& k : dp.read_vip_addr_prefixes()) out.insert(prefix_of(k));
+  return out;
 }
 
 }  // namespace
@@ -52,11 +94,10 @@ std::optional<std::uint32_t> Reconciler::real_id(const IpAddress& address) const
 void Reconciler::adopt() {
   AppliedState adopted;
   auto now = std::chrono::steady_clock::now();
-  for (const auto& [k, meta] : dp_.read_vips()) {
-    ServiceKey key = service_key_of(k);
+  for (const auto& [key, meta] : vips_in(dp_)) {
     adopted.vips[key] = {
         .vip_id = meta.vip_id, .flags = meta.flags, .ring = meta.ring_slot, .ring_unknown = true};
-    adopted.vip_addr_refs[key.address]++;
+    adopted.vip_addr_refs[key.addresses()]++;
     // The other ring may have been read until just now.
     retired_[other_ring(meta.vip_id, meta.ring_slot)] = now;
   }
@@ -81,13 +122,11 @@ void Reconciler::adopt() {
   for (const auto& [when, id] : freed) adopted.quarantine.emplace_back(id, when);
   // An address no adopted VIP lives on (its VIP went with the previous daemon) would
   // still make malformed packets to it count as ours; one a VIP lives on must be there.
-  std::set<IpAddress> addrs;
-  for (const df_vip_addr_key& k : dp_.read_vip_addrs()) {
-    addrs.insert(address_of(k));
-    if (!adopted.vip_addr_refs.contains(address_of(k))) dp_.delete_vip_addr(k);
-  }
-  for (const auto& [address, refs] : adopted.vip_addr_refs)
-    if (!addrs.contains(address)) dp_.put_vip_addr(to_df_addr_key(address));
+  const std::set<IpPrefix> addrs = vip_addresses_in(dp_);
+  for (const IpPrefix& p : addrs)
+    if (!adopted.vip_addr_refs.contains(p)) delete_vip_addresses(dp_, p);
+  for (const auto& [p, refs] : adopted.vip_addr_refs)
+    if (!addrs.contains(p)) put_vip_addresses(dp_, p);
   state_ = std::move(adopted);
 }
 
@@ -231,11 +270,11 @@ void Reconciler::write_added_reals(const Plan& plan, ReconcileReport& report) {
 
 void Reconciler::remove_vips(Plan& plan, ReconcileReport& report) {
   for (const auto& [key, vip] : plan.removed_vips) {
-    dp_.delete_vip(to_df_key(key));
+    delete_vip(dp_, key);
     retired_[vip.ring] = std::chrono::steady_clock::now();
-    if (--plan.next.vip_addr_refs[key.address] == 0) {
-      plan.next.vip_addr_refs.erase(key.address);
-      dp_.delete_vip_addr(to_df_addr_key(key.address));
+    if (--plan.next.vip_addr_refs[key.addresses()] == 0) {
+      plan.next.vip_addr_refs.erase(key.addresses());
+      delete_vip_addresses(dp_, key.addresses());
     }
     report.vips_removed++;
   }
@@ -247,8 +286,8 @@ void Reconciler::add_vip(const VipConfig& v, AppliedState& next, ReconcileReport
   vip.ring = vip.vip_id * DF_RINGS_PER_VIP;
   write_ring(vip.ring, vip.reals, next);
   report.rings_written++;
-  if (next.vip_addr_refs[key.address]++ == 0) dp_.put_vip_addr(to_df_addr_key(key.address));
-  dp_.put_vip(to_df_key(key), meta_of(vip));
+  if (next.vip_addr_refs[key.addresses()]++ == 0) put_vip_addresses(dp_, key.addresses());
+  put_vip(dp_, key, meta_of(vip));
   next.vips.emplace(key, std::move(vip));
   report.vips_added++;
 }
@@ -269,7 +308,7 @@ void Reconciler::change_vip(const VipConfig& v, AppliedVip& vip, const AppliedSt
   vip.flags = v.flags;
   vip.reals = v.reals;
   vip.ring_unknown = false;
-  dp_.put_vip(to_df_key(ServiceKey::of(v)), meta_of(vip));
+  put_vip(dp_, ServiceKey::of(v), meta_of(vip));
   if (new_ring) retired_[old_ring] = std::chrono::steady_clock::now();
   report.vips_changed++;
 }
@@ -364,9 +403,8 @@ std::size_t Reconciler::forget_lost_flows(
   // re-hash like the flows of a real removed everywhere. Adopted VIPs' old reals
   // are unknown, and a removed VIP's flows must not outlive it (a VIP added again
   // gets a new ring): both are checked against what they have now.
-  std::vector<std::pair<df_vip_key, std::set<std::uint32_t>>> members;
-  for (const auto& [key, vip] : removed_vips)
-    members.emplace_back(to_df_key(key), std::set<std::uint32_t>{});
+  std::map<ServiceKey, std::set<std::uint32_t>> members;
+  for (const auto& [key, vip] : removed_vips) members.emplace(key, std::set<std::uint32_t>{});
   for (const VipConfig& v : config.vips) {
     const AppliedVip* before = nullptr;
     if (auto it = state_.vips.find(ServiceKey::of(v)); it != state_.vips.end())
@@ -380,27 +418,20 @@ std::size_t Reconciler::forget_lost_flows(
     if (!lost) continue;
     std::set<std::uint32_t> ids;
     for (const IpAddress& a : now) ids.insert(next.real_ids.at(a));
-    members.emplace_back(to_df_key(ServiceKey::of(v)), std::move(ids));
+    members.emplace(ServiceKey::of(v), std::move(ids));
   }
   if (members.empty()) return 0;
-  // A flow is its port's exact VIP's, else its address's any-port VIP's (as the program looked
-  // it up: with the VIPs there were before this change).
-  const bool any_port = std::any_of(members.begin(), members.end(),
-                                    [](const auto& m) { return m.first.port == DF_VIP_ANY_PORT; });
-  std::vector<df_vip_key> exact;
-  for (const auto& [key, vip] : state_.vips)
-    if (any_port && key.port != DF_VIP_ANY_PORT) exact.push_back(to_df_key(key));
-  auto same = [](const df_vip_key& a, const df_vip_key& b) {
-    return std::memcmp(&a, &b, sizeof(a)) == 0;
-  };
+  // A flow is the VIP the program looked it up as, with the VIPs there were before this
+  // change; many flows share a destination, so each is matched once.
+  const VipMatcher before = VipMatcher::of(state_.vips);
+  std::map<ServiceKey, const std::set<std::uint32_t>*> owners;  // by destination; null: kept
   return dp_.forget_flows([&](const df_flow_key& flow, const df_conn& conn) {
-    df_vip_key owner = flow.vip;
-    if (any_port && std::none_of(exact.begin(), exact.end(),
-                                 [&](const df_vip_key& k) { return same(k, owner); }))
-      owner.port = DF_VIP_ANY_PORT;
-    for (const auto& [key, ids] : members)
-      if (same(owner, key)) return !ids.contains(conn.real_id);
-    return false;
+    const ServiceKey to = service_key_of(flow.vip);
+    auto [it, fresh] = owners.try_emplace(to, nullptr);
+    if (fresh)
+      if (auto owner = before.owner(to); owner && members.contains(*owner))
+        it->second = &members.at(*owner);
+    return it->second && !it->second->contains(conn.real_id);
   });
 }
 

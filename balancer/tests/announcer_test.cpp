@@ -20,6 +20,13 @@ namespace fs = std::filesystem;
 
 IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 
+// An address's route (all of its bits), or a prefix's.
+IpPrefix route(const char* text) {
+  if (auto p = IpPrefix::parse(text)) return *p;
+  const IpAddress a = ip(text);
+  return {a, static_cast<std::uint8_t>(a.size() * 8)};
+}
+
 std::string read(const fs::path& p) {
   std::ifstream in(p);
   std::stringstream s;
@@ -52,7 +59,7 @@ class BirdAnnouncerTest : public testing::Test {
 };
 
 TEST(BirdInclude, TwoStaticProtocolsOneRouteAnAddress) {
-  EXPECT_EQ(bird_include({ip("10.100.0.2"), ip("fd00:100::1"), ip("10.100.0.1")}),
+  EXPECT_EQ(bird_include({route("10.100.0.2"), route("fd00:100::1"), route("10.100.0.1")}),
             "# Written by dogfish: the VIP addresses this balancer announces. Do not edit.\n"
             "protocol static dogfish_vips4 {\n  ipv4;\n"
             "  route 10.100.0.1/32 blackhole;\n  route 10.100.0.2/32 blackhole;\n}\n"
@@ -71,11 +78,27 @@ TEST(AddressesToAnnounce, EachAddressWithAServiceUpOnce) {
             {.address = ip("fd00:100::1"), .port = 80},
             {.address = ip("10.100.0.9"), .port = 80}};
   EXPECT_EQ(addresses_to_announce(c, unchecked),
-            (std::set{ip("10.100.0.1"), ip("fd00:100::1"), ip("10.100.0.9")}));
+            (VipRoutes{route("10.100.0.1"), route("fd00:100::1"), route("10.100.0.9")}));
   // Only the UDP services have a real up: 10.100.0.1 stays for its port 53.
   auto only_udp = [](const VipConfig& v) { return VipHealth{.up = v.proto == Proto::udp}; };
-  EXPECT_EQ(addresses_to_announce(c, only_udp), std::set{ip("10.100.0.1")});
+  EXPECT_EQ(addresses_to_announce(c, only_udp), VipRoutes{route("10.100.0.1")});
   EXPECT_TRUE(addresses_to_announce(Config{}, unchecked).empty());
+}
+
+TEST(AddressesToAnnounce, APrefixVipIsAnnouncedAsItsPrefix) {
+  Config c;
+  c.vips = {{.address = ip("10.100.1.0"), .port = 80, .prefix_len = 24},
+            {.address = ip("10.100.1.0"), .port = 0, .proto = Proto::udp, .prefix_len = 24},
+            {.address = ip("10.100.1.0"), .port = 80},
+            {.address = ip("fd00:101::"), .port = 80, .prefix_len = 120}};
+  EXPECT_EQ(addresses_to_announce(c, unchecked),
+            (VipRoutes{route("10.100.1.0/24"), route("10.100.1.0"), route("fd00:101::/120")}));
+  EXPECT_EQ(bird_include(addresses_to_announce(c, unchecked)),
+            "# Written by dogfish: the VIP addresses this balancer announces. Do not edit.\n"
+            "protocol static dogfish_vips4 {\n  ipv4;\n"
+            "  route 10.100.1.0/24 blackhole;\n  route 10.100.1.0/32 blackhole;\n}\n"
+            "protocol static dogfish_vips6 {\n  ipv6;\n"
+            "  route fd00:101::/120 blackhole;\n}\n");
 }
 
 TEST(AddressesToAnnounce, AnAddressWaitsForEveryServiceToSettleUnlessAnnouncedAlready) {
@@ -86,23 +109,23 @@ TEST(AddressesToAnnounce, AnAddressWaitsForEveryServiceToSettleUnlessAnnouncedAl
   auto udp_unsettled = [](const VipConfig& v) {
     return VipHealth{.settled = v.proto != Proto::udp};
   };
-  EXPECT_EQ(addresses_to_announce(c, udp_unsettled), std::set{ip("10.100.0.2")});
-  EXPECT_EQ(addresses_to_announce(c, udp_unsettled, {ip("10.100.0.1")}),
-            (std::set{ip("10.100.0.1"), ip("10.100.0.2")}))
+  EXPECT_EQ(addresses_to_announce(c, udp_unsettled), VipRoutes{route("10.100.0.2")});
+  EXPECT_EQ(addresses_to_announce(c, udp_unsettled, {route("10.100.0.1")}),
+            (VipRoutes{route("10.100.0.1"), route("10.100.0.2")}))
       << "announced, it stays while a service is up";
   auto down = [](const VipConfig&) { return VipHealth{.up = false}; };
-  EXPECT_TRUE(addresses_to_announce(c, down, {ip("10.100.0.1")}).empty());
+  EXPECT_TRUE(addresses_to_announce(c, down, {route("10.100.0.1")}).empty());
 }
 
 TEST_F(BirdAnnouncerTest, WritesBeforeBirdRereadsAndOnlyOnChange) {
   auto a = announcer();
-  a.announce({ip("10.100.0.1")});
-  a.announce({ip("10.100.0.1")});  // the same set: BIRD is not asked again
-  a.announce({ip("10.100.0.1"), ip("fd00:100::1")});
+  a.announce({route("10.100.0.1")});
+  a.announce({route("10.100.0.1")});  // the same set: BIRD is not asked again
+  a.announce({route("10.100.0.1"), route("fd00:100::1")});
   a.announce({});
   ASSERT_EQ(seen_.size(), 3U);
-  EXPECT_EQ(seen_[0], bird_include({ip("10.100.0.1")}));
-  EXPECT_EQ(seen_[1], bird_include({ip("10.100.0.1"), ip("fd00:100::1")}));
+  EXPECT_EQ(seen_[0], bird_include({route("10.100.0.1")}));
+  EXPECT_EQ(seen_[1], bird_include({route("10.100.0.1"), route("fd00:100::1")}));
   EXPECT_EQ(seen_[2], bird_include({}));
   EXPECT_FALSE(fs::exists(include().string() + ".tmp"));
 }
@@ -110,32 +133,32 @@ TEST_F(BirdAnnouncerTest, WritesBeforeBirdRereadsAndOnlyOnChange) {
 TEST_F(BirdAnnouncerTest, ARefusalIsLoggedAndTriedAgain) {
   auto a = announcer();
   refuse_ = true;
-  EXPECT_NO_THROW(a.announce({ip("10.100.0.1")}));
+  EXPECT_NO_THROW(a.announce({route("10.100.0.1")}));
   // The file holds the set anyway: a BIRD that starts later reads it.
-  EXPECT_EQ(read(include()), bird_include({ip("10.100.0.1")}));
+  EXPECT_EQ(read(include()), bird_include({route("10.100.0.1")}));
   refuse_ = false;
-  a.announce({ip("10.100.0.1")});  // the same set, but BIRD never took it
+  a.announce({route("10.100.0.1")});  // the same set, but BIRD never took it
   EXPECT_EQ(seen_.size(), 1U);
 }
 
 TEST_F(BirdAnnouncerTest, WithoutBirdTheFileIsStillWritten) {
   BirdAnnouncer a({.bird_socket = (dir_ / "no-bird.ctl").string(), .include = include().string()});
-  EXPECT_NO_THROW(a.announce({ip("10.100.0.1")}));
-  EXPECT_EQ(read(include()), bird_include({ip("10.100.0.1")}));
+  EXPECT_NO_THROW(a.announce({route("10.100.0.1")}));
+  EXPECT_EQ(read(include()), bird_include({route("10.100.0.1")}));
 }
 
 // Records every set it is told.
 class RecordingAnnouncer : public Announcer {
  public:
-  explicit RecordingAnnouncer(std::vector<std::set<IpAddress>>& log) : log_(log) {}
-  void announce(const std::set<IpAddress>& vips) override { log_.push_back(vips); }
+  explicit RecordingAnnouncer(std::vector<VipRoutes>& log) : log_(log) {}
+  void announce(const VipRoutes& vips) override { log_.push_back(vips); }
 
  private:
-  std::vector<std::set<IpAddress>>& log_;
+  std::vector<VipRoutes>& log_;
 };
 
 TEST(VipAnnouncements, AnnouncedWhileAppliedWithdrawnAtStop) {
-  std::vector<std::set<IpAddress>> log;
+  std::vector<VipRoutes> log;
   Config c;
   c.vips = {{.address = ip("10.100.0.1"), .port = 80}};
   {
@@ -147,12 +170,11 @@ TEST(VipAnnouncements, AnnouncedWhileAppliedWithdrawnAtStop) {
     a.applied(c);
     a.stop();
   }  // nothing more after stop
-  EXPECT_EQ(log,
-            (std::vector<std::set<IpAddress>>{{ip("10.100.0.1")}, {}, {ip("fd00:100::1")}, {}}));
+  EXPECT_EQ(log, (std::vector<VipRoutes>{{route("10.100.0.1")}, {}, {route("fd00:100::1")}, {}}));
 }
 
 TEST(VipAnnouncements, AnErrorThatEndsTheDaemonWithdraws) {
-  std::vector<std::set<IpAddress>> log;
+  std::vector<VipRoutes> log;
   Config c;
   c.vips = {{.address = ip("10.100.0.1"), .port = 80}};
   try {
@@ -161,11 +183,11 @@ TEST(VipAnnouncements, AnErrorThatEndsTheDaemonWithdraws) {
     throw Error("the daemon fails");
   } catch (const Error&) {
   }
-  EXPECT_EQ(log, (std::vector<std::set<IpAddress>>{{ip("10.100.0.1")}, {}}));
+  EXPECT_EQ(log, (std::vector<VipRoutes>{{route("10.100.0.1")}, {}}));
 }
 
 TEST(VipAnnouncements, NothingAnnouncedBeforeTheFirstApply) {
-  std::vector<std::set<IpAddress>> log;
+  std::vector<VipRoutes> log;
   { VipAnnouncements a(std::make_unique<RecordingAnnouncer>(log), std::chrono::hours(1)); }
   EXPECT_TRUE(log.empty());
 }

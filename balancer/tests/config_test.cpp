@@ -131,6 +131,43 @@ TEST(Config, ServicesNameEveryPortWithAStar) {
     EXPECT_THROW(parse_service(bad), Error) << bad;
 }
 
+TEST(Config, PrefixVipsServeEveryAddressOfTheirPrefix) {
+  Config c = parse_config(std::string("interface: lo\ngateway: fe80::1\n") +
+                              "vips:\n"
+                              "  - {address: 10.100.1.0/24, port: 80, proto: tcp}\n"
+                              "  - {address: 10.100.1.0/24, port: '*', proto: tcp,"
+                              " health: {type: tcp, port: 22}}\n"
+                              "  - {address: 10.100.1.0/25, port: 80, proto: tcp}\n"
+                              "  - {address: 10.100.1.0, port: 80, proto: tcp}\n"
+                              "  - {address: 'fd00:101::/120', port: 53, proto: udp}\n",
+                          "c.yaml");
+  ASSERT_EQ(c.vips.size(), 5u);
+  EXPECT_EQ(c.vips[0].address, ip("10.100.1.0"));
+  EXPECT_EQ(c.vips[0].prefix_len, 24);
+  EXPECT_EQ(vip_name(c.vips[0]), "10.100.1.0/24:80/tcp");
+  EXPECT_EQ(vip_name(c.vips[1]), "10.100.1.0/24:*/tcp");
+  EXPECT_EQ(vip_name(c.vips[2]), "10.100.1.0/25:80/tcp") << "another prefix: another VIP";
+  EXPECT_EQ(c.vips[3].prefix_len, std::nullopt) << "the prefix's own address, alone, is another";
+  EXPECT_EQ(vip_name(c.vips[4]), "[fd00:101::/120]:53/udp");
+  EXPECT_EQ(ServiceKey::of(c.vips[4]).addresses(), *IpPrefix::parse("fd00:101::/120"));
+  EXPECT_EQ(ServiceKey::of(c.vips[3]).addresses(), *IpPrefix::parse("10.100.1.0/32"));
+}
+
+TEST(Config, ServicesNameAPrefixWithItsLength) {
+  const ServiceKey v4{ip("10.100.1.0"), 80, Proto::tcp, 24};
+  EXPECT_EQ(parse_service("10.100.1.0/24:80/tcp"), v4);
+  EXPECT_EQ(parse_service("10.100.1.0/24:80", Proto::tcp), v4) << "the protocol given apart";
+  EXPECT_EQ(parse_service(vip_endpoint(v4), Proto::tcp), v4) << "as the CLI sends it";
+  EXPECT_EQ(parse_service("[fd00:101::/120]:*/udp"),
+            (ServiceKey{ip("fd00:101::"), 0, Proto::udp, 120}));
+  EXPECT_EQ(to_string(parse_service("[fd00:101::/120]:*/udp")), "[fd00:101::/120]:*/udp");
+  // Rules on the length and the host bits are validate_config's: parsed as written.
+  EXPECT_EQ(parse_service("10.100.1.1/32:80").prefix_len, 32);
+  for (const char* bad : {"10.100.1.0/24/tcp", "10.100.1.0/24", "10.100.1.0/33:80", "fd00::/64:80",
+                          "[10.0.0.0/8]:80", "[fd00::/129]:80", "10.0.0.0/:80", "10.0.0.0/x:80"})
+    EXPECT_THROW(parse_service(bad), Error) << bad;
+}
+
 TEST(Config, IPv4VipMayHaveIPv6Reals) {
   auto c = parse_config(
       "interface: lo\ngateway: 10.0.0.1\nvips:\n  - address: 10.0.0.1\n    port: 80\n"
@@ -262,7 +299,33 @@ const BadConfig kBad[] = {
     {"udp idle timeout too long", "udp_idle_timeout: 100000\n",
      "c.yaml:3: udp_idle_timeout: 100000 is out of range (0-86400)"},
     {"bad VIP address", "vips:\n  - {address: 10.0.0.300, port: 80, proto: tcp}\n",
-     "c.yaml:4: vips[0].address: '10.0.0.300' is not an IP address"},
+     "c.yaml:4: vips[0].address: '10.0.0.300' is not an IP address or a prefix (ADDRESS, or "
+     "ADDRESS/LENGTH for every address of a prefix, LENGTH at most 32 for IPv4 and 128 for IPv6)"},
+    {"prefix VIP longer than its family",
+     "vips:\n  - {address: 10.0.0.0/33, port: 80, proto: tcp}\n",
+     "c.yaml:4: vips[0].address: '10.0.0.0/33' is not an IP address or a prefix (ADDRESS, or "
+     "ADDRESS/LENGTH for every address of a prefix, LENGTH at most 32 for IPv4 and 128 for IPv6)"},
+    {"prefix VIP of one address",
+     "vips:\n  - {address: 10.0.0.1, port: 80, proto: tcp}\n"
+     "  - {address: 10.0.0.7/32, port: 80, proto: tcp}\n",
+     "c.yaml:5: vips[1].address: 10.0.0.7/32: a prefix VIP's length is 1-31 for IPv4 (an address "
+     "alone takes none: 10.0.0.7)"},
+    {"prefix VIP of every address", "vips:\n  - {address: '::/0', port: '*', proto: udp}\n",
+     "c.yaml:4: vips[0].address: ::/0: a prefix VIP's length is 1-127 for IPv6 (an address alone "
+     "takes none: ::)"},
+    {"prefix VIP with host bits",
+     "vips:\n  - address: 10.100.1.1/24\n    port: 80\n    proto: tcp\n",
+     "c.yaml:4: vips[0].address: 10.100.1.1/24 has bits set past the prefix length (the prefix is "
+     "10.100.1.0/24)"},
+    {"IPv6 prefix VIP with host bits",
+     "vips:\n  - {address: 'fd00:100::1:0/96', port: 80, proto: tcp}\n",
+     "c.yaml:4: vips[0].address: fd00:100::1:0/96 has bits set past the prefix length (the prefix "
+     "is fd00:100::/96)"},
+    {"the same prefix VIP twice",
+     "vips:\n  - {address: 10.100.1.0/24, port: '*', proto: tcp}\n"
+     "  - {address: 10.100.1.0/25, port: '*', proto: tcp}\n"
+     "  - {address: 10.100.1.0/24, port: any, proto: tcp}\n",
+     "c.yaml:6: vips[2]: 10.100.1.0/24:*/tcp is already vips[0]"},
     {"bad proto", "vips:\n  - {address: 10.0.0.1, port: 80, proto: sctp}\n",
      "c.yaml:4: vips[0].proto: 'sctp' is not a protocol (tcp, udp)"},
     {"VIP missing port", "vips:\n  - address: 10.0.0.1\n    proto: tcp\n",

@@ -92,19 +92,53 @@ TEST_F(ControllerTest, AnyPortVipIsAddedEditedAndListedByName) {
   EXPECT_EQ(error({{"cmd", "vip_edit"}, {"vip", "10.0.0.1:80"}}), "missing \"flags\"");
   EXPECT_EQ(error({{"cmd", "vip_edit"}, {"vip", "10.0.0.9:*"}, {"flags", json::array()}}),
             "unknown VIP 10.0.0.9:*/tcp");
-  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:0"}}),
-            "'10.0.0.1:0' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as [ADDRESS]:PORT; PORT "
-            "1-65535, or * for every port)");
+  EXPECT_EQ(
+      error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:0"}}),
+      "'10.0.0.1:0' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as [ADDRESS]:PORT; PORT "
+      "1-65535, or * for every port; ADDRESS/LENGTH for a prefix VIP, as in 10.100.1.0/24:80/tcp)");
   EXPECT_EQ(dp.vips.size(), 2u);
+}
+
+TEST_F(ControllerTest, PrefixVipIsAddedListedAndDeletedByName) {
+  ok({{"cmd", "vip_add"}, {"vip", "10.0.1.0/24:*/tcp"}, {"flags", {"dport_hash_only"}}});
+  ok({{"cmd", "vip_add"}, {"vip", "[fd00:1::/120]:53"}, {"proto", "udp"}});
+  ok({{"cmd", "real_add"}, {"vip", "10.0.1.0/24:*/tcp"}, {"real", "10.1.0.3"}});
+  json list = ok({{"cmd", "vip_list"}});
+  ASSERT_EQ(list["vips"].size(), 3u);
+  EXPECT_EQ(list["vips"][0]["prefix_len"], nullptr);
+  EXPECT_EQ(list["vips"][1]["vip"], "10.0.1.0/24:*/tcp");
+  EXPECT_EQ(list["vips"][1]["address"], "10.0.1.0");
+  EXPECT_EQ(list["vips"][1]["prefix_len"], 24);
+  EXPECT_EQ(list["vips"][1]["port"], 0);
+  EXPECT_EQ(list["vips"][1]["reals"][0]["address"], "10.1.0.3");
+  EXPECT_EQ(list["vips"][2]["vip"], "[fd00:1::/120]:53/udp");
+  EXPECT_EQ(dp.vip_prefixes.size(), 2u);
+  EXPECT_EQ(dp.vips.size(), 1u);
+  EXPECT_EQ(ok({{"cmd", "ring"}, {"vip", "10.0.1.0/24:*/tcp"}})["reals"][0]["slots"], 13);
+  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.1.0/24:*/tcp"}}),
+            "VIP 10.0.1.0/24:*/tcp already exists");
+  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.1.1/24:80/tcp"}}),
+            "VIP 10.0.1.1/24:80/tcp: 10.0.1.1/24 has bits set past the prefix length (the prefix "
+            "is 10.0.1.0/24)");
+  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "[fd00:1::5/128]:80/tcp"}}),
+            "VIP [fd00:1::5/128]:80/tcp: fd00:1::5/128: a prefix VIP's length is 1-127 for IPv6 "
+            "(an address alone takes none: fd00:1::5)");
+  EXPECT_EQ(error({{"cmd", "vip_del"}, {"vip", "10.0.1.0/25:*/tcp"}}),
+            "unknown VIP 10.0.1.0/25:*/tcp");
+  ok({{"cmd", "vip_del"}, {"vip", "10.0.1.0/24:*"}});
+  ok({{"cmd", "vip_del"}, {"vip", "[fd00:1::/120]:53/udp"}});
+  EXPECT_TRUE(dp.vip_prefixes.empty());
+  EXPECT_TRUE(dp.vip_addr_prefixes.empty());
 }
 
 TEST_F(ControllerTest, BadRequestsChangeNothing) {
   EXPECT_EQ(error({{"cmd", "vip_del"}, {"vip", "10.0.0.9:80"}}), "unknown VIP 10.0.0.9:80/tcp");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:80"}}),
             "VIP 10.0.0.1:80/tcp already exists");
-  EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1"}}),
-            "'10.0.0.1' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as [ADDRESS]:PORT; PORT "
-            "1-65535, or * for every port)");
+  EXPECT_EQ(
+      error({{"cmd", "vip_add"}, {"vip", "10.0.0.1"}}),
+      "'10.0.0.1' is not ADDRESS:PORT or ADDRESS:PORT/PROTO (IPv6 as [ADDRESS]:PORT; PORT "
+      "1-65535, or * for every port; ADDRESS/LENGTH for a prefix VIP, as in 10.100.1.0/24:80/tcp)");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:80/sctp"}}),
             "'10.0.0.1:80/sctp': 'sctp' is not a protocol (tcp, udp)");
   EXPECT_EQ(error({{"cmd", "vip_add"}, {"vip", "10.0.0.1:80/udp"}, {"proto", "tcp"}}),
@@ -314,6 +348,22 @@ class FlowTest : public ControllerTest {
   }
   std::uint32_t id_of(const char* real) { return rec.real_id(*IpAddress::parse(real)).value(); }
   std::uint32_t ring() { return rec.state().vips.begin()->second.ring; }
+  std::uint32_t ring_of(const char* vip) { return rec.state().vips.at(parse_service(vip)).ring; }
+
+  // Adds `vip` with `flag` and the real 10.1.0.2, and checks that 10.0.0.2:40000's flow to
+  // `asked` (key `k`) is that VIP's: its ring, hashed as the flag chooses (`ring_hash`); and that
+  // 10.0.0.1:80 stays the exact VIP's.
+  void expect_served_by(const char* vip, const char* flag, const char* asked, const df_flow_key& k,
+                        std::uint32_t ring_hash) {
+    ok({{"cmd", "vip_add"}, {"vip", vip}, {"flags", json::array({flag})}});
+    ok({{"cmd", "real_add"}, {"vip", vip}, {"real", "10.1.0.2"}});
+    json a = ok({{"cmd", "flow"}, {"client", "10.0.0.2:40000"}, {"vip", asked}});
+    EXPECT_EQ(a["ring"], ring_of(vip)) << "the ring of " << vip;
+    EXPECT_EQ(a["ring_hash"], ring_hash);
+    EXPECT_EQ(a["hash"], df_flow_hash(&k));
+    EXPECT_EQ(a["real"], "10.1.0.2");
+    EXPECT_EQ(flow(40000)["ring"], ring_of("10.0.0.1:80/tcp")) << "the exact VIP's";
+  }
 };
 
 TEST_F(FlowTest, AFlowTheTableDoesNotHoldIsAnsweredByTheSlotItsHashPicks) {
@@ -387,19 +437,20 @@ TEST_F(FlowTest, ASourceHashVipHashesTheClientAddressAlone) {
   }
 }
 
+TEST_F(FlowTest, AnAddressOnlyAPrefixVipServesIsThatVipsFlow) {
+  df_flow_key k = client_flow(40000);
+  k.vip.addr[3] = 77;  // 10.0.0.77
+  expect_served_by("10.0.0.0/24:80/tcp", "src_hash_only", "10.0.0.77:80/tcp", k, df_src_hash(&k));
+  EXPECT_EQ(error({{"cmd", "flow"}, {"client", "10.0.0.2:40000"}, {"vip", "10.0.0.0/24:80/tcp"}}),
+            "10.0.0.0/24:80/tcp: name the address the client asks (a flow has one)");
+  EXPECT_EQ(error({{"cmd", "flow"}, {"client", "10.0.0.2:40000"}, {"vip", "10.0.1.77:80/tcp"}}),
+            "unknown VIP 10.0.1.77:80/tcp");
+}
+
 TEST_F(FlowTest, APortOnlyAnAnyPortVipServesIsItsFlowHashedOnItsChoice) {
-  ok({{"cmd", "vip_add"}, {"vip", "10.0.0.1:*/tcp"}, {"flags", json::array({"dport_hash_only"})}});
-  ok({{"cmd", "real_add"}, {"vip", "10.0.0.1:*/tcp"}, {"real", "10.1.0.2"}});
-  const std::uint32_t any_ring = rec.state().vips.at(parse_service("10.0.0.1:*/tcp")).ring;
   df_flow_key k = client_flow(40000);
   k.vip.port = htons(8080);
-  json a = ok({{"cmd", "flow"}, {"client", "10.0.0.2:40000"}, {"vip", "10.0.0.1:8080/tcp"}});
-  EXPECT_EQ(a["ring"], any_ring) << "the any-port VIP's ring";
-  EXPECT_EQ(a["ring_hash"], df_dport_hash(&k));
-  EXPECT_EQ(a["hash"], df_flow_hash(&k));
-  EXPECT_EQ(a["real"], "10.1.0.2");
-  EXPECT_EQ(flow(40000)["ring"], rec.state().vips.at(parse_service("10.0.0.1:80/tcp")).ring)
-      << "port 80 is the exact VIP's";
+  expect_served_by("10.0.0.1:*/tcp", "dport_hash_only", "10.0.0.1:8080/tcp", k, df_dport_hash(&k));
   EXPECT_EQ(error({{"cmd", "flow"}, {"client", "10.0.0.2:40000"}, {"vip", "10.0.0.1:*/tcp"}}),
             "10.0.0.1:*/tcp: name the port the client asks (a flow has one)");
   EXPECT_EQ(error({{"cmd", "flow"}, {"client", "10.0.0.2:40000"}, {"vip", "10.0.0.1:8080/udp"}}),

@@ -256,6 +256,29 @@ def test_any_port_vip_and_hash_flags_from_the_cli(daemon):
     assert {v["vip"]: v for v in daemon.vips()}["10.100.0.1:*/tcp"]["flags"] == []
 
 
+def test_prefix_vip_from_the_cli(daemon):
+    daemon.cli("vip", "add", "10.100.1.0/24:80/tcp")
+    daemon.cli("real", "add", "10.100.1.0/24:80", "10.0.1.2")
+    daemon.cli("vip", "add", "[fd00:101::/120]:*", "--proto", "udp")
+    vips = {v["vip"]: v for v in daemon.vips()}
+    assert vips["10.100.1.0/24:80/tcp"]["prefix_len"] == 24
+    assert vips["10.100.1.0/24:80/tcp"]["address"] == "10.100.1.0"
+    assert vips["[fd00:101::/120]:*/udp"]["prefix_len"] == 120
+    assert vips["10.100.0.1:80/tcp"]["prefix_len"] is None
+    # The trie keys as bpftool prints them: prefixlen (little-endian), family, proto, port, ...
+    keys = sorted(
+        (int(e["key"][0], 16), int(e["key"][4], 16), int(e["key"][5], 16))
+        for e in daemon.dump("vip_prefixes")
+    )
+    assert keys == [(32 + 24, 4, 6), (32 + 120, 6, 17)]
+    assert len(daemon.dump("vip_addr_pfxs")) == 2
+    assert len(daemon.dump("vips")) == 1, "the prefix VIPs stay out of the VIP map"
+    assert "10.100.1.0/24:80/tcp" in daemon.cli("vip", "list").stdout
+    daemon.cli("vip", "del", "10.100.1.0/24:80/tcp")
+    daemon.cli("vip", "del", "[fd00:101::/120]:*/udp")
+    assert daemon.dump("vip_prefixes") == [] and daemon.dump("vip_addr_pfxs") == []
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -264,7 +287,13 @@ def test_any_port_vip_and_hash_flags_from_the_cli(daemon):
         (
             ("vip", "add", "10.100.0.1"),
             "dogfish: '10.100.0.1' is not ADDRESS:PORT or ADDRESS:PORT/PROTO "
-            "(IPv6 as [ADDRESS]:PORT; PORT 1-65535, or * for every port)",
+            "(IPv6 as [ADDRESS]:PORT; PORT 1-65535, or * for every port; ADDRESS/LENGTH for a "
+            "prefix VIP, as in 10.100.1.0/24:80/tcp)",
+        ),
+        (
+            ("vip", "add", "10.100.1.1/24:80/tcp"),
+            "dogfish: VIP 10.100.1.1/24:80/tcp: 10.100.1.1/24 has bits set past the prefix length "
+            "(the prefix is 10.100.1.0/24)",
         ),
         (
             ("vip", "edit", "10.100.0.1:80", "--flags", "src_hash_only,no_src_port_hash"),

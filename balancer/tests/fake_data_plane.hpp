@@ -45,6 +45,22 @@ class FakeDataPlane : public DataPlane {
     write();
     vip_addrs.erase(key);
   }
+  void put_vip_prefix(const df_prefix_key& key, const df_vip_meta& meta) override {
+    write();
+    vip_prefixes[key] = meta;
+  }
+  void delete_vip_prefix(const df_prefix_key& key) override {
+    write();
+    vip_prefixes.erase(key);
+  }
+  void put_vip_addr_prefix(const df_prefix_key& key) override {
+    write();
+    vip_addr_prefixes[key] = 1;
+  }
+  void delete_vip_addr_prefix(const df_prefix_key& key) override {
+    write();
+    vip_addr_prefixes.erase(key);
+  }
   void put_real(uint32_t id, const df_real& real) override {
     write();
     if (real.family != 0 && before_real_written) before_real_written(id);
@@ -107,6 +123,14 @@ class FakeDataPlane : public DataPlane {
     for (const auto& [key, refs] : vip_addrs) out.push_back(key);
     return out;
   }
+  std::vector<std::pair<df_prefix_key, df_vip_meta>> read_vip_prefixes() const override {
+    return {vip_prefixes.begin(), vip_prefixes.end()};
+  }
+  std::vector<df_prefix_key> read_vip_addr_prefixes() const override {
+    std::vector<df_prefix_key> out;
+    for (const auto& [key, refs] : vip_addr_prefixes) out.push_back(key);
+    return out;
+  }
   DataPlaneStats stats() const override {
     DataPlaneStats s;
     s.global.reason[DF_TX] = 7;
@@ -123,6 +147,8 @@ class FakeDataPlane : public DataPlane {
   std::map<std::pair<uint32_t, uint32_t>, df_counter> vip_real_counters;  // what the tests set
   std::map<df_vip_key, df_vip_meta, BytesLess> vips;
   std::map<df_vip_addr_key, uint32_t, BytesLess> vip_addrs;
+  std::map<df_prefix_key, df_vip_meta, BytesLess> vip_prefixes;
+  std::map<df_prefix_key, uint32_t, BytesLess> vip_addr_prefixes;
   std::vector<df_real> reals;
   std::map<uint32_t, std::vector<uint32_t>> rings;
   std::map<uint32_t, df_real> probe_reals;  // the written slots only

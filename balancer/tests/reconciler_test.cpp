@@ -254,6 +254,93 @@ TEST_F(ReconcilerTest, RealTakenOutOfAnAnyPortVipLosesTheFlowsOfItsPortsOnly) {
   EXPECT_TRUE(dp.conns.contains(other_real));
 }
 
+VipConfig prefix_vip(const char* prefix, uint16_t port, std::vector<RealConfig> reals) {
+  const IpPrefix p = *IpPrefix::parse(prefix);
+  VipConfig v = vip("0.0.0.0", port, std::move(reals));
+  v.address = p.address;
+  v.prefix_len = p.length;
+  return v;
+}
+
+TEST_F(ReconcilerTest, APrefixVipGoesToTheTriesAndLeavesThem) {
+  const Config c = config({prefix_vip("10.0.1.0/24", 80, {real("10.1.0.1")}),
+                           prefix_vip("10.0.1.0/24", DF_VIP_ANY_PORT, {real("10.1.0.2")}),
+                           vip("10.0.1.7", 80, {real("10.1.0.1")})});
+  rec.apply(c, df);
+  EXPECT_EQ(dp.vips.size(), 1u) << "the address's own VIP";
+  ASSERT_EQ(dp.vip_prefixes.size(), 2u);
+  const df_prefix_key k80 = to_df_prefix_key(ServiceKey::of(c.vips[0]));
+  EXPECT_EQ(k80.prefixlen, DF_PREFIX_HEAD_BITS + 24u);
+  EXPECT_EQ(k80.port, htons(80));
+  EXPECT_EQ(k80.proto, IPPROTO_TCP);
+  EXPECT_EQ(service_key_of(k80), ServiceKey::of(c.vips[0]));
+  EXPECT_EQ(dp.vip_prefixes.at(k80).vip_id, rec.state().vips.at(ServiceKey::of(c.vips[0])).vip_id);
+  EXPECT_EQ(dp.vip_addrs.size(), 1u);
+  ASSERT_EQ(dp.vip_addr_prefixes.size(), 1u) << "one prefix, two VIPs";
+  EXPECT_EQ(prefix_of(dp.vip_addr_prefixes.begin()->first), *IpPrefix::parse("10.0.1.0/24"));
+  EXPECT_EQ(dp.vip_addr_prefixes.begin()->first.port, 0) << "the address set: no port";
+
+  rec.apply(config({c.vips[1], c.vips[2]}), df);
+  EXPECT_EQ(dp.vip_prefixes.size(), 1u);
+  EXPECT_EQ(dp.vip_addr_prefixes.size(), 1u) << "the any-port VIP still lives on the prefix";
+  rec.apply(config({c.vips[2]}), df);
+  EXPECT_TRUE(dp.vip_prefixes.empty());
+  EXPECT_TRUE(dp.vip_addr_prefixes.empty());
+  EXPECT_EQ(dp.vip_addrs.size(), 1u);
+}
+
+TEST_F(ReconcilerTest, AdoptReadsPrefixVipsBackAndSweepsAStalePrefix) {
+  const Config c = config({prefix_vip("10.0.1.0/24", 80, {real("10.1.0.1")}),
+                           prefix_vip("fd00:1::/64", 53, {real("fd00:9::1")})});
+  rec.apply(c, df);
+  const uint32_t id = dp.vip_prefixes.at(to_df_prefix_key(ServiceKey::of(c.vips[1]))).vip_id;
+  dp.put_vip_addr_prefix(to_df_addr_prefix_key(*IpPrefix::parse("10.0.2.0/24")));
+  Reconciler again{dp, {.ring_grace = std::chrono::milliseconds(0)}};
+  again.adopt();
+  ASSERT_EQ(again.state().vips.size(), 2u);
+  EXPECT_EQ(again.state().vips.at(ServiceKey::of(c.vips[1])).vip_id, id);
+  EXPECT_EQ(dp.vip_addr_prefixes.size(), 2u) << "the stale prefix is gone";
+  EXPECT_FALSE(
+      dp.vip_addr_prefixes.contains(to_df_addr_prefix_key(*IpPrefix::parse("10.0.2.0/24"))));
+  again.apply(config({c.vips[0]}), df);
+  EXPECT_EQ(dp.vip_prefixes.size(), 1u);
+  EXPECT_EQ(dp.vip_addr_prefixes.size(), 1u);
+}
+
+// A flow is the VIP the program looked it up as: its address's own VIP before any prefix, a
+// prefix with its port before one of every port, the longest prefix first.
+TEST_F(ReconcilerTest, RealTakenOutOfAPrefixVipLosesTheFlowsThatPrefixVipOwns) {
+  auto with = [](bool both) {
+    std::vector<RealConfig> reals = {real("10.1.0.2")};
+    if (both) reals.push_back(real("10.1.0.1"));
+    return config({prefix_vip("10.0.1.0/24", 80, std::move(reals)),
+                   prefix_vip("10.0.0.0/16", 80, {real("10.1.0.1")}),
+                   prefix_vip("10.0.1.0/28", DF_VIP_ANY_PORT, {real("10.1.0.1")}),
+                   vip("10.0.1.7", 80, {real("10.1.0.1")})});
+  };
+  rec.apply(with(true), df);
+  struct Flow {
+    const char* address;
+    uint16_t port, client_port;
+    const char* real;
+    bool forgotten;
+    const char* why;
+  };
+  const Flow flows[] = {
+      {"10.0.1.99", 80, 1000, "10.1.0.1", true, "the /24's on port 80"},
+      {"10.0.1.3", 80, 1000, "10.1.0.1", true, "the /24 on port 80 before the /28 of every port"},
+      {"10.0.1.7", 80, 1000, "10.1.0.1", false, "10.0.1.7:80 has a VIP of its own"},
+      {"10.0.9.9", 80, 1000, "10.1.0.1", false, "the /16's, which keeps the real"},
+      {"10.0.1.3", 22, 1000, "10.1.0.1", false, "the /28's, which keeps the real"},
+      {"10.0.1.99", 80, 1001, "10.1.0.2", false, "on a real the /24 keeps"}};
+  std::vector<df_flow_key> keys;
+  for (const Flow& f : flows)
+    keys.push_back(remember(f.address, f.port, Proto::tcp, f.client_port, f.real));
+  EXPECT_EQ(rec.apply(with(false), df).flows_forgotten, 2u);
+  for (std::size_t i = 0; i < keys.size(); i++)
+    EXPECT_EQ(dp.conns.contains(keys[i]), !flows[i].forgotten) << flows[i].why;
+}
+
 TEST_F(ReconcilerTest, AdoptedVipLosesFlowsOfRealsTheNewConfigDropped) {
   rec.apply(both_serve(), df);
   auto gone = remember("10.0.0.1", 80, Proto::tcp, 1000, "10.1.0.1");

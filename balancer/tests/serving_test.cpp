@@ -21,12 +21,13 @@ namespace dogfish {
 namespace {
 
 using namespace std::chrono_literals;
-using Addresses = std::set<IpAddress>;
+using Addresses = VipRoutes;
 
 IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 
-const IpAddress kChecked = ip("10.0.0.1");  // checked through two reals
-const IpAddress kUnchecked = ip("10.0.0.2");
+// The VIPs' routes.
+const IpPrefix kChecked = {ip("10.0.0.1"), 32};  // checked through two reals
+const IpPrefix kUnchecked = {ip("10.0.0.2"), 32};
 const IpAddress kReal1 = ip("10.1.0.1");
 const IpAddress kReal2 = ip("10.1.0.2");
 

@@ -42,10 +42,17 @@ std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
   return IpPrefix{*address, static_cast<std::uint8_t>(length)};
 }
 
-bool IpPrefix::host_bits_zero() const noexcept {
+bool IpPrefix::host_bits_zero() const noexcept { return network() == *this; }
+
+IpPrefix IpPrefix::network() const noexcept {
+  IpPrefix out = *this;
   for (std::size_t bit = length; bit < address.size() * 8; ++bit)
-    if (address.bytes[bit / 8] & (0x80U >> (bit % 8))) return false;
-  return true;
+    out.address.bytes[bit / 8] &= static_cast<std::uint8_t>(~(0x80U >> (bit % 8)));
+  return out;
+}
+
+bool IpPrefix::contains(const IpAddress& a) const noexcept {
+  return a.family == address.family && IpPrefix{a, length}.network() == network();
 }
 
 std::string IpPrefix::to_string() const {
@@ -79,27 +86,32 @@ std::string MacAddress::to_string() const {
                      bytes[3], bytes[4], bytes[5]);
 }
 
-std::optional<HostPort> HostPort::split(std::string_view text) {
-  std::string_view host, port;
+std::optional<HostPort::Text> HostPort::split_text(std::string_view text) {
   if (text.starts_with('[')) {
     auto close = text.find("]:");
     if (close == std::string_view::npos) return std::nullopt;
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
+    return Text{text.substr(1, close - 1), text.substr(close + 2), true};
   }
-  auto address = IpAddress::parse(host);
-  if (!address || address->is_v6() != text.starts_with('[')) return std::nullopt;
-  return HostPort{*address, port};
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  return Text{text.substr(0, colon), text.substr(colon + 1), false};
+}
+
+std::optional<HostPort> HostPort::split(std::string_view text) {
+  auto split = split_text(text);
+  if (!split) return std::nullopt;
+  auto address = IpAddress::parse(split->host);
+  if (!address || address->is_v6() != split->bracketed) return std::nullopt;
+  return HostPort{*address, split->port};
+}
+
+std::string HostPort::join_text(std::string_view host, bool bracketed, std::string_view port) {
+  if (bracketed) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
 }
 
 std::string HostPort::join(const IpAddress& address, std::string_view port) {
-  if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), port);
-  return fmt::format("{}:{}", address.to_string(), port);
+  return join_text(address.to_string(), address.is_v6(), port);
 }
 
 std::optional<Endpoint> Endpoint::parse(std::string_view text) {

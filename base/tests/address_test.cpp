@@ -43,6 +43,18 @@ TEST(IpPrefix, Parses) {
     EXPECT_FALSE(IpPrefix::parse(bad)) << bad;
 }
 
+TEST(IpPrefix, NetworkAndContains) {
+  const IpPrefix p = *IpPrefix::parse("10.1.2.3/20");
+  EXPECT_EQ(p.network().to_string(), "10.1.0.0/20");
+  EXPECT_TRUE(p.contains(*IpAddress::parse("10.1.15.255")));
+  EXPECT_FALSE(p.contains(*IpAddress::parse("10.1.16.0")));
+  EXPECT_FALSE(p.contains(*IpAddress::parse("::a01:0"))) << "another family";
+  const IpPrefix v6 = *IpPrefix::parse("fd00:1::/127");
+  EXPECT_TRUE(v6.contains(*IpAddress::parse("fd00:1::1")));
+  EXPECT_FALSE(v6.contains(*IpAddress::parse("fd00:1::2")));
+  EXPECT_TRUE(IpPrefix::parse("::/0")->contains(*IpAddress::parse("fd00::9")));
+}
+
 TEST(MacAddress, Parses) {
   auto mac = MacAddress::parse("02:AB:cd:00:00:01");
   ASSERT_TRUE(mac);
@@ -66,6 +78,22 @@ TEST(ParseEndpoint, Forms) {
   for (const char* bad : {"10.0.0.1", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "fd00::1:80",
                           "[10.0.0.1]:80", "[fd00::1]80", "10.0.0.300:80", "10.0.0.1:8x", ""})
     EXPECT_FALSE(Endpoint::parse(bad)) << bad;
+}
+
+TEST(HostPort, SplitsTextThatIsMoreThanAnAddress) {
+  auto v4 = HostPort::split_text("10.1.0.0/24:80");
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(v4->host, "10.1.0.0/24");
+  EXPECT_EQ(v4->port, "80");
+  EXPECT_FALSE(v4->bracketed);
+  auto v6 = HostPort::split_text("[fd00::/64]:*");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "fd00::/64");
+  EXPECT_EQ(v6->port, "*");
+  EXPECT_TRUE(v6->bracketed);
+  EXPECT_EQ(HostPort::join_text(v6->host, v6->bracketed, v6->port), "[fd00::/64]:*");
+  EXPECT_FALSE(HostPort::split_text("10.1.0.0/24"));
+  EXPECT_FALSE(HostPort::split_text("[fd00::/64]"));
 }
 
 TEST(SocketAddress, BothFamiliesInNetworkOrder) {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "dogfish/base/address.hpp"
+#include "dogfish/df_structs.hpp"
 #include "frames.hpp"
 
 namespace dogfish::testing {
@@ -59,12 +60,34 @@ uint32_t BalancerHarness::add_vip(const std::string& addr, uint16_t port, uint8_
   return v.meta.vip_id;
 }
 
-void BalancerHarness::remove_vip(uint32_t vip_id) { dp_->delete_vip(vips_.at(vip_id).key); }
+uint32_t BalancerHarness::add_prefix_vip(const std::string& prefix, uint16_t port, uint8_t proto,
+                                         uint32_t flags) {
+  auto p = IpPrefix::parse(prefix);
+  if (!p) throw std::invalid_argument("not a prefix: " + prefix);
+  Vip v{};
+  v.prefix = to_df_prefix_key({p->address, port, static_cast<Proto>(proto), p->length});
+  v.meta.vip_id = vips_.size();
+  v.meta.flags = flags;
+  v.meta.ring_slot = v.meta.vip_id * DF_RINGS_PER_VIP;
+  put(v);
+  dp_->put_vip_addr_prefix(to_df_addr_prefix_key(*p));
+  vips_.push_back(v);
+  return v.meta.vip_id;
+}
+
+void BalancerHarness::put(const Vip& v) {
+  v.prefix ? dp_->put_vip_prefix(*v.prefix, v.meta) : dp_->put_vip(v.key, v.meta);
+}
+
+void BalancerHarness::remove_vip(uint32_t vip_id) {
+  const Vip& v = vips_.at(vip_id);
+  v.prefix ? dp_->delete_vip_prefix(*v.prefix) : dp_->delete_vip(v.key);
+}
 
 void BalancerHarness::set_vip_flags(uint32_t vip_id, uint32_t flags) {
   Vip& v = vips_.at(vip_id);
   v.meta.flags = flags;
-  dp_->put_vip(v.key, v.meta);
+  put(v);
 }
 
 void BalancerHarness::add_real(uint32_t id, const std::string& addr) {
@@ -89,7 +112,7 @@ void BalancerHarness::set_ring(uint32_t vip_id, const std::vector<uint32_t>& ids
   for (uint32_t i = 0; i < kTestRingSize && !ids.empty(); i++) ring[i] = ids[i % ids.size()];
   dp_->write_ring(next, ring);
   v.meta.ring_slot = next;
-  dp_->put_vip(v.key, v.meta);
+  put(v);
 }
 
 namespace {

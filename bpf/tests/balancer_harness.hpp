@@ -32,6 +32,10 @@ class BalancerHarness {
 
   // A VIP on (address, port, proto) with the given DF_VIP_* flags; returns its vip_id.
   uint32_t add_vip(const std::string& addr, uint16_t port, uint8_t proto, uint32_t flags = 0);
+  // A prefix VIP on every address of `prefix` ("10.120.1.0/24"), written as the control plane
+  // writes one (its trie entry, and its prefix among the VIP addresses); returns its vip_id.
+  uint32_t add_prefix_vip(const std::string& prefix, uint16_t port, uint8_t proto,
+                          uint32_t flags = 0);
   void remove_vip(uint32_t vip_id);
   void set_vip_flags(uint32_t vip_id, uint32_t flags);
   void add_real(uint32_t id, const std::string& addr);
@@ -73,8 +77,10 @@ class BalancerHarness {
  private:
   struct Vip {
     df_vip_key key;
+    std::optional<df_prefix_key> prefix;  // a prefix VIP's key, in place of `key`
     df_vip_meta meta;
   };
+  void put(const Vip& v);
   std::unique_ptr<BpfDataPlane> dp_;
   std::vector<Vip> vips_;
   mutable std::vector<int> map_fds_;

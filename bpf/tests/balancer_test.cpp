@@ -66,17 +66,7 @@ TEST_F(BalancerTest, Ipv6TcpToIpv6VipIsEncapsulatedIp6ip6) {
   lb_.set_ring(vip6, {3});
   Bytes in = tcp6(kClient6, 50000, kVip6, 443, tcp_flags::ACK);
   auto key = flow_key(kClient6, 50000, kVip6, 443, IPPROTO_TCP);
-  Bytes expected = Packet()
-                       .eth(kGatewayMac, kBalancerMac)
-                       .ipv6({.src = outer_src6(key),
-                              .dst = kReal6a,
-                              .hop_limit = 61,
-                              .traffic_class = 0x28,
-                              .flow_label = df_flow_hash(&key) & 0xfffff,
-                              .nexthdr = IPPROTO_IPV6})
-                       .payload(strip_eth(in))
-                       .bytes();
-  expect_frame(expected, lb_.run(in));
+  expect_frame(ip6ip6_of(in, key, kReal6a), lb_.run(in));
 }
 
 TEST_F(BalancerTest, Ipv4VipToIpv6RealIsEncapsulatedIpv4InIpv6) {

@@ -87,6 +87,21 @@ inline Bytes ipip_of(const Bytes& in, const df_flow_key& key, const std::string&
       .bytes();
 }
 
+// What the balancer sends for `in`, an IPv6 frame of flow `key` as tcp6 builds it (hop limit
+// 61, traffic class 0x28), to the IPv6 real `real`.
+inline Bytes ip6ip6_of(const Bytes& in, const df_flow_key& key, const std::string& real) {
+  return Packet()
+      .eth(kGatewayMac, kBalancerMac)
+      .ipv6({.src = outer_src6(key),
+             .dst = real,
+             .hop_limit = 61,
+             .traffic_class = 0x28,
+             .flow_label = df_flow_hash(&key) & 0xfffff,
+             .nexthdr = IPPROTO_IPV6})
+      .payload(strip_eth(in))
+      .bytes();
+}
+
 // Which real (by outer destination) a TX'd frame went to.
 inline std::string outer_dst(const RunResult& r) {
   char buf[INET6_ADDRSTRLEN];

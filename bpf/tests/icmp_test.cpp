@@ -401,6 +401,37 @@ TEST_F(IcmpTest, ErrorAboutAnAnyPortVipsFlowGoesToItsReal) {
   EXPECT_EQ(lb_.vip_stats(any).packets, 1u);
 }
 
+TEST_F(IcmpTest, ErrorsAboutAPrefixVipsFlowsGoToTheirReals) {
+  const uint32_t p4 = lb_.add_prefix_vip("10.120.1.0/24", 80, IPPROTO_TCP);
+  const uint32_t p6 = lb_.add_prefix_vip("fd00:120::/64", DF_VIP_ANY_PORT, IPPROTO_TCP);
+  lb_.set_ring(p4, {2});
+  lb_.set_ring(p6, {4});
+  const std::string a4 = "10.120.1.7", a6 = "fd00:120::7";
+  Bytes in4 = error(a4, {.type = kUnreachable4, .code = kFragNeeded, .rest = 1400},
+                    head(reply(a4, kClient4), 576 - 28));
+  expect(in4, XDP_TX, DF_TX_ICMP_ERROR,
+         encapsulated(in4, flow_key(kClient4, 40000, a4, 80, IPPROTO_TCP), kReal4b));
+  Bytes in6 =
+      error(a6, {.type = kTooBig6, .rest = 1280}, head(reply(a6, kClient6, 8443), 1280 - 48));
+  expect(in6, XDP_TX, DF_TX_ICMP_ERROR,
+         encapsulated(in6, flow_key(kClient6, 40000, a6, 8443, IPPROTO_TCP), kReal6b));
+  EXPECT_EQ(lb_.vip_stats(p4).packets, 1u);
+  EXPECT_EQ(lb_.vip_stats(p6).packets, 1u);
+  // The prefix holds the address, not the port: an error about port 22 is no VIP's flow.
+  expect_untouched(lb_,
+                   error(a4, {.type = kUnreachable4, .code = kFragNeeded, .rest = 1400},
+                         head(reply(a4, kClient4, 22), 576 - 28)),
+                   XDP_PASS, DF_PASS_ICMP_NO_FLOW);
+}
+
+TEST_F(IcmpTest, EchoToAnAddressOfAPrefixVipIsAnswered) {
+  lb_.set_ring(lb_.add_prefix_vip("10.120.1.0/24", 80, IPPROTO_TCP), {1});
+  RunResult r = lb_.run(echo_request(kClient4, "10.120.1.200", 56));
+  EXPECT_EQ(r.verdict, XDP_TX);
+  EXPECT_TRUE(icmp_checksum_verifies(r.frame));
+  expect_untouched(lb_, echo_request(kClient4, "10.120.2.1", 56), XDP_PASS, DF_PASS_NOT_VIP);
+}
+
 TEST_F(IcmpTest, ErrorsTurnedOffGoToTheStack) {
   lb_.update_config([](df_config& c) { c.icmp_off = DF_ICMP_NO_ERRORS; });
   expect_untouched(lb_, frag_needed(1280, reply(kVip4, kClient4)), XDP_PASS, DF_PASS_L4_PROTO);

@@ -70,5 +70,22 @@ TEST_F(VipCacheTest, APortPassedAsNoVipIsBalancedOnceAnAnyPortVipCovers) {
   EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, kVip4, 8080, SYN))), kReal4b);
 }
 
+TEST_F(VipCacheTest, AnAddressPassedAsNoVipIsBalancedOnceAPrefixVipCoversIt) {
+  expect_untouched(lb_, tcp4(kClient4, 40000, "10.120.1.7", 80, SYN), XDP_PASS, DF_PASS_NOT_VIP);
+  uint32_t prefix = lb_.add_prefix_vip("10.120.1.0/24", 80, IPPROTO_TCP);
+  lb_.set_ring(prefix, {2});
+  EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, "10.120.1.7", 80, SYN))), kReal4b);
+}
+
+TEST_F(VipCacheTest, APrefixVipsNewRingAndRemovalReachTheNextPacket) {
+  uint32_t prefix = lb_.add_prefix_vip("10.120.1.0/24", DF_VIP_ANY_PORT, IPPROTO_TCP);
+  lb_.set_ring(prefix, {2});
+  ASSERT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, "10.120.1.7", 22, SYN))), kReal4b);
+  lb_.set_ring(prefix, {1});
+  EXPECT_EQ(outer_dst(lb_.run(tcp4(kClient4, 40000, "10.120.1.7", 22, SYN))), kReal4a);
+  lb_.remove_vip(prefix);
+  expect_untouched(lb_, tcp4(kClient4, 40000, "10.120.1.7", 22, SYN), XDP_PASS, DF_PASS_NOT_VIP);
+}
+
 }  // namespace
 }  // namespace dogfish::testing

@@ -172,7 +172,13 @@ std::vector<IpView> ip_headers(const Bytes& f) {
 
 std::vector<Bytes> seed_corpus(const World& world) {
   std::vector<Bytes> out;
-  for (const WorldVip& v : world.balancer.vips) add_vip_seeds(v, out);
+  for (const WorldVip& v : world.balancer.vips) {
+    add_vip_seeds(v, out);
+    if (!v.prefix_len) continue;
+    WorldVip inside = v;  // and an address of the prefix other than its first
+    inside.key.addr[v.key.family == DF_FAMILY_V4 ? 3 : 15] |= 0x2a;
+    add_vip_seeds(inside, out);
+  }
   out.push_back(client(kStranger4, 80, IPPROTO_TCP));
   out.push_back(client(kStranger6, 80, IPPROTO_UDP));
   t::Packet arp;

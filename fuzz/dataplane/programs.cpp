@@ -94,11 +94,11 @@ Balancer::Balancer(const BalancerWorld& world) : world_(world) {
   ring_slot_.resize(world.vips.size());
   std::mt19937_64 rng(0);
   for (std::uint32_t id = 0; id < world.vips.size(); id++) {
-    const WorldVip& v = world.vips[id];
-    df_vip_addr_key ak{};
-    std::memcpy(ak.addr, v.key.addr, sizeof(ak.addr));
-    ak.family = v.key.family;
-    dp_->put_vip_addr(ak);
+    const ServiceKey key = world.vips[id].service();
+    if (key.prefix_len)
+      dp_->put_vip_addr_prefix(to_df_addr_prefix_key(key.addresses()));
+    else
+      dp_->put_vip_addr(to_df_addr_key(key.address));
     ring_slot_[id] = id * DF_RINGS_PER_VIP + 1;
     reshuffle_ring(id, rng);
   }
@@ -120,7 +120,11 @@ void Balancer::reshuffle_ring(std::uint32_t vip_id, std::mt19937_64& rng) {
   // Write the ring packets do not read, then flip the VIP to it.
   std::uint32_t next = vip_id * DF_RINGS_PER_VIP + (ring_slot_[vip_id] % DF_RINGS_PER_VIP ? 0 : 1);
   dp_->write_ring(next, ring);
-  dp_->put_vip(v.key, {.vip_id = vip_id, .flags = v.flags, .ring_slot = next});
+  const df_vip_meta meta{.vip_id = vip_id, .flags = v.flags, .ring_slot = next};
+  if (v.prefix_len)
+    dp_->put_vip_prefix(to_df_prefix_key(v.service()), meta);
+  else
+    dp_->put_vip(v.key, meta);
   ring_slot_[vip_id] = next;
 }
 

@@ -4,8 +4,12 @@
 #include <netinet/in.h>
 
 #include <cstring>
+#include <map>
 #include <stdexcept>
 #include <string>
+
+#include "dogfish/df_structs.hpp"
+#include "dogfish/vip_match.hpp"
 
 namespace dogfish::fuzz {
 namespace {
@@ -28,10 +32,17 @@ df_vip_key vip_key(const char* address, std::uint16_t port, std::uint8_t proto) 
 
 }  // namespace
 
+ServiceKey WorldVip::service() const {
+  ServiceKey k = service_key_of(key);
+  k.prefix_len = prefix_len;
+  return k;
+}
+
 const WorldVip* BalancerWorld::vip(const df_vip_key& key) const {
-  for (const WorldVip& v : vips)
-    if (std::memcmp(&v.key, &key, sizeof(key)) == 0) return &v;
-  return nullptr;
+  std::map<ServiceKey, const WorldVip*> by_key;
+  for (const WorldVip& v : vips) by_key.emplace(v.service(), &v);
+  const auto owner = VipMatcher::of(by_key).owner(service_key_of(key));
+  return owner ? by_key.at(*owner) : nullptr;
 }
 
 const WorldReal* BalancerWorld::real(std::uint32_t id) const {
@@ -56,6 +67,9 @@ World default_world() {
       {vip_key("fd00:100::1", 53, IPPROTO_UDP), DF_VIP_NO_CONN_TABLE, {5}},
       {vip_key("fd00:100::2", 80, IPPROTO_TCP), 0, {1, 6}},
       {vip_key("10.100.0.4", 80, IPPROTO_TCP), 0, {}},
+      // 10.100.0.1:80 has its own VIP; the prefix takes the rest of port 80.
+      {vip_key("10.100.0.0", 80, IPPROTO_TCP), 0, {3}, 24},
+      {vip_key("fd00:101::", DF_VIP_ANY_PORT, IPPROTO_UDP), DF_VIP_SRC_HASH_ONLY, {5, 6}, 64},
   };
   df_config& c = w.balancer.config;
   std::memcpy(c.gateway_mac, kGatewayMac.data(), 6);
@@ -76,6 +90,10 @@ std::vector<IpAddress> interesting_addresses(const World& world) {
     IpAddress a{.family = v.key.family};
     std::memcpy(a.bytes.data(), v.key.addr, 16);
     out.push_back(a);
+    if (v.prefix_len) {
+      a.bytes[a.size() - 1] |= 0x2a;  // inside the prefix (every prefix here is /120 or wider)
+      out.push_back(a);
+    }
   }
   for (const WorldReal& r : world.balancer.reals) out.push_back(r.address);
   for (const IpAddress& a : world.decap.addrs) out.push_back(a);

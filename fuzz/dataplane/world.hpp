@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dogfish/base/address.hpp"
+#include "dogfish/config.hpp"
 
 namespace dogfish::fuzz {
 
@@ -23,11 +24,14 @@ struct WorldReal {
 };
 
 struct WorldVip {
-  df_vip_key key{};
+  df_vip_key key{};         // a prefix VIP's: its prefix's address
   std::uint32_t flags = 0;  // DF_VIP_*
   // Every real id the VIP's ring may ever hold: churn draws rings from it, and a
   // flow the connection table remembers stays inside it.
   std::vector<std::uint32_t> pool;
+  std::optional<std::uint8_t> prefix_len;  // a prefix VIP's: every address of key.addr/len
+
+  ServiceKey service() const;
 };
 
 struct BalancerWorld {
@@ -35,6 +39,7 @@ struct BalancerWorld {
   std::vector<WorldVip> vips;  // vip_id = index
   df_config config{};          // live: churn flips gateway_set, max_pkt_size, udp_idle_ticks
 
+  // The VIP a packet's key belongs to, by the program's rule (vip_match.hpp).
   const WorldVip* vip(const df_vip_key& key) const;
   const WorldReal* real(std::uint32_t id) const;
 };
@@ -51,8 +56,8 @@ struct World {
 
 // The fuzzer's world: IPv4 and IPv6 VIPs over TCP and UDP, a VIP per flag, an
 // IPv4 VIP with an IPv6 real (4in6), an IPv6 VIP with an IPv4 real
-// (drop_real_family), a VIP with an empty ring (drop_no_real); decap strips for
-// the reals' addresses.
+// (drop_real_family), a VIP with an empty ring (drop_no_real), prefix VIPs of each
+// family (one holding an address's own VIP); decap strips for the reals' addresses.
 World default_world();
 
 // Addresses worth writing into a frame: VIPs, reals, decap's, and a stranger of each family.

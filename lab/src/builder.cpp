@@ -223,11 +223,12 @@ class Builder {
     }
   }
 
-  std::set<IpAddress> vips_served_by(const std::string& node) const {
-    std::set<IpAddress> out;
+  // Where the node takes its VIPs: addresses alone, and prefix VIPs' prefixes.
+  std::set<IpPrefix> vips_served_by(const std::string& node) const {
+    std::set<IpPrefix> out;
     for (const LabVip& v : t_.vips)
       for (const LabReal& r : v.reals)
-        if (r.node == node) out.insert(v.address);
+        if (r.node == node) out.insert(v.addresses());
     return out;
   }
 
@@ -237,10 +238,14 @@ class Builder {
       Netlink nl(ns(n.name));
       for (const Route& r : n.routes) nl.add_route(r.to, r.via);
     }
+    // A prefix VIP as a local route: every address of it is the real's, in both families (an
+    // IPv6 address of a prefix on lo would make only the one address local).
     for (const Node& n : t_.nodes)
-      for (const IpAddress& vip : vips_served_by(n.name))
-        Netlink(ns(n.name))
-            .add_address("lo", IpPrefix{vip, static_cast<std::uint8_t>(vip.is_v4() ? 32 : 128)});
+      for (const IpPrefix& vip : vips_served_by(n.name))
+        if (vip.length == vip.address.size() * 8)
+          Netlink(ns(n.name)).add_address("lo", vip);
+        else
+          Netlink(ns(n.name)).add_local_route("lo", vip);
   }
 
   void gateway() {

@@ -261,6 +261,23 @@ void Netlink::add_route(const std::optional<IpPrefix>& to, const IpAddress& via,
   check(rtnl_route_add(sock_.get(), route.get(), NLM_F_EXCL), what);
 }
 
+void Netlink::add_local_route(const std::string& link, const IpPrefix& to) {
+  const std::string what = fmt::format("add route local {} on {}", to.to_string(), on(link));
+  RouteRef route(rtnl_route_alloc());
+  rtnl_route_set_family(route.get(), address_family(to.address));
+  rtnl_route_set_table(route.get(), RT_TABLE_LOCAL);
+  rtnl_route_set_protocol(route.get(), RTPROT_BOOT);
+  rtnl_route_set_scope(route.get(), RT_SCOPE_HOST);
+  rtnl_route_set_type(route.get(), RTN_LOCAL);
+  NlAddrRef destination = to_nl_addr(to.address, to.length);
+  check(rtnl_route_set_dst(route.get(), destination.get()), what);
+  rtnl_nexthop* nexthop = rtnl_route_nh_alloc();
+  if (!nexthop) throw Error(what + ": out of memory");
+  rtnl_route_nh_set_ifindex(nexthop, ifindex(link));
+  rtnl_route_add_nexthop(route.get(), nexthop);  // the route owns it from here
+  check(rtnl_route_add(sock_.get(), route.get(), NLM_F_EXCL), what);
+}
+
 std::vector<LinkInfo> Netlink::links() const {
   CacheRef cache;
   check(dump(sock_.get(), "route/link", RTM_GETLINK, cache),

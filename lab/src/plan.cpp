@@ -113,7 +113,7 @@ void emit_health(YAML::Emitter& y, const Service& s) {
 // One `vips` entry of the balancer's configuration: a service of a VIP and its reals.
 void emit_vip(YAML::Emitter& y, const LabVip& v, const Service& s, bool health_checks) {
   y << YAML::BeginMap;
-  y << YAML::Key << "address" << YAML::Value << v.address.to_string();
+  y << YAML::Key << "address" << YAML::Value << v.address_text();
   y << YAML::Key << "port" << YAML::Value << s.port;
   y << YAML::Key << "proto" << YAML::Value << std::string(to_string(s.proto));
   if (health_checks) emit_health(y, s);

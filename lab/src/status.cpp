@@ -105,6 +105,7 @@ std::optional<json> lab_status() {
         reals.push_back(
             {{"node", r.node}, {"address", r.address.to_string()}, {"weight", r.weight}});
       vips.push_back({{"address", v.address.to_string()},
+                      {"prefix_len", v.prefix_len ? json(*v.prefix_len) : json(nullptr)},
                       {"port", s.port},
                       {"proto", to_string(s.proto)},
                       {"reals", reals}});

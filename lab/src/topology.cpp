@@ -274,7 +274,14 @@ std::vector<Service> TopologyParser::services(const YAML::Node& list,
 LabVip TopologyParser::vip(const YAML::Node& n, const std::string& path, const Topology& t) const {
   auto m = entries(n, path, {"address", "services", "reals"});
   LabVip v;
-  v.address = address(require(m, n, path, "address"), join(path, "address"));
+  const YAML::Node address_node = require(m, n, path, "address");
+  if (scalar(address_node, join(path, "address")).find('/') == std::string::npos) {
+    v.address = address(address_node, join(path, "address"));
+  } else {  // a prefix VIP; the rules on its length are the balancer's
+    const IpPrefix p = prefix(address_node, join(path, "address"), false);
+    v.address = p.address;
+    v.prefix_len = p.length;
+  }
   v.services = services(require(m, n, path, "services"), join(path, "services"));
   auto reals = require(m, n, path, "reals");
   std::set<std::string> names;
@@ -291,8 +298,8 @@ void TopologyParser::vips(const YAML::Node& list, Topology& t) const {
   each(list, "vips", [&](const YAML::Node& n, const std::string& p) {
     LabVip v = vip(n, p, t);
     if (std::any_of(t.vips.begin(), t.vips.end(),
-                    [&](const LabVip& o) { return o.address == v.address; }))
-      fail(n, p, fmt::format("VIP {} is listed twice", v.address.to_string()));
+                    [&](const LabVip& o) { return o.addresses() == v.addresses(); }))
+      fail(n, p, fmt::format("VIP {} is listed twice", v.address_text()));
     t.vips.push_back(std::move(v));
   });
 }
@@ -408,6 +415,14 @@ std::vector<const Node*> Topology::balancers() const {
   for (const Node& n : nodes)
     if (n.role == Role::balancer) out.push_back(&n);
   return out;
+}
+
+std::string LabVip::address_text() const {
+  return prefix_len ? addresses().to_string() : address.to_string();
+}
+
+IpPrefix LabVip::addresses() const {
+  return {address, prefix_len.value_or(static_cast<std::uint8_t>(address.size() * 8))};
 }
 
 Topology parse_topology(std::string_view text, const std::string& file) {

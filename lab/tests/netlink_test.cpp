@@ -166,6 +166,13 @@ class NetlinkTest : public ::testing::Test {
       throw std::logic_error(name + " is the test's own network namespace");
     return name;
   }
+  // Namespaces "a" and "b" of this test, joined by a veth (dfa in a, dfb in b), both ends down.
+  std::pair<std::string, std::string> make_joined_pair(std::uint32_t mtu) {
+    std::string a = make_netns("a");
+    std::string b = make_netns("b");
+    Netlink(a).add_veth("dfa", b, "dfb", mtu);
+    return {a, b};
+  }
 
  private:
   void remove_all() noexcept {
@@ -239,12 +246,10 @@ TEST_F(NetlinkTest, InNetnsRunsInsideReturnsAndRethrowsWithoutMovingTheCaller) {
 }
 
 TEST_F(NetlinkTest, VethAddressesAndRoutesCarryADatagramBetweenNamespaces) {
-  std::string a = make_netns("a");
-  std::string b = make_netns("b");
+  const auto [a, b] = make_joined_pair(1600);
   Netlink na(a);
   Netlink nb(b);
 
-  na.add_veth("dfa", b, "dfb", 1600);
   LinkInfo end_a = listed_link(na, "dfa");
   LinkInfo end_b = listed_link(nb, "dfb");
   EXPECT_EQ(end_a.mtu, 1600u);
@@ -320,6 +325,30 @@ TEST_F(NetlinkTest, VethAddressesAndRoutesCarryADatagramBetweenNamespaces) {
       send_datagram(a, b, address("2001:db8::7"), 4243, "over the default");
   EXPECT_EQ(v6_payload, "over the default");
   EXPECT_EQ(v6_source, "fd00:1::1");
+}
+
+// A prefix made local on lo (how a real takes a prefix VIP): every address of it is the
+// namespace's own, in the local table, in both families.
+TEST_F(NetlinkTest, ALocalRouteMakesEveryAddressOfAPrefixLocal) {
+  const auto [a, b] = make_joined_pair(1500);
+  Netlink na(a);
+  Netlink nb(b);
+  for (const char* link : {"dfa", "lo"}) na.set_up(link);
+  for (const char* link : {"dfb", "lo"}) nb.set_up(link);
+  na.add_address("dfa", prefix("10.0.1.1/24"));
+  nb.add_address("dfb", prefix("10.0.1.2/24"));
+  nb.add_local_route("lo", prefix("198.51.100.0/24"));
+  nb.add_local_route("lo", prefix("2001:db8:1::/120"));
+  const std::string v4 = shell("ip -n " + b + " route show table local 198.51.100.0/24");
+  EXPECT_TRUE(contains(v4, "local 198.51.100.0/24 dev lo")) << v4;
+  const std::string v6 = shell("ip -n " + b + " -6 route show table local 2001:db8:1::/120");
+  EXPECT_TRUE(contains(v6, "local 2001:db8:1::/120 dev lo")) << v6;
+  na.add_route(prefix("198.51.100.0/24"), address("10.0.1.2"));
+  auto [payload, source] = send_datagram(a, b, address("198.51.100.77"), 4244, "to the prefix");
+  EXPECT_EQ(payload, "to the prefix");
+  const std::string again = error_of([&] { nb.add_local_route("lo", prefix("198.51.100.0/24")); });
+  EXPECT_TRUE(contains(again, "local 198.51.100.0/24 on lo")) << again;
+  EXPECT_TRUE(contains(again, "File exists")) << again;
 }
 
 // A dump that an address change interrupts is taken again; each address is listed once all

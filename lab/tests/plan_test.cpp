@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "dogfish/base/errors.hpp"
+#include "dogfish/base/yaml_reader.hpp"
 #include "dogfish/config.hpp"
 #include "scoped_env.hpp"
 
@@ -102,6 +103,21 @@ links:
   }
 }
 
+TEST(Plan, APrefixVipGoesToTheBalancerAsItsPrefix) {
+  std::string text = YamlReader::read_file(kTopologies + "basic.yaml");
+  const std::size_t at = text.find("\nbalancer:");
+  ASSERT_NE(at, std::string::npos);
+  text.insert(at,
+              "  - address: \"fd00:101::/120\"\n    services: [{port: 80, proto: tcp}]\n"
+              "    reals: [{node: real1}]\n");
+  const Topology t = parse_topology(text, "basic+prefix.yaml");
+  const Plan plan = make_plan(t);
+  const Config c = parse_config(balancer_config(t, plan.balancers.back(), std::nullopt), "g.yaml");
+  ASSERT_FALSE(c.vips.empty());
+  EXPECT_EQ(vip_name(c.vips.back()), "[fd00:101::/120]:80/tcp");
+  EXPECT_EQ(c.vips.back().reals.at(0).address.to_string(), "fd00:3::2");
+}
+
 TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
   for (const char* file : {"basic.yaml", "multi-real.yaml", "flood.yaml", "ecmp.yaml"}) {
     SCOPED_TRACE(file);
@@ -130,6 +146,7 @@ TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
         ASSERT_LT(k, c.vips.size());
         const VipConfig& vc = c.vips[k++];
         EXPECT_EQ(vc.address, v.address);
+        EXPECT_EQ(vc.prefix_len, v.prefix_len);
         EXPECT_EQ(vc.port, s.port);
         EXPECT_EQ(vc.proto, s.proto);
         // Health checked as clients use the service, fast enough to see in a test; or,

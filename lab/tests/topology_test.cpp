@@ -74,6 +74,21 @@ std::string with(std::string text, const std::string& from, const std::string& t
 TEST(Topology, TheSmallLabIsValid) {
   Topology t = parse_topology(kGood, "t.yaml");
   EXPECT_EQ(t.vips[0].reals[0].address.to_string(), "10.0.3.2");
+  EXPECT_EQ(t.vips[0].prefix_len, std::nullopt);
+  EXPECT_EQ(t.vips[0].addresses().to_string(), "10.100.0.1/32");
+}
+
+TEST(Topology, AVipMayBeAPrefix) {
+  Topology t = parse_topology(
+      kGood +
+          "  - {address: 10.100.1.0/24, services: [{port: 80, proto: tcp}], reals: [{node: "
+          "r}]}\n",
+      "t.yaml");
+  ASSERT_EQ(t.vips.size(), 2u);
+  EXPECT_EQ(t.vips[1].address.to_string(), "10.100.1.0");
+  EXPECT_EQ(t.vips[1].prefix_len, 24);
+  EXPECT_EQ(t.vips[1].address_text(), "10.100.1.0/24");
+  EXPECT_EQ(t.vips[1].reals[0].address.to_string(), "10.0.3.2") << "a real of the VIP's family";
 }
 
 struct Bad {
@@ -148,6 +163,11 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{with(kGood, "[{node: r}]", "[{node: r, address: 10.0.3.2}]")
                 .replace(kGood.find("10.100.0.1"), 10, "\"fd00:100::1\""),
             "t.yaml:12: vips[0].reals[0].address: an IPv6 VIP needs an IPv6 real (no 6-in-4)"},
+        Bad{with(kGood, "address: 10.100.0.1", "address: 10.100.0.1/24"),
+            "t.yaml:12: vips[0].address: 10.100.0.1/24 has bits set past the prefix length"},
+        Bad{kGood + "  - {address: 10.100.0.1, services: [{port: 53, proto: udp}], reals: [{node: "
+                    "r}]}\n",
+            "t.yaml:13: vips[1]: VIP 10.100.0.1 is listed twice"},
         Bad{kGood + "balancer: {conn_table_size: 0}\n",
             "t.yaml:13: balancer.conn_table_size: 0 is out of range (1-268435456)"},
         Bad{kGood + "balancer: {xdp_mode: turbo}\n",

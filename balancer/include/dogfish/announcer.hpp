@@ -1,4 +1,5 @@
-// What the balancer tells the network: the VIP addresses it serves, announced by a routing
+// What the balancer tells the network: the VIP addresses it serves (a prefix VIP's whole
+// prefix; a VIP of one address as a full-length prefix), announced by a routing
 // daemon (BIRD) to the routers in front, which spread the VIPs' traffic over every balancer
 // that announces them (ECMP).
 //
@@ -11,9 +12,10 @@
 // have not yet seen come up), while a real dying, seen by every balancer at once, withdraws
 // nothing.
 // BIRD does the routing: the announcer writes a file BIRD includes, two static protocols
-// with one route per address,
+// with one route per address or prefix,
 //
-//   protocol static dogfish_vips4 { ipv4; route 10.100.0.1/32 blackhole; }
+//   protocol static dogfish_vips4 { ipv4; route 10.100.0.1/32 blackhole;
+//                                   route 10.100.1.0/24 blackhole; }
 //   protocol static dogfish_vips6 { ipv6; route fd00:100::1/128 blackhole; }
 //
 // and asks BIRD to re-read its configuration (`configure` on its control socket). BIRD's own
@@ -35,12 +37,15 @@
 
 namespace dogfish {
 
-// Announces a set of VIP addresses, replacing the set announced before.
+// The routes to announce: each VIP's addresses (ServiceKey::addresses()), once.
+using VipRoutes = std::set<IpPrefix>;
+
+// Announces a set of VIP routes, replacing the set announced before.
 class Announcer {
  public:
   virtual ~Announcer() = default;
   // Never throws: a failure is logged and the set is tried again on the next call.
-  virtual void announce(const std::set<IpAddress>& vips) = 0;
+  virtual void announce(const VipRoutes& vips) = 0;
 };
 
 // What the health checks say of a VIP service (HealthMonitor::vip_health).
@@ -48,16 +53,16 @@ using VipHealthOf = std::function<VipHealth(const VipConfig&)>;
 // Without health checks: every service up and settled.
 VipHealth unchecked(const VipConfig&);
 
-// The addresses to announce for a Config, given those announced now: an address with a
-// service up, if it is announced already or every service on it has settled.
-std::set<IpAddress> addresses_to_announce(const Config& config, const VipHealthOf& health,
-                                          const std::set<IpAddress>& announced = {});
+// The routes to announce for a Config, given those announced now: an address (or prefix) with
+// a service up, if it is announced already or every service on it has settled.
+VipRoutes addresses_to_announce(const Config& config, const VipHealthOf& health,
+                                const VipRoutes& announced = {});
 
-// The include file's text for a set of addresses.
-std::string bird_include(const std::set<IpAddress>& vips);
+// The include file's text for a set of routes.
+std::string bird_include(const VipRoutes& vips);
 
-// Writes the include for a set of addresses (atomically, by rename); throws Error.
-void write_bird_include(const AnnounceConfig& config, const std::set<IpAddress>& vips);
+// Writes the include for a set of routes (atomically, by rename); throws Error.
+void write_bird_include(const AnnounceConfig& config, const VipRoutes& vips);
 
 // Through BIRD: writes the include and has BIRD re-read it.
 class BirdAnnouncer : public Announcer {
@@ -67,12 +72,12 @@ class BirdAnnouncer : public Announcer {
 
   // `reconfigure` defaults to `configure` on config.bird_socket.
   explicit BirdAnnouncer(AnnounceConfig config, Reconfigure reconfigure = {});
-  void announce(const std::set<IpAddress>& vips) override;
+  void announce(const VipRoutes& vips) override;
 
  private:
   AnnounceConfig config_;
   Reconfigure reconfigure_;
-  std::optional<std::set<IpAddress>> told_;  // what BIRD last took; nothing after a failure
+  std::optional<VipRoutes> told_;  // what BIRD last took; nothing after a failure
 };
 
 // The daemon's one hook. Told the applied Config after every apply and health change while
@@ -99,7 +104,7 @@ class VipAnnouncements {
   VipHealthOf health_;
   bool serving_ = true;
   bool told_ = false;  // something was announced since the start or the stop: withdraw at the end
-  std::set<IpAddress> announced_;
+  VipRoutes announced_;
 };
 
 // The daemon's announcements for a configuration: BIRD's when `announce` is set, none

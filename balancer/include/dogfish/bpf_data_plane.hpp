@@ -92,6 +92,10 @@ class BpfDataPlane : public DataPlane {
   void delete_vip(const df_vip_key& key) override;
   void put_vip_addr(const df_vip_addr_key& key) override;
   void delete_vip_addr(const df_vip_addr_key& key) override;
+  void put_vip_prefix(const df_prefix_key& key, const df_vip_meta& meta) override;
+  void delete_vip_prefix(const df_prefix_key& key) override;
+  void put_vip_addr_prefix(const df_prefix_key& key) override;
+  void delete_vip_addr_prefix(const df_prefix_key& key) override;
   void put_real(uint32_t id, const df_real& real) override;
   void put_probe_real(uint32_t slot, const df_real& real) override;
   void write_ring(uint32_t ring, std::span<const uint32_t> real_ids) override;
@@ -104,6 +108,8 @@ class BpfDataPlane : public DataPlane {
   std::vector<std::pair<df_vip_key, df_vip_meta>> read_vips() const override;
   std::vector<std::pair<uint32_t, df_real>> read_reals() const override;
   std::vector<df_vip_addr_key> read_vip_addrs() const override;
+  std::vector<std::pair<df_prefix_key, df_vip_meta>> read_vip_prefixes() const override;
+  std::vector<df_prefix_key> read_vip_addr_prefixes() const override;
   df_config config() const override;
   DataPlaneStats stats() const override;
   df_counter vip_real_stats(uint32_t vip_id, uint32_t real_id) const override;
@@ -111,7 +117,9 @@ class BpfDataPlane : public DataPlane {
  private:
   // When each freed real id was freed, pinned as pin_dir/real_freed.
   void open_freed_reals();
-  // After every write to the VIP map: the program's copies of it are stale.
+  // A VIP's entry in one of the VIP maps (vips, vip_prefixes), its id checked.
+  void write_vip(const bpf_map* map, const void* key, const df_vip_meta& meta, const char* what);
+  // After every write to a VIP map (vips, vip_prefixes): the program's copies are stale.
   void vips_changed();
 
   BpfDataPlaneOptions options_;

@@ -19,7 +19,7 @@
 //     stop_delay: 2                # seconds between the withdrawal at stop and the detach
 //   metrics_listen: 127.0.0.1:9773 # GET /metrics (http_server.hpp); off (the default): none
 //   vips:
-//     - address: 10.100.0.1
+//     - address: 10.100.0.1        # or a prefix, 10.100.1.0/24: every address in it (a prefix VIP)
 //       port: 80                   # or "*" / any: every port the address's other VIPs leave
 //       proto: tcp                 # tcp | udp
 //       flags: [no_conn_table, src_hash_only]  # and no_src_port_hash, dport_hash_only
@@ -56,12 +56,14 @@ struct RealConfig {
 };
 
 struct VipConfig {
-  IpAddress address;
+  IpAddress address;       // a prefix VIP's: the prefix's (host bits zero)
   std::uint16_t port = 0;  // host byte order; DF_VIP_ANY_PORT (0): every port
   Proto proto = Proto::tcp;
   std::uint32_t flags = 0;  // DF_VIP_*
   HealthCheck health;       // for every real that does not override it
   std::vector<RealConfig> reals;
+  // A prefix VIP (every address of address/prefix_len) has one; a VIP of one address none.
+  std::optional<std::uint8_t> prefix_len;
 
   bool operator==(const VipConfig&) const = default;
 };
@@ -102,13 +104,18 @@ struct Config {
   bool operator==(const Config&) const = default;
 };
 
-// What identifies a VIP (a service): address, port, protocol.
+// What identifies a VIP (a service): address (or prefix), port, protocol.
 struct ServiceKey {
   IpAddress address;
   std::uint16_t port = 0;  // host byte order
   Proto proto = Proto::tcp;
+  std::optional<std::uint8_t> prefix_len;  // a prefix VIP's
 
-  static ServiceKey of(const VipConfig& vip) { return {vip.address, vip.port, vip.proto}; }
+  static ServiceKey of(const VipConfig& vip) {
+    return {vip.address, vip.port, vip.proto, vip.prefix_len};
+  }
+  // The addresses the VIP lives on: its prefix, or its address alone (all of its bits).
+  IpPrefix addresses() const;
   auto operator<=>(const ServiceKey&) const = default;
 };
 
@@ -119,14 +126,26 @@ Config parse_config(std::string_view text, const std::string& file);
 // Reads and parses a file. Throws ConfigError (also when the file cannot be read).
 Config load_config(const std::filesystem::path& path);
 
-// "10.0.0.1:80/tcp", "[fd00::1]:53/udp", "10.0.0.1:*/tcp" (any port)
+// "10.0.0.1:80/tcp", "[fd00::1]:53/udp", "10.0.0.1:*/tcp" (any port), "10.0.1.0/24:80/tcp",
+// "[fd00:1::/120]:*/udp" (prefix VIPs)
 std::string to_string(const ServiceKey& key);
-// "10.0.0.1:80", "[fd00::1]:*": the VIP's address and port, as a request carries them.
+// "10.0.0.1:80", "[fd00::1]:*", "10.0.1.0/24:80": the VIP's address and port, as a request
+// carries them.
 std::string vip_endpoint(const ServiceKey& key);
-// A VIP as a command names it: ADDRESS:PORT ([IPv6]:PORT; PORT * or any for an any-port VIP)
-// with the protocol given apart, or with it, as to_string prints it ("10.0.0.1:53/udp"). Given
-// both ways, they must agree; given neither, tcp. Throws Error naming the text.
+// A VIP as a command names it: ADDRESS:PORT ([IPv6]:PORT; PORT * or any for an any-port VIP;
+// ADDRESS/LENGTH for a prefix VIP) with the protocol given apart, or with it, as to_string prints
+// it ("10.0.0.1:53/udp"). Given both ways, they must agree; given neither, tcp. Throws Error
+// naming the text. A prefix's rules (length, host bits) are validate_config's.
 ServiceKey parse_service(std::string_view text, std::optional<Proto> proto = std::nullopt);
+// A VIP's address as a file or a command writes it: "10.0.0.1", or "10.0.1.0/24" for a prefix
+// VIP. Nothing when it is neither (a length past the family's bits included).
+struct VipAddress {
+  IpAddress address;
+  std::optional<std::uint8_t> prefix_len;
+};
+std::optional<VipAddress> parse_vip_address(std::string_view text);
+// "10.0.0.1", "10.0.1.0/24": the address part of a VIP's name.
+std::string vip_address_text(const ServiceKey& key);
 std::string vip_name(const VipConfig& vip);
 
 // The check a real of `vip` gets: its own, or the VIP's.

@@ -5,7 +5,8 @@
 // Requests ({"cmd": ...}):
 //   vip_add  {vip: "10.0.0.1:80", proto: "tcp", flags: ["no_conn_table", ...]}
 //            (everywhere: vip "10.0.0.1:80/tcp" names the protocol too; proto defaults to tcp;
-//            "10.0.0.1:*" is the any-port VIP, listed with port 0)
+//            "10.0.0.1:*" is the any-port VIP, listed with port 0; "10.0.1.0/24:80" a prefix
+//            VIP, listed with its address and prefix_len, which is null for other VIPs)
 //   vip_edit {vip, proto, flags: [...]}                   (replaces the flags)
 //   vip_del  {vip, proto}
 //   vip_list {}
@@ -15,7 +16,7 @@
 //   real_list{[vip, proto]}
 //   ring     {vip, proto}                                 (the ring packets read, slot by slot)
 //   flow     {client: "10.0.0.2:40000", vip, proto}       (the real it goes to now: flow_query.hpp;
-//            vip names the port asked, which an any-port VIP may serve)
+//            vip names the address and port asked, which an any-port or prefix VIP may serve)
 //   stats    {}
 //   reload   {}                                           (re-read the configuration file)
 // Responses: {"ok": true, ...} or {"error": "one line"}.

@@ -42,6 +42,12 @@ class DataPlane {
   virtual void delete_vip(const df_vip_key& key) = 0;
   virtual void put_vip_addr(const df_vip_addr_key& key) = 0;
   virtual void delete_vip_addr(const df_vip_addr_key& key) = 0;
+  // Prefix VIPs, in their trie: as put_vip and delete_vip (replacing is atomic too).
+  virtual void put_vip_prefix(const df_prefix_key& key, const df_vip_meta& meta) = 0;
+  virtual void delete_vip_prefix(const df_prefix_key& key) = 0;
+  // The prefixes prefix VIPs live on, as put_vip_addr's addresses (proto and port 0).
+  virtual void put_vip_addr_prefix(const df_prefix_key& key) = 0;
+  virtual void delete_vip_addr_prefix(const df_prefix_key& key) = 0;
   // A real with family 0 frees the id.
   virtual void put_real(uint32_t id, const df_real& real) = 0;
   // The real that health probes marked DF_PROBE_MARK | slot go to; family 0 frees the slot.
@@ -64,6 +70,8 @@ class DataPlane {
   virtual std::vector<std::pair<df_vip_key, df_vip_meta>> read_vips() const = 0;
   virtual std::vector<std::pair<uint32_t, df_real>> read_reals() const = 0;  // family != 0 only
   virtual std::vector<df_vip_addr_key> read_vip_addrs() const = 0;
+  virtual std::vector<std::pair<df_prefix_key, df_vip_meta>> read_vip_prefixes() const = 0;
+  virtual std::vector<df_prefix_key> read_vip_addr_prefixes() const = 0;
   virtual df_config config() const = 0;
   virtual DataPlaneStats stats() const = 0;
   // Packets and bytes sent to one real for one VIP (zero when such counters are not kept).

@@ -10,9 +10,15 @@
 
 namespace dogfish {
 
-df_vip_key to_df_key(const ServiceKey& key);
+df_vip_key to_df_key(const ServiceKey& key);  // a VIP of one address
 ServiceKey service_key_of(const df_vip_key& key);
+// A prefix VIP's key in vip_prefixes, and back.
+df_prefix_key to_df_prefix_key(const ServiceKey& key);
+ServiceKey service_key_of(const df_prefix_key& key);
 df_vip_addr_key to_df_addr_key(const IpAddress& address);
+// A prefix VIPs live on, as vip_addr_pfxs keys it (proto and port 0), and back.
+df_prefix_key to_df_addr_prefix_key(const IpPrefix& prefix);
+IpPrefix prefix_of(const df_prefix_key& key);
 df_real to_df_real(const IpAddress& address);
 // The connection-table key the program builds for a packet from `client` to `vip`: byte for
 // byte, padding zeroed (the table compares keys as bytes).

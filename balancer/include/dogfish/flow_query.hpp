@@ -50,10 +50,10 @@ struct RingPick {
 };
 RingPick ring_pick(const df_flow_key& key, std::uint32_t vip_flags, std::uint32_t ring_size);
 
-// The answer for `client` to `vip` (a port the client asks: the exact VIP's, else the any-port
-// VIP's on its address, as the program looks it up), at `now_ticks` (CLOCK_MONOTONIC_COARSE >>
-// DF_TICK_SHIFT, the program's clock). Throws Error for a VIP the data plane does not have, an
-// any-port key (no flow has port *), or a client of another address family.
+// The answer for `client` to `vip` (the address and port the client asks: the VIP the program
+// looks them up as, vip_match.hpp), at `now_ticks` (CLOCK_MONOTONIC_COARSE >> DF_TICK_SHIFT,
+// the program's clock). Throws Error for a destination no VIP serves, an any-port or prefix key
+// (a flow has one port and one address), or a client of another address family.
 FlowAnswer find_flow_real(const DataPlane& dp, const AppliedState& state, const ServiceKey& vip,
                           const Endpoint& client, std::uint32_t now_ticks);
 

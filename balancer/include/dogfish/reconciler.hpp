@@ -45,9 +45,10 @@ struct AppliedVip {
 // Everything the reconciler has written, and the id pools.
 struct AppliedState {
   std::map<ServiceKey, AppliedVip> vips;
-  std::map<IpAddress, std::uint32_t> real_ids;       // every real configured in any VIP
-  std::map<IpAddress, std::uint32_t> vip_addr_refs;  // VIPs per address
-  std::uint32_t next_fresh_real_id = 1;              // never handed out yet
+  std::map<IpAddress, std::uint32_t> real_ids;      // every real configured in any VIP
+  std::map<IpPrefix, std::uint32_t> vip_addr_refs;  // VIPs per address (a full-length prefix)
+                                                    // or per prefix (prefix VIPs)
+  std::uint32_t next_fresh_real_id = 1;             // never handed out yet
   // Freed ids and when, oldest first: each is handed out again only after the fresh ones.
   std::deque<std::pair<std::uint32_t, std::chrono::steady_clock::time_point>> quarantine;
   std::optional<df_config> config;  // last written

@@ -14,7 +14,11 @@
  * another left pinned only when it matches. Bump it when a pinned map's key, value, size rule
  * or meaning changes; the C++ side also stamps a fingerprint of the struct sizes.
  */
-#define DF_ABI_VERSION 4 /* 4: port 0 in a VIP key is any port; hash choice flags (DF_VIP_HASH_*) */
+/*
+ * 4: port 0 in a VIP key is any port; hash choice flags (DF_VIP_HASH_*).
+ * 5: prefix VIPs: the tries vip_prefixes and vip_addr_pfxs (struct df_prefix_key), pinned.
+ */
+#define DF_ABI_VERSION 5
 
 /* Address families as stored in keys: fixed values, not AF_* (which is libc's). */
 #define DF_FAMILY_V4 4
@@ -118,6 +122,7 @@ enum df_reason {
  * Key of the VIP map. IPv4 addresses use addr[0..3]; the rest is zero. Port 0 is an
  * any-port VIP: a packet whose (address, port, protocol) is no VIP takes the VIP at
  * (address, 0, protocol), so an exact VIP wins over an any-port VIP on its address.
+ * Only when both miss do prefix VIPs answer (df_prefix_key; the order is vip_cache.h's).
  */
 #define DF_VIP_ANY_PORT 0
 
@@ -146,6 +151,26 @@ struct df_vip_addr_key {
 	__u8 family;
 	__u8 pad[3];
 };
+
+/*
+ * Key of the prefix tries (BPF_MAP_TYPE_LPM_TRIE), which hold what is a prefix rather than one
+ * address: in vip_prefixes a prefix VIP, every address of a prefix with one protocol and a port
+ * (DF_VIP_ANY_PORT: every port); in vip_addr_pfxs a prefix VIP's addresses, as vip_addrs holds
+ * single VIP addresses (proto and port 0). A trie compares the first prefixlen bits after
+ * prefixlen: the family, protocol and port always (DF_PREFIX_HEAD_BITS), then the prefix's
+ * length of the address. A lookup asks with every bit (DF_PREFIX_KEY_BITS) and gets the longest
+ * prefix that matches.
+ */
+struct df_prefix_key {
+	__u32 prefixlen; /* DF_PREFIX_HEAD_BITS + the prefix's length */
+	__u8 family; /* DF_FAMILY_* */
+	__u8 proto; /* vip_prefixes: IPPROTO_TCP or IPPROTO_UDP; vip_addr_pfxs: 0 */
+	__be16 port; /* vip_prefixes: the port, or DF_VIP_ANY_PORT; vip_addr_pfxs: 0 */
+	__u8 addr[16]; /* the prefix's address, host bits zero; IPv4 in addr[0..3] */
+};
+
+#define DF_PREFIX_HEAD_BITS 32
+#define DF_PREFIX_KEY_BITS (DF_PREFIX_HEAD_BITS + 128)
 
 /* Entry of the reals array, indexed by real id. */
 struct df_real {

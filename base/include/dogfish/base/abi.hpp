@@ -21,6 +21,13 @@ static_assert(sizeof(df_vip_meta) == 16);
 static_assert(offsetof(df_vip_meta, ring_slot) == 8);
 
 static_assert(sizeof(df_vip_addr_key) == 20);
+
+// A trie's key: prefixlen, then the bits it counts, head first.
+static_assert(sizeof(df_prefix_key) == 24);
+static_assert(offsetof(df_prefix_key, family) == 4);
+static_assert(offsetof(df_prefix_key, port) == 6);
+static_assert(offsetof(df_prefix_key, addr) == 4 + DF_PREFIX_HEAD_BITS / 8);
+static_assert(DF_PREFIX_KEY_BITS == (sizeof(df_prefix_key) - 4) * 8);
 static_assert(sizeof(df_real) == 20);
 static_assert(offsetof(df_real, family) == 16);
 
@@ -74,7 +81,7 @@ inline constexpr std::uint32_t balancer_layout_fingerprint() {
         sizeof(df_flow_key), sizeof(df_conn), sizeof(df_counter), sizeof(df_global_stats),
         sizeof(df_config), sizeof(df_syn_rec), std::size_t{DF_SYN_SLOTS},
         std::size_t{DF_REASON_MAX}, std::size_t{DF_RINGS_PER_VIP}, std::size_t{DF_RING_MMAP_STRIDE},
-        std::size_t{DF_TICK_SHIFT}}) {
+        std::size_t{DF_TICK_SHIFT}, sizeof(df_prefix_key), std::size_t{DF_PREFIX_HEAD_BITS}}) {
     h = fnv1a(h, v);
   }
   return h;

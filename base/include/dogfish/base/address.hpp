@@ -38,6 +38,10 @@ struct IpPrefix {
   static std::optional<IpPrefix> parse(std::string_view text);
   // True when every bit past the prefix length is zero.
   bool host_bits_zero() const noexcept;
+  // The prefix with every bit past its length cleared: 10.0.0.0/8 for 10.1.2.3/8.
+  IpPrefix network() const noexcept;
+  // True when `a` is of the prefix's family and its first `length` bits are the prefix's.
+  bool contains(const IpAddress& a) const noexcept;
   std::string to_string() const;
 
   auto operator<=>(const IpPrefix&) const = default;
@@ -63,6 +67,16 @@ struct HostPort {
   static std::optional<HostPort> split(std::string_view text);
   // The reverse: "ADDRESS:PORT", IPv6 in brackets.
   static std::string join(const IpAddress& address, std::string_view port);
+
+  // The split alone, the host unparsed (brackets taken off): for hosts that are more than an
+  // address (a VIP's prefix). The caller holds IPv6 hosts to their brackets, as split() does.
+  struct Text {
+    std::string_view host, port;
+    bool bracketed = false;
+  };
+  static std::optional<Text> split_text(std::string_view text);
+  // "HOST:PORT", "[HOST]:PORT" when `bracketed`.
+  static std::string join_text(std::string_view host, bool bracketed, std::string_view port);
 };
 
 struct Endpoint {

@@ -56,6 +56,9 @@ class Netlink {
   // Route `to` (nothing = default route of via's family) via a gateway in the main table;
   // optional advmss metric (0 = none).
   void add_route(const std::optional<IpPrefix>& to, const IpAddress& via, std::uint32_t advmss = 0);
+  // Every address of `to` local to this namespace, through `link` (`ip route add local TO dev
+  // LINK`, the local table): how a real takes a prefix VIP, in both families.
+  void add_local_route(const std::string& link, const IpPrefix& to);
   std::vector<LinkInfo> links() const;  // by ifindex
   // Deleting one end of a veth deletes both.
   void delete_link(const std::string& link);

@@ -65,9 +65,15 @@ struct LabReal {
 };
 
 struct LabVip {
-  IpAddress address;
+  IpAddress address;  // a prefix VIP's: the prefix's (host bits zero)
   std::vector<Service> services;
   std::vector<LabReal> reals;
+  std::optional<std::uint8_t> prefix_len;  // a prefix VIP (address: 10.100.1.0/24) has one
+
+  // "10.100.0.1", "10.100.1.0/24": as the balancer's configuration writes it.
+  std::string address_text() const;
+  // Where a real takes the VIP: its address alone, or its prefix.
+  IpPrefix addresses() const;
 };
 
 struct BalancerSettings {
