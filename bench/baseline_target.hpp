@@ -24,8 +24,12 @@ class BaselineTarget : public Target {
 
   std::string name() const override { return "baseline"; }
   int prog_fd() const override { return prog_fd_; }
-  // A build from before any-port VIPs passes that path's packet: it is timed on this build only.
-  bool handles(PathKind kind) const override { return kind != PathKind::any_port_hit; }
+  // A build from before any-port VIPs passes that path's packet, one from before GUE sends IPIP
+  // for it: those are timed on this build only.
+  bool handles(PathKind kind) const override {
+    return kind != PathKind::any_port_hit && kind != PathKind::gue_hit &&
+           kind != PathKind::v6_gue_hit;
+  }
   void before_warm(PathKind kind) override { maps_from_.before_warm(kind); }
   void after_warm(PathKind kind) override { maps_from_.after_warm(kind); }
   uint64_t table_bytes() const override { return maps_from_.table_bytes(); }

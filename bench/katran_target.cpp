@@ -255,6 +255,8 @@ bool KatranTarget::handles(PathKind kind) const {
     case PathKind::v6_too_big:
     case PathKind::icmp_to_real:
     case PathKind::any_port_hit:  // Katran's port-0 VIPs take a flag per address: not set up
+    case PathKind::gue_hit:       // Katran's GUE is a build flag of its object: not set up
+    case PathKind::v6_gue_hit:
       return false;
     default:
       return true;
