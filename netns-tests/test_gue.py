@@ -9,7 +9,9 @@ takes the IPv4 VIP's flows on its IPv6 address: IPv4 in GUE over IPv6), outer so
 source prefix, UDP to the GUE port from one source port per flow in 49152-65535, a UDP checksum
 that verifies over IPv6 and none (0) over IPv4; its SYN-ACKs leave plain from the VIP. The
 reals' decap counters count GUE, no IP in IP. Then a change: a real taken out of the TCP VIPs
-gets no new connection, and added back (`dogfish real add`) it gets them again, still by GUE."""
+gets no new connection, and added back (`dogfish real add`) it gets them again, still by GUE.
+Last, the health probes go by GUE too (the balancer's tc egress path): real1's decap told to
+take no GUE makes it down in every VIP, and told again, up."""
 import ipaddress
 import json
 import os
@@ -23,6 +25,7 @@ from e2e.lab import progress, vip_spec
 from e2e.packets import decode_gue, encapsulated, flow, gue_udp, is_syn, is_synack, without_probes
 from e2e.traffic import shares
 from testlib import paths
+from testlib.command import wait_for
 
 # The lab makes kernel tunnels for IP in IP only (no FOU): GUE is dogfish-decap's here.
 pytestmark = pytest.mark.skipif(
@@ -143,3 +146,35 @@ def test_a_real_taken_out_and_added_back(lab):
     encaps = {r["address"]: r["encap"] for r in lab.reals_of(targets[0], "tcp")}
     assert set(encaps.values()) == {"gue"}, f"the reals' encapsulations: {encaps}"
     progress(f"real1 out: {out}; back: {back}")
+
+
+def decap_attach(lab, real, *extra):
+    """dogfish-decap attach on the real's link to the gateway, as the lab does, with `extra`."""
+    args = ["attach", "--iface", lab.gateway]
+    for version in (4, 6):
+        args += ["--addr", lab.address(real, version)]
+    for prefix in lab.source_prefixes().values():
+        args += ["--from", str(prefix)]
+    lab.exec(real, DECAP, *args, *extra)
+
+
+def test_health_probes_go_by_gue(lab):
+    vips = [lab.vip(version, proto) for version in (4, 6) for proto in ("tcp", "udp")]
+
+    def states(real):
+        out = set()
+        for v in vips:
+            for r in lab.reals_of(vip_spec(v["address"], v["port"]), v["proto"]):
+                if r["address"] == lab.address(real, ipaddress.ip_address(v["address"]).version):
+                    out.add(r["health"]["state"])
+        return out
+
+    # The lab's checks: every 500 ms, fall and rise 2 (lab/src/plan.cpp).
+    assert states("real1") == {"up"}
+    try:
+        decap_attach(lab, "real1", "--gue-port", "0")
+        wait_for(lambda: states("real1") == {"down"}, "real1 down in every VIP", timeout=5)
+    finally:
+        decap_attach(lab, "real1")
+    wait_for(lambda: states("real1") == {"up"}, "real1 up again in every VIP", timeout=5)
+    progress("real1 taking no GUE: down in every VIP; taking it again: up")
