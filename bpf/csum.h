@@ -46,6 +46,15 @@ static __always_inline __u16 csum_replace16(__u16 check, __u16 from, __u16 to)
 	return csum_fold((__u32)(__u16)~check + (__u16)~from + to);
 }
 
+/*
+ * What adds -x to a long sum: sums only ever count modulo 0xffff (folding keeps that), of which
+ * 0xffff << 32 is a multiple; it keeps the value positive for every x below 2^47.
+ */
+static __always_inline __u64 csum_neg(__u64 x)
+{
+	return (0xffffULL << 32) - x;
+}
+
 /* The sum of `n` 32-bit words at `p`. */
 static __always_inline __u64 sum_words(const void *p, int n)
 {

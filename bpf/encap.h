@@ -143,9 +143,8 @@ static __always_inline __s64 gue_inner_sum(const void *inner, const void *end, _
 		if (iph->protocol == IPPROTO_UDP ? !inner_udp_has_csum(l4, end)
 						 : iph->protocol != IPPROTO_TCP)
 			return -1;
-		return csum_fold64(pseudo_sum4(iph->saddr, iph->daddr,
-					       bpf_ntohs(iph->tot_len) - (l4 - inner),
-					       iph->protocol));
+		return csum_neg(pseudo_sum4(iph->saddr, iph->daddr,
+					    bpf_ntohs(iph->tot_len) - (l4 - inner), iph->protocol));
 	}
 	const struct ipv6hdr *ip6 = inner;
 
@@ -155,8 +154,13 @@ static __always_inline __s64 gue_inner_sum(const void *inner, const void *end, _
 		    ? !inner_udp_has_csum(ip6 + 1, end)
 		    : ip6->nexthdr != IPPROTO_TCP && ip6->nexthdr != IPPROTO_ICMPV6)
 		return -1;
-	return sum_words(ip6, sizeof(*ip6) / 4) +
-	       csum_fold64(pseudo_sum6(&ip6->saddr, bpf_ntohs(ip6->payload_len), ip6->nexthdr));
+	/*
+	 * The header's sum and its pseudo-header's complement: the addresses are in both and
+	 * cancel, which leaves the header's first two words and the complement of the length
+	 * and next header as the pseudo-header has them.
+	 */
+	return (__u64)word32_at(ip6, 0) + word32_at(ip6, 1) +
+	       csum_neg((__u64)bpf_htonl(bpf_ntohs(ip6->payload_len)) + bpf_htonl(ip6->nexthdr));
 }
 
 /*
