@@ -24,10 +24,11 @@ class BaselineTarget : public Target {
 
   std::string name() const override { return "baseline"; }
   int prog_fd() const override { return prog_fd_; }
-  // A build from before any-port or prefix VIPs passes those paths' packets: they are timed on
-  // this build only.
+  // A build from before any-port or prefix VIPs passes those paths' packets, one from before
+  // GUE sends IPIP for it: those are timed on this build only.
   bool handles(PathKind kind) const override {
-    return kind != PathKind::any_port_hit && kind != PathKind::prefix_hit;
+    return kind != PathKind::any_port_hit && kind != PathKind::prefix_hit &&
+           kind != PathKind::gue_hit && kind != PathKind::v6_gue_hit;
   }
   void before_warm(PathKind kind) override { maps_from_.before_warm(kind); }
   void after_warm(PathKind kind) override { maps_from_.after_warm(kind); }

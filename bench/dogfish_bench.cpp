@@ -174,6 +174,11 @@ std::vector<Path> all_paths() {
       {"prefix_hit", "IPv4 TCP ACK of a flow in the table, to an address of a prefix VIP",
        PathKind::prefix_hit, f(c4, addr(S::prefix_asked4), L4::tcp_ack, 40013, S::tcp_port), false,
        XDP_TX, tx4},
+      // GUE: lru_hit and v6_hit to reals that take GUE (+8 bytes; IPv6 sums its UDP checksum).
+      {"gue_hit", "IPv4 TCP ACK of a flow in the table, to a GUE real", PathKind::gue_hit,
+       f(c4, addr(S::gue_vip4), L4::tcp_ack, 40014, S::tcp_port), false, XDP_TX, tx4 + 8},
+      {"v6_gue_hit", "IPv6 TCP ACK of a flow in the table, to a GUE real", PathKind::v6_gue_hit,
+       f(c6, addr(S::gue_vip6), L4::tcp_ack, 40015, S::tcp_port), false, XDP_TX, tx6 + 8},
   };
 }
 

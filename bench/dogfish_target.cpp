@@ -16,7 +16,7 @@ namespace {
 IpAddress addr(const char* text) { return *IpAddress::parse(text); }
 
 // The prefix VIP's id: its packet counter proves a path took the prefix lookup.
-constexpr uint32_t kPrefixVipId = 4;
+constexpr uint32_t kPrefixVipId = 6;
 
 }  // namespace
 
@@ -41,14 +41,10 @@ void DogfishTarget::set_limits(PathKind kind, uint32_t insert_rate) {
 
 void DogfishTarget::configure() {
   using S = Service;
-  const char* reals[] = {S::real4[0], S::real4[1], S::real6[0], S::real6[1]};
-  for (uint32_t id = 1; id <= 4; id++) {
-    const IpAddress a = addr(reals[id - 1]);
-    df_real real{};
-    std::memcpy(real.addr, a.bytes.data(), 16);
-    real.family = a.family;
-    dp_->put_real(id, real);
-  }
+  const char* reals[] = {S::real4[0],     S::real4[1],     S::real6[0],     S::real6[1],
+                         S::gue_real4[0], S::gue_real4[1], S::gue_real6[0], S::gue_real6[1]};
+  for (uint32_t id = 1; id <= 8; id++)
+    dp_->put_real(id, to_df_real(addr(reals[id - 1]), id <= 4 ? Encap::ipip : Encap::gue));
   auto ring = [&](uint32_t ring, uint32_t a, uint32_t b) {
     std::vector<uint32_t> ids(S::ring_size);
     for (uint32_t i = 0; i < S::ring_size; i++) ids[i] = i % 2 ? b : a;
@@ -56,6 +52,8 @@ void DogfishTarget::configure() {
   };
   ring(0, 1, 2);
   ring(1, 3, 4);
+  ring(4, 5, 6);  // 2 is point_ring_at's spare
+  ring(5, 7, 8);
   auto vip = [&](const char* text, uint16_t port, uint8_t proto, uint32_t vip_id, uint32_t ring) {
     const IpAddress a = addr(text);
     df_vip_key key{};
@@ -77,6 +75,8 @@ void DogfishTarget::configure() {
   dp_->put_vip_prefix(to_df_prefix_key({prefix.address, S::tcp_port, Proto::tcp, prefix.length}),
                       {.vip_id = kPrefixVipId, .flags = 0, .ring_slot = 0, .pad = 0});
   dp_->put_vip_addr_prefix(to_df_addr_prefix_key(prefix));
+  vip(S::gue_vip4, S::tcp_port, IPPROTO_TCP, 4, 4);
+  vip(S::gue_vip6, S::tcp_port, IPPROTO_TCP, 5, 5);
 
   df_config c{};
   std::memcpy(c.gateway_mac, S::gateway_mac, 6);
@@ -88,6 +88,7 @@ void DogfishTarget::configure() {
   std::memcpy(c.src6_prefix, src6.bytes.data(), 16);
   c.src6_hostmask = htonl(0x0000ffff);
   c.conn_insert_rate = insert_rate_;
+  c.gue_port = htons(DF_DEFAULT_GUE_PORT);
   dp_->set_config(c);
 }
 
@@ -156,6 +157,8 @@ std::vector<int64_t> DogfishTarget::expect(PathKind kind) const {
     case PathKind::udp_hit:
     case PathKind::v6_hit:
     case PathKind::any_port_hit:
+    case PathKind::gue_hit:
+    case PathKind::v6_gue_hit:
       return {1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     case PathKind::prefix_hit:
       return {1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};

@@ -256,6 +256,8 @@ bool KatranTarget::handles(PathKind kind) const {
     case PathKind::icmp_to_real:
     case PathKind::any_port_hit:  // Katran's port-0 VIPs take a flag per address: not set up
     case PathKind::prefix_hit:    // Katran has no prefix VIPs
+    case PathKind::gue_hit:       // Katran's GUE is a build flag of its object: not set up
+    case PathKind::v6_gue_hit:
       return false;
     default:
       return true;

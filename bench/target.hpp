@@ -28,10 +28,12 @@ enum class PathKind {
   icmp_to_real,  // fragmentation needed about a VIP's flow: sent to the flow's real
   any_port_hit,  // TCP ACK of a flow the table knows, to a port only an any-port VIP serves
   prefix_hit,    // TCP ACK of a flow the table knows, to an address only a prefix VIP serves
+  gue_hit,       // TCP ACK of a flow the table knows, to a real that takes GUE (table_hit's twin)
+  v6_gue_hit,    // the same in IPv6, with the UDP checksum (v6_hit's twin)
 };
 
 // What every program is configured with, so each sees the same service. Real
-// ids 1, 2 are IPv4, 3, 4 IPv6; each ring alternates between its two reals.
+// ids 1, 2 are IPv4, 3, 4 IPv6, all IPIP; each ring alternates between its two reals.
 struct Service {
   static constexpr uint16_t tcp_port = 80;
   static constexpr uint16_t udp_port = 53;
@@ -44,10 +46,15 @@ struct Service {
   // A prefix TCP VIP on port tcp_port (on the IPv4 ring) and an address in it; dogfish's own.
   static constexpr const char* prefix_vip4 = "10.0.2.0/24";
   static constexpr const char* prefix_asked4 = "10.0.2.77";
+  // TCP VIPs whose reals take GUE (ids 5, 6 IPv4; 7, 8 IPv6); dogfish's own.
+  static constexpr const char* gue_vip4 = "10.0.0.12";
+  static constexpr const char* gue_vip6 = "fd00::12";
   static constexpr const char* client4 = "10.0.1.1";
   static constexpr const char* client6 = "fd00:1::1";
   static constexpr const char* real4[2] = {"10.100.0.1", "10.100.0.2"};
   static constexpr const char* real6[2] = {"fd00:100::1", "fd00:100::2"};
+  static constexpr const char* gue_real4[2] = {"10.100.0.5", "10.100.0.6"};
+  static constexpr const char* gue_real6[2] = {"fd00:100::5", "fd00:100::6"};
   static constexpr uint8_t gateway_mac[6] = {0x02, 0xdf, 0x00, 0x00, 0x00, 0xfe};
   static constexpr uint32_t ring_size = 65537;
   // max_packet_size on the too-big paths: their 82-byte packets no longer fit once

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * dogfish's balancer: an XDP program that sends each packet for a VIP to one
- * real, encapsulated (IPIP / IP6IP6 / IPv4-in-IPv6), back out of the interface
- * it came in on. Everything else goes to the stack untouched. Beside it, on the
- * same interface's tc egress, the health prober's marked packets get the same
- * encapsulation (probe.h). DESIGN.md has the packet's path; the ABI is
+ * real, encapsulated (IPIP / IP6IP6 / IPv4-in-IPv6, or any of them in UDP: GUE),
+ * back out of the interface it came in on. Everything else goes to the stack
+ * untouched. Beside it, on the same interface's tc egress, the health prober's
+ * marked packets get the same encapsulation (probe.h). DESIGN.md has the packet's path; the ABI is
  * <dogfish/abi.h>.
  */
 #include <linux/bpf.h>
@@ -436,7 +436,7 @@ static __always_inline int balance(struct xdp_md *ctx, struct df_global_stats *g
 	if (real->family == DF_FAMILY_V4 && pkt.flow.vip.family == DF_FAMILY_V6)
 		return DF_DROP_REAL_FAMILY;
 
-	overhead = real->family == DF_FAMILY_V4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+	overhead = encap_overhead(real);
 	if (df_cfg.max_pkt_size && pkt.l3_len + overhead > df_cfg.max_pkt_size)
 		return pkt.icmp ? DF_DROP_TOO_BIG
 				: icmp_too_big(ctx, pkt.flow.vip.family, pkt.l3_len,
@@ -449,8 +449,7 @@ static __always_inline int balance(struct xdp_md *ctx, struct df_global_stats *g
 	in.inner_proto = pkt.flow.vip.family == DF_FAMILY_V4 ? IPPROTO_IPIP : IPPROTO_IPV6;
 	in.tos = pkt.tos;
 	in.ttl = pkt.ttl;
-	if (real->family == DF_FAMILY_V4 ? encap_ipv4(ctx, real, &in, &df_cfg)
-					 : encap_ipv6(ctx, real, &in, &df_cfg))
+	if (encap_xdp(ctx, real, &in, &df_cfg))
 		return DF_DROP_ADJUST_HEAD;
 	count(&real_stats, real_id, frame_len);
 	if (vip_real_stride)

@@ -158,13 +158,7 @@ static __always_inline __u8 icmp_error_hdrs_len(__u8 family)
 /* The sum of ICMPv6's pseudo-header (RFC 8200 8.1) for a message of `len` bytes. */
 static __always_inline __u64 icmp6_pseudo_sum(const struct ipv6hdr *ip6, __u32 len)
 {
-	const __u32 *addrs = (const __u32 *)&ip6->saddr; /* saddr, then daddr: 8 words */
-	__u64 sum = (__u64)bpf_htonl(len) + bpf_htonl(IPPROTO_ICMPV6);
-
-#pragma unroll
-	for (int i = 0; i < 8; i++)
-		sum += addrs[i];
-	return sum;
+	return pseudo_sum6(&ip6->saddr, len, IPPROTO_ICMPV6);
 }
 
 #define CSUM_PIECE 512 /* the most one bpf_csum_diff call sums */

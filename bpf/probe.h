@@ -117,7 +117,7 @@ static __always_inline int probe_encap_reason(struct __sk_buff *skb,
 		return r;
 	if (real->family == DF_FAMILY_V4 && flow.vip.family == DF_FAMILY_V6)
 		return DF_DROP_REAL_FAMILY;
-	overhead = real->family == DF_FAMILY_V4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+	overhead = encap_overhead(real);
 	if (cfg->max_pkt_size && in.inner_len + overhead > cfg->max_pkt_size)
 		return DF_DROP_TOO_BIG;
 	if (!cfg->gateway_set)

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dogfish's decap for reals, XDP flavour: strip the outer IPv4 or IPv6 header the
- * balancer put around a client's packet (when it is addressed to us) and hand the
- * inner packet to the stack. Everything else passes untouched. The logic shared
+ * dogfish's decap for reals, XDP flavour: strip the outer IPv4 or IPv6 header (and
+ * for GUE the UDP header after it) the balancer put around a client's packet (when
+ * it is addressed to us) and hand the inner packet to the stack. Everything else passes untouched. The logic shared
  * with the tc flavour lives in decap_common.h.
  */
 #include <linux/bpf.h>
@@ -12,7 +12,7 @@
 #include <dogfish/decap_abi.h>
 #include "decap_common.h"
 
-/* Move the Ethernet header forward over the outer IP header, then drop the head. */
+/* Move the Ethernet header forward over the outer headers, then drop the head. */
 static __always_inline int strip_outer(struct xdp_md *ctx, const struct decap_plan *plan)
 {
 	void *data = (void *)(long)ctx->data;

@@ -13,6 +13,7 @@
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <dogfish/decap_abi.h>
@@ -43,7 +44,7 @@ struct {
 	__type(value, __u32);
 } decap_inner_dsts SEC(".maps");
 
-/* One entry: flags such as DF_DECAP_ACCEPT_ANY; written by dogfish-decap. */
+/* One entry: flags such as DF_DECAP_ACCEPT_ANY, the GUE port; written by dogfish-decap. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -59,19 +60,25 @@ struct {
 	__type(value, struct df_decap_stats);
 } decap_stats SEC(".maps");
 
-/* What stripping a frame takes: the outer header's length and the inner family. */
+/* What stripping a frame takes: the outer headers' length and the inner family. */
 struct decap_plan {
-	__u32 strip; /* bytes between the Ethernet header and the inner IP header */
+	__u32 strip; /* bytes between the Ethernet header and the inner IP header (UDP included) */
 	__u16 inner_eth; /* ETH_P_IP or ETH_P_IPV6, host order */
 };
 
-/* Bytes a classification may read: Ethernet, the longest outer IPv4, an inner IPv6. */
-#define DECAP_MAX_HDRS (sizeof(struct ethhdr) + 60 + sizeof(struct ipv6hdr))
+/* Bytes a classification may read: Ethernet, the longest outer IPv4, UDP, an inner IPv6. */
+#define DECAP_MAX_HDRS (sizeof(struct ethhdr) + 60 + 8 + sizeof(struct ipv6hdr))
+
+static __always_inline struct df_decap_config *decap_cfg(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&decap_config, &zero);
+}
 
 static __always_inline __u32 decap_flags(void)
 {
-	__u32 zero = 0;
-	struct df_decap_config *cfg = bpf_map_lookup_elem(&decap_config, &zero);
+	struct df_decap_config *cfg = decap_cfg();
 
 	return cfg ? cfg->flags : 0;
 }
@@ -130,6 +137,11 @@ static __always_inline const void *decap_inner_dst(void *inner, __u16 inner_eth)
 	return &((struct ipv6hdr *)inner)->daddr;
 }
 
+static __always_inline __u32 inner_min_len(__u16 inner_eth)
+{
+	return inner_eth == ETH_P_IP ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+}
+
 /* The inner header must be in the frame and be what the outer header says it is. */
 static __always_inline int decap_check_inner(void *inner, void *end, __u16 inner_eth)
 {
@@ -151,37 +163,105 @@ static __always_inline int decap_check_inner(void *inner, void *end, __u16 inner
 	return DF_DECAP_REASON_MAX;
 }
 
+/*
+ * A UDP datagram at `l4` is GUE when GUE is on and it goes to the configured port:
+ * DF_DECAP_REASON_MAX, or the pass that leaves it to the stack.
+ */
+static __always_inline int decap_is_gue(const struct udphdr *uh, const void *end)
+{
+	struct df_decap_config *cfg = decap_cfg();
+
+	if (!cfg || !cfg->gue_port)
+		return DF_DECAP_PASS_NOT_ENCAP;
+	if ((void *)(uh + 1) > end)
+		return DF_DECAP_PASS_TRUNCATED;
+	return uh->dest == cfg->gue_port ? DF_DECAP_REASON_MAX : DF_DECAP_PASS_NOT_ENCAP;
+}
+
+/*
+ * What a GUE packet carries, by its payload's first nibble (GUE variant 1, direct IP: the
+ * inner IP version): its type, or a drop. A GUE header (variant 0: the nibble's top bits
+ * 00) and IPv6 in IPv4, which the balancer never sends, are refused.
+ */
+static __always_inline int decap_gue_inner(const struct udphdr *uh, const void *end,
+					   __u8 outer_family, struct decap_plan *plan)
+{
+	const __u8 *first = (const __u8 *)(uh + 1);
+
+	if ((void *)(first + 1) > end)
+		return DF_DECAP_DROP_TRUNCATED_INNER;
+	if (*first >> 4 == 4) {
+		plan->inner_eth = ETH_P_IP;
+		return outer_family == DF_FAMILY_V4 ? DF_DECAP_DECAP_GUE_4IN4
+						    : DF_DECAP_DECAP_GUE_4IN6;
+	}
+	if (*first >> 4 == 6 && outer_family == DF_FAMILY_V6) {
+		plan->inner_eth = ETH_P_IPV6;
+		return DF_DECAP_DECAP_GUE_6IN6;
+	}
+	return DF_DECAP_DROP_GUE_NOT_IP;
+}
+
+/* A GUE datagram's length must hold an inner header and fit the outer packet's payload. */
+static __always_inline int decap_udp_len_ok(const struct udphdr *uh, __u32 payload, __u16 inner_eth)
+{
+	__u32 len = bpf_ntohs(uh->len);
+
+	return len >= sizeof(*uh) + inner_min_len(inner_eth) && len <= payload;
+}
+
 static __always_inline int decap_classify_v4(struct cursor *c, __u32 l3_bytes,
 					     struct decap_plan *plan)
 {
 	struct df_decap_addr key = { .family = DF_FAMILY_V4 };
 	struct iphdr *iph = parse_ipv4(c);
-	__u32 l3_len;
-	int r;
+	struct udphdr *uh = NULL;
+	__u32 hdr, l3_len;
+	int type, r;
 
 	if (!iph)
 		return DF_DECAP_PASS_TRUNCATED;
-	if (iph->protocol != IPPROTO_IPIP)
+	hdr = (iph->ihl * 4) & 0x3c;
+	if (iph->protocol == IPPROTO_UDP) {
+		/* A later fragment's "ports" are payload bytes: fragments are the stack's. */
+		if (ipv4_is_fragment(iph))
+			return DF_DECAP_PASS_NOT_ENCAP;
+		uh = (void *)iph + hdr;
+		r = decap_is_gue(uh, c->end);
+		if (r != DF_DECAP_REASON_MAX)
+			return r;
+	} else if (iph->protocol != IPPROTO_IPIP) {
 		return DF_DECAP_PASS_NOT_ENCAP;
+	}
 	__builtin_memcpy(key.addr, &iph->daddr, 4);
 	if (!decap_is_ours(&key))
 		return DF_DECAP_PASS_NOT_OURS;
 	if (iph->version != 4 || iph->ihl < 5 || ipv4_is_fragment(iph))
 		return DF_DECAP_DROP_BAD_OUTER;
 
-	plan->strip = (iph->ihl * 4) & 0x3c;
-	plan->inner_eth = ETH_P_IP;
-	r = decap_check_inner((void *)iph + plan->strip, c->end, ETH_P_IP);
+	if (uh) {
+		type = decap_gue_inner(uh, c->end, DF_FAMILY_V4, plan);
+		if (type >= DF_DECAP_TYPES)
+			return type;
+		plan->strip = hdr + sizeof(*uh);
+	} else {
+		type = DF_DECAP_DECAP_4IN4;
+		plan->inner_eth = ETH_P_IP;
+		plan->strip = hdr;
+	}
+	r = decap_check_inner((void *)iph + plan->strip, c->end, plan->inner_eth);
 	if (r != DF_DECAP_REASON_MAX)
 		return r;
 	l3_len = bpf_ntohs(iph->tot_len);
-	if (l3_len < plan->strip + sizeof(struct iphdr) || l3_len > l3_bytes)
+	if (l3_len < plan->strip + inner_min_len(plan->inner_eth) || l3_len > l3_bytes ||
+	    (uh && !decap_udp_len_ok(uh, l3_len - hdr, plan->inner_eth)))
 		return DF_DECAP_DROP_BAD_OUTER;
-	r = decap_check_peers(DF_FAMILY_V4, &iph->saddr, DF_FAMILY_V4,
-			      decap_inner_dst((void *)iph + plan->strip, ETH_P_IP), c->end);
+	r = decap_check_peers(DF_FAMILY_V4, &iph->saddr,
+			      plan->inner_eth == ETH_P_IP ? DF_FAMILY_V4 : DF_FAMILY_V6,
+			      decap_inner_dst((void *)iph + plan->strip, plan->inner_eth), c->end);
 	if (r != DF_DECAP_REASON_MAX)
 		return r;
-	return DF_DECAP_DECAP_4IN4;
+	return type;
 }
 
 static __always_inline int decap_classify_v6(struct cursor *c, __u32 l3_bytes,
@@ -189,17 +269,26 @@ static __always_inline int decap_classify_v6(struct cursor *c, __u32 l3_bytes,
 {
 	struct df_decap_addr key = { .family = DF_FAMILY_V6 };
 	struct ipv6hdr *ip6 = parse_ipv6(c);
+	struct udphdr *uh = NULL;
 	__u32 payload_len;
-	int r;
+	int type, r;
 
 	if (!ip6)
 		return DF_DECAP_PASS_TRUNCATED;
-	if (ip6->nexthdr == IPPROTO_IPV6)
+	if (ip6->nexthdr == IPPROTO_IPV6) {
+		type = DF_DECAP_DECAP_6IN6;
 		plan->inner_eth = ETH_P_IPV6;
-	else if (ip6->nexthdr == IPPROTO_IPIP)
+	} else if (ip6->nexthdr == IPPROTO_IPIP) {
+		type = DF_DECAP_DECAP_4IN6;
 		plan->inner_eth = ETH_P_IP;
-	else
+	} else if (ip6->nexthdr == IPPROTO_UDP) {
+		uh = (void *)(ip6 + 1);
+		r = decap_is_gue(uh, c->end);
+		if (r != DF_DECAP_REASON_MAX)
+			return r;
+	} else {
 		return DF_DECAP_PASS_NOT_ENCAP;
+	}
 	__builtin_memcpy(key.addr, &ip6->daddr, 16);
 	if (!decap_is_ours(&key))
 		return DF_DECAP_PASS_NOT_OURS;
@@ -207,20 +296,26 @@ static __always_inline int decap_classify_v6(struct cursor *c, __u32 l3_bytes,
 		return DF_DECAP_DROP_BAD_OUTER;
 
 	plan->strip = sizeof(*ip6);
-	r = decap_check_inner(ip6 + 1, c->end, plan->inner_eth);
+	if (uh) {
+		type = decap_gue_inner(uh, c->end, DF_FAMILY_V6, plan);
+		if (type >= DF_DECAP_TYPES)
+			return type;
+		plan->strip += sizeof(*uh);
+	}
+	r = decap_check_inner((void *)ip6 + plan->strip, c->end, plan->inner_eth);
 	if (r != DF_DECAP_REASON_MAX)
 		return r;
 	payload_len = bpf_ntohs(ip6->payload_len);
-	if (payload_len <
-		    (plan->inner_eth == ETH_P_IP ? sizeof(struct iphdr) : sizeof(struct ipv6hdr)) ||
-	    payload_len > l3_bytes - sizeof(*ip6))
+	if (payload_len < plan->strip - sizeof(*ip6) + inner_min_len(plan->inner_eth) ||
+	    payload_len > l3_bytes - sizeof(*ip6) ||
+	    (uh && !decap_udp_len_ok(uh, payload_len, plan->inner_eth)))
 		return DF_DECAP_DROP_BAD_OUTER;
 	r = decap_check_peers(DF_FAMILY_V6, &ip6->saddr,
 			      plan->inner_eth == ETH_P_IP ? DF_FAMILY_V4 : DF_FAMILY_V6,
-			      decap_inner_dst(ip6 + 1, plan->inner_eth), c->end);
+			      decap_inner_dst((void *)ip6 + plan->strip, plan->inner_eth), c->end);
 	if (r != DF_DECAP_REASON_MAX)
 		return r;
-	return plan->inner_eth == ETH_P_IP ? DF_DECAP_DECAP_4IN6 : DF_DECAP_DECAP_6IN6;
+	return type;
 }
 
 /*

@@ -1,5 +1,7 @@
 // dogfish-decap: attach the decap program to a real's interface, detach it,
 // show its counters. See decap/README.md.
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -21,11 +23,13 @@ std::string joined(const std::vector<std::string>& items, const char* none) {
   return out.empty() ? none : out;
 }
 
-// "from 172.16.0.0/12, fd00:df::/96", "from any source"; then the inner destinations' rule.
+// "from 172.16.0.0/12, fd00:df::/96", "from any source"; then the inner destinations' rule,
+// then where GUE is taken.
 std::string peers(const std::vector<std::string>& sources, bool any_source,
-                  const std::vector<std::string>& inner_dsts) {
+                  const std::vector<std::string>& inner_dsts, std::uint16_t gue_port) {
   std::string out = any_source ? "from any source" : "from " + joined(sources, "no source");
   if (!inner_dsts.empty()) out += ", inner destination " + joined(inner_dsts, "");
+  out += gue_port ? fmt::format(", GUE on UDP port {}", gue_port) : ", no GUE";
   return out;
 }
 
@@ -46,6 +50,7 @@ int print_stats(const std::string& iface, bool json) {
                                  {"sources", s.sources},
                                  {"any_source", s.any_source},
                                  {"inner_dsts", s.inner_dsts},
+                                 {"gue_port", s.gue_port},
                                  {"reasons", reasons},
                                  {"decap_bytes", bytes}});
     }
@@ -58,7 +63,7 @@ int print_stats(const std::string& iface, bool json) {
     for (const auto& a : s.addrs) addrs += (addrs.empty() ? "" : ", ") + a;
     std::printf("%s (%s), for %s, %s\n", s.iface.c_str(), s.mode.c_str(),
                 addrs.empty() ? "no address" : addrs.c_str(),
-                peers(s.sources, s.any_source, s.inner_dsts).c_str());
+                peers(s.sources, s.any_source, s.inner_dsts, s.gue_port).c_str());
     for (int r = 0; r < DF_DECAP_REASON_MAX; r++) {
       std::printf("  %-22s %12llu", std::string(decap_reasons()[r].name).c_str(),
                   static_cast<unsigned long long>(s.stats.reason[r]));
@@ -74,7 +79,8 @@ int print_stats(const std::string& iface, bool json) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"dogfish-decap: strip dogfish's IPIP / IPv6 encapsulation on a real (XDP or tc)"};
+  CLI::App app{
+      "dogfish-decap: strip dogfish's encapsulation (IPIP / IPv6, and GUE) on a real (XDP or tc)"};
   app.set_version_flag("--version", dogfish::version_text("dogfish-decap"));
   app.require_subcommand(1);
   bool verbose = false;
@@ -97,6 +103,9 @@ int main(int argc, char** argv) {
   att->add_option("--inner-dst", cfg.inner_dsts,
                   "strip only packets whose inner destination is this address, e.g. a VIP on lo "
                   "(repeatable; default: any)");
+  att->add_option("--gue-port", cfg.gue_port,
+                  "UDP port of GUE packets to strip: the balancers' gue_port; 0: no GUE")
+      ->capture_default_str();
 
   std::string detach_iface;
   auto* det = app.add_subcommand("detach", "detach decap from an interface");
@@ -127,7 +136,8 @@ int main(int argc, char** argv) {
       for (const auto& a : cfg.addrs) addrs += (addrs.empty() ? "" : ", ") + a;
       std::printf("dogfish-decap: %s %s on %s, decapsulating for %s, %s\n",
                   r.replaced ? "replaced," : "attached", r.how.c_str(), cfg.iface.c_str(),
-                  addrs.c_str(), peers(cfg.sources, cfg.any_source, cfg.inner_dsts).c_str());
+                  addrs.c_str(),
+                  peers(cfg.sources, cfg.any_source, cfg.inner_dsts, cfg.gue_port).c_str());
       if (std::string old = kernel_without_tc_4in6(); cfg.mode == Mode::kTc && !old.empty())
         std::fprintf(stderr,
                      "dogfish-decap: note: kernel %s is older than 6.3: in tc mode IPv4-in-IPv6 "

@@ -1,5 +1,6 @@
 #include "loader.hpp"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
@@ -221,6 +222,7 @@ AttachResult attach(const AttachConfig& cfg) {
   df_decap_config conf{.flags = (cfg.accept_any ? DF_DECAP_ACCEPT_ANY : 0u) |
                                 (cfg.any_source ? DF_DECAP_ANY_SOURCE : 0u) |
                                 (inner_dsts.empty() ? 0u : DF_DECAP_CHECK_INNER_DST),
+                       .gue_port = htons(cfg.gue_port),
                        .pad = 0};
   if (bpf_map_update_elem(skel.map_fd("decap_config"), &zero, &conf, BPF_ANY))
     fail("write decap_config", errno);
@@ -294,6 +296,7 @@ std::vector<IfaceStats> stats(const std::string& iface) {
     if (conf.get() >= 0 && bpf_map_lookup_elem(conf.get(), &zero, &c) == 0) {
       s.accept_any = c.flags & DF_DECAP_ACCEPT_ANY;
       s.any_source = c.flags & DF_DECAP_ANY_SOURCE;
+      s.gue_port = ntohs(c.gue_port);
       if (c.flags & DF_DECAP_CHECK_INNER_DST)
         s.inner_dsts = read_pinned(dir / "decap_inner_dsts", format_addr);
     }

@@ -28,12 +28,13 @@ std::span<const Named<Mode>> modes();
 struct AttachConfig {
   std::string iface;
   Mode mode = Mode::kXdp;
-  XdpMode xdp_mode = XdpMode::automatic;  // automatic: a re-attach keeps what it had
-  std::vector<std::string> addrs;         // outer destinations to strip for
-  bool accept_any = false;                // strip for every outer destination
-  std::vector<std::string> sources;       // outer source prefixes to strip from
-  bool any_source = false;                // strip whatever the outer source
-  std::vector<std::string> inner_dsts;    // when given, the only inner destinations stripped
+  XdpMode xdp_mode = XdpMode::automatic;         // automatic: a re-attach keeps what it had
+  std::vector<std::string> addrs;                // outer destinations to strip for
+  bool accept_any = false;                       // strip for every outer destination
+  std::vector<std::string> sources;              // outer source prefixes to strip from
+  bool any_source = false;                       // strip whatever the outer source
+  std::vector<std::string> inner_dsts;           // when given, the only inner destinations stripped
+  std::uint16_t gue_port = DF_DEFAULT_GUE_PORT;  // UDP port of GUE packets to strip; 0: none
 };
 
 // What `attach` did, for its one line of output.
@@ -52,6 +53,7 @@ struct IfaceStats {
   std::vector<std::string> sources;
   bool any_source = false;
   std::vector<std::string> inner_dsts;  // empty: any inner destination
+  std::uint16_t gue_port = 0;           // 0: GUE is not stripped
 };
 
 // An address as the BPF map keys it; throws Error naming `option` and `text` if it is not one.

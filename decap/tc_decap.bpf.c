@@ -2,7 +2,7 @@
 /*
  * dogfish's decap for reals, tc flavour (clsact ingress), for interfaces where XDP
  * is not wanted: the same decisions as decap.bpf.c (decap_common.h), the outer
- * header removed with bpf_skb_adjust_room, which for IPv4-in-IPv6 also sets
+ * headers removed with bpf_skb_adjust_room, which for IPv4-in-IPv6 also sets
  * skb->protocol to the inner family (BPF_F_ADJ_ROOM_DECAP_L3_*, kernel 6.3 and later).
  */
 #include <linux/bpf.h>

@@ -71,6 +71,7 @@ basic_lab = _lab("basic.yaml")
 multi_lab = _lab("multi-real.yaml")
 flood_lab = _lab("flood.yaml")
 ecmp_lab = _lab("ecmp.yaml")
+gue_lab = _lab("gue.yaml")
 
 
 def _without_bfd(text):

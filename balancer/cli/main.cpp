@@ -78,6 +78,7 @@ struct RealOptions {
   std::string vip, real;
   std::optional<std::string> proto;
   std::optional<std::uint32_t> weight;  // add and edit only
+  std::optional<std::string> encap;     // add only
 };
 struct FlowOptions {
   std::string client, vip;
@@ -117,8 +118,9 @@ void print_vips(const json& answer) {
     fmt::print("{:<28} {:<4} {:<6} {}\n", v["vip"].get<std::string>(), v["id"].get<unsigned>(),
                v["ring"].get<unsigned>(), flags.empty() ? "-" : flags);
     for (const json& r : v["reals"])
-      fmt::print("  -> {:<39} weight {:<6} id {}\n", r["address"].get<std::string>(),
-                 r["weight"].get<unsigned>(), r["id"].get<unsigned>());
+      fmt::print("  -> {:<39} weight {:<6} id {:<5} {}\n", r["address"].get<std::string>(),
+                 r["weight"].get<unsigned>(), r["id"].get<unsigned>(),
+                 r["encap"].get<std::string>());
   }
 }
 
@@ -142,11 +144,13 @@ std::string health_text(const json& h) {
 }
 
 void print_reals(const json& answer) {
-  fmt::print("{:<28} {:<39} {:<7} {:<4} {}\n", "VIP", "REAL", "WEIGHT", "ID", "HEALTH");
+  fmt::print("{:<28} {:<39} {:<7} {:<4} {:<5} {}\n", "VIP", "REAL", "WEIGHT", "ID", "ENCAP",
+             "HEALTH");
   for (const json& r : answer["reals"])
-    fmt::print("{:<28} {:<39} {:<7} {:<4} {}\n", r["vip"].get<std::string>(),
+    fmt::print("{:<28} {:<39} {:<7} {:<4} {:<5} {}\n", r["vip"].get<std::string>(),
                r["address"].get<std::string>(), r["weight"].get<unsigned>(),
-               r["id"].get<unsigned>(), health_text(r.value("health", json())));
+               r["id"].get<unsigned>(), r["encap"].get<std::string>(),
+               health_text(r.value("health", json())));
 }
 
 void print_stats(const json& s) {
@@ -267,6 +271,7 @@ int real_change(const std::string& cmd, const Client& c, const RealOptions& o) {
   json request{{"cmd", cmd}, {"real", o.real}};
   put_vip(request, o.vip, o.proto);
   if (o.weight) request["weight"] = *o.weight;
+  if (o.encap) request["encap"] = *o.encap;
   c.print_change(c.call(request));
   return 0;
 }
@@ -479,6 +484,10 @@ void add_real(CLI::App& app, Command& command, const Global& g) {
                          ->capture_default_str();
       if (c.weight_required) weight->required();
     }
+    if (c.name == std::string_view("add"))
+      cmd->add_option("--encap", o.encap,
+                      "ipip or gue; default: the real's in its other VIPs, else the balancer's")
+          ->check(CLI::IsMember(dogfish::names(dogfish::encaps())));
   }
 
   auto [list, l] = subcommand<RealOptions>(*real, "list", "list reals, of one VIP or all", command,

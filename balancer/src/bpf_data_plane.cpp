@@ -441,6 +441,7 @@ void BpfDataPlane::set_config(const df_config& config) {
   live.icmp_off = config.icmp_off;
   live.udp_idle_ticks = config.udp_idle_ticks;
   live.conn_insert_rate = config.conn_insert_rate;
+  live.gue_port = config.gue_port;
   live.src4_prefix = config.src4_prefix;
   live.src4_hostmask = config.src4_hostmask;
   live.src6_hostmask = config.src6_hostmask;

@@ -83,6 +83,8 @@ class ConfigParser : YamlReader {
   void sizes(const Entries& m, Config& c) const;
   // max_packet_size (auto or bytes) and the ICMP switches.
   void packets(const Entries& m, Config& c) const;
+  // encap (the reals' default) and gue_port.
+  void encapsulation(const Entries& m, Config& c) const;
   std::vector<VipConfig> vips(const YAML::Node& n) const;
   VipConfig vip(const YAML::Node& n, const std::string& path) const;
   std::uint32_t flags(const YAML::Node& n, const std::string& path) const;
@@ -161,12 +163,21 @@ void ConfigParser::packets(const Entries& m, Config& c) const {
     c.icmp_errors_to_reals = boolean(*node, "icmp_errors_to_reals");
 }
 
+void ConfigParser::encapsulation(const Entries& m, Config& c) const {
+  if (auto node = entry(m, "encap"))
+    c.encap = named(*node, "encap", parse_encap, encap_names(), "an encapsulation");
+  if (auto node = entry(m, "gue_port"))
+    c.gue_port = static_cast<std::uint16_t>(number(*node, "gue_port", 0, 65535));
+}
+
 RealConfig ConfigParser::real(const YAML::Node& n, const std::string& path,
                               const HealthCheck& vip_health) const {
-  auto m = entries(n, path, {"address", "weight", "health"});
+  auto m = entries(n, path, {"address", "weight", "health", "encap"});
   RealConfig r{.address = address(require(m, n, path, "address"), join(path, "address"))};
   if (auto weight = entry(m, "weight"))
     r.weight = number(*weight, join(path, "weight"), 0, std::numeric_limits<std::uint32_t>::max());
+  if (auto encap = entry(m, "encap"))
+    r.encap = named(*encap, join(path, "encap"), parse_encap, encap_names(), "an encapsulation");
   // An override that changes nothing is none: the real follows the VIP's check.
   if (auto h = entry(m, "health"))
     if (HealthCheck own = health(*h, join(path, "health"), vip_health); own != vip_health)
@@ -296,14 +307,15 @@ Config ConfigParser::parse(const YAML::Node& root) const {
   auto m = entries(root, "",
                    {"interface", "xdp_mode", "gateway", "source_prefixes", "conn_table_size",
                     "conn_table_insert_rate", "udp_idle_timeout", "max_packet_size", "icmp_echo",
-                    "icmp_errors_to_reals", "ring_size", "max_vips", "max_reals", "vips",
-                    "announce", "metrics_listen"},
+                    "icmp_errors_to_reals", "encap", "gue_port", "ring_size", "max_vips",
+                    "max_reals", "vips", "announce", "metrics_listen"},
                    {"vips"});
   Config c;
   attachment(m, root, c);
   if (auto node = entry(m, "source_prefixes")) source_prefixes(*node, c);
   sizes(m, c);
   packets(m, c);
+  encapsulation(m, c);
   if (auto node = entry(m, "vips")) c.vips = vips(*node);
   if (auto node = entry(m, "announce")) c.announce = announce(*node);
   if (auto node = entry(m, "metrics_listen"); node && scalar(*node, "metrics_listen") != "off")
@@ -385,6 +397,16 @@ ServiceKey parse_service(std::string_view text, std::optional<Proto> proto) {
 
 const HealthCheck& health_of(const VipConfig& vip, const RealConfig& real) {
   return real.health ? *real.health : vip.health;
+}
+
+std::map<IpAddress, Encap> real_encaps(const Config& config) {
+  std::map<IpAddress, Encap> out;
+  for (const VipConfig& v : config.vips)
+    for (const RealConfig& r : v.reals)
+      if (r.encap) out.emplace(r.address, *r.encap);
+  for (const VipConfig& v : config.vips)
+    for (const RealConfig& r : v.reals) out.emplace(r.address, config.encap);
+  return out;
 }
 
 }  // namespace dogfish

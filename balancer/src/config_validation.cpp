@@ -210,6 +210,25 @@ void check_vip(const VipConfig& vip, const std::string& path) {
   }
 }
 
+// A real is one entry of the data plane, whichever VIPs it serves: one encapsulation. An entry
+// that names none takes the one another names (real_encaps), so only two names can disagree.
+void check_real_encaps(const Config& c) {
+  std::map<IpAddress, std::pair<Encap, std::string>> named;
+  for (std::size_t i = 0; i < c.vips.size(); ++i)
+    for (std::size_t j = 0; j < c.vips[i].reals.size(); ++j) {
+      const RealConfig& r = c.vips[i].reals[j];
+      if (!r.encap) continue;
+      const std::string path = fmt::format("vips[{}].reals[{}]", i, j);
+      auto [it, fresh] = named.emplace(r.address, std::pair{*r.encap, path});
+      if (!fresh && it->second.first != *r.encap)
+        throw InvalidConfig(
+            path + ".encap",
+            fmt::format("real {} is {} here and {} in {}: a real has one encapsulation",
+                        r.address.to_string(), to_string(*r.encap), to_string(it->second.first),
+                        it->second.second));
+    }
+}
+
 void check_vips(const Config& c) {
   std::map<ServiceKey, std::size_t> seen;
   std::set<IpAddress> reals;
@@ -222,6 +241,7 @@ void check_vips(const Config& c) {
       throw InvalidConfig(path, fmt::format("{} is already vips[{}]", vip_name(vip), it->second));
     for (const RealConfig& r : vip.reals) reals.insert(r.address);
   }
+  check_real_encaps(c);
   if (c.vips.size() > c.max_vips)
     throw InvalidConfig("vips",
                         fmt::format("{} VIPs, more than max_vips ({})", c.vips.size(), c.max_vips));
@@ -263,6 +283,7 @@ void validate_config(const Config& config) {
   check_source_prefix(config.src4_prefix, DF_FAMILY_V4, "source_prefixes.ipv4");
   check_source_prefix(config.src6_prefix, DF_FAMILY_V6, "source_prefixes.ipv6");
   check_sizes(config);
+  check_range(config.gue_port, {1, 65535}, "gue_port");
   check_vips(config);
   if (config.announce) check_announce(*config.announce);
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <map>
 
 #include "dogfish/base/abi_names.hpp"
@@ -57,6 +58,15 @@ std::uint32_t weight_of(const json& request) {
   return w.get<std::uint32_t>();
 }
 
+// The encapsulation a request names; none: as another VIP's entry of the real names it, else
+// the balancer's (real_encaps).
+std::optional<Encap> encap_of(const json& request) {
+  if (!request.contains("encap")) return std::nullopt;
+  std::string name = field(request, "encap");
+  if (auto encap = parse_encap(name)) return *encap;
+  throw Error(fmt::format("'{}' is not an encapsulation ({})", name, encap_names()));
+}
+
 std::uint32_t flags_of(const json& request) {
   std::uint32_t flags = 0;
   if (!request.contains("flags")) return 0;
@@ -77,13 +87,27 @@ auto& find_vip(C& config, const ServiceKey& key) {
   throw Error(fmt::format("unknown VIP {}", to_string(key)));
 }
 
-// Points the probe slots the monitor added or moved at their reals and frees those it let go.
-void write_probe_reals(DataPlane& dp, const std::map<std::uint32_t, IpAddress>& before,
-                       const std::map<std::uint32_t, IpAddress>& after) {
-  for (const auto& [slot, address] : after)
-    if (auto it = before.find(slot); it == before.end() || it->second != address)
-      dp.put_probe_real(slot, to_df_real(address));
-  for (const auto& [slot, address] : before)
+// The probe slots' reals as the data plane holds them: each address with its encapsulation.
+std::map<std::uint32_t, df_real> probe_reals(const std::map<std::uint32_t, IpAddress>& slots,
+                                             const Config& config) {
+  const std::map<IpAddress, Encap> encaps = real_encaps(config);
+  std::map<std::uint32_t, df_real> out;
+  for (const auto& [slot, address] : slots) {
+    auto it = encaps.find(address);
+    out[slot] = to_df_real(address, it != encaps.end() ? it->second : config.encap);
+  }
+  return out;
+}
+
+// Points the probe slots the monitor added or moved (or whose real changed its encapsulation)
+// at their reals and frees those it let go.
+void write_probe_reals(DataPlane& dp, const std::map<std::uint32_t, df_real>& before,
+                       const std::map<std::uint32_t, df_real>& after) {
+  for (const auto& [slot, real] : after)
+    if (auto it = before.find(slot);
+        it == before.end() || std::memcmp(&it->second, &real, sizeof(real)) != 0)
+      dp.put_probe_real(slot, real);
+  for (const auto& [slot, real] : before)
     if (!after.contains(slot)) dp.put_probe_real(slot, df_real{});
 }
 
@@ -176,7 +200,8 @@ ReconcileReport Controller::apply(const Config& config) {
   ReconcileReport report = reconciler_.apply(health.effective(config), df);
   if (health_) {
     // After the apply: no probe starts before this returns, and a failed one changes nothing.
-    write_probe_reals(dp_, health_->probe_slots(), health.probe_slots());
+    write_probe_reals(dp_, probe_reals(health_->probe_slots(), config_),
+                      probe_reals(health.probe_slots(), config));
     *health_ = std::move(health);
   }
   config_ = config;
@@ -213,6 +238,7 @@ ReconcileReport Controller::reload() {
 }
 
 json Controller::vip_list() const {
+  const std::map<IpAddress, Encap> encaps = real_encaps(config_);
   json vips = json::array();
   for (const VipConfig& v : config_.vips) {
     const AppliedVip& applied = reconciler_.state().vips.at(ServiceKey::of(v));
@@ -220,7 +246,8 @@ json Controller::vip_list() const {
     for (const RealConfig& r : v.reals)
       reals.push_back({{"address", r.address.to_string()},
                        {"weight", r.weight},
-                       {"id", reconciler_.real_id(r.address).value_or(0)}});
+                       {"id", reconciler_.real_id(r.address).value_or(0)},
+                       {"encap", to_string(encaps.at(r.address))}});
     vips.push_back({{"vip", vip_name(v)},
                     {"address", v.address.to_string()},
                     {"prefix_len", v.prefix_len ? json(*v.prefix_len) : json(nullptr)},
@@ -236,6 +263,7 @@ json Controller::vip_list() const {
 }
 
 json Controller::real_list(const json& request) const {
+  const std::map<IpAddress, Encap> encaps = real_encaps(config_);
   std::optional<ServiceKey> only;
   if (request.contains("vip")) {
     only = vip_key_of(request);
@@ -249,6 +277,7 @@ json Controller::real_list(const json& request) const {
                        {"address", r.address.to_string()},
                        {"weight", r.weight},
                        {"id", reconciler_.real_id(r.address).value_or(0)},
+                       {"encap", to_string(encaps.at(r.address))},
                        {"health", real_health_json(health_, v, r)}});
   }
   return {{"ok", true}, {"reals", reals}};
@@ -333,7 +362,8 @@ json Controller::change(const json& request, const std::string& cmd) {
       if (it != vip.reals.end())
         throw Error(fmt::format("real {} is already in VIP {} (weight {}; use `real edit`)",
                                 address.to_string(), to_string(key), it->weight));
-      vip.reals.push_back({.address = address, .weight = weight_of(request)});
+      vip.reals.push_back(
+          {.address = address, .weight = weight_of(request), .encap = encap_of(request)});
     } else {
       if (it == vip.reals.end())
         throw Error(fmt::format("real {} is not in VIP {}", address.to_string(), to_string(key)));

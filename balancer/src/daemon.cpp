@@ -79,10 +79,10 @@ class SignalFd {
 
 void log_report(std::string_view what, const ReconcileReport& r) {
   log_info(
-      "{}: {} VIPs added, {} removed, {} changed; {} reals added, {} removed; {} rings written; "
-      "{} connections re-hash (their real left the VIP)",
+      "{}: {} VIPs added, {} removed, {} changed; {} reals added, {} removed, {} re-encapsulated; "
+      "{} rings written; {} connections re-hash (their real left the VIP)",
       what, r.vips_added, r.vips_removed, r.vips_changed, r.reals_added, r.reals_removed,
-      r.rings_written, r.flows_forgotten);
+      r.reals_reencapsulated, r.rings_written, r.flows_forgotten);
 }
 
 // READY=1 to systemd, with what is served.

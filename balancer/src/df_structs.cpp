@@ -63,10 +63,11 @@ df_vip_addr_key to_df_addr_key(const IpAddress& address) {
   return k;
 }
 
-df_real to_df_real(const IpAddress& address) {
+df_real to_df_real(const IpAddress& address, Encap encap) {
   df_real r{};
   std::memcpy(r.addr, address.bytes.data(), sizeof(r.addr));
   r.family = address.family;
+  r.encap = static_cast<std::uint8_t>(encap);
   return r;
 }
 
@@ -82,6 +83,8 @@ IpAddress address_of(const df_vip_addr_key& key) { return address_from(key.famil
 
 IpAddress address_of(const df_real& real) { return address_from(real.family, real.addr); }
 
+Encap encap_of(const df_real& real) { return static_cast<Encap>(real.encap); }
+
 std::uint32_t seconds_to_ticks(std::uint32_t seconds) {
   constexpr std::uint64_t tick_ns = std::uint64_t{1} << DF_TICK_SHIFT;
   return static_cast<std::uint32_t>((std::uint64_t{seconds} * 1'000'000'000 + tick_ns - 1) /
@@ -96,6 +99,7 @@ df_config make_df_config(const Config& config) {
                  (config.icmp_errors_to_reals ? 0 : DF_ICMP_NO_ERRORS);
   out.udp_idle_ticks = seconds_to_ticks(config.udp_idle_timeout_s);
   out.conn_insert_rate = config.conn_table_insert_rate;
+  out.gue_port = htons(config.gue_port);
 
   std::uint32_t prefix4;
   std::memcpy(&prefix4, config.src4_prefix.address.bytes.data(), sizeof(prefix4));

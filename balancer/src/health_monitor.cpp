@@ -112,12 +112,18 @@ void HealthMonitor::unsettle() {
 }
 
 Config HealthMonitor::effective(const Config& config) const {
+  // Named on every entry: a real left out of the VIP whose entry named its encapsulation must
+  // not take that name from its other VIPs.
+  const std::map<IpAddress, Encap> encaps = real_encaps(config);
   Config out = config;
   for (VipConfig& vip : out.vips) {
     if (!all_down(vip))
       std::erase_if(vip.reals, [&](const RealConfig& r) { return is_down(vip, r); });
     vip.health = {};
-    for (RealConfig& r : vip.reals) r.health.reset();
+    for (RealConfig& r : vip.reals) {
+      r.health.reset();
+      r.encap = encaps.at(r.address);
+    }
   }
   return out;
 }

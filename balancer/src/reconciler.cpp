@@ -16,11 +16,13 @@
 namespace dogfish {
 namespace {
 
-// The (address, weight) set a ring is built from, in a fixed order.
-std::vector<RealConfig> ring_input(std::vector<RealConfig> reals) {
-  std::sort(reals.begin(), reals.end(),
-            [](const RealConfig& a, const RealConfig& b) { return a.address < b.address; });
-  return reals;
+// The (address, weight) set a ring is built from, in a fixed order; nothing else of a real's
+// (its encapsulation is its entry's) changes the ring.
+std::vector<std::pair<IpAddress, std::uint32_t>> ring_input(const std::vector<RealConfig>& reals) {
+  std::vector<std::pair<IpAddress, std::uint32_t>> out;
+  for (const RealConfig& r : reals) out.emplace_back(r.address, r.weight);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::uint32_t other_ring(std::uint32_t vip_id, std::uint32_t ring) {
@@ -78,6 +80,7 @@ std::set<IpPrefix> vip_addresses_in(const DataPlane& dp) {
 struct Reconciler::Plan {
   AppliedState next;
   std::vector<std::pair<IpAddress, std::uint32_t>> added_reals;
+  std::vector<std::pair<IpAddress, std::uint32_t>> reencapsulated_reals;  // same id, new encap
   std::vector<std::uint32_t> removed_real_ids;
   std::vector<std::pair<ServiceKey, AppliedVip>> removed_vips;
 };
@@ -104,6 +107,7 @@ void Reconciler::adopt() {
   std::set<std::uint32_t> used;
   for (const auto& [id, real] : dp_.read_reals()) {
     adopted.real_ids[address_of(real)] = id;
+    adopted.real_encaps[address_of(real)] = encap_of(real);
     used.insert(id);
   }
   // Freed ids wait out their quarantine across restarts, oldest first; an id below the
@@ -207,9 +211,7 @@ void Reconciler::write_ring(std::uint32_t ring, const std::vector<RealConfig>& r
 }
 
 void Reconciler::plan_reals(const Config& config, Plan& plan, ReconcileReport& report) const {
-  std::set<IpAddress> wanted;
-  for (const VipConfig& v : config.vips)
-    for (const RealConfig& r : v.reals) wanted.insert(r.address);
+  const std::map<IpAddress, Encap> wanted = real_encaps(config);
   AppliedState& next = plan.next;
   for (auto it = next.real_ids.begin(); it != next.real_ids.end();) {
     if (wanted.contains(it->first)) {
@@ -217,14 +219,20 @@ void Reconciler::plan_reals(const Config& config, Plan& plan, ReconcileReport& r
       continue;
     }
     plan.removed_real_ids.push_back(it->second);
+    next.real_encaps.erase(it->first);
     it = next.real_ids.erase(it);
   }
   // Ids freed now join the quarantine after the new reals took theirs: apply() made sure
   // there are enough ids without them.
-  for (const IpAddress& a : wanted) {
-    if (next.real_ids.contains(a)) continue;
+  for (const auto& [a, encap] : wanted) {
+    if (auto kept = next.real_ids.find(a); kept != next.real_ids.end()) {
+      if (next.real_encaps[a] != encap) plan.reencapsulated_reals.emplace_back(a, kept->second);
+      next.real_encaps[a] = encap;
+      continue;
+    }
     std::uint32_t id = allocate_real_id(next, report);
     next.real_ids[a] = id;
+    next.real_encaps[a] = encap;
     plan.added_reals.emplace_back(a, id);
   }
   auto now = options_.now();
@@ -261,10 +269,15 @@ void Reconciler::write_config(const df_config& df, AppliedState& next) {
   next.config = df;
 }
 
-void Reconciler::write_added_reals(const Plan& plan, ReconcileReport& report) {
+void Reconciler::write_reals(const Plan& plan, ReconcileReport& report) {
   for (const auto& [address, id] : plan.added_reals) {
-    dp_.put_real(id, to_df_real(address));
+    dp_.put_real(id, to_df_real(address, plan.next.real_encaps.at(address)));
     report.reals_added++;
+  }
+  // In place: a packet reads the old encapsulation or the new, the address either way.
+  for (const auto& [address, id] : plan.reencapsulated_reals) {
+    dp_.put_real(id, to_df_real(address, plan.next.real_encaps.at(address)));
+    report.reals_reencapsulated++;
   }
 }
 
@@ -338,6 +351,7 @@ ReconcileReport& ReconcileReport::operator+=(const ReconcileReport& o) {
   vips_changed += o.vips_changed;
   reals_added += o.reals_added;
   reals_removed += o.reals_removed;
+  reals_reencapsulated += o.reals_reencapsulated;
   rings_written += o.rings_written;
   flows_forgotten += o.flows_forgotten;
   ids_reused_early += o.ids_reused_early;
@@ -378,7 +392,7 @@ ReconcileReport Reconciler::apply_once(const Config& config, const df_config& df
 
   // Writes, in an order where no packet sees a ring naming a real not yet written.
   write_config(df, plan.next);
-  write_added_reals(plan, report);
+  write_reals(plan, report);
   remove_vips(plan, report);
   for (const VipConfig& v : config.vips) {
     auto it = plan.next.vips.find(ServiceKey::of(v));

@@ -89,6 +89,29 @@ TEST(Config, MinimalConfigTakesDefaults) {
   EXPECT_TRUE(c.vips.empty());
 }
 
+TEST(Config, EncapsulationByDefaultAndPerReal) {
+  Config c = parse_config(std::string("interface: lo\ngateway: fe80::1\nencap: gue\n") +
+                              "gue_port: 7777\nvips:\n"
+                              "  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n    reals:\n"
+                              "      - {address: 10.0.1.1}\n"
+                              "      - {address: 10.0.1.2, encap: ipip}\n"
+                              "  - address: 10.0.0.1\n    port: 53\n    proto: udp\n    reals:\n"
+                              "      - {address: 10.0.1.2}\n",
+                          "x.yaml");
+  EXPECT_EQ(c.encap, Encap::gue);
+  EXPECT_EQ(c.gue_port, 7777);
+  EXPECT_EQ(c.vips[0].reals[0].encap, std::nullopt);
+  EXPECT_EQ(c.vips[0].reals[1].encap, Encap::ipip);
+  // 10.0.1.1 names none: the balancer's. 10.0.1.2 named in one VIP holds in the other: the
+  // real's one entry in the data plane.
+  const std::map<IpAddress, Encap> expected{{ip("10.0.1.1"), Encap::gue},
+                                            {ip("10.0.1.2"), Encap::ipip}};
+  EXPECT_EQ(real_encaps(c), expected);
+  Config plain = parse_config("interface: lo\ngateway: fe80::1\n", "y.yaml");
+  EXPECT_EQ(plain.encap, Encap::ipip);
+  EXPECT_EQ(plain.gue_port, DF_DEFAULT_GUE_PORT);
+}
+
 TEST(Config, VipWithoutRealsAndEmptyLists) {
   auto c = parse_config(
       "interface: lo\ngateway: fe80::1\nvips:\n  - {address: 10.0.0.1, port: 1, proto: udp}\n",
@@ -258,8 +281,24 @@ const BadConfig kBad[] = {
     {"unknown top-level key", "colour: blue\n",
      "c.yaml:3: colour: unknown key (expected one of: interface, xdp_mode, "
      "gateway, source_prefixes, conn_table_size, conn_table_insert_rate, udp_idle_timeout, "
-     "max_packet_size, icmp_echo, icmp_errors_to_reals, ring_size, max_vips, max_reals, vips, "
-     "announce, metrics_listen)"},
+     "max_packet_size, icmp_echo, icmp_errors_to_reals, encap, gue_port, ring_size, max_vips, "
+     "max_reals, vips, announce, metrics_listen)"},
+    {"encap not one", "encap: vxlan\n",
+     "c.yaml:3: encap: 'vxlan' is not an encapsulation (ipip, gue)"},
+    {"gue port 0", "gue_port: 0\n", "c.yaml:3: gue_port: 0 is out of range (1-65535)"},
+    {"gue port too large", "gue_port: 65536\n",
+     "c.yaml:3: gue_port: 65536 is out of range (0-65535)"},
+    {"real's encap not one",
+     "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n    reals:\n"
+     "      - {address: 10.0.1.1, encap: fou}\n",
+     "c.yaml:8: vips[0].reals[0].encap: 'fou' is not an encapsulation (ipip, gue)"},
+    {"a real with two encapsulations",
+     "vips:\n  - address: 10.0.0.1\n    port: 80\n    proto: tcp\n    reals:\n"
+     "      - {address: 10.0.1.1, encap: gue}\n  - address: 10.0.0.1\n    port: 53\n"
+     "    proto: udp\n    reals:\n      - {address: 10.0.1.2}\n"
+     "      - {address: 10.0.1.1, encap: ipip}\n",
+     "c.yaml:14: vips[1].reals[1].encap: real 10.0.1.1 is ipip here and gue in vips[0].reals[0]: "
+     "a real has one encapsulation"},
     {"metrics_listen without a port", "metrics_listen: 127.0.0.1\n",
      "c.yaml:3: metrics_listen: '127.0.0.1' is not ADDRESS:PORT (IPv6 as [ADDRESS]:PORT) or off"},
     {"metrics_listen with port 0", "metrics_listen: '[::1]:0'\n",

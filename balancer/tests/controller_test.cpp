@@ -190,6 +190,29 @@ TEST_F(ControllerTest, RealAddEditDelGoThroughReconciler) {
   EXPECT_EQ(error({{"cmd", "real_list"}, {"vip", "10.0.0.2:80"}}), "unknown VIP 10.0.0.2:80/tcp");
 }
 
+// A real added with --encap has it in every VIP; added without, it takes the one it has.
+TEST_F(ControllerTest, RealAddNamesTheEncapsulationOnceForEveryVip) {
+  ok({{"cmd", "vip_add"}, {"vip", "10.0.0.1:53/udp"}});
+  ok({{"cmd", "real_add"}, {"vip", "10.0.0.1:53/udp"}, {"real", "10.1.0.3"}, {"encap", "gue"}});
+  const uint32_t id = *rec.real_id(*IpAddress::parse("10.1.0.3"));
+  EXPECT_EQ(dp.reals[id].encap, DF_ENCAP_GUE);
+  ok({{"cmd", "real_add"}, {"vip", "10.0.0.1:80"}, {"real", "10.1.0.3"}});
+  for (const json& r : ok({{"cmd", "real_list"}})["reals"])
+    EXPECT_EQ(r["encap"], r["address"] == "10.1.0.3" ? "gue" : "ipip") << r.dump();
+  for (const json& r : ok({{"cmd", "vip_list"}})["vips"][0]["reals"])
+    EXPECT_EQ(r["encap"], r["address"] == "10.1.0.3" ? "gue" : "ipip") << r.dump();
+  EXPECT_EQ(error({{"cmd", "real_add"},
+                   {"vip", "10.0.0.1:53/udp"},
+                   {"real", "10.1.0.1"},
+                   {"encap", "vxlan"}}),
+            "'vxlan' is not an encapsulation (ipip, gue)");
+  ok({{"cmd", "vip_add"}, {"vip", "10.0.0.2:80"}});
+  EXPECT_EQ(
+      error({{"cmd", "real_add"}, {"vip", "10.0.0.2:80"}, {"real", "10.1.0.3"}, {"encap", "ipip"}}),
+      "real 10.1.0.3 is ipip here and gue in vips[1].reals[0]: a real has one "
+      "encapsulation");
+}
+
 TEST_F(ControllerTest, ReloadFromFileAndBadReloadKeepsState) {
   ok({{"cmd", "vip_add"}, {"vip", "10.0.0.7:80"}});
   file_text = std::string(kConfig) + "  - { address: 10.0.0.8, port: 443, proto: tcp }\n";

@@ -30,6 +30,7 @@ TEST(DfStructs, DataPlaneConfig) {
   // 60 s / 2^24 ns = 3576.28 ticks, rounded up.
   EXPECT_EQ(d.udp_idle_ticks, 3577U);
   EXPECT_EQ(d.conn_insert_rate, 5000U);
+  EXPECT_EQ(ntohs(d.gue_port), DF_DEFAULT_GUE_PORT) << "in network order";
   EXPECT_EQ(seconds_to_ticks(0), 0U);
 
   Config gw_ip{
@@ -77,11 +78,15 @@ TEST(DfStructs, VipKeyInNetworkOrderAndBack) {
 
 TEST(DfStructs, AddressesAndBack) {
   for (const char* text : {"10.1.0.1", "fd00:1::2"}) {
-    EXPECT_EQ(address_of(to_df_real(ip(text))), ip(text));
+    EXPECT_EQ(address_of(to_df_real(ip(text), Encap::ipip)), ip(text));
     EXPECT_EQ(address_of(to_df_addr_key(ip(text))), ip(text));
   }
-  df_real v4 = to_df_real(ip("10.1.0.1"));
+  df_real v4 = to_df_real(ip("10.1.0.1"), Encap::ipip);
   EXPECT_EQ(v4.family, DF_FAMILY_V4);
+  EXPECT_EQ(v4.encap, DF_ENCAP_IPIP);
+  df_real gue = to_df_real(ip("fd00:1::2"), Encap::gue);
+  EXPECT_EQ(gue.encap, DF_ENCAP_GUE);
+  EXPECT_EQ(encap_of(gue), Encap::gue);
   const std::uint8_t bytes[16] = {10, 1, 0, 1};  // the rest stays zero
   EXPECT_EQ(std::memcmp(v4.addr, bytes, sizeof(bytes)), 0);
 }

@@ -307,6 +307,30 @@ TEST_F(HealthControllerTest, ProbeSlotsOutliveReloadsAndGoWithTheirReal) {
   EXPECT_EQ(dp.probe_reals.size(), 2u) << "the freed slot is taken again";
 }
 
+// Named in the checked VIP only, a real's encapsulation holds in its other VIP while it is down
+// in the first, and its probes are encapsulated the same way.
+TEST_F(HealthControllerTest, ADownRealKeepsTheEncapsulationItsOtherEntryNamed) {
+  const std::string plain = "{address: 10.1.0.1}, {address: 10.1.0.2}";
+  file_text = std::string(kChecked).replace(std::string(kChecked).find(plain), plain.size(),
+                                            "{address: 10.1.0.1, encap: gue}, {address: 10.1.0.2}");
+  ctl.reload();
+  const std::uint32_t id = *rec.real_id(ip("10.1.0.1"));
+  EXPECT_EQ(dp.reals[id].encap, DF_ENCAP_GUE);
+  EXPECT_EQ(dp.reals[*rec.real_id(ip("10.1.0.2"))].encap, DF_ENCAP_IPIP);
+  t += 1s;
+  health.run(prober, t);
+  for (const auto& [slot, real] : dp.probe_reals)
+    EXPECT_EQ(real.encap, real.addr[3] == 1 ? DF_ENCAP_GUE : DF_ENCAP_IPIP) << "slot " << slot;
+  prober.answer([](const IpAddress&) { return true; });
+  health.run(prober, t + 1ms);
+  dead = {ip("10.1.0.1")};
+  round();
+  round();
+  ASSERT_EQ(in_ring(), std::set{ip("10.1.0.2")});
+  ASSERT_EQ(in_ring(53, Proto::udp), std::set{ip("10.1.0.1")});
+  EXPECT_EQ(dp.reals[id].encap, DF_ENCAP_GUE) << "the udp VIP's entry names none";
+}
+
 TEST_F(HealthControllerTest, DeadRealLeavesRingAfterFallAndItsFlowsAreForgotten) {
   auto gone = remember(80, Proto::tcp, 1000, "10.1.0.1");
   auto kept = remember(80, Proto::tcp, 1001, "10.1.0.2");

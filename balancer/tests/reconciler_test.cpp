@@ -138,6 +138,33 @@ TEST_F(ReconcilerTest, RealIdsStableWhileConfiguredAnywhere) {
   EXPECT_EQ(ring_ids(meta("10.0.0.1", 80).ring_slot).count(b), 1u);
 }
 
+// A real's encapsulation is part of its one entry: a change rewrites that entry under the same
+// id, and nothing else; a restarted reconciler reads it back and changes nothing.
+TEST_F(ReconcilerTest, ARealChangesItsEncapsulationInPlace) {
+  Config c = config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2")})});
+  rec.apply(c, df);
+  const uint32_t a = *rec.real_id(ip("10.1.0.1")), b = *rec.real_id(ip("10.1.0.2"));
+  EXPECT_EQ(dp.reals[a].encap, DF_ENCAP_IPIP);
+  const int writes = dp.writes;
+  c.vips[0].reals[0].encap = Encap::gue;
+  ReconcileReport r = rec.apply(c, df);
+  EXPECT_EQ(r.reals_reencapsulated, 1u);
+  EXPECT_EQ(r.reals_added + r.reals_removed + r.rings_written + r.vips_changed, 0u);
+  EXPECT_EQ(dp.writes, writes + 1) << "the real's entry, nothing else";
+  EXPECT_EQ(*rec.real_id(ip("10.1.0.1")), a);
+  EXPECT_EQ(dp.reals[a].encap, DF_ENCAP_GUE);
+  EXPECT_EQ(dp.reals[b].encap, DF_ENCAP_IPIP);
+  // The balancer's default moves the reals that name none.
+  c.encap = Encap::gue;
+  EXPECT_EQ(rec.apply(c, df).reals_reencapsulated, 1u);
+  EXPECT_EQ(dp.reals[b].encap, DF_ENCAP_GUE);
+
+  Reconciler again{dp, {.ring_grace = std::chrono::milliseconds(0)}};
+  again.adopt();
+  EXPECT_EQ(again.state().real_encaps.at(ip("10.1.0.1")), Encap::gue);
+  EXPECT_EQ(again.apply(c, df).reals_reencapsulated, 0u);
+}
+
 TEST_F(ReconcilerTest, FreedRealIdIsReusedLast) {
   rec.apply(config({vip("10.0.0.1", 80, {real("10.1.0.1"), real("10.1.0.2")})}), df);
   uint32_t gone = *rec.real_id(ip("10.1.0.2"));

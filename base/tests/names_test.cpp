@@ -5,6 +5,7 @@
 #include <string>
 
 #include "dogfish/base/abi_names.hpp"
+#include "dogfish/base/encap.hpp"
 #include "dogfish/base/proto.hpp"
 #include "dogfish/base/xdp.hpp"
 
@@ -17,6 +18,14 @@ TEST(Names, Proto) {
   EXPECT_FALSE(parse_proto("sctp"));
   EXPECT_FALSE(parse_proto("TCP"));
   EXPECT_EQ(proto_names(), "tcp, udp");
+}
+
+TEST(Names, Encap) {
+  for (Encap e : {Encap::ipip, Encap::gue}) EXPECT_EQ(parse_encap(to_string(e)), e);
+  EXPECT_EQ(static_cast<int>(Encap::gue), DF_ENCAP_GUE);
+  EXPECT_EQ(to_string(Encap::ipip), "ipip");
+  EXPECT_FALSE(parse_encap("fou"));
+  EXPECT_EQ(encap_names(), "ipip, gue");
 }
 
 TEST(Names, XdpMode) {

@@ -39,6 +39,7 @@ BalancerHarness::BalancerHarness()
   auto p6 = ip6("fd00:df::");
   std::memcpy(cfg.src6_prefix, p6.data(), 16);
   cfg.src6_hostmask = 0xffffffff;  // fd00:df::/96
+  cfg.gue_port = htons(DF_DEFAULT_GUE_PORT);
   dp_->set_config(cfg);
 }
 
@@ -90,16 +91,16 @@ void BalancerHarness::set_vip_flags(uint32_t vip_id, uint32_t flags) {
   put(v);
 }
 
-void BalancerHarness::add_real(uint32_t id, const std::string& addr) {
-  df_real r{};
+void BalancerHarness::add_real(uint32_t id, const std::string& addr, uint8_t encap) {
+  df_real r{.encap = encap};
   fill_addr(r.addr, &r.family, addr);
   dp_->put_real(id, r);
 }
 
 void BalancerHarness::remove_real(uint32_t id) { dp_->put_real(id, df_real{}); }
 
-void BalancerHarness::add_probe_real(uint32_t slot, const std::string& addr) {
-  df_real r{};
+void BalancerHarness::add_probe_real(uint32_t slot, const std::string& addr, uint8_t encap) {
+  df_real r{.encap = encap};
   fill_addr(r.addr, &r.family, addr);
   dp_->put_probe_real(slot, r);
 }

@@ -38,10 +38,10 @@ class BalancerHarness {
                           uint32_t flags = 0);
   void remove_vip(uint32_t vip_id);
   void set_vip_flags(uint32_t vip_id, uint32_t flags);
-  void add_real(uint32_t id, const std::string& addr);
+  void add_real(uint32_t id, const std::string& addr, uint8_t encap = DF_ENCAP_IPIP);
   void remove_real(uint32_t id);
   // The real that probes marked DF_PROBE_MARK | slot go to.
-  void add_probe_real(uint32_t slot, const std::string& addr);
+  void add_probe_real(uint32_t slot, const std::string& addr, uint8_t encap = DF_ENCAP_IPIP);
   // Writes the VIP's inactive ring with `ids` repeated over all slots, then flips to it.
   void set_ring(uint32_t vip_id, const std::vector<uint32_t>& ids);
 

@@ -84,9 +84,9 @@ class Program {
     ASSERT_EQ(bpf_map_update_elem(addrs_, &key, &one, BPF_ANY), 0) << text;
   }
 
-  void set_flags(uint32_t flags) {
+  void configure(uint32_t flags, uint16_t gue_port = DF_DEFAULT_GUE_PORT) {
     uint32_t zero = 0;
-    df_decap_config cfg{.flags = flags, .pad = 0};
+    df_decap_config cfg{.flags = flags, .gue_port = htons(gue_port), .pad = 0};
     ASSERT_EQ(bpf_map_update_elem(config_, &zero, &cfg, BPF_ANY), 0);
   }
 
@@ -156,6 +156,25 @@ Bytes error6() {
   return icmp_too_big("2001:db8:ff::1", kVip6,
                       ipv6(kVip6, kClient6, IPPROTO_TCP, tcp_syn(kVip6, kClient6, 80, 40000)));
 }
+// GUE (direct IP): the inner packet right after a UDP header to the GUE port, from a source
+// port the balancer picks per flow; no UDP checksum over IPv4, one over IPv6.
+constexpr uint16_t kGueSport = 0xc123;
+Bytes gue(const std::string& src, const std::string& dst, const Bytes& in,
+          uint16_t dport = DF_DEFAULT_GUE_PORT) {
+  const bool v6 = dst.find(':') != std::string::npos;
+  return v6 ? cat(eth(kEthIpv6), ipv6(src, dst, IPPROTO_UDP, udp(src, dst, kGueSport, dport, in)))
+            : cat(eth(kEthIp),
+                  ipv4(src, dst, IPPROTO_UDP, udp(src, dst, kGueSport, dport, in, false)));
+}
+Bytes gue4in4(const std::string& dst, const std::string& src = kLb4, const Bytes& in = inner4()) {
+  return gue(src, dst, in);
+}
+Bytes gue6in6(const std::string& dst, const std::string& src = kLb6, const Bytes& in = inner6()) {
+  return gue(src, dst, in);
+}
+Bytes gue4in6(const std::string& dst, const std::string& src = kLb6, const Bytes& in = inner4()) {
+  return gue(src, dst, in);
+}
 Bytes plain4() { return cat(eth(kEthIp), inner4()); }
 Bytes plain6() { return cat(eth(kEthIpv6), inner6()); }
 Bytes truncate(Bytes b, size_t len) {
@@ -173,6 +192,7 @@ struct Case {
   // BPF_PROG_TEST_RUN of an skb program refuses (EINVAL) a frame whose IP header
   // is cut short, so the tc program cannot be shown such a frame here.
   bool tc_test_run_refuses = false;
+  uint16_t gue_port = DF_DEFAULT_GUE_PORT;  // 0: GUE off
 };
 
 Bytes with_byte(Bytes b, size_t off, uint8_t v) {
@@ -303,6 +323,81 @@ std::vector<Case> cases() {
       {"4in4 to any inner destination without the check: stripped",
        in4in4(kOurs4, kLb4, inner4(kOtherVip4)), Verdict::kPass,
        cat(eth(kEthIp), inner4(kOtherVip4)), DF_DECAP_DECAP_4IN4},
+      // GUE: UDP to the GUE port, the inner packet's first nibble its version.
+      {"GUE 4in4 to us: outer IPv4 and UDP stripped", gue4in4(kOurs4), Verdict::kPass, plain4(),
+       DF_DECAP_DECAP_GUE_4IN4},
+      {"GUE 6in6 to us: outer IPv6 and UDP stripped", gue6in6(kOurs6), Verdict::kPass, plain6(),
+       DF_DECAP_DECAP_GUE_6IN6},
+      {"GUE 4in6 to us: stripped, EtherType becomes IPv4", gue4in6(kOurs6), Verdict::kPass,
+       plain4(), DF_DECAP_DECAP_GUE_4IN6},
+      {"GUE 4in4 with outer IPv4 options: all 24 + 8 bytes stripped",
+       cat(eth(kEthIp),
+           ipv4(kLb4, kOurs4, IPPROTO_UDP,
+                udp(kLb4, kOurs4, kGueSport, DF_DEFAULT_GUE_PORT, inner4(), false), 4)),
+       Verdict::kPass, plain4(), DF_DECAP_DECAP_GUE_4IN4},
+      {"GUE 6in6 of an ICMPv6 packet too big: stripped like any packet",
+       gue6in6(kOurs6, kLb6, error6()), Verdict::kPass, cat(eth(kEthIpv6), error6()),
+       DF_DECAP_DECAP_GUE_6IN6},
+      {"GUE on another configured port: stripped", gue(kLb4, kOurs4, inner4(), 7777),
+       Verdict::kPass, plain4(), DF_DECAP_DECAP_GUE_4IN4, 0, false, 7777},
+      {"UDP to another port: passes untouched", gue(kLb4, kOurs4, inner4(), 6081), Verdict::kPass,
+       gue(kLb4, kOurs4, inner4(), 6081), DF_DECAP_PASS_NOT_ENCAP},
+      {"UDP to the GUE port with GUE off: passes untouched", gue4in4(kOurs4), Verdict::kPass,
+       gue4in4(kOurs4), DF_DECAP_PASS_NOT_ENCAP, 0, false, 0},
+      {"GUE to an address not ours: passes untouched", gue6in6(kOther6), Verdict::kPass,
+       gue6in6(kOther6), DF_DECAP_PASS_NOT_OURS},
+      {"GUE to any address in accept-any mode: stripped", gue4in4(kOther4), Verdict::kPass,
+       plain4(), DF_DECAP_DECAP_GUE_4IN4, DF_DECAP_ACCEPT_ANY},
+      {"UDP fragment to the GUE port: the stack's", with_byte(gue4in4(kOurs4), kEth + 6, 0x20),
+       Verdict::kPass, with_byte(gue4in4(kOurs4), kEth + 6, 0x20), DF_DECAP_PASS_NOT_ENCAP},
+      {"UDP header cut short: passes untouched", truncate(gue4in4(kOurs4), kEth + 20 + 6),
+       Verdict::kPass, truncate(gue4in4(kOurs4), kEth + 20 + 6), DF_DECAP_PASS_TRUNCATED, 0, true},
+      {"GUE with a GUE header (variant 0): refused",
+       gue(kLb4, kOurs4, cat(Bytes{0x00, 0x04, 0x00, 0x00}, inner4())),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_GUE_NOT_IP},
+      {"GUE IPv6 in IPv4: refused",
+       gue(kLb4, kOurs4, inner6()),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_GUE_NOT_IP},
+      {"GUE without a payload: dropped",
+       gue(kLb4, kOurs4, {}),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_TRUNCATED_INNER},
+      {"GUE inner header truncated: dropped",
+       truncate(gue6in6(kOurs6), kEth + 40 + 8 + 30),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_TRUNCATED_INNER},
+      {"GUE whose UDP length runs past the packet: dropped",
+       with_byte(gue4in4(kOurs4), kEth + 20 + 4, 0x7f),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_BAD_OUTER},
+      {"GUE whose UDP length leaves no inner header: dropped",
+       with_byte(with_byte(gue6in6(kOurs6), kEth + 40 + 4, 0), kEth + 40 + 5, 20),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_BAD_OUTER},
+      {"GUE 4in4 from a stranger: refused",
+       gue4in4(kOurs4, kStranger4),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_SOURCE},
+      {"GUE 6in6 from a stranger: refused",
+       gue6in6(kOurs6, kStranger6),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_SOURCE},
+      {"GUE 4in6 to an inner destination not allowed: refused",
+       gue4in6(kOurs6, kLb6, inner4(kOtherVip4)),
+       Verdict::kDrop,
+       {},
+       DF_DECAP_DROP_INNER_DST,
+       DF_DECAP_CHECK_INNER_DST},
   };
 }
 
@@ -315,13 +410,14 @@ TEST_P(Golden, VerdictFrameAndReason) {
   if (mode == Mode::kTc && c.tc_test_run_refuses)
     GTEST_SKIP() << "the kernel's skb test_run refuses a frame with a cut-short IP header";
   if (std::string old = kernel_without_tc_4in6();
-      mode == Mode::kTc && c.reason == DF_DECAP_DECAP_4IN6 && !old.empty())
+      mode == Mode::kTc &&
+      (c.reason == DF_DECAP_DECAP_4IN6 || c.reason == DF_DECAP_DECAP_GUE_4IN6) && !old.empty())
     GTEST_SKIP() << "tc strips 4in6 with bpf_skb_adjust_room's DECAP_L3 flag: kernel 6.3 or "
                     "later, this one is "
                  << old;
   Program prog(mode);
   prog.configure_as_a_real();
-  prog.set_flags(c.flags);
+  prog.configure(c.flags, c.gue_port);
 
   auto result = prog.run(c.in);
   EXPECT_EQ(result.verdict, c.verdict) << (c.verdict == Verdict::kPass ? "want pass" : "want drop");
@@ -352,20 +448,26 @@ class Stats : public ::testing::TestWithParam<Mode> {};
 TEST_P(Stats, MoveByExactAmounts) {
   Program prog(GetParam());
   prog.configure_as_a_real();
+  prog.configure(0);
   std::vector<Bytes> frames = {in4in4(kOurs4),  in4in4(kOurs4),  in6in6(kOurs6),
                                in4in6(kOurs6),  in4in4(kOther4), in6in6(kOther6),
-                               in4in4(kOther4), plain4(),        truncate(in4in4(kOurs4), 40)};
+                               in4in4(kOther4), plain4(),        truncate(in4in4(kOurs4), 40),
+                               gue4in4(kOurs4), gue6in6(kOurs6), gue6in6(kOurs6),
+                               gue4in6(kOurs6)};
   for (const auto& f : frames) prog.run(f);
 
   df_decap_stats st = prog.stats();
-  std::map<int, uint64_t> want = {{DF_DECAP_DECAP_4IN4, 2},     {DF_DECAP_DECAP_6IN6, 1},
-                                  {DF_DECAP_DECAP_4IN6, 1},     {DF_DECAP_PASS_NOT_OURS, 3},
-                                  {DF_DECAP_PASS_NOT_ENCAP, 1}, {DF_DECAP_DROP_TRUNCATED_INNER, 1}};
-  // Before 6.3, tc cannot change the family: the 4in6 frame is dropped, and counted so.
+  std::map<int, uint64_t> want = {{DF_DECAP_DECAP_4IN4, 2},          {DF_DECAP_DECAP_6IN6, 1},
+                                  {DF_DECAP_DECAP_4IN6, 1},          {DF_DECAP_DECAP_GUE_4IN4, 1},
+                                  {DF_DECAP_DECAP_GUE_6IN6, 2},      {DF_DECAP_DECAP_GUE_4IN6, 1},
+                                  {DF_DECAP_PASS_NOT_OURS, 3},       {DF_DECAP_PASS_NOT_ENCAP, 1},
+                                  {DF_DECAP_DROP_TRUNCATED_INNER, 1}};
+  // Before 6.3, tc cannot change the family: the 4in6 frames are dropped, and counted so.
   const bool no_4in6 = GetParam() == Mode::kTc && !kernel_without_tc_4in6().empty();
   if (no_4in6) {
     want.erase(DF_DECAP_DECAP_4IN6);
-    want[DF_DECAP_DROP_ADJUST] = 1;
+    want.erase(DF_DECAP_DECAP_GUE_4IN6);
+    want[DF_DECAP_DROP_ADJUST] = 2;
   }
   for (int r = 0; r < DF_DECAP_REASON_MAX; r++)
     EXPECT_EQ(st.reason[r], want.count(r) ? want[r] : 0)
@@ -373,6 +475,8 @@ TEST_P(Stats, MoveByExactAmounts) {
   EXPECT_EQ(st.decap_bytes[DF_DECAP_DECAP_4IN4], 2 * in4in4(kOurs4).size());
   EXPECT_EQ(st.decap_bytes[DF_DECAP_DECAP_6IN6], in6in6(kOurs6).size());
   EXPECT_EQ(st.decap_bytes[DF_DECAP_DECAP_4IN6], no_4in6 ? 0 : in4in6(kOurs6).size());
+  EXPECT_EQ(st.decap_bytes[DF_DECAP_DECAP_GUE_4IN4], gue4in4(kOurs4).size());
+  EXPECT_EQ(st.decap_bytes[DF_DECAP_DECAP_GUE_6IN6], 2 * gue6in6(kOurs6).size());
 
   // Removing our address turns the same packet into a pass.
   prog.run(in4in4(kOther4));
@@ -396,15 +500,16 @@ int bench() {
     Bytes frame;
     bool unchanged;
   };
-  std::vector<Kind> kinds = {{"4in4", in4in4(kOurs4), false},
-                             {"6in6", in6in6(kOurs6), false},
-                             {"4in6", in4in6(kOurs6), false},
-                             {"not_encap", plain4(), true},
-                             {"not_ours", in4in4(kOther4), true}};
+  std::vector<Kind> kinds = {
+      {"4in4", in4in4(kOurs4), false},     {"6in6", in6in6(kOurs6), false},
+      {"4in6", in4in6(kOurs6), false},     {"not_encap", plain4(), true},
+      {"not_ours", in4in4(kOther4), true}, {"gue_4in4", gue4in4(kOurs4), false},
+      {"gue_6in6", gue6in6(kOurs6), false}};
   std::printf("%-5s %-10s %10s %10s %10s\n", "mode", "packet", "single", "repeat", "estimate");
   for (Mode mode : {Mode::kXdp, Mode::kTc}) {
     Program prog(mode);
     prog.configure_as_a_real();
+    prog.configure(0);
     std::vector<double> single(kinds.size());
     std::vector<long> repeat(kinds.size(), -1);
     for (size_t i = 0; i < kinds.size(); i++) {

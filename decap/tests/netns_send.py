@@ -2,13 +2,16 @@
 
 Run inside the sender's network namespace by test_netns.py:
   netns_send.py IFACE DST_MAC ENCAP OUTER_SRC OUTER_DST CLIENT VIP PORT [TIMEOUT]
-ENCAP is 4in4, 6in6 or 4in6. Prints the SYN-ACK's source address and port on
-success; exits 1 if none came back within TIMEOUT seconds (default 10).
+ENCAP is 4in4, 6in6 or 4in6, or gue_4in4, gue_6in6 or gue_4in6 (the same in UDP to port 6080,
+GUE direct IP). Prints the SYN-ACK's source address and port on success; exits 1 if none came
+back within TIMEOUT seconds (default 10).
 """
 import sys
 import time
 
-from scapy.all import IP, IPv6, TCP, AsyncSniffer, Ether, conf, sendp  # noqa: E402
+from scapy.all import IP, UDP, IPv6, TCP, AsyncSniffer, Ether, conf, sendp  # noqa: E402
+
+GUE_PORT = 6080
 
 
 def main():
@@ -17,12 +20,16 @@ def main():
     timeout = float(sys.argv[9]) if len(sys.argv) > 9 else 10.0
     sport = 40000 + (int(time.time() * 1000) % 20000)
     conf.verb = 0
-    outer = (
-        IP(src=outer_src, dst=outer_dst, proto=4)
-        if encap == "4in4"
-        else IPv6(src=outer_src, dst=outer_dst, nh=41 if encap == "6in6" else 4)
-    )
-    inner = IPv6(src=client, dst=vip) if encap == "6in6" else IP(src=client, dst=vip)
+    gue = encap.startswith("gue_")
+    kind = encap.removeprefix("gue_")
+    if kind == "4in4":
+        outer = IP(src=outer_src, dst=outer_dst, proto=17 if gue else 4)
+    else:
+        outer = IPv6(src=outer_src, dst=outer_dst, nh=17 if gue else 41 if kind == "6in6" else 4)
+    if gue:
+        # GUE direct IP: the inner packet right after the UDP header; scapy fills the checksum.
+        outer = outer / UDP(sport=0xC000 | sport, dport=GUE_PORT)
+    inner = IPv6(src=client, dst=vip) if kind == "6in6" else IP(src=client, dst=vip)
     frame = Ether(dst=dst_mac) / outer / inner / TCP(sport=sport, dport=port, flags="S", seq=1000)
 
     def is_synack(p):

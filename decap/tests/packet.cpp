@@ -33,17 +33,40 @@ Bytes ipv6(const std::string& src, const std::string& dst, uint8_t nexthdr, cons
       .bytes();
 }
 
-Bytes tcp_syn(const std::string& src, const std::string& dst, uint16_t sport, uint16_t dport) {
-  // Built behind an IP header for its pseudo-header checksum, then cut from it.
-  bool v6 = src.find(':') != std::string::npos;
+namespace {
+
+// An IP header from src to dst, to build a segment behind for its pseudo-header checksum.
+shared::Packet behind_ip(const std::string& src, const std::string& dst) {
   shared::Packet p;
-  if (v6)
+  if (src.find(':') != std::string::npos)
     p.ipv6({.src = src, .dst = dst});
   else
     p.ipv4({.src = src, .dst = dst});
-  Bytes b =
-      p.tcp({.sport = sport, .dport = dport, .flags = shared::tcp_flags::SYN, .seq = 1}).bytes();
-  return Bytes(b.begin() + (v6 ? 40 : 20), b.end());
+  return p;
+}
+
+// The segment alone, cut from behind its IP header.
+Bytes without_ip(const Bytes& b, const std::string& src) {
+  return Bytes(b.begin() + (src.find(':') != std::string::npos ? 40 : 20), b.end());
+}
+
+}  // namespace
+
+Bytes tcp_syn(const std::string& src, const std::string& dst, uint16_t sport, uint16_t dport) {
+  return without_ip(
+      behind_ip(src, dst)
+          .tcp({.sport = sport, .dport = dport, .flags = shared::tcp_flags::SYN, .seq = 1})
+          .bytes(),
+      src);
+}
+
+Bytes udp(const std::string& src, const std::string& dst, uint16_t sport, uint16_t dport,
+          const Bytes& payload, bool checksum) {
+  return without_ip(behind_ip(src, dst)
+                        .udp({.sport = sport, .dport = dport, .checksum = checksum})
+                        .payload(payload)
+                        .bytes(),
+                    src);
 }
 
 Bytes icmp_too_big(const std::string& router, const std::string& dst, const Bytes& quoted) {

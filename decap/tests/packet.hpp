@@ -28,6 +28,11 @@ Bytes ipv6(const std::string& src, const std::string& dst, uint8_t nexthdr, cons
 // A TCP SYN from src:sport to dst:dport (IPv4 or IPv6 addresses), checksum filled in.
 Bytes tcp_syn(const std::string& src, const std::string& dst, uint16_t sport, uint16_t dport);
 
+// A UDP datagram from src:sport to dst:dport (IPv4 or IPv6 addresses) around `payload`, its
+// checksum filled in, or 0 ("none", IPv4) without `checksum`.
+Bytes udp(const std::string& src, const std::string& dst, uint16_t sport, uint16_t dport,
+          const Bytes& payload, bool checksum = true);
+
 // A router's ICMP error to `dst` about `quoted` (an IP packet from `dst`): IPv4
 // fragmentation needed or ICMPv6 packet too big by the addresses' family, MTU 1280.
 Bytes icmp_too_big(const std::string& router, const std::string& dst, const Bytes& quoted);

@@ -39,16 +39,18 @@ std::string between(const std::string& text, const std::string& begin, const std
 }
 
 // One row of the table: `vips[].reals[].weight` splits into level "vips[].reals[]" and key
-// "weight"; default is "required" or the YAML value between backticks.
+// "weight"; default is "required", the YAML value between backticks, or words (a key whose
+// default is another key's, "the balancer's": documented, with no value of its own to test).
 struct Row {
   std::string level, key, value;
   bool required = false;
+  bool in_words = false;
 };
 
 std::vector<Row> rows() {
   const std::string table =
       between(readme(), "<!-- BEGIN config-reference", "<!-- END config-reference -->");
-  static const std::regex row(R"(^\| `([a-z0-9_.\[\]]+)` \| (required|`([^`]*)`) \|)");
+  static const std::regex row(R"(^\| `([a-z0-9_.\[\]]+)` \| (required|`([^`]*)`|[a-z][^|`]*) \|)");
   std::vector<Row> out;
   std::istringstream lines(table);
   for (std::string line; std::getline(lines, line);) {
@@ -59,7 +61,8 @@ std::vector<Row> rows() {
     out.push_back(Row{.level = dot == std::string::npos ? "" : path.substr(0, dot),
                       .key = dot == std::string::npos ? path : path.substr(dot + 1),
                       .value = m[3],
-                      .required = m[2] == "required"});
+                      .required = m[2] == "required",
+                      .in_words = !m[3].matched && m[2] != "required"});
   }
   return out;
 }
@@ -135,8 +138,8 @@ std::string describe(const Config& c) {
     << c.conn_table_size << ", udp_idle_timeout " << c.udp_idle_timeout_s << ", max_packet_size "
     << (c.max_packet_size ? std::to_string(*c.max_packet_size) : "auto") << ", icmp_echo "
     << c.icmp_echo << ", icmp_errors_to_reals " << c.icmp_errors_to_reals << ", ring_size "
-    << c.ring_size << ", max_vips " << c.max_vips << ", max_reals " << c.max_reals << ", vips "
-    << c.vips.size();
+    << c.ring_size << ", max_vips " << c.max_vips << ", max_reals " << c.max_reals << ", encap "
+    << to_string(c.encap) << ", gue_port " << c.gue_port << ", vips " << c.vips.size();
   if (c.announce)
     o << ", announce " << c.announce->bird_socket << " " << c.announce->include << " "
       << c.announce->stop_delay_s;
@@ -152,7 +155,7 @@ std::string describe(const Config& c) {
 TEST(ReadmeConfig, DocumentedDefaultsAreTheParsers) {
   int checked = 0;
   for (const Row& r : rows()) {
-    if (r.required) continue;
+    if (r.required || r.in_words) continue;
     SCOPED_TRACE(r.level + "." + r.key + ": " + r.value);
     const Config without = parse_config(minimal(r.level, ""), "without.yaml");
     const Config with = parse_config(minimal(r.level, r.key + ": " + r.value + "\n"), "with.yaml");

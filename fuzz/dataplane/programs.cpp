@@ -151,8 +151,10 @@ Decap::~Decap() = default;
 void Decap::set_accept_any(bool accept_any) {
   std::uint32_t zero = 0;
   // Any outer source: the checker judges decap by its destinations and encapsulations; the
-  // source allow-list has golden tests of its own (decap_test).
+  // source allow-list has golden tests of its own (decap_test). No GUE: the checker knows IP
+  // in IP; GUE's stripping has golden tests of its own too.
   df_decap_config cfg{.flags = DF_DECAP_ANY_SOURCE | (accept_any ? DF_DECAP_ACCEPT_ANY : 0u),
+                      .gue_port = 0,
                       .pad = 0};
   if (bpf_map_update_elem(skel_->map_fd("decap_config"), &zero, &cfg, BPF_ANY))
     throw OsError(errno, "writing the decap config");

@@ -271,6 +271,18 @@ class Builder {
 
   // Kernel tunnels where asked for and the kernel has them, else dogfish-decap.
   void decap_on(const Node& n) {
+    if (n.decap == Decap::kernel && t_.balancer.encap == Encap::gue) {
+      if (kernel_required_)
+        throw Error(
+            "DOGFISH_LAB_DECAP=kernel, but the topology sends GUE and the lab makes kernel "
+            "tunnels for IP in IP only (no FOU): unset DOGFISH_LAB_DECAP");
+      out_ << fmt::format(
+          "  decap on {}: the lab's kernel tunnels take IP in IP, not GUE; using dogfish-decap "
+          "(BPF) instead\n",
+          n.name);
+      bpf_decap(n);
+      return;
+    }
     if (n.decap == Decap::kernel) {
       const std::string missing = kernel_decap(n);
       if (missing.empty()) {
@@ -309,6 +321,8 @@ class Builder {
         argv.push_back("--from");
         argv.push_back(p.to_string());
       }
+      argv.push_back("--gue-port");
+      argv.push_back(std::to_string(t_.balancer.gue_port));
       const fs::path log = note_file(st_, fmt::format("decap-{}.log", n.name));
       save_state(st_);
       if (const int rc = run_in_netns(node_ns, argv, log); rc != 0)

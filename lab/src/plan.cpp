@@ -141,6 +141,8 @@ std::string balancer_config(const Topology& t, const PlannedBalancer& b,
   y << YAML::EndMap;
   y << YAML::Key << "conn_table_size" << YAML::Value << t.balancer.conn_table_size;
   y << YAML::Key << "conn_table_insert_rate" << YAML::Value << t.balancer.conn_table_insert_rate;
+  y << YAML::Key << "encap" << YAML::Value << std::string(to_string(t.balancer.encap));
+  y << YAML::Key << "gue_port" << YAML::Value << t.balancer.gue_port;
   y << YAML::Newline
     << YAML::Comment(
            "max_packet_size is left to its default: the balancer link's MTU, read by the daemon.");

@@ -122,6 +122,8 @@ std::optional<json> lab_status() {
   json balancer = balancers.empty() ? json::object() : balancers[0];
   balancer["source_prefixes"] = {{"ipv4", t.balancer.src4_prefix.to_string()},
                                  {"ipv6", t.balancer.src6_prefix.to_string()}};
+  balancer["encap"] = to_string(t.balancer.encap);
+  balancer["gue_port"] = t.balancer.gue_port;
   json pin_dirs = json::array();
   for (const auto& d : st->pin_dirs) pin_dirs.push_back(d.string());
   json out = {{"up", st->phase == Phase::up},

@@ -352,7 +352,7 @@ void TopologyParser::check_bgp(const YAML::Node& list, const Topology& t) const 
 BalancerSettings TopologyParser::balancer(const YAML::Node& n) const {
   auto m = entries(n, "balancer",
                    {"source_prefixes", "xdp_mode", "conn_table_size", "conn_table_insert_rate",
-                    "health_checks"});
+                    "health_checks", "encap", "gue_port"});
   BalancerSettings b;
   if (auto it = m.find("conn_table_size"); it != m.end())
     b.conn_table_size = number(it->second, "balancer.conn_table_size", 1, 1U << 28);
@@ -364,6 +364,11 @@ BalancerSettings TopologyParser::balancer(const YAML::Node& n) const {
   if (auto it = m.find("xdp_mode"); it != m.end())
     b.xdp_mode = named(it->second, "balancer.xdp_mode", parse_xdp_mode,
                        fmt::format("an XDP mode ({})", xdp_mode_names()));
+  if (auto it = m.find("encap"); it != m.end())
+    b.encap = named(it->second, "balancer.encap", parse_encap,
+                    fmt::format("an encapsulation ({})", encap_names()));
+  if (auto it = m.find("gue_port"); it != m.end())
+    b.gue_port = static_cast<std::uint16_t>(number(it->second, "balancer.gue_port", 1, 65535));
   return b;
 }
 

@@ -119,7 +119,8 @@ TEST(Plan, APrefixVipGoesToTheBalancerAsItsPrefix) {
 }
 
 TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
-  for (const char* file : {"basic.yaml", "multi-real.yaml", "flood.yaml", "ecmp.yaml"}) {
+  for (const char* file :
+       {"basic.yaml", "multi-real.yaml", "flood.yaml", "ecmp.yaml", "gue.yaml"}) {
     SCOPED_TRACE(file);
     const Topology t = load_topology(kTopologies + file);
     const Plan plan = make_plan(t);
@@ -135,6 +136,8 @@ TEST(Plan, BalancerConfigIsWhatTheTopologySays) {
     EXPECT_EQ(c.max_packet_size, std::nullopt) << "auto: the daemon reads the link's MTU";
     EXPECT_EQ(c.conn_table_size, t.balancer.conn_table_size);
     EXPECT_EQ(c.conn_table_insert_rate, t.balancer.conn_table_insert_rate);
+    EXPECT_EQ(c.encap, t.balancer.encap);
+    EXPECT_EQ(c.gue_port, t.balancer.gue_port);
     EXPECT_EQ(c.metrics_listen, Endpoint::parse(kLabMetricsListen));
     EXPECT_EQ(c.announce.has_value(), t.bgp.has_value());
     if (c.announce) {

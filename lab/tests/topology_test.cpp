@@ -175,6 +175,10 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{kGood + "balancer: {source_prefixes: {ipv4: 172.16.0.1/12}}\n",
             "t.yaml:13: balancer.source_prefixes.ipv4: 172.16.0.1/12 has bits set past the prefix "
             "length"},
+        Bad{kGood + "balancer: {encap: vxlan}\n",
+            "t.yaml:13: balancer.encap: 'vxlan' is not an encapsulation (ipip, gue)"},
+        Bad{kGood + "balancer: {gue_port: 0}\n",
+            "t.yaml:13: balancer.gue_port: 0 is out of range (1-65535)"},
         Bad{with(kGood, "{name: b, role: balancer}", "{name: b, role: balancer, standby: true}"),
             "t.yaml:3: nodes: the standby balancer 'b' needs a `bgp` section to join later"},
         Bad{with(kGood, "{name: r, role: real,", "{name: r, role: real, standby: false,"),
@@ -185,6 +189,17 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{kGood + "bgp: {hold_time: 1}\n",
             "t.yaml:13: bgp.hold_time: 1 is out of range (3-65535)"},
         Bad{"name: t\nnodes: [\n", "t.yaml:3: end of sequence flow not found"}));
+
+TEST(Topology, GueSendsGueToThreeRealsOneOfThemIpv4InIpv6) {
+  Topology t = load_topology(kTopologies + "gue.yaml");
+  EXPECT_EQ(t.balancer.encap, Encap::gue);
+  EXPECT_EQ(t.balancer.gue_port, DF_DEFAULT_GUE_PORT);
+  ASSERT_EQ(t.vips.size(), 2u);
+  ASSERT_EQ(t.vips[0].reals.size(), 3u);
+  EXPECT_TRUE(t.vips[0].address.is_v4());
+  EXPECT_EQ(t.vips[0].reals[2].address.to_string(), "fd00:5::2") << "4in6 over GUE";
+  EXPECT_EQ(parse_topology(kGood, "t.yaml").balancer.encap, Encap::ipip) << "the default";
+}
 
 TEST(Topology, EcmpHasThreeBalancersAndAStandbyByBgp) {
   Topology t = load_topology(kTopologies + "ecmp.yaml");

@@ -1,10 +1,26 @@
 """Reading captured frames: the IP layers of a frame (outer first), its flow, whether it
-is encapsulated."""
+is encapsulated (IP in IP, or in GUE once decode_gue has named the port)."""
 import ipaddress
 
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
-from scapy.packet import NoPayload
+from scapy.packet import NoPayload, Packet, Raw, bind_layers
+
+
+class GueDirect(Packet):
+    """GUE variant 1, direct IP: no header of its own; what follows the UDP header is an IPv4
+    or IPv6 packet, told by its first nibble."""
+
+    name = "GUE direct IP"
+    fields_desc = []
+
+    def guess_payload_class(self, payload):
+        return {4: IP, 6: IPv6}.get(payload[0] >> 4, Raw) if payload else Raw
+
+
+def decode_gue(port):
+    """From now on, UDP to `port` (the lab's gue_port) is read as GUE: its IP packet within."""
+    bind_layers(UDP, GueDirect, dport=port)
 
 
 def ip_layers(pkt):
@@ -17,10 +33,19 @@ def ip_layers(pkt):
     return out
 
 
+def gue_udp(ip):
+    """The UDP header of a GUE packet that `ip` carries, else None."""
+    udp = ip.payload
+    return udp if isinstance(udp, UDP) and isinstance(udp.payload, GueDirect) else None
+
+
 def encapsulated(pkt):
-    """(outer, inner) when the frame is IP directly in IP, else None."""
+    """(outer, inner) when the frame is IP directly in IP or in GUE, else None."""
     ips = ip_layers(pkt)
-    if len(ips) >= 2 and ips[0].payload is ips[1]:
+    if len(ips) < 2:
+        return None
+    gue = gue_udp(ips[0])
+    if ips[0].payload is ips[1] or (gue is not None and gue.payload.payload is ips[1]):
         return ips[0], ips[1]
     return None
 

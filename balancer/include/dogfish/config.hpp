@@ -10,6 +10,8 @@
 //   max_packet_size: auto          # largest outer packet; auto = the interface's MTU; 0 = no limit
 //   icmp_echo: true                # answer pings to VIP addresses
 //   icmp_errors_to_reals: true     # ICMP errors about a VIP's flows go to the flow's real
+//   encap: ipip                    # ipip | gue: how packets reach a real that names none
+//   gue_port: 6080                 # UDP destination port of GUE packets
 //   ring_size: 65537
 //   max_vips: 64
 //   max_reals: 4096
@@ -27,12 +29,14 @@
 //       reals:
 //         - { address: 10.0.1.1, weight: 2 }   # weight defaults to 1; 0 drains
 //         - { address: 10.0.1.2, health: { port: 8080 } }  # overrides the VIP's keys it names
+//         - { address: 10.0.1.3, encap: gue }  # in every VIP it serves: name it once
 #pragma once
 
 #include <netinet/in.h>
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +45,7 @@
 
 #include "dogfish/base/address.hpp"
 #include "dogfish/base/balancer_schema.hpp"
+#include "dogfish/base/encap.hpp"
 #include "dogfish/base/proto.hpp"
 #include "dogfish/base/xdp.hpp"
 #include "dogfish/health_check.hpp"
@@ -51,6 +56,7 @@ struct RealConfig {
   IpAddress address;
   std::uint32_t weight = 1;
   std::optional<HealthCheck> health;  // the VIP's, with this real's keys over it; none: the VIP's
+  std::optional<Encap> encap;         // none: as another VIP's entry names it, else Config::encap
 
   bool operator==(const RealConfig&) const = default;
 };
@@ -94,6 +100,8 @@ struct Config {
   std::optional<std::uint32_t> max_packet_size;
   bool icmp_echo = true;
   bool icmp_errors_to_reals = true;
+  Encap encap = Encap::ipip;  // of every real that names none
+  std::uint16_t gue_port = DF_DEFAULT_GUE_PORT;
   std::uint32_t ring_size = DF_DEFAULT_RING_SIZE;
   std::uint32_t max_vips = DF_DEFAULT_MAX_VIPS;
   std::uint32_t max_reals = DF_DEFAULT_MAX_REALS;  // real ids 1..max_reals-1
@@ -150,5 +158,10 @@ std::string vip_name(const VipConfig& vip);
 
 // The check a real of `vip` gets: its own, or the VIP's.
 const HealthCheck& health_of(const VipConfig& vip, const RealConfig& real);
+
+// Every real's encapsulation by address: the one an entry of it names (in any VIP: a real is
+// one entry of the data plane, and validate_config allows one name per address), else the
+// balancer's.
+std::map<IpAddress, Encap> real_encaps(const Config& config);
 
 }  // namespace dogfish

@@ -85,7 +85,8 @@ class HealthMonitor {
   // Checks what `config` asks for (see the precedence above).
   void sync(const Config& config, HealthClock::time_point now);
   // `config` as the data plane should have it: down reals out of their VIP (unless
-  // that leaves none: fail open), and no health keys, which the data plane never reads.
+  // that leaves none: fail open), no health keys, which the data plane never reads, and
+  // every real's encapsulation named on each of its entries (real_encaps).
   Config effective(const Config& config) const;
   // Takes finished probes and starts due ones; true when some real changed state.
   bool run(Prober& prober, HealthClock::time_point now);

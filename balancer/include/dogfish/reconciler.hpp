@@ -46,6 +46,7 @@ struct AppliedVip {
 struct AppliedState {
   std::map<ServiceKey, AppliedVip> vips;
   std::map<IpAddress, std::uint32_t> real_ids;      // every real configured in any VIP
+  std::map<IpAddress, Encap> real_encaps;           // the same reals' encapsulations
   std::map<IpPrefix, std::uint32_t> vip_addr_refs;  // VIPs per address (a full-length prefix)
                                                     // or per prefix (prefix VIPs)
   std::uint32_t next_fresh_real_id = 1;             // never handed out yet
@@ -58,6 +59,7 @@ struct AppliedState {
 struct ReconcileReport {
   std::size_t vips_added = 0, vips_removed = 0, vips_changed = 0;
   std::size_t reals_added = 0, reals_removed = 0;
+  std::size_t reals_reencapsulated = 0;  // kept their id, changed their encapsulation
   std::size_t rings_written = 0;
   std::size_t flows_forgotten = 0;   // connections that lost their real and will re-hash
   std::size_t ids_reused_early = 0;  // real ids handed out before their quarantine ended
@@ -118,7 +120,8 @@ class Reconciler {
   void plan_removed_vips(const Config& config, Plan& plan) const;
   // The writes, in apply()'s order.
   void write_config(const df_config& df, AppliedState& next);
-  void write_added_reals(const Plan& plan, ReconcileReport& report);
+  // The added reals, and those whose encapsulation changed (rewritten under their id).
+  void write_reals(const Plan& plan, ReconcileReport& report);
   void remove_vips(Plan& plan, ReconcileReport& report);
   void add_vip(const VipConfig& v, AppliedState& next, ReconcileReport& report);
   void change_vip(const VipConfig& v, AppliedVip& vip, const AppliedState& next,

@@ -17,8 +17,9 @@
 /*
  * 4: port 0 in a VIP key is any port; hash choice flags (DF_VIP_HASH_*).
  * 5: prefix VIPs: the tries vip_prefixes and vip_addr_pfxs (struct df_prefix_key), pinned.
+ * 6: a real's encapsulation (df_real.encap: IPIP or GUE) and the GUE port (df_config.gue_port).
  */
-#define DF_ABI_VERSION 5
+#define DF_ABI_VERSION 6
 
 /* Address families as stored in keys: fixed values, not AF_* (which is libc's). */
 #define DF_FAMILY_V4 4
@@ -172,11 +173,23 @@ struct df_prefix_key {
 #define DF_PREFIX_HEAD_BITS 32
 #define DF_PREFIX_KEY_BITS (DF_PREFIX_HEAD_BITS + 128)
 
+/*
+ * How the balancer wraps a client's packet for a real (df_real.encap): in an outer IP
+ * header of the real's family (IPv4-in-IPv4, IPv6-in-IPv6, IPv4-in-IPv6), or in an outer
+ * IP header and a UDP header to df_config.gue_port with the inner packet right after it:
+ * GUE's variant 1 ("direct IP", draft-ietf-intarea-gue), where the inner header's first
+ * nibble, 4 or 6, is what tells the receiver a GUE packet from a GUE header.
+ */
+#define DF_ENCAP_IPIP 0
+#define DF_ENCAP_GUE 1
+#define DF_DEFAULT_GUE_PORT 6080 /* Katran's; IANA has none for GUE */
+
 /* Entry of the reals array, indexed by real id. */
 struct df_real {
 	__u8 addr[16];
 	__u8 family; /* DF_FAMILY_*; 0 = unused slot */
-	__u8 pad[3];
+	__u8 encap; /* DF_ENCAP_* */
+	__u8 pad[2];
 };
 
 /*
@@ -248,6 +261,8 @@ struct df_config {
 	__be32 src6_hostmask; /* applied to the last 32 bits of src6_prefix */
 	__u8 src6_prefix[16];
 	__u32 conn_insert_rate; /* table entries per CPU per second from misses; 0 = no limit */
+	__be16 gue_port; /* UDP destination port of GUE-encapsulated packets (DF_ENCAP_GUE) */
+	__u16 pad;
 };
 
 #endif /* DOGFISH_ABI_H */

@@ -16,22 +16,27 @@
 
 /*
  * Why a packet left the decap program the way it did: every exit counts exactly
- * one reason. The first three are the encapsulations stripped (one counter per
- * type); then the passes (the packet goes to the stack untouched); then drops.
+ * one reason. The first six are the encapsulations stripped (one counter per type):
+ * IP in IP, then the same in UDP to the GUE port (GUE variant 1, direct IP); then the
+ * passes (the packet goes to the stack untouched); then drops.
  */
-#define DF_DECAP_REASONS(X)                                                                    \
-	X(DECAP_4IN4, "decap_4in4", "IPv4-in-IPv4 stripped")                                   \
-	X(DECAP_6IN6, "decap_6in6", "IPv6-in-IPv6 stripped")                                   \
-	X(DECAP_4IN6, "decap_4in6", "IPv4-in-IPv6 stripped")                                   \
-	X(PASS_NOT_IP, "pass_not_ip", "not IPv4 or IPv6")                                      \
-	X(PASS_TRUNCATED, "pass_truncated", "frame ends inside the L2 or outer L3 header")     \
-	X(PASS_NOT_ENCAP, "pass_not_encap", "not IPIP / IPv6-in-IPv6 / IPv4-in-IPv6")          \
-	X(PASS_NOT_OURS, "pass_not_ours", "encapsulated, but to an address not configured")    \
-	X(DROP_BAD_OUTER, "drop_bad_outer", "bad outer header (IHL, length, fragment)")        \
-	X(DROP_TRUNCATED_INNER, "drop_truncated_inner", "frame ends inside the inner header")  \
-	X(DROP_BAD_INNER, "drop_bad_inner", "inner header's version is not the outer's claim") \
-	X(DROP_ADJUST, "drop_adjust", "the kernel refused to strip the outer header")          \
-	X(DROP_SOURCE, "drop_source", "outer source not in the allowed source prefixes")       \
+#define DF_DECAP_REASONS(X)                                                                        \
+	X(DECAP_4IN4, "decap_4in4", "IPv4-in-IPv4 stripped")                                       \
+	X(DECAP_6IN6, "decap_6in6", "IPv6-in-IPv6 stripped")                                       \
+	X(DECAP_4IN6, "decap_4in6", "IPv4-in-IPv6 stripped")                                       \
+	X(DECAP_GUE_4IN4, "decap_gue_4in4", "IPv4 in GUE over IPv4 stripped")                      \
+	X(DECAP_GUE_6IN6, "decap_gue_6in6", "IPv6 in GUE over IPv6 stripped")                      \
+	X(DECAP_GUE_4IN6, "decap_gue_4in6", "IPv4 in GUE over IPv6 stripped")                      \
+	X(PASS_NOT_IP, "pass_not_ip", "not IPv4 or IPv6")                                          \
+	X(PASS_TRUNCATED, "pass_truncated", "frame ends inside the L2, outer L3 or UDP header")    \
+	X(PASS_NOT_ENCAP, "pass_not_encap", "not IP in IP, nor UDP to the GUE port")               \
+	X(PASS_NOT_OURS, "pass_not_ours", "encapsulated, but to an address not configured")        \
+	X(DROP_BAD_OUTER, "drop_bad_outer", "bad outer header (IHL, length, fragment)")            \
+	X(DROP_TRUNCATED_INNER, "drop_truncated_inner", "frame ends inside the inner header")      \
+	X(DROP_BAD_INNER, "drop_bad_inner", "inner header's version is not the outer's claim")     \
+	X(DROP_GUE_NOT_IP, "drop_gue_not_ip", "GUE payload not IPv4 or IPv6 (a GUE header, 6in4)") \
+	X(DROP_ADJUST, "drop_adjust", "the kernel refused to strip the outer header")              \
+	X(DROP_SOURCE, "drop_source", "outer source not in the allowed source prefixes")           \
 	X(DROP_INNER_DST, "drop_inner_dst", "inner destination not one of the allowed ones")
 
 enum df_decap_reason {
@@ -78,7 +83,8 @@ struct df_decap_prefix {
 /* The one entry of the config map, written by dogfish-decap. */
 struct df_decap_config {
 	__u32 flags; /* DF_DECAP_* */
-	__u32 pad;
+	__be16 gue_port; /* UDP port of GUE packets to strip; 0: none are */
+	__u16 pad;
 };
 
 /* Per-CPU counters, one entry: packets per reason, bytes (whole frame as received) per type. */

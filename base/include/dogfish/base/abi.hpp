@@ -30,6 +30,7 @@ static_assert(offsetof(df_prefix_key, addr) == 4 + DF_PREFIX_HEAD_BITS / 8);
 static_assert(DF_PREFIX_KEY_BITS == (sizeof(df_prefix_key) - 4) * 8);
 static_assert(sizeof(df_real) == 20);
 static_assert(offsetof(df_real, family) == 16);
+static_assert(offsetof(df_real, encap) == 17);
 
 // The flow key starts with the VIP key: the program looks VIPs up with its head.
 static_assert(sizeof(df_flow_key) == 40);
@@ -43,11 +44,12 @@ static_assert(offsetof(df_syn_rec, flow) == 16);
 static_assert(sizeof(df_counter) == 16);
 static_assert(sizeof(df_global_stats) == (DF_REASON_MAX + 9) * sizeof(__u64));
 
-static_assert(sizeof(df_config) == 48);
+static_assert(sizeof(df_config) == 52);
 static_assert(offsetof(df_config, max_pkt_size) == 8);
 static_assert(offsetof(df_config, src4_prefix) == 16);
 static_assert(offsetof(df_config, src6_prefix) == 28);
 static_assert(offsetof(df_config, conn_insert_rate) == 44);
+static_assert(offsetof(df_config, gue_port) == 48);
 
 static_assert(DF_TX < DF_FIRST_PASS && DF_FIRST_PASS < DF_FIRST_DROP &&
               DF_FIRST_DROP < DF_REASON_MAX);

@@ -13,6 +13,7 @@
 
 #include "dogfish/base/address.hpp"
 #include "dogfish/base/balancer_schema.hpp"
+#include "dogfish/base/encap.hpp"
 #include "dogfish/base/proto.hpp"
 #include "dogfish/base/xdp.hpp"
 
@@ -84,6 +85,8 @@ struct BalancerSettings {
   std::uint32_t conn_table_size = 65536;
   std::uint32_t conn_table_insert_rate = DF_DEFAULT_CONN_INSERT_RATE;
   bool health_checks = true;  // every service checked (plan.cpp's settings)
+  Encap encap = Encap::ipip;  // how the balancer reaches every real
+  std::uint16_t gue_port = DF_DEFAULT_GUE_PORT;
 };
 
 // Routing by BGP (BIRD on the gateway and on each balancer): each balancer announces its
