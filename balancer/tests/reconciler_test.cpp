@@ -316,6 +316,27 @@ TEST_F(ReconcilerTest, APrefixVipGoesToTheTriesAndLeavesThem) {
   EXPECT_EQ(dp.vip_addrs.size(), 1u);
 }
 
+// The ECMP contract: balancers built from one configuration have the same rings, byte for byte,
+// prefix VIPs' as every other's (a flow that changes balancer keeps its real).
+TEST_F(ReconcilerTest, APrefixVipsRingIsTheSameOnEveryBalancerOfOneConfig) {
+  const Config c = config({vip("10.0.1.7", 80, {real("10.1.0.1"), real("10.1.0.2")}),
+                           prefix_vip("10.0.1.0/24", 80, {real("10.1.0.3", 2), real("10.1.0.2")}),
+                           prefix_vip("fd00:1::/64", 0, {real("fd00:9::1"), real("fd00:9::2")})});
+  FakeDataPlane other_dp;
+  Reconciler other{other_dp, {.ring_grace = std::chrono::milliseconds(0)}};
+  rec.apply(c, df);
+  other.apply(c, df);
+  for (const VipConfig& v : c.vips) {
+    const ServiceKey k = ServiceKey::of(v);
+    EXPECT_EQ(dp.rings.at(rec.state().vips.at(k).ring),
+              other_dp.rings.at(other.state().vips.at(k).ring))
+        << vip_name(v);
+  }
+  EXPECT_EQ(dp.vip_prefixes.size(), 2u);
+  for (const auto& [key, meta] : dp.vip_prefixes)
+    EXPECT_EQ(std::memcmp(&other_dp.vip_prefixes.at(key), &meta, sizeof(meta)), 0);
+}
+
 TEST_F(ReconcilerTest, AdoptReadsPrefixVipsBackAndSweepsAStalePrefix) {
   const Config c = config({prefix_vip("10.0.1.0/24", 80, {real("10.1.0.1")}),
                            prefix_vip("fd00:1::/64", 53, {real("fd00:9::1")})});
