@@ -139,6 +139,34 @@ std::vector<K> parse_all(const std::vector<std::string>& texts, K (*parse)(const
   return out;
 }
 
+// Whether the map pinned at `pin` is one libbpf reuses for `map` (its own test: type, key and
+// value size, entries, flags).
+bool same_layout(const bpf_map* map, const fs::path& pin) {
+  UniqueFd fd(bpf_obj_get(pin.c_str()));
+  bpf_map_info info{};
+  __u32 len = sizeof(info);
+  if (fd.get() < 0 || bpf_obj_get_info_by_fd(fd.get(), &info, &len)) return false;
+  return info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
+         info.value_size == bpf_map__value_size(map) &&
+         info.max_entries == bpf_map__max_entries(map) && info.map_flags == bpf_map__map_flags(map);
+}
+
+// A map an older dogfish-decap pinned in another layout (fewer reasons to count, say) cannot be
+// reused, and the load would fail: its pin goes and this attach, which replaces the program that
+// map served, pins a fresh one. Counters restart; the sets are written anew by attach anyway.
+void drop_pins_of_another_layout(const Skeleton& skel, const fs::path& dir) {
+  std::error_code ec;
+  for (const char* name : kMapNames) {
+    const fs::path pin = dir / name;
+    if (!fs::exists(pin, ec) || same_layout(skel.map(name), pin)) continue;
+    log_warn(
+        "the pinned {} has another layout (an older dogfish-decap's): made afresh, its "
+        "entries and counters restart",
+        pin.string());
+    if (!fs::remove(pin, ec)) throw Error("remove " + pin.string() + ": " + ec.message());
+  }
+}
+
 void remove_pins(const fs::path& dir) {
   std::error_code ec;
   fs::remove_all(dir, ec);
@@ -214,6 +242,7 @@ AttachResult attach(const AttachConfig& cfg) {
   if (ec) throw Error("create " + dir.string() + ": " + ec.message());
 
   Skeleton skel(cfg.mode);
+  drop_pins_of_another_layout(skel, dir);
   skel.load(&dir);
   write_keys(skel.map_fd("decap_addrs"), addrs, format_addr);
   write_keys(skel.map_fd("decap_sources"), sources, format_prefix);

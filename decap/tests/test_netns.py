@@ -223,6 +223,41 @@ def test_gue_port_0_leaves_gue_to_the_stack(pair):
     assert st["interfaces"][0]["gue_port"] == 0
 
 
+def test_attach_over_pins_of_an_older_layout(pair):
+    """An older dogfish-decap left its maps pinned (here its counters, with fewer reasons than
+    this build counts): attach replaces what it cannot reuse, and the new program counts."""
+    attach_both(pair, "xdp")
+    stats_pin = os.path.join(
+        leftovers.decap_pin_dir(netns.inode(pair["receiver"])), "vr", "decap_stats"
+    )
+    os.unlink(stats_pin)
+    subprocess.run(
+        [
+            "bpftool",
+            "map",
+            "create",
+            stats_pin,
+            "type",
+            "percpu_array",
+            "key",
+            "4",
+            "value",
+            "8",
+            "entries",
+            "1",
+            "name",
+            "decap_stats",
+        ],
+        check=True,
+    )
+    r = attach_both(pair, "xdp", check=False)
+    assert r.returncode == 0, r.stderr
+    assert "decap_stats" in r.stderr and "another layout" in r.stderr, r.stderr
+    assert send(pair, "gue_4in4", (SENDER["v4"], RECEIVER["v4"]), "v4").returncode == 0
+    st = json.loads(in_ns(pair["receiver"], DECAP, "stats", "--iface", "vr", "--json").stdout)
+    assert st["interfaces"][0]["reasons"]["decap_gue_4in4"] >= 1
+
+
 def test_detach_of_nothing_says_so(pair):
     r = in_ns(pair["receiver"], DECAP, "detach", "--iface", "vr", check=False)
     assert r.returncode != 0
