@@ -35,12 +35,17 @@ struct encap_in {
 	__u8 ttl; /* carried to the outer header */
 };
 
-/* Bytes the real's encapsulation puts in front of the inner packet (Ethernet aside). */
+/* Bytes of outer headers in front of the inner packet (Ethernet aside): IP, and UDP for GUE. */
+static __always_inline __u32 outer_hdrs_len(const int v4, const int gue)
+{
+	return (v4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr)) +
+	       (gue ? sizeof(struct udphdr) : 0);
+}
+
+/* The same for a real's encapsulation. */
 static __always_inline __u32 encap_overhead(const struct df_real *real)
 {
-	__u32 ip = real->family == DF_FAMILY_V4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
-
-	return real->encap == DF_ENCAP_GUE ? ip + sizeof(struct udphdr) : ip;
+	return outer_hdrs_len(real->family == DF_FAMILY_V4, real->encap == DF_ENCAP_GUE);
 }
 
 /* Six bytes as a word and a half-word. */
@@ -243,7 +248,7 @@ static __always_inline int encap_ipv4(struct xdp_md *ctx, const struct df_real *
 				      const struct encap_in *in,
 				      const volatile struct df_config *cfg, const int gue)
 {
-	const int delta = sizeof(struct iphdr) + (gue ? sizeof(struct udphdr) : 0);
+	const int delta = outer_hdrs_len(1, gue);
 	struct ethhdr *eth;
 	struct iphdr *ip;
 	void *data, *data_end;
@@ -266,7 +271,7 @@ static __always_inline int encap_ipv6(struct xdp_md *ctx, const struct df_real *
 				      const struct encap_in *in,
 				      const volatile struct df_config *cfg, const int gue)
 {
-	const int delta = sizeof(struct ipv6hdr) + (gue ? sizeof(struct udphdr) : 0);
+	const int delta = outer_hdrs_len(0, gue);
 	struct ethhdr *eth;
 	struct ipv6hdr *ip6;
 	void *data, *data_end;

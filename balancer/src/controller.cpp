@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstring>
 #include <map>
+#include <vector>
 
 #include "dogfish/base/abi_names.hpp"
 #include "dogfish/base/balancer_schema.hpp"
@@ -113,6 +114,22 @@ void write_probe_reals(DataPlane& dp, const std::map<std::uint32_t, df_real>& be
 
 json counter_json(const df_counter& c) { return {{"packets", c.packets}, {"bytes", c.bytes}}; }
 
+// A (VIP, real) pair of the applied state, with the ids the data plane counts it by.
+struct AppliedPair {
+  const ServiceKey& vip;
+  const IpAddress& real;
+  std::uint32_t vip_id, real_id;
+};
+
+std::vector<AppliedPair> applied_pairs(const AppliedState& state) {
+  std::vector<AppliedPair> out;
+  for (const auto& [key, vip] : state.vips)
+    for (const RealConfig& real : vip.reals)
+      if (auto id = state.real_ids.find(real.address); id != state.real_ids.end())
+        out.push_back({key, real.address, vip.vip_id, id->second});
+  return out;
+}
+
 }  // namespace
 
 json stats_json(const DataPlaneStats& stats, const AppliedState& state) {
@@ -133,16 +150,13 @@ json stats_json(const DataPlaneStats& stats, const AppliedState& state) {
     reals.push_back(r);
   }
   json vip_reals = json::array();
-  for (const auto& [key, vip] : state.vips)
-    for (const RealConfig& real : vip.reals) {
-      auto id = state.real_ids.find(real.address);
-      if (id == state.real_ids.end()) continue;
-      auto c = stats.vip_reals.find({vip.vip_id, id->second});
-      json r = counter_json(c == stats.vip_reals.end() ? df_counter{} : c->second);
-      r["vip"] = to_string(key);
-      r["real"] = real.address.to_string();
-      vip_reals.push_back(r);
-    }
+  for (const AppliedPair& p : applied_pairs(state)) {
+    auto c = stats.vip_reals.find({p.vip_id, p.real_id});
+    json r = counter_json(c == stats.vip_reals.end() ? df_counter{} : c->second);
+    r["vip"] = to_string(p.vip);
+    r["real"] = p.real.to_string();
+    vip_reals.push_back(r);
+  }
   json reasons = json::object();
   for (const ReasonName& r : balancer_reasons()) reasons[r.name] = stats.global.reason[r.id];
   return {{"vips", vips},
@@ -163,11 +177,8 @@ json stats_json(const DataPlaneStats& stats, const AppliedState& state) {
 
 DataPlaneStats read_stats(const DataPlane& data_plane, const AppliedState& state) {
   DataPlaneStats stats = data_plane.stats();
-  for (const auto& [key, vip] : state.vips)
-    for (const RealConfig& real : vip.reals)
-      if (auto id = state.real_ids.find(real.address); id != state.real_ids.end())
-        stats.vip_reals[{vip.vip_id, id->second}] =
-            data_plane.vip_real_stats(vip.vip_id, id->second);
+  for (const AppliedPair& p : applied_pairs(state))
+    stats.vip_reals[{p.vip_id, p.real_id}] = data_plane.vip_real_stats(p.vip_id, p.real_id);
   return stats;
 }
 
